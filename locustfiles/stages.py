@@ -1,0 +1,255 @@
+"""k6-style load stages: a parser, the k6 ramp arithmetic, and a Locust ``LoadTestShape`` that follows them.
+
+The three Osiris k6 scripts ramp with ``stages`` (the ramping-VUs executor).  To stay a drop-in
+replacement, every scenario here ramps the same way by default, and the stages can be overridden
+with the same compact notation the k6 CLI uses, ``--stages 10s:5,30s:5,5s:0``.
+
+The parser and the arithmetic (everything above ``StagesShape``) import nothing from Locust on
+purpose: importing ``locust`` monkey-patches the whole process with gevent, which a CLI, a report
+generator or a pytest process must not suffer just to validate a ``--stages`` value.  The Locust
+shape class is therefore created lazily, on first access to ``locustfiles.stages.StagesShape``
+(PEP 562 module ``__getattr__``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - only for type checkers
+    from locust import LoadTestShape
+
+__all__ = [
+    "Stage",
+    "StagesError",
+    "parse_duration",
+    "parse_stages",
+    "format_stages",
+    "total_duration",
+    "target_at",
+    "plan_tick",
+    "StagesShape",
+]
+
+logger = logging.getLogger(__name__)
+
+_UNIT_SECONDS: dict[str, float] = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+# One component of a Go/k6 duration: a number and a unit.  "ms" must be tried before "m".
+_COMPONENT = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|h|m|s)")
+_DURATION = re.compile(rf"(?:{_COMPONENT.pattern})+")
+_DURATION_HINT = "use e.g. 500ms, 10s, 1m30s, 2m, 1h"
+
+
+class StagesError(ValueError):
+    """A ``--stages`` value (or one part of it) that cannot be understood; the message names the part."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One k6 stage: ramp linearly from the previous target to ``target`` users over ``duration_s``."""
+
+    duration_s: float
+    target: int
+
+
+def parse_duration(text: str) -> float:
+    """Parse a k6/Go duration (``500ms``, ``10s``, ``1m30s``, ``2m``, ``1h``, ``1.5s``, ``0``) into seconds.
+
+    A bare ``0`` is accepted like Go does; any other number needs a unit, because a bare ``30``
+    is ambiguous (k6 reads numbers as milliseconds in JSON, Locust reads them as seconds).
+    """
+    value = text.strip()
+    if not value:
+        raise StagesError("empty duration")
+    if value == "0":
+        return 0.0
+    if not _DURATION.fullmatch(value):
+        if re.fullmatch(r"\d+(?:\.\d*)?", value):
+            raise StagesError(f"duration {value!r} has no unit ({_DURATION_HINT})")
+        raise StagesError(f"bad duration {value!r} ({_DURATION_HINT})")
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _COMPONENT.findall(value))
+
+
+def parse_stages(text: str) -> list[Stage]:
+    """Parse ``"10s:5,30s:5,5s:0"`` into ``[Stage(10.0, 5), Stage(30.0, 5), Stage(5.0, 0)]``.
+
+    Each comma-separated part is ``<duration>:<target users>``.  Errors raise :class:`StagesError`
+    naming the offending part (1-based position and text) so a user can fix a long spec quickly.
+    """
+    if text is None or not str(text).strip():
+        raise StagesError("no stages given (expected e.g. 10s:5,30s:5,5s:0)")
+    stages: list[Stage] = []
+    for position, raw in enumerate(str(text).split(","), start=1):
+        part = raw.strip()
+        where = f"stage {position} {part!r}"
+        if not part:
+            raise StagesError(f"stage {position} is empty (stray comma?) in {text!r}")
+        if part.count(":") != 1:
+            raise StagesError(f"{where}: expected <duration>:<target>, e.g. 10s:5")
+        duration_text, target_text = (piece.strip() for piece in part.split(":"))
+        try:
+            duration_s = parse_duration(duration_text)
+        except StagesError as exc:
+            raise StagesError(f"{where}: {exc}") from None
+        if not re.fullmatch(r"\d+", target_text):
+            raise StagesError(f"{where}: target must be a whole number of users >= 0, got {target_text!r}")
+        stages.append(Stage(duration_s=duration_s, target=int(target_text)))
+    if total_duration(stages) <= 0:
+        raise StagesError(f"stages {text!r} last 0s in total; at least one stage needs a duration")
+    return stages
+
+
+def _format_duration(seconds: float) -> str:
+    """Render seconds compactly in the same notation ``parse_duration`` reads (round-trips)."""
+    if seconds == 0:
+        return "0s"
+    millis = round(seconds * 1000)
+    if millis % 1000:
+        return f"{millis}ms"
+    whole = millis // 1000
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    out = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
+    return out
+
+
+def format_stages(stages: list[Stage]) -> str:
+    """The inverse of :func:`parse_stages`, for log lines and the web UI."""
+    return ",".join(f"{_format_duration(s.duration_s)}:{s.target}" for s in stages)
+
+
+def total_duration(stages: list[Stage]) -> float:
+    """Seconds from the start of the first stage to the end of the last one."""
+    return sum(s.duration_s for s in stages)
+
+
+def _toward_start(start: int, end: int, fraction: float) -> int:
+    """``start + (end - start) * fraction``, truncated toward ``start``, as k6's ramping-VUs does.
+
+    k6 adds the n-th extra VU of a ramp at ``n/|delta|`` of the stage (and removes them likewise),
+    so the count only reaches the next integer once the ramp has fully got there.  The tiny
+    epsilon keeps exact boundaries (``0.2 * 5 == 0.9999999``) on the right side.
+    """
+    delta = end - start
+    steps = math.floor(abs(delta) * fraction + 1e-9)
+    return start + steps if delta >= 0 else start - steps
+
+
+def target_at(stages: list[Stage], elapsed_s: float) -> int | None:
+    """The number of users the stages ask for ``elapsed_s`` seconds into the test; ``None`` once they are over.
+
+    k6 semantics: the test starts at 0 users; each stage ramps linearly from the previous stage's
+    target to its own over its duration; a zero-length stage jumps at once.
+    """
+    if elapsed_s < 0:
+        elapsed_s = 0.0
+    previous = 0
+    stage_start = 0.0
+    for stage in stages:
+        stage_end = stage_start + stage.duration_s
+        if elapsed_s < stage_end:
+            fraction = (elapsed_s - stage_start) / stage.duration_s  # duration > 0 here
+            return _toward_start(previous, stage.target, fraction)
+        previous = stage.target
+        stage_start = stage_end
+    return None
+
+
+def plan_tick(stages: list[Stage], elapsed_s: float, current_users: int) -> tuple[int, float] | None:
+    """What a shape's ``tick()`` should return: ``(users, spawn_rate)``, or ``None`` to end the test.
+
+    The spawn rate is the size of the step (at least 1 user/s).  Locust's shape worker blocks in
+    ``runner.start()`` until a step is fully spawned, and it ticks about once a second, so a rate
+    of ``|delta|`` per second spreads the new users over the coming second (close to k6, which
+    staggers VU starts evenly) and never lets a step lag into the next tick.
+    """
+    users = target_at(stages, elapsed_s)
+    if users is None:
+        return None
+    return users, float(max(1, abs(users - current_users)))
+
+
+# --------------------------------------------------------------------------------------------------
+# The Locust part: created on first use so that importing this module does not import Locust.
+# --------------------------------------------------------------------------------------------------
+
+_shape_class: type[LoadTestShape] | None = None
+
+
+def _build_shape_class() -> type[LoadTestShape]:
+    """Define ``StagesShape`` (needs Locust, hence deferred; see the module docstring)."""
+    from locust import LoadTestShape
+
+    class StagesShape(LoadTestShape):
+        """Follow k6-style stages: ``--stages``/``OSIRIS_STAGES`` when given, else ``default_stages``.
+
+        Subclasses (one per locustfile) only set ``default_stages``.  The stages are read from
+        ``runner.environment.parsed_options.stages`` when a run starts (``reset_time``), not at
+        import, so a value typed into the web UI's "stages" field applies to the next run.
+        """
+
+        abstract = True
+        default_stages: str = ""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._stages: list[Stage] | None = None
+            self._last_users = 0
+
+        def reset_time(self) -> None:
+            """Locust calls this when a shape run starts: restart the clock and re-read the stages."""
+            super().reset_time()
+            self._stages = None
+            self._last_users = 0
+
+        def configured_stages_text(self) -> str:
+            """The stages text in force: the option's value if set (CLI, env, web UI), else the default."""
+            value: Any = None
+            runner = self.runner
+            options = getattr(getattr(runner, "environment", None), "parsed_options", None)
+            if options is not None:
+                value = getattr(options, "stages", None)
+            if isinstance(value, str) and value.strip():
+                return value
+            return self.default_stages
+
+        def stages(self) -> list[Stage]:
+            """The parsed stages for this run (parsed once per run; raises StagesError if invalid)."""
+            if self._stages is None:
+                self._stages = parse_stages(self.configured_stages_text())
+                logger.info(
+                    "%s: stages %s (%.1fs)",
+                    type(self).__name__,
+                    format_stages(self._stages),
+                    total_duration(self._stages),
+                )
+            return self._stages
+
+        def tick(self) -> tuple[int, float] | None:
+            """Interpolated users for now (k6 ramp), or ``None`` after the last stage (ends the test)."""
+            try:
+                stages = self.stages()
+            except StagesError as exc:
+                # Only reachable from the web UI (the CLI value is validated at init): stop cleanly.
+                logger.error("%s: bad stages, stopping: %s", type(self).__name__, exc)
+                return None
+            planned = plan_tick(stages, self.get_run_time(), self._last_users)
+            if planned is not None:
+                self._last_users = planned[0]
+            return planned
+
+    return StagesShape
+
+
+def __getattr__(name: str) -> Any:
+    """PEP 562 hook: build ``StagesShape`` (importing Locust) only when someone asks for it."""
+    global _shape_class
+    if name == "StagesShape":
+        if _shape_class is None:
+            _shape_class = _build_shape_class()
+        return _shape_class
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

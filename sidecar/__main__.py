@@ -1,0 +1,5 @@
+import sys
+
+from sidecar.launcher import main
+
+sys.exit(main())

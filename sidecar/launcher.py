@@ -1,0 +1,86 @@
+"""``python -m sidecar``: start Redis when none is configured, then serve the app with uvicorn.
+
+Ctrl+C or SIGTERM stops uvicorn gracefully (lifespan shutdown), then the Redis it started.
+Exit codes: 0 clean stop, 2 bad settings, arguments or model directory, 3 Redis could not be started, 4 startup failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import uvicorn
+from pydantic import ValidationError
+
+from sidecar.redis_server import RedisServer, RedisStartError
+from sidecar.settings import MODEL_IDS, Settings
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m sidecar", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1, loopback only)")
+    parser.add_argument("--port", type=int, help="port (default 8000)")
+    parser.add_argument("--env-file", type=Path, help="a .env-style settings file (OSIRIS_* variables)")
+    parser.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    return parser.parse_args(argv)
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    if args.env_file is not None and not args.env_file.is_file():
+        raise SystemExit(f"sidecar: settings file {args.env_file} does not exist")
+    overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
+    return Settings(_env_file=args.env_file, **overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load_settings(args)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"sidecar: bad settings: {problems}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+    for model_id in MODEL_IDS:
+        directory = settings.model_dir(model_id)
+        if directory is not None and not (directory / "config.json").is_file():
+            print(f"sidecar: model directory for {model_id!r} ({directory}) does not exist or has no config.json",
+                  file=sys.stderr)
+            return 2
+
+    redis_server: RedisServer | None = None
+    if settings.redis_url is None:
+        try:
+            redis_server = RedisServer().start()
+        except RedisStartError as exc:
+            print(f"sidecar: {exc}", file=sys.stderr)
+            return 3
+        settings = settings.model_copy(update={"redis_url": redis_server.url})
+        print(f"sidecar: started redis-server on {redis_server.url}", flush=True)
+
+    from sidecar.app import create_app  # deferred: imports torch and transformers
+
+    def ready() -> None:
+        print(f"sidecar: listening on http://{settings.host}:{settings.port} (Ctrl+C to stop)", flush=True)
+
+    config = uvicorn.Config(create_app(settings, on_ready=ready), host=settings.host, port=settings.port,
+                            log_level=args.log_level, lifespan="on", timeout_graceful_shutdown=10)
+    server = uvicorn.Server(config)
+    try:
+        server.run()
+    finally:
+        if redis_server is not None:
+            redis_server.stop()
+            print("sidecar: stopped redis-server", flush=True)
+    if not server.started:
+        print("sidecar: startup failed (see the error above)", file=sys.stderr)
+        return 4
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

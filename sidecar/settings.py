@@ -1,0 +1,75 @@
+"""Sidecar settings: one object, read from the environment (and an optional .env-style file).
+
+Kept in one place so that the app factory, the launcher and the tests agree on every knob.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MODEL_IDS: tuple[str, ...] = ("hermes", "phi3")
+# Routes fault injection can target; "*" targets them all.
+FAULT_ROUTES: tuple[str, ...] = ("/generate", "/propose_trade_adjustments", "/health", "/metrics", "*")
+
+
+def default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "osiris-load" / "models"
+
+
+class Settings(BaseSettings):
+    """Every setting has an environment variable: ``OSIRIS_<NAME>`` (``REDIS_URL`` for Redis)."""
+
+    model_config = SettingsConfigDict(env_prefix="OSIRIS_", extra="ignore", populate_by_name=True)
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Redis: when unset, the launcher starts a redis-server of its own on loopback.
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "OSIRIS_REDIS_URL"))
+    proposal_stream: str = "osiris:proposals"
+
+    # Models: a directory each (anything AutoModelForCausalLM.from_pretrained loads); when unset,
+    # a small random-weight GPT-2 style model is built offline into model_cache_dir on first use.
+    hermes_model_dir: Path | None = None
+    phi3_model_dir: Path | None = None
+    model_cache_dir: Path = Field(default_factory=default_cache_dir)
+    device: str = "auto"  # "auto" picks CUDA when present, else CPU
+
+    # Dynamic batching and admission control.
+    max_batch_size: int = Field(default=16, ge=1, le=256)
+    batch_window_ms: float = Field(default=5.0, ge=0, le=1000)
+    max_queue: int = Field(default=64, ge=1)
+
+    # Input limits (422 beyond them).
+    max_prompt_bytes: int = Field(default=8192, ge=1)
+    max_body_bytes: int = Field(default=65536, ge=1024)  # 413 beyond it
+
+    # Fault injection for testing SLO gates: off by default, shown in /health.
+    # Keys are routes from FAULT_ROUTES; e.g. OSIRIS_FAULT_LATENCY_MS='{"/generate": 300}'.
+    fault_latency_ms: dict[str, float] = Field(default_factory=dict)
+    fault_error_rate: dict[str, float] = Field(default_factory=dict)
+    fault_status: int = Field(default=500, ge=400, le=599)
+
+    @field_validator("fault_latency_ms", "fault_error_rate")
+    @classmethod
+    def _known_routes(cls, value: dict[str, float]) -> dict[str, float]:
+        for route, amount in value.items():
+            if route not in FAULT_ROUTES:
+                raise ValueError(f"unknown route {route!r} (valid: {', '.join(FAULT_ROUTES)})")
+            if amount < 0:
+                raise ValueError(f"{route}: must not be negative")
+        return value
+
+    @field_validator("fault_error_rate")
+    @classmethod
+    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for route, rate in value.items():
+            if rate > 1:
+                raise ValueError(f"{route}: an error rate is between 0 and 1, got {rate}")
+        return value
+
+    def model_dir(self, model_id: str) -> Path | None:
+        return {"hermes": self.hermes_model_dir, "phi3": self.phi3_model_dir}[model_id]

@@ -1,0 +1,208 @@
+"""The SLO gate as a Locust plugin: importing this module registers it.
+
+Where users run (a local runner or a worker) every request's response time goes into exact
+per-endpoint HDR histograms (``RequestRecorder``). Workers ship the encoded histograms to the
+master with each stats report and reset, like Locust's own stats. The master (or the local runner)
+evaluates the SLO table every few seconds while the test runs (abort-on-fail thresholds stop it)
+and once more in ``quitting``, after the workers' last reports, where it prints the summary, writes
+``PREFIX_slo.csv`` and sets the exit code.
+
+Exit codes: 0 every threshold holds, 99 an SLO failed (as k6), 2 the SLO file is malformed.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import events
+from locust.env import Environment
+from locust.runners import MasterRunner, Runner, WorkerRunner
+
+from slo.evaluate import Verdict, abort_triggers, evaluate
+from slo.recorder import RequestRecorder
+from slo.summary import format_summary, verdict_rows
+from slo.table import DEFAULT_TABLE_PATH, SloFileError, SloTable, load_table
+
+EXIT_SLO_FAILED = 99
+EXIT_BAD_SLO_FILE = 2
+REPORT_KEY = "osiris_slo"
+ENDPOINT_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+log = logging.getLogger("osiris.slo")
+
+
+@events.init_command_line_parser.add_listener
+def add_arguments(parser: Any) -> None:
+    group = parser.add_argument_group("SLO gate (osiris-load)")
+    group.add_argument("--slo-file", default=str(DEFAULT_TABLE_PATH), env_var="OSIRIS_SLO_FILE",
+                       include_in_web_ui=True, help="TOML SLO table to judge the run against (default: the guide's)")
+    group.add_argument("--slo-strict", action="store_true", default=False, env_var="OSIRIS_SLO_STRICT",
+                       include_in_web_ui=True, help="a row whose requests never ran fails the run")
+    group.add_argument("--slo-eval-interval", type=float, default=2.0, env_var="OSIRIS_SLO_EVAL_INTERVAL",
+                       include_in_web_ui=False, help="seconds between live evaluations (abort-on-fail)")
+
+
+class SloGate:
+    """State of the gate on one Environment: the recorder, the table and the latest verdict."""
+
+    def __init__(self, environment: Environment, table: SloTable | None) -> None:
+        self.environment = environment
+        self.table = table
+        self.recorder = RequestRecorder()
+        self.verdict: Verdict | None = None
+        self.aborted_by: list[str] = []
+        self.started_at = time.monotonic()
+        self._live: gevent.Greenlet | None = None
+        self._judged = False
+
+    # -- the per-request hot path: one dict lookup and a histogram increment, nothing else --
+    def on_request(self, request_type: str, name: str, response_time: float, exception: Any = None,
+                   **_: Any) -> None:
+        self.recorder.record(request_type, name, response_time or 0.0, exception is not None)
+
+    # -- distributed: workers ship, the master merges --
+    def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
+        data[REPORT_KEY] = self.recorder.encode()
+        self.recorder.reset()
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        payload = data.get(REPORT_KEY)
+        if payload:
+            self.recorder.merge_encoded(payload)
+
+    # -- judging (master or local runner) --
+    @property
+    def strict(self) -> bool:
+        options = self.environment.parsed_options
+        return bool(options and getattr(options, "slo_strict", False))
+
+    def evaluate(self) -> Verdict:
+        assert self.table is not None
+        self.verdict = evaluate(self.table, self.recorder, strict=self.strict)
+        return self.verdict
+
+    def on_test_start(self, **_: Any) -> None:
+        self.recorder.reset()
+        self.verdict, self.aborted_by, self._judged = None, [], False
+        self.started_at = time.monotonic()
+        if self.table is not None and self._live is None:
+            self._live = gevent.spawn(self._live_loop)
+
+    def on_reset_stats(self) -> None:
+        self.recorder.reset()
+
+    def _live_loop(self) -> None:
+        options = self.environment.parsed_options
+        interval = max(0.2, float(getattr(options, "slo_eval_interval", 2.0) or 2.0))
+        try:
+            while True:
+                gevent.sleep(interval)
+                verdict = self.evaluate()
+                triggers = abort_triggers(verdict, time.monotonic() - self.started_at)
+                if triggers:
+                    self.aborted_by = [f"{t.row}: {t.spec.threshold.source}" for t in triggers]
+                    message = ", ".join(self.aborted_by)
+                    sys.stdout.write(f"\nSLO gate: aborting the test: abort-on-fail threshold crossed: {message}\n")
+                    sys.stdout.flush()
+                    self.environment.process_exit_code = EXIT_SLO_FAILED
+                    runner = self.environment.runner
+                    if runner is not None:
+                        gevent.spawn(runner.quit)
+                    return
+        finally:
+            self._live = None
+
+    def on_quitting(self, environment: Environment, **_: Any) -> None:
+        if self.table is None or self._judged:
+            return
+        self._judged = True
+        if self._live is not None:
+            self._live.kill(block=False)
+        verdict = self.evaluate()
+        passed = verdict.passed and not self.aborted_by
+        if environment.process_exit_code in (None, 0):
+            environment.process_exit_code = 0 if passed else EXIT_SLO_FAILED
+        elif not passed:
+            environment.process_exit_code = EXIT_SLO_FAILED
+        options = environment.parsed_options
+        prefix = getattr(options, "csv_prefix", None) if options else None
+        if prefix:
+            self.write_csv(prefix, verdict, passed)
+        self._print(verdict, passed)
+
+    def _print(self, verdict: Verdict, passed: bool) -> None:
+        text = format_summary(verdict)
+        if self.aborted_by:
+            text += f"\nAborted early by: {', '.join(self.aborted_by)}"
+        text += f"\nSLO gate: {'PASSED' if passed else 'FAILED'} (exit code {0 if passed else EXIT_SLO_FAILED})\n"
+        sys.stdout.write("\n" + text)
+        sys.stdout.flush()
+
+    def write_csv(self, prefix: str, verdict: Verdict, passed: bool) -> None:
+        """``PREFIX_slo.csv`` (one row per threshold and an overall row) and ``PREFIX_slo_endpoints.csv``."""
+        path = Path(f"{prefix}_slo.csv")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = verdict_rows(verdict)
+        reasons = list(verdict.reasons) + [f"aborted by {a}" for a in self.aborted_by]
+        fields = ["row", "requests", "expression", "observed", "samples", "verdict"]
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
+            writer.writerow({"row": "OVERALL", "requests": "", "expression": "; ".join(reasons),
+                             "observed": "", "samples": sum(r.samples for r in verdict.results),
+                             "verdict": "pass" if passed else "fail"})
+        self.write_endpoint_csv(Path(f"{prefix}_slo_endpoints.csv"))
+
+    def write_endpoint_csv(self, path: Path) -> None:
+        """Exact per-endpoint statistics (HDR, 3 significant digits), for reports."""
+        header = ["method", "name", "count", "failures", "avg_ms", "min_ms", "max_ms"]
+        header += [f"p{p:g}_ms" for p in ENDPOINT_PERCENTILES]
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for method, name in sorted(self.recorder.keys()):
+                stats = self.recorder.stats(method, name)
+                if stats is None or stats.count == 0:
+                    continue
+                writer.writerow([method, name, stats.count, stats.failures, round(stats.sum_ms / stats.count, 3),
+                                 round(stats.min_ms, 3), round(stats.max_ms, 3),
+                                 *(round(stats.percentile(p), 3) for p in ENDPOINT_PERCENTILES)])
+
+
+def _load_table_or_exit(environment: Environment) -> SloTable:
+    options = environment.parsed_options
+    path = getattr(options, "slo_file", None) or str(DEFAULT_TABLE_PATH)
+    try:
+        return load_table(path)
+    except SloFileError as exc:
+        sys.stderr.write(f"SLO gate: {exc}\n")
+        sys.stderr.flush()
+        raise SystemExit(EXIT_BAD_SLO_FILE) from None
+
+
+@events.init.add_listener
+def on_init(environment: Environment, runner: Runner | None = None, **_: Any) -> None:
+    """Attach the gate: record where users run, judge where the verdict is made."""
+    runner = runner or environment.runner
+    is_worker = isinstance(runner, WorkerRunner)
+    table = None if is_worker else _load_table_or_exit(environment)
+    gate = SloGate(environment, table)
+    environment.slo_gate = gate  # type: ignore[attr-defined]  # state lives on the Environment
+    ev = environment.events
+    if not isinstance(runner, MasterRunner):
+        ev.request.add_listener(gate.on_request)
+    if is_worker:
+        ev.report_to_master.add_listener(gate.on_report_to_master)
+    if isinstance(runner, MasterRunner):
+        ev.worker_report.add_listener(gate.on_worker_report)
+    ev.test_start.add_listener(gate.on_test_start)
+    ev.reset_stats.add_listener(gate.on_reset_stats)
+    if not is_worker:
+        ev.quitting.add_listener(gate.on_quitting)

@@ -1,0 +1,350 @@
+"""The SLO table: which requests are judged by which thresholds, loaded from a TOML file.
+
+The format is documented for users in ``docs/slo-file.md``. The loader is strict on purpose: an
+SLO gate that silently ignores a misspelt key (``abortOnFail``) or a typo in a request name is a
+gate that passes runs it should fail. Every problem raises :class:`SloFileError` whose message
+names the file, the row (1-based index and name) and, where one is involved, the expression.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slo.expressions import ExpressionError, Threshold, parse_threshold
+
+__all__ = [
+    "DEFAULT_TABLE_PATH",
+    "HTTP_METHODS",
+    "SloFileError",
+    "SloRow",
+    "SloTable",
+    "ThresholdSpec",
+    "load_table",
+    "parse_duration",
+    "parse_table",
+]
+
+DEFAULT_TABLE_PATH: Path = Path(__file__).with_name("default.toml")
+
+HTTP_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
+                                 "CONNECT")
+
+_TOP_KEYS = ("row",)
+_ROW_KEYS = ("name", "requests", "thresholds", "required", "description")
+_THRESHOLD_KEYS = ("threshold", "abort_on_fail", "delay_abort_eval")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+class SloFileError(ValueError):
+    """A malformed SLO file. The message is meant to be printed as is (it names the file, the row
+    and the expression)."""
+
+
+@dataclass(frozen=True)
+class ThresholdSpec:
+    """A threshold and k6's long-form options: ``abort_on_fail`` stops the test as soon as the
+    threshold fails during the run, but not before ``delay_abort_eval_s`` seconds have passed
+    (so that a cold start does not abort it)."""
+
+    threshold: Threshold
+    abort_on_fail: bool = False
+    delay_abort_eval_s: float = 0.0
+
+
+def _compile_request(request: str) -> tuple[str, re.Pattern[str] | None, str]:
+    """Split ``"METHOD NAME"``; the name is a pattern only if it holds ``*`` (any run of
+    characters, ``/`` included). No other character is special: Locust names such as
+    ``/items/[id]`` must match literally, which ``fnmatch``'s ``[...]`` classes would break."""
+    method, _, name = request.strip().partition(" ")
+    name = name.strip()
+    if "*" not in name:
+        return method.upper(), None, name
+    regex = ".*".join(re.escape(part) for part in name.split("*"))
+    return method.upper(), re.compile(regex, re.DOTALL), name
+
+
+@dataclass(frozen=True)
+class SloRow:
+    """One SLO: the requests it pools (``"METHOD NAME"``) and the thresholds they must meet.
+
+    All matched requests are pooled into one distribution, like a k6 sub-metric. ``required``
+    makes "no data" (none of the requests ran) a failure instead of a neutral result.
+    """
+
+    name: str
+    requests: tuple[str, ...]
+    thresholds: tuple[ThresholdSpec, ...]
+    required: bool = False
+    description: str = ""
+    _matchers: tuple[tuple[str, re.Pattern[str] | None, str], ...] = field(
+        init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_matchers", tuple(_compile_request(r) for r in self.requests))
+
+    def matches(self, method: str, name: str) -> bool:
+        """Whether a request (Locust's ``request_type`` and ``name``) belongs to this row.
+
+        The method compares case-insensitively, the name exactly, or by ``*`` wildcards.
+        """
+        method = method.upper()
+        for row_method, pattern, row_name in self._matchers:
+            if row_method != method:
+                continue
+            if name == row_name or (pattern is not None and pattern.fullmatch(name)):
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class SloTable:
+    """All rows of one SLO file; ``source`` names the file (or ``<string>``) for messages."""
+
+    rows: tuple[SloRow, ...]
+    source: str
+
+    def row(self, name: str) -> SloRow:
+        """The row called ``name`` (``KeyError`` if there is none)."""
+        for row in self.rows:
+            if row.name == name:
+                return row
+        raise KeyError(name)
+
+
+def _type_name(value: object) -> str:
+    """TOML's word for a value's type, for messages written for people who wrote TOML."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "table"
+    return "date/time" if value is not None else "nothing"
+
+
+def _unknown_keys(keys: list[str], allowed: tuple[str, ...]) -> str:
+    """``"unknown key 'abortOnFail' (did you mean 'abort_on_fail'?)"`` for each key not allowed."""
+    parts = []
+    for key in keys:
+        close = difflib.get_close_matches(key.lower(), allowed, n=1, cutoff=0.6)
+        if not close:
+            close = [a for a in allowed if a.replace("_", "") == key.replace("_", "").lower()]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        parts.append(f"{key!r}{hint}")
+    noun = "unknown key" if len(keys) == 1 else "unknown keys"
+    return f"{noun} {', '.join(parts)}; allowed: {', '.join(allowed)}"
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from ``"10s"``, ``"500ms"``, ``"1m"``, ``"1m30s"``, ``"1h"`` or a number of seconds.
+
+    Raises ``ValueError`` with a message that shows the accepted forms.
+    """
+    accepted = "use e.g. \"10s\", \"500ms\", \"1m\" or a number of seconds"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"bad duration {value!r} ({_type_name(value)}): {accepted}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        text = value.strip()
+        pos, seconds = 0, 0.0
+        for m in _DURATION_PART.finditer(text):
+            if m.start() != pos:
+                break
+            seconds += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+            pos = m.end()
+        if not text or pos != len(text):
+            hint = " (a string needs a unit)" if re.fullmatch(r"[\d.]+", text) else ""
+            raise ValueError(f"bad duration {value!r}{hint}: {accepted}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"bad duration {value!r}: must be a finite number of seconds >= 0")
+    return seconds
+
+
+class _Loader:
+    """Validates the decoded TOML document; kept as a class so every message gets the same
+    ``file: row N 'name':`` prefix."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def error(self, message: str, row: int | None = None, name: object = None,
+              expression: str | None = None) -> SloFileError:
+        where = self.source
+        if row is not None:
+            where += f": row {row}"
+            if isinstance(name, str) and name.strip():
+                where += f" {name!r}"
+        if expression is not None:
+            where += f": threshold {expression!r}"
+        return SloFileError(f"{where}: {message}")
+
+    def table(self, doc: dict[str, Any]) -> SloTable:
+        unknown = [k for k in doc if k not in _TOP_KEYS]
+        if unknown:
+            raise self.error(_unknown_keys(unknown, _TOP_KEYS) + " (each SLO is a [[row]] table)")
+        rows_raw = doc.get("row")
+        if rows_raw is None:
+            raise self.error("no rows: add at least one [[row]] table with name, requests and thresholds")
+        if isinstance(rows_raw, dict):
+            raise self.error("'row' must be an array of tables: write [[row]], not [row]")
+        if not isinstance(rows_raw, list):
+            raise self.error(f"'row' must be an array of tables ([[row]]), got {_type_name(rows_raw)}")
+        if not rows_raw:
+            raise self.error("no rows: add at least one [[row]] table with name, requests and thresholds")
+        rows: list[SloRow] = []
+        first_index: dict[str, int] = {}
+        for index, raw in enumerate(rows_raw, start=1):
+            row = self.row(index, raw)
+            if row.name in first_index:
+                raise self.error(f"duplicate row name (already used by row {first_index[row.name]})",
+                                 index, row.name)
+            first_index[row.name] = index
+            rows.append(row)
+        return SloTable(rows=tuple(rows), source=self.source)
+
+    def row(self, index: int, raw: object) -> SloRow:
+        if not isinstance(raw, dict):
+            raise self.error(f"expected a table ([[row]] with name, requests, thresholds), "
+                             f"got {_type_name(raw)}", index)
+        name = raw.get("name")
+        unknown = [k for k in raw if k not in _ROW_KEYS]
+        if unknown:
+            raise self.error(_unknown_keys(unknown, _ROW_KEYS), index, name)
+        for key in ("name", "requests", "thresholds"):
+            if key not in raw:
+                raise self.error(f"missing key {key!r}", index, name)
+        if not isinstance(name, str):
+            raise self.error(f"'name' must be a string, got {_type_name(name)}", index)
+        if not name.strip():
+            raise self.error("'name' must not be empty", index)
+        required = raw.get("required", False)
+        if not isinstance(required, bool):
+            raise self.error(f"'required' must be true or false, got {_type_name(required)}", index, name)
+        description = raw.get("description", "")
+        if not isinstance(description, str):
+            raise self.error(f"'description' must be a string, got {_type_name(description)}", index, name)
+        requests = self.requests(index, name, raw["requests"])
+        thresholds = self.thresholds(index, name, raw["thresholds"])
+        return SloRow(name=name, requests=requests, thresholds=thresholds, required=required,
+                      description=description)
+
+    def requests(self, index: int, name: str, raw: object) -> tuple[str, ...]:
+        if isinstance(raw, str):
+            raw = [raw]  # one request is common enough to allow the short form
+        if not isinstance(raw, list):
+            raise self.error(f"'requests' must be an array of strings like \"GET /health\", "
+                             f"got {_type_name(raw)}", index, name)
+        if not raw:
+            raise self.error("'requests' must not be empty: list the requests this SLO judges, "
+                             "e.g. [\"GET /health\"]", index, name)
+        out: list[str] = []
+        for i, item in enumerate(raw, start=1):
+            if not isinstance(item, str):
+                raise self.error(f"request {i} must be a string like \"GET /health\", "
+                                 f"got {_type_name(item)}", index, name)
+            parts = item.split(None, 1)
+            if len(parts) < 2 or not parts[1].strip():
+                if parts and parts[0].upper() in HTTP_METHODS:
+                    raise self.error(f"request {item!r} has no name after the method: write it as "
+                                     f"'METHOD NAME', e.g. '{parts[0].upper()} /health'", index, name)
+                raise self.error(f"request {item!r} has no method: write it as 'METHOD NAME', "
+                                 f"e.g. 'GET {item.strip() or '/health'}'", index, name)
+            method, req_name = parts[0], parts[1].strip()
+            if method.upper() not in HTTP_METHODS:
+                raise self.error(f"unknown HTTP method {method!r} in request {item!r}; expected one of "
+                                 f"{', '.join(HTTP_METHODS)}", index, name)
+            normalised = f"{method.upper()} {req_name}"
+            if normalised in out:
+                raise self.error(f"request {item!r} is listed twice", index, name)
+            out.append(normalised)
+        return tuple(out)
+
+    def thresholds(self, index: int, name: str, raw: object) -> tuple[ThresholdSpec, ...]:
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list):
+            raise self.error(f"'thresholds' must be an array of expressions like \"p(95)<800\", "
+                             f"got {_type_name(raw)}", index, name)
+        if not raw:
+            raise self.error("'thresholds' must not be empty: add e.g. \"p(95)<800\"", index, name)
+        return tuple(self.threshold(index, name, i, item) for i, item in enumerate(raw, start=1))
+
+    def threshold(self, index: int, name: str, position: int, raw: object) -> ThresholdSpec:
+        if isinstance(raw, str):
+            return ThresholdSpec(self.expression(index, name, raw))
+        if not isinstance(raw, dict):
+            raise self.error(f"threshold {position} must be a string like \"p(95)<800\" or a table "
+                             f"{{ threshold = \"...\", abort_on_fail = true }}, got {_type_name(raw)}",
+                             index, name)
+        expr = raw.get("threshold")
+        shown = expr if isinstance(expr, str) else None
+        unknown = [k for k in raw if k not in _THRESHOLD_KEYS]
+        if unknown:
+            raise self.error(_unknown_keys(unknown, _THRESHOLD_KEYS), index, name, shown)
+        if "threshold" not in raw:
+            raise self.error(f"threshold {position}: missing key 'threshold' (the expression)", index, name)
+        if not isinstance(expr, str):
+            raise self.error(f"threshold {position}: 'threshold' must be a string, got {_type_name(expr)}",
+                             index, name)
+        threshold = self.expression(index, name, expr)
+        abort = raw.get("abort_on_fail", False)
+        if not isinstance(abort, bool):
+            raise self.error(f"'abort_on_fail' must be true or false, got {_type_name(abort)}",
+                             index, name, expr)
+        delay = 0.0
+        if "delay_abort_eval" in raw:
+            try:
+                delay = parse_duration(raw["delay_abort_eval"])
+            except ValueError as exc:
+                raise self.error(f"'delay_abort_eval': {exc}", index, name, expr) from None
+            if not abort:
+                raise self.error("'delay_abort_eval' has no effect without abort_on_fail = true",
+                                 index, name, expr)
+        return ThresholdSpec(threshold, abort_on_fail=abort, delay_abort_eval_s=delay)
+
+    def expression(self, index: int, name: str, text: str) -> Threshold:
+        try:
+            return parse_threshold(text)
+        except ExpressionError as exc:
+            raise self.error(exc.detail, index, name, text) from None
+
+
+def parse_table(text: str, source: str = "<string>") -> SloTable:
+    """Parse an SLO table from TOML text; ``source`` names it in error messages."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SloFileError(f"{source}: TOML syntax error: {exc}") from None
+    return _Loader(source).table(doc)
+
+
+def load_table(path: str | Path) -> SloTable:
+    """Load an SLO table from a TOML file (see ``docs/slo-file.md``)."""
+    source = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SloFileError(f"{source}: SLO file not found") from None
+    except IsADirectoryError:
+        raise SloFileError(f"{source}: is a directory, not an SLO file") from None
+    except OSError as exc:
+        raise SloFileError(f"{source}: cannot read the SLO file: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SloFileError(f"{source}: not UTF-8 text (byte {exc.start}); TOML files are UTF-8") from None
+    return parse_table(text, source)
