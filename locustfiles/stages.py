@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,10 +31,10 @@ __all__ = [
     "total_duration",
     "target_at",
     "plan_tick",
-    "StagesShape",
+    "StagesShape",  # noqa: F822  (created lazily by the module __getattr__ below)
 ]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("osiris.locustfiles.stages")
 
 _UNIT_SECONDS: dict[str, float] = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 # One component of a Go/k6 duration: a number and a unit.  "ms" must be tried before "m".
@@ -140,7 +139,7 @@ def _toward_start(start: int, end: int, fraction: float) -> int:
 
 
 def target_at(stages: list[Stage], elapsed_s: float) -> int | None:
-    """The number of users the stages ask for ``elapsed_s`` seconds into the test; ``None`` once they are over.
+    """Users the stages ask for ``elapsed_s`` seconds into the test; ``None`` once they are over.
 
     k6 semantics: the test starts at 0 users; each stage ramps linearly from the previous stage's
     target to its own over its duration; a zero-length stage jumps at once.
@@ -159,18 +158,25 @@ def target_at(stages: list[Stage], elapsed_s: float) -> int | None:
     return None
 
 
-def plan_tick(stages: list[Stage], elapsed_s: float, current_users: int) -> tuple[int, float] | None:
+def plan_tick(
+    stages: list[Stage], elapsed_s: float, previous: tuple[int, float] | None = None
+) -> tuple[int, float] | None:
     """What a shape's ``tick()`` should return: ``(users, spawn_rate)``, or ``None`` to end the test.
 
     The spawn rate is the size of the step (at least 1 user/s).  Locust's shape worker blocks in
     ``runner.start()`` until a step is fully spawned, and it ticks about once a second, so a rate
     of ``|delta|`` per second spreads the new users over the coming second (close to k6, which
-    staggers VU starts evenly) and never lets a step lag into the next tick.
+    staggers VU starts evenly) and never lets a step lag into the next tick.  When the user count
+    does not change, ``previous`` is returned unchanged: Locust only calls ``runner.start()`` when
+    the tick differs from the last one, so this avoids a pointless re-dispatch (and a log line).
     """
     users = target_at(stages, elapsed_s)
     if users is None:
         return None
-    return users, float(max(1, abs(users - current_users)))
+    previous_users = 0 if previous is None else previous[0]
+    if previous is not None and users == previous_users:
+        return previous
+    return users, float(max(1, abs(users - previous_users)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -198,13 +204,13 @@ def _build_shape_class() -> type[LoadTestShape]:
         def __init__(self) -> None:
             super().__init__()
             self._stages: list[Stage] | None = None
-            self._last_users = 0
+            self._last_tick: tuple[int, float] | None = None
 
         def reset_time(self) -> None:
             """Locust calls this when a shape run starts: restart the clock and re-read the stages."""
             super().reset_time()
             self._stages = None
-            self._last_users = 0
+            self._last_tick = None
 
         def configured_stages_text(self) -> str:
             """The stages text in force: the option's value if set (CLI, env, web UI), else the default."""
@@ -237,10 +243,8 @@ def _build_shape_class() -> type[LoadTestShape]:
                 # Only reachable from the web UI (the CLI value is validated at init): stop cleanly.
                 logger.error("%s: bad stages, stopping: %s", type(self).__name__, exc)
                 return None
-            planned = plan_tick(stages, self.get_run_time(), self._last_users)
-            if planned is not None:
-                self._last_users = planned[0]
-            return planned
+            self._last_tick = plan_tick(stages, self.get_run_time(), self._last_tick)
+            return self._last_tick
 
     return StagesShape
 

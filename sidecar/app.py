@@ -117,7 +117,7 @@ def _limited(receive: Receive, limit: int) -> Receive:
 
 
 async def _send_413(send: Send, limit: int) -> None:
-    body = ('{"detail":"request body too large: the limit is %d bytes"}' % limit).encode()
+    body = f'{{"detail":"request body too large: the limit is {limit} bytes"}}'.encode()
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

@@ -7,6 +7,7 @@ Exit codes: 0 clean stop, 2 bad settings, arguments or model directory, 3 Redis 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -70,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     config = uvicorn.Config(create_app(settings, on_ready=ready), host=settings.host, port=settings.port,
                             log_level=args.log_level, lifespan="on", timeout_graceful_shutdown=10)
     server = uvicorn.Server(config)
+    # uvicorn handles SIGINT/SIGTERM while serving and re-raises them afterwards; these no-op handlers
+    # receive that re-raise, so we get to stop Redis and exit 0 instead of dying by the signal.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     try:
         server.run()
     finally:

@@ -17,6 +17,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,20 @@ def _is_complete(directory: Path) -> bool:
     return (directory / MANIFEST_NAME).is_file()
 
 
+@contextmanager
+def quiet_progress() -> Iterator[None]:
+    """Hide transformers' per-file progress bars (they clutter service logs), restoring the setting after."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def _train_tokenizer(recipe: dict[str, Any]) -> Any:
     """Byte-level BPE trained on the shipped corpus, wrapped as a transformers fast tokenizer."""
     from tokenizers import ByteLevelBPETokenizer
@@ -114,8 +130,9 @@ def _build_into(directory: Path, recipe: dict[str, Any]) -> None:
         model = GPT2LMHeadModel(config)
     model.eval()
     model.generation_config.pad_token_id = eos
-    model.save_pretrained(directory, safe_serialization=True)
-    tokenizer.save_pretrained(directory)
+    with quiet_progress():
+        model.save_pretrained(directory, safe_serialization=True)
+        tokenizer.save_pretrained(directory)
     manifest = {"recipe": recipe, "recipe_hash": recipe_hash(recipe)}
     (directory / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 

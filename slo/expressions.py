@@ -152,7 +152,7 @@ class Threshold:
 
 
 def _err(text: str, pos: int, what: str, tail: str = "") -> ExpressionError:
-    """``<what> at column N<tail>``: the column sits right after the thing it locates."""
+    """``<what> at column N<tail>``; ``pos`` is 0-based, users count columns from 1."""
     return ExpressionError(f"{what} at column {pos + 1}{tail}", text, pos + 1)
 
 
@@ -182,7 +182,7 @@ def parse_threshold(text: str) -> Threshold:
         raise ExpressionError(f"a threshold must be a string, got {type(text).__name__}")
     pos = _skip_ws(text, 0)
     if pos == len(text):
-        raise ExpressionError("empty threshold expression", text.strip() or None)
+        raise ExpressionError("empty threshold expression")
     source = text.strip()
 
     # --- aggregation -------------------------------------------------------------------------
@@ -262,8 +262,9 @@ def parse_threshold(text: str) -> Threshold:
         if _UNIT_WORD.fullmatch(rest) and rest[0] not in "eE":
             unit = rest
             pos += len(rest)
-        else:
+        elif rest[0].isalnum() or rest[0] in ".+-":
             raise _err(text, value_pos, f"bad number {token!r}")
+        # else punctuation such as "800," falls through to the trailing-garbage error below
     else:
         # A unit separated by spaces ("800 ms") is accepted; anything else is trailing garbage.
         nxt = _skip_ws(text, pos)

@@ -39,7 +39,7 @@ log = logging.getLogger("osiris.slo")
 
 @events.init_command_line_parser.add_listener
 def add_arguments(parser: Any) -> None:
-    group = parser.add_argument_group("SLO gate (osiris-load)")
+    group = parser  # Locust's own parser: argument groups drop include_in_web_ui
     group.add_argument("--slo-file", default=str(DEFAULT_TABLE_PATH), env_var="OSIRIS_SLO_FILE",
                        include_in_web_ui=True, help="TOML SLO table to judge the run against (default: the guide's)")
     group.add_argument("--slo-strict", action="store_true", default=False, env_var="OSIRIS_SLO_STRICT",
@@ -60,6 +60,8 @@ class SloGate:
         self.started_at = time.monotonic()
         self._live: gevent.Greenlet | None = None
         self._judged = False
+        self.passed: bool | None = None
+        self.bad_reports = 0
 
     # -- the per-request hot path: one dict lookup and a histogram increment, nothing else --
     def on_request(self, request_type: str, name: str, response_time: float, exception: Any = None,
@@ -74,7 +76,11 @@ class SloGate:
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         payload = data.get(REPORT_KEY)
         if payload:
-            self.recorder.merge_encoded(payload)
+            try:
+                self.recorder.merge_encoded(payload)
+            except ValueError as exc:  # a worker of another version: say so, keep the run going
+                self.bad_reports += 1
+                log.warning("SLO gate: ignored a report from worker %s: %s", client_id, exc)
 
     # -- judging (master or local runner) --
     @property
@@ -125,7 +131,7 @@ class SloGate:
         if self._live is not None:
             self._live.kill(block=False)
         verdict = self.evaluate()
-        passed = verdict.passed and not self.aborted_by
+        passed = verdict.passed and not self.aborted_by and not self.bad_reports
         if environment.process_exit_code in (None, 0):
             environment.process_exit_code = 0 if passed else EXIT_SLO_FAILED
         elif not passed:
@@ -134,10 +140,14 @@ class SloGate:
         prefix = getattr(options, "csv_prefix", None) if options else None
         if prefix:
             self.write_csv(prefix, verdict, passed)
-        self._print(verdict, passed)
+        self.passed = passed
 
-    def _print(self, verdict: Verdict, passed: bool) -> None:
-        text = format_summary(verdict)
+    def on_quit(self, **_: Any) -> None:
+        """Print the summary last, after Locust's own tables, where k6 prints its thresholds."""
+        if self.verdict is None or self.passed is None:
+            return
+        passed = self.passed
+        text = format_summary(self.verdict, ascii_only=not _stdout_is_utf8())
         if self.aborted_by:
             text += f"\nAborted early by: {', '.join(self.aborted_by)}"
         text += f"\nSLO gate: {'PASSED' if passed else 'FAILED'} (exit code {0 if passed else EXIT_SLO_FAILED})\n"
@@ -150,6 +160,8 @@ class SloGate:
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = verdict_rows(verdict)
         reasons = list(verdict.reasons) + [f"aborted by {a}" for a in self.aborted_by]
+        if self.bad_reports:
+            reasons.append(f"{self.bad_reports} worker reports could not be merged")
         fields = ["row", "requests", "expression", "observed", "samples", "verdict"]
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
@@ -174,6 +186,10 @@ class SloGate:
                 writer.writerow([method, name, stats.count, stats.failures, round(stats.sum_ms / stats.count, 3),
                                  round(stats.min_ms, 3), round(stats.max_ms, 3),
                                  *(round(stats.percentile(p), 3) for p in ENDPOINT_PERCENTILES)])
+
+
+def _stdout_is_utf8() -> bool:
+    return (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "") == "utf8"
 
 
 def _load_table_or_exit(environment: Environment) -> SloTable:
@@ -206,3 +222,4 @@ def on_init(environment: Environment, runner: Runner | None = None, **_: Any) ->
     ev.reset_stats.add_listener(gate.on_reset_stats)
     if not is_worker:
         ev.quitting.add_listener(gate.on_quitting)
+        ev.quit.add_listener(gate.on_quit)

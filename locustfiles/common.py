@@ -1,0 +1,393 @@
+"""Shared pieces of the Osiris locustfiles: base user, response checks, prompts, options, host rules.
+
+Everything that must exist once per Locust process lives here (event listeners, custom options),
+because a module is imported once even when ``mixed.py`` pulls in all three scenarios.
+
+Per-request code (the ``check_*`` helpers and the ``OsirisUser`` request methods) is the hot path:
+no logging, no I/O, JSON parsed once from the raw bytes, bodies pre-encoded at import, a
+precompiled JSON-schema validator, and failure messages built only when something failed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from locust import FastHttpUser, constant, events
+
+import slo.plugin  # noqa: F401  (registers the SLO gate)
+from locustfiles import PromptsError, load_prompts, prompts_path
+from locustfiles.stages import StagesError, format_stages, parse_stages
+
+logger = logging.getLogger("osiris.locustfiles")
+
+# --------------------------------------------------------------------------------------------------
+# Target, credentials, request bodies
+# --------------------------------------------------------------------------------------------------
+
+DEFAULT_HOST = "http://localhost:8000"
+"""Where the k6 scripts point when ``OSIRIS_URL`` is unset."""
+
+
+def _env_url(environ: Mapping[str, str]) -> str | None:
+    """``OSIRIS_URL`` without a trailing slash (paths start with one), or None when unset/blank."""
+    value = environ.get("OSIRIS_URL", "").strip()
+    return value.rstrip("/") or None
+
+
+OSIRIS_URL: str | None = _env_url(os.environ)
+"""Read once at import. When set it wins over ``--host`` (see ``_on_init``), like the k6 scripts."""
+
+API_KEY: str | None = os.environ.get("OSIRIS_API_KEY") or None
+"""Optional key sent as ``X-API-Key`` on POSTs; read once so the hot path never touches os.environ."""
+
+POST_HEADERS: dict[str, str] = {"Content-Type": "application/json"}
+if API_KEY:
+    POST_HEADERS["X-API-Key"] = API_KEY
+
+
+def encode_json(payload: Any) -> bytes:
+    """Encode a request body once, at import, in the compact form k6's ``JSON.stringify`` sends."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+GENERATE_BODY: bytes = encode_json({"prompt": "hello", "model_id": "phi3", "max_length": 16})
+"""Exactly what k6_sidecar_load.js posts to ``/generate/``."""
+
+PROPOSE_MAX_LENGTH = 64
+"""``max_length`` k6_propose_trade.js sends with every prompt."""
+
+
+def propose_body(prompt: str) -> bytes:
+    """Body of one ``POST /propose_trade_adjustments/`` (as k6_propose_trade.js builds it)."""
+    return encode_json({"prompt": prompt, "max_length": PROPOSE_MAX_LENGTH})
+
+
+# --------------------------------------------------------------------------------------------------
+# The proposal schema (the contract the original sidecar enforced with constrained decoding)
+# --------------------------------------------------------------------------------------------------
+
+PROPOSAL_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "phi3 trade proposal",
+    "type": "object",
+    "properties": {
+        "ticker": {"type": "string"},
+        "action": {"enum": ["adjust", "pass", "abort"]},
+        "side": {"enum": ["LONG", "SHORT"]},
+        "new_stop_pct": {"type": ["number", "null"]},
+        "new_target_pct": {"type": ["number", "null"]},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        "rationale": {"type": "string"},
+    },
+    "required": ["ticker", "action", "confidence", "rationale"],
+    "additionalProperties": False,
+}
+
+Draft202012Validator.check_schema(PROPOSAL_SCHEMA)
+PROPOSAL_VALIDATOR = Draft202012Validator(PROPOSAL_SCHEMA)
+"""Compiled once; ``is_valid`` on the hot path, ``best_match`` only to explain a failure."""
+
+
+# --------------------------------------------------------------------------------------------------
+# prompts.json
+# --------------------------------------------------------------------------------------------------
+
+
+def load_prompts_or_exit(path: str | os.PathLike[str] | None = None) -> list[str]:
+    """Load prompts at import; on error print one clear line and exit 2 (before any load, no traceback)."""
+    target = prompts_path() if path is None else Path(path)
+    try:
+        return load_prompts(target)
+    except PromptsError as exc:
+        sys.stderr.write(f"osiris-load: {exc} (set OSIRIS_PROMPTS to use another file)\n")
+        sys.stderr.flush()
+        raise SystemExit(2) from None
+
+
+# --------------------------------------------------------------------------------------------------
+# Turning the stages shape off
+# --------------------------------------------------------------------------------------------------
+
+_SHAPE_OFF = {"off", "0", "false", "no"}
+_SHAPE_ON = {"", "on", "1", "true", "yes"}
+
+
+def shape_enabled(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the locustfile should define its stages shape.
+
+    Locust imports the locustfile *before* it parses options and picks up any shape class it
+    finds, so the only way to give ``-u/-r/-t`` and the web UI's own controls back is not to
+    define the class at all; hence this looks at ``sys.argv`` and ``OSIRIS_SHAPE`` at import.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    environ = os.environ if environ is None else environ
+    if "--no-shape" in argv:
+        return False
+    value = environ.get("OSIRIS_SHAPE", "").strip().lower()
+    if value in _SHAPE_OFF:
+        return False
+    if value in _SHAPE_ON:
+        return True
+    sys.stderr.write(f"osiris-load: OSIRIS_SHAPE must be 'on' or 'off', got {value!r}\n")
+    raise SystemExit(2)
+
+
+SHAPE_ENABLED: bool = shape_enabled()
+
+# --------------------------------------------------------------------------------------------------
+# Response checks (the k6 "check status 200", plus the body shape k6 never looked at)
+# --------------------------------------------------------------------------------------------------
+
+_BODY_EXCERPT = 200
+
+
+def _status_failure(response: Any) -> str | None:
+    """Why a response is not a 200, or None.  Connection errors keep Locust's own exception text."""
+    status = response.status_code
+    if status == 200:
+        return None
+    if not status:
+        error = getattr(response, "error", None)
+        return f"no response: {error!r}" if error is not None else "no response"
+    content = response.content or b""
+    excerpt = content[:_BODY_EXCERPT].decode("utf-8", "replace")
+    return f"status {status}: {excerpt}" if excerpt else f"status {status}"
+
+
+def _json_object(response: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """Parse the body once (from bytes, skipping charset detection); return (object, why-not)."""
+    try:
+        body = json.loads(response.content)
+    except (ValueError, TypeError):
+        return None, "body is not JSON"
+    if not isinstance(body, dict):
+        return None, "body is not a JSON object"
+    return body, None
+
+
+def check_generate(response: Any) -> None:
+    """``POST /generate``: 200 and a JSON object with a string ``generated_text``."""
+    why = _status_failure(response)
+    if why is None:
+        body, why = _json_object(response)
+        if body is not None and not isinstance(body.get("generated_text"), str):
+            present = "generated_text" in body
+            why = "generated_text is not a string" if present else "missing generated_text"
+    if why is None:
+        response.success()
+    else:
+        response.failure(why)
+
+
+def check_metrics(response: Any) -> None:
+    """``GET /metrics``: 200 and Prometheus text (cheap check: a ``# HELP`` or ``# TYPE`` line)."""
+    why = _status_failure(response)
+    if why is None:
+        content = response.content or b""
+        if b"# HELP " not in content and b"# TYPE " not in content:
+            why = "not Prometheus text (no # HELP or # TYPE line)"
+    if why is None:
+        response.success()
+    else:
+        response.failure(why)
+
+
+def check_health(response: Any) -> None:
+    """``GET /health``: 200 and a JSON object (its fields vary with the sidecar's configuration)."""
+    why = _status_failure(response)
+    if why is None:
+        _, why = _json_object(response)
+    if why is None:
+        response.success()
+    else:
+        response.failure(why)
+
+
+def check_proposal(response: Any) -> None:
+    """``POST /propose_trade_adjustments/``: 200, valid ``phi3_proposal``, string ``hermes_assessment``."""
+    why = _status_failure(response)
+    if why is None:
+        body, why = _json_object(response)
+        if body is not None:
+            why = _proposal_problem(body)
+    if why is None:
+        response.success()
+    else:
+        response.failure(why)
+
+
+def _proposal_problem(body: dict[str, Any]) -> str | None:
+    """What is wrong with a decoded proposal answer, or None."""
+    if "phi3_proposal" not in body:
+        return "missing phi3_proposal"
+    proposal = body["phi3_proposal"]
+    if not PROPOSAL_VALIDATOR.is_valid(proposal):
+        error = best_match(PROPOSAL_VALIDATOR.iter_errors(proposal))
+        where = error.json_path if error is not None else "$"
+        message = error.message if error is not None else "invalid"
+        return f"proposal does not validate: {where}: {message}"[:_BODY_EXCERPT]
+    if "hermes_assessment" not in body:
+        return "missing hermes_assessment"
+    if not isinstance(body["hermes_assessment"], str):
+        return "hermes_assessment is not a string"
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# The base user
+# --------------------------------------------------------------------------------------------------
+
+
+class OsirisUser(FastHttpUser):
+    """Shared behaviour of every scenario: k6's think time, the host rule and the checked requests.
+
+    ``abstract`` so Locust does not offer it as a runnable user; each scenario subclass has one
+    task, which is one k6 iteration.
+    """
+
+    abstract = True
+    host = OSIRIS_URL or DEFAULT_HOST  # --host overrides it (Locust sets user_class.host), unless OSIRIS_URL
+    wait_time = constant(1)  # every k6 iteration ends with sleep(1)
+
+    def post_generate(self) -> None:
+        """``POST /generate/`` with k6_sidecar_load.js's body, reported as ``POST /generate``."""
+        with self.client.request(
+            "POST",
+            "/generate/",
+            name="/generate",
+            data=GENERATE_BODY,
+            headers=POST_HEADERS,
+            catch_response=True,
+        ) as response:
+            check_generate(response)
+
+    def get_metrics(self) -> None:
+        """``GET /metrics``, checked for Prometheus text."""
+        with self.client.request("GET", "/metrics", name="/metrics", catch_response=True) as response:
+            check_metrics(response)
+
+    def get_health(self) -> None:
+        """``GET /health``, checked for a JSON object."""
+        with self.client.request("GET", "/health", name="/health", catch_response=True) as response:
+            check_health(response)
+
+    def post_proposal(self, body: bytes) -> None:
+        """``POST /propose_trade_adjustments/`` with a pre-encoded body, checked against the schema."""
+        with self.client.request(
+            "POST",
+            "/propose_trade_adjustments/",
+            name="/propose_trade_adjustments/",
+            data=body,
+            headers=POST_HEADERS,
+            catch_response=True,
+        ) as response:
+            check_proposal(response)
+
+
+# --------------------------------------------------------------------------------------------------
+# Locust options and the init-time rules
+# --------------------------------------------------------------------------------------------------
+
+_ui_default_stages: str | None = None
+"""Set at init to the running shape's default, so the web UI's "stages" field shows real stages."""
+
+
+@events.init_command_line_parser.add_listener
+def _add_options(parser: Any, **_kwargs: Any) -> None:
+    """Register ``--stages`` and ``--no-shape``.
+
+    Locust calls this for every parser it builds (also per web-UI page load, to list the extra
+    options), so it must be idempotent per parser and cheap.
+    """
+    parser.add_argument(
+        "--stages",
+        type=str,
+        default=_ui_default_stages,
+        env_var="OSIRIS_STAGES",
+        include_in_web_ui=SHAPE_ENABLED,
+        help="k6-style stages, <duration>:<users>,... e.g. 10s:5,30s:5,5s:0 (default: the scenario's own). "
+        "Each stage ramps linearly from the previous target (starting at 0).",
+    )
+    parser.add_argument(
+        "--no-shape",
+        action="store_true",
+        default=False,
+        include_in_web_ui=False,
+        help="Do not ramp by stages; use -u/-r/-t (or the web UI's controls) as usual. "
+        "Same as OSIRIS_SHAPE=off. Must be on the command line (the locustfile checks argv at import).",
+    )
+
+
+def _fail_startup(message: str) -> None:
+    """Print one line and exit 2 before any load is generated (no traceback: SystemExit is not logged)."""
+    sys.stderr.write(f"osiris-load: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(2)
+
+
+@events.init.add_listener
+def _on_init(environment: Any, **_kwargs: Any) -> None:
+    """Apply the host precedence, validate ``--stages`` and reconcile the shape switch, before any load.
+
+    Runs on master, workers and local runners alike; ``init`` is fired synchronously from
+    Locust's main(), so ``SystemExit`` here ends the process with our code.
+    """
+    global _ui_default_stages
+    options = environment.parsed_options
+
+    # Host: OSIRIS_URL > --host/LOCUST_HOST > the class default (localhost:8000). Locust copies
+    # environment.host onto every user class when it spawns, so setting it here is what makes
+    # OSIRIS_URL win over --host; it also makes the web UI show the real target.
+    if OSIRIS_URL:
+        if environment.host and environment.host.rstrip("/") != OSIRIS_URL:
+            logger.warning("OSIRIS_URL=%s overrides --host %s", OSIRIS_URL, environment.host)
+        environment.host = OSIRIS_URL
+    elif environment.host:
+        environment.host = environment.host.rstrip("/")
+
+    if options is None:  # Locust used as a library: nothing to validate
+        return
+
+    from locustfiles.stages import StagesShape
+
+    shape = environment.shape_class
+    stages_value = getattr(options, "stages", None)
+    if getattr(options, "no_shape", False) and isinstance(shape, StagesShape):
+        # --no-shape came from a config file or LOCUST_* env, which import-time detection cannot see.
+        logger.info("--no-shape: not ramping by stages; -u/-r/-t apply")
+        environment.shape_class = None
+        shape = None
+    if not isinstance(shape, StagesShape):
+        if stages_value:
+            logger.warning("--stages %s is ignored: the stages shape is off (--no-shape)", stages_value)
+        return
+
+    text = stages_value if isinstance(stages_value, str) and stages_value.strip() else shape.default_stages
+    try:
+        stages = parse_stages(text)
+    except StagesError as exc:
+        if not stages_value:
+            source = f"{type(shape).__name__}.default_stages"
+        elif any(arg == "--stages" or arg.startswith("--stages=") for arg in sys.argv[1:]):
+            source = "--stages"
+        elif os.environ.get("OSIRIS_STAGES"):
+            source = "OSIRIS_STAGES"
+        else:
+            source = "stages (config file)"
+        _fail_startup(f"bad {source} value {text!r}: {exc}")
+        return
+    options.stages = text
+    _ui_default_stages = text
+    if any(getattr(options, name, None) for name in ("num_users", "spawn_rate", "run_time")):
+        logger.info(
+            "Ramping by stages %s; pass --no-shape (or OSIRIS_SHAPE=off) to use -u/-r/-t",
+            format_stages(stages),
+        )

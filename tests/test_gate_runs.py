@@ -1,0 +1,192 @@
+"""The SLO gate in real Locust runs against the real sidecar: verdicts, exit codes, CSV, distribution."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from sidecar.redis_server import RedisServer, free_port
+from tests.conftest import ROOT
+
+LOCUSTFILES = ROOT / "locustfiles"
+RAW_SAMPLES = ROOT / "tests" / "locustfiles_for_tests" / "raw_samples.py"
+SHORT = "1s:2,3s:2"
+
+
+def run_locust(locustfile: Path, url: str, *args: str, timeout: float = 120,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--host", url,
+               "--only-summary", *args]
+    full_env = {k: v for k, v in os.environ.items() if k != "OSIRIS_URL"}
+    full_env.update(env or {})
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def read_slo_csv(prefix: Path) -> dict[tuple[str, str], dict[str, str]]:
+    with open(f"{prefix}_slo.csv", newline="") as handle:
+        return {(row["row"], row["expression"]): row for row in csv.DictReader(handle)}
+
+
+def overall(rows: dict[tuple[str, str], dict[str, str]]) -> dict[str, str]:
+    return next(row for (name, _), row in rows.items() if name == "OVERALL")
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+EXPECTED_ROWS = {
+    "sidecar_load": {"generate", "metrics"},
+    "read_heavy": {"health", "metrics"},
+    "propose_trade": {"propose"},
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED_ROWS))
+def test_scenario_passes_against_the_sidecar(sidecar, tmp_path: Path, scenario: str) -> None:
+    result = run_locust(LOCUSTFILES / f"{scenario}.py", sidecar.url, "--stages", SHORT, "--csv",
+                        str(tmp_path / scenario))
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = read_slo_csv(tmp_path / scenario)
+    ran = {name for (name, _), row in rows.items() if row["verdict"] == "pass" and name != "OVERALL"}
+    assert ran == EXPECTED_ROWS[scenario]
+    others = {name for (name, _), row in rows.items() if row["verdict"] == "no data"}
+    assert others.isdisjoint(ran) and others  # rows of other scenarios: no data, not a pass
+    assert overall(rows)["verdict"] == "pass"
+    assert "SLO gate: PASSED" in result.stdout
+    assert all(int(row["samples"]) > 0 for (name, _), row in rows.items() if name in ran)
+
+
+def test_injected_latency_and_errors_fail_the_right_rows(start_sidecar, redis_server: RedisServer,
+                                                         tmp_path: Path) -> None:
+    faulty = start_sidecar({"REDIS_URL": redis_server.url, "OSIRIS_FAULT_LATENCY_MS": '{"/generate": 900}',
+                            "OSIRIS_FAULT_ERROR_RATE": '{"/metrics": 0.5}'})
+    prefix = tmp_path / "faulty"
+    result = run_locust(LOCUSTFILES / "sidecar_load.py", faulty.url, "--stages", "1s:3,4s:3", "--csv",
+                        str(prefix))
+    assert result.returncode == 99, result.stdout + result.stderr
+    rows = read_slo_csv(prefix)
+    assert rows[("generate", "p(95)<800")]["verdict"] == "fail"
+    assert float(rows[("generate", "p(95)<800")]["observed"]) >= 900
+    assert rows[("generate", "rate>=0.999")]["verdict"] == "pass"
+    assert rows[("metrics", "rate>=0.999")]["verdict"] == "fail"
+    assert rows[("metrics", "p(95)<400")]["verdict"] == "pass"
+    assert overall(rows)["verdict"] == "fail"
+    assert "SLO gate: FAILED" in result.stdout
+
+
+def test_gate_is_right_where_locust_bucketing_is_wrong(start_sidecar, redis_server: RedisServer,
+                                                       tmp_path: Path) -> None:
+    """True p99 ~1165 ms: Locust's bucketed p99 reads 1200 (would fail p(99)<1200); the gate passes."""
+    slow = start_sidecar({"REDIS_URL": redis_server.url, "OSIRIS_FAULT_LATENCY_MS": '{"/health": 1160}'})
+    slo_file = write(tmp_path / "p99.toml", '[[row]]\nname = "health"\nrequests = ["GET /health"]\n'
+                                            'thresholds = ["p(99)<1200"]\n')
+    prefix = tmp_path / "p99"
+    result = run_locust(LOCUSTFILES / "read_heavy.py", slow.url, "--stages", "1s:3,5s:3", "--csv", str(prefix),
+                        "--slo-file", str(slo_file))
+    rows = read_slo_csv(prefix)
+    observed = float(rows[("health", "p(99)<1200")]["observed"])
+    assert 1160 <= observed < 1200, observed
+    with open(f"{prefix}_stats.csv", newline="") as handle:
+        locust_row = next(r for r in csv.DictReader(handle) if r["Name"] == "/health")
+    assert float(locust_row["99%"]) >= 1200  # Locust's own number would have failed the SLO
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert rows[("health", "p(99)<1200")]["verdict"] == "pass"
+
+
+def nearest_rank(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def test_distributed_counts_and_percentiles_are_exact(sidecar, tmp_path: Path) -> None:
+    port = free_port()
+    raw_dir = tmp_path / "raw"
+    raw_dir.mkdir()
+    env = {**{k: v for k, v in os.environ.items() if k != "OSIRIS_URL"}, "RAW_SAMPLES_DIR": str(raw_dir)}
+    prefix = tmp_path / "dist"
+    base = [sys.executable, "-m", "locust", "-f", str(RAW_SAMPLES)]
+    master = subprocess.Popen(
+        base + ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), "--headless",
+                "--expect-workers", "2", "-u", "6", "-r", "6", "-t", "6s", "--host", sidecar.url,
+                "--csv", str(prefix), "--only-summary"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    workers = [subprocess.Popen(base + ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for _ in range(2)]
+    try:
+        output, _ = master.communicate(timeout=90)
+        for worker in workers:
+            worker.wait(30)
+    finally:
+        for proc in [master, *workers]:
+            if proc.poll() is None:
+                proc.kill()
+    assert master.returncode == 0, output
+
+    per_process = [json.loads(p.read_text()) for p in raw_dir.glob("*.json")]
+    worker_samples = [s for s in per_process if s]
+    assert len(worker_samples) == 2, "both workers must have sent requests"
+    samples = [sample for process in worker_samples for sample in process]
+    with open(f"{prefix}_slo_endpoints.csv", newline="") as handle:
+        endpoints = {(r["method"], r["name"]): r for r in csv.DictReader(handle)}
+    for key in (("GET", "/health"), ("GET", "/metrics")):
+        times = [t for method, name, t, _ in samples if (method, name) == key]
+        row = endpoints[key]
+        assert int(row["count"]) == len(times) > 50
+        for p in (95, 99):
+            exact = nearest_rank(times, p)
+            assert abs(float(row[f"p{p}_ms"]) - exact) <= max(exact * 0.001, 0.001), (key, p, row, exact)
+        assert float(row["max_ms"]) == pytest.approx(max(times), abs=0.001)
+
+
+def test_malformed_slo_file_exits_2_before_any_load(sidecar, tmp_path: Path) -> None:
+    bad = write(tmp_path / "bad.toml", '[[row]]\nname = "gen"\nrequests = ["POST /generate"]\n'
+                                       'thresholds = ["p(95)<8x0"]\n')
+    before = requests_served(sidecar.url)
+    result = run_locust(LOCUSTFILES / "sidecar_load.py", sidecar.url, "--slo-file", str(bad), "--stages", SHORT)
+    assert result.returncode == 2
+    assert "bad.toml" in result.stderr and "gen" in result.stderr and "p(95)<8x0" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert requests_served(sidecar.url) == before  # nothing was sent
+
+
+def requests_served(url: str) -> float:
+    """Requests the sidecar has answered, other than /metrics itself."""
+    text = httpx.get(f"{url}/metrics").text
+    return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples
+               if s.name == "osiris_http_requests_total" and s.labels["route"] != "/metrics")
+
+
+def test_abort_on_fail_stops_the_run_early(sidecar, tmp_path: Path) -> None:
+    slo_file = write(tmp_path / "abort.toml", '[[row]]\nname = "health"\nrequests = ["GET /health"]\n'
+                                              'thresholds = [{ threshold = "max<0.001", abort_on_fail = true, '
+                                              'delay_abort_eval = "1s" }]\n')
+    started = time.monotonic()
+    result = run_locust(LOCUSTFILES / "read_heavy.py", sidecar.url, "--stages", "1s:2,60s:2", "--slo-file",
+                        str(slo_file), "--slo-eval-interval", "0.5", "--csv", str(tmp_path / "abort"))
+    assert result.returncode == 99, result.stdout + result.stderr
+    assert time.monotonic() - started < 40
+    assert "abort-on-fail threshold crossed: health: max<0.001" in result.stdout
+    assert overall(read_slo_csv(tmp_path / "abort"))["verdict"] == "fail"
+
+
+def test_rows_with_no_data_fail_only_when_strict(sidecar, tmp_path: Path) -> None:
+    lenient = run_locust(LOCUSTFILES / "read_heavy.py", sidecar.url, "--stages", "1s:1,1s:1",
+                         "--csv", str(tmp_path / "lenient"))
+    assert lenient.returncode == 0, lenient.stdout + lenient.stderr
+    assert read_slo_csv(tmp_path / "lenient")[("generate", "p(95)<800")]["verdict"] == "no data"
+    strict = run_locust(LOCUSTFILES / "read_heavy.py", sidecar.url, "--stages", "1s:1,1s:1", "--slo-strict",
+                        "--csv", str(tmp_path / "strict"))
+    assert strict.returncode == 99, strict.stdout + strict.stderr

@@ -1,0 +1,720 @@
+"""The locustfiles in real headless Locust runs: what they send, what their checks catch, how they fail.
+
+Each run is a child ``python -m locust`` process (importing Locust here would gevent-patch the
+pytest process) against a small stdlib HTTP server, itself a child process started from this
+very file (``python tests/test_locustfiles.py serve MODE RECORD``) on 127.0.0.1:
+
+* ``good`` answers every route with the sidecar's shapes, so every check must pass;
+* ``bad`` and ``garbage`` answer with wrong shapes, so every check must fail with its message;
+* every request the server receives is recorded, to assert exactly what the k6 scripts sent.
+
+Runs are bounded twice: by their stages or ``-t``, and by a subprocess timeout.  A final test
+runs the scenarios against the bundled sidecar (the ``sidecar`` fixture of ``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import selectors
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCUSTFILES = ROOT / "locustfiles"
+SHORT = "1s:2,2s:2"  # ~3 s: ramp to 2 users in 1 s, hold 2 s
+RUN_TIMEOUT_S = 90
+
+GENERATE = ("POST", "/generate")
+HEALTH = ("GET", "/health")
+METRICS = ("GET", "/metrics")
+PROPOSE = ("POST", "/propose_trade_adjustments/")
+EXPECTED_ROWS: dict[str, set[tuple[str, str]]] = {
+    "sidecar_load": {GENERATE, METRICS},
+    "read_heavy": {HEALTH, METRICS},
+    "propose_trade": {PROPOSE},
+    "mixed": {GENERATE, HEALTH, METRICS, PROPOSE},
+}
+BUNDLED_PROMPTS = json.loads((LOCUSTFILES / "prompts.json").read_text(encoding="utf-8"))
+
+# ---------------------------------------------------------------------------------------------
+# The test server (runs in a child process; see __main__ at the bottom)
+# ---------------------------------------------------------------------------------------------
+
+VALID_PROPOSAL = {
+    "ticker": "AAPL",
+    "action": "adjust",
+    "side": "LONG",
+    "new_stop_pct": 2.5,
+    "new_target_pct": None,
+    "confidence": 0.7,
+    "rationale": "momentum",
+}
+PROMETHEUS = "# HELP osiris_requests_total Requests.\n# TYPE osiris_requests_total counter\nosiris_requests_total 3.0\n"
+
+# mode -> (method, path) -> (status, content type, body)
+ANSWERS: dict[str, dict[tuple[str, str], tuple[int, str, str]]] = {
+    "good": {
+        ("GET", "/health"): (200, "application/json", json.dumps({"status": "ok", "models": {"phi3": True}})),
+        ("GET", "/metrics"): (200, "text/plain; version=0.0.4", PROMETHEUS),
+        ("POST", "/generate/"): (200, "application/json", json.dumps({"generated_text": "hi", "model_id": "phi3"})),
+        ("POST", "/propose_trade_adjustments/"): (
+            200,
+            "application/json",
+            json.dumps({"transaction_id": "t1", "phi3_proposal": VALID_PROPOSAL, "hermes_assessment": "fine"}),
+        ),
+    },
+    "bad": {
+        ("GET", "/health"): (503, "application/json", json.dumps({"status": "loading"})),
+        ("GET", "/metrics"): (200, "text/plain", "hello"),
+        ("POST", "/generate/"): (200, "application/json", json.dumps({"text": "hi"})),
+        ("POST", "/propose_trade_adjustments/"): (
+            200,
+            "application/json",
+            json.dumps({"phi3_proposal": {**VALID_PROPOSAL, "confidence": 1.5}, "hermes_assessment": "x"}),
+        ),
+    },
+    "garbage": {
+        ("GET", "/health"): (200, "application/json", "[1, 2]"),
+        ("GET", "/metrics"): (500, "text/plain", "boom " * 100),
+        ("POST", "/generate/"): (200, "text/html", "<html>oops</html>"),
+        ("POST", "/propose_trade_adjustments/"): (
+            200,
+            "application/json",
+            json.dumps({"phi3_proposal": VALID_PROPOSAL}),
+        ),
+    },
+}
+# what the checks must say about each mode's answers: (method, name) -> message fragment
+FAILURES: dict[str, dict[tuple[str, str], str]] = {
+    "bad": {
+        HEALTH: 'status 503: {"status": "loading"}',
+        METRICS: "not Prometheus text (no # HELP or # TYPE line)",
+        GENERATE: "missing generated_text",
+        PROPOSE: "proposal does not validate: $.confidence: 1.5 is greater than the maximum of 1",
+    },
+    "garbage": {
+        HEALTH: "body is not a JSON object",
+        METRICS: "status 500: " + ("boom " * 40).rstrip(),  # the first 200 characters of the body
+        GENERATE: "body is not JSON",
+        PROPOSE: "missing hermes_assessment",
+    },
+}
+
+
+def make_handler(mode: str, record: Path) -> type[BaseHTTPRequestHandler]:
+    """A handler answering ``ANSWERS[mode]`` and appending every request to ``record`` as JSON lines."""
+    answers = ANSWERS[mode]
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the sidecar (uvicorn) does
+        disable_nagle_algorithm = True  # else headers and body wait out a 40 ms delayed ACK
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            """Quiet: the record file is the log."""
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            entry = {
+                "method": self.command,
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body": body.decode("utf-8", "replace"),
+            }
+            with lock, record.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry) + "\n")
+            status, content_type, text = answers.get((self.command, self.path), (404, "application/json", "{}"))
+            payload = text.encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = _answer
+        do_POST = _answer
+
+    return Handler
+
+
+def serve(mode: str, record: Path) -> None:
+    """Serve on a free 127.0.0.1 port, print it, and stop when stdin closes (the test ended or died)."""
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 128  # the default backlog of 5 drops SYNs when 13 users connect at once
+
+    server = Server(("127.0.0.1", 0), make_handler(mode, record))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(server.server_address[1], flush=True)
+    sys.stdin.read()  # EOF when the parent closes the pipe or exits
+    server.shutdown()
+
+
+@dataclass
+class TestServer:
+    """A running test server: its URL and the requests it has recorded so far."""
+
+    url: str
+    record: Path
+
+    __test__ = False  # not a pytest test class
+
+    def requests(self) -> list[dict[str, Any]]:
+        if not self.record.exists():
+            return []
+        lines = self.record.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def start_server(mode: str, directory: Path) -> tuple[subprocess.Popen[str], TestServer]:
+    """Start ``serve`` in a child; readiness is the port line it prints once it is listening."""
+    record = directory / f"{mode}-requests.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "serve", mode, str(record)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        ready = selector.select(timeout=30)
+    line = process.stdout.readline().strip() if ready else ""
+    if not line.isdigit():
+        stop_server(process)
+        raise AssertionError(f"test server ({mode}) did not start: {line!r}")
+    return process, TestServer(url=f"http://127.0.0.1:{line}", record=record)
+
+
+def stop_server(process: subprocess.Popen[str]) -> None:
+    if process.stdin is not None:
+        process.stdin.close()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[dict[str, TestServer]]:
+    """One server per mode, fresh for each test (so the records belong to that test only)."""
+    started: list[subprocess.Popen[str]] = []
+    by_mode: dict[str, TestServer] = {}
+    try:
+        for mode in ANSWERS:
+            process, server = start_server(mode, tmp_path)
+            started.append(process)
+            by_mode[mode] = server
+        yield by_mode
+    finally:
+        for process in started:
+            stop_server(process)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running Locust
+# ---------------------------------------------------------------------------------------------
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment without any OSIRIS_/LOCUST_ settings of the developer's shell, repo importable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OSIRIS_", "LOCUST_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def run_locust(
+    scenario: str, workdir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``locust -f locustfiles/<scenario>.py --headless ...`` in ``workdir`` (no stray locust.conf)."""
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILES / f"{scenario}.py"),
+        "--headless",
+        "--only-summary",
+        *args,
+    ]
+    return subprocess.run(
+        command,
+        cwd=workdir,
+        env=child_env(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+
+
+def stats_rows(prefix: Path) -> dict[tuple[str, str], dict[str, str]]:
+    """``PREFIX_stats.csv`` keyed by (method, name), without the Aggregated row."""
+    with open(f"{prefix}_stats.csv", newline="", encoding="utf-8") as handle:
+        return {(row["Type"], row["Name"]): row for row in csv.DictReader(handle) if row["Name"] != "Aggregated"}
+
+
+def failure_rows(prefix: Path) -> dict[tuple[str, str], list[str]]:
+    """``PREFIX_failures.csv``: (method, name) -> the error texts Locust recorded."""
+    rows: dict[tuple[str, str], list[str]] = {}
+    with open(f"{prefix}_failures.csv", newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            rows.setdefault((row["Method"], row["Name"]), []).append(row["Error"])
+    return rows
+
+
+def output(result: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+
+
+def assert_sent_like_k6(requests: list[dict[str, Any]], scenario: str, api_key: str | None = None) -> None:
+    """Every request is one the k6 script sends, byte for byte where it has a body."""
+    assert requests, "the server received nothing"
+    allowed = {
+        "sidecar_load": {("POST", "/generate/"), ("GET", "/metrics")},
+        "read_heavy": {("GET", "/health"), ("GET", "/metrics")},
+        "propose_trade": {("POST", "/propose_trade_adjustments/")},
+    }
+    expected = set().union(*allowed.values()) if scenario == "mixed" else allowed[scenario]
+    assert {(r["method"], r["path"]) for r in requests} == expected
+    for request in requests:
+        headers = request["headers"]
+        if request["method"] == "GET":
+            assert request["body"] == ""
+            assert "x-api-key" not in headers
+            continue
+        assert headers["content-type"] == "application/json"
+        assert headers.get("x-api-key") == api_key
+        body = json.loads(request["body"])
+        if request["path"] == "/generate/":
+            assert body == {"prompt": "hello", "model_id": "phi3", "max_length": 16}
+        else:
+            assert set(body) == {"prompt", "max_length"}
+            assert body["max_length"] == 64
+            assert body["prompt"] in BUNDLED_PROMPTS
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests: good, bad and garbage answers
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED_ROWS))
+def test_scenario_sends_what_k6_sends_and_passes_its_checks(
+    servers: dict[str, TestServer], tmp_path: Path, scenario: str
+) -> None:
+    stages = "1s:13,2s:13" if scenario == "mixed" else SHORT  # 13 users: 5 + 5 + 3 by weight
+    prefix = tmp_path / scenario
+    result = run_locust(scenario, tmp_path, "--host", servers["good"].url, "--stages", stages, "--csv", str(prefix))
+    assert result.returncode == 0, output(result)
+    assert "Traceback" not in result.stderr, output(result)
+
+    rows = stats_rows(prefix)
+    assert set(rows) == EXPECTED_ROWS[scenario]
+    for key, row in rows.items():
+        assert int(row["Request Count"]) > 0, key
+        assert row["Failure Count"] == "0", key
+    assert failure_rows(prefix) == {}
+    assert_sent_like_k6(servers["good"].requests(), scenario)
+    if scenario == "mixed":
+        assert '{"ProposeTradeUser": 3, "ReadHeavyUser": 5, "SidecarLoadUser": 5} (13 total users)' in result.stderr
+    for other in ("bad", "garbage"):
+        assert servers[other].requests() == []
+
+
+@pytest.mark.parametrize("mode", ["bad", "garbage"])
+@pytest.mark.parametrize("scenario", sorted(EXPECTED_ROWS))
+def test_checks_catch_wrong_answers_with_their_message(
+    servers: dict[str, TestServer], tmp_path: Path, scenario: str, mode: str
+) -> None:
+    stages = "0s:13,2s:13" if scenario == "mixed" else "0s:2,2s:2"
+    prefix = tmp_path / f"{scenario}-{mode}"
+    result = run_locust(scenario, tmp_path, "--host", servers[mode].url, "--stages", stages, "--csv", str(prefix))
+    # 1 is Locust's exit code for failed requests; the SLO gate may turn it into its own (99)
+    assert result.returncode not in (0, 2), output(result)
+    assert "Traceback" not in result.stderr, output(result)
+
+    rows = stats_rows(prefix)
+    assert set(rows) == EXPECTED_ROWS[scenario]
+    for key, row in rows.items():
+        assert int(row["Request Count"]) > 0, key
+        assert row["Failure Count"] == row["Request Count"], key  # every answer is wrong
+    failures = failure_rows(prefix)
+    assert set(failures) == EXPECTED_ROWS[scenario]
+    for key, errors in failures.items():
+        assert len(errors) == 1, errors  # one stable message per endpoint, not one per body
+        assert FAILURES[mode][key] in errors[0], (key, errors)
+    assert_sent_like_k6(servers[mode].requests(), scenario)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests: host, API key, shape switches
+# ---------------------------------------------------------------------------------------------
+
+
+def test_osiris_url_wins_over_host(servers: dict[str, TestServer], tmp_path: Path) -> None:
+    """OSIRIS_URL (what k6 users set) beats --host; a trailing slash does not double the path's."""
+    result = run_locust(
+        "read_heavy",
+        tmp_path,
+        "--host",
+        servers["bad"].url,
+        "--stages",
+        "0s:1,1s:1",
+        env={"OSIRIS_URL": servers["good"].url + "/"},
+    )
+    assert result.returncode == 0, output(result)
+    assert "overrides --host" in result.stderr
+    assert servers["bad"].requests() == []
+    assert {r["path"] for r in servers["good"].requests()} == {"/health", "/metrics"}
+
+
+def test_osiris_url_is_used_without_host(servers: dict[str, TestServer], tmp_path: Path) -> None:
+    result = run_locust("sidecar_load", tmp_path, "--stages", "0s:1,1s:1", env={"OSIRIS_URL": servers["good"].url})
+    assert result.returncode == 0, output(result)
+    assert_sent_like_k6(servers["good"].requests(), "sidecar_load")
+
+
+def test_api_key_goes_on_posts_only(servers: dict[str, TestServer], tmp_path: Path) -> None:
+    result = run_locust(
+        "mixed",
+        tmp_path,
+        "--host",
+        servers["good"].url,
+        "--stages",
+        "0s:13,1s:13",
+        env={"OSIRIS_API_KEY": "s3cret"},
+    )
+    assert result.returncode == 0, output(result)
+    assert_sent_like_k6(servers["good"].requests(), "mixed", api_key="s3cret")
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_shape_off_gives_users_and_run_time_back(servers: dict[str, TestServer], tmp_path: Path, how: str) -> None:
+    args = ["--host", servers["good"].url, "-u", "3", "-r", "3", "-t", "2s", "--csv", str(tmp_path / how)]
+    if how == "flag":
+        result = run_locust("read_heavy", tmp_path, "--no-shape", *args)
+    else:
+        result = run_locust("read_heavy", tmp_path, *args, env={"OSIRIS_SHAPE": "off"})
+    assert result.returncode == 0, output(result)
+    assert "Shape test" not in result.stderr, output(result)
+    assert "Ramping to 3 users" in result.stderr, output(result)
+    assert "Run time limit set to 2 seconds" in result.stderr, output(result)
+    assert set(stats_rows(tmp_path / how)) == EXPECTED_ROWS["read_heavy"]
+
+
+def test_stages_from_the_environment(servers: dict[str, TestServer], tmp_path: Path) -> None:
+    result = run_locust("propose_trade", tmp_path, "--host", servers["good"].url, env={"OSIRIS_STAGES": "0s:3,1s:3"})
+    assert result.returncode == 0, output(result)
+    assert "ProposeTradeShape: stages 0s:3,1s:3" in result.stderr, output(result)
+    assert "Shape test updating to 3 users" in result.stderr, output(result)
+
+
+def test_users_without_no_shape_get_a_hint(servers: dict[str, TestServer], tmp_path: Path) -> None:
+    result = run_locust("read_heavy", tmp_path, "--host", servers["good"].url, "-u", "9", "--stages", "0s:1,1s:1")
+    assert result.returncode == 0, output(result)
+    assert "pass --no-shape (or OSIRIS_SHAPE=off) to use -u/-r/-t" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests: startup errors exit 2 with one clear line, before any load
+# ---------------------------------------------------------------------------------------------
+
+
+def assert_clean_exit_2(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, output(result)
+    assert "Traceback" not in result.stdout + result.stderr, output(result)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("osiris-load: ")]
+    assert len(lines) == 1, output(result)
+    for fragment in fragments:
+        assert fragment in lines[0], output(result)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (None, "file not found"),
+        ('["a", ', "is not valid JSON"),
+        ("[]", "is an empty array"),
+        ('{"prompts": ["a"]}', "must be a JSON array of strings"),
+        ('["a", 1]', "entry 1 is a JSON number"),
+    ],
+)
+@pytest.mark.parametrize("scenario", ["propose_trade", "mixed"])
+def test_bad_prompts_file_exits_2_before_any_load(
+    servers: dict[str, TestServer], tmp_path: Path, scenario: str, content: str | None, reason: str
+) -> None:
+    prompts = tmp_path / "my-prompts.json"
+    if content is not None:
+        prompts.write_text(content, encoding="utf-8")
+    result = run_locust(
+        scenario,
+        tmp_path,
+        "--host",
+        servers["good"].url,
+        "--stages",
+        "0s:1,1s:1",
+        env={"OSIRIS_PROMPTS": str(prompts)},
+    )
+    assert_clean_exit_2(result, f"prompts file {prompts}", reason, "OSIRIS_PROMPTS")
+    assert servers["good"].requests() == []
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "fragments"),
+    [
+        (["--stages", "10s:5,3x:2"], {}, ["bad --stages value '10s:5,3x:2'", "stage 2 '3x:2'", "bad duration '3x'"]),
+        (["--stages=10s:-1"], {}, ["bad --stages value", "target must be a whole number"]),
+        ([], {"OSIRIS_STAGES": "10s:5,"}, ["bad OSIRIS_STAGES value", "stage 2 is empty"]),
+        ([], {"OSIRIS_SHAPE": "maybe"}, ["OSIRIS_SHAPE must be 'on' or 'off'"]),
+    ],
+)
+@pytest.mark.parametrize("scenario", ["sidecar_load", "mixed"])
+def test_bad_stages_exit_2_before_any_load(
+    servers: dict[str, TestServer],
+    tmp_path: Path,
+    scenario: str,
+    args: list[str],
+    env: dict[str, str],
+    fragments: list[str],
+) -> None:
+    result = run_locust(scenario, tmp_path, "--host", servers["good"].url, *args, env=env)
+    assert_clean_exit_2(result, *fragments)
+    assert servers["good"].requests() == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests: the classes Locust sees, and the check functions one case at a time
+# ---------------------------------------------------------------------------------------------
+
+
+def python_json(code: str, *args: str, env: dict[str, str] | None = None) -> Any:
+    """Run ``code`` in a child Python (Locust imported there, not here) and decode its last line."""
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env=child_env(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, output(result)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# Loads a locustfile the way Locust does and reports what Locust would run (argv[1]: the file;
+# the rest of argv is what the locustfile's import-time --no-shape detection sees).
+CLASSES_PROBE = """
+import json, sys
+from locust.util.load_locustfile import load_locustfile
+users, shapes = load_locustfile(sys.argv[1])
+from locustfiles.common import OsirisUser
+print(json.dumps({
+    "users": {name: {"host": cls.host, "weight": cls.weight, "wait": cls.wait_time(None)}
+              for name, cls in sorted(users.items())},
+    "shapes": {type(s).__name__: s.default_stages for s in shapes},
+    "base_abstract": OsirisUser.abstract,
+}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("scenario", "users", "shape", "stages"),
+    [
+        ("sidecar_load", ["SidecarLoadUser"], "SidecarLoadShape", "10s:5,30s:5,5s:0"),
+        ("read_heavy", ["ReadHeavyUser"], "ReadHeavyShape", "5s:5,20s:5,5s:0"),
+        ("propose_trade", ["ProposeTradeUser"], "ProposeTradeShape", "5s:3,20s:3,5s:0"),
+        ("mixed", ["ProposeTradeUser", "ReadHeavyUser", "SidecarLoadUser"], "MixedShape", "10s:13,30s:13,5s:0"),
+    ],
+)
+def test_locust_finds_the_users_and_the_shape(scenario: str, users: list[str], shape: str, stages: str) -> None:
+    found = python_json(CLASSES_PROBE, str(LOCUSTFILES / f"{scenario}.py"))
+    assert sorted(found["users"]) == users  # the abstract base is not offered as a user
+    assert found["base_abstract"] is True
+    for info in found["users"].values():
+        assert info["host"] == "http://localhost:8000"  # the k6 scripts' default
+        assert info["wait"] == 1  # k6's sleep(1)
+    assert found["shapes"] == {shape: stages}
+    if scenario == "mixed":
+        weights = {name: info["weight"] for name, info in found["users"].items()}
+        assert weights == {"SidecarLoadUser": 5, "ReadHeavyUser": 5, "ProposeTradeUser": 3}
+
+
+def test_no_shape_means_no_shape_class() -> None:
+    mixed = str(LOCUSTFILES / "mixed.py")
+    assert python_json(CLASSES_PROBE, mixed)["shapes"] == {"MixedShape": "10s:13,30s:13,5s:0"}
+    assert python_json(CLASSES_PROBE, mixed, env={"OSIRIS_SHAPE": "off"})["shapes"] == {}
+    assert python_json(CLASSES_PROBE, mixed, env={"OSIRIS_SHAPE": "ON"})["shapes"] != {}
+    assert python_json(CLASSES_PROBE, mixed, "--no-shape")["shapes"] == {}
+
+
+def test_osiris_url_sets_the_class_host() -> None:
+    found = python_json(
+        CLASSES_PROBE, str(LOCUSTFILES / "read_heavy.py"), env={"OSIRIS_URL": "http://osiris.example:9000/"}
+    )
+    assert found["users"]["ReadHeavyUser"]["host"] == "http://osiris.example:9000"
+
+
+# (check, status, body) -> the failure message fragment, or None when the check must pass
+CHECK_CASES: list[tuple[str, int, str, str | None]] = [
+    ("check_generate", 200, '{"generated_text": "x", "usage": {}}', None),
+    ("check_generate", 200, '{"generated_text": ""}', None),
+    ("check_generate", 200, '{"generated_text": 3}', "generated_text is not a string"),
+    ("check_generate", 200, '{"text": "x"}', "missing generated_text"),
+    ("check_generate", 200, '["generated_text"]', "body is not a JSON object"),
+    ("check_generate", 200, "", "body is not JSON"),
+    ("check_generate", 200, "\xff not utf-8", "body is not JSON"),
+    ("check_generate", 422, '{"detail": [{"loc": ["body", "prompt"]}]}', 'status 422: {"detail": [{"loc"'),
+    ("check_generate", 503, "", "status 503"),
+    ("check_generate", 500, "e" * 500, "status 500: " + "e" * 200),
+    ("check_metrics", 200, PROMETHEUS, None),
+    ("check_metrics", 200, "# TYPE x gauge\nx 1\n", None),
+    ("check_metrics", 200, "x 1\n", "not Prometheus text"),
+    ("check_metrics", 404, "nope", "status 404: nope"),
+    ("check_health", 200, '{"status": "ok"}', None),
+    ("check_health", 200, "ok", "body is not JSON"),
+    ("check_health", 200, "null", "body is not a JSON object"),
+    ("check_health", 503, '{"status": "degraded"}', 'status 503: {"status": "degraded"}'),
+    ("check_proposal", 200, json.dumps({"phi3_proposal": VALID_PROPOSAL, "hermes_assessment": "ok"}), None),
+    (
+        "check_proposal",
+        200,
+        json.dumps(
+            {
+                "phi3_proposal": {"ticker": "T", "action": "abort", "confidence": 0, "rationale": ""},
+                "hermes_assessment": "",
+            }
+        ),
+        None,
+    ),
+    ("check_proposal", 200, '{"hermes_assessment": "ok"}', "missing phi3_proposal"),
+    ("check_proposal", 200, json.dumps({"phi3_proposal": VALID_PROPOSAL}), "missing hermes_assessment"),
+    (
+        "check_proposal",
+        200,
+        json.dumps({"phi3_proposal": VALID_PROPOSAL, "hermes_assessment": 1}),
+        "hermes_assessment is not a string",
+    ),
+    (
+        "check_proposal",
+        200,
+        json.dumps({"phi3_proposal": {**VALID_PROPOSAL, "extra": 1}, "hermes_assessment": "x"}),
+        "proposal does not validate: $: Additional properties are not allowed ('extra' was unexpected)",
+    ),
+    (
+        "check_proposal",
+        200,
+        json.dumps({"phi3_proposal": {**VALID_PROPOSAL, "action": "buy"}, "hermes_assessment": "x"}),
+        "proposal does not validate: $.action: 'buy' is not one of ['adjust', 'pass', 'abort']",
+    ),
+    (
+        "check_proposal",
+        200,
+        json.dumps({"phi3_proposal": {**VALID_PROPOSAL, "side": "long"}, "hermes_assessment": "x"}),
+        "proposal does not validate: $.side:",
+    ),
+    (
+        "check_proposal",
+        200,
+        json.dumps({"phi3_proposal": {**VALID_PROPOSAL, "new_stop_pct": "2"}, "hermes_assessment": "x"}),
+        "proposal does not validate: $.new_stop_pct: '2' is not of type 'number', 'null'",
+    ),
+    (
+        "check_proposal",
+        200,
+        json.dumps({"phi3_proposal": {**VALID_PROPOSAL, "confidence": -0.1}, "hermes_assessment": "x"}),
+        "proposal does not validate: $.confidence: -0.1 is less than the minimum of 0",
+    ),
+    (
+        "check_proposal",
+        200,
+        json.dumps({"phi3_proposal": {"ticker": "T", "action": "pass", "rationale": "r"}, "hermes_assessment": "x"}),
+        "proposal does not validate: $: 'confidence' is a required property",
+    ),
+    ("check_proposal", 200, json.dumps({"phi3_proposal": "{}", "hermes_assessment": "x"}), "is not of type 'object'"),
+    ("check_proposal", 0, "", "no response: ConnectionRefusedError"),
+]
+
+CHECKS_PROBE = """
+import json, sys
+from locustfiles import common
+
+class Fake:
+    def __init__(self, status, body):
+        self.status_code = status
+        self.content = None if status == 0 else body.encode("latin-1")  # bytes as on the wire
+        self.error = ConnectionRefusedError(111, "Connection refused") if status == 0 else None
+        self.outcome = "unset"
+    def success(self):
+        self.outcome = None
+    def failure(self, why):
+        self.outcome = why
+
+out = []
+for check, status, body in json.loads(sys.stdin.read()):
+    fake = Fake(status, body)
+    getattr(common, check)(fake)
+    out.append(fake.outcome)
+print(json.dumps(out))
+"""
+
+
+def test_check_functions_case_by_case() -> None:
+    payload = json.dumps([(check, status, body) for check, status, body, _ in CHECK_CASES])
+    result = subprocess.run(
+        [sys.executable, "-c", CHECKS_PROBE],
+        input=payload,
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, output(result)
+    outcomes = json.loads(result.stdout.strip().splitlines()[-1])
+    for (check, status, body, expected), outcome in zip(CHECK_CASES, outcomes, strict=True):
+        case = f"{check}({status}, {body[:60]!r})"
+        if expected is None:
+            assert outcome is None, f"{case} should pass, failed with {outcome!r}"
+        else:
+            assert isinstance(outcome, str) and expected in outcome, f"{case}: {outcome!r} lacks {expected!r}"
+            assert len(outcome) <= 220, case  # bounded: Locust groups failures by message
+
+
+# ---------------------------------------------------------------------------------------------
+# Against the bundled sidecar
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED_ROWS))
+def test_scenario_passes_its_checks_against_the_bundled_sidecar(sidecar: Any, tmp_path: Path, scenario: str) -> None:
+    stages = "1s:4,3s:4" if scenario == "mixed" else "1s:2,3s:2"
+    prefix = tmp_path / scenario
+    result = run_locust(scenario, tmp_path, "--host", sidecar.url, "--stages", stages, "--csv", str(prefix))
+    failures = failure_rows(prefix) if Path(f"{prefix}_failures.csv").exists() else {}
+    assert failures == {}, output(result)
+    assert result.returncode == 0, output(result)
+    rows = stats_rows(prefix)
+    assert set(rows) <= EXPECTED_ROWS[scenario]
+    assert rows, output(result)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "serve":
+        serve(sys.argv[2], Path(sys.argv[3]))
+    else:
+        sys.exit(f"usage: {sys.argv[0]} serve good|bad|garbage RECORD_FILE")

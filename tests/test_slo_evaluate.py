@@ -1,0 +1,248 @@
+"""Evaluation semantics (pass, fail, no data, strict, required, abort triggers) and the summary."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from slo.evaluate import FAIL, NO_DATA, PASS, Verdict, abort_triggers, evaluate
+from slo.recorder import RequestRecorder
+from slo.summary import VERDICT_ROW_FIELDS, format_observed, format_summary, verdict_rows
+from slo.table import DEFAULT_TABLE_PATH, load_table, parse_table
+
+TABLE = parse_table(
+    """
+[[row]]
+name = "generate"
+requests = ["POST /generate", "POST /generate/"]
+thresholds = ["rate>=0.999", "p(95)<800", "p(99)<1200"]
+
+[[row]]
+name = "health"
+requests = ["GET /health"]
+thresholds = ["rate>=0.999", "p(95)<400"]
+
+[[row]]
+name = "propose"
+requests = ["POST /propose_trade_adjustments/"]
+thresholds = [
+  "rate>=0.995",
+  { threshold = "p(95)<1500", abort_on_fail = true, delay_abort_eval = "10s" },
+]
+""",
+    "test.toml",
+)
+
+
+def _fill(recorder: RequestRecorder, method: str, name: str, times: list[float], failures: int = 0) -> None:
+    for i, t in enumerate(times):
+        recorder.record(method, name, t, i < failures)
+
+
+def _by(verdict: Verdict) -> dict[tuple[str, str], str]:
+    return {(r.row, r.expression): r.verdict for r in verdict.results}
+
+
+def test_all_pass_even_with_failures_within_budget() -> None:
+    rec = RequestRecorder()
+    _fill(rec, "POST", "/generate", [100.0] * 2000, failures=2)  # 0.1 % failed: rate 0.999 holds
+    _fill(rec, "GET", "/health", [5.0] * 100)
+    _fill(rec, "POST", "/propose_trade_adjustments/", [900.0] * 200, failures=1)  # 0.5 %
+    verdict = evaluate(TABLE, rec)
+    assert verdict.passed, verdict.reasons
+    assert verdict.reasons == ()
+    assert all(r.verdict == PASS for r in verdict.results)
+    rate = next(r for r in verdict.results if r.row == "generate" and r.expression == "rate>=0.999")
+    assert rate.observed == pytest.approx(0.999)
+    assert rate.samples == 2000
+    assert rate.requests == ("POST /generate", "POST /generate/")
+
+
+def test_a_failed_threshold_fails_the_run_and_says_why() -> None:
+    rec = RequestRecorder()
+    _fill(rec, "POST", "/generate", [100.0] * 90 + [1000.0] * 10)  # p95 = 1000
+    verdict = evaluate(TABLE, rec)
+    assert not verdict.passed
+    results = _by(verdict)
+    assert results[("generate", "p(95)<800")] == FAIL
+    assert results[("generate", "p(99)<1200")] == PASS
+    assert results[("generate", "rate>=0.999")] == PASS
+    (reason,) = verdict.reasons
+    assert reason.startswith("generate: p(95)<800 failed: observed 1000.00 ms (limit < 800.00 ms, 100 requests")
+
+
+def test_rows_pool_their_requests() -> None:
+    rec = RequestRecorder()
+    _fill(rec, "POST", "/generate", [100.0] * 50)
+    _fill(rec, "POST", "/generate/", [1000.0] * 50)
+    verdict = evaluate(TABLE, rec)
+    p95 = next(r for r in verdict.results if r.expression == "p(95)<800")
+    assert p95.samples == 100
+    assert p95.verdict == FAIL
+
+
+def test_method_case_does_not_matter() -> None:
+    rec = RequestRecorder()
+    _fill(rec, "get", "/health", [5.0] * 10)
+    verdict = evaluate(TABLE, rec)
+    assert _by(verdict)[("health", "p(95)<400")] == PASS
+
+
+def test_no_data_is_neutral_unless_required_or_strict() -> None:
+    rec = RequestRecorder()
+    _fill(rec, "GET", "/health", [5.0] * 10)
+    verdict = evaluate(TABLE, rec)
+    assert verdict.passed
+    results = _by(verdict)
+    assert results[("generate", "p(95)<800")] == NO_DATA
+    assert results[("propose", "rate>=0.995")] == NO_DATA
+    no_data = [r for r in verdict.results if r.verdict == NO_DATA]
+    assert all(r.observed is None and r.samples == 0 for r in no_data)
+    assert any("generate: no data" in n for n in verdict.notes)
+
+    strict = evaluate(TABLE, rec, strict=True)
+    assert not strict.passed
+    assert any(r.startswith("generate: no data") and "strict mode" in r for r in strict.reasons)
+    assert any(r.startswith("propose: no data") for r in strict.reasons)
+
+    required = parse_table(
+        '[[row]]\nname = "h"\nrequests = ["GET /health"]\nthresholds = ["p(95)<400"]\n'
+        '[[row]]\nname = "m"\nrequests = ["GET /metrics"]\nthresholds = ["p(95)<400"]\nrequired = true\n'
+    )
+    verdict = evaluate(required, rec)
+    assert not verdict.passed
+    assert verdict.reasons == ("m: no data: none of GET /metrics ran (a required row)",)
+
+
+def test_nothing_matched_fails() -> None:
+    rec = RequestRecorder()
+    _fill(rec, "GET", "/renamed", [5.0] * 10)
+    verdict = evaluate(TABLE, rec)
+    assert not verdict.passed
+    assert all(r.verdict == NO_DATA for r in verdict.results)
+    assert verdict.reasons[-1] == "no request matched any SLO row (recorded: GET /renamed)"
+
+    empty = evaluate(TABLE, RequestRecorder())
+    assert not empty.passed
+    assert empty.reasons == ("no request matched any SLO row (nothing was recorded)",)
+
+
+def test_overflow_is_noted_and_fails_in_strict_mode() -> None:
+    rec = RequestRecorder(max_keys=1)
+    _fill(rec, "GET", "/health", [5.0] * 10)
+    _fill(rec, "GET", "/item/1", [5.0] * 3)
+    verdict = evaluate(TABLE, rec)
+    assert verdict.passed
+    assert any("3 requests were not recorded" in n and "GET /item/1" in n for n in verdict.notes)
+    strict = evaluate(TABLE, rec, strict=True)
+    assert any("3 requests were not recorded" in r for r in strict.reasons)
+
+
+def test_every_aggregation_is_evaluated() -> None:
+    table = parse_table(
+        '[[row]]\nname = "all"\nrequests = ["GET /x"]\nthresholds = ['
+        '"avg<30", "med<=20", "min>=10", "max<50", "count==4", "fail_rate<0.3", "rate>0.7", "p(100)==40"]\n'
+    )
+    rec = RequestRecorder()
+    _fill(rec, "GET", "/x", [10.0, 20.0, 30.0, 40.0], failures=1)
+    verdict = evaluate(table, rec)
+    assert verdict.passed, verdict.reasons
+    assert len(verdict.results) == 8
+
+
+def test_abort_triggers() -> None:
+    rec = RequestRecorder()
+    _fill(rec, "POST", "/propose_trade_adjustments/", [3000.0] * 20)
+    _fill(rec, "POST", "/generate", [3000.0] * 20)
+    verdict = evaluate(TABLE, rec)
+    assert not verdict.passed
+    assert abort_triggers(verdict, elapsed_s=9.9) == []  # delay_abort_eval = 10s
+    (trigger,) = abort_triggers(verdict, elapsed_s=10.0)
+    assert trigger.row == "propose" and trigger.expression == "p(95)<1500"
+    # generate fails too, but without abort_on_fail it never aborts the test.
+    assert all(t.row != "generate" for t in abort_triggers(verdict, elapsed_s=1e9))
+
+    rec2 = RequestRecorder()
+    _fill(rec2, "POST", "/propose_trade_adjustments/", [100.0] * 20)
+    assert abort_triggers(evaluate(TABLE, rec2), elapsed_s=100.0) == []
+
+
+def test_default_table_end_to_end() -> None:
+    table = load_table(DEFAULT_TABLE_PATH)
+    rec = RequestRecorder()
+    _fill(rec, "GET", "/health", [3.0] * 1000)
+    _fill(rec, "GET", "/metrics", [3.0] * 999 + [450.0])
+    verdict = evaluate(table, rec)
+    assert verdict.passed  # read-heavy scenario: generate and propose have no data
+    rec.record("GET", "/metrics", 2.0, True)
+    rec.record("GET", "/metrics", 2.0, True)  # 2 of 1002 failed: 99.8 % < 99.9 %
+    assert not evaluate(table, rec).passed
+
+
+# --- summary -------------------------------------------------------------------------------------
+
+def _mixed_verdict() -> Verdict:
+    rec = RequestRecorder()
+    _fill(rec, "POST", "/generate", [100.0] * 90 + [1000.0] * 10, failures=1)
+    return evaluate(TABLE, rec)
+
+
+def test_summary_lists_every_threshold_with_words() -> None:
+    verdict = _mixed_verdict()
+    text = format_summary(verdict)
+    lines = text.splitlines()
+    assert lines[0] == "SLO thresholds:"
+    body = [line for line in lines if line.startswith(("  ✓", "  ✗", "  ∅"))]
+    assert len(body) == len(verdict.results)
+    assert any("✗ FAIL" in line and "rate>=0.999" in line and "99.00%" in line and "100" in line
+               for line in lines)
+    assert any("✗ FAIL" in line and "p(95)<800" in line and "1000.00 ms" in line for line in lines)
+    assert any("✓ PASS" in line and "p(99)<1200" in line for line in lines)
+    assert any("∅ NO DATA" in line and "health" in line and " - " in line for line in lines)
+    assert lines[-1].startswith("SLO verdict: FAIL (1 passed, 2 failed, 4 no data): generate: ")
+    ascii_text = format_summary(verdict, ascii_only=True)
+    ascii_text.encode("ascii")
+
+
+def test_summary_of_a_pass() -> None:
+    rec = RequestRecorder()
+    _fill(rec, "GET", "/health", [5.0] * 10)
+    text = format_summary(evaluate(TABLE, rec))
+    assert text.splitlines()[-1] == "SLO verdict: PASS (2 passed, 0 failed, 5 no data)"
+    assert "note: generate: no data" in text
+
+
+def test_observed_never_prints_equal_to_a_limit_it_differs_from() -> None:
+    rec = RequestRecorder()
+    _fill(rec, "GET", "/health", [399.996] * 10)
+    verdict = evaluate(TABLE, rec)
+    p95 = next(r for r in verdict.results if r.row == "health" and r.expression == "p(95)<400")
+    assert p95.verdict == PASS
+    assert format_observed(p95) != "400.00 ms"
+    assert format_observed(p95).startswith("399.99")
+    rate = next(r for r in verdict.results if r.row == "health" and r.expression == "rate>=0.999")
+    assert format_observed(rate) == "100.00%"
+
+
+def test_verdict_rows() -> None:
+    verdict = _mixed_verdict()
+    rows = verdict_rows(verdict)
+    assert len(rows) == len(verdict.results)
+    assert all(tuple(row) == VERDICT_ROW_FIELDS for row in rows)
+    first = rows[0]
+    assert first == {"row": "generate", "requests": "POST /generate;POST /generate/", "expression": "rate>=0.999",
+                     "observed": pytest.approx(0.99), "samples": 100, "verdict": "fail"}
+    no_data = [r for r in rows if r["verdict"] == "no data"]
+    assert no_data and all(r["observed"] is None and r["samples"] == 0 for r in no_data)
+
+
+def test_core_imports_nothing_of_locust() -> None:
+    """The pure core must stay usable (and testable) without Locust or gevent."""
+    code = ("import sys; import slo.expressions, slo.table, slo.recorder, slo.evaluate, slo.summary; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,335 @@
+"""The recorder's percentiles are exact nearest-rank values to within 0.1 %, in one process and
+after shipping encoded histograms from several workers to a master."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from slo.expressions import Aggregation
+from slo.recorder import MAX_MS, MIN_MS, EndpointStats, RequestRecorder, nearest_rank
+
+PERCENTILES = (0.001, 0.1, 1, 10, 25, 50, 75, 90, 94, 95, 99, 99.5, 99.9, 99.99, 99.999, 100)
+TOLERANCE = 0.001  # 0.1 %
+
+
+def exact_percentile(samples: list[float], p: float) -> float:
+    """Nearest rank over raw samples: the ceil(p/100*n)-th smallest, computed independently of
+    the code under test (exact rational arithmetic on the decimal text of p)."""
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(Fraction(str(p)) * len(ordered) / 100))
+    return ordered[rank - 1]
+
+
+def assert_accurate(stats: EndpointStats, samples: list[float], label: str) -> None:
+    for p in PERCENTILES:
+        want = exact_percentile(samples, p)
+        got = stats.percentile(p)
+        assert abs(got - want) <= TOLERANCE * want, f"{label}: p({p}) = {got}, exact {want}"
+    assert stats.percentile(100) == max(samples)
+    assert stats.count == len(samples)
+    assert stats.min_ms == min(samples)
+    assert stats.max_ms == max(samples)
+    assert stats.sum_ms == pytest.approx(math.fsum(samples), rel=1e-9)
+
+
+def _clip(x: float) -> float:
+    return min(60_000.0, max(0.05, x))
+
+
+DISTRIBUTIONS: dict[str, Callable[[random.Random], float]] = {
+    "uniform": lambda r: r.uniform(0.05, 60_000.0),
+    "lognormal": lambda r: _clip(r.lognormvariate(4.0, 2.0)),
+    "bimodal": lambda r: _clip(r.gauss(3.0, 0.5) if r.random() < 0.93 else r.gauss(4_000.0, 300.0)),
+    "sub_ms": lambda r: r.uniform(0.05, 0.2),
+    "pareto": lambda r: _clip(0.05 * r.paretovariate(0.7)),
+    "ties": lambda r: float(r.choice((1, 2, 3, 5, 8, 800, 1200))),
+    "log_uniform": lambda r: 0.05 * (1_200_000.0 ** r.random()),  # 0.05 ms .. 60 s evenly in log
+}
+
+
+@pytest.mark.parametrize("dist", sorted(DISTRIBUTIONS))
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 100, 1_000, 20_000])
+def test_percentiles_match_nearest_rank(dist: str, n: int) -> None:
+    rng = random.Random(f"{dist}-{n}")
+    samples = [DISTRIBUTIONS[dist](rng) for _ in range(n)]
+    recorder = RequestRecorder()
+    for x in samples:
+        recorder.record("GET", "/x", x, False)
+    stats = recorder.stats("GET", "/x")
+    assert stats is not None
+    assert_accurate(stats, samples, f"{dist} n={n}")
+
+
+@pytest.mark.parametrize("dist", ["lognormal", "bimodal", "log_uniform"])
+def test_percentiles_at_100k_samples(dist: str) -> None:
+    rng = random.Random(dist)
+    samples = [DISTRIBUTIONS[dist](rng) for _ in range(100_000)]
+    recorder = RequestRecorder()
+    for x in samples:
+        recorder.record("POST", "/generate", x, False)
+    stats = recorder.stats("POST", "/generate")
+    assert stats is not None
+    assert_accurate(stats, samples, f"{dist} n=100k")
+
+
+def test_rank_is_ceil_not_rounded() -> None:
+    # HdrHistogram's own get_value_at_percentile rounds the rank (p94 of 10 samples -> 9th);
+    # nearest rank is ceil(9.4) = 10th. With a gap between the 9th and 10th sample the difference
+    # is the difference between a pass and a fail.
+    recorder = RequestRecorder()
+    for x in (10, 10, 10, 10, 10, 10, 10, 10, 10, 5000):
+        recorder.record("GET", "/x", float(x), False)
+    stats = recorder.stats("GET", "/x")
+    assert stats is not None
+    assert stats.percentile(94) == 5000.0
+    assert stats.percentile(90) == pytest.approx(10.0, rel=TOLERANCE)
+    assert stats.histogram is not None
+    assert stats.histogram.get_value_at_percentile(94) < 5_000_000_000  # what we avoid
+
+
+def test_nearest_rank_uses_decimal_percentiles() -> None:
+    assert nearest_rank(99.9, 1000) == 999  # float arithmetic would say 1000
+    assert nearest_rank(95, 20) == 19
+    assert nearest_rank(95, 21) == 20
+    assert nearest_rank(0.001, 10) == 1
+    assert nearest_rank(100, 7) == 7
+    assert nearest_rank(50, 1) == 1
+
+
+@pytest.mark.parametrize("workers", [2, 3, 5])
+@pytest.mark.parametrize("dist", ["uniform", "bimodal", "lognormal", "sub_ms", "ties"])
+def test_encode_merge_across_workers(workers: int, dist: str) -> None:
+    rng = random.Random(f"{dist}-{workers}")
+    master = RequestRecorder()
+    everything: dict[tuple[str, str], list[float]] = {}
+    failures: dict[tuple[str, str], int] = {}
+    keys = [("POST", "/generate"), ("GET", "/health"), ("GET", "/metrics")]
+    local = [RequestRecorder() for _ in range(workers)]
+    for _cycle in range(3):  # several report cycles: workers encode and reset each time
+        for _ in range(rng.randint(0, 4000)):
+            key = rng.choice(keys)
+            x = DISTRIBUTIONS[dist](rng)
+            failed = rng.random() < 0.01
+            rng.choice(local).record(key[0], key[1], x, failed)
+            everything.setdefault(key, []).append(x)
+            failures[key] = failures.get(key, 0) + failed
+        for worker in local:
+            data = worker.drain()
+            assert worker.keys() == []
+            master.merge_encoded(json.loads(json.dumps(data, allow_nan=False)))
+    for key, samples in everything.items():
+        stats = master.stats(*key)
+        assert stats is not None
+        assert_accurate(stats, samples, f"{dist} {key} merged from {workers}")
+        assert stats.failures == failures[key]
+    pooled = master.pooled(keys)
+    assert_accurate(pooled, [x for s in everything.values() for x in s], "pooled")
+
+
+def test_encoding_is_plain_data() -> None:
+    recorder = RequestRecorder()
+    recorder.record("GET", "/health", 3.25, False)
+    recorder.record("GET", "/health", 4.5, True)
+    recorder.record("POST", "/generate/", 812.0, False)
+    data = recorder.encode()
+
+    def check(value: object) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                assert isinstance(k, str)
+                check(v)
+        elif isinstance(value, list):
+            for v in value:
+                check(v)
+        else:
+            assert type(value) in (str, int, float), value
+
+    check(data)
+    assert json.loads(json.dumps(data, allow_nan=False)) == data
+    msgpack = pytest.importorskip("msgpack")
+    assert msgpack.unpackb(msgpack.packb(data, use_bin_type=True), raw=False) == data
+    entry = data["entries"][0]
+    assert (entry["method"], entry["name"], entry["count"], entry["failures"]) == ("GET", "/health", 2, 1)
+    assert isinstance(entry["histogram"], str)
+
+
+def test_merge_of_empty_and_reset() -> None:
+    master = RequestRecorder()
+    master.merge_encoded(RequestRecorder().encode())
+    assert master.keys() == []
+    master.record("GET", "/x", 1.0, False)
+    master.reset()
+    assert master.keys() == [] and master.overflow == 0
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.update(version=99), "unsupported recorder encoding"),
+        (lambda d: d.update(unit="us"), "unsupported recorder encoding"),
+        (lambda d: d["entries"][0].update(histogram="not base64!"), "malformed recorder entry"),
+        (lambda d: d["entries"][0].pop("count"), "malformed recorder entry"),
+        (lambda d: d["entries"][0].update(count=7), "histogram holds 2 samples, count says 7"),
+    ],
+)
+def test_merge_rejects_bad_data(mutate: Callable[[dict], object], message: str) -> None:
+    worker = RequestRecorder()
+    worker.record("GET", "/x", 1.0, False)
+    worker.record("GET", "/y", 2.0, False)
+    worker.record("GET", "/y", 3.0, False)
+    data = worker.encode()
+    data["entries"].reverse()  # /y (2 samples) first
+    mutate(data)
+    master = RequestRecorder()
+    master.record("GET", "/y", 5.0, False)
+    with pytest.raises(ValueError, match=message):
+        master.merge_encoded(data)
+    stats = master.stats("GET", "/y")
+    assert stats is not None and stats.count == 1  # unchanged
+    with pytest.raises(ValueError, match="must be a dict"):
+        master.merge_encoded([])  # type: ignore[arg-type]
+
+
+def test_values_for_every_aggregation() -> None:
+    recorder = RequestRecorder()
+    for i, x in enumerate((10.0, 20.0, 30.0, 40.0)):
+        recorder.record("GET", "/x", x, failed=(i == 3))
+    stats = recorder.stats("GET", "/x")
+    assert stats is not None
+    assert stats.value(Aggregation("avg")) == 25.0
+    assert stats.avg_ms == 25.0
+    assert stats.value(Aggregation("min")) == 10.0
+    assert stats.value(Aggregation("max")) == 40.0
+    assert stats.value(Aggregation("med")) == pytest.approx(20.0, rel=TOLERANCE)  # 2nd of 4
+    assert stats.value(Aggregation("p", 75.0)) == pytest.approx(30.0, rel=TOLERANCE)
+    assert stats.value(Aggregation("p", 100.0)) == 40.0
+    assert stats.value(Aggregation("rate")) == 0.75
+    assert stats.value(Aggregation("fail_rate")) == 0.25
+    assert stats.value(Aggregation("count")) == 4.0
+
+
+def test_no_samples_give_none() -> None:
+    recorder = RequestRecorder()
+    assert recorder.stats("GET", "/x") is None
+    empty = recorder.pooled([("GET", "/x")])
+    assert empty.count == 0 and empty.histogram is None
+    for kind, arg in (("p", 95.0), ("avg", None), ("med", None), ("min", None), ("max", None),
+                      ("rate", None), ("fail_rate", None), ("count", None)):
+        assert empty.value(Aggregation(kind, arg)) is None
+    assert empty.avg_ms is None
+    with pytest.raises(ValueError, match="no samples"):
+        empty.percentile(50)
+    assert recorder.pooled([]).count == 0
+
+
+def test_percentile_argument_is_checked() -> None:
+    recorder = RequestRecorder()
+    recorder.record("GET", "/x", 1.0, False)
+    stats = recorder.stats("GET", "/x")
+    assert stats is not None
+    for bad in (-1, 100.5):
+        with pytest.raises(ValueError, match="between 0 and 100"):
+            stats.percentile(bad)
+    assert stats.percentile(0) == 1.0
+
+
+def test_pooled_merges_keys_and_ignores_duplicates() -> None:
+    recorder = RequestRecorder()
+    recorder.record("POST", "/generate", 100.0, False)
+    recorder.record("POST", "/generate/", 300.0, True)
+    pooled = recorder.pooled([("POST", "/generate"), ("POST", "/generate/"), ("POST", "/generate"),
+                              ("GET", "/never")])
+    assert (pooled.count, pooled.failures, pooled.min_ms, pooled.max_ms, pooled.sum_ms) == (2, 1, 100.0,
+                                                                                            300.0, 400.0)
+    assert pooled.histogram is not None and pooled.histogram.get_total_count() == 2
+
+
+def test_stats_are_a_snapshot() -> None:
+    recorder = RequestRecorder()
+    recorder.record("GET", "/x", 5.0, False)
+    stats = recorder.stats("GET", "/x")
+    recorder.record("GET", "/x", 500.0, False)
+    assert stats is not None
+    assert stats.count == 1 and stats.percentile(99) == 5.0
+    assert stats.histogram is not None and stats.histogram.get_total_count() == 1
+
+
+def test_values_are_clamped_into_range() -> None:
+    recorder = RequestRecorder()
+    for x in (0.0, -3.0, float("nan"), 0.0004, 5e9, float("inf")):
+        recorder.record("GET", "/x", x, False)
+    stats = recorder.stats("GET", "/x")
+    assert stats is not None
+    assert stats.min_ms == MIN_MS
+    assert stats.max_ms == MAX_MS
+    assert stats.percentile(50) == pytest.approx(MIN_MS, rel=TOLERANCE)
+    assert stats.percentile(100) == MAX_MS
+    assert math.isfinite(stats.sum_ms)
+
+
+def test_method_and_name_are_kept_as_given() -> None:
+    recorder = RequestRecorder()
+    recorder.record("GET", "/x", 1.0, False)
+    recorder.record("get", "/x", 1.0, False)
+    assert recorder.keys() == [("GET", "/x"), ("get", "/x")]
+
+
+def test_key_cap_counts_overflow() -> None:
+    recorder = RequestRecorder(max_keys=2)
+    recorder.record("GET", "/a", 1.0, False)
+    recorder.record("GET", "/b", 1.0, False)
+    for i in range(15):
+        recorder.record("GET", f"/item/{i}", 1.0, False)
+    recorder.record("GET", "/a", 2.0, False)  # known keys keep recording
+    assert recorder.keys() == [("GET", "/a"), ("GET", "/b")]
+    assert recorder.overflow == 15
+    assert len(recorder.overflow_keys) == 10
+    assert recorder.overflow_keys[0] == ("GET", "/item/0")
+    stats = recorder.stats("GET", "/a")
+    assert stats is not None and stats.count == 2
+
+    # The master applies its own cap and adds the workers' overflow.
+    master = RequestRecorder(max_keys=1)
+    master.merge_encoded(recorder.encode())
+    assert master.keys() == [("GET", "/a")]
+    assert master.overflow == 15 + 1  # the workers' 15 and the one /b request it could not keep
+    with pytest.raises(ValueError):
+        RequestRecorder(max_keys=0)
+
+
+def test_record_is_cheap() -> None:
+    recorder = RequestRecorder()
+    start = time.perf_counter()
+    for i in range(50_000):
+        recorder.record("GET", "/health", 1.0 + (i % 997), False)
+    per_call = (time.perf_counter() - start) / 50_000
+    assert per_call < 50e-6  # ~1-2 us on a laptop; generous for slow CI machines
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.floats(min_value=0.05, max_value=60_000.0, allow_nan=False), min_size=1, max_size=300),
+    st.floats(min_value=0.0, max_value=100.0, exclude_min=True),
+    st.integers(min_value=1, max_value=4),
+)
+def test_property_percentile_within_tolerance(samples: list[float], p: float, workers: int) -> None:
+    locals_ = [RequestRecorder() for _ in range(workers)]
+    for i, x in enumerate(samples):
+        locals_[i % workers].record("GET", "/x", x, False)
+    master = RequestRecorder()
+    for worker in locals_:
+        master.merge_encoded(worker.encode())
+    stats = master.stats("GET", "/x")
+    assert stats is not None
+    want = exact_percentile(samples, p)
+    assert abs(stats.percentile(p) - want) <= TOLERANCE * want
+    assert stats.min_ms <= stats.percentile(p) <= stats.max_ms
