@@ -322,7 +322,8 @@ def _add_options(parser: Any, **_kwargs: Any) -> None:
         default=False,
         include_in_web_ui=False,
         help="Do not ramp by stages; use -u/-r/-t (or the web UI's controls) as usual. "
-        "Same as OSIRIS_SHAPE=off. Must be on the command line (the locustfile checks argv at import).",
+        "Same as OSIRIS_SHAPE=off. Best given on the command line: the locustfile looks for it in argv "
+        "when imported, before Locust parses options (see docs/scenarios.md).",
     )
 
 
@@ -362,7 +363,7 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
     stages_value = getattr(options, "stages", None)
     if getattr(options, "no_shape", False) and isinstance(shape, StagesShape):
         # --no-shape came from a config file or LOCUST_* env, which import-time detection cannot see.
-        logger.info("--no-shape: not ramping by stages; -u/-r/-t apply")
+        logger.info("--no-shape (from a config file): not ramping by stages; -u/-r/-t apply after all")
         environment.shape_class = None
         shape = None
     if not isinstance(shape, StagesShape):

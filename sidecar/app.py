@@ -23,7 +23,8 @@ from sidecar.bus import BusUnavailable, ProposalBus, redact_url
 from sidecar.faults import Faults, InjectedFault
 from sidecar.metrics import SidecarMetrics
 from sidecar.model_builder import resolve_model_dir
-from sidecar.runner import ModelRunner, QueueFull
+from sidecar.proposal_decoding import ProposalDecodingError
+from sidecar.runner import ModelRunner, QueueFull, RunnerNotReady
 from sidecar.schemas import (
     ErrorResponse,
     GenerateRequest,
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[], None]
             runner = ModelRunner(
                 model_id, directory, device=settings.device, max_batch_size=settings.max_batch_size,
                 batch_window_ms=settings.batch_window_ms, max_queue=settings.max_queue, metrics=metrics,
+                cpu_threads=settings.cpu_threads or None,
             )
             await runner.start()
             runners[model_id] = runner
@@ -185,6 +187,11 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[], None]
         headers = {"Retry-After": RETRY_AFTER_S} if exc.retry_after else None
         return JSONResponse({"detail": str(exc)}, status_code=503, headers=headers)
 
+    @app.exception_handler(ProposalDecodingError)
+    async def _cannot_constrain(_: Request, exc: ProposalDecodingError) -> JSONResponse:
+        return JSONResponse({"detail": f"this phi3 model cannot produce schema-constrained proposals: {exc}"},
+                            status_code=501)
+
     @app.exception_handler(InjectedFault)
     async def _injected(_: Request, exc: InjectedFault) -> JSONResponse:
         return JSONResponse({"detail": f"injected fault on {exc} (OSIRIS_FAULT_ERROR_RATE)"},
@@ -202,6 +209,8 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[], None]
         except QueueFull as exc:
             raise Unavailable(f"model {model_id!r} is overloaded: the request queue is full; retry later",
                               retry_after=True) from exc
+        except RunnerNotReady as exc:
+            raise Unavailable(f"model {model_id!r} is not ready: {exc}") from exc
 
     @app.post("/generate", response_model=GenerateResponse, responses=UNAVAILABLE)
     @app.post("/generate/", response_model=GenerateResponse, responses=UNAVAILABLE, include_in_schema=False)

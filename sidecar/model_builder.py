@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -137,6 +138,17 @@ def _build_into(directory: Path, recipe: dict[str, Any]) -> None:
     (directory / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
+def _remove_stale_builds(cache_dir: Path, name: str, max_age_s: float = 3600.0) -> None:
+    """Temporary build directories left by a killed process (a live build takes seconds, not an hour)."""
+    now = time.time()
+    for leftover in cache_dir.glob(f".{name}.tmp-*"):
+        try:
+            if now - leftover.stat().st_mtime > max_age_s:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def ensure_default_model(model_id: str, cache_dir: Path, *, arch: dict[str, int] | None = None) -> Path:
     """Return the directory of the default model ``model_id``, building it first if needed.
 
@@ -149,6 +161,7 @@ def ensure_default_model(model_id: str, cache_dir: Path, *, arch: dict[str, int]
     if _is_complete(target):
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(cache_dir, target.name)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=cache_dir))
     try:
         _build_into(tmp, recipe)

@@ -17,8 +17,8 @@ allowed, and each automaton state owns one precomputed row of a boolean mask tab
 step then costs O(1) Python per row (a dict lookup) plus one gather and one masked fill for the batch.
 
 Budget: ``max_length`` bounds the *rationale* tokens only; the structure and the short values are
-extra, at most :meth:`ProposalGrammar.max_new_tokens` minus ``max_length`` tokens (about 60 with
-GPT-2 style tokenizers).
+extra, at most :meth:`ProposalGrammar.max_new_tokens` minus ``max_length`` tokens (79 with the
+default model's tokenizer; typically 60-90 for GPT-2 style tokenizers).
 
 Tokenizers whose decoding is not the concatenation of the tokens' texts (e.g. some SentencePiece
 setups) cannot be constrained this way: :class:`ProposalGrammar` raises :class:`ProposalDecodingError`
@@ -29,7 +29,7 @@ validate, so an invalid object is never returned.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -446,6 +446,8 @@ class ProposalGrammar:
 class RowConstraint(Protocol):
     """Per-row decoding state driven by BatchConstraintProcessor."""
 
+    done: bool
+
     def advance(self, token: int) -> None: ...
 
     def constraint(self) -> tuple[int, int]: ...
@@ -558,20 +560,32 @@ class FreeTextState:
 class BatchConstraintProcessor(LogitsProcessor):
     """Applies each row's constraint in one batched step: a gathered mask table plus forced tokens.
 
-    One instance serves one ``generate`` call; rows may mix free text and proposals.
+    One instance serves one ``generate`` call; rows may mix free text and proposals. ``on_row_done``
+    (row index, that row's ids so far) is called once when a row emits its EOS, so a short row can be
+    answered while longer rows of the same batch are still generating.
     """
 
-    def __init__(self, table: TokenTable, rows: Sequence[RowConstraint]) -> None:
+    def __init__(
+        self,
+        table: TokenTable,
+        rows: Sequence[RowConstraint],
+        on_row_done: Callable[[int, torch.Tensor], None] | None = None,
+    ) -> None:
         self.table = table
         self.rows = list(rows)
+        self.on_row_done = on_row_done
         self._last_len: int | None = None
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         cur = input_ids.shape[1]
         if self._last_len is not None and cur > self._last_len:
             last = input_ids[:, -1].tolist()
-            for row, tok in zip(self.rows, last, strict=True):
+            for i, (row, tok) in enumerate(zip(self.rows, last, strict=True)):
+                if row.done:
+                    continue
                 row.advance(tok)
+                if row.done and self.on_row_done is not None:
+                    self.on_row_done(i, input_ids[i])
         self._last_len = cur
         mask_rows: list[int] = []
         mask_idx: list[int] = []

@@ -19,12 +19,14 @@ import collections
 import concurrent.futures
 import contextlib
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
 
 from sidecar.metrics import SidecarMetrics
 from sidecar.model_builder import quiet_progress
@@ -124,6 +126,8 @@ class ModelRunner:
         self._task: asyncio.Task[None] | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._load_error: str | None = None
+        self._event_loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = threading.Event()
         self.batches_run = 0
         self.requests_served = 0
         self.max_batch_seen = 0
@@ -134,10 +138,12 @@ class ModelRunner:
         """Load tokenizer and model in a worker thread, then start the batch loop (idempotent)."""
         if self._task is not None and not self._task.done():
             return
+        self._stopping.clear()
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"runner-{self.model_id}"
         )
         loop = asyncio.get_running_loop()
+        self._event_loop = loop
         if self._model is None:
             try:
                 await loop.run_in_executor(self._executor, self._load)
@@ -152,6 +158,7 @@ class ModelRunner:
 
     async def stop(self) -> None:
         """Cancel the batch loop and fail every waiting or in-flight request with RunnerNotReady."""
+        self._stopping.set()
         task, self._task = self._task, None
         waiting = [*self._pending, *self._inflight]  # captured first: the loop clears _inflight on cancel
         if task is not None:
@@ -178,19 +185,27 @@ class ModelRunner:
             torch.set_num_threads(self.cpu_threads)
         tokenizer = AutoTokenizer.from_pretrained(self.directory, local_files_only=True)
         tokenizer.padding_side = "left"
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
         with quiet_progress():
             model = AutoModelForCausalLM.from_pretrained(self.directory, local_files_only=True, dtype="auto")
         model.to(self._device)
         model.eval()
+        eos = tokenizer.eos_token_id
+        if eos is None:  # some tokenizers only name their EOS in the generation config
+            gen_eos = getattr(model.generation_config, "eos_token_id", None)
+            eos = gen_eos[0] if isinstance(gen_eos, list) and gen_eos else gen_eos
+            if eos is None:
+                raise ValueError(f"{self.directory}: neither tokenizer nor generation config names an EOS token")
+            tokenizer.eos_token = tokenizer.convert_ids_to_tokens(int(eos))
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
         cfg = model.config
         ctx = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
         if not ctx:
             tml = getattr(tokenizer, "model_max_length", None)
             ctx = tml if isinstance(tml, int) and tml < 1_000_000 else DEFAULT_CONTEXT
-        width = model.get_output_embeddings().weight.shape[0]
-        table = TokenTable(tokenizer, width=width)
+        head = model.get_output_embeddings()
+        width = head.weight.shape[0] if head is not None else getattr(cfg, "vocab_size", len(tokenizer))
+        table = TokenTable(tokenizer, width=width, eos_token_id=int(eos))
         try:
             self._grammar = ProposalGrammar(table)
         except ProposalDecodingError as exc:  # free text still works; proposals report why not
@@ -240,6 +255,7 @@ class ModelRunner:
             "batch_window_ms": self.batch_window_ms,
             "max_queue": self.max_queue,
             "context_length": self._context,
+            "torch_threads": torch.get_num_threads() if self._device == "cpu" else None,
             "proposals_supported": self.proposals_supported,
             "batches_run": self.batches_run,
             "requests_served": self.requests_served,
@@ -337,12 +353,8 @@ class ModelRunner:
             else:
                 self._record(len(batch), result)
                 for req, outcome in zip(batch, result.outcomes, strict=True):
-                    if req.future.done():
-                        continue
-                    if isinstance(outcome, BaseException):
-                        req.future.set_exception(outcome)
-                    else:
-                        req.future.set_result(outcome)
+                    if outcome is not _DELIVERED:
+                        _deliver(req, outcome)
             finally:
                 self._inflight = []
 
@@ -370,10 +382,30 @@ class ModelRunner:
             ids = ids[:keep] + ids[len(ids) - (limit - keep):]
         return ids
 
-    def _run_batch(self, batch: list[_Request]) -> _BatchResult:
-        """One batched generate (runs in the worker thread)."""
+    def _outcome(self, req: _Request, prompt_ids: list[int], ids: list[int]) -> Any:
+        """A row's answer (or its exception) from its new token ids, cut at the first EOS."""
         assert self._table is not None
-        table, tok, model = self._table, self._tokenizer, self._model
+        eos = self._table.eos_id
+        if eos in ids:
+            ids = ids[: ids.index(eos)]
+        text = self._tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        gen = Generation(text=text, prompt_tokens=len(prompt_ids), completion_tokens=len(ids))
+        if not req.proposal:
+            return gen
+        assert self._grammar is not None
+        try:
+            return self._grammar.parse(text), gen
+        except ProposalDecodingError as exc:
+            return exc
+
+    def _run_batch(self, batch: list[_Request]) -> _BatchResult:
+        """One batched generate (runs in the worker thread).
+
+        Rows that finish early are answered at once (through the event loop) rather than when the
+        longest row of the batch is done; their slot in the returned outcomes is ``_DELIVERED``.
+        """
+        assert self._table is not None and self._event_loop is not None
+        table, tok, model, loop = self._table, self._tokenizer, self._model, self._event_loop
         rows: list[RowConstraint] = []
         needs: list[int] = []
         for req in batch:
@@ -390,7 +422,23 @@ class ModelRunner:
         pad = tok.pad_token_id
         input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self._device)
         attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self._device)
-        processor = BatchConstraintProcessor(table, rows)
+        delivered: set[int] = set()
+
+        def on_row_done(i: int, row_ids: torch.Tensor) -> None:
+            if len(batch) == 1:
+                return  # nothing to gain: the batch ends now anyway
+            try:
+                outcome = self._outcome(batch[i], prompts[i], row_ids[width:].tolist())
+            except Exception:  # answered with the rest of the batch instead
+                log.exception("%s: early delivery failed", self.model_id)
+                return
+            try:
+                loop.call_soon_threadsafe(_deliver, batch[i], outcome)
+            except RuntimeError:  # the event loop is closed (runner stopped): nobody is waiting
+                return
+            delivered.add(i)
+
+        processor = BatchConstraintProcessor(table, rows, on_row_done=on_row_done)
         t0 = time.perf_counter()
         with torch.inference_mode():
             out = model.generate(
@@ -402,25 +450,37 @@ class ModelRunner:
                 top_k=self.top_k,
                 top_p=1.0,
                 logits_processor=[processor],
+                stopping_criteria=StoppingCriteriaList([_StopWhen(self._stopping)]),
                 pad_token_id=pad,
                 eos_token_id=table.eos_id,
             )
         seconds = time.perf_counter() - t0
-        generated = out[:, width:].tolist()
         outcomes: list[Any] = []
         total = 0
-        for req, prompt_ids, ids in zip(batch, prompts, generated, strict=True):
-            if table.eos_id in ids:
-                ids = ids[: ids.index(table.eos_id)]
-            total += len(ids)
-            text = tok.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-            gen = Generation(text=text, prompt_tokens=len(prompt_ids), completion_tokens=len(ids))
-            if req.proposal:
-                assert self._grammar is not None
-                try:
-                    outcomes.append((self._grammar.parse(text), gen))
-                except ProposalDecodingError as exc:
-                    outcomes.append(exc)
-            else:
-                outcomes.append(gen)
+        for i, (req, prompt_ids, ids) in enumerate(zip(batch, prompts, out[:, width:].tolist(), strict=True)):
+            total += ids.index(table.eos_id) if table.eos_id in ids else len(ids)
+            outcomes.append(_DELIVERED if i in delivered else self._outcome(req, prompt_ids, ids))
         return _BatchResult(outcomes, seconds, total)
+
+
+class _StopWhen(StoppingCriteria):
+    """Ends a running generate early once the runner is stopping (frees the CPU/GPU at shutdown)."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+_DELIVERED = object()  # placeholder outcome: the row was answered before its batch ended
+
+
+def _deliver(req: _Request, outcome: Any) -> None:
+    """Resolve a request's future (on the event loop thread) unless it was cancelled or failed already."""
+    if req.future.done():
+        return
+    if isinstance(outcome, BaseException):
+        req.future.set_exception(outcome)
+    else:
+        req.future.set_result(outcome)

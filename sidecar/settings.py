@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     phi3_model_dir: Path | None = None
     model_cache_dir: Path = Field(default_factory=default_cache_dir)
     device: str = "auto"  # "auto" picks CUDA when present, else CPU
+    # torch CPU threads for the whole process. 1 keeps latency steady when the load generator shares
+    # the machine (the default set-up); 0 lets torch choose (more cores for a big model on a big CPU).
+    cpu_threads: int = Field(default=1, ge=0)
 
     # Dynamic batching and admission control.
     max_batch_size: int = Field(default=16, ge=1, le=256)

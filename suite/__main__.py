@@ -78,7 +78,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def run_scenario(name: str, url: str, out: Path, args: argparse.Namespace) -> int:
     locustfile = Path(locustfiles.__file__).parent / f"{name}.py"
     command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--host", url,
-               "--csv", str(out / name), "--only-summary", "--html", str(out / f"{name}_locust.html")]
+               "--csv", str(out / name), "--csv-full-history", "--only-summary",
+               "--html", str(out / f"{name}_locust.html")]
     if args.stages:
         command += ["--stages", args.stages]
     if args.slo_file:

@@ -156,25 +156,33 @@ def serve(mode: str, record: Path) -> None:
         request_queue_size = 128  # the default backlog of 5 drops SYNs when 13 users connect at once
 
     server = Server(("127.0.0.1", 0), make_handler(mode, record))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     print(server.server_address[1], flush=True)
     sys.stdin.read()  # EOF when the parent closes the pipe or exits
     server.shutdown()
 
 
-@dataclass
+@dataclass(frozen=True)
 class TestServer:
-    """A running test server: its URL and the requests it has recorded so far."""
+    """A running test server: its URL, and the requests it recorded since ``offset`` in its record."""
 
     url: str
     record: Path
+    offset: int = 0
 
     __test__ = False  # not a pytest test class
+
+    def fresh(self) -> TestServer:
+        """The same server, counting only requests from now on (one server serves a whole module)."""
+        size = self.record.stat().st_size if self.record.exists() else 0
+        return TestServer(self.url, self.record, size)
 
     def requests(self) -> list[dict[str, Any]]:
         if not self.record.exists():
             return []
-        lines = self.record.read_text(encoding="utf-8").splitlines()
+        with self.record.open("rb") as handle:
+            handle.seek(self.offset)
+            lines = handle.read().decode("utf-8").splitlines()
         return [json.loads(line) for line in lines if line.strip()]
 
 
@@ -209,20 +217,27 @@ def stop_server(process: subprocess.Popen[str]) -> None:
         process.wait()
 
 
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[dict[str, TestServer]]:
-    """One server per mode, fresh for each test (so the records belong to that test only)."""
+@pytest.fixture(scope="module")
+def server_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, TestServer]]:
+    """One server per mode for the whole module (starting them per test would double its run time)."""
+    directory = tmp_path_factory.mktemp("servers")
     started: list[subprocess.Popen[str]] = []
     by_mode: dict[str, TestServer] = {}
     try:
         for mode in ANSWERS:
-            process, server = start_server(mode, tmp_path)
+            process, server = start_server(mode, directory)
             started.append(process)
             by_mode[mode] = server
         yield by_mode
     finally:
         for process in started:
             stop_server(process)
+
+
+@pytest.fixture
+def servers(server_processes: dict[str, TestServer]) -> dict[str, TestServer]:
+    """The module's servers, each recording only this test's requests."""
+    return {mode: server.fresh() for mode, server in server_processes.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,6 +430,17 @@ def test_shape_off_gives_users_and_run_time_back(servers: dict[str, TestServer],
     assert "Ramping to 3 users" in result.stderr, output(result)
     assert "Run time limit set to 2 seconds" in result.stderr, output(result)
     assert set(stats_rows(tmp_path / how)) == EXPECTED_ROWS["read_heavy"]
+
+
+def test_no_shape_from_a_config_file_still_turns_the_shape_off(servers: dict[str, TestServer], tmp_path: Path) -> None:
+    """Import-time detection cannot see a config file; the init listener drops the shape instead."""
+    config = tmp_path / "run.conf"
+    config.write_text("no-shape = true\nusers = 2\nspawn-rate = 2\nrun-time = 2s\n", encoding="utf-8")
+    result = run_locust("read_heavy", tmp_path, "--config", str(config), "--host", servers["good"].url)
+    assert result.returncode == 0, output(result)
+    assert "-u/-r/-t apply after all" in result.stderr, output(result)
+    assert "Ramping to 2 users" in result.stderr, output(result)
+    assert "Shape test" not in result.stderr, output(result)
 
 
 def test_stages_from_the_environment(servers: dict[str, TestServer], tmp_path: Path) -> None:

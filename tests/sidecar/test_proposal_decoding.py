@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,15 @@ def accepts(dfa: CharDFA, text: str) -> bool:
     return state in dfa.accepting
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_cpu_thread() -> Iterator[None]:
+    """Tiny models gain nothing from intra-op threads, and OpenMP spinning on a busy 2-core box is slow."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def default_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
     d = ensure_default_model("phi3", tmp_path_factory.mktemp("models"))
@@ -70,7 +80,8 @@ def run_proposals(tok: Any, model: Any, prompts: list[str], budget: int, **gen: 
     rows = [grammar.new_state(budget) for _ in prompts]
     with torch.inference_mode():
         out = model.generate(
-            **enc, max_new_tokens=grammar.max_new_tokens(budget), logits_processor=[BatchConstraintProcessor(table, rows)],
+            **enc, max_new_tokens=grammar.max_new_tokens(budget),
+            logits_processor=[BatchConstraintProcessor(table, rows)],
             pad_token_id=tok.pad_token_id, eos_token_id=table.eos_id, **gen,
         )
     results = []

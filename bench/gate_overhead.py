@@ -1,0 +1,139 @@
+"""Benchmark of the SLO gate's cost: generator CPU per request, percentile error, memory.
+
+1. CPU per request: headless Locust runs against the same bundled sidecar, alternating with and
+   without the gate (``bench/gate_user.py``), ROUNDS times each; CPU is the Locust process's
+   user+system time (getrusage of the child), requests from its ``_stats.csv``. Reported as the
+   ratio gate/bare of the medians, measured side by side in one run.
+2. Percentile error: a million samples from mixed distributions recorded in ``RequestRecorder``;
+   p50..p99.99 against exact nearest-rank values over the raw samples.
+3. Memory: the recorder's traced allocation after those million records.
+
+    .venv/bin/python bench/gate_overhead.py [--rounds 3] [--seconds 10] [--users 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sidecar.redis_server import free_port  # noqa: E402
+from slo.recorder import RequestRecorder  # noqa: E402
+
+
+def wait_healthy(url: str, timeout_s: float = 600) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    raise SystemExit(f"sidecar at {url} not healthy")
+
+
+def locust_run(url: str, gate: bool, seconds: int, users: int, out: Path) -> tuple[float, int]:
+    """CPU seconds of one headless Locust process and the requests it sent."""
+    prefix = out / f"{'gate' if gate else 'bare'}-{time.monotonic_ns()}"
+    env = {**os.environ, "BENCH_GATE": "1" if gate else "0"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "gate_user.py"), "--headless",
+                    "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", url, "--only-summary",
+                    "--csv", str(prefix), "--loglevel", "WARNING"],
+                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    with open(f"{prefix}_stats.csv", newline="") as handle:
+        total = next(r for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
+    return cpu, int(total["Request Count"])
+
+
+def cpu_per_request(rounds: int, seconds: int, users: int) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    sidecar = subprocess.Popen([sys.executable, "-m", "sidecar", "--port", str(port)], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_healthy(url)
+        results: dict[bool, list[float]] = {True: [], False: []}
+        with tempfile.TemporaryDirectory() as tmp:
+            for i in range(rounds):
+                for gate in (False, True) if i % 2 == 0 else (True, False):
+                    cpu, requests = locust_run(url, gate, seconds, users, Path(tmp))
+                    per_request = cpu / max(requests, 1) * 1e6
+                    results[gate].append(per_request)
+                    print(f"  round {i + 1} {'gate' if gate else 'bare'}: {requests} requests, "
+                          f"{cpu:.2f} s CPU, {per_request:.1f} us CPU/request", flush=True)
+        bare, gated = statistics.median(results[False]), statistics.median(results[True])
+        print(f"CPU per request (median of {rounds}): bare {bare:.1f} us, with gate {gated:.1f} us, "
+              f"ratio {gated / bare:.3f} ({(gated / bare - 1) * 100:+.1f} %)")
+    finally:
+        sidecar.terminate()
+        sidecar.wait(30)
+
+
+def nearest_rank(ordered: list[float], p: float) -> float:
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def accuracy_and_memory(n: int) -> None:
+    rng = random.Random(7)
+    samples = [rng.lognormvariate(3.0, 0.8) if rng.random() < 0.9 else rng.uniform(500, 5000) for _ in range(n)]
+    timing = RequestRecorder()
+    started = time.perf_counter()
+    for value in samples:
+        timing.record("POST", "/generate", value, False)
+    elapsed = time.perf_counter() - started
+    tracemalloc.start()
+    recorder = RequestRecorder()
+    for value in samples:
+        recorder.record("POST", "/generate", value, False)
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    stats = recorder.stats("POST", "/generate")
+    assert stats is not None
+    ordered = sorted(samples)
+    print(f"record(): {elapsed / n * 1e6:.2f} us per call over {n:,} calls")
+    print(f"memory after {n:,} records: {current / 1024:.0f} KiB held (peak {peak / 1024:.0f} KiB)")
+    worst = 0.0
+    for p in (50, 90, 95, 99, 99.9, 99.99):
+        exact, got = nearest_rank(ordered, p), stats.percentile(p)
+        error = abs(got - exact) / exact * 100
+        worst = max(worst, error)
+        print(f"  p({p}): exact {exact:.4f} ms, gate {got:.4f} ms, error {error:.4f} %")
+    print(f"worst percentile error: {worst:.4f} %")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--samples", type=int, default=1_000_000)
+    parser.add_argument("--skip-cpu", action="store_true")
+    args = parser.parse_args()
+    print("== Percentile error and memory")
+    accuracy_and_memory(args.samples)
+    if not args.skip_cpu:
+        print("== Generator CPU per request, with and without the gate (same sidecar, same run)")
+        cpu_per_request(args.rounds, args.seconds, args.users)
+
+
+if __name__ == "__main__":
+    main()

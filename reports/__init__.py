@@ -1,0 +1,1 @@
+"""Reports from a finished run (CSV, HTML, JUnit, JSON) and baseline comparison."""
