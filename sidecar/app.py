@@ -33,10 +33,19 @@ from sidecar.schemas import (
     ProposeResponse,
     Usage,
 )
+from sidecar.security import API_KEY_HEADER, ApiKeyMiddleware
 from sidecar.settings import MODEL_IDS, Settings
 
 RETRY_AFTER_S = "1"
-UNAVAILABLE = {503: {"model": ErrorResponse, "description": "Queue full, model not loaded or Redis unavailable"}}
+# Every status a POST route can answer besides 200 and FastAPI's own 422, so the OpenAPI document
+# (and a schema-based fuzzer reading it) knows them all.
+POST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": f"OSIRIS_API_KEY is set and {API_KEY_HEADER} is missing or wrong"},
+    413: {"model": ErrorResponse, "description": "Request body larger than OSIRIS_MAX_BODY_BYTES"},
+    503: {"model": ErrorResponse, "description": "Queue full (Retry-After), model not loaded or Redis unavailable"},
+}
+PROPOSE_RESPONSES = {**POST_RESPONSES, 501: {"model": ErrorResponse,
+                                             "description": "The phi3 model's tokenizer cannot be constrained"}}
 
 
 class Unavailable(Exception):
@@ -180,6 +189,9 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[], None]
         lifespan=lifespan,
     )
     app.state.settings, app.state.metrics, app.state.faults = settings, metrics, faults
+    if settings.api_key is not None and settings.api_key.get_secret_value():
+        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key.get_secret_value())
+    # Added last, so outermost: 401s and 413s are counted in the metrics too.
     app.add_middleware(ObserveMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes)
 
     @app.exception_handler(Unavailable)
@@ -212,8 +224,8 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[], None]
         except RunnerNotReady as exc:
             raise Unavailable(f"model {model_id!r} is not ready: {exc}") from exc
 
-    @app.post("/generate", response_model=GenerateResponse, responses=UNAVAILABLE)
-    @app.post("/generate/", response_model=GenerateResponse, responses=UNAVAILABLE, include_in_schema=False)
+    @app.post("/generate", response_model=GenerateResponse, responses=POST_RESPONSES)
+    @app.post("/generate/", response_model=GenerateResponse, responses=POST_RESPONSES, include_in_schema=False)
     async def generate(body: GenerateRequest, request: Request) -> GenerateResponse:
         _check_prompt(body.prompt, settings)
         await faults.apply("/generate")
@@ -224,8 +236,8 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[], None]
             usage=Usage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens),
         )
 
-    @app.post("/propose_trade_adjustments/", response_model=ProposeResponse, responses=UNAVAILABLE)
-    @app.post("/propose_trade_adjustments", response_model=ProposeResponse, responses=UNAVAILABLE,
+    @app.post("/propose_trade_adjustments/", response_model=ProposeResponse, responses=PROPOSE_RESPONSES)
+    @app.post("/propose_trade_adjustments", response_model=ProposeResponse, responses=PROPOSE_RESPONSES,
               include_in_schema=False)
     async def propose(body: ProposeRequest, request: Request) -> ProposeResponse:
         _check_prompt(body.prompt, settings)

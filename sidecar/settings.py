@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MODEL_IDS: tuple[str, ...] = ("hermes", "phi3")
@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(default=16, ge=1, le=256)
     batch_window_ms: float = Field(default=5.0, ge=0, le=1000)
     max_queue: int = Field(default=64, ge=1)
+
+    # Optional API key: when set, POST routes need it in the X-API-Key header (401 otherwise).
+    api_key: SecretStr | None = None
 
     # Input limits (422 beyond them).
     max_prompt_bytes: int = Field(default=8192, ge=1)

@@ -28,6 +28,7 @@ from slo.evaluate import Verdict, abort_triggers, evaluate
 from slo.recorder import RequestRecorder
 from slo.summary import format_summary, verdict_rows
 from slo.table import DEFAULT_TABLE_PATH, SloFileError, SloTable, load_table
+from slo.workers import LostWorker, WorkerLedger
 
 EXIT_SLO_FAILED = 99
 EXIT_BAD_SLO_FILE = 2
@@ -44,6 +45,9 @@ def add_arguments(parser: Any) -> None:
                        include_in_web_ui=True, help="TOML SLO table to judge the run against (default: the guide's)")
     group.add_argument("--slo-strict", action="store_true", default=False, env_var="OSIRIS_SLO_STRICT",
                        include_in_web_ui=True, help="a row whose requests never ran fails the run")
+    group.add_argument("--slo-allow-lost-workers", action="store_true", default=False,
+                       env_var="OSIRIS_SLO_ALLOW_LOST_WORKERS", include_in_web_ui=True,
+                       help="judge on the data received even if a worker was lost (default: a lost worker fails)")
     group.add_argument("--slo-eval-interval", type=float, default=2.0, env_var="OSIRIS_SLO_EVAL_INTERVAL",
                        include_in_web_ui=False, help="seconds between live evaluations (abort-on-fail)")
 
@@ -62,6 +66,8 @@ class SloGate:
         self._judged = False
         self.passed: bool | None = None
         self.bad_reports = 0
+        self.workers = WorkerLedger()
+        self.lost: list[LostWorker] = []
 
     # -- the per-request hot path: one dict lookup and a histogram increment, nothing else --
     def on_request(self, request_type: str, name: str, response_time: float, exception: Any = None,
@@ -81,6 +87,20 @@ class SloGate:
             except ValueError as exc:  # a worker of another version: say so, keep the run going
                 self.bad_reports += 1
                 log.warning("SLO gate: ignored a report from worker %s: %s", client_id, exc)
+                return
+            requests = sum(int(entry.get("count", 0)) for entry in payload.get("entries", ()))
+            self.workers.reported(client_id, requests, time.monotonic())
+
+    def check_workers(self) -> None:
+        """Note workers Locust has marked missing (no heartbeat for ~3 s); say so once each."""
+        runner = self.environment.runner
+        if not isinstance(runner, MasterRunner):
+            return
+        for node in runner.clients.missing:
+            if self.workers.mark_lost(node.id, time.monotonic()):
+                sys.stdout.write(f"\nSLO gate: lost worker {node.id} (no heartbeat); its unreported results "
+                                 "are missing from the verdict\n")
+                sys.stdout.flush()
 
     # -- judging (master or local runner) --
     @property
@@ -95,6 +115,7 @@ class SloGate:
 
     def on_test_start(self, **_: Any) -> None:
         self.recorder.reset()
+        self.workers.reset()
         self.verdict, self.aborted_by, self._judged = None, [], False
         self.started_at = time.monotonic()
         if self.table is not None and self._live is None:
@@ -109,6 +130,7 @@ class SloGate:
         try:
             while True:
                 gevent.sleep(interval)
+                self.check_workers()
                 verdict = self.evaluate()
                 triggers = abort_triggers(verdict, time.monotonic() - self.started_at)
                 if triggers:
@@ -130,13 +152,16 @@ class SloGate:
         self._judged = True
         if self._live is not None:
             self._live.kill(block=False)
+        self.check_workers()
         verdict = self.evaluate()
-        passed = verdict.passed and not self.aborted_by and not self.bad_reports
+        self.lost = self.workers.lost()
+        options = environment.parsed_options
+        allow_lost = bool(options and getattr(options, "slo_allow_lost_workers", False))
+        passed = verdict.passed and not self.aborted_by and not self.bad_reports and (allow_lost or not self.lost)
         if environment.process_exit_code in (None, 0):
             environment.process_exit_code = 0 if passed else EXIT_SLO_FAILED
         elif not passed:
             environment.process_exit_code = EXIT_SLO_FAILED
-        options = environment.parsed_options
         prefix = getattr(options, "csv_prefix", None) if options else None
         if prefix:
             self.write_csv(prefix, verdict, passed)
@@ -150,6 +175,8 @@ class SloGate:
         text = format_summary(self.verdict, ascii_only=not _stdout_is_utf8())
         if self.aborted_by:
             text += f"\nAborted early by: {', '.join(self.aborted_by)}"
+        for lost in self.lost:
+            text += f"\nSLO gate: {lost.describe()}"
         text += f"\nSLO gate: {'PASSED' if passed else 'FAILED'} (exit code {0 if passed else EXIT_SLO_FAILED})\n"
         sys.stdout.write("\n" + text)
         sys.stdout.flush()
@@ -162,6 +189,7 @@ class SloGate:
         reasons = list(verdict.reasons) + [f"aborted by {a}" for a in self.aborted_by]
         if self.bad_reports:
             reasons.append(f"{self.bad_reports} worker reports could not be merged")
+        reasons += [lost.describe() for lost in self.lost]
         fields = ["row", "requests", "expression", "observed", "samples", "verdict"]
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
@@ -204,7 +232,7 @@ def _load_table_or_exit(environment: Environment) -> SloTable:
 
 
 @events.init.add_listener
-def on_init(environment: Environment, runner: Runner | None = None, **_: Any) -> None:
+def on_init(environment: Environment, runner: Runner | None = None, web_ui: Any = None, **_: Any) -> None:
     """Attach the gate: record where users run, judge where the verdict is made."""
     runner = runner or environment.runner
     is_worker = isinstance(runner, WorkerRunner)
@@ -223,3 +251,7 @@ def on_init(environment: Environment, runner: Runner | None = None, **_: Any) ->
     if not is_worker:
         ev.quitting.add_listener(gate.on_quitting)
         ev.quit.add_listener(gate.on_quit)
+    if web_ui is not None:
+        import slo.webui
+
+        slo.webui.attach(environment, web_ui, gate)

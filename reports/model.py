@@ -1,0 +1,292 @@
+"""Typed, file-free data of one finished run, as the renderers see it.
+
+The loader (``reports.load``) is the only code that touches files and pandas; everything that
+renders (HTML, JUnit, JSON, comparison) takes these frozen dataclasses. Keeping that boundary
+means every renderer can be tested on hand-built data and can never disagree with another about
+how a CSV column is read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slo.expressions import format_number
+
+__all__ = [
+    "FAIL",
+    "NOT_JUDGED",
+    "NO_DATA",
+    "PASS",
+    "PERCENTILES",
+    "Endpoint",
+    "ExceptionRow",
+    "Failure",
+    "Gate",
+    "ReportError",
+    "Run",
+    "Scenario",
+    "Series",
+    "ThresholdRow",
+    "format_limit",
+    "format_ms",
+    "format_value",
+]
+
+PASS = "pass"
+FAIL = "fail"
+NO_DATA = "no data"
+# A scenario without ``_slo.csv``: the gate never judged it (Locust crashed, or another tool ran
+# it). It is neither a pass nor a fail of a threshold, but it must not make the run pass.
+NOT_JUDGED = "not judged"
+
+# The exact percentiles the gate writes to ``_slo_endpoints.csv`` (``p50_ms`` ... ``p99.9_ms``).
+PERCENTILES: tuple[str, ...] = ("p50", "p90", "p95", "p99", "p99.9")
+
+LATENCY_KINDS = frozenset({"p", "avg", "med", "min", "max"})
+RATE_KINDS = frozenset({"rate", "fail_rate"})
+
+
+class ReportError(Exception):
+    """Bad input for a report (missing folder, not a Locust CSV, empty run...).
+
+    The message is one line meant for a person, printed as is by the CLI (exit code 2) and safe to
+    show in the web UI: it names the file and what is wrong with it.
+    """
+
+
+def format_ms(value: float | None) -> str:
+    """``962.16 ms``; ``-`` for missing values (an endpoint with no samples)."""
+    return "-" if value is None else f"{value:.2f} ms"
+
+
+def format_value(kind: str | None, value: float | None) -> str:
+    """A threshold value in the threshold's own terms: ms for latency, percent for rates."""
+    if value is None:
+        return "-"
+    if kind in LATENCY_KINDS:
+        return format_ms(value)
+    if kind in RATE_KINDS:
+        return f"{value * 100:.2f}%"
+    return format_number(value)
+
+
+@dataclass(frozen=True)
+class ThresholdRow:
+    """One line of ``_slo.csv``: a threshold of an SLO row, judged.
+
+    ``kind``/``arg``/``op``/``limit`` come from parsing ``expression`` with the gate's own parser
+    (``slo.expressions``), because the CSV stores only the expression; they are ``None`` if the
+    expression does not parse (a file written by another version).
+    """
+
+    row: str
+    requests: tuple[str, ...]
+    expression: str
+    observed: float | None
+    samples: int
+    verdict: str  # PASS | FAIL | NO_DATA
+    kind: str | None = None
+    arg: float | None = None
+    op: str | None = None
+    limit: float | None = None
+
+    @property
+    def is_latency(self) -> bool:
+        """Latency thresholds are the ones a latency chart can draw as a horizontal line."""
+        return self.kind in LATENCY_KINDS
+
+    @property
+    def observed_text(self) -> str:
+        return format_value(self.kind, self.observed)
+
+    @property
+    def limit_text(self) -> str:
+        """``< 800.00 ms``: the operator and the value, as a reader compares them."""
+        return format_limit(self.kind, self.op, self.limit)
+
+    @property
+    def series_key(self) -> str | None:
+        """Which history series (``p50``/``p95``/``p99``) this threshold is about, if any."""
+        if self.kind == "med":
+            return "p50"
+        if self.kind == "p" and self.arg in (50.0, 95.0, 99.0):
+            return f"p{format_number(self.arg)}"
+        return None
+
+
+def format_limit(kind: str | None, op: str | None, limit: float | None) -> str:
+    """``< 800.00 ms``, ``>= 99.90%``; ``-`` when the expression could not be parsed."""
+    if op is None or limit is None:
+        return "-"
+    return f"{op} {format_value(kind, limit)}"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The SLO gate's verdict for one scenario (``_slo.csv``): thresholds and the OVERALL row."""
+
+    thresholds: tuple[ThresholdRow, ...]
+    passed: bool
+    reasons: tuple[str, ...] = ()
+
+    def count(self, verdict: str) -> int:
+        return sum(1 for t in self.thresholds if t.verdict == verdict)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Statistics of one request name (``METHOD NAME``) over the whole scenario.
+
+    Counts and latencies come from the gate's exact ``_slo_endpoints.csv`` when it exists
+    (``exact=True``); otherwise from Locust's ``_stats.csv``, whose response times Locust rounds
+    (up to ~5 %). ``rps`` is always Locust's (the gate does not time the run).
+    """
+
+    method: str
+    name: str
+    count: int
+    failures: int
+    rps: float
+    failures_per_s: float
+    avg_ms: float | None
+    min_ms: float | None
+    max_ms: float | None
+    percentiles: dict[str, float | None] = field(default_factory=dict)  # keys: PERCENTILES
+    exact: bool = False
+
+    @property
+    def key(self) -> str:
+        """``GET /health``: the spelling of the SLO file, the JSON keys and the charts."""
+        return f"{self.method} {self.name}".strip()
+
+    @property
+    def fail_rate(self) -> float:
+        return self.failures / self.count if self.count else 0.0
+
+
+@dataclass(frozen=True)
+class Series:
+    """One entity's history (an endpoint or the whole scenario), one point per Locust CSV tick.
+
+    ``t`` is seconds since the scenario's first history row. ``rps`` and ``errors_per_s`` are
+    derived from Locust's cumulative counters (requests in the interval / its length), which is
+    exact per interval, unlike Locust's smoothed ``Requests/s`` column that lags 2 s and reads 0
+    for the first seconds of a run. Percentiles are Locust's: over the last ~10 s with
+    ``--csv-full-history`` (``window="current"``), else since the start (``"cumulative"``); a
+    ``None`` is a tick where Locust had no value yet.
+    """
+
+    t: tuple[float, ...]
+    users: tuple[int, ...]
+    rps: tuple[float | None, ...]
+    errors_per_s: tuple[float | None, ...]
+    p50: tuple[float | None, ...]
+    p95: tuple[float | None, ...]
+    p99: tuple[float | None, ...]
+    window: str = "current"
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A line of ``_failures.csv``: Locust groups failures by (method, name, error)."""
+
+    method: str
+    name: str
+    error: str  # as Locust wrote it, e.g. ``CatchResponseError('status 500: ...')``
+    occurrences: int
+
+    @property
+    def message(self) -> str:
+        """The error without Locust's ``ExceptionType('...')`` wrapper, for people."""
+        text = self.error
+        head, sep, rest = text.partition("(")
+        if sep and head.isidentifier() and rest.endswith(")") and len(rest) >= 3 and rest[0] in "'\"" \
+                and rest[-2] == rest[0]:
+            return rest[1:-2].replace("\\'", "'")
+        return text
+
+
+@dataclass(frozen=True)
+class ExceptionRow:
+    """A line of ``_exceptions.csv``: an exception raised in user code (a locustfile bug)."""
+
+    count: int
+    message: str
+    traceback: str
+    nodes: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything one Locust run (one ``--csv PREFIX``) left in the run folder."""
+
+    name: str
+    endpoints: tuple[Endpoint, ...]
+    total: Endpoint | None
+    gate: Gate | None
+    history: Series | None = None  # the Aggregated rows
+    endpoint_history: dict[str, Series] = field(default_factory=dict)  # Endpoint.key -> Series
+    failures: tuple[Failure, ...] = ()
+    exceptions: tuple[ExceptionRow, ...] = ()
+    started_at: dt.datetime | None = None
+    duration_s: float | None = None
+    locust_html: str | None = None  # file name of Locust's own report, next to ours
+    notes: tuple[str, ...] = ()
+
+    @property
+    def verdict(self) -> str:
+        if self.gate is None:
+            return NOT_JUDGED
+        return PASS if self.gate.passed else FAIL
+
+    @property
+    def request_count(self) -> int:
+        if self.total is not None:
+            return self.total.count
+        return sum(e.count for e in self.endpoints)
+
+    @property
+    def max_users(self) -> int:
+        return max(self.history.users, default=0) if self.history is not None else 0
+
+    def thresholds_for(self, endpoint: Endpoint) -> tuple[ThresholdRow, ...]:
+        """The thresholds whose SLO row pools this endpoint (the row's ``requests`` column)."""
+        if self.gate is None:
+            return ()
+        from slo.table import SloRow  # the gate's own matching rules (exact names, ``*`` wildcards)
+
+        rows: dict[tuple[str, ...], SloRow] = {}
+        found = []
+        for threshold in self.gate.thresholds:
+            row = rows.setdefault(threshold.requests, SloRow(threshold.row, threshold.requests, ()))
+            if row.matches(endpoint.method, endpoint.name):
+                found.append(threshold)
+        return tuple(found)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run folder: the scenarios in it, in a stable order (the suite's, then alphabetical)."""
+
+    path: Path
+    scenarios: tuple[Scenario, ...]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def verdict(self) -> str:
+        """FAIL if any scenario failed, NOT_JUDGED if one was not judged, else PASS: a run passes
+        only when the gate judged every scenario and all of them held."""
+        verdicts = {s.verdict for s in self.scenarios}
+        if FAIL in verdicts:
+            return FAIL
+        if NOT_JUDGED in verdicts or not verdicts:
+            return NOT_JUDGED
+        return PASS

@@ -1,0 +1,367 @@
+"""The SLO gate in Locust's web UI: a live "SLO" tab, CSV downloads, an HTML report, and SLO file
+reloading from the start form.
+
+``attach(environment, web_ui, gate)`` is called by ``slo.plugin.on_init`` where a web UI runs (a
+local runner or a master), and wires in, through Locust's own extension points:
+
+* an **SLO tab** (``extended_tabs`` / ``extended_tables`` in ``web_ui.template_args``) whose rows
+  ride along on Locust's ``/stats/requests`` poll as ``extended_stats``, so the tab refreshes with
+  the statistics (every ~2 s). Rows come from the gate's latest live verdict (``gate.verdict``,
+  refreshed every ``--slo-eval-interval`` seconds), or from an evaluation on demand before the first
+  one (it does not touch the gate's state);
+* ``GET /slo/csv`` and ``GET /slo/endpoints.csv``: what ``--csv PREFIX`` would write to
+  ``PREFIX_slo.csv`` and ``PREFIX_slo_endpoints.csv`` now, listed under "Download Data"
+  (``extended_csv_files``);
+* ``GET /slo/report.html``: the current statistics written as a run folder of CSVs (Locust's
+  ``NAME_stats.csv``, ``NAME_stats_history.csv``, ``NAME_failures.csv``, ``NAME_exceptions.csv`` and
+  the gate's two) and rendered by ``reports.html.render_report``; 503 when that module is missing;
+* **SLO file reloading**: ``--slo-file`` is in the start form; when a test starts with another path
+  there (or the file changed on disk), the table is loaded again before the gate starts judging.
+  A file that does not load leaves the previous table in force and shows the error in the tab.
+
+Everything here runs in the Locust process's gevent loop, like the gate itself: no locks needed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import re
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from slo.evaluate import FAIL, NO_DATA, PASS, ThresholdResult, Verdict, evaluate
+from slo.expressions import format_number
+from slo.summary import format_observed
+from slo.table import DEFAULT_TABLE_PATH, SloFileError, SloTable, ThresholdSpec, load_table
+
+if TYPE_CHECKING:  # pragma: no cover - only for type checkers
+    from flask import Response
+    from locust.env import Environment
+    from locust.web import WebUI
+
+    from slo.plugin import SloGate
+
+__all__ = ["SLO_TAB_KEY", "SLO_TABLE_STRUCTURE", "SloWebUi", "attach", "limit_text"]
+
+log = logging.getLogger("osiris.slo.webui")
+
+SLO_TAB_KEY = "slo"
+"""The tab's key: ``/?tab=slo`` opens it."""
+
+SLO_TABLE_STRUCTURE: list[dict[str, str]] = [
+    {"key": "verdict", "title": "Verdict"},
+    {"key": "row", "title": "Row"},
+    {"key": "requests", "title": "Requests"},
+    {"key": "expression", "title": "Threshold"},
+    {"key": "observed", "title": "Observed"},
+    {"key": "limit", "title": "Limit"},
+    {"key": "samples", "title": "Samples"},
+]
+"""Columns of the SLO tab. No column is called ``name``: Locust's table sorts rows by ``name`` by
+default, and the rows must keep the SLO file's order."""
+
+CSV_FILES: list[dict[str, str]] = [
+    {"href": "./slo/csv", "title": "Download SLO verdict CSV (_slo.csv)"},
+    {"href": "./slo/endpoints.csv", "title": "Download SLO per-endpoint percentiles CSV (_slo_endpoints.csv)"},
+    {"href": "./slo/report.html", "title": "SLO HTML report"},
+]
+
+_WORDS = {PASS: "✓ PASS", FAIL: "✗ FAIL", NO_DATA: "∅ NO DATA"}
+_WAITING_STATES = ("ready", "spawning", "running")  # nothing recorded yet in these: no verdict to show
+_STATS_ENDPOINT = "locust.request_stats"  # Locust's /stats/requests view, under any --web-base-path
+
+
+def limit_text(spec: ThresholdSpec) -> str:
+    """The limit of a threshold in its own terms: ``< 800 ms``, ``>= 99.9%``, ``> 100``."""
+    threshold = spec.threshold
+    aggregation = threshold.aggregation
+    if aggregation.is_latency:
+        value = f"{format_number(threshold.value)} ms"
+    elif aggregation.is_rate:
+        value = f"{format_number(round(threshold.value * 100, 6))}%"
+    else:
+        value = format_number(threshold.value)
+    return f"{threshold.op} {value}"
+
+
+def _expression_text(result: ThresholdResult) -> str:
+    spec = result.spec
+    if not spec.abort_on_fail:
+        return result.expression
+    delay = f" after {format_number(spec.delay_abort_eval_s)}s" if spec.delay_abort_eval_s else ""
+    return f"{result.expression} (abort on fail{delay})"
+
+
+def _file_stamp(path: str) -> tuple[int, int] | None:
+    """What tells a changed file: modification time and size (``None`` when it cannot be read)."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "locust"
+
+
+class SloWebUi:
+    """The gate's face in one web UI: the rows of the SLO tab, the CSV and report routes, and the
+    SLO file reloading on ``test_start``. ``error`` holds the last SLO file error (or ``None``)."""
+
+    def __init__(self, environment: Environment, web_ui: WebUI, gate: SloGate) -> None:
+        self.environment = environment
+        self.web_ui = web_ui
+        self.gate = gate
+        self.error: str | None = None
+        self.loaded_path = self.requested_path()
+        self.loaded_stamp = _file_stamp(self.loaded_path)
+
+    # -- the SLO file --
+    def requested_path(self) -> str:
+        """The SLO file the options (command line, or the start form) ask for now."""
+        options = self.environment.parsed_options
+        value = getattr(options, "slo_file", None) if options is not None else None
+        return str(value).strip() if value and str(value).strip() else str(DEFAULT_TABLE_PATH)
+
+    def reload_table(self, **_: Any) -> None:
+        """``test_start`` listener, run before the gate's: load the table again if the start form
+        named another file or the file changed on disk. A file that does not load is reported in the
+        tab and the log, and the previous table stays in force: the gate never judges with it."""
+        path = self.requested_path()
+        stamp = _file_stamp(path)
+        if path == self.loaded_path and stamp == self.loaded_stamp and stamp is not None:
+            self.error = None
+            return
+        try:
+            table = load_table(path)
+        except SloFileError as exc:
+            self._fail(str(exc))
+            return
+        except Exception as exc:  # whatever it is, the UI must keep running
+            self._fail(f"{path}: cannot load the SLO file: {type(exc).__name__}: {exc}")
+            return
+        if path != self.loaded_path:
+            log.info("SLO gate: now judging against %s (was %s)", path, self.loaded_path)
+        self.gate.table = table
+        self.loaded_path, self.loaded_stamp, self.error = path, stamp, None
+
+    def _fail(self, message: str) -> None:
+        current = self.gate.table.source if self.gate.table is not None else "no table"
+        self.error = f"{message} (still judging against {current})"
+        log.error("SLO gate: %s", self.error)
+
+    # -- the verdict --
+    def current_verdict(self) -> Verdict | None:
+        """The gate's latest live verdict, or a fresh one (not stored) before the first."""
+        table: SloTable | None = self.gate.table
+        if table is None:
+            return None
+        if self.gate.verdict is not None:
+            return self.gate.verdict
+        return evaluate(table, self.gate.recorder, strict=self.gate.strict)
+
+    def passed(self, verdict: Verdict) -> bool:
+        return verdict.passed and not self.gate.aborted_by and not self.gate.bad_reports
+
+    def tab_rows(self) -> list[dict[str, Any]]:
+        """The SLO tab: an error row if the SLO file did not load, one row per threshold, and an
+        overall row (verdict, the table in force, the reasons or notes)."""
+        rows: list[dict[str, Any]] = []
+        if self.error:
+            rows.append({"verdict": "⚠ ERROR", "row": "SLO file", "requests": self.requested_path(),
+                         "expression": self.error, "observed": "", "limit": "", "samples": ""})
+        verdict = self.current_verdict()
+        if verdict is None:
+            rows.append({"verdict": "", "row": "OVERALL", "requests": "", "expression": "no SLO table loaded",
+                         "observed": "", "limit": "", "samples": ""})
+            return rows
+        for result in verdict.results:
+            rows.append({"verdict": _WORDS[result.verdict], "row": result.row, "requests": ", ".join(result.requests),
+                         "expression": _expression_text(result), "observed": format_observed(result),
+                         "limit": limit_text(result.spec), "samples": result.samples})
+        passed = self.passed(verdict)
+        why = list(verdict.reasons) + [f"aborted by {a}" for a in self.gate.aborted_by]
+        if self.gate.bad_reports:
+            why.append(f"{self.gate.bad_reports} worker reports could not be merged")
+        why += list(verdict.notes)
+        table = self.gate.table
+        source = table.source if table is not None else ""
+        runner = self.environment.runner
+        if not self.gate.recorder.keys() and getattr(runner, "state", None) in _WAITING_STATES:
+            rows.append({"verdict": "… WAITING", "row": "OVERALL", "requests": f"table: {source}",
+                         "expression": "no request recorded yet", "observed": "", "limit": "", "samples": ""})
+            return rows
+        rows.append({"verdict": _WORDS[PASS] if passed else _WORDS[FAIL], "row": "OVERALL",
+                     "requests": f"table: {source}", "expression": "; ".join(why) or "every threshold holds",
+                     "observed": "", "limit": "", "samples": ""})
+        return rows
+
+    def extended_stats(self) -> list[dict[str, Any]]:
+        return [{"key": SLO_TAB_KEY, "data": self.tab_rows()}]
+
+    # -- files --
+    def run_name(self) -> str:
+        """``NAME`` of the files: the locustfile's name without ``.py``."""
+        locustfile = self.environment.locustfile or "locust"
+        return _safe_name(Path(str(locustfile).split(",")[0]).stem)
+
+    def slo_csv_texts(self) -> tuple[str, str] | None:
+        """The texts of ``_slo.csv`` and ``_slo_endpoints.csv`` as the gate writes them now."""
+        verdict = self.current_verdict()
+        if verdict is None:
+            return None
+        with tempfile.TemporaryDirectory(prefix="osiris-slo-") as folder:
+            prefix = str(Path(folder) / "run")
+            self.gate.write_csv(prefix, verdict, self.passed(verdict))
+            return (Path(f"{prefix}_slo.csv").read_text(encoding="utf-8"),
+                    Path(f"{prefix}_slo_endpoints.csv").read_text(encoding="utf-8"))
+
+    def write_run_dir(self, folder: Path) -> str:
+        """Write the current statistics as a run folder of CSVs (the names ``--csv NAME`` gives) and
+        return ``NAME``. The history is Locust's own file when it writes one (``--csv``), else the
+        web UI's in-memory history (aggregated row, charted percentiles)."""
+        name = self.run_name()
+        base = folder / name
+        writer = self.web_ui.stats_csv_writer
+        for suffix, write in (("stats", writer.requests_csv), ("failures", writer.failures_csv),
+                              ("exceptions", writer.exceptions_csv)):
+            with open(f"{base}_{suffix}.csv", "w", newline="", encoding="utf-8") as handle:
+                write(csv.writer(handle))
+        self._write_history(Path(f"{base}_stats_history.csv"))
+        verdict = self.current_verdict()
+        if verdict is not None:
+            self.gate.write_csv(str(base), verdict, self.passed(verdict))
+        return name
+
+    def _write_history(self, path: Path) -> None:
+        from locust import stats as locust_stats
+
+        writer = self.web_ui.stats_csv_writer
+        if isinstance(writer, locust_stats.StatsCSVFileWriter):
+            writer.stats_history_flush()
+            source = Path(writer.stats_history_file_name())
+            if source.is_file():
+                path.write_bytes(source.read_bytes())
+                return
+        percentiles = list(locust_stats.PERCENTILES_TO_REPORT)
+        columns = ["Timestamp", "User Count", "Type", "Name", "Requests/s", "Failures/s",
+                   *locust_stats.get_readable_percentiles(percentiles), "Total Request Count",
+                   "Total Failure Count", "Total Median Response Time", "Total Average Response Time",
+                   "Total Min Response Time", "Total Max Response Time", "Total Average Content Size"]
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            out = csv.writer(handle)
+            out.writerow(columns)
+            for point in self.environment.stats.history:
+                try:
+                    stamp = int(datetime.fromisoformat(str(point["time"]).replace("Z", "+00:00")).timestamp())
+                except (KeyError, ValueError):
+                    continue
+                values = [point.get(f"response_time_percentile_{p}", [None, "N/A"])[1] for p in percentiles]
+                out.writerow([stamp, point.get("user_count", [None, 0])[1], "", "Aggregated",
+                              point.get("current_rps", [None, 0])[1], point.get("current_fail_per_sec", [None, 0])[1],
+                              *values, "N/A", "N/A", "N/A", point.get("total_avg_response_time", [None, "N/A"])[1],
+                              "N/A", "N/A", "N/A"])
+
+    def report_html(self) -> tuple[str, int]:
+        """The HTML report of the current statistics and verdict, and the HTTP status."""
+        try:
+            from reports.html import render_report
+        except ImportError as exc:
+            return (f"The HTML report is not available: reports.html.render_report cannot be imported ({exc}). "
+                    "The CSVs are under Download Data.", 503)
+        with tempfile.TemporaryDirectory(prefix="osiris-slo-report-") as folder:
+            self.write_run_dir(Path(folder))
+            return render_report(Path(folder)), 200
+
+
+def _text(body: str, status: int = 200, mimetype: str = "text/plain") -> Response:
+    from flask import make_response
+
+    response = make_response(body, status)
+    response.mimetype = mimetype
+    if mimetype.startswith("text/"):
+        response.charset = "utf-8"
+    return response
+
+
+def attach(environment: Environment, web_ui: WebUI, gate: SloGate) -> SloWebUi:
+    """Add the SLO tab, its routes and SLO file reloading to ``web_ui``; returns the adapter, also
+    kept on ``environment.slo_web_ui``. Call it from an ``init`` listener, before the UI starts."""
+    from flask import Blueprint, request
+
+    ui = SloWebUi(environment, web_ui, gate)
+    environment.slo_web_ui = ui  # type: ignore[attr-defined]
+
+    # the table must be reloaded before the gate resets and starts its live evaluation
+    test_start = environment.events.test_start
+    gate_listener_registered = gate.on_test_start in test_start._handlers
+    if gate_listener_registered:
+        test_start.remove_listener(gate.on_test_start)
+    test_start.add_listener(ui.reload_table)
+    if gate_listener_registered:
+        test_start.add_listener(gate.on_test_start)
+
+    web_ui.template_args["extended_tabs"] = [{"title": "SLO", "key": SLO_TAB_KEY}]
+    web_ui.template_args["extended_tables"] = [{"key": SLO_TAB_KEY, "structure": SLO_TABLE_STRUCTURE}]
+    web_ui.template_args["extended_csv_files"] = list(CSV_FILES)
+
+    @web_ui.app.after_request
+    def add_slo_rows(response: Response) -> Response:
+        """Ride on Locust's /stats/requests poll, so the SLO tab refreshes with the statistics."""
+        if request.endpoint != _STATS_ENDPOINT or response.status_code != 200 or not response.is_json:
+            return response
+        try:
+            payload = json.loads(response.get_data())
+            payload["extended_stats"] = ui.extended_stats()
+            response.set_data(json.dumps(payload))
+        except Exception:  # the statistics must keep flowing
+            log.exception("SLO gate: could not add the SLO rows to /stats/requests")
+        return response
+
+    options = environment.parsed_options
+    base_path = getattr(options, "web_base_path", None) or None
+    blueprint = Blueprint("osiris_slo", __name__, url_prefix=base_path)
+    name = ui.run_name
+
+    @blueprint.route("/slo/rows")
+    @web_ui.auth_required_if_enabled
+    def slo_rows() -> Response:
+        return _text(json.dumps(ui.tab_rows()), mimetype="application/json")
+
+    @blueprint.route("/slo/csv")
+    @web_ui.auth_required_if_enabled
+    def slo_csv() -> Response:
+        texts = ui.slo_csv_texts()
+        if texts is None:
+            return _text("No SLO table is loaded.", 503)
+        response = _text(texts[0], mimetype="text/csv")
+        response.headers["Content-Disposition"] = f"attachment;filename={name()}_slo.csv"
+        return response
+
+    @blueprint.route("/slo/endpoints.csv")
+    @web_ui.auth_required_if_enabled
+    def slo_endpoints_csv() -> Response:
+        texts = ui.slo_csv_texts()
+        if texts is None:
+            return _text("No SLO table is loaded.", 503)
+        response = _text(texts[1], mimetype="text/csv")
+        response.headers["Content-Disposition"] = f"attachment;filename={name()}_slo_endpoints.csv"
+        return response
+
+    @blueprint.route("/slo/report.html")
+    @web_ui.auth_required_if_enabled
+    def slo_report() -> Response:
+        try:
+            body, status = ui.report_html()
+        except Exception as exc:  # a broken report must not take the UI down
+            log.exception("SLO gate: the HTML report failed")
+            return _text(f"The HTML report failed: {type(exc).__name__}: {exc}", 500)
+        return _text(body, status, mimetype="text/html" if status == 200 else "text/plain")
+
+    web_ui.app.register_blueprint(blueprint)
+    return ui
