@@ -71,8 +71,9 @@ def _read_csv(path: Path, columns: Sequence[str], what: str) -> pd.DataFrame:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         found = ", ".join(map(str, frame.columns[:8])) + (" ..." if len(frame.columns) > 8 else "")
-        raise ReportError(f"{path}: not {what}: missing column{'s' if len(missing) > 1 else ''} "
-                          f"{', '.join(repr(m) for m in missing)} (found: {found})")
+        listed = ", ".join(repr(m) for m in missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4 else "")
+        raise ReportError(f"{path}: not {what}: missing column{'s' if len(missing) > 1 else ''} {listed} "
+                          f"(found: {found})")
     return frame
 
 
@@ -303,14 +304,21 @@ def _history(frame: pd.DataFrame, path: Path
     on the same time grid (every tick of the file) so that charts of one scenario line up."""
     ts = _numbers(frame, "Timestamp", path, required=True)
     users = _numbers(frame, "User Count", path).fillna(0)
-    counts = _numbers(frame, "Total Request Count", path).fillna(0)
-    fails = _numbers(frame, "Total Failure Count", path).fillna(0)
+    counts = _numbers(frame, "Total Request Count", path)
+    fails = _numbers(frame, "Total Failure Count", path)
+    nan = pd.Series(float("nan"), index=frame.index)
+    # Locust's smoothed rates: only used where the cumulative counters are missing (the web UI's
+    # in-memory history has no counters, it writes N/A for them)
+    locust_rps = _numbers(frame, "Requests/s", path) if "Requests/s" in frame.columns else nan
+    locust_fps = _numbers(frame, "Failures/s", path) if "Failures/s" in frame.columns else nan
     pcts = {p: _numbers(frame, c, path) for p, c in (("p50", "50%"), ("p95", "95%"), ("p99", "99%"))}
     top = _numbers(frame, "100%", path) if "100%" in frame.columns else None
-    data = pd.DataFrame({"ts": ts, "users": users, "count": counts, "fails": fails, **pcts,
+    names = list(zip(frame["Type"], frame["Name"], strict=True))
+    data = pd.DataFrame({"ts": ts, "users": users, "count": counts, "fails": fails, "lrps": locust_rps,
+                         "lfps": locust_fps, **pcts,
                          "top": top if top is not None else float("nan"),
-                         "key": [f"{m} {n}".strip() for m, n in zip(frame["Type"], frame["Name"], strict=True)],
-                         "agg": [(n == AGGREGATED and not m) for m, n in zip(frame["Type"], frame["Name"], strict=True)]})
+                         "key": [f"{m} {n}".strip() for m, n in names],
+                         "agg": [(n == AGGREGATED and not m) for m, n in names]})
     # Locust stamps rows with int(time): two writes in one second share a stamp; keep the last.
     data = data.drop_duplicates(subset=["ts", "key", "agg"], keep="last")
     grid = sorted(set(data["ts"]))
@@ -324,17 +332,22 @@ def _history(frame: pd.DataFrame, path: Path
 
     def series(part: pd.DataFrame) -> Series:
         part = part.set_index("ts").reindex(grid)
-        count = part["count"].ffill().fillna(0)
-        fail = part["fails"].ffill().fillna(0)
-        rps, eps = [], []
-        prev_t, prev_c, prev_f = t0 - first_step, 0.0, 0.0
-        for t, c, f in zip(grid, count, fail, strict=True):
-            span = t - prev_t
-            dc = c - prev_c if c >= prev_c else c  # counters went back: stats were reset
-            df = f - prev_f if f >= prev_f else f
-            rps.append(dc / span if span > 0 else None)
-            eps.append(df / span if span > 0 else None)
-            prev_t, prev_c, prev_f = t, c, f
+        rps: list[float | None] = []
+        eps: list[float | None] = []
+        if part["count"].notna().any():
+            count = part["count"].ffill().fillna(0)
+            fail = part["fails"].ffill().fillna(0)
+            prev_t, prev_c, prev_f = t0 - first_step, 0.0, 0.0
+            for t, c, f in zip(grid, count, fail, strict=True):
+                span = t - prev_t
+                dc = c - prev_c if c >= prev_c else c  # counters went back: stats were reset
+                df = f - prev_f if f >= prev_f else f
+                rps.append(dc / span if span > 0 else None)
+                eps.append(df / span if span > 0 else None)
+                prev_t, prev_c, prev_f = t, c, f
+        else:
+            rps = [_opt(v) for v in part["lrps"]]
+            eps = [_opt(v) for v in part["lfps"]]
         # With --csv-full-history Locust reports "current" percentiles over ~10 s and writes 0 for
         # all of them while it has no window yet; the 100% column tells that apart from real 0 ms.
         no_window = (part["top"] == 0) if window == "current" else pd.Series(False, index=part.index)

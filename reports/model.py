@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from slo.expressions import format_number
+from slo.table import SloRow  # the gate's own matching rules (exact names, ``*`` wildcards)
 
 __all__ = [
     "FAIL",
@@ -173,7 +174,8 @@ class Series:
     ``t`` is seconds since the scenario's first history row. ``rps`` and ``errors_per_s`` are
     derived from Locust's cumulative counters (requests in the interval / its length), which is
     exact per interval, unlike Locust's smoothed ``Requests/s`` column that lags 2 s and reads 0
-    for the first seconds of a run. Percentiles are Locust's: over the last ~10 s with
+    for the first seconds of a run (that column is used only where the counters are missing: the
+    web UI's own history). Percentiles are Locust's: over the last ~10 s with
     ``--csv-full-history`` (``window="current"``), else since the start (``"cumulative"``); a
     ``None`` is a tick where Locust had no value yet.
     """
@@ -258,8 +260,6 @@ class Scenario:
         """The thresholds whose SLO row pools this endpoint (the row's ``requests`` column)."""
         if self.gate is None:
             return ()
-        from slo.table import SloRow  # the gate's own matching rules (exact names, ``*`` wildcards)
-
         rows: dict[tuple[str, ...], SloRow] = {}
         found = []
         for threshold in self.gate.thresholds:

@@ -29,7 +29,7 @@ import json
 import logging
 import re
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -165,8 +165,18 @@ class SloWebUi:
             return self.gate.verdict
         return evaluate(table, self.gate.recorder, strict=self.gate.strict)
 
+    def lost_workers(self) -> list[Any]:
+        """Workers lost so far (master only); the gate's ledger, as ``on_quitting`` reads it."""
+        workers = getattr(self.gate, "workers", None)
+        return list(workers.lost()) if workers is not None else []
+
     def passed(self, verdict: Verdict) -> bool:
-        return verdict.passed and not self.gate.aborted_by and not self.gate.bad_reports
+        """The gate's rule in ``on_quitting``: the table holds, nothing aborted, every worker report
+        merged, and no worker lost (unless ``--slo-allow-lost-workers``)."""
+        options = self.environment.parsed_options
+        allow_lost = bool(options is not None and getattr(options, "slo_allow_lost_workers", False))
+        return (verdict.passed and not self.gate.aborted_by and not self.gate.bad_reports
+                and (allow_lost or not self.lost_workers()))
 
     def tab_rows(self) -> list[dict[str, Any]]:
         """The SLO tab: an error row if the SLO file did not load, one row per threshold, and an
@@ -188,6 +198,7 @@ class SloWebUi:
         why = list(verdict.reasons) + [f"aborted by {a}" for a in self.gate.aborted_by]
         if self.gate.bad_reports:
             why.append(f"{self.gate.bad_reports} worker reports could not be merged")
+        why += [lost.describe() for lost in self.lost_workers()]
         why += list(verdict.notes)
         table = self.gate.table
         source = table.source if table is not None else ""
@@ -270,13 +281,20 @@ class SloWebUi:
     def report_html(self) -> tuple[str, int]:
         """The HTML report of the current statistics and verdict, and the HTTP status."""
         try:
+            from reports import ReportError
             from reports.html import render_report
         except ImportError as exc:
             return (f"The HTML report is not available: reports.html.render_report cannot be imported ({exc}). "
                     "The CSVs are under Download Data.", 503)
         with tempfile.TemporaryDirectory(prefix="osiris-slo-report-") as folder:
-            self.write_run_dir(Path(folder))
-            return render_report(Path(folder)), 200
+            # the report names the run after its folder: say what it is, like reports/runs/<timestamp>
+            run_dir = Path(folder) / f"web-ui-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+            run_dir.mkdir()
+            self.write_run_dir(run_dir)
+            try:
+                return render_report(run_dir), 200
+            except ReportError as exc:  # e.g. nothing has run yet: say so, not a 500
+                return f"No report yet: {exc}", 409
 
 
 def _text(body: str, status: int = 200, mimetype: str = "text/plain") -> Response:

@@ -89,6 +89,18 @@ def run_scenario(name: str, url: str, out: Path, args: argparse.Namespace) -> in
     return subprocess.call(command, cwd=ROOT, env=env)
 
 
+def build_reports(out: Path) -> None:
+    """report.html, junit.xml and summary.json beside the CSVs; a report problem never hides the verdict."""
+    from reports import ReportError
+    from reports.build import build_all
+
+    try:
+        for path in build_all(out):
+            print(f"Wrote {path}")
+    except ReportError as exc:
+        print(f"osiris-load: no report: {exc}", file=sys.stderr)
+
+
 def overall_code(codes: dict[str, int]) -> int:
     others = [c for c in codes.values() if c not in (0, EXIT_SLO_FAILED)]
     if others:
@@ -123,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sidecar is not None:
             stop(sidecar)
     code = overall_code(codes)
+    build_reports(out)
     print("\n=== Verdicts")
     for name, rc in codes.items():
         word = {0: "PASS", EXIT_SLO_FAILED: "FAIL (SLO)"}.get(rc, f"ERROR (exit {rc})")
