@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import urllib.request
+from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,19 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from sidecar.redis_server import free_port  # noqa: E402
 from slo.recorder import RequestRecorder  # noqa: E402
-
-
-def wait_healthy(url: str, timeout_s: float = 600) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.25)
-    raise SystemExit(f"sidecar at {url} not healthy")
+from suite.__main__ import wait_healthy  # noqa: E402
 
 
 def locust_run(url: str, gate: bool, seconds: int, users: int, out: Path) -> tuple[float, int]:
@@ -70,7 +58,7 @@ def cpu_per_request(rounds: int, seconds: int, users: int) -> None:
     sidecar = subprocess.Popen([sys.executable, "-m", "sidecar", "--port", str(port)], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_healthy(url)
+        wait_healthy(url, sidecar, 600)
         results: dict[bool, list[float]] = {True: [], False: []}
         with tempfile.TemporaryDirectory() as tmp:
             for i in range(rounds):
@@ -89,7 +77,7 @@ def cpu_per_request(rounds: int, seconds: int, users: int) -> None:
 
 
 def nearest_rank(ordered: list[float], p: float) -> float:
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+    return ordered[max(0, math.ceil(Fraction(str(p)) * len(ordered) / 100) - 1)]
 
 
 def accuracy_and_memory(n: int) -> None:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import httpx
@@ -107,7 +108,7 @@ def test_gate_is_right_where_locust_bucketing_is_wrong(start_sidecar, redis_serv
 
 def nearest_rank(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+    return ordered[max(0, math.ceil(Fraction(str(p)) * len(ordered) / 100) - 1)]
 
 
 def test_distributed_counts_and_percentiles_are_exact(sidecar, tmp_path: Path) -> None:
