@@ -25,6 +25,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, Runner, WorkerRunner
 
 from slo.evaluate import Verdict, abort_triggers, evaluate
+from slo.final_csv import write_final_locust_csv
 from slo.recorder import RequestRecorder
 from slo.summary import format_summary, verdict_rows
 from slo.table import DEFAULT_TABLE_PATH, SloFileError, SloTable, load_table
@@ -171,6 +172,10 @@ class SloGate:
         """Print the summary last, after Locust's own tables, where k6 prints its thresholds."""
         if self.verdict is None or self.passed is None:
             return
+        options = self.environment.parsed_options
+        prefix = getattr(options, "csv_prefix", None) if options else None
+        if prefix:
+            write_final_locust_csv(self.environment, prefix)
         passed = self.passed
         text = format_summary(self.verdict, ascii_only=not _stdout_is_utf8())
         if self.aborted_by:

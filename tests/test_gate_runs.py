@@ -67,6 +67,11 @@ def test_scenario_passes_against_the_sidecar(sidecar, tmp_path: Path, scenario: 
     assert overall(rows)["verdict"] == "pass"
     assert "SLO gate: PASSED" in result.stdout
     assert all(int(row["samples"]) > 0 for (name, _), row in rows.items() if name in ran)
+    # Locust's own CSV counts the same requests as the gate (it is rewritten once more at the end)
+    with open(f"{tmp_path / scenario}_stats.csv", newline="") as handle:
+        locust_total = next(int(r["Request Count"]) for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
+    with open(f"{tmp_path / scenario}_slo_endpoints.csv", newline="") as handle:
+        assert locust_total == sum(int(r["count"]) for r in csv.DictReader(handle))
 
 
 def test_injected_latency_and_errors_fail_the_right_rows(start_sidecar, redis_server: RedisServer,
