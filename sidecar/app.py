@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -40,6 +40,7 @@ RETRY_AFTER_S = "1"
 # Every status a POST route can answer besides 200 and FastAPI's own 422, so the OpenAPI document
 # (and a schema-based fuzzer reading it) knows them all.
 POST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body could not be read as text (not UTF-8)"},
     401: {"model": ErrorResponse, "description": f"OSIRIS_API_KEY is set and {API_KEY_HEADER} is missing or wrong"},
     413: {"model": ErrorResponse, "description": "Request body larger than OSIRIS_MAX_BODY_BYTES"},
     503: {"model": ErrorResponse, "description": "Queue full (Retry-After), model not loaded or Redis unavailable"},
@@ -106,8 +107,12 @@ class ObserveMiddleware:
         return False
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised from the body stream. An HTTPException, because FastAPI turns any other exception
+    raised while reading the body into a 400; this one passes through as the 413 it is."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body too large: the limit is {limit} bytes")
 
 
 def _limited(receive: Receive, limit: int) -> Receive:
@@ -120,7 +125,7 @@ def _limited(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise _BodyTooLarge
+                raise _BodyTooLarge(limit)
         return message
 
     return wrapped

@@ -114,6 +114,17 @@ class SloGate:
         self.verdict = evaluate(self.table, self.recorder, strict=self.strict)
         return self.verdict
 
+    def lost_workers(self) -> list[LostWorker]:
+        return self.workers.lost(self.started_at)
+
+    def overall_passed(self, verdict: Verdict) -> bool:
+        """The run passes when the table holds, nothing aborted it, every worker report merged, and
+        no worker was lost (unless ``--slo-allow-lost-workers``)."""
+        options = self.environment.parsed_options
+        allow_lost = bool(options and getattr(options, "slo_allow_lost_workers", False))
+        return (verdict.passed and not self.aborted_by and not self.bad_reports
+                and (allow_lost or not self.lost_workers()))
+
     def on_test_start(self, **_: Any) -> None:
         self.recorder.reset()
         self.workers.reset()
@@ -155,10 +166,9 @@ class SloGate:
             self._live.kill(block=False)
         self.check_workers()
         verdict = self.evaluate()
-        self.lost = self.workers.lost()
+        self.lost = self.lost_workers()
+        passed = self.overall_passed(verdict)
         options = environment.parsed_options
-        allow_lost = bool(options and getattr(options, "slo_allow_lost_workers", False))
-        passed = verdict.passed and not self.aborted_by and not self.bad_reports and (allow_lost or not self.lost)
         if environment.process_exit_code in (None, 0):
             environment.process_exit_code = 0 if passed else EXIT_SLO_FAILED
         elif not passed:

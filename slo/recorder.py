@@ -196,6 +196,7 @@ class RequestRecorder:
             raise ValueError("max_keys must be at least 1")
         self.max_keys = max_keys
         self._entries: dict[tuple[str, str], _Entry] = {}
+        self._scratch: dict[tuple[tuple[str, str], ...], HdrHistogram] = {}
         #: Requests not recorded because their key arrived after ``max_keys`` keys were in use.
         self.overflow = 0
         #: The first few keys that overflowed (for the message that explains the overflow).
@@ -246,29 +247,48 @@ class RequestRecorder:
         entry = self._entries.get((method, name))
         if entry is None:
             return None
-        return self.pooled([(method, name)])
+        stats = self.pooled([(method, name)])
+        if stats.histogram is not None:  # a copy: later records must not change the snapshot
+            copy = new_histogram()
+            copy.add(stats.histogram)
+            stats.histogram = copy
+        return stats
 
     def pooled(self, keys: Iterable[tuple[str, str]]) -> EndpointStats:
-        """One distribution over several keys (an SLO row), merged into a new histogram; unknown
-        keys are ignored and no keys at all give ``count`` 0."""
+        """One distribution over several keys (an SLO row); unknown keys are ignored and no keys at
+        all give ``count`` 0.
+
+        Called every few seconds by the live evaluation, so it allocates no histogram: a single key
+        shares its own histogram, several keys are merged into a scratch histogram kept per key set
+        (hdrh histograms hold reference cycles: fresh ones would pile up until a full GC). The
+        result is therefore read-only and valid until the next ``pooled`` call for the same keys.
+        """
         stats = EndpointStats()
-        merged: HdrHistogram | None = None
-        min_ms, max_ms = math.inf, -math.inf
+        entries = []
         for key in dict.fromkeys(keys):  # a key listed twice must not count twice
             entry = self._entries.get(key)
-            if entry is None or entry.count == 0:
-                continue
+            if entry is not None and entry.count:
+                entries.append((key, entry))
+        if not entries:
+            return stats
+        if len(entries) == 1:
+            stats.histogram = entries[0][1].hist
+        else:
+            scratch_key = tuple(key for key, _ in entries)
+            merged = self._scratch.get(scratch_key)
             if merged is None:
-                merged = new_histogram()
-            merged.add(entry.hist)
+                merged = self._scratch[scratch_key] = new_histogram()
+            else:
+                merged.reset()
+            for _, entry in entries:
+                merged.add(entry.hist)
+            stats.histogram = merged
+        for _, entry in entries:
             stats.count += entry.count
             stats.failures += entry.failures
             stats.sum_ms += entry.sum_ms
-            min_ms = min(min_ms, entry.min_ms)
-            max_ms = max(max_ms, entry.max_ms)
-        if merged is not None:
-            stats.histogram = merged
-            stats.min_ms, stats.max_ms = min_ms, max_ms
+        stats.min_ms = min(entry.min_ms for _, entry in entries)
+        stats.max_ms = max(entry.max_ms for _, entry in entries)
         return stats
 
     # -- distribution ---------------------------------------------------------------------------

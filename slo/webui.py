@@ -166,17 +166,12 @@ class SloWebUi:
         return evaluate(table, self.gate.recorder, strict=self.gate.strict)
 
     def lost_workers(self) -> list[Any]:
-        """Workers lost so far (master only); the gate's ledger, as ``on_quitting`` reads it."""
-        workers = getattr(self.gate, "workers", None)
-        return list(workers.lost()) if workers is not None else []
+        """Workers lost so far (master only), from the gate's ledger."""
+        return self.gate.lost_workers()
 
     def passed(self, verdict: Verdict) -> bool:
-        """The gate's rule in ``on_quitting``: the table holds, nothing aborted, every worker report
-        merged, and no worker lost (unless ``--slo-allow-lost-workers``)."""
-        options = self.environment.parsed_options
-        allow_lost = bool(options is not None and getattr(options, "slo_allow_lost_workers", False))
-        return (verdict.passed and not self.gate.aborted_by and not self.gate.bad_reports
-                and (allow_lost or not self.lost_workers()))
+        """The gate's own rule (``SloGate.overall_passed``), so the tab and the exit code agree."""
+        return self.gate.overall_passed(verdict)
 
     def tab_rows(self) -> list[dict[str, Any]]:
         """The SLO tab: an error row if the SLO file did not load, one row per threshold, and an

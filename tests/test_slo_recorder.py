@@ -333,3 +333,16 @@ def test_property_percentile_within_tolerance(samples: list[float], p: float, wo
     want = exact_percentile(samples, p)
     assert abs(stats.percentile(p) - want) <= TOLERANCE * want
     assert stats.min_ms <= stats.percentile(p) <= stats.max_ms
+
+
+def test_pooled_allocates_no_histogram_per_evaluation() -> None:
+    """The live evaluation pools every few seconds: reusing histograms keeps the gate's memory flat."""
+    recorder = RequestRecorder()
+    recorder.record("GET", "/a", 5.0, False)
+    recorder.record("GET", "/b", 7.0, False)
+    both = [("GET", "/a"), ("GET", "/b")]
+    first = recorder.pooled(both).histogram
+    recorder.record("GET", "/b", 9.0, False)
+    again = recorder.pooled(both)
+    assert again.histogram is first and again.count == 3 and again.percentile(100) == 9.0
+    assert recorder.pooled([("GET", "/a")]).histogram is recorder.pooled([("GET", "/a")]).histogram

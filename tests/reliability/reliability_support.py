@@ -1,0 +1,224 @@
+"""Helpers of the reliability suite: Locust child processes, their per-request records, RSS sampling.
+
+Nothing here imports Locust (that would gevent-patch the pytest process): Locust always runs as a
+child ``python -m locust`` process, bounded by its own run time and by a hard timeout here, so a
+hang is a test failure, never a stuck suite.
+
+Numbers a test measures go to ``record()``: printed (pytest shows them with ``-rA`` or on failure)
+and, when ``OSIRIS_RELIABILITY_RECORD`` names a file, appended to it as JSON lines (how the table in
+``docs/reliability.md`` was filled).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from prometheus_client.parser import text_string_to_metric_families
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+RELIABILITY_LOCUSTFILE = HERE / "locustfile_reliability.py"
+LOCUSTFILES = ROOT / "locustfiles"
+
+# Settings a developer may have exported that would change what a run does.
+_SCRUBBED_PREFIXES = ("OSIRIS_URL", "OSIRIS_API_KEY", "OSIRIS_STAGES", "OSIRIS_SHAPE", "OSIRIS_SLO_", "OSIRIS_PROMPTS",
+                      "LOCUST_")
+
+
+def locust_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def locust_command(locustfile: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(locustfile), *args]
+
+
+@dataclass
+class Finished:
+    returncode: int
+    output: str
+    seconds: float
+
+
+class LocustProcess:
+    """A ``python -m locust`` child with stdout+stderr captured to a file (no pipe to fill up)."""
+
+    def __init__(self, command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+        self.log = log
+        self._handle = log.open("wb")
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(command, cwd=ROOT, env=locust_env(env), stdout=self._handle,
+                                     stderr=subprocess.STDOUT)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        if not self._handle.closed:
+            self._handle.flush()
+        return self.log.read_text(errors="replace")
+
+    def wait(self, timeout_s: float) -> Finished:
+        """Wait for the process to end by itself; a hang is killed and reported as a failure."""
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"locust did not finish within {timeout_s}s (hang):\n{self.output()[-4000:]}") \
+                from None
+        finally:
+            self._handle.close()
+        return Finished(self.proc.returncode, self.output(), time.monotonic() - self.started)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        if not self._handle.closed:
+            self._handle.close()
+
+
+def run_locust(locustfile: Path, url: str, args: list[str], log: Path, env: dict[str, str] | None = None,
+               timeout_s: float = 120) -> Finished:
+    process = LocustProcess(locust_command(locustfile, "--headless", "--host", url, "--only-summary", *args),
+                            log, env)
+    return process.wait(timeout_s)
+
+
+# --------------------------------------------------------------------------------------------------
+# What the reliability locustfile recorded (one JSON file per Locust process)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Records:
+    statuses: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    no_retry_after: int = 0
+    ok_ms: dict[str, list[float]] = field(default_factory=dict)
+    proposal_ids: list[str] = field(default_factory=list)
+    connection_errors: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def sent(self) -> int:
+        return sum(self.statuses.values())
+
+    def count(self, status: int | Callable[[int], bool], name: str | None = None) -> int:
+        match = status if callable(status) else (lambda s: s == status)
+        return sum(n for (_, req, s), n in self.statuses.items() if match(s) and (name is None or req == name))
+
+    def by_status(self) -> dict[int, int]:
+        out: Counter[int] = Counter()
+        for (_, _, status), n in self.statuses.items():
+            out[status] += n
+        return dict(sorted(out.items()))
+
+
+def read_records(directory: Path) -> Records:
+    records = Records()
+    for path in sorted(directory.glob("records-*.json")):
+        data = json.loads(path.read_text())
+        for key, n in data["statuses"].items():
+            method, name, status = key.split(" ", 2)
+            records.statuses[(method, name, int(status))] += n
+        records.no_retry_after += data["no_retry_after"]
+        for name, values in data["ok_ms"].items():
+            records.ok_ms.setdefault(name, []).extend(values)
+        records.proposal_ids.extend(data["proposal_ids"])
+        records.connection_errors.update(data["connection_errors"])
+    return records
+
+
+def nearest_rank(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+# --------------------------------------------------------------------------------------------------
+# Memory
+# --------------------------------------------------------------------------------------------------
+
+
+def rss_mb(pid: int) -> float:
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+class RssSampler:
+    """Samples a process's RSS (MiB) every ``interval_s`` in a thread until stopped (or the process ends)."""
+
+    def __init__(self, pid: int, interval_s: float = 1.0) -> None:
+        self.pid = pid
+        self.interval_s = interval_s
+        self.samples: list[tuple[float, float]] = []  # (seconds since start, MiB)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._t0 = time.monotonic()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.samples.append((time.monotonic() - self._t0, rss_mb(self.pid)))
+            except psutil.Error:
+                return
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    @property
+    def values(self) -> list[float]:
+        return [mb for _, mb in self.samples]
+
+
+# --------------------------------------------------------------------------------------------------
+# The sidecar's own counters
+# --------------------------------------------------------------------------------------------------
+
+
+def metric_total(url: str, name: str, **labels: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples
+               if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def requests_served(url: str) -> float:
+    """Requests the sidecar has answered, other than /metrics itself."""
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples
+               if s.name == "osiris_http_requests_total" and s.labels.get("route") != "/metrics")
+
+
+# --------------------------------------------------------------------------------------------------
+# Recording the numbers
+# --------------------------------------------------------------------------------------------------
+
+
+def record(case: str, **numbers: Any) -> None:
+    line = json.dumps({"case": case, **numbers}, sort_keys=True, default=str)
+    print(f"[reliability] {line}")
+    target = os.environ.get("OSIRIS_RELIABILITY_RECORD")
+    if target:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")

@@ -1,0 +1,99 @@
+"""Case 1, overload: ten times the guide's load (50 users, no think time) against a real sidecar.
+
+The guide's load is 5 users with 1 s think time; here 50 users send ``POST /generate/`` (the k6 body)
+and some proposals back to back for ``OSIRIS_RELIABILITY_OVERLOAD_S`` seconds (20 in CI, 60 for the
+table in docs/reliability.md). Every answer must be a 200 or a 503 with ``Retry-After``: no 500, no
+other status, no dropped connection (Locust's status 0). The sidecar's RSS is sampled before, during
+and after; the p99 of the admitted (200) requests must stay bounded.
+
+The sidecar runs with ``OSIRIS_MAX_QUEUE=16`` (``OSIRIS_RELIABILITY_OVERLOAD_QUEUE``): with the
+default 64, 50 users never fill the queue (no 503 at all, only queueing), and admission control is
+what this case is about.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+
+from sidecar.redis_server import RedisServer
+from tests.reliability.reliability_support import (
+    RELIABILITY_LOCUSTFILE,
+    RssSampler,
+    nearest_rank,
+    read_records,
+    record,
+    rss_mb,
+    run_locust,
+)
+
+DURATION_S = int(os.environ.get("OSIRIS_RELIABILITY_OVERLOAD_S", "20"))
+QUEUE = os.environ.get("OSIRIS_RELIABILITY_OVERLOAD_QUEUE", "16")
+USERS = 50
+P99_LIMIT_MS = 20_000  # admitted requests: well under the 30 s client timeout, even with Locust at 100% CPU
+RSS_GROWTH_LIMIT_MB = 200  # peak over the idle sidecar
+RSS_SECOND_HALF_LIMIT_MB = 40  # peak of the second half over the peak of the first half
+
+
+def test_overload_gets_only_200_or_503_with_retry_after(start_sidecar, redis_server: RedisServer,
+                                                        tmp_path: Path) -> None:
+    sidecar = start_sidecar({"REDIS_URL": redis_server.url, "OSIRIS_MAX_QUEUE": QUEUE,
+                             "OSIRIS_PROPOSAL_STREAM": f"reliability:overload:{os.getpid()}"})
+    try:
+        run_overload(sidecar, tmp_path)
+    finally:
+        sidecar.stop()
+
+
+def run_overload(sidecar, tmp_path: Path) -> None:
+    out = tmp_path / "records"
+    out.mkdir()
+    pid = sidecar.proc.pid
+    before = rss_mb(pid)
+    with RssSampler(pid, interval_s=0.5) as sampler:
+        finished = run_locust(RELIABILITY_LOCUSTFILE, sidecar.url,
+                              ["OverloadUser", "-u", str(USERS), "-r", str(USERS), "-t", f"{DURATION_S}s",
+                               "--stop-timeout", "10", "--csv", str(tmp_path / "overload")],
+                              tmp_path / "locust.log", env={"REL_OUT_DIR": str(out)}, timeout_s=DURATION_S + 90)
+    after = rss_mb(pid)
+
+    assert finished.returncode in (0, 99), finished.output[-4000:]
+    assert "Traceback" not in finished.output, finished.output[-4000:]
+    records = read_records(out)
+    statuses = records.by_status()
+    ok = [ms for values in records.ok_ms.values() for ms in values]
+    during = sampler.values
+    half = len(during) // 2
+    numbers = {
+        "duration_s": DURATION_S, "users": USERS, "max_queue": int(QUEUE), "sent": records.sent,
+        "status_200": statuses.get(200, 0), "status_503": statuses.get(503, 0),
+        "status_5xx_other": sum(n for s, n in statuses.items() if s >= 500 and s != 503),
+        "connection_errors": statuses.get(0, 0), "other_statuses": {s: n for s, n in statuses.items()
+                                                                    if s not in (0, 200, 503)},
+        "503_without_retry_after": records.no_retry_after,
+        "p50_ok_ms": round(nearest_rank(ok, 50), 1) if ok else None,
+        "p99_ok_ms": round(nearest_rank(ok, 99), 1) if ok else None,
+        "p99_ok_ms_by_name": {name: round(nearest_rank(v, 99), 1) for name, v in records.ok_ms.items()},
+        "rss_before_mb": round(before, 1), "rss_peak_mb": round(max(during), 1), "rss_after_mb": round(after, 1),
+        "rss_peak_first_half_mb": round(max(during[:half]), 1),
+        "rss_peak_second_half_mb": round(max(during[half:]), 1),
+    }
+    record("overload", **numbers)
+
+    assert records.sent > USERS, numbers
+    assert set(statuses) <= {200, 503}, numbers  # no 500, no other status, no status 0 (dropped connection)
+    assert records.connection_errors == {}, records.connection_errors
+    assert records.no_retry_after == 0, numbers
+    assert statuses.get(200, 0) > 0, numbers  # overload sheds load; it does not stop serving
+    assert numbers["p99_ok_ms"] < P99_LIMIT_MS, numbers
+    assert max(during) - before < RSS_GROWTH_LIMIT_MB, numbers
+    assert max(during[half:]) - max(during[:half]) < RSS_SECOND_HALF_LIMIT_MB, numbers
+
+    # The sidecar recovers by itself: healthy, and a request is served promptly.
+    assert httpx.get(f"{sidecar.url}/health", timeout=10).status_code == 200
+    response = httpx.post(f"{sidecar.url}/generate", json={"prompt": "after the storm", "max_length": 4},
+                          timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.elapsed.total_seconds() < 2
