@@ -173,6 +173,14 @@ def _json_object(response: Any) -> tuple[dict[str, Any] | None, str | None]:
     return body, None
 
 
+def _conclude(response: Any, why: str | None) -> None:
+    """Mark a caught response: a success, or a failure saying why."""
+    if why is None:
+        response.success()
+    else:
+        response.failure(why)
+
+
 def check_generate(response: Any) -> None:
     """``POST /generate``: 200 and a JSON object with a string ``generated_text``."""
     why = _status_failure(response)
@@ -181,10 +189,7 @@ def check_generate(response: Any) -> None:
         if body is not None and not isinstance(body.get("generated_text"), str):
             present = "generated_text" in body
             why = "generated_text is not a string" if present else "missing generated_text"
-    if why is None:
-        response.success()
-    else:
-        response.failure(why)
+    _conclude(response, why)
 
 
 def check_metrics(response: Any) -> None:
@@ -194,10 +199,7 @@ def check_metrics(response: Any) -> None:
         content = response.content or b""
         if b"# HELP " not in content and b"# TYPE " not in content:
             why = "not Prometheus text (no # HELP or # TYPE line)"
-    if why is None:
-        response.success()
-    else:
-        response.failure(why)
+    _conclude(response, why)
 
 
 def check_health(response: Any) -> None:
@@ -205,10 +207,7 @@ def check_health(response: Any) -> None:
     why = _status_failure(response)
     if why is None:
         _, why = _json_object(response)
-    if why is None:
-        response.success()
-    else:
-        response.failure(why)
+    _conclude(response, why)
 
 
 def check_proposal(response: Any) -> None:
@@ -218,10 +217,7 @@ def check_proposal(response: Any) -> None:
         body, why = _json_object(response)
         if body is not None:
             why = _proposal_problem(body)
-    if why is None:
-        response.success()
-    else:
-        response.failure(why)
+    _conclude(response, why)
 
 
 def _proposal_problem(body: dict[str, Any]) -> str | None:
