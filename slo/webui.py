@@ -346,25 +346,23 @@ def attach(environment: Environment, web_ui: WebUI, gate: SloGate) -> SloWebUi:
     def slo_rows() -> Response:
         return _text(json.dumps(ui.tab_rows()), mimetype="application/json")
 
-    @blueprint.route("/slo/csv")
-    @web_ui.auth_required_if_enabled
-    def slo_csv() -> Response:
+    def csv_download(index: int, suffix: str) -> Response:
         texts = ui.slo_csv_texts()
         if texts is None:
             return _text("No SLO table is loaded.", 503)
-        response = _text(texts[0], mimetype="text/csv")
-        response.headers["Content-Disposition"] = f"attachment;filename={name()}_slo.csv"
+        response = _text(texts[index], mimetype="text/csv")
+        response.headers["Content-Disposition"] = f"attachment;filename={name()}{suffix}"
         return response
+
+    @blueprint.route("/slo/csv")
+    @web_ui.auth_required_if_enabled
+    def slo_csv() -> Response:
+        return csv_download(0, "_slo.csv")
 
     @blueprint.route("/slo/endpoints.csv")
     @web_ui.auth_required_if_enabled
     def slo_endpoints_csv() -> Response:
-        texts = ui.slo_csv_texts()
-        if texts is None:
-            return _text("No SLO table is loaded.", 503)
-        response = _text(texts[1], mimetype="text/csv")
-        response.headers["Content-Disposition"] = f"attachment;filename={name()}_slo_endpoints.csv"
-        return response
+        return csv_download(1, "_slo_endpoints.csv")
 
     @blueprint.route("/slo/report.html")
     @web_ui.auth_required_if_enabled

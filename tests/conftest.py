@@ -28,6 +28,18 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, inter
         time.sleep(interval_s)
 
 
+def stop_process(proc: subprocess.Popen, timeout_s: float = 30) -> int:
+    """SIGTERM, wait, then SIGKILL if it did not stop: a test never leaves a process behind."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    return proc.returncode
+
+
 class SidecarProcess:
     """``python -m sidecar`` in a child process, on a free loopback port."""
 
@@ -63,15 +75,9 @@ class SidecarProcess:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        code = stop_process(self.proc)
         self._log.close()
-        return self.proc.returncode
+        return code
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -32,7 +31,7 @@ import pytest
 
 from sidecar.redis_server import free_port
 from slo.table import DEFAULT_TABLE_PATH
-from tests.conftest import ROOT, wait_until
+from tests.conftest import ROOT, stop_process, wait_until
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -508,15 +507,9 @@ class LocustUi:
         wait_until(lambda: self.stats()["state"] == "stopped", 30, "the test to stop", interval_s=0.25)
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        code = stop_process(self.proc)
         self._log.close()
-        return self.proc.returncode
+        return code
 
 
 @pytest.fixture

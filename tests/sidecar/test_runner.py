@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,15 +21,6 @@ from sidecar.proposal_decoding import PROPOSAL_SCHEMA, ProposalDecodingError
 from sidecar.runner import Generation, ModelRunner, QueueFull, RunnerNotReady
 
 T = TypeVar("T")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_cpu_thread() -> Iterator[None]:
-    """Tiny models gain nothing from intra-op threads, and OpenMP spinning on a busy 2-core box is slow."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
