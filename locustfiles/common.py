@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -253,17 +253,15 @@ class OsirisUser(FastHttpUser):
     host = OSIRIS_URL or DEFAULT_HOST  # --host overrides it (Locust sets user_class.host), unless OSIRIS_URL
     wait_time = constant(1)  # every k6 iteration ends with sleep(1)
 
+    def _post(self, path: str, name: str, body: bytes, check: Callable[[Any], None]) -> None:
+        """A checked JSON POST (with the API key when one is set)."""
+        with self.client.request("POST", path, name=name, data=body, headers=POST_HEADERS,
+                                 catch_response=True) as response:
+            check(response)
+
     def post_generate(self) -> None:
         """``POST /generate/`` with k6_sidecar_load.js's body, reported as ``POST /generate``."""
-        with self.client.request(
-            "POST",
-            "/generate/",
-            name="/generate",
-            data=GENERATE_BODY,
-            headers=POST_HEADERS,
-            catch_response=True,
-        ) as response:
-            check_generate(response)
+        self._post("/generate/", "/generate", GENERATE_BODY, check_generate)
 
     def get_metrics(self) -> None:
         """``GET /metrics``, checked for Prometheus text."""
@@ -277,15 +275,7 @@ class OsirisUser(FastHttpUser):
 
     def post_proposal(self, body: bytes) -> None:
         """``POST /propose_trade_adjustments/`` with a pre-encoded body, checked against the schema."""
-        with self.client.request(
-            "POST",
-            "/propose_trade_adjustments/",
-            name="/propose_trade_adjustments/",
-            data=body,
-            headers=POST_HEADERS,
-            catch_response=True,
-        ) as response:
-            check_proposal(response)
+        self._post("/propose_trade_adjustments/", "/propose_trade_adjustments/", body, check_proposal)
 
 
 # --------------------------------------------------------------------------------------------------
