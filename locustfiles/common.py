@@ -43,7 +43,7 @@ def _env_url(environ: Mapping[str, str]) -> str | None:
 
 
 OSIRIS_URL: str | None = _env_url(os.environ)
-"""Read once at import. When set it wins over ``--host`` (see ``_on_init``), like the k6 scripts."""
+"""Read once at import: the default target when ``--host`` is not given (``--host`` wins, as in Locust)."""
 
 API_KEY: str | None = os.environ.get("OSIRIS_API_KEY") or None
 """Optional key sent as ``X-API-Key`` on POSTs; read once so the hot path never touches os.environ."""
@@ -250,7 +250,7 @@ class OsirisUser(FastHttpUser):
     """
 
     abstract = True
-    host = OSIRIS_URL or DEFAULT_HOST  # --host overrides it (Locust sets user_class.host), unless OSIRIS_URL
+    host = OSIRIS_URL or DEFAULT_HOST  # --host overrides it (Locust sets user_class.host)
     wait_time = constant(1)  # every k6 iteration ends with sleep(1)
 
     def _post(self, path: str, name: str, body: bytes, check: Callable[[Any], None]) -> None:
@@ -286,7 +286,6 @@ _ui_default_stages: str | None = None
 """Set at init to the running shape's default, so the web UI's "stages" field shows real stages."""
 
 
-@events.init_command_line_parser.add_listener
 def _add_options(parser: Any, **_kwargs: Any) -> None:
     """Register ``--stages`` and ``--no-shape``.
 
@@ -320,7 +319,6 @@ def _fail_startup(message: str) -> None:
     raise SystemExit(2)
 
 
-@events.init.add_listener
 def _on_init(environment: Any, **_kwargs: Any) -> None:
     """Apply the host precedence, validate ``--stages`` and reconcile the shape switch, before any load.
 
@@ -330,22 +328,22 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
     global _ui_default_stages
     options = environment.parsed_options
 
-    # Host: OSIRIS_URL > --host/LOCUST_HOST > the class default (localhost:8000). Locust copies
-    # environment.host onto every user class when it spawns, so setting it here is what makes
-    # OSIRIS_URL win over --host; it also makes the web UI show the real target.
-    if OSIRIS_URL:
-        if environment.host and environment.host.rstrip("/") != OSIRIS_URL:
-            logger.warning("OSIRIS_URL=%s overrides --host %s", OSIRIS_URL, environment.host)
-        environment.host = OSIRIS_URL
-    elif environment.host:
+    # Host: --host/LOCUST_HOST > OSIRIS_URL > the class default (localhost:8000), as in Locust where the
+    # command line wins over the environment. Locust copies environment.host onto every user class
+    # when it spawns; setting it here also makes the web UI show the real target.
+    if environment.host:
         environment.host = environment.host.rstrip("/")
+        if OSIRIS_URL and environment.host != OSIRIS_URL:
+            logger.info("--host %s overrides OSIRIS_URL=%s", environment.host, OSIRIS_URL)
+    elif OSIRIS_URL:
+        environment.host = OSIRIS_URL
 
     if options is None:  # Locust used as a library: nothing to validate
         return
 
     from locustfiles.stages import StagesShape
 
-    shape = environment.shape_class
+    shape = _one_shape(environment, StagesShape)
     stages_value = getattr(options, "stages", None)
     if getattr(options, "no_shape", False) and isinstance(shape, StagesShape):
         # --no-shape came from a config file or LOCUST_* env, which import-time detection cannot see.
@@ -373,8 +371,42 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
         return
     options.stages = text
     _ui_default_stages = text
-    if any(getattr(options, name, None) for name in ("num_users", "spawn_rate", "run_time")):
+    if options.headless or options.autostart:
+        shape.given_options = (options.num_users, options.spawn_rate, options.run_time)
+    if shape.use_common_options and stages_value:
+        logger.info("--stages %s wins over -u/-r (-t still ends the run)", format_stages(stages))
+    elif not shape.use_common_options and any(getattr(options, n, None) for n in ("num_users", "spawn_rate")):
         logger.info(
             "Ramping by stages %s; pass --no-shape (or OSIRIS_SHAPE=off) to use -u/-r/-t",
             format_stages(stages),
         )
+
+
+def _one_shape(environment: Any, stages_shape: type) -> Any:
+    """The shape to run when ``-f`` named several scenarios (a folder, or ``a.py,b.py``).
+
+    Locust would take the first shape it found; instead the mixed scenario's shape runs (all users,
+    mixed.py's weights and stages) when it is among them, and otherwise the run is refused.
+    """
+    shapes = {name: shape for name, shape in (getattr(environment, "available_shape_classes", None) or {}).items()
+              if isinstance(shape, stages_shape)}
+    if len(shapes) <= 1:
+        return environment.shape_class
+    where = getattr(environment.parsed_options, "locustfile", None) or "the locustfiles"
+    mixed = shapes.get("MixedShape")
+    if mixed is None:
+        _fail_startup(f"-f {where} names several scenarios with their own stages ({', '.join(sorted(shapes))}): "
+                      "name one locustfile, or locustfiles/mixed.py to run them all as mixed traffic")
+    if environment.shape_class is not None and environment.shape_class is not mixed:
+        mixed.runner = environment.shape_class.runner
+        environment.shape_class = mixed
+    logger.info("-f %s names several scenarios: running all of them as one mixed run (mixed.py's weights and "
+                "stages)", where)
+    return mixed
+
+
+if __name__ == "locustfiles.common":
+    # Locust also loads this file by path as a module named "common" when -f names the folder; the
+    # listeners belong to the one real module, so the options are added once (no argparse conflict).
+    events.init_command_line_parser.add_listener(_add_options)
+    events.init.add_listener(_on_init)

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +34,9 @@ __all__ = [
     "total_duration",
     "target_at",
     "plan_tick",
+    "common_options_given",
+    "common_options_stages",
+    "describe_plan",
     "StagesShape",  # noqa: F822  (created lazily by the module __getattr__ below)
 ]
 
@@ -180,6 +186,59 @@ def plan_tick(
 
 
 # --------------------------------------------------------------------------------------------------
+# Locust's -u/-r/-t: explicit values win over a scenario's default stages (Locust's habit)
+# --------------------------------------------------------------------------------------------------
+
+_USERS_FLAGS = ("-u", "--users")
+_RUN_TIME_FLAGS = ("-t", "--run-time")
+
+
+def common_options_given(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether ``-u/--users`` or ``-t/--run-time`` is on the command line (or in ``LOCUST_USERS``/``LOCUST_RUN_TIME``).
+
+    Looked up when the shape class is created, at import: Locust reads the shape's
+    ``use_common_options`` before any event fires (to warn that -u/-t are ignored). Only explicit
+    values switch it on, so the web UI keeps the stages unless the command line asked otherwise.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    environ = os.environ if environ is None else environ
+    for arg in argv:
+        for flag in _USERS_FLAGS + _RUN_TIME_FLAGS:
+            if arg == flag or arg.startswith(flag + "=") or (len(flag) == 2 and arg.startswith(flag) and len(arg) > 2):
+                return True
+    return any(environ.get(name, "").strip() for name in ("LOCUST_USERS", "LOCUST_RUN_TIME"))
+
+
+def common_options_stages(num_users: int | None, spawn_rate: float | None, run_time: float | None,
+                          default: list[Stage]) -> list[Stage]:
+    """Locust's plan as stages: ramp to ``-u`` at ``-r`` users/s (Locust's default 1/s), then hold.
+
+    Without ``-u`` the default stages' peak is held; without ``-t`` the hold is open-ended (Locust
+    runs until stopped). Locust's own ``-t`` timer ends the test at ``run_time``.
+    """
+    users = num_users if num_users is not None else max(s.target for s in default)
+    rate = spawn_rate if spawn_rate and spawn_rate > 0 else 1.0
+    ramp_s = users / rate
+    hold_s = max(0.0, run_time - ramp_s) if run_time else math.inf
+    stages = [Stage(duration_s=ramp_s, target=users)] if ramp_s > 0 else []
+    if hold_s > 0 or not stages:
+        stages.append(Stage(duration_s=hold_s, target=users))
+    return stages
+
+
+def describe_plan(num_users: int | None, spawn_rate: float | None, run_time: float | None, users: int) -> str:
+    """The one log line that says which plan runs, in the flags the user typed."""
+    given = " ".join(part for part in (
+        f"-u {num_users}" if num_users is not None else "",
+        f"-r {spawn_rate:g}" if spawn_rate else "",
+        f"-t {_format_duration(run_time)}" if run_time else "",
+    ) if part)
+    until = f"until {_format_duration(run_time)}" if run_time else "until stopped"
+    return (f"{given} given: they replace the scenario's default stages (ramp to {users} users at "
+            f"{spawn_rate or 1:g}/s, hold {until}); use --stages for a k6-style ramp")
+
+
+# --------------------------------------------------------------------------------------------------
 # The Locust part: created on first use so that importing this module does not import Locust.
 # --------------------------------------------------------------------------------------------------
 
@@ -200,6 +259,10 @@ def _build_shape_class() -> type[LoadTestShape]:
 
         abstract = True
         default_stages: str = ""
+        # Explicit -u/-t on the command line win over the default stages (see common_options_given).
+        use_common_options = common_options_given()
+        # -u/-r/-t as given, noted at init: headless Locust fills in its defaults (1 user, 1/s) later.
+        given_options: tuple[int | None, float | None, float | None] | None = None
 
         def __init__(self) -> None:
             super().__init__()
@@ -223,17 +286,47 @@ def _build_shape_class() -> type[LoadTestShape]:
                 return value
             return self.default_stages
 
+        def common_options(self) -> tuple[int | None, float | None, float | None] | None:
+            """``(-u, -r, -t)`` when they replace the default stages for this run, else None.
+
+            They do when the command line gave ``-u`` or ``-t`` (``use_common_options``) and no
+            ``--stages`` other than the scenario's own was asked for (``--stages`` wins).
+            """
+            if not self.use_common_options or self.configured_stages_text() != self.default_stages:
+                return None
+            if self.given_options is not None:
+                users, rate, run_time = self.given_options
+            else:  # the web UI's form (its values are what the user typed)
+                options = getattr(getattr(self.runner, "environment", None), "parsed_options", None)
+                users = getattr(options, "num_users", None)
+                rate = getattr(options, "spawn_rate", None)
+                run_time = getattr(options, "run_time", None)
+            if users is None and not run_time:
+                return None
+            return users, rate, run_time
+
         def stages(self) -> list[Stage]:
-            """The parsed stages for this run (parsed once per run; raises StagesError if invalid)."""
+            """The stages for this run (parsed once per run; raises StagesError if invalid)."""
             if self._stages is None:
-                self._stages = parse_stages(self.configured_stages_text())
-                logger.info(
-                    "%s: stages %s (%.1fs)",
-                    type(self).__name__,
-                    format_stages(self._stages),
-                    total_duration(self._stages),
-                )
+                common = self.common_options()
+                if common is not None:
+                    self._stages = common_options_stages(*common, parse_stages(self.default_stages))
+                    logger.info("%s: %s", type(self).__name__,
+                                describe_plan(*common, users=self._stages[-1].target))
+                else:
+                    self._stages = parse_stages(self.configured_stages_text())
+                    logger.info(
+                        "%s: stages %s (%.1fs)",
+                        type(self).__name__,
+                        format_stages(self._stages),
+                        total_duration(self._stages),
+                    )
             return self._stages
+
+        def planned_duration(self) -> float | None:
+            """Seconds the plan lasts (None when open-ended: -u without -t), for progress lines."""
+            total = total_duration(self.stages())
+            return total if math.isfinite(total) else None
 
         def tick(self) -> tuple[int, float] | None:
             """Interpolated users for now (k6 ramp), or ``None`` after the last stage (ends the test)."""

@@ -254,7 +254,7 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def run_locust(
-    scenario: str, workdir: Path, *args: str, env: dict[str, str] | None = None
+    scenario: str, workdir: Path, *args: str, env: dict[str, str] | None = None, locustfile: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``locust -f locustfiles/<scenario>.py --headless ...`` in ``workdir`` (no stray locust.conf)."""
     command = [
@@ -262,7 +262,7 @@ def run_locust(
         "-m",
         "locust",
         "-f",
-        str(LOCUSTFILES / f"{scenario}.py"),
+        locustfile or str(LOCUSTFILES / f"{scenario}.py"),
         "--headless",
         "--only-summary",
         *args,
@@ -381,19 +381,20 @@ def test_checks_catch_wrong_answers_with_their_message(
 # ---------------------------------------------------------------------------------------------
 
 
-def test_osiris_url_wins_over_host(servers: dict[str, TestServer], tmp_path: Path) -> None:
-    """OSIRIS_URL (what k6 users set) beats --host; a trailing slash does not double the path's."""
+def test_host_wins_over_osiris_url(servers: dict[str, TestServer], tmp_path: Path) -> None:
+    """As in Locust, the command line beats the environment: --host over OSIRIS_URL (the default k6 users
+    expect); a trailing slash does not double the path's."""
     result = run_locust(
         "read_heavy",
         tmp_path,
         "--host",
-        servers["bad"].url,
+        servers["good"].url + "/",
         "--stages",
         "0s:1,1s:1",
-        env={"OSIRIS_URL": servers["good"].url + "/"},
+        env={"OSIRIS_URL": servers["bad"].url},
     )
     assert result.returncode == 0, output(result)
-    assert "overrides --host" in result.stderr
+    assert f"--host {servers['good'].url} overrides OSIRIS_URL" in result.stderr
     assert servers["bad"].requests() == []
     assert {r["path"] for r in servers["good"].requests()} == {"/health", "/metrics"}
 
@@ -450,10 +451,11 @@ def test_stages_from_the_environment(servers: dict[str, TestServer], tmp_path: P
     assert "Shape test updating to 3 users" in result.stderr, output(result)
 
 
-def test_users_without_no_shape_get_a_hint(servers: dict[str, TestServer], tmp_path: Path) -> None:
+def test_explicit_stages_win_over_users(servers: dict[str, TestServer], tmp_path: Path) -> None:
     result = run_locust("read_heavy", tmp_path, "--host", servers["good"].url, "-u", "9", "--stages", "0s:1,1s:1")
     assert result.returncode == 0, output(result)
-    assert "pass --no-shape (or OSIRIS_SHAPE=off) to use -u/-r/-t" in result.stderr
+    assert "--stages 0s:1,1s:1 wins over -u/-r" in result.stderr, output(result)
+    assert "Shape test updating to 1 users" in result.stderr and "to 9 users" not in result.stderr
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,130 @@
+"""``osiris-load``: the one front door (``make run`` calls ``osiris-load run``).
+
+    osiris-load run [--url URL] [--scenarios ...] [--out DIR] ...   the main job (sidecar, scenarios, verdict)
+    osiris-load sidecar [--host H] [--port P] ...                   only the bundled sidecar
+    osiris-load report RUN_DIR                                       (re)build report.html, junit.xml, summary.json
+    osiris-load compare BASELINE CURRENT [--tolerance 10] ...        exit 1 on a regression
+    osiris-load completion bash                                      a bash completion script
+
+``report`` and ``compare`` are ``python -m reports build|compare`` (the reports package's own entry
+point) behind one name; they need the ``reports`` extra (pandas), and say so when it is missing.
+``sidecar`` needs the ``sidecar`` extra (torch, transformers). Exit codes are the subcommand's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import io
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+PROG = "osiris-load"
+EXIT_USAGE = 2
+SUBCOMMANDS = ("run", "sidecar", "report", "compare", "completion")
+EXTRA_OF = {"report": "reports", "compare": "reports", "sidecar": "sidecar"}
+NEEDS = {"reports": ("pandas",), "sidecar": ("torch", "transformers", "fastapi", "uvicorn")}
+
+
+def package_version() -> str:
+    try:
+        return version("osiris-load")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _parser() -> argparse.ArgumentParser:
+    from suite.main_job import add_run_arguments
+
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Load tests for the Osiris LLM sidecar on Locust, judged by an SLO gate.",
+        epilog=f"'{PROG} COMMAND --help' for a command's options. Plain Locust works too: "
+               "locust -f locustfiles/read_heavy.py (see README).")
+    parser.add_argument("--version", action="version", version=f"{PROG} {package_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    run = sub.add_parser("run", help="the main job: start the sidecar (unless --url), run the scenarios, judge",
+                         description="Start the bundled sidecar (unless --url/OSIRIS_URL), run the scenarios "
+                                     "headless, judge the SLOs, write reports; exit 0 pass, 99 SLO failed, "
+                                     "3 target down, 130/143 interrupted.")
+    add_run_arguments(run)
+    sub.add_parser("sidecar", help="only the bundled sidecar (options: osiris-load sidecar --help)", add_help=False)
+    sub.add_parser("report", help="(re)build report.html, junit.xml, summary.json for a run folder", add_help=False)
+    sub.add_parser("compare", help="compare a run with a baseline; exit 1 on a regression", add_help=False)
+    completion = sub.add_parser("completion", help="print a shell completion script: eval \"$(osiris-load "
+                                                   "completion bash)\"")
+    completion.add_argument("shell", choices=["bash"])
+    return parser
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def missing_extra(command: str) -> str | None:
+    """The one line to print when ``command``'s extra is not installed, else None."""
+    extra = EXTRA_OF.get(command)
+    if extra is None:
+        return None
+    absent = [name for name in NEEDS[extra] if not _installed(name)]
+    if not absent:
+        return None
+    return (f"{PROG} {command}: needs the '{extra}' extra ({', '.join(absent)} not installed): "
+            f"pip install 'osiris-load[{extra}]' (or make run, which installs it)")
+
+
+def completion_script() -> str:
+    words = " ".join(SUBCOMMANDS) + " --version --help"
+    return (f"_osiris_load() {{\n"
+            f"  if [ \"$COMP_CWORD\" -eq 1 ]; then COMPREPLY=( $(compgen -W \"{words}\" -- \"${{COMP_WORDS[1]}}\") );\n"
+            f"  else COMPREPLY=( $(compgen -f -- \"${{COMP_WORDS[COMP_CWORD]}}\") ); fi\n"
+            f"}}\ncomplete -F _osiris_load {PROG}\n")
+
+
+def _reports(command: str, rest: list[str]) -> int:
+    """``python -m reports build|compare`` under this program's name (its help and errors say ``osiris-load``)."""
+    from reports.__main__ import main as reports_main
+
+    verb = "build" if command == "report" else "compare"
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = reports_main([verb, *rest])
+        except SystemExit as exc:  # argparse: --help, bad option
+            code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    for text, stream in ((out.getvalue(), sys.stdout), (err.getvalue(), sys.stderr)):
+        stream.write(text.replace(f"python -m reports {verb}", f"{PROG} {command}")
+                     .replace("python -m reports", PROG))
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    # Pass-through commands keep their own parsers (and --help): everything after the name is theirs.
+    if argv and argv[0] in EXTRA_OF:
+        command, rest = argv[0], argv[1:]
+        problem = missing_extra(command)
+        if problem:
+            print(problem, file=sys.stderr)
+            return EXIT_USAGE
+        if command == "sidecar":
+            from sidecar.launcher import main as sidecar_main
+
+            return sidecar_main(rest, prog=f"{PROG} sidecar")
+        return _reports(command, rest)
+    args = parser.parse_args(argv)
+    if args.command == "completion":
+        sys.stdout.write(completion_script())
+        return 0
+    from suite.main_job import run
+
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

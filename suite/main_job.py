@@ -1,0 +1,243 @@
+"""``osiris-load run`` (``make run``): the main job.
+
+Starts the bundled sidecar (with its own Redis) unless ``--url``/``OSIRIS_URL`` names a running
+one, waits until ``/health`` answers 200, runs each scenario headless with its k6 stages (a
+progress line every few seconds), lets the SLO gate judge each run, writes everything into a run
+folder under the current directory (``./osiris-runs/<UTC timestamp>/`` or ``--out``), stops the
+sidecar and exits with the gate's verdict: 0 every scenario passed, 99 an SLO failed, anything
+else is the first other failure (2 bad input, 3 the sidecar did not come up).
+
+However the job ends (Ctrl+C, SIGTERM, SIGHUP, an exception) it stops everything it started
+within seconds and, when cut short by a signal, says the run was interrupted and exits 128+signal
+(130 Ctrl+C, 143 SIGTERM, 129 SIGHUP): no verdict of a cut-short scenario is presented as the run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+import locustfiles
+from suite.children import start_child, stop_children
+
+SCENARIOS = ("read_heavy", "sidecar_load", "propose_trade")
+EXIT_SLO_FAILED = 99
+EXIT_TARGET_DOWN = 3
+RUNS_DIR = "osiris-runs"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PROGRESS_PLUGIN = Path(__file__).with_name("progress_plugin.py")
+"""Loaded by each Locust child beside the scenario (by path: importing Locust here would gevent-patch this process)."""
+
+
+class Interrupted(Exception):
+    """The main job got a stop signal; ``code`` is the exit status that says which (128 + signal)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.code = 128 + signum
+        super().__init__(signal.Signals(signum).name)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default=os.environ.get("OSIRIS_URL"),
+                        help="a running sidecar (default: $OSIRIS_URL, else start the bundled one)")
+    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS + ("mixed",), default=list(SCENARIOS))
+    parser.add_argument("--out", type=Path, help=f"run folder (default: ./{RUNS_DIR}/<UTC timestamp>)")
+    parser.add_argument("--stages", help="k6-style stages for every scenario, e.g. 5s:2,10s:2,2s:0")
+    parser.add_argument("--slo-file", help="SLO table (default: the guide's, slo/default.toml)")
+    parser.add_argument("--progress-every", type=float, default=10.0, metavar="SECONDS",
+                        help="a progress line every SECONDS during each scenario (default 10; 0: none)")
+    parser.add_argument("--startup-timeout", type=float, default=600.0,
+                        help="seconds to wait for the bundled sidecar's /health (first start builds models)")
+
+
+def default_run_dir(now: dt.datetime | None = None) -> Path:
+    """``./osiris-runs/<UTC timestamp>``: under the current directory, never inside the installed package."""
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H-%M-%SZ")
+    return Path.cwd() / RUNS_DIR / stamp
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, timeout_s: float) -> None:
+    """Poll /health until 200; fail fast if the sidecar process exits."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the sidecar exited with code {proc.returncode} before it was healthy")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except urllib.error.HTTPError as exc:
+            last = f"/health answered {exc.code}"
+        except OSError as exc:
+            last = str(exc)
+        time.sleep(0.25)
+    raise RuntimeError(f"{url} was not healthy after {timeout_s:.0f}s ({last})")
+
+
+class _Forwarder(threading.Thread):
+    """Copies a child's stdout to ours line by line until muted (a cut-short run's summary is dropped)."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        super().__init__(daemon=True)
+        self.source = source
+        self.muted = False
+
+    def run(self) -> None:
+        out = sys.stdout.buffer
+        for line in iter(self.source.readline, b""):
+            if not self.muted:
+                out.write(line)
+                out.flush()
+
+
+class MainJob:
+    """The children of one main job, and the signal handling that stops them all."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.children: list[subprocess.Popen[bytes]] = []
+        self.forwarders: list[_Forwarder] = []
+        self._signalled = False
+
+    # -- stopping --
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self._signalled:  # a second Ctrl+C while stopping: keep stopping, do not abort the cleanup
+            return
+        self._signalled = True
+        raise Interrupted(signum)
+
+    def install_signal_handlers(self) -> None:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._on_signal)
+
+    def stop_all(self) -> None:
+        for forwarder in self.forwarders:
+            forwarder.muted = True
+        stop_children(self.children)  # also sweeps the groups of children that already exited
+        self.children.clear()
+
+    # -- the parts --
+    def start_sidecar(self) -> tuple[str, subprocess.Popen[bytes]]:
+        from sidecar.redis_server import free_port
+
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        print(f"Starting the bundled sidecar on {url} (first start builds the default models)...", flush=True)
+        proc = start_child([sys.executable, "-m", "sidecar", "--port", str(port)])
+        self.children.append(proc)
+        return url, proc
+
+    def locust_command(self, name: str, url: str, out: Path) -> list[str]:
+        locustfile = Path(locustfiles.__file__).parent / f"{name}.py"
+        command = [sys.executable, "-m", "locust", "-f", f"{locustfile},{PROGRESS_PLUGIN}", "--headless", "--host", url,
+                   "--csv", str(out / name), "--csv-full-history", "--only-summary",
+                   "--html", str(out / f"{name}_locust.html"),
+                   "--progress-every", str(self.args.progress_every)]
+        if self.args.stages:
+            command += ["--stages", self.args.stages]
+        if self.args.slo_file:
+            command += ["--slo-file", str(Path(self.args.slo_file).resolve())]
+        return command
+
+    def run_scenario(self, name: str, url: str, out: Path) -> int:
+        command = self.locust_command(name, url, out)
+        print(f"\n=== {name}: locust {' '.join(command[3:])}", flush=True)
+        env = {**os.environ, "OSIRIS_URL": url}
+        proc = start_child(command, env=env, stdout=subprocess.PIPE)
+        self.children.append(proc)
+        assert proc.stdout is not None
+        forwarder = _Forwarder(proc.stdout)
+        self.forwarders.append(forwarder)
+        forwarder.start()
+        code = proc.wait()
+        forwarder.join()
+        stop_children([proc], grace_s=0)  # sweeps its group: nothing of this run outlives it
+        self.children.remove(proc)
+        self.forwarders.remove(forwarder)
+        return code
+
+    def run(self) -> int:
+        out = (self.args.out or default_run_dir()).resolve()
+        out.mkdir(parents=True, exist_ok=True)
+        previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+        self.install_signal_handlers()
+        try:
+            return self._run(out)
+        except Interrupted as exc:
+            print(f"\nosiris-load: interrupted by {exc}: stopping the load and the sidecar ...", file=sys.stderr,
+                  flush=True)
+            self.stop_all()
+            print(f"osiris-load: the run was interrupted ({exc}); no verdict: a cut-short scenario is not the "
+                  f"run's result. Partial files: {out}", file=sys.stderr, flush=True)
+            return exc.code
+        finally:
+            self._signalled = True  # from here on a signal only adds to the stopping below
+            self.stop_all()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _run(self, out: Path) -> int:
+        args = self.args
+        url = (args.url or "").rstrip("/")
+        sidecar = None
+        if not url:
+            url, sidecar = self.start_sidecar()
+        try:
+            wait_healthy(url, sidecar, args.startup_timeout if sidecar else 30.0)
+        except RuntimeError as exc:
+            print(f"osiris-load: the target is not usable: {exc}", file=sys.stderr)
+            return EXIT_TARGET_DOWN
+        codes = {name: self.run_scenario(name, url, out) for name in args.scenarios}
+        self.stop_all()  # the sidecar is not needed for the reports
+        return finish(out, codes)
+
+
+def build_reports(out: Path) -> None:
+    """report.html, junit.xml and summary.json beside the CSVs; a report problem never hides the verdict."""
+    try:
+        from reports import ReportError
+        from reports.build import build_all
+    except ImportError as exc:
+        print(f"osiris-load: no report: the reports extra is not installed ({exc.name}): "
+              "pip install 'osiris-load[reports]'", file=sys.stderr)
+        return
+    try:
+        for path in build_all(out):
+            print(f"Wrote {path}")
+    except ReportError as exc:
+        print(f"osiris-load: no report: {exc}", file=sys.stderr)
+
+
+def overall_code(codes: dict[str, int]) -> int:
+    others = [c for c in codes.values() if c not in (0, EXIT_SLO_FAILED)]
+    if others:
+        return others[0]
+    return EXIT_SLO_FAILED if EXIT_SLO_FAILED in codes.values() else 0
+
+
+def finish(out: Path, codes: dict[str, int]) -> int:
+    code = overall_code(codes)
+    build_reports(out)
+    print("\n=== Verdicts")
+    for name, rc in codes.items():
+        word = {0: "PASS", EXIT_SLO_FAILED: "FAIL (SLO)"}.get(rc, f"ERROR (exit {rc})")
+        print(f"  {name:<15} {word}")
+    print(f"Reports: {out}\nOverall: {'PASS' if code == 0 else 'FAIL'} (exit code {code})")
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    return MainJob(args).run()
