@@ -1,40 +1,59 @@
 # The two commands of the quick start: `make run` (the main job) and `make test`.
-# Each creates .venv and installs what it needs on first use.
+# Each creates .venv and installs what it needs on first use, pinned by requirements.lock.
+# torch comes from PyTorch's CPU wheel index on machines without an NVIDIA GPU when that index answers
+# (else from pip's default index); TORCH_INDEX=<url> picks another index, TORCH_INDEX=none pip's default.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS ?=
-STAMP := $(VENV)/.installed
+TORCH_INDEX ?= auto
+RUN_ARGS ?=
+DEPS := PIP_FLAGS='$(PIP_FLAGS)' $(PY) tools/deps.py install --torch-index '$(TORCH_INDEX)'
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint sidecar bench install clean
+.PHONY: run test lint sidecar bench install install-run lock clean
 
-$(STAMP): pyproject.toml constraints.txt
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt $(PIP_FLAGS) -e '.[sidecar,dev]'
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# The main job: the load tester, the sidecar and the reports; no dev tools.
+$(RUN_STAMP): pyproject.toml requirements.lock tools/deps.py | $(PY)
+	$(DEPS) sidecar,reports
 	@touch $@
 
-install: $(STAMP)
+# make test: the same plus the dev tools.
+$(TEST_STAMP): pyproject.toml requirements.lock tools/deps.py | $(PY)
+	$(DEPS) sidecar,reports,dev
+	@touch $@ $(RUN_STAMP)
+
+install-run: $(RUN_STAMP)
+install: $(TEST_STAMP)
 
 ## The main job: start the bundled sidecar (unless OSIRIS_URL is set), run the three scenarios, judge the SLOs.
-run: $(STAMP)
-	$(PY) -m suite
+run: $(RUN_STAMP)
+	$(VENV)/bin/osiris-load run $(RUN_ARGS)
 
 ## The test suite (lint first: it is fast).
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(PY) -m ruff check .
 
 ## Only the sidecar, on 127.0.0.1:8000, with its own Redis.
-sidecar: $(STAMP)
-	$(PY) -m sidecar
+sidecar: $(RUN_STAMP)
+	$(VENV)/bin/osiris-load sidecar
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(PY) bench/batching.py
 	$(PY) bench/gate_overhead.py
+
+## Refresh requirements.lock: every extra installed into a fresh venv, then frozen.
+lock:
+	$(PYTHON) tools/deps.py lock --torch-index '$(TORCH_INDEX)'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
