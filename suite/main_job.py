@@ -155,7 +155,7 @@ class MainJob:
     def run_scenario(self, name: str, url: str, out: Path) -> int:
         command = self.locust_command(name, url, out)
         print(f"\n=== {name}: locust {' '.join(command[3:])}", flush=True)
-        env = {**os.environ, "OSIRIS_URL": url}
+        env = {**os.environ, "OSIRIS_URL": url, "PYTHONUNBUFFERED": "1"}  # lines as they come, in order
         proc = start_child(command, env=env, stdout=subprocess.PIPE)
         self.children.append(proc)
         assert proc.stdout is not None
