@@ -15,9 +15,10 @@ import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
+from sidecar.constrained.vocabulary import ProposalDecodingError
+from sidecar.contract import PROPOSAL_SCHEMA
 from sidecar.metrics import SidecarMetrics
 from sidecar.model_builder import CORPUS_PATH, ensure_default_model
-from sidecar.proposal_decoding import PROPOSAL_SCHEMA, ProposalDecodingError
 from sidecar.runner import Generation, ModelRunner, QueueFull, RunnerNotReady
 
 T = TypeVar("T")
@@ -210,16 +211,17 @@ def test_event_loop_stays_responsive_during_generation(model_dir: Path) -> None:
 
 def test_a_failing_batch_fails_only_its_requests(model_dir: Path) -> None:
     async def body(r: ModelRunner) -> Generation:
-        real = r._model.generate
+        backend = r._model.backend
+        real = backend.session
         calls = {"n": 0}
 
-        def flaky(*args: Any, **kwargs: Any) -> Any:  # fault injection: the first batch raises
+        def flaky() -> Any:  # fault injection: the first batch's forward raises
             calls["n"] += 1
             if calls["n"] == 1:
                 raise RuntimeError("device fell over")
-            return real(*args, **kwargs)
+            return real()
 
-        r._model.generate = flaky
+        backend.session = flaky
         results = await asyncio.gather(r.generate("a", 4), r.generate("b", 4), return_exceptions=True)
         assert all(isinstance(e, RuntimeError) and "fell over" in str(e) for e in results)
         assert r.loaded
