@@ -1,0 +1,99 @@
+"""The decode path takes any causal LM: a GPT-2 and a Llama-style model, built offline with random
+weights, served through both step backends (ONNX Runtime and eager), free text and proposals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+import pytest
+import torch
+from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+from sidecar.contract import PROPOSAL_SCHEMA
+from sidecar.loader import load_model
+from sidecar.model_builder import ensure_default_model
+from sidecar.runner import ModelRunner
+from tests.conftest import EXPORT_CACHE
+
+ARCHITECTURES = ("gpt2", "llama")
+
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Both architectures share the default models' byte-level BPE tokenizer."""
+    base = ensure_default_model("phi3", tmp_path_factory.mktemp("base"))
+    tok = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    out: dict[str, Path] = {}
+    torch.manual_seed(11)
+    models: dict[str, Any] = {
+        "gpt2": GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_layer=2, n_embd=64, n_head=4, n_positions=512,
+                                           eos_token_id=tok.eos_token_id, bos_token_id=tok.eos_token_id)),
+        # grouped-query attention (2 KV heads for 4 query heads), RoPE, RMSNorm, SwiGLU: the Llama family's parts
+        "llama": LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128,
+                                              num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                              max_position_embeddings=512, eos_token_id=tok.eos_token_id,
+                                              bos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)),
+    }
+    for name, model in models.items():
+        d = tmp_path_factory.mktemp(name)
+        model.eval().save_pretrained(d)
+        for f in base.iterdir():
+            if f.name.startswith(("tokenizer", "special_tokens", "vocab", "merges")):
+                shutil.copy(f, d / f.name)
+        out[name] = d
+    return out
+
+
+@pytest.fixture(scope="module")
+def export_dir() -> Path:
+    """The suite's shared export cache: keyed by model content, so a re-run exports nothing."""
+    return EXPORT_CACHE
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_the_onnx_step_matches_the_eager_model(arch: str, model_dirs: dict[str, Path], export_dir: Path) -> None:
+    """Same logits step by step on a padded batch: the fast path is the model, not an approximation."""
+    fast = load_model(model_dirs[arch], backend="onnx", cpu_threads=1, export_cache_dir=export_dir)
+    eager = load_model(model_dirs[arch], backend="eager", cpu_threads=1)
+    assert fast.backend.name == "onnx" and eager.backend.name == "eager"
+    ids = np.array([[0, 0, 5, 6, 7], [1, 2, 3, 4, 5]], dtype=np.int64)
+    mask = np.array([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]], dtype=np.int64)
+    sessions = [fast.backend.session(), eager.backend.session()]
+    pairs = [[s.start(ids, mask) for s in sessions]]
+    for tok in ([8, 9], [10, 11], [12, 13]):
+        pairs.append([s.step(np.array(tok, dtype=np.int64)) for s in sessions])
+    sessions[0].select([1])
+    sessions[1].select([1])
+    pairs.append([s.step(np.array([14], dtype=np.int64)) for s in sessions])
+    for a, b in pairs:
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("backend", ["onnx", "eager"])
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_text_and_proposals_from_each_architecture(arch: str, backend: str, model_dirs: dict[str, Path],
+                                                   export_dir: Path) -> None:
+    async def main() -> tuple[list[Any], list[Any]]:
+        r = ModelRunner(arch, model_dirs[arch], backend=backend, export_cache_dir=export_dir, cpu_threads=1,
+                        batch_window_ms=20)
+        await r.start()
+        try:
+            assert r.backend == backend and r.proposals_supported
+            texts = await asyncio.gather(*(r.generate(f"prompt {i}", 3 + i) for i in range(4)))
+            proposals = await asyncio.gather(*(r.generate_proposal(f"A trade idea #{i}", 6) for i in range(4)))
+            return texts, proposals
+        finally:
+            await r.stop()
+
+    texts, proposals = asyncio.run(main())
+    for i, gen in enumerate(texts):
+        assert 1 <= gen.completion_tokens <= 3 + i and gen.text
+    for obj, gen in proposals:
+        jsonschema.validate(obj, PROPOSAL_SCHEMA)
+        assert json.loads(gen.text) == obj
