@@ -28,7 +28,7 @@ import torch
 
 log = logging.getLogger(__name__)
 
-EXPORT_VERSION = 1  # bump when the exported graph's inputs or outputs change
+EXPORT_VERSION = 2  # bump when the exported graph's inputs or outputs change
 HASHED_FILE_LIMIT = 256 * 1024 * 1024  # larger weight files are keyed by size and mtime, not content
 
 
@@ -126,6 +126,9 @@ class _StepModule(torch.nn.Module):
         self.model = model
         self.n_layers = n_layers
         self.cache_kw = cache_kw
+        # only the last position's logits: a prefill of many tokens then skips most of the lm_head
+        keep = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self.extra: dict[str, Any] = {"logits_to_keep": 1} if keep else {}
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
                 *past: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -135,7 +138,7 @@ class _StepModule(torch.nn.Module):
         for layer in range(self.n_layers):
             cache.update(past[2 * layer], past[2 * layer + 1], layer)
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                         use_cache=True, **{self.cache_kw: cache})
+                         use_cache=True, **{self.cache_kw: cache}, **self.extra)
         present: list[torch.Tensor] = []
         for layer in output_cache(out).layers:
             present += [layer.keys, layer.values]
@@ -145,7 +148,8 @@ class _StepModule(torch.nn.Module):
 def _cache_layout(model: Any) -> tuple[int, int, int, torch.dtype]:
     """(layers, kv heads, head dim, dtype) of the model's cache, read from a one-token forward."""
     with torch.inference_mode():
-        out = model(input_ids=torch.zeros((1, 2), dtype=torch.long), use_cache=True)
+        ids = torch.zeros((1, 2), dtype=torch.long)
+        out = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
     cache = output_cache(out)
     layers = getattr(cache, "layers", None)
     if not layers or any(getattr(layer, "keys", None) is None for layer in layers):
