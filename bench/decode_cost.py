@@ -132,6 +132,9 @@ def measure(name: str, directory: Path, args: argparse.Namespace, device: str) -
     loaded = load_model(directory, device=device, backend="eager", cpu_threads=args.threads)
     backends: dict[str, Any] = {"generate": None, "eager": EagerBackend(loaded.model, torch.device(device))}
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    if "onnx" in paths and torch.device(device).type != "cpu":
+        print(f"{name}: onnx path skipped: the ONNX step runs on the CPU; device is {device}")
+        paths.remove("onnx")
     if "onnx" in paths:
         try:
             export_dir = (args.cache_dir or Settings().model_cache_dir).parent / "onnx"

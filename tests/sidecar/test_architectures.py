@@ -19,6 +19,7 @@ from sidecar.contract import PROPOSAL_SCHEMA
 from sidecar.loader import load_model
 from sidecar.model_builder import ensure_default_model
 from sidecar.runner import ModelRunner
+from sidecar.step_backends import BackendUnavailable, model_fingerprint
 from tests.conftest import EXPORT_CACHE
 
 ARCHITECTURES = ("gpt2", "llama")
@@ -97,3 +98,13 @@ def test_text_and_proposals_from_each_architecture(arch: str, backend: str, mode
     for obj, gen in proposals:
         jsonschema.validate(obj, PROPOSAL_SCHEMA)
         assert json.loads(gen.text) == obj
+
+
+def test_a_model_the_fast_path_cannot_take_decodes_eagerly(model_dirs: dict[str, Path], tmp_path: Path) -> None:
+    """An export ONNX Runtime cannot load (here: a corrupt cache entry) falls back to eager, and says why."""
+    directory = model_dirs["gpt2"]
+    (tmp_path / f"step-{model_fingerprint(directory)}.onnx").write_bytes(b"not an onnx model")
+    loaded = load_model(directory, backend="auto", cpu_threads=1, export_cache_dir=tmp_path)
+    assert loaded.backend.name == "eager" and "ONNX Runtime cannot load" in (loaded.backend_note or "")
+    with pytest.raises(BackendUnavailable):
+        load_model(directory, backend="onnx", cpu_threads=1, export_cache_dir=tmp_path)
