@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from sidecar.constrained.grammar import RowConstraint
+from sidecar.constrained.grammar import FORCE, RowConstraint
 from sidecar.constrained.processor import ConstraintProcessor
 
 
@@ -28,8 +28,9 @@ class StepSession(Protocol):
     def start(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> torch.Tensor:
         """Prefill the left-padded prompts (int64 [batch, width]); return each row's next logits [batch, vocab]."""
 
-    def step(self, tokens: np.ndarray) -> torch.Tensor:
-        """Feed one new token per row (int64 [batch]); return the next logits [batch, vocab]."""
+    def step(self, tokens: np.ndarray, slots: np.ndarray) -> torch.Tensor:
+        """Feed new tokens (int64 [batch, k]; ``slots`` 1 for a real token, 0 for a masked filler, fillers
+        first); return the logits after each row's last token [batch, vocab]."""
 
     def select(self, keep: list[int]) -> None:
         """Keep only these rows of the batch (in this order) from now on."""
@@ -40,6 +41,9 @@ class StepBackend(Protocol):
     device: torch.device
 
     def session(self) -> StepSession: ...
+
+
+MAX_JUMP = 64  # longest forced run fed in one step
 
 
 @dataclass(frozen=True)
@@ -97,11 +101,13 @@ def decode(
     stop: threading.Event | None = None,
     on_row_done: Callable[[int, list[int]], None] | None = None,
     on_row_step: Callable[[int, RowConstraint, list[int]], None] | None = None,
+    jump_forward: bool = True,
 ) -> DecodeResult:
     """Generate up to ``max_new_tokens`` per row under each row's constraint.
 
     ``on_row_done(i, ids)`` is called once, from this thread, when row ``i`` ends; ``on_row_step(i,
     row, ids)`` after each of its tokens (e.g. to notice that a proposal's head is complete).
+    ``jump_forward``: when every open row's next tokens are forced, feed them all in one step.
     """
     n = len(rows)
     device = backend.device
@@ -115,41 +121,61 @@ def decode(
     out: list[list[int]] = [[] for _ in range(n)]
     finished = [False] * n
     live = list(range(n))  # original row index of each row of the current batch
+    def accept(i: int, tok: int) -> bool:
+        """Advance row ``i`` by ``tok``; True when the row has ended."""
+        row = rows[i]
+        row.advance(tok)
+        if tok == eos_id or row.done:
+            finished[i] = True
+            if on_row_done is not None:
+                on_row_done(i, out[i])
+            return True
+        out[i].append(tok)
+        if on_row_step is not None:
+            on_row_step(i, row, out[i])
+        return False
+
     for _ in range(max_new_tokens):
         if stop is not None and stop.is_set():
             break
-        live_rows = [rows[i] for i in live]
-        mask_rows, forced = processor.plan(live_rows)
-        if on_cpu:
-            tokens: list[int] = sample_np(processor.apply_np(logits.numpy(), mask_rows), sampling, rng).tolist()
+        mask_rows, forced = processor.plan([rows[i] for i in live])
+        open_rows = sum(not finished[i] for i in live)
+        if jump_forward and forced and len(forced) == open_rows:
+            # Every open row is forced (e.g. a proposal's JSON keys): feed each row's whole forced run in
+            # one step instead of one step per token; shorter runs are left-padded with masked slots.
+            runs: list[list[int]] = []
+            for i in live:
+                run: list[int] = []
+                while not finished[i] and len(run) < MAX_JUMP:
+                    kind, tok = rows[i].constraint()
+                    if kind != FORCE or accept(i, tok):
+                        break
+                    run.append(tok)
+                runs.append(run if not finished[i] else [])
+            width_k = max(len(r) for r in runs)
+            if width_k == 0:
+                break
+            feed = np.array([[pad_id] * (width_k - len(r)) + r for r in runs], dtype=np.int64)
+            slots = np.array([[0] * (width_k - len(r)) + [1] * len(r) for r in runs], dtype=np.int64)
         else:
-            tokens = sample(processor.apply(logits, mask_rows), sampling).tolist()
-        for j, tok in forced.items():
-            tokens[j] = tok
-        ended = 0
-        for j, i in enumerate(live):
-            tok = tokens[j]
-            if finished[i]:
-                tokens[j] = pad_id
-                ended += 1
-                continue
-            row = rows[i]
-            row.advance(tok)
-            if tok == eos_id or row.done:
-                finished[i] = True
-                ended += 1
-                if on_row_done is not None:
-                    on_row_done(i, out[i])
+            if on_cpu:
+                tokens: list[int] = sample_np(processor.apply_np(logits.numpy(), mask_rows), sampling, rng).tolist()
             else:
-                out[i].append(tok)
-                if on_row_step is not None:
-                    on_row_step(i, row, out[i])
+                tokens = sample(processor.apply(logits, mask_rows), sampling).tolist()
+            for j, tok in forced.items():
+                tokens[j] = tok
+            for j, i in enumerate(live):
+                if finished[i] or accept(i, tokens[j]):
+                    tokens[j] = pad_id
+            feed = np.array(tokens, dtype=np.int64).reshape(-1, 1)
+            slots = np.ones_like(feed)
+        ended = sum(finished[i] for i in live)
         if ended == len(live):
             break
         if ended and ended * 4 >= len(live):  # drop finished rows: less work per step from now on
             keep = [j for j, i in enumerate(live) if not finished[i]]
             session.select(keep)
             live = [live[j] for j in keep]
-            tokens = [tokens[j] for j in keep]
-        logits = session.step(np.array(tokens, dtype=np.int64))
+            feed, slots = feed[keep], slots[keep]
+        logits = session.step(feed, slots)
     return DecodeResult(out, finished)

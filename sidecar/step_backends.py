@@ -98,12 +98,14 @@ class EagerSession:
         self.next_pos = positions[:, -1:] + 1
         return self._forward(torch.from_numpy(input_ids).to(dev), positions)
 
-    def step(self, tokens: np.ndarray) -> torch.Tensor:
+    def step(self, tokens: np.ndarray, slots: np.ndarray) -> torch.Tensor:
         assert self.mask is not None and self.next_pos is not None
-        self.mask = torch.cat([self.mask, self.mask.new_ones((self.mask.shape[0], 1))], dim=1)
-        positions = self.next_pos
-        self.next_pos = positions + 1
-        return self._forward(torch.from_numpy(tokens).to(self.b.device).unsqueeze(-1), positions)
+        dev = self.b.device
+        slots_t = torch.from_numpy(slots).to(dev)
+        self.mask = torch.cat([self.mask, slots_t], dim=1)
+        positions = self.next_pos + (slots_t.cumsum(-1) - 1).clamp(min=0)
+        self.next_pos = self.next_pos + slots_t.sum(-1, keepdim=True)
+        return self._forward(torch.from_numpy(tokens).to(dev), positions)
 
     def select(self, keep: list[int]) -> None:
         assert self.mask is not None and self.next_pos is not None
@@ -280,11 +282,11 @@ class OnnxSession:
         self.next_pos = positions[:, -1:] + 1
         return self._run(input_ids, positions)
 
-    def step(self, tokens: np.ndarray) -> torch.Tensor:
-        self.mask = np.concatenate([self.mask, np.ones((self.mask.shape[0], 1), dtype=np.int64)], axis=1)
-        positions = self.next_pos
-        self.next_pos = positions + 1
-        return self._run(tokens.reshape(-1, 1), positions)
+    def step(self, tokens: np.ndarray, slots: np.ndarray) -> torch.Tensor:
+        self.mask = np.concatenate([self.mask, slots], axis=1)
+        positions = self.next_pos + np.maximum(slots.cumsum(-1) - 1, 0)
+        self.next_pos = self.next_pos + slots.sum(-1, keepdims=True)
+        return self._run(tokens, positions)
 
     def select(self, keep: list[int]) -> None:
         self.mask = self.mask[keep]
@@ -326,9 +328,11 @@ def _verify(fast: OnnxBackend, eager: EagerBackend) -> None:
     mask[2, :1] = 0
     sessions = [fast.session(), eager.session()]
     results = [s.start(ids, mask) for s in sessions]
-    for _ in range(2):
-        tok = torch.randint(0, vocab, (3,), generator=gen).numpy()
-        results += [s.step(tok) for s in sessions]
+    for width in (1, 3):  # one token per row, then a ragged multi-token step (masked fillers first)
+        tok = torch.randint(0, vocab, (3, width), generator=gen).numpy()
+        slots = np.ones_like(tok)
+        slots[0, :-1] = 0
+        results += [s.step(tok, slots) for s in sessions]
     worst = max(float((a - b).abs().max()) for a, b in zip(results[0::2], results[1::2], strict=True))
     scale = max(1.0, max(float(r.abs().max()) for r in results))
     if not worst <= 1e-3 * scale:

@@ -68,10 +68,16 @@ def test_the_onnx_step_matches_the_eager_model(arch: str, model_dirs: dict[str, 
     sessions = [fast.backend.session(), eager.backend.session()]
     pairs = [[s.start(ids, mask) for s in sessions]]
     for tok in ([8, 9], [10, 11], [12, 13]):
-        pairs.append([s.step(np.array(tok, dtype=np.int64)) for s in sessions])
+        one = np.array(tok, dtype=np.int64).reshape(2, 1)
+        pairs.append([s.step(one, np.ones_like(one)) for s in sessions])
+    # a ragged multi-token step (forced runs of 3 and 1 tokens, the shorter one left-filled with masked slots)
+    run = np.array([[20, 21, 22], [0, 0, 23]], dtype=np.int64)
+    slots = np.array([[1, 1, 1], [0, 0, 1]], dtype=np.int64)
+    pairs.append([s.step(run, slots) for s in sessions])
     sessions[0].select([1])
     sessions[1].select([1])
-    pairs.append([s.step(np.array([14], dtype=np.int64)) for s in sessions])
+    last = np.array([[14]], dtype=np.int64)
+    pairs.append([s.step(last, np.ones_like(last)) for s in sessions])
     for a, b in pairs:
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
 
@@ -108,3 +114,21 @@ def test_a_model_the_fast_path_cannot_take_decodes_eagerly(model_dirs: dict[str,
     assert loaded.backend.name == "eager" and "ONNX Runtime cannot load" in (loaded.backend_note or "")
     with pytest.raises(BackendUnavailable):
         load_model(directory, backend="onnx", cpu_threads=1, export_cache_dir=tmp_path)
+
+
+def test_jumping_over_forced_runs_changes_nothing_but_the_step_count(model_dirs: dict[str, Path]) -> None:
+    """Greedy proposals are the same token for token whether forced runs are fed at once or one by one."""
+    from sidecar.decode import Sampling, decode
+
+    loaded = load_model(model_dirs["llama"], backend="eager", cpu_threads=1)
+    assert loaded.grammar is not None
+    prompts = [loaded.tokenizer(p)["input_ids"] for p in ("A trade idea for AAPL", "hello", "Risk review of ETH")]
+    results = []
+    for jump in (True, False):
+        rows: list[Any] = [loaded.grammar.new_state(5) for _ in prompts]
+        results.append(decode(loaded.backend, loaded.processor, rows, prompts,
+                              max_new_tokens=loaded.grammar.max_new_tokens(5), eos_id=loaded.eos_id,
+                              pad_id=loaded.pad_id, sampling=Sampling(0.0), jump_forward=jump))
+    assert results[0].ids == results[1].ids and all(results[0].finished)
+    for ids in results[0].ids:
+        jsonschema.validate(json.loads(loaded.table.decode(ids)), PROPOSAL_SCHEMA)
