@@ -121,6 +121,7 @@ def decode(
     out: list[list[int]] = [[] for _ in range(n)]
     finished = [False] * n
     live = list(range(n))  # original row index of each row of the current batch
+
     def accept(i: int, tok: int) -> bool:
         """Advance row ``i`` by ``tok``; True when the row has ended."""
         row = rows[i]
