@@ -14,12 +14,16 @@ is not installed, or the device is not the CPU, the eager backend (the model's o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
+import io
 import json
 import logging
 import os
 import tempfile
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -210,25 +214,18 @@ def export_step(model: Any, path: Path) -> None:
             os.unlink(tmp)
 
 
-class _quiet_export:
+@contextlib.contextmanager
+def _quiet_export() -> Iterator[None]:
     """The exporter prints progress lines and warnings; a service log wants one line, ours."""
-
-    def __enter__(self) -> None:
-        import contextlib
-        import io
-        import warnings
-
-        self._stack = contextlib.ExitStack()
-        self._stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
-        self._stack.enter_context(warnings.catch_warnings())
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+        stack.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore")
         for name in ("onnx_ir", "onnxscript", "torch.onnx", "torch.export", "torch._dynamo"):
             logger = logging.getLogger(name)
-            self._stack.callback(logger.setLevel, logger.level)
+            stack.callback(logger.setLevel, logger.level)
             logger.setLevel(logging.ERROR)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stack.close()
+        yield
 
 
 class OnnxBackend:
