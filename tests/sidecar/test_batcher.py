@@ -44,7 +44,8 @@ def run(body: Callable[[MicroBatcher[int], Recorder], Awaitable[Any]], **kwargs:
         try:
             return await body(batcher, step)
         finally:
-            step.release.set() if isinstance(step, Recorder) else None
+            if isinstance(step, Recorder):
+                step.release.set()
             await batcher.stop()
 
     return asyncio.run(main())
