@@ -60,6 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--window-ms", type=float, default=5.0, help="batch window (batch_window_ms)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--via-app", action="store_true", help="send requests through the FastAPI app (ASGI)")
+    p.add_argument("--backend", default="auto", choices=["auto", "onnx", "eager"], help="decode step backend")
     p.add_argument("--json", type=Path, help="also write the results here as JSON")
     return p.parse_args(argv)
 
@@ -106,7 +107,9 @@ async def drive(call: Any, clients: int, total: int, max_new: int) -> tuple[floa
 async def measure_runner(directory: Path, batch: int, args: argparse.Namespace) -> dict[str, Any]:
     metrics = SidecarMetrics()
     runner = ModelRunner("hermes", directory, device=args.device, max_batch_size=batch,
-                         batch_window_ms=args.window_ms, max_queue=max(64, args.clients * 2), metrics=metrics)
+                         batch_window_ms=args.window_ms, max_queue=max(64, args.clients * 2), metrics=metrics,
+                         backend=args.backend, cpu_threads=args.threads,
+                         export_cache_dir=(args.cache_dir or Settings().model_cache_dir).parent / "onnx")
     await runner.start()
     try:
         async def call(prompt: str, max_new: int) -> int:
@@ -118,7 +121,7 @@ async def measure_runner(directory: Path, batch: int, args: argparse.Namespace) 
         batches, served = runner.batches_run - batches0, runner.requests_served - served0
     finally:
         await runner.stop()
-    return summarize(batch, wall, lat, tokens, served / max(batches, 1))
+    return {**summarize(batch, wall, lat, tokens, served / max(batches, 1)), "backend": runner.backend}
 
 
 async def measure_app(directory: Path, batch: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -128,7 +131,9 @@ async def measure_app(directory: Path, batch: int, args: argparse.Namespace) -> 
 
     settings = Settings(hermes_model_dir=directory, phi3_model_dir=directory, device=args.device,
                         max_batch_size=batch, batch_window_ms=args.window_ms,
-                        max_queue=max(64, args.clients * 2), redis_url=None)
+                        max_queue=max(64, args.clients * 2), redis_url=None, decode_backend=args.backend,
+                        cpu_threads=args.threads or 0,
+                        model_cache_dir=args.cache_dir or Settings().model_cache_dir)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -144,12 +149,16 @@ async def measure_app(directory: Path, batch: int, args: argparse.Namespace) -> 
             batches0, served0 = runner.batches_run, runner.requests_served
             wall, lat, tokens = await drive(call, args.clients, args.requests, args.max_new_tokens)
             mean_batch = (runner.requests_served - served0) / max(runner.batches_run - batches0, 1)
-    return summarize(batch, wall, lat, tokens, mean_batch)
+            backend = runner.backend
+    return {**summarize(batch, wall, lat, tokens, mean_batch), "backend": backend}
 
 
 def summarize(batch: int, wall: float, lat: list[float], tokens: int, mean_batch: float) -> dict[str, Any]:
     lat = sorted(lat)
+    cores = torch.get_num_threads()  # the runner's compute threads (torch and ONNX Runtime alike)
     return {
+        "cores": cores,
+        "tokens_per_s_per_core": round(tokens / wall / cores, 1),
         "max_batch_size": batch,
         "requests": len(lat),
         "seconds": round(wall, 3),
@@ -163,10 +172,13 @@ def summarize(batch: int, wall: float, lat: list[float], tokens: int, mean_batch
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    device = resolve_device(args.device)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        print(f"--device {args.device}: CUDA is not available on this machine; nothing measured (skipped).")
+        return 0
     if args.threads:
         torch.set_num_threads(args.threads)
     directory = model_directory(args)
-    device = resolve_device(args.device)
     sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
     measure = measure_app if args.via_app else measure_runner
     gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") else None
@@ -174,12 +186,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{torch.get_num_threads()}; mode: {'FastAPI app over ASGI' if args.via_app else 'in-process runner'}")
     print(f"{args.clients} concurrent clients, {args.requests} requests of max_new_tokens={args.max_new_tokens}")
     results = [asyncio.run(measure(directory, b, args)) for b in sizes]
-    header = f"{'max_batch_size':>14} {'req/s':>8} {'tok/s':>8} {'mean batch':>10} {'p50 ms':>8} {'p95 ms':>8}"
+    header = (f"{'max_batch_size':>14} {'req/s':>8} {'tok/s':>8} {'tok/s/core':>10} {'mean batch':>10} "
+              f"{'p50 ms':>8} {'p95 ms':>8}")
     print(header)
     for r in results:
-        print(f"{r['max_batch_size']:>14} {r['requests_per_s']:>8} {r['tokens_per_s']:>8} {r['mean_batch']:>10} "
-              f"{r['p50_ms']:>8} {r['p95_ms']:>8}")
+        print(f"{r['max_batch_size']:>14} {r['requests_per_s']:>8} {r['tokens_per_s']:>8} "
+              f"{r['tokens_per_s_per_core']:>10} {r['mean_batch']:>10} {r['p50_ms']:>8} {r['p95_ms']:>8}")
     ratio = results[-1]["requests_per_s"] / results[0]["requests_per_s"] if len(results) > 1 else 1.0
+    print(f"decode backend: {results[0]['backend']}")
     if len(results) > 1:
         print(f"throughput ratio (batch {sizes[-1]} vs batch {sizes[0]}): {ratio:.1f}x")
     if args.json:

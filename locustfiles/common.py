@@ -25,6 +25,7 @@ from locust import FastHttpUser, constant, events
 import slo.plugin  # noqa: F401  (registers the SLO gate)
 from locustfiles import PromptsError, load_prompts, prompts_path
 from locustfiles.stages import StagesError, format_stages, parse_stages
+from sidecar.contract import load_proposal_schema
 
 logger = logging.getLogger("osiris.locustfiles")
 
@@ -74,23 +75,7 @@ def propose_body(prompt: str) -> bytes:
 # The proposal schema (the contract the original sidecar enforced with constrained decoding)
 # --------------------------------------------------------------------------------------------------
 
-PROPOSAL_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "phi3 trade proposal",
-    "type": "object",
-    "properties": {
-        "ticker": {"type": "string"},
-        "action": {"enum": ["adjust", "pass", "abort"]},
-        "side": {"enum": ["LONG", "SHORT"]},
-        "new_stop_pct": {"type": ["number", "null"]},
-        "new_target_pct": {"type": ["number", "null"]},
-        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-        "rationale": {"type": "string"},
-    },
-    "required": ["ticker", "action", "confidence", "rationale"],
-    "additionalProperties": False,
-}
-
+PROPOSAL_SCHEMA: dict[str, Any] = load_proposal_schema()  # the one copy: sidecar/data/proposal.schema.json
 Draft202012Validator.check_schema(PROPOSAL_SCHEMA)
 PROPOSAL_VALIDATOR = Draft202012Validator(PROPOSAL_SCHEMA)
 """Compiled once; ``is_valid`` on the hot path, ``best_match`` only to explain a failure."""

@@ -1,47 +1,39 @@
-"""Async dynamic-batching model runner.
+"""The model runner: one model served through the micro-batcher, the decode loop and the grammar.
 
-Why: one ``model.generate`` over N rows costs little more than over one row (most of the time of a
-small model is per-step overhead), so under concurrent load the sidecar answers many requests per
-forward pass. Requests wait on a queue; the batch loop takes the first one, gathers more for up to
-``batch_window_ms`` (or until ``max_batch_size``), then runs a single left-padded ``generate`` in a
-worker thread so the event loop keeps serving HTTP while the model computes.
+Why this split: :mod:`sidecar.batcher` decides *when* requests run together (and knows nothing of
+torch), :mod:`sidecar.loader` what a model directory becomes, :mod:`sidecar.decode` how a batch is
+generated; this module only turns requests into decode rows and rows back into answers.
 
-A batch may mix free-text and proposal rows and different ``max_new_tokens``: a per-row logits
-processor (:class:`~sidecar.proposal_decoding.BatchConstraintProcessor`) forces EOS when a row reaches
-its own limit and applies the proposal grammar to proposal rows, while the batch runs for the largest
-need of its rows.
+A batch may mix free-text and proposal rows and different ``max_new_tokens``: each row has its own
+constraint state (its token limit, or the proposal grammar) and is answered as soon as it ends, not
+when the longest row of its batch is done.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
-import concurrent.futures
-import contextlib
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
 
+from sidecar.batcher import Deliver, MicroBatcher, NotRunning, QueueFull
+from sidecar.constrained.grammar import FreeTextState, ProposalState, RowConstraint
+from sidecar.constrained.vocabulary import ProposalDecodingError
+from sidecar.decode import Sampling, decode
+from sidecar.loader import LoadedModel, load_model, resolve_device
 from sidecar.metrics import SidecarMetrics
-from sidecar.model_builder import quiet_progress
-from sidecar.proposal_decoding import (
-    BatchConstraintProcessor,
-    FreeTextState,
-    ProposalDecodingError,
-    ProposalGrammar,
-    RowConstraint,
-    TokenTable,
-)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONTEXT = 2048
+RunnerNotReady = NotRunning  # the model cannot serve requests now (not started, or stopped)
+
+__all__ = ["Generation", "ModelRunner", "QueueFull", "RunnerNotReady", "resolve_device"]
 
 
 @dataclass(frozen=True)
@@ -51,35 +43,12 @@ class Generation:
     completion_tokens: int
 
 
-class QueueFull(Exception):
-    """Admission refused: too many requests are waiting. The app answers 503 with Retry-After."""
-
-
-class RunnerNotReady(RuntimeError):
-    """The runner is not started (or was stopped): the model cannot serve requests now."""
-
-
 @dataclass
 class _Request:
     prompt: str
     budget: int  # free text: max new tokens; proposal: rationale tokens
     proposal: bool
-    future: asyncio.Future[Any]
-    enqueued_at: float = field(default_factory=time.perf_counter)
-
-
-@dataclass
-class _BatchResult:
-    outcomes: list[Any]  # per row: a result or an exception
-    seconds: float
-    tokens: int
-
-
-def resolve_device(device: str) -> str:
-    """"auto" picks CUDA when torch sees a GPU, else CPU; anything else is used as given."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+    head: asyncio.Future[dict[str, Any]] | None = None  # proposal: resolved once every field but the rationale is out
 
 
 class ModelRunner:
@@ -99,135 +68,74 @@ class ModelRunner:
         top_k: int = 50,
         printable_only: bool = True,
         cpu_threads: int | None = None,
+        backend: str = "auto",
+        export_cache_dir: Path | None = None,
     ) -> None:
-        if max_batch_size < 1 or max_queue < 1 or batch_window_ms < 0:
-            raise ValueError("max_batch_size and max_queue must be >= 1, batch_window_ms >= 0")
         self.model_id = model_id
         self.directory = Path(directory)
-        self.max_batch_size = max_batch_size
-        self.batch_window_ms = batch_window_ms
-        self.max_queue = max_queue
         self.metrics = metrics
-        self.temperature = temperature
-        self.top_k = top_k
+        self.sampling = Sampling(temperature, top_k)
         self.printable_only = printable_only
         self.cpu_threads = cpu_threads
+        self.backend_wanted = backend
+        self.export_cache_dir = export_cache_dir
         self._device = resolve_device(device)
-        self._tokenizer: Any = None
-        self._model: Any = None
-        self._table: TokenTable | None = None
-        self._grammar: ProposalGrammar | None = None
-        self._grammar_error: ProposalDecodingError | None = None
-        self._context = DEFAULT_CONTEXT
-        self._pending: collections.deque[_Request] = collections.deque()
-        self._inflight: list[_Request] = []
-        self._has_work: asyncio.Event | None = None
-        self._batch_full: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._model: LoadedModel | None = None
         self._load_error: str | None = None
-        self._event_loop: asyncio.AbstractEventLoop | None = None
         self._stopping = threading.Event()
-        self.batches_run = 0
-        self.requests_served = 0
-        self.max_batch_seen = 0
+        self._batcher: MicroBatcher[_Request] = MicroBatcher(
+            self._run_batch, max_batch_size=max_batch_size, window_ms=batch_window_ms, max_queue=max_queue,
+            name=f"runner-{model_id}", on_depth=self._set_depth, on_reject=self._count_reject,
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Load tokenizer and model in a worker thread, then start the batch loop (idempotent)."""
-        if self._task is not None and not self._task.done():
+        """Load the model in a worker thread, then start the batch loop (idempotent)."""
+        if self._batcher.running:
             return
         self._stopping.clear()
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=f"runner-{self.model_id}"
-        )
-        loop = asyncio.get_running_loop()
-        self._event_loop = loop
         if self._model is None:
             try:
-                await loop.run_in_executor(self._executor, self._load)
+                self._model = await asyncio.to_thread(
+                    load_model, self.directory, device=self._device, backend=self.backend_wanted,
+                    cpu_threads=self.cpu_threads, export_cache_dir=self.export_cache_dir,
+                )
             except Exception as exc:
                 self._load_error = f"{type(exc).__name__}: {exc}"
-                self._executor.shutdown(wait=False)
-                self._executor = None
                 raise
-        self._has_work = asyncio.Event()
-        self._batch_full = asyncio.Event()
-        self._task = asyncio.create_task(self._loop(), name=f"batch-loop-{self.model_id}")
+        await self._batcher.start()
 
     async def stop(self) -> None:
-        """Cancel the batch loop and fail every waiting or in-flight request with RunnerNotReady."""
-        self._stopping.set()
-        task, self._task = self._task, None
-        waiting = [*self._pending, *self._inflight]  # captured first: the loop clears _inflight on cancel
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        err = RunnerNotReady(f"model runner {self.model_id!r} stopped")
-        for req in waiting:
-            if not req.future.done():
-                req.future.set_exception(err)
-        self._pending.clear()
-        self._inflight = []
-        self._set_depth()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
-
-    def _load(self) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        if self.cpu_threads and self._device == "cpu":
-            # Process-wide. Small models gain nothing from intra-op threads, and on a busy box (Locust on
-            # the same cores) OpenMP workers spin-waiting for a descheduled peer can cost 10x latency.
-            torch.set_num_threads(self.cpu_threads)
-        tokenizer = AutoTokenizer.from_pretrained(self.directory, local_files_only=True)
-        tokenizer.padding_side = "left"
-        with quiet_progress():
-            model = AutoModelForCausalLM.from_pretrained(self.directory, local_files_only=True, dtype="auto")
-        model.to(self._device)
-        model.eval()
-        eos = tokenizer.eos_token_id
-        if eos is None:  # some tokenizers only name their EOS in the generation config
-            gen_eos = getattr(model.generation_config, "eos_token_id", None)
-            eos = gen_eos[0] if isinstance(gen_eos, list) and gen_eos else gen_eos
-            if eos is None:
-                raise ValueError(f"{self.directory}: neither tokenizer nor generation config names an EOS token")
-            tokenizer.eos_token = tokenizer.convert_ids_to_tokens(int(eos))
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        cfg = model.config
-        ctx = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
-        if not ctx:
-            tml = getattr(tokenizer, "model_max_length", None)
-            ctx = tml if isinstance(tml, int) and tml < 1_000_000 else DEFAULT_CONTEXT
-        head = model.get_output_embeddings()
-        width = head.weight.shape[0] if head is not None else getattr(cfg, "vocab_size", len(tokenizer))
-        table = TokenTable(tokenizer, width=width, eos_token_id=int(eos))
-        try:
-            self._grammar = ProposalGrammar(table)
-        except ProposalDecodingError as exc:  # free text still works; proposals report why not
-            log.warning("%s: proposals unavailable: %s", self.model_id, exc)
-            self._grammar_error = exc
-        self._tokenizer, self._model, self._table, self._context = tokenizer, model, table, int(ctx)
+        """Stop the batch loop and fail every waiting or in-flight request with RunnerNotReady."""
+        self._stopping.set()  # ends a running decode at its next step
+        await self._batcher.stop(RunnerNotReady(f"model runner {self.model_id!r} stopped"))
 
     # ------------------------------------------------------------------ properties
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None and self._task is not None and not self._task.done()
+        return self._model is not None and self._batcher.running
 
     @property
     def queue_depth(self) -> int:
-        """Requests waiting for a batch (not counting the batch being computed)."""
-        return len(self._pending)
+        return self._batcher.queue_depth
 
     @property
     def in_flight(self) -> int:
-        """Requests in the batch being computed now."""
-        return len(self._inflight)
+        return self._batcher.in_flight
+
+    @property
+    def batches_run(self) -> int:
+        return self._batcher.batches_run
+
+    @property
+    def requests_served(self) -> int:
+        return self._batcher.items_served
+
+    @property
+    def max_batch_seen(self) -> int:
+        return self._batcher.max_batch_seen
 
     @property
     def device(self) -> str:
@@ -235,144 +143,93 @@ class ModelRunner:
 
     @property
     def context_length(self) -> int:
-        return self._context
+        return self._model.context if self._model is not None else 0
 
     @property
     def proposals_supported(self) -> bool:
-        return self._grammar is not None
+        return self._model is not None and self._model.grammar is not None
+
+    @property
+    def backend(self) -> str | None:
+        """The decode step backend in use ("onnx" or "eager"), once loaded."""
+        return self._model.backend.name if self._model is not None else None
 
     def info(self) -> dict[str, Any]:
         """State for /health."""
+        b = self._batcher
+        m = self._model
         return {
             "model_id": self.model_id,
             "directory": str(self.directory),
             "device": self._device,
             "loaded": self.loaded,
             "load_error": self._load_error,
-            "queue_depth": self.queue_depth,
-            "in_flight": self.in_flight,
-            "max_batch_size": self.max_batch_size,
-            "batch_window_ms": self.batch_window_ms,
-            "max_queue": self.max_queue,
-            "context_length": self._context,
+            "decode_backend": m.backend.name if m is not None else None,
+            "decode_backend_note": m.backend_note if m is not None else None,
+            "queue_depth": b.queue_depth,
+            "in_flight": b.in_flight,
+            "max_batch_size": b.max_batch_size,
+            "batch_window_ms": b.window_ms,
+            "max_queue": b.max_queue,
+            "context_length": self.context_length,
             "torch_threads": torch.get_num_threads() if self._device == "cpu" else None,
             "proposals_supported": self.proposals_supported,
-            "batches_run": self.batches_run,
-            "requests_served": self.requests_served,
-            "max_batch_seen": self.max_batch_seen,
+            "batches_run": b.batches_run,
+            "requests_served": b.items_served,
+            "max_batch_seen": b.max_batch_seen,
         }
 
     # ------------------------------------------------------------------ requests
 
     async def generate(self, prompt: str, max_new_tokens: int) -> Generation:
         """Free text: up to ``max_new_tokens`` new tokens sampled from the model."""
-        limit = max(1, min(int(max_new_tokens), self._context - 1))
-        result: Generation = await self._submit(prompt, limit, proposal=False)
+        m = self._ready()
+        limit = max(1, min(int(max_new_tokens), m.context - 1))
+        result: Generation = await self._batcher.submit(_Request(prompt, limit, proposal=False))
         return result
 
-    async def generate_proposal(self, prompt: str, max_new_tokens: int) -> tuple[dict[str, Any], Generation]:
-        """A trade proposal that validates against PROPOSAL_SCHEMA.
+    async def generate_proposal(
+        self, prompt: str, max_new_tokens: int, head: asyncio.Future[dict[str, Any]] | None = None,
+    ) -> tuple[dict[str, Any], Generation]:
+        """A trade proposal that validates against the proposal schema.
 
         ``max_new_tokens`` bounds the free-text rationale; the JSON structure and short values add
         at most ``ProposalGrammar.max_new_tokens(0)`` tokens on top (about 80 for the default model).
+        ``head``, when given, is resolved with every field but the rationale as soon as they are
+        decoded (so dependent work can start while the rationale is generated).
         Raises ProposalDecodingError when this model's tokenizer cannot be constrained.
         """
-        if self._grammar is None:
-            if self._grammar_error is not None:
-                raise self._grammar_error
-            raise RunnerNotReady(f"model {self.model_id!r} is not loaded")
-        overhead = self._grammar.max_new_tokens(0)
-        budget = min(max(0, int(max_new_tokens)), self._context - 1 - overhead)
+        m = self._ready()
+        if m.grammar is None:
+            assert m.grammar_error is not None
+            raise m.grammar_error
+        overhead = m.grammar.max_new_tokens(0)
+        budget = min(max(0, int(max_new_tokens)), m.context - 1 - overhead)
         if budget < 0:
-            raise ProposalDecodingError(f"context of {self._context} tokens is too short for a proposal")
-        result: tuple[dict[str, Any], Generation] = await self._submit(prompt, budget, proposal=True)
+            raise ProposalDecodingError(f"context of {m.context} tokens is too short for a proposal")
+        result: tuple[dict[str, Any], Generation] = await self._batcher.submit(
+            _Request(prompt, budget, proposal=True, head=head))
         return result
 
-    def _submit(self, prompt: str, budget: int, *, proposal: bool) -> asyncio.Future[Any]:
-        if not self.loaded or self._has_work is None:
+    def _ready(self) -> LoadedModel:
+        if self._model is None or not self._batcher.running:
             raise RunnerNotReady(f"model {self.model_id!r} is not loaded")
-        if len(self._pending) >= self.max_queue:
-            if self.metrics is not None:
-                self.metrics.rejected.labels(self.model_id).inc()
-            raise QueueFull(f"{len(self._pending)} requests already waiting for model {self.model_id!r}")
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        req = _Request(prompt, budget, proposal, fut)
-        fut.add_done_callback(lambda f, r=req: self._on_done(r, f))
-        self._pending.append(req)
-        self._set_depth()
-        self._has_work.set()
-        if len(self._pending) >= self.max_batch_size and self._batch_full is not None:
-            self._batch_full.set()
-        return fut
+        return self._model
 
-    def _on_done(self, req: _Request, fut: asyncio.Future[Any]) -> None:
-        """A caller that gave up (cancelled) leaves the queue at once."""
-        if fut.cancelled():
-            with contextlib.suppress(ValueError):
-                self._pending.remove(req)
-                self._set_depth()
-
-    def _set_depth(self) -> None:
+    def _set_depth(self, depth: int) -> None:
         if self.metrics is not None:
-            self.metrics.queue_depth.labels(self.model_id).set(len(self._pending))
+            self.metrics.queue_depth.labels(self.model_id).set(depth)
 
-    # ------------------------------------------------------------------ batch loop
-
-    async def _loop(self) -> None:
-        assert self._has_work is not None and self._batch_full is not None
-        loop = asyncio.get_running_loop()
-        while True:
-            while not self._pending:
-                self._has_work.clear()
-                await self._has_work.wait()
-            # Gather: wait up to the window for the batch to fill (the first request is already here).
-            if len(self._pending) < self.max_batch_size and self.batch_window_ms > 0:
-                self._batch_full.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.batch_window_ms / 1000):
-                        await self._batch_full.wait()
-            batch: list[_Request] = []
-            while self._pending and len(batch) < self.max_batch_size:
-                req = self._pending.popleft()
-                if not req.future.done():
-                    batch.append(req)
-            self._set_depth()
-            if not batch:
-                continue
-            self._inflight = batch
-            try:
-                assert self._executor is not None
-                result: _BatchResult = await loop.run_in_executor(self._executor, self._run_batch, batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the whole batch failed: fail its requests, keep serving
-                log.exception("%s: batch of %d failed", self.model_id, len(batch))
-                for req in batch:
-                    if not req.future.done():
-                        req.future.set_exception(exc)
-            else:
-                self._record(len(batch), result)
-                for req, outcome in zip(batch, result.outcomes, strict=True):
-                    if outcome is not _DELIVERED:
-                        _deliver(req, outcome)
-            finally:
-                self._inflight = []
-
-    def _record(self, n: int, result: _BatchResult) -> None:
-        self.batches_run += 1
-        self.requests_served += n
-        self.max_batch_seen = max(self.max_batch_seen, n)
+    def _count_reject(self) -> None:
         if self.metrics is not None:
-            m = self.metrics
-            m.inference_latency.labels(self.model_id).observe(result.seconds)
-            m.batch_size.labels(self.model_id).observe(n)
-            m.tokens_generated.labels(self.model_id).inc(result.tokens)
+            self.metrics.rejected.labels(self.model_id).inc()
 
-    # ------------------------------------------------------------------ the worker thread
+    # ------------------------------------------------------------------ the batch step (worker thread)
 
     def _prompt_ids(self, prompt: str, limit: int) -> list[int]:
         """Tokenize; keep the *last* ``limit`` tokens (and a leading BOS) so prompt + output fit."""
-        tok = self._tokenizer
+        assert self._model is not None
+        tok = self._model.tokenizer
         ids: list[int] = tok(prompt)["input_ids"]
         if not ids:
             start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
@@ -383,104 +240,81 @@ class ModelRunner:
         return ids
 
     def _outcome(self, req: _Request, prompt_ids: list[int], ids: list[int]) -> Any:
-        """A row's answer (or its exception) from its new token ids, cut at the first EOS."""
-        assert self._table is not None
-        eos = self._table.eos_id
-        if eos in ids:
-            ids = ids[: ids.index(eos)]
-        text = self._tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        """A row's answer (or its exception) from its new token ids."""
+        m = self._model
+        assert m is not None
+        text = m.table.decode(ids)
         gen = Generation(text=text, prompt_tokens=len(prompt_ids), completion_tokens=len(ids))
         if not req.proposal:
             return gen
-        assert self._grammar is not None
+        assert m.grammar is not None
         try:
-            return self._grammar.parse(text), gen
+            return m.grammar.parse(text), gen
         except ProposalDecodingError as exc:
             return exc
 
-    def _run_batch(self, batch: list[_Request]) -> _BatchResult:
-        """One batched generate (runs in the worker thread).
-
-        Rows that finish early are answered at once (through the event loop) rather than when the
-        longest row of the batch is done; their slot in the returned outcomes is ``_DELIVERED``.
-        """
-        assert self._table is not None and self._event_loop is not None
-        table, tok, model, loop = self._table, self._tokenizer, self._model, self._event_loop
+    def _run_batch(self, batch: Sequence[_Request], deliver: Deliver) -> list[Any]:
+        """Decode one batch; each row is delivered as soon as it ends."""
+        m = self._model
+        assert m is not None
         rows: list[RowConstraint] = []
         needs: list[int] = []
         for req in batch:
             if req.proposal:
-                assert self._grammar is not None
-                rows.append(self._grammar.new_state(req.budget))
-                needs.append(self._grammar.max_new_tokens(req.budget))
+                assert m.grammar is not None
+                rows.append(m.grammar.new_state(req.budget))
+                needs.append(m.grammar.max_new_tokens(req.budget))
             else:
-                rows.append(FreeTextState(table, req.budget, printable=self.printable_only))
+                rows.append(FreeTextState(m.table, req.budget, printable=self.printable_only))
                 needs.append(req.budget)
-        new_tokens = min(max(needs), self._context - 1)
-        prompts = [self._prompt_ids(req.prompt, self._context - new_tokens) for req in batch]
-        width = max(len(p) for p in prompts)
-        pad = tok.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self._device)
-        attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self._device)
+        new_tokens = min(max(needs), m.context - 1)
+        prompts = [self._prompt_ids(req.prompt, m.context - new_tokens) for req in batch]
+        heads_sent: set[int] = set()
         delivered: set[int] = set()
 
-        def on_row_done(i: int, row_ids: torch.Tensor) -> None:
-            if len(batch) == 1:
-                return  # nothing to gain: the batch ends now anyway
-            try:
-                outcome = self._outcome(batch[i], prompts[i], row_ids[width:].tolist())
-            except Exception:  # answered with the rest of the batch instead
-                log.exception("%s: early delivery failed", self.model_id)
-                return
-            try:
-                loop.call_soon_threadsafe(_deliver, batch[i], outcome)
-            except RuntimeError:  # the event loop is closed (runner stopped): nobody is waiting
-                return
+        def on_row_done(i: int, ids: list[int]) -> None:
+            if len(delivered) + 1 == len(batch):
+                return  # the last row: answered with the batch, after its metrics are recorded
             delivered.add(i)
+            deliver(i, self._outcome(batch[i], prompts[i], ids))
 
-        processor = BatchConstraintProcessor(table, rows, on_row_done=on_row_done)
+        def on_row_step(i: int, row: RowConstraint, ids: list[int]) -> None:
+            head = batch[i].head
+            if head is None or i in heads_sent or not isinstance(row, ProposalState) or not row.head_done:
+                return
+            heads_sent.add(i)
+            assert m.grammar is not None
+            try:
+                value: Any = m.grammar.parse_head(m.table.decode(ids))
+            except ProposalDecodingError as exc:
+                value = exc
+            self._batcher.call_soon(_settle, head, value)
+
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            out = model.generate(
-                input_ids=input_ids,
-                attention_mask=attention,
-                max_new_tokens=new_tokens,
-                do_sample=True,
-                temperature=self.temperature,
-                top_k=self.top_k,
-                top_p=1.0,
-                logits_processor=[processor],
-                stopping_criteria=StoppingCriteriaList([_StopWhen(self._stopping)]),
-                pad_token_id=pad,
-                eos_token_id=table.eos_id,
-            )
+        result = decode(
+            m.backend, m.processor, rows, prompts, max_new_tokens=new_tokens, eos_id=m.eos_id, pad_id=m.pad_id,
+            sampling=self.sampling, stop=self._stopping, on_row_done=on_row_done, on_row_step=on_row_step,
+        )
         seconds = time.perf_counter() - t0
-        outcomes: list[Any] = []
-        total = 0
-        for i, (req, prompt_ids, ids) in enumerate(zip(batch, prompts, out[:, width:].tolist(), strict=True)):
-            total += ids.index(table.eos_id) if table.eos_id in ids else len(ids)
-            outcomes.append(_DELIVERED if i in delivered else self._outcome(req, prompt_ids, ids))
-        return _BatchResult(outcomes, seconds, total)
+        if self._stopping.is_set():
+            raise RunnerNotReady(f"model runner {self.model_id!r} stopped")
+        # A row still open at the step limit is answered with what it has (a proposal then fails to parse).
+        outcomes = [
+            None if i in delivered else self._outcome(req, p, ids)
+            for i, (req, p, ids) in enumerate(zip(batch, prompts, result.ids, strict=True))
+        ]
+        if self.metrics is not None:
+            mt = self.metrics
+            mt.inference_latency.labels(self.model_id).observe(seconds)
+            mt.batch_size.labels(self.model_id).observe(len(batch))
+            mt.tokens_generated.labels(self.model_id).inc(sum(len(ids) for ids in result.ids))
+        return outcomes
 
 
-class _StopWhen(StoppingCriteria):
-    """Ends a running generate early once the runner is stopping (frees the CPU/GPU at shutdown)."""
-
-    def __init__(self, event: threading.Event) -> None:
-        self.event = event
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
-
-
-_DELIVERED = object()  # placeholder outcome: the row was answered before its batch ended
-
-
-def _deliver(req: _Request, outcome: Any) -> None:
-    """Resolve a request's future (on the event loop thread) unless it was cancelled or failed already."""
-    if req.future.done():
+def _settle(fut: asyncio.Future[Any], value: Any) -> None:
+    if fut.done():
         return
-    if isinstance(outcome, BaseException):
-        req.future.set_exception(outcome)
+    if isinstance(value, BaseException):
+        fut.set_exception(value)
     else:
-        req.future.set_result(outcome)
+        fut.set_result(value)

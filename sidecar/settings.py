@@ -6,6 +6,7 @@ Kept in one place so that the app factory, the launcher and the tests agree on e
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,11 @@ class Settings(BaseSettings):
     phi3_model_dir: Path | None = None
     model_cache_dir: Path = Field(default_factory=default_cache_dir)
     device: str = "auto"  # "auto" picks CUDA when present, else CPU
+    # Decode step: "auto" runs the model's step exported to ONNX Runtime on CPU (exported once per model
+    # into export_cache_dir) and falls back to eager torch when the export cannot take the model or the
+    # device is a GPU; "onnx" requires the fast path; "eager" never exports.
+    decode_backend: Literal["auto", "onnx", "eager"] = "auto"
+    export_cache_dir: Path | None = None  # default: beside model_cache_dir, in "onnx"
     # torch CPU threads for the whole process. 1 keeps latency steady when the load generator shares
     # the machine (the default set-up); 0 lets torch choose (more cores for a big model on a big CPU).
     cpu_threads: int = Field(default=1, ge=0)
@@ -76,6 +82,10 @@ class Settings(BaseSettings):
             if rate > 1:
                 raise ValueError(f"{route}: an error rate is between 0 and 1, got {rate}")
         return value
+
+    def export_dir(self) -> Path:
+        """Where exported decode steps are cached (keyed by model content, shared by all processes)."""
+        return self.export_cache_dir or self.model_cache_dir.parent / "onnx"
 
     def model_dir(self, model_id: str) -> Path | None:
         return {"hermes": self.hermes_model_dir, "phi3": self.phi3_model_dir}[model_id]

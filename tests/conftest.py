@@ -17,6 +17,7 @@ from sidecar.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_CACHE = ROOT / ".cache" / "models"
+EXPORT_CACHE = ROOT / ".cache" / "onnx"  # where sidecars started with MODEL_CACHE keep their exported decode steps
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.05) -> None:

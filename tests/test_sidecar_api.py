@@ -13,7 +13,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from sidecar.bus import CHANNEL_ASSESSED, CHANNEL_CREATED
-from sidecar.proposal_decoding import PROPOSAL_SCHEMA
+from sidecar.contract import PROPOSAL_SCHEMA
 from sidecar.redis_server import RedisServer
 from tests.conftest import wait_until
 

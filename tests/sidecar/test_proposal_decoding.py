@@ -20,24 +20,23 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from sidecar.model_builder import CORPUS_PATH, ensure_default_model
-from sidecar.proposal_decoding import (
+from sidecar.constrained.automata import CharDFA, enum_dfa, letters_dfa, nullable_pct_dfa, unit_fraction_dfa
+from sidecar.constrained.grammar import (
     FORCE,
     MASK,
-    PROPOSAL_SCHEMA,
-    BatchConstraintProcessor,
-    CharDFA,
     FreeTextState,
-    ProposalDecodingError,
     ProposalGrammar,
-    TokenTable,
-    enum_dfa,
-    letters_dfa,
-    nullable_pct_dfa,
-    unit_fraction_dfa,
+    RowConstraint,
     validate_proposal,
 )
+from sidecar.constrained.processor import ConstraintProcessor
+from sidecar.constrained.vocabulary import ProposalDecodingError, TokenTable
+from sidecar.contract import PROPOSAL_SCHEMA
+from sidecar.decode import DecodeResult, Sampling, decode
+from sidecar.model_builder import CORPUS_PATH, ensure_default_model
+from sidecar.step_backends import EagerBackend
 
+DEFAULT_SAMPLING = Sampling()
 PROMPTS = [
     "A trade idea for AAPL", "A short plan for trading BTC", "A strategy for SPY",
     "Should I tighten the stop on NVDA?", "ETH pair trade against BTC", "hello",
@@ -45,12 +44,7 @@ PROMPTS = [
 
 
 def accepts(dfa: CharDFA, text: str) -> bool:
-    state: int | None = dfa.start
-    for c in text:
-        state = dfa.edges[state].get(c)
-        if state is None:
-            return False
-    return state in dfa.accepting
+    return dfa.accepts(text)
 
 
 @pytest.fixture(scope="module")
@@ -62,24 +56,25 @@ def default_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
     return tok, model
 
 
-def run_proposals(tok: Any, model: Any, prompts: list[str], budget: int, **gen: Any) -> list[tuple[str, int]]:
+def decode_rows(tok: Any, model: Any, table: TokenTable, rows: list[RowConstraint], prompts: list[str],
+                max_new: int, sampling: Sampling) -> DecodeResult:
+    """The sidecar's own decode loop (eager backend) over these rows."""
+    width = model.get_output_embeddings().weight.shape[0]
+    processor = ConstraintProcessor(table, width, "cpu")
+    ids = [tok(p)["input_ids"] for p in prompts]
+    return decode(EagerBackend(model, torch.device("cpu")), processor, rows, ids, max_new_tokens=max_new,
+                  eos_id=table.eos_id, pad_id=tok.pad_token_id, sampling=sampling)
+
+
+def run_proposals(tok: Any, model: Any, prompts: list[str], budget: int,
+                  sampling: Sampling = DEFAULT_SAMPLING) -> list[tuple[str, int]]:
     """Generate one proposal per prompt in a single batch; returns (text, completion tokens)."""
-    table = TokenTable(tok, width=model.config.vocab_size)
+    table = TokenTable(tok, width=model.get_output_embeddings().weight.shape[0])
     grammar = ProposalGrammar(table)
-    enc = tok(prompts, return_tensors="pt", padding=True)
-    rows = [grammar.new_state(budget) for _ in prompts]
-    with torch.inference_mode():
-        out = model.generate(
-            **enc, max_new_tokens=grammar.max_new_tokens(budget),
-            logits_processor=[BatchConstraintProcessor(table, rows)],
-            pad_token_id=tok.pad_token_id, eos_token_id=table.eos_id, **gen,
-        )
-    results = []
-    for ids in out[:, enc.input_ids.shape[1]:].tolist():
-        assert table.eos_id in ids, "every proposal row ends with EOS within the bound"
-        ids = ids[: ids.index(table.eos_id)]
-        results.append((tok.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False), len(ids)))
-    return results
+    rows: list[RowConstraint] = [grammar.new_state(budget) for _ in prompts]
+    result = decode_rows(tok, model, table, rows, prompts, grammar.max_new_tokens(budget), sampling)
+    assert all(result.finished), "every proposal row ends with EOS within the bound"
+    return [(table.decode(ids), len(ids)) for ids in result.ids]
 
 
 def check(text: str) -> dict[str, Any]:
@@ -133,7 +128,7 @@ def test_masks_follow_the_grammar(default_model: tuple[Any, Any]) -> None:
         state.advance(c[1])
     kind, row = state.constraint()
     assert kind == MASK
-    allowed = [table.surfaces[i] for i in torch.nonzero(table.table(torch.device("cpu"))[row]).flatten().tolist()]
+    allowed = [table.surfaces[i] for i in table.rows[row]]
     assert allowed and all(s and s.isalpha() and s.isupper() and len(s) <= 5 for s in allowed)
     assert '"' not in allowed  # a ticker has at least one letter
 
@@ -144,7 +139,7 @@ def test_masks_follow_the_grammar(default_model: tuple[Any, Any]) -> None:
 def test_sampled_proposals_always_validate(default_model: tuple[Any, Any]) -> None:
     tok, model = default_model
     prompts = [f"{p} #{i}" for i in range(8) for p in PROMPTS][:48]
-    results = run_proposals(tok, model, prompts, budget=12, do_sample=True, temperature=1.0, top_k=0)
+    results = run_proposals(tok, model, prompts, budget=12, sampling=Sampling(1.0, 0))
     objs = [check(text) for text, _ in results]
     bound = ProposalGrammar(TokenTable(tok)).max_new_tokens(12)
     assert all(n <= bound for _, n in results)
@@ -154,17 +149,17 @@ def test_sampled_proposals_always_validate(default_model: tuple[Any, Any]) -> No
 
 def test_greedy_proposals_validate_and_follow_the_prompt(default_model: tuple[Any, Any]) -> None:
     tok, model = default_model
-    results = run_proposals(tok, model, PROMPTS, budget=6, do_sample=False)
+    results = run_proposals(tok, model, PROMPTS, budget=6, sampling=Sampling(0.0))
     objs = [check(text) for text, _ in results]
     assert len({json.dumps(o) for o in objs}) > 1  # greedy, yet the prompts steer the values
-    again = run_proposals(tok, model, PROMPTS, budget=6, do_sample=False)
+    again = run_proposals(tok, model, PROMPTS, budget=6, sampling=Sampling(0.0))
     assert [t for t, _ in again] == [t for t, _ in results]
 
 
 def test_rationale_budget(default_model: tuple[Any, Any]) -> None:
     tok, model = default_model
     for budget in (0, 1, 3):
-        for text, _ in run_proposals(tok, model, PROMPTS[:3], budget=budget, do_sample=True):
+        for text, _ in run_proposals(tok, model, PROMPTS[:3], budget=budget):
             obj = check(text)
             n = len(tok.encode(obj["rationale"]))
             assert n <= budget + 2  # re-tokenizing may merge or split differently by a token or two
@@ -177,18 +172,13 @@ def test_free_rows_stop_at_their_own_limit(default_model: tuple[Any, Any]) -> No
     table = TokenTable(tok)
     grammar = ProposalGrammar(table)
     limits = [1, 4, 9]
-    rows = [FreeTextState(table, n) for n in limits] + [grammar.new_state(5)]
-    enc = tok(PROMPTS[:4], return_tensors="pt", padding=True)
-    with torch.inference_mode():
-        out = model.generate(**enc, max_new_tokens=grammar.max_new_tokens(5), do_sample=True,
-                             logits_processor=[BatchConstraintProcessor(table, rows)],
-                             pad_token_id=tok.pad_token_id, eos_token_id=table.eos_id)
-    new = out[:, enc.input_ids.shape[1]:].tolist()
-    for ids, limit in zip(new, limits, strict=False):
-        n = ids.index(table.eos_id) if table.eos_id in ids else len(ids)
-        assert 1 <= n <= limit
-        assert "\ufffd" not in tok.decode(ids[:n])
-    check(tok.decode(new[3][: new[3].index(table.eos_id)]))
+    rows: list[RowConstraint] = [FreeTextState(table, n) for n in limits] + [grammar.new_state(5)]
+    result = decode_rows(tok, model, table, rows, PROMPTS[:4], grammar.max_new_tokens(5), Sampling())
+    for ids, limit in zip(result.ids, limits, strict=False):
+        assert 1 <= len(ids) <= limit
+        assert "\ufffd" not in tok.decode(ids)
+    assert all(result.finished)
+    check(table.decode(result.ids[3]))
 
 
 # ---------------------------------------------------------------- other tokenizers
@@ -208,7 +198,7 @@ def test_other_byte_level_bpe_tokenizer(tmp_path: Path) -> None:
                             pad_token="<|endoftext|>", bos_token="<|endoftext|>")
     tok.padding_side = "left"
     model = _tiny_model(len(tok) + 13)  # a padded embedding matrix, wider than the tokenizer
-    results = run_proposals(tok, model, PROMPTS, budget=10, do_sample=True)
+    results = run_proposals(tok, model, PROMPTS, budget=10)
     for text, _ in results:
         check(text)
 
@@ -231,7 +221,7 @@ def test_sentencepiece_style_metaspace_tokenizer_validates_or_refuses() -> None:
         ProposalGrammar(TokenTable(tok))
     except ProposalDecodingError:
         return  # refusing is acceptable; returning an invalid object is not
-    for text, _ in run_proposals(tok, _tiny_model(len(tok)), PROMPTS, budget=8, do_sample=True):
+    for text, _ in run_proposals(tok, _tiny_model(len(tok)), PROMPTS, budget=8):
         check(text)
 
 

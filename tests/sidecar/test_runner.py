@@ -15,10 +15,12 @@ import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
+from sidecar.constrained.vocabulary import ProposalDecodingError
+from sidecar.contract import PROPOSAL_SCHEMA
 from sidecar.metrics import SidecarMetrics
 from sidecar.model_builder import CORPUS_PATH, ensure_default_model
-from sidecar.proposal_decoding import PROPOSAL_SCHEMA, ProposalDecodingError
 from sidecar.runner import Generation, ModelRunner, QueueFull, RunnerNotReady
+from tests.conftest import EXPORT_CACHE
 
 T = TypeVar("T")
 
@@ -32,7 +34,7 @@ def with_runner(directory: Path, body: Callable[[ModelRunner], Awaitable[T]], **
     """Run ``body`` against a started runner inside a fresh event loop (pytest-asyncio is not used)."""
 
     async def main() -> T:
-        runner = ModelRunner("hermes", directory, **kwargs)
+        runner = ModelRunner("hermes", directory, **{"export_cache_dir": EXPORT_CACHE, **kwargs})
         await runner.start()
         try:
             return await body(runner)
@@ -210,16 +212,17 @@ def test_event_loop_stays_responsive_during_generation(model_dir: Path) -> None:
 
 def test_a_failing_batch_fails_only_its_requests(model_dir: Path) -> None:
     async def body(r: ModelRunner) -> Generation:
-        real = r._model.generate
+        backend = r._model.backend
+        real = backend.session
         calls = {"n": 0}
 
-        def flaky(*args: Any, **kwargs: Any) -> Any:  # fault injection: the first batch raises
+        def flaky() -> Any:  # fault injection: the first batch's forward raises
             calls["n"] += 1
             if calls["n"] == 1:
                 raise RuntimeError("device fell over")
-            return real(*args, **kwargs)
+            return real()
 
-        r._model.generate = flaky
+        backend.session = flaky
         results = await asyncio.gather(r.generate("a", 4), r.generate("b", 4), return_exceptions=True)
         assert all(isinstance(e, RuntimeError) and "fell over" in str(e) for e in results)
         assert r.loaded
@@ -294,5 +297,23 @@ def test_unsupported_tokenizer_refuses_proposals_but_serves_text(tmp_path: Path)
             await r.generate_proposal("AAPL", 8)
         return await r.generate("AAPL", 8)
 
-    gen = with_runner(tmp_path, body)
+    gen = with_runner(tmp_path, body, backend="eager")  # about the tokenizer: no export needed
     assert 1 <= gen.completion_tokens <= 8
+
+
+def test_proposal_head_is_out_before_the_rationale_ends(model_dir: Path) -> None:
+    """The head future carries every field but the rationale, resolved while the rationale is generated."""
+
+    async def body(r: ModelRunner) -> tuple[dict[str, Any], bool, dict[str, Any]]:
+        head: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        task = asyncio.ensure_future(r.generate_proposal("A trade idea for AAPL", 400, head=head))
+        fields = await head
+        still_generating = not task.done()
+        obj, _ = await task
+        return fields, still_generating, obj
+
+    fields, still_generating, obj = with_runner(model_dir, body, printable_only=True)
+    assert fields == {k: v for k, v in obj.items() if k != "rationale"}
+    assert {"ticker", "action", "confidence"} <= set(fields)
+    # the rationale had up to 400 tokens to go; it ends early only if the model closes the string at once
+    assert still_generating or len(obj["rationale"]) < 8

@@ -1,0 +1,134 @@
+"""The decode path takes any causal LM: a GPT-2 and a Llama-style model, built offline with random
+weights, served through both step backends (ONNX Runtime and eager), free text and proposals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+import pytest
+import torch
+from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+from sidecar.contract import PROPOSAL_SCHEMA
+from sidecar.loader import load_model
+from sidecar.model_builder import ensure_default_model
+from sidecar.runner import ModelRunner
+from sidecar.step_backends import BackendUnavailable, model_fingerprint
+from tests.conftest import EXPORT_CACHE
+
+ARCHITECTURES = ("gpt2", "llama")
+
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Both architectures share the default models' byte-level BPE tokenizer."""
+    base = ensure_default_model("phi3", tmp_path_factory.mktemp("base"))
+    tok = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    out: dict[str, Path] = {}
+    torch.manual_seed(11)
+    models: dict[str, Any] = {
+        "gpt2": GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_layer=2, n_embd=64, n_head=4, n_positions=512,
+                                           eos_token_id=tok.eos_token_id, bos_token_id=tok.eos_token_id)),
+        # grouped-query attention (2 KV heads for 4 query heads), RoPE, RMSNorm, SwiGLU: the Llama family's parts
+        "llama": LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128,
+                                              num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                              max_position_embeddings=512, eos_token_id=tok.eos_token_id,
+                                              bos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)),
+    }
+    for name, model in models.items():
+        d = tmp_path_factory.mktemp(name)
+        model.eval().save_pretrained(d)
+        for f in base.iterdir():
+            if f.name.startswith(("tokenizer", "special_tokens", "vocab", "merges")):
+                shutil.copy(f, d / f.name)
+        out[name] = d
+    return out
+
+
+@pytest.fixture(scope="module")
+def export_dir() -> Path:
+    """The suite's shared export cache: keyed by model content, so a re-run exports nothing."""
+    return EXPORT_CACHE
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_the_onnx_step_matches_the_eager_model(arch: str, model_dirs: dict[str, Path], export_dir: Path) -> None:
+    """Same logits step by step on a padded batch: the fast path is the model, not an approximation."""
+    fast = load_model(model_dirs[arch], backend="onnx", cpu_threads=1, export_cache_dir=export_dir)
+    eager = load_model(model_dirs[arch], backend="eager", cpu_threads=1)
+    assert fast.backend.name == "onnx" and eager.backend.name == "eager"
+    ids = np.array([[0, 0, 5, 6, 7], [1, 2, 3, 4, 5]], dtype=np.int64)
+    mask = np.array([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]], dtype=np.int64)
+    sessions = [fast.backend.session(), eager.backend.session()]
+    pairs = [[s.start(ids, mask) for s in sessions]]
+    for tok in ([8, 9], [10, 11], [12, 13]):
+        one = np.array(tok, dtype=np.int64).reshape(2, 1)
+        pairs.append([s.step(one, np.ones_like(one)) for s in sessions])
+    # a ragged multi-token step (forced runs of 3 and 1 tokens, the shorter one left-filled with masked slots)
+    run = np.array([[20, 21, 22], [0, 0, 23]], dtype=np.int64)
+    slots = np.array([[1, 1, 1], [0, 0, 1]], dtype=np.int64)
+    pairs.append([s.step(run, slots) for s in sessions])
+    sessions[0].select([1])
+    sessions[1].select([1])
+    last = np.array([[14]], dtype=np.int64)
+    pairs.append([s.step(last, np.ones_like(last)) for s in sessions])
+    for a, b in pairs:
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("backend", ["onnx", "eager"])
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_text_and_proposals_from_each_architecture(arch: str, backend: str, model_dirs: dict[str, Path],
+                                                   export_dir: Path) -> None:
+    async def main() -> tuple[list[Any], list[Any]]:
+        r = ModelRunner(arch, model_dirs[arch], backend=backend, export_cache_dir=export_dir, cpu_threads=1,
+                        batch_window_ms=20)
+        await r.start()
+        try:
+            assert r.backend == backend and r.proposals_supported
+            texts = await asyncio.gather(*(r.generate(f"prompt {i}", 3 + i) for i in range(4)))
+            proposals = await asyncio.gather(*(r.generate_proposal(f"A trade idea #{i}", 6) for i in range(4)))
+            return texts, proposals
+        finally:
+            await r.stop()
+
+    texts, proposals = asyncio.run(main())
+    for i, gen in enumerate(texts):
+        assert 1 <= gen.completion_tokens <= 3 + i and gen.text
+    for obj, gen in proposals:
+        jsonschema.validate(obj, PROPOSAL_SCHEMA)
+        assert json.loads(gen.text) == obj
+
+
+def test_a_model_the_fast_path_cannot_take_decodes_eagerly(model_dirs: dict[str, Path], tmp_path: Path) -> None:
+    """An export ONNX Runtime cannot load (here: a corrupt cache entry) falls back to eager, and says why."""
+    directory = model_dirs["gpt2"]
+    (tmp_path / f"step-{model_fingerprint(directory)}.onnx").write_bytes(b"not an onnx model")
+    loaded = load_model(directory, backend="auto", cpu_threads=1, export_cache_dir=tmp_path)
+    assert loaded.backend.name == "eager" and "ONNX Runtime cannot load" in (loaded.backend_note or "")
+    with pytest.raises(BackendUnavailable):
+        load_model(directory, backend="onnx", cpu_threads=1, export_cache_dir=tmp_path)
+
+
+def test_jumping_over_forced_runs_changes_nothing_but_the_step_count(model_dirs: dict[str, Path]) -> None:
+    """Greedy proposals are the same token for token whether forced runs are fed at once or one by one."""
+    from sidecar.decode import Sampling, decode
+
+    loaded = load_model(model_dirs["llama"], backend="eager", cpu_threads=1)
+    assert loaded.grammar is not None
+    prompts = [loaded.tokenizer(p)["input_ids"] for p in ("A trade idea for AAPL", "hello", "Risk review of ETH")]
+    results = []
+    for jump in (True, False):
+        rows: list[Any] = [loaded.grammar.new_state(5) for _ in prompts]
+        results.append(decode(loaded.backend, loaded.processor, rows, prompts,
+                              max_new_tokens=loaded.grammar.max_new_tokens(5), eos_id=loaded.eos_id,
+                              pad_id=loaded.pad_id, sampling=Sampling(0.0), jump_forward=jump))
+    assert results[0].ids == results[1].ids and all(results[0].finished)
+    for ids in results[0].ids:
+        jsonschema.validate(json.loads(loaded.table.decode(ids)), PROPOSAL_SCHEMA)
