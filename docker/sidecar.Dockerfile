@@ -4,6 +4,7 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY sidecar ./sidecar
 COPY slo ./slo
+COPY slo_locust ./slo_locust
 COPY locustfiles ./locustfiles
 COPY reports ./reports
 COPY suite ./suite

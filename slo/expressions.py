@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 __all__ = [
     "AGGREGATION_KINDS",
@@ -145,6 +146,10 @@ class Threshold:
     def holds(self, observed: float) -> bool:
         """Whether the observed aggregate satisfies the threshold (``observed <op> value``)."""
         return _OPS[self.op](observed, self.value)
+
+    def compare(self, observed: Fraction, limit: Fraction) -> bool:
+        """``observed <op> limit`` on exact fractions (rates: no float rounding at the limit)."""
+        return _OPS[self.op](observed, limit)
 
     def canonical(self) -> str:
         """A normalised spelling (no spaces, no units) that parses back to an equal threshold."""
