@@ -114,7 +114,7 @@ def _thresholds(run: Run) -> str:
     for s in run.scenarios:
         if s.gate is None:
             rows.append(f'<tr class="r-no-data"><td>{escape(s.name)}</td><td colspan="5">no SLO verdict '
-                        f"({escape(s.name)}_slo.csv is missing)</td><td>{_badge(NOT_JUDGED)}</td></tr>")
+                        f"({escape(s.name)}_slo.json is missing)</td><td>{_badge(NOT_JUDGED)}</td></tr>")
             continue
         for t in s.gate.thresholds:
             css = t.verdict.replace(" ", "-")

@@ -7,7 +7,7 @@ is ``<skipped>``, which is what "no data" means to the gate unless the row is re
 
 Two cases have no threshold to hang on, and CI must still see them: a gate that failed for a
 reason of its own (no request matched any row, a required row without data, an abort) gets one
-extra failed testcase named "SLO verdict"; a scenario without ``_slo.csv`` gets an ``<error>``
+extra failed testcase named "SLO verdict"; a scenario without ``_slo.json`` gets an ``<error>``
 testcase, because nothing judged it. The counts in the attributes are computed from the testcases
 written, so they cannot disagree with them.
 """
@@ -58,7 +58,7 @@ def _suite(s: Scenario) -> ET.Element:
     cases: list[ET.Element] = []
     if s.gate is None:
         case = ET.Element("testcase", classname=s.name, name="SLO verdict", time="0")
-        error = ET.SubElement(case, "error", message=f"no SLO verdict: {s.name}_slo.csv is missing",
+        error = ET.SubElement(case, "error", message=f"no SLO verdict: {s.name}_slo.json is missing",
                               type="NotJudged")
         error.text = "The SLO gate wrote no verdict for this scenario (Locust stopped early, or the run " \
                      "was made without the gate)."
@@ -69,14 +69,13 @@ def _suite(s: Scenario) -> ET.Element:
             if t.verdict == FAIL:
                 failure = ET.SubElement(case, "failure", message=f"observed {t.observed_text}, limit {t.limit_text}",
                                         type="SloThresholdFailed")
-                failure.text = (f"{t.row}: {t.expression} failed: observed {t.observed_text}, limit "
-                                f"{t.limit_text}, {t.samples} requests ({', '.join(t.requests)})")
+                failure.text = f"{t.result.reason} ({', '.join(t.requests)})"
             elif t.verdict == NO_DATA:
                 ET.SubElement(case, "skipped", message=f"no data: none of {', '.join(t.requests)} ran")
             cases.append(case)
         if not s.gate.passed and not any(t.verdict == FAIL for t in s.gate.thresholds):
             case = ET.Element("testcase", classname=s.name, name="SLO verdict", time="0")
-            reasons = "; ".join(s.gate.reasons) or "the SLO gate failed the run"
+            reasons = "\n".join(s.gate.reasons) or "the SLO gate failed the run"
             failure = ET.SubElement(case, "failure", message=reasons, type="SloVerdictFailed")
             failure.text = reasons
             cases.append(case)

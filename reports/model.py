@@ -39,7 +39,7 @@ __all__ = [
 PASS = "pass"
 FAIL = "fail"
 NO_DATA = "no data"
-# A scenario without ``_slo.csv``: the gate never judged it (Locust crashed, or another tool ran
+# A scenario without ``_slo.json``: the gate never judged it (Locust crashed, or another tool ran
 # it). It is neither a pass nor a fail of a threshold, but it must not make the run pass.
 NOT_JUDGED = "not judged"
 

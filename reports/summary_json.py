@@ -55,6 +55,9 @@ def _scenario(s: Scenario) -> dict[str, Any]:
             "observed": t.observed,
             "samples": t.samples,
             "verdict": t.verdict,
+            "state": t.result.state,
+            "n": t.result.n,
+            "beyond": t.result.beyond,
             "observed_text": t.observed_text,
             "limit_text": t.limit_text,
         }
@@ -63,6 +66,9 @@ def _scenario(s: Scenario) -> dict[str, Any]:
     return {
         "verdict": s.verdict,
         "reasons": list(s.gate.reasons) if s.gate else [],
+        "requests_judged": s.gate.verdict.tally.judged if s.gate else None,
+        "unjudged": [{"method": m, "name": n, "count": c} for m, n, c in s.gate.verdict.tally.unjudged] if s.gate else [],
+        "rows_left_out": list(s.gate.verdict.rows_left_out) if s.gate else [],
         "notes": list(s.notes),
         "started_at": s.started_at.isoformat() if s.started_at else None,
         "duration_s": s.duration_s,
