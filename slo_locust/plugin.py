@@ -189,17 +189,20 @@ class SloGate:
     def strict(self) -> bool:
         return bool(option(self.environment, "slo_strict", False))
 
-    def evaluate(self) -> Verdict:
-        """The verdict on what has been received so far, with the run-level facts."""
+    def evaluate(self, *, store: bool = True) -> Verdict:
+        """The verdict on what has been received so far, with the run-level facts; ``store`` keeps
+        it as the gate's latest (the live loop and the end do; a view asking early does not)."""
         assert self.table is not None
         verdict = evaluate(self.table, self.recorder, strict=self.strict, rows_left_out=self.rows_left_out)
         runner = self.runner
-        self.verdict = conclude(
+        verdict = conclude(
             verdict, lost_workers=self.workers.lost(self.started_at),
             allow_lost=bool(option(self.environment, "slo_allow_lost_workers", False)),
             aborted_by=tuple(self.aborted_by), bad_reports=self.bad_reports,
             exceptions=_user_exceptions(runner) if runner is not None else UserExceptions())
-        return self.verdict
+        if store:
+            self.verdict = verdict
+        return verdict
 
     def on_test_start(self, **_: Any) -> None:
         runner = self.runner

@@ -33,7 +33,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slo.evaluate import evaluate
 from slo.formatting import format_limit, format_observed, state_word
 from slo.table import DEFAULT_TABLE_PATH, SloFileError
 from slo.verdict import ThresholdResult, Verdict, to_csv, to_json
@@ -165,8 +164,7 @@ class SloWebUi:
             return None
         if self.gate.verdict is not None:
             return self.gate.verdict
-        return self.gate.evaluate() if self.gate.recorder.keys() else evaluate(
-            self.gate.table, self.gate.recorder, strict=self.gate.strict, rows_left_out=self.gate.rows_left_out)
+        return self.gate.evaluate(store=False)
 
     def tab_rows(self) -> list[dict[str, Any]]:
         """The SLO tab: an error row if the SLO file did not load, one row per threshold, and an
