@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slo.expressions import Aggregation
 from slo.evaluate import plan_for
+from slo.expressions import Aggregation
 from slo.recorder import HIGHEST_NS, EndpointStats, RecorderPlan, RequestRecorder, nearest_rank
 from slo.table import parse_table
 

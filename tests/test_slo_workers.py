@@ -33,7 +33,7 @@ def test_worker_lost_before_reporting_is_estimated_from_its_peers() -> None:
     ledger.mark_missing("ghost", 0.0 + DETECTION_S + 2.0)  # alive ~2 s after the start
     [lost] = ledger.lost(started_at=0.0)
     assert not lost.reported and lost.requests_received == 0 and lost.missing_estimate == 20
-    assert "never reported" in describe_lost(lost) and "about 20 requests are missing" in describe_lost(lost)
+    assert "never reported" in describe_lost(lost) and "about 20 more may be missing" in describe_lost(lost)
 
 
 def test_no_peers_means_no_estimate_and_reset_forgets() -> None:
