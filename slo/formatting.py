@@ -115,4 +115,4 @@ def describe_lost(lost: LostWorkerInfo) -> str:
     if lost.missing_estimate is None:
         return f"{lost.worker_id} ({lost.why}): it never reported; all its requests (count unknown) are missing"
     return (f"{lost.worker_id} ({lost.why}): it never reported; at its peers' rate about {lost.missing_estimate} "
-            "requests are missing")
+            "more may be missing (all of its requests)")

@@ -65,6 +65,12 @@ class WorkerLedger:
         record.missing_since = now
         return True
 
+    def back(self, worker_id: str) -> None:
+        """Locust hears the worker again (it self-healed): it is not lost."""
+        record = self.workers.get(worker_id)
+        if record is not None and record.gone is None:
+            record.missing_since = None
+
     def mark_gone(self, worker_id: str, why: str, now: float) -> None:
         """A worker left (or was given up on) without its final report."""
         record = self.workers.setdefault(worker_id, WorkerRecord())
@@ -72,6 +78,10 @@ class WorkerLedger:
             record.gone = why
             if record.missing_since is None:
                 record.missing_since = now
+
+    def missing(self) -> list[str]:
+        """Workers marked missing (not delivered, not given up on)."""
+        return [w for w, r in self.workers.items() if not r.final and r.gone is None and r.missing_since is not None]
 
     def pending(self) -> list[str]:
         """Workers that neither delivered their final results nor were lost."""
@@ -87,7 +97,7 @@ class WorkerLedger:
                 continue
             assert record.missing_since is not None
             why = record.gone or "no heartbeat"
-            rate = record.rate()
+            rate = record.rate() if record.requests else None  # reports without requests tell no rate
             if rate is not None and record.last_report is not None:
                 silent = max(0.0, record.missing_since - record.last_report)
                 estimate: int | None = round(rate * min(silent, REPORT_INTERVAL_S))

@@ -157,6 +157,8 @@ class SloGate:
             return
         for node in runner.clients.all:
             self.workers.connected(node.id)
+            if node.state != "missing":
+                self.workers.back(node.id)
         for node in runner.clients.missing:
             if self.workers.mark_missing(node.id, time.monotonic()):
                 self._say(f"SLO gate: worker {node.id} is missing (no heartbeat); its results are missing "
@@ -172,7 +174,7 @@ class SloGate:
         self._collecting = True
         try:
             self.check_workers()
-            for worker_id in self.workers.pending():
+            for worker_id in self.workers.pending() + self.workers.missing():  # a missing one may come back
                 runner.server.send_to_client(Message("quit", None, worker_id))
             wait = float(self.environment.stop_timeout or 0) + float(option(self.environment, "slo_final_wait", 10.0))
             deadline = time.monotonic() + wait
@@ -183,6 +185,14 @@ class SloGate:
                 self.workers.mark_gone(worker_id, f"no final results within {wait:g} s", time.monotonic())
         finally:
             self._collecting, self._collected = False, True
+
+    @property
+    def collecting(self) -> bool:
+        return self._collecting
+
+    def wait_collected(self) -> None:
+        while self._collecting:
+            gevent.sleep(POLL_S)
 
     # -- judging (master or local runner) --
     @property
@@ -200,7 +210,7 @@ class SloGate:
             allow_lost=bool(option(self.environment, "slo_allow_lost_workers", False)),
             aborted_by=tuple(self.aborted_by), bad_reports=self.bad_reports,
             exceptions=_user_exceptions(runner) if runner is not None else UserExceptions())
-        if store:
+        if store and not self._settled:  # the settled verdict is final: every view shows that one
             self.verdict = verdict
         return verdict
 
@@ -332,8 +342,12 @@ def _user_exceptions(runner: Runner) -> UserExceptions:
         return UserExceptions()
     count = sum(int(r.get("count", 0)) for r in rows)
     first = rows[0]
-    where = [line.strip() for line in str(first.get("traceback", "")).splitlines() if line.strip().startswith("File")]
-    text = str(first.get("msg", "")).strip() + (f" ({where[-1]})" if where else "")
+    lines = [line.strip() for line in str(first.get("traceback", "")).splitlines() if line.strip()]
+    where = [i for i, line in enumerate(lines) if line.startswith("File")]
+    text = str(first.get("msg", "")).strip() or "(no message)"
+    if where:  # the innermost frame: where it was raised, and the line of code
+        frame = lines[where[-1]] + (f": {lines[where[-1] + 1]}" if where[-1] + 1 < len(lines) else "")
+        text += f" ({frame})"
     return UserExceptions(count=count, first=text)
 
 
@@ -370,6 +384,9 @@ def on_init(environment: Environment, runner: Runner | None = None, web_ui: Any 
         original_quit = runner.quit
 
         def quit_after_final_results() -> None:
+            if gate.collecting:  # Locust's own quit (its last worker left) while we wait: not before we are done
+                gevent.spawn(lambda: (gate.wait_collected(), original_quit()))
+                return
             gate.collect_final_results()
             original_quit()
 

@@ -5,7 +5,8 @@ so a test controls every response time exactly. Every loop is bounded.
 ``{"loop": {"method", "name", "ms", "every_s", "max", "sleep_first"}}``: each user fires up to ``max`` requests,
 one every ``every_s`` s; with ``sleep_first`` the request "takes" ``ms`` (the user sleeps that long first, so it
 is in flight at a stop); ``{"raise": true}``: each user's task raises once (a locustfile bug);
-``{"slo_rows": [...]}``: the rows the user declares.
+``{"slo_rows": [...]}``: the rows the user declares; ``{"failing_quitting": true}``: another plugin's ``quitting``
+listener raises.
 """
 
 from __future__ import annotations
@@ -15,11 +16,18 @@ import os
 from typing import Any
 
 import gevent
-from locust import User, constant, task
+from locust import User, constant, events, task
 
 import slo_locust  # noqa: F401  (registers the SLO gate)
 
 SCRIPT: dict[str, Any] = json.loads(os.environ.get("GATE_SCRIPT", "{}"))
+
+
+if SCRIPT.get("failing_quitting"):
+
+    @events.quitting.add_listener
+    def _another_plugin_fails(**_: Any) -> None:
+        raise RuntimeError("another plugin's quitting listener failed")
 
 
 def _ms(value: Any) -> float | None:
