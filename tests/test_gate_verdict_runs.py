@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,7 +198,6 @@ def test_a_worker_that_comes_back_is_not_lost(tmp_path: Path) -> None:
         workers[0].send_signal(signal.SIGCONT)
         wait_until(lambda: "self-healed" in (prefix.parent / "master.log").read_text(), 30,
                    "the worker to come back", interval_s=0.1)
-        time.sleep(0.5)  # noqa: the run must go on a moment with both workers; nothing is timed
         master.send_signal(signal.SIGTERM)
 
     result = run_distributed(tmp_path, FAST, workers=2, during=act)
@@ -225,7 +223,8 @@ def test_a_locustfile_bug_keeps_its_exit_code(tmp_path: Path) -> None:
     verdict = result.verdict
     assert verdict.passed and verdict.exceptions.count >= 1, result.output[-3000:]
     first = verdict.exceptions.first
-    assert first.startswith("a bug in the locustfile (File") and "events_only.py" in first and "ZeroDivisionError" in first
+    assert first.startswith("a bug in the locustfile (File") and "events_only.py" in first
+    assert "ZeroDivisionError" in first
     assert result.returncode == 1 and verdict.exit_code == 1
     assert "unhandled exceptions in user code (first: a bug in the locustfile" in result.output
 
