@@ -60,6 +60,7 @@ def listener_cost(calls: int = 300_000) -> float:
     with warnings.catch_warnings():  # gevent's notice that redis was imported before the patch
         warnings.simplefilter("ignore")
         from locust.env import Environment
+
         from slo_locust.plugin import SloGate
 
     gate = SloGate(Environment(), None)

@@ -2,8 +2,8 @@
 so a test controls every response time exactly. Every loop is bounded.
 
 ``{"samples": [[method, name, ms | null | "nan", failed], ...]}``: each user fires these once, then idles;
-``{"loop": {"method", "name", "ms", "every_s", "max", "sleep_first"}}``: each user fires up to ``max`` requests,
-one every ``every_s`` s; with ``sleep_first`` the request "takes" ``ms`` (the user sleeps that long first, so it
+``{"loop": {"method", "name", "ms", "every_s", "max", "sleep_first", "fail_every"}}``: each user fires up to
+``max`` requests, one every ``every_s`` s, every ``fail_every``-th failed; with ``sleep_first`` the request "takes" ``ms`` (the user sleeps that long first, so it
 is in flight at a stop); ``{"raise": true}``: each user's task raises once (a locustfile bug);
 ``{"slo_rows": [...]}``: the rows the user declares; ``{"failing_quitting": true}``: another plugin's ``quitting``
 listener raises.
@@ -53,11 +53,14 @@ class EventsOnly(User):
                  exception=RuntimeError("failed") if failed else None, context={})
         loop = SCRIPT.get("loop")
         if loop:
-            for _ in range(int(loop.get("max", 1000))):
+            fail_every = int(loop.get("fail_every", 0))
+            for i in range(int(loop.get("max", 1000))):
                 if loop.get("sleep_first"):
                     gevent.sleep(loop["ms"] / 1000)
+                failed = fail_every and i % fail_every == 0
                 fire(request_type=loop.get("method", "GET"), name=loop.get("name", "/health"),
-                     response_time=loop["ms"], response_length=0, exception=None, context={})
+                     response_time=loop["ms"], response_length=0, exception=RuntimeError("failed") if failed else None,
+                     context={})
                 gevent.sleep(loop.get("every_s", 0.01))
         while True:  # idle until the run ends (bounded by -t)
             gevent.sleep(0.5)
