@@ -55,6 +55,7 @@ __all__ = [
     "judge_rate",
     "overall_state",
     "percentile_sides",
+    "projected_state",
     "requests_to_settle",
     "seconds_to_settle",
 ]
@@ -460,8 +461,12 @@ def judge_fact(kind: str, op: str, limit: float, observed: float, n: int) -> Jud
     return Judgement(kind, op, float(limit), n, 0.0, estimate, estimate)
 
 
-def _project(j: Judgement, n: int) -> State:
-    """The state ``j`` would have at ``n`` requests if the observed shares (or mean and spread) held."""
+def projected_state(j: Judgement, n: int) -> State:
+    """The state ``j`` would have at ``n`` requests if the observed shares (or mean and spread) held:
+    the same interval on the fractional counts ``share * n`` (what ``requests_to_settle`` bisects on,
+    and what a live view can show as "settles at ...")."""
+    if j.kind not in ("p", "rate", "fail_rate", "avg") or not j.confidence:
+        return j.state
     if j.kind == "avg":
         assert j.mean is not None and j.stddev is not None
         interval = _mean_interval(n / j.design_effect, j.mean, j.stddev, _bound_level(j.op, j.confidence))
@@ -485,13 +490,13 @@ def requests_to_settle(j: Judgement, *, max_requests: int = _MAX_PROJECTED_REQUE
         return None
     low = j.n  # unsettled
     high = max(2 * low, low + 1)
-    while _project(j, high) == State.INCONCLUSIVE:
+    while projected_state(j, high) == State.INCONCLUSIVE:
         if high >= max_requests:
             return None
         low, high = high, min(2 * high, max_requests)
     while high - low > 1:
         mid = (low + high) // 2
-        low, high = (low, mid) if _project(j, mid) != State.INCONCLUSIVE else (mid, high)
+        low, high = (low, mid) if projected_state(j, mid) != State.INCONCLUSIVE else (mid, high)
     return high
 
 
