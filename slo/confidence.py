@@ -53,6 +53,7 @@ __all__ = [
     "judge_fact",
     "judge_percentile",
     "judge_rate",
+    "mean_design_effect",
     "overall_state",
     "percentile_sides",
     "projected_state",
@@ -548,16 +549,36 @@ def design_effect(windows: Iterable[tuple[int, int]], confidence: float = _DEFAU
     (dependence is not evidence of precision); 1 when fewer than 2 non-empty windows or when the
     share is 0 or 1 (no spread to learn from: the interval then rests on independence).
     """
-    pairs = [(int(n_i), int(k_i)) for n_i, k_i in windows if n_i > 0]
+    pairs = [(int(n_i), float(k_i)) for n_i, k_i in windows if n_i > 0]
     total = sum(n_i for n_i, _ in pairs)
     count = sum(k_i for _, k_i in pairs)
-    m = len(pairs)
-    if m < 2 or count in (0, total):
+    if count in (0, total):
         return 1.0
     share = count / total
-    between = m / (m - 1) * sum((k_i - share * n_i) ** 2 for n_i, k_i in pairs) / total**2
-    binomial = share * (1 - share) / total
-    deff = max(between / binomial, 1.0)
+    return _batch_means_deff(pairs, share * (1 - share), confidence)
+
+
+def mean_design_effect(windows: Iterable[tuple[int, float]], stddev_ms: float,
+                       confidence: float = _DEFAULT_CONFIDENCE) -> float:
+    """``design_effect`` for ``avg``: from per-time-window ``(requests, sum of latencies in ms)``, the
+    batch-means variance of the mean over ``stddev_ms**2 / n`` (what the t interval assumes), with the
+    same degrees-of-freedom correction. Pass it as ``judge_avg(..., design_effect=)``."""
+    pairs = [(int(n_i), float(s_i)) for n_i, s_i in windows if n_i > 0]
+    if not stddev_ms > 0:
+        return 1.0
+    return _batch_means_deff(pairs, float(stddev_ms) ** 2, confidence)
+
+
+def _batch_means_deff(pairs: list[tuple[int, float]], unit_variance: float, confidence: float) -> float:
+    """Ratio-estimator (batch-means) variance of ``sum(totals) / sum(n)`` over ``unit_variance / N``,
+    at least 1, at most N, times Korn & Graubard's ``(t(C, m-1) / t(C, N-1))**2``."""
+    m = len(pairs)
+    total = sum(n_i for n_i, _ in pairs)
+    if m < 2 or total < 2:
+        return 1.0
+    mean = sum(t_i for _, t_i in pairs) / total
+    between = m / (m - 1) * sum((t_i - mean * n_i) ** 2 for n_i, t_i in pairs) / total**2
+    deff = max(between / (unit_variance / total), 1.0)
     if confidence:
         deff *= (float(stats.t.ppf(confidence, m - 1)) / float(stats.t.ppf(confidence, total - 1))) ** 2
     return min(deff, float(total))
