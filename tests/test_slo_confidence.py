@@ -29,6 +29,7 @@ from slo.confidence import (
     judge_fact,
     judge_percentile,
     judge_rate,
+    mean_design_effect,
     overall_state,
     percentile_sides,
     projected_state,
@@ -394,3 +395,14 @@ def test_the_module_is_pure() -> None:
     code = ("import sys\nfor name in ('locust', 'flask', 'pandas'):\n    sys.modules[name] = None\n"
             "import slo.confidence\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_mean_design_effect_from_window_sums() -> None:
+    steady = [(100, 100 * 300.0)] * 20
+    bursty = [(100, 100 * 300.0)] * 19 + [(100, 100 * 1300.0)]
+    assert mean_design_effect(steady, 100.0) == pytest.approx(1.0, abs=0.2)
+    assert mean_design_effect(bursty, 100.0) > 10
+    assert mean_design_effect(bursty, 0.0) == 1.0  # no spread: nothing to compare with
+    assert mean_design_effect([(100, 3000.0)], 100.0) == 1.0
+    j = judge_avg("<", 400, 2000, 350, 100, design_effect=mean_design_effect(bursty, 100.0))
+    assert (j.state, judge_avg("<", 400, 2000, 350, 100).state) == (INC, PASS)
