@@ -19,6 +19,10 @@ failure share (``fail_rate``) and the mean (``avg``), once as independent draws 
 the batch-means design effect over ``--window`` second windows. Truth comes from a 4-million-request
 Monte Carlo of the stationary server.
 
+Then it judges the two examples of issue 9 (a server whose true p95 is 1450 ms against
+``p(95)<1500``; one that fails 0.5 % of requests against ``rate>=0.999``) in many simulated runs,
+as k6 would and with the interval, and counts the wrong verdicts.
+
 ``--sample-sizes`` instead prints the requests each threshold of the guide's table needs to settle.
 
 Examples::
@@ -208,6 +212,39 @@ def coverage(args: argparse.Namespace) -> None:
               file=sys.stderr)
 
 
+def verdict_errors(args: argparse.Namespace) -> None:
+    """The issue's two examples, judged as k6 would (point estimate) and with the interval: how often
+    each gives the wrong answer, and how often the interval honestly says INCONCLUSIVE."""
+    rng = np.random.default_rng(args.seed)
+    z95 = 1.6448536269514722  # the standard normal's 95th percentile
+    median = 1450.0 / np.exp(0.2 * z95)  # lognormal, sigma 0.2, true p95 1450 ms: p(95)<1500 holds
+    print(f"\n# Wrong verdicts, {args.tests} simulated runs each, confidence {args.confidence:g}\n")
+    print("| server | threshold | requests | estimate wrong | confident wrong | INCONCLUSIVE |")
+    print("|---|---|---:|---:|---:|---:|")
+    for n in (34, 100, 1000):
+        tally = {"estimate": 0, "state": 0, "inconclusive": 0}
+        for _ in range(args.tests):
+            beyond = int(np.sum(median * np.exp(0.2 * rng.standard_normal(n)) >= 1500.0))
+            j = judge_percentile(95, "<", 1500, n, at_or_above=beyond, confidence=args.confidence)
+            tally["estimate"] += j.estimate == "fail"
+            tally["state"] += j.state == "fail"
+            tally["inconclusive"] += j.state == "inconclusive"
+        _row("true p95 1450 ms", "p(95)<1500", n, tally, args.tests)
+    for n in (125, 1000, 5000):
+        tally = {"estimate": 0, "state": 0, "inconclusive": 0}
+        for _ in range(args.tests):
+            j = judge_rate("rate", ">=", 0.999, n, int(rng.binomial(n, 0.005)), confidence=args.confidence)
+            tally["estimate"] += j.estimate == "pass"
+            tally["state"] += j.state == "pass"
+            tally["inconclusive"] += j.state == "inconclusive"
+        _row("fails 0.5 %", "rate>=0.999", n, tally, args.tests)
+
+
+def _row(server: str, threshold: str, n: int, tally: dict[str, int], tests: int) -> None:
+    print(f"| {server} | `{threshold}` | {n} | {tally['estimate'] / tests:.1%} | {tally['state'] / tests:.1%} | "
+          f"{tally['inconclusive'] / tests:.1%} |")
+
+
 def sample_sizes(confidence: float) -> None:
     """Requests each threshold of the guide's table needs before it can PASS, by what it observed."""
     c = confidence
@@ -244,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         sample_sizes(args.confidence)
     else:
         coverage(args)
+        verdict_errors(args)
     return 0
 
 
