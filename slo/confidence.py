@@ -27,11 +27,13 @@ The semantics for users are in ``docs/verdicts.md``.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from typing import Any
 
 from scipy import stats
 
@@ -145,14 +147,16 @@ def _exact(value: float) -> Fraction:
     return Fraction(Decimal(repr(float(value))))
 
 
-_COMPARE: dict[str, Callable[[Fraction | float, Fraction | float], bool]] = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
+# Applied to exact fractions for point estimates and to floats for interval ends.
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
 }
+
+
+def _check_op(op: str) -> str:
+    if op not in _COMPARE:
+        raise ValueError(f"unknown operator {op!r}; expected one of {', '.join(_COMPARE)}")
+    return op
 
 
 def _interval_state(interval: Interval, op: str, limit: float) -> State:
@@ -382,6 +386,7 @@ def judge_percentile(p: float, op: str, limit_ms: float, n: int, *, at_or_above:
     order statistic, e.g. from the recorder's histogram) turns the rank interval into milliseconds.
     """
     _check_n(n)
+    _check_op(op)
     confidence = check_confidence(confidence)
     deff = _check_deff(design_effect)
     checks, state, estimate = _percentile_checks(p, op, n, at_or_above, above, confidence, deff)
@@ -401,6 +406,7 @@ def judge_rate(kind: str, op: str, limit: float, n: int, failures: int, *, confi
     from ``failures`` of ``n`` requests. The point estimate compares the exact fraction with the limit
     as written (``0.999``), so 999 of 1000 meets ``rate>=0.999`` whatever binary floats would say."""
     _check_n(n)
+    _check_op(op)
     confidence = check_confidence(confidence)
     deff = _check_deff(design_effect)
     if isinstance(failures, bool) or not isinstance(failures, int) or not 0 <= failures <= n:
@@ -430,6 +436,7 @@ def judge_avg(op: str, limit_ms: float, n: int, mean_ms: float, stddev_ms: float
     INCONCLUSIVE unless intervals are off.
     """
     _check_n(n)
+    _check_op(op)
     confidence = check_confidence(confidence)
     deff = _check_deff(design_effect)
     if not (math.isfinite(mean_ms) and math.isfinite(stddev_ms)) or stddev_ms < 0:
@@ -458,7 +465,7 @@ def judge_fact(kind: str, op: str, limit: float, observed: float, n: int) -> Jud
     estimate whatever the confidence."""
     if kind not in ("min", "max", "count"):
         raise ValueError(f"judge_fact judges min, max or count, not {kind!r}")
-    estimate = _bool_state(_COMPARE[op](observed, limit))
+    estimate = _bool_state(_COMPARE[_check_op(op)](observed, limit))
     return Judgement(kind, op, float(limit), n, 0.0, estimate, estimate)
 
 

@@ -406,3 +406,20 @@ def test_mean_design_effect_from_window_sums() -> None:
     assert mean_design_effect([(100, 3000.0)], 100.0) == 1.0
     j = judge_avg("<", 400, 2000, 350, 100, design_effect=mean_design_effect(bursty, 100.0))
     assert (j.state, judge_avg("<", 400, 2000, 350, 100).state) == (INC, PASS)
+
+
+def test_an_unknown_operator_is_refused_by_every_judge() -> None:
+    for judge in (lambda: judge_percentile(95, "=<", 800, 10, at_or_above=0, above=0),
+                  lambda: judge_rate("rate", "=>", 0.9, 10, 0), lambda: judge_avg("~", 1, 10, 1, 1),
+                  lambda: judge_fact("max", "<>", 1, 1, 1)):
+        with pytest.raises(ValueError, match="unknown operator"):
+            judge()
+
+
+def test_a_judgement_serialises_to_json() -> None:
+    import dataclasses
+    import json
+    j = judge_percentile(95, "==", 800, 100, at_or_above=6, above=4, value_at_rank=float)
+    data = json.loads(json.dumps(dataclasses.asdict(j)))
+    assert data["state"] == "inconclusive" and data["checks"][0]["what"] == "samples > L"
+    assert data["values"] == {"low": float(j.ranks[0]), "high": float(j.ranks[1])}
