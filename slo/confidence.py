@@ -205,8 +205,8 @@ def _bound_level(op: str, confidence: float) -> float:
 class ShareCheck:
     """One statement ``share <op> limit`` about a proportion of requests, judged.
 
-    ``count`` of ``n`` requests are in the share (for a percentile, the samples beyond its limit on
-    ``side``; for ``rate`` the successes; for ``fail_rate`` the failures). ``interval`` is ``None``
+    ``count`` of ``n`` requests are in the share ``what`` names (for a percentile, the samples beyond
+    its limit; for ``rate`` the successes; for ``fail_rate`` the failures). ``interval`` is ``None``
     when intervals are off.
     """
 
@@ -237,13 +237,15 @@ def _share_check(what: str, count: int, n: int, op: str, limit: Fraction, confid
 
 @dataclass(frozen=True)
 class Judgement:
-    """One threshold judged with its uncertainty: the gate's state, k6's point-estimate state, and
-    what the interval rests on, so that views render it and ``requests_to_settle`` can project it.
+    """One threshold judged with its uncertainty: the state, the point estimate's state (the gate
+    without intervals, as k6 judges), and what the interval rests on, so that views render it and
+    ``requests_to_settle`` can project it. ``dataclasses.asdict`` of it is JSON-ready.
 
     * ``checks``: the share statements behind a percentile or rate threshold (two for ``==``/``!=``
       on a percentile, one otherwise; none for ``avg``, ``min``, ``max``, ``count``).
-    * ``ranks``: for a percentile, the interval of the percentile as 1-based order-statistic ranks;
-      0 means "below the smallest sample", ``n + 1`` "above the largest" (no bound on that side).
+    * ``ranks``: for a percentile, the interval of the percentile as 1-based order-statistic ranks,
+      each end one-sided at ``confidence``; 0 means "below the smallest sample", ``n + 1`` "above
+      the largest" (no bound on that side).
     * ``values``: the interval in the threshold's unit: the latency interval of a percentile (when a
       ``value_at_rank`` was given; ``None`` ends where the rank is 0 or ``n + 1``), of ``avg`` (ms),
       of a rate (the share itself). ``None`` when intervals are off or the aggregation has none.
