@@ -5,7 +5,7 @@ the nearest-rank p95 of 34 requests is their second largest, and 125 requests wi
 cannot show a 99.9 % success rate. Every percentile, median, ``rate`` and ``fail_rate`` threshold is
 a statement about a *share* of requests (``p(95) < 800``: the share at or above 800 ms is at most
 5 %), so its uncertainty is that of a binomial proportion, known exactly without any assumption on
-the latency distribution (Clopper-Pearson, computed by ``scipy.stats``). ``avg`` has no
+the latency distribution (Clopper-Pearson, the beta quantiles of ``scipy``). ``avg`` has no
 distribution-free interval (one huge outlier moves a mean anywhere), so it gets the t interval of the
 central limit theorem, documented as such. ``min``, ``max`` and ``count`` are facts of this run:
 they get no interval and their state is the point estimate.
@@ -20,7 +20,7 @@ wrong on both sides (``==``, ``!=``) use each bound at 1 - (1 - C) / 2, so they 
 States: PASS when every value in the interval meets the limit, FAIL when none does, INCONCLUSIVE
 otherwise. The point estimate lies inside the interval, so a confident state never contradicts it.
 
-Pure: the standard library and ``scipy.stats`` only, so that the gate core stays free of Locust.
+Pure: the standard library and ``scipy`` only, so that the gate core stays free of Locust.
 The semantics for users are in ``docs/verdicts.md``.
 """
 
@@ -35,7 +35,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
-from scipy import stats
+from scipy import special
 
 __all__ = [
     "ABOVE",
@@ -129,16 +129,19 @@ def clopper_pearson(count: float, n: float, confidence: float) -> Interval:
     """The Clopper-Pearson interval of a proportion from ``count`` successes in ``n`` trials, each
     bound one-sided at ``confidence`` (so the pair is a ``2 * confidence - 1`` two-sided interval).
 
-    Written with ``scipy.stats.beta`` quantiles, the exact inversion of the binomial test (it equals
-    ``binomtest(count, n).proportion_ci(2 * confidence - 1, "exact")`` for whole counts). Counts may
+    Written with beta quantiles, the exact inversion of the binomial test (it equals
+    ``scipy.stats.binomtest(count, n).proportion_ci(2 * confidence - 1, "exact")`` for whole counts).
+    The quantile is ``scipy.special.betaincinv``, the function ``scipy.stats.beta.ppf`` evaluates,
+    called directly: 4 us instead of 180 us, which matters to a live view that judges every
+    threshold and bisects for requests-to-settle at each refresh. Counts may
     be fractional: an effective sample (``count / deff`` of ``n / deff``, Korn & Graubard 1998) and a
     projection to a larger run (``share * n``) use the same formula.
     """
     if not 0 <= count <= n or n <= 0:
         raise ValueError(f"need 0 <= count <= n and n > 0, got count={count!r}, n={n!r}")
     alpha = 1.0 - confidence
-    low = 0.0 if count <= 0 else float(stats.beta.ppf(alpha, count, n - count + 1))
-    high = 1.0 if count >= n else float(stats.beta.ppf(1.0 - alpha, count + 1, n - count))
+    low = 0.0 if count <= 0 else float(special.betaincinv(count, n - count + 1, alpha))
+    high = 1.0 if count >= n else float(special.betaincinv(count + 1, n - count, 1.0 - alpha))
     return Interval(low, high)
 
 
@@ -364,17 +367,38 @@ def _rank_bounds(p: float, n: int, confidence: float, deff: float) -> tuple[int,
         assert bound is not None
         return bound > tail
 
-    # high_ok is false then true as r grows; low_ok true then false.
-    lo_r, hi_r = 0, n + 1  # high_ok(lo_r) false (virtually), high_ok(hi_r) true (virtually)
-    while hi_r - lo_r > 1:
-        mid = (lo_r + hi_r) // 2
-        lo_r, hi_r = (lo_r, mid) if high_ok(mid) else (mid, hi_r)
-    high = hi_r
-    lo_r, hi_r = 0, n + 1  # low_ok(lo_r) true (virtually), low_ok(hi_r) false (virtually)
-    while hi_r - lo_r > 1:
-        mid = (lo_r + hi_r) // 2
-        lo_r, hi_r = (mid, hi_r) if low_ok(mid) else (lo_r, mid)
-    return lo_r, high
+    # Start where the normal approximation puts them (exact enough to need a few calls, not log2(n)).
+    spread = float(special.ndtri(confidence)) * math.sqrt(n * (1 - tail) * tail * deff)
+    centre = n * (1 - tail)
+    high = _first_true(high_ok, 0, n + 1, round(centre + spread) + 1)
+    low = _first_true(lambda r: not low_ok(r), 0, n + 1, round(centre - spread) + 1) - 1
+    return low, high
+
+
+def _first_true(pred: Callable[[int], bool], lo: int, hi: int, guess: int) -> int:
+    """The smallest r in ``(lo, hi]`` with ``pred(r)``, for ``pred`` false then true as r grows;
+    ``pred(lo)`` is taken as false and ``pred(hi)`` as true without calling it. Gallops out from
+    ``guess`` to bracket the change, then bisects."""
+    guess = min(max(guess, lo + 1), hi)
+    step = 1
+    if guess == hi or pred(guess):
+        hi = guess
+        probe = hi - step
+        while probe > lo and pred(probe):
+            hi, step = probe, step * 2
+            probe = hi - step
+        lo = max(lo, probe)
+    else:
+        lo = guess
+        probe = lo + step
+        while probe < hi and not pred(probe):
+            lo, step = probe, step * 2
+            probe = lo + step
+        hi = min(hi, probe)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if pred(mid) else (mid, hi)
+    return hi
 
 
 def judge_percentile(p: float, op: str, limit_ms: float, n: int, *, at_or_above: int | None = None,
@@ -454,10 +478,15 @@ def judge_avg(op: str, limit_ms: float, n: int, mean_ms: float, stddev_ms: float
                      design_effect=deff, mean=float(mean_ms), stddev=float(stddev_ms))
 
 
+def _t_quantile(level: float, df: float) -> float:
+    """Student's t quantile (``scipy.stats.t.ppf(level, df)``, via ``scipy.special.stdtrit``)."""
+    return float(special.stdtrit(df, level))
+
+
 def _mean_interval(n_eff: float, mean: float, stddev: float, level: float) -> Interval:
     if n_eff <= 1:
         return Interval(None, None)
-    half = float(stats.t.ppf(level, n_eff - 1)) * stddev / math.sqrt(n_eff)
+    half = _t_quantile(level, n_eff - 1) * stddev / math.sqrt(n_eff)
     return Interval(max(mean - half, 0.0), mean + half)
 
 
@@ -589,7 +618,7 @@ def _batch_means_deff(pairs: list[tuple[int, float]], unit_variance: float, conf
     between = m / (m - 1) * sum((t_i - mean * n_i) ** 2 for n_i, t_i in pairs) / total**2
     deff = max(between / (unit_variance / total), 1.0)
     if confidence:
-        deff *= (float(stats.t.ppf(confidence, m - 1)) / float(stats.t.ppf(confidence, total - 1))) ** 2
+        deff *= (_t_quantile(confidence, m - 1) / _t_quantile(confidence, total - 1)) ** 2
     return min(deff, float(total))
 
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.stats import binom, binomtest
+from scipy.stats import beta, binom, binomtest
 
 from slo.confidence import (
     ABOVE,
@@ -59,6 +59,16 @@ def test_clopper_pearson_is_scipys_exact_interval(n: int, data: st.DataObject, c
     assert ours.low == pytest.approx(ci.low, abs=1e-12)
     assert ours.high == pytest.approx(ci.high, abs=1e-12)
     assert ours.low <= k / n <= ours.high
+
+
+@FAST
+@given(n=st.floats(0.5, 5000), share=st.floats(0.0, 1.0), confidence=st.sampled_from([0.9, 0.95, 0.999]))
+def test_fractional_counts_use_the_beta_quantiles_of_scipy_stats(n: float, share: float, confidence: float) -> None:
+    # An effective sample (count / deff of n / deff) has fractional counts: same formula, same scipy.
+    k = share * n
+    ours = clopper_pearson(k, n, confidence)
+    assert ours.low == (0.0 if k == 0 else pytest.approx(beta.ppf(1 - confidence, k, n - k + 1), rel=1e-9, abs=1e-15))
+    assert ours.high == (1.0 if k == n else pytest.approx(beta.ppf(confidence, k + 1, n - k), rel=1e-9, abs=1e-15))
 
 
 def test_zero_successes_give_the_rule_of_three_bound() -> None:
