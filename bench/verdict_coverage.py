@@ -27,7 +27,7 @@ as k6 would and with the interval, and counts the wrong verdicts.
 
 Examples::
 
-    python bench/verdict_coverage.py                   # 1500 tests per scenario, 60 s at 10 req/s
+    python bench/verdict_coverage.py                   # 5000 tests per scenario, 60 s at 10 req/s
     python bench/verdict_coverage.py --duration 300    # longer runs: more windows, more requests
     python bench/verdict_coverage.py --sample-sizes
 """
@@ -63,7 +63,7 @@ QUANTILE = 95
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--tests", type=int, default=1500, help="simulated load tests per scenario")
+    p.add_argument("--tests", type=int, default=5000, help="simulated load tests per scenario")
     p.add_argument("--duration", type=float, default=60.0, help="seconds per simulated test")
     p.add_argument("--rate", type=float, default=10.0, help="requests per second (Poisson arrivals)")
     p.add_argument("--median-ms", type=float, default=300.0, help="median of the lognormal latency")
