@@ -14,12 +14,13 @@ from pathlib import Path
 
 from slo import verdict as slo_verdict
 from slo.expressions import format_number
-from slo.formatting import format_limit, format_observed, format_value
+from slo.formatting import format_interval, format_limit, format_observed, format_settle, format_value
 from slo.table import SloRow  # the gate's own matching rules (exact names, ``*`` wildcards)
 from slo.verdict import ThresholdResult, Verdict
 
 __all__ = [
     "FAIL",
+    "INCONCLUSIVE",
     "NOT_JUDGED",
     "NO_DATA",
     "PASS",
@@ -38,6 +39,7 @@ __all__ = [
 
 PASS = "pass"
 FAIL = "fail"
+INCONCLUSIVE = "inconclusive"
 NO_DATA = "no data"
 # A scenario without ``_slo.json``: the gate never judged it (Locust crashed, or another tool ran
 # it). It is neither a pass nor a fail of a threshold, but it must not make the run pass.
@@ -61,7 +63,8 @@ def format_ms(value: float | None) -> str:
     return format_value("ms", value)
 
 
-_STATE_WORDS = {slo_verdict.PASS: PASS, slo_verdict.FAIL: FAIL, slo_verdict.NO_DATA: NO_DATA}
+_STATE_WORDS = {slo_verdict.PASS: PASS, slo_verdict.FAIL: FAIL, slo_verdict.INCONCLUSIVE: INCONCLUSIVE,
+                slo_verdict.NO_DATA: NO_DATA}
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,26 @@ class ThresholdRow:
 
     @property
     def verdict(self) -> str:
-        """pass / fail / no data: the words the report's badges use."""
+        """pass / fail / inconclusive / no data: the words the report's badges use."""
         return _STATE_WORDS[self.result.state]
+
+    @property
+    def estimate(self) -> str | None:
+        """The point estimate's state (pass / fail), what k6 would say; ``None`` for no data."""
+        return None if self.result.estimate is None else _STATE_WORDS[self.result.estimate]
+
+    @property
+    def interval(self) -> tuple[float | None, float | None] | None:
+        return self.result.interval
+
+    @property
+    def interval_text(self) -> str:
+        return format_interval(self.result)
+
+    @property
+    def settle_text(self) -> str:
+        """What would settle an INCONCLUSIVE threshold (empty when settled)."""
+        return format_settle(self.result)
 
     @property
     def is_latency(self) -> bool:
@@ -240,9 +261,13 @@ class Scenario:
 
     @property
     def verdict(self) -> str:
+        """fail when the gate failed the run (its exit code), inconclusive when it passed it but a
+        threshold is not settled (the run's state, whatever the exit policy), else pass."""
         if self.gate is None:
             return NOT_JUDGED
-        return PASS if self.gate.passed else FAIL
+        if not self.gate.passed:
+            return FAIL
+        return INCONCLUSIVE if self.gate.verdict.state == slo_verdict.INCONCLUSIVE else PASS
 
     @property
     def request_count(self) -> int:
@@ -280,11 +305,11 @@ class Run:
 
     @property
     def verdict(self) -> str:
-        """FAIL if any scenario failed, NOT_JUDGED if one was not judged, else PASS: a run passes
-        only when the gate judged every scenario and all of them held."""
+        """FAIL if any scenario failed, NOT_JUDGED if one was not judged, INCONCLUSIVE if one is, else
+        PASS: a run passes only when the gate judged every scenario and all of them held."""
         verdicts = {s.verdict for s in self.scenarios}
         if FAIL in verdicts:
             return FAIL
         if NOT_JUDGED in verdicts or not verdicts:
             return NOT_JUDGED
-        return PASS
+        return INCONCLUSIVE if INCONCLUSIVE in verdicts else PASS

@@ -8,6 +8,13 @@ Rules (documented for users in ``docs/slo-file.md``):
 * **exact limits**: a percentile or median threshold is decided by counting the samples on either
   side of its limit (``p(q) < L`` iff at least ``ceil(q*n)`` samples are below ``L``), never by a
   histogram bucket; ``rate`` and ``fail_rate`` are compared as exact fractions;
+* **confidence** (``confidence > 0``, ``slo.confidence``): each percentile, median, rate and
+  ``avg`` threshold also gets an interval at that confidence, and its ``state`` is PASS or FAIL only
+  when the whole interval is on one side of the limit, else INCONCLUSIVE; ``estimate`` keeps the
+  point estimate's state. ``min``, ``max`` and ``count`` are facts of the run (no interval);
+* the **exit policy** (``policy``, ``--slo-inconclusive``) says which failures count: ``estimate``
+  the point estimate's (as k6), ``fail`` and ``pass`` only confident ones (an INCONCLUSIVE run
+  then exits 98, resp. 0);
 * the run fails if any threshold fails; NO_DATA fails it for a ``required`` row, in strict mode,
   and when a request no row judged is close to one of the row's requests (a typo: "did you mean");
 * the run fails if no row has any data at all, and when a row's requests had invalid (NaN or
@@ -19,16 +26,20 @@ Rules (documented for users in ``docs/slo-file.md``):
 from __future__ import annotations
 
 import difflib
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 
+from slo import confidence as conf
 from slo.expressions import Threshold
 from slo.formatting import describe_lost, failure_reason
 from slo.recorder import EndpointStats, RecorderPlan, RequestRecorder, nearest_rank
 from slo.table import SloRow, SloTable, ThresholdSpec
 from slo.verdict import (
     FAIL,
+    INCONCLUSIVE,
     NO_DATA,
     PASS,
     LostWorkerInfo,
@@ -38,7 +49,11 @@ from slo.verdict import (
     Verdict,
 )
 
-__all__ = ["abort_triggers", "conclude", "evaluate", "judge_threshold", "plan_for"]
+__all__ = ["POLICIES", "abort_triggers", "conclude", "evaluate", "judge_threshold", "plan_for", "share_count"]
+
+POLICIES = tuple(p.value for p in conf.InconclusivePolicy)
+# (row, expression) -> cumulative (n, share_count) at each time-window boundary (see ``share_count``)
+Marks = Mapping[tuple[str, str], Sequence[tuple[int, float]]]
 
 _NS = 1e-6  # one nanosecond in ms: how far a displayed estimate is moved to the decided side of a limit
 
@@ -90,8 +105,93 @@ def _on_decided_side(estimate: float, limit: float, op: str, holds: bool, below:
     return max(estimate, floor)
 
 
-def judge_threshold(row: SloRow, spec: ThresholdSpec, stats: EndpointStats) -> ThresholdResult:
-    """One threshold over one row's pooled statistics, with the counts it was decided on."""
+def judge_threshold(row: SloRow, spec: ThresholdSpec, stats: EndpointStats, *, confidence: float = 0.0,
+                    marks: Sequence[tuple[int, float]] = (), elapsed_s: float | None = None) -> ThresholdResult:
+    """One threshold over one row's pooled statistics, with the counts it was decided on and, with
+    a ``confidence``, its interval (widened by the design effect of the time windows that
+    ``marks`` delimit: this threshold's cumulative ``(n, share_count)`` at each window boundary, see
+    :func:`share_count`) and what would settle it at the row's rate over ``elapsed_s``."""
+    point = _point_judgement(row, spec, stats)
+    if point.state == NO_DATA or not confidence:
+        return _finish(point)
+    judgement = _judgement(point, stats, confidence, _windows(point, marks))
+    if judgement is None:
+        return _finish(point)
+    state = {conf.State.PASS: PASS, conf.State.FAIL: FAIL}.get(judgement.state, INCONCLUSIVE)
+    values = judgement.values
+    interval = None if values is None else (values.low, values.high)
+    needed = seconds = None
+    if state == INCONCLUSIVE:
+        needed = conf.requests_to_settle(judgement)
+        population = stats.timed if point.is_latency else stats.count
+        if needed is not None and elapsed_s and population:
+            seconds = conf.seconds_to_settle(judgement, population / elapsed_s)
+    return _finish(replace(point, state=state, interval=interval, confidence=confidence,
+                           design_effect=judgement.design_effect, requests_needed=needed, seconds_needed=seconds))
+
+
+def share_count(result: ThresholdResult) -> float | None:
+    """What a time window of this threshold counts for the design effect: the samples at or
+    beyond a percentile's limit, the failures of a rate, the latency sum of ``avg``; ``None`` for
+    the kinds without an interval."""
+    if result.kind in ("p", "med") and result.below is not None:
+        return float(result.n - result.below)
+    if result.kind in ("rate", "fail_rate") and result.failures is not None:
+        return float(result.failures)
+    if result.kind == "avg" and result.observed is not None:
+        return result.observed * result.n
+    return None
+
+
+def _windows(point: ThresholdResult, marks: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Per-window ``(n, share_count)``: the differences between successive marks, and the window
+    still open (from the last mark to now). A mark beyond the present (stats were reset) is ignored."""
+    now = share_count(point)
+    if now is None:
+        return []
+    windows, previous = [], (0, 0.0)
+    for mark in [*marks, (point.n, now)]:
+        if mark[0] < previous[0]:
+            return []
+        windows.append((mark[0] - previous[0], mark[1] - previous[1]))
+        previous = mark
+    return [w for w in windows if w[0] > 0]
+
+
+def _judgement(point: ThresholdResult, stats: EndpointStats, confidence: float,
+               windows: Sequence[tuple[int, float]]) -> conf.Judgement | None:
+    """The interval behind ``point`` (``slo.confidence``); ``None`` for facts (min, max, count) and
+    for percentiles a recorder could not count exactly."""
+    kind, op, limit, n = point.kind, point.op, point.limit, point.n
+    if kind in ("p", "med"):
+        if point.below is None or point.at is None:
+            return None
+        deff = conf.design_effect(windows, confidence)
+        return conf.judge_percentile(50.0 if kind == "med" else float(point.arg or 0), op, limit, n,
+                                     at_or_above=n - point.below, above=n - point.below - point.at,
+                                     confidence=confidence, design_effect=deff, value_at_rank=stats.value_at_rank)
+    if kind in ("rate", "fail_rate"):
+        assert point.failures is not None
+        deff = conf.design_effect([(n_i, k_i) for n_i, k_i in windows], confidence)
+        return conf.judge_rate(kind, op, limit, n, point.failures, confidence=confidence, design_effect=deff)
+    if kind == "avg" and point.observed is not None:
+        stddev = _stddev_ms(stats)
+        deff = conf.mean_design_effect(windows, stddev, confidence)
+        return conf.judge_avg(op, limit, n, point.observed, stddev, confidence=confidence, design_effect=deff)
+    return None
+
+
+def _stddev_ms(stats: EndpointStats) -> float:
+    """The sample standard deviation of the timed samples, from the histogram (within its 0.1 %)."""
+    hist = stats.histogram
+    if hist is None or stats.timed < 2:
+        return 0.0
+    population = hist.get_stddev() / 1e6
+    return float(population * math.sqrt(stats.timed / (stats.timed - 1)))
+
+
+def _point_judgement(row: SloRow, spec: ThresholdSpec, stats: EndpointStats) -> ThresholdResult:
+    """The threshold judged on its point estimate, exactly (no reason yet)."""
     threshold = spec.threshold
     aggregation = threshold.aggregation
     kind, op, limit = aggregation.kind, threshold.op, threshold.value
@@ -109,35 +209,47 @@ def judge_threshold(row: SloRow, spec: ThresholdSpec, stats: EndpointStats) -> T
         try:
             counts = stats.limit_counts(limit)
         except KeyError:  # a recorder not planned for this table: the histogram decides (within 0.1 %)
-            holds = threshold.holds(estimate)
-            return _finish(ThresholdResult(**base, state=PASS if holds else FAIL, observed=estimate, n=n, rank=rank))
+            state = _state(threshold.holds(estimate))
+            return ThresholdResult(**base, state=state, estimate=state, observed=estimate, n=n, rank=rank)
         holds = _percentile_holds(op, counts.below, counts.at_or_below, rank)
         observed = _on_decided_side(estimate, limit, op, holds, counts.below, rank)
-        return _finish(ThresholdResult(**base, state=PASS if holds else FAIL, observed=observed, n=n, rank=rank,
-                                       below=counts.below, at=counts.at,
-                                       beyond=_beyond(op, n, counts.below, counts.at_or_below)))
+        return ThresholdResult(**base, state=_state(holds), estimate=_state(holds), observed=observed, n=n,
+                               rank=rank, below=counts.below, at=counts.at,
+                               beyond=_beyond(op, n, counts.below, counts.at_or_below))
     if kind in ("rate", "fail_rate"):
         n = stats.count
         if n == 0:
             return ThresholdResult(**base, state=NO_DATA, observed=None, n=0)
         failures, successes = stats.failures, n - stats.failures
         share = Fraction(successes if kind == "rate" else failures, n)
-        holds = threshold.compare(share, Fraction(Decimal(repr(limit))))
-        return _finish(ThresholdResult(**base, state=PASS if holds else FAIL, observed=float(share), n=n,
-                                       failures=failures, successes=successes, beyond=failures))
+        state = _state(threshold.compare(share, Fraction(Decimal(repr(limit)))))
+        return ThresholdResult(**base, state=state, estimate=state, observed=float(share), n=n,
+                               failures=failures, successes=successes, beyond=failures)
     if kind == "count":
-        holds = threshold.holds(float(stats.count))
-        return _finish(ThresholdResult(**base, state=PASS if holds else FAIL, observed=float(stats.count),
-                                       n=stats.count))
+        state = _state(threshold.holds(float(stats.count)))
+        return ThresholdResult(**base, state=state, estimate=state, observed=float(stats.count), n=stats.count)
     observed = stats.value(aggregation)  # avg, min, max: exact
     if observed is None:
         return ThresholdResult(**base, state=NO_DATA, observed=None, n=0)
-    return _finish(ThresholdResult(**base, state=PASS if threshold.holds(observed) else FAIL, observed=observed,
-                                   n=stats.timed))
+    state = _state(threshold.holds(observed))
+    return ThresholdResult(**base, state=state, estimate=state, observed=observed, n=stats.timed)
+
+
+def _state(holds: bool) -> str:
+    return PASS if holds else FAIL
 
 
 def _finish(result: ThresholdResult) -> ThresholdResult:
-    return replace(result, reason=failure_reason(result)) if result.state == FAIL else result
+    """The reason, when the point estimate or the interval fails the threshold."""
+    failing = result.state == FAIL or result.estimate == FAIL
+    return replace(result, reason=failure_reason(result)) if failing else result
+
+
+def _counts_against(result: ThresholdResult, policy: str) -> bool:
+    """Whether a threshold's failure fails the exit code under ``policy``."""
+    if policy == conf.InconclusivePolicy.ESTIMATE:
+        return result.estimate == FAIL
+    return result.state == FAIL
 
 
 def _close_match(row: SloRow, unjudged: list[str]) -> str | None:
@@ -149,11 +261,19 @@ def _close_match(row: SloRow, unjudged: list[str]) -> str | None:
 
 
 def evaluate(table: SloTable, recorder: RequestRecorder, *, strict: bool = False,
-             rows_left_out: tuple[str, ...] = ()) -> Verdict:
+             rows_left_out: tuple[str, ...] = (), confidence: float = 0.0, policy: str = "estimate",
+             marks: Marks | None = None, elapsed_s: float | None = None, looks: int = 0) -> Verdict:
     """Judge everything ``recorder`` holds against ``table`` (its selected rows).
 
     ``strict`` makes NO_DATA fail for every row and makes unrecorded requests fail the run.
+    ``confidence`` (0: off) gives each threshold an interval and a confident state; ``policy``
+    which failures the exit code counts; ``marks`` per (row, expression) the time-window boundaries
+    whose counts widen intervals for dependence; ``elapsed_s`` the run's length so far (for the time to
+    settle); ``looks`` the sequential look this verdict is (0: none).
     """
+    conf.check_confidence(confidence)
+    policy = conf.InconclusivePolicy(policy).value
+    marks = marks or {}
     counts = recorder.key_counts()
     judged_keys: set[tuple[str, str]] = set()
     pooled: list[tuple[SloRow, EndpointStats]] = []
@@ -190,8 +310,9 @@ def evaluate(table: SloTable, recorder: RequestRecorder, *, strict: bool = False
             notes.append(f"{row.name}: {stats.beyond_range} response times above 1 h are shown at 1 h in "
                          "percentiles (every decision uses the exact values)")
         for spec in row.thresholds:
-            result = judge_threshold(row, spec, stats)
-            if result.reason is not None:
+            result = judge_threshold(row, spec, stats, confidence=confidence, elapsed_s=elapsed_s,
+                                     marks=marks.get((row.name, spec.threshold.source), ()))
+            if result.reason is not None and _counts_against(result, policy):
                 reasons.append(result.reason)
             results.append(result)
     if not any_data:
@@ -209,7 +330,8 @@ def evaluate(table: SloTable, recorder: RequestRecorder, *, strict: bool = False
                          unrecorded=recorder.unrecorded, unrecorded_keys=tuple(recorder.unrecorded_keys),
                          invalid=invalid)
     return Verdict(table=table.source, thresholds=tuple(results), reasons=tuple(reasons), notes=tuple(notes),
-                   tally=tally, rows_left_out=rows_left_out, strict=strict)
+                   tally=tally, rows_left_out=rows_left_out, strict=strict, confidence=confidence, policy=policy,
+                   looks=looks)
 
 
 def _judged_once(recorder: RequestRecorder, pooled: list[tuple[SloRow, EndpointStats]],
@@ -239,6 +361,7 @@ def conclude(verdict: Verdict, *, lost_workers: tuple[LostWorkerInfo, ...] = (),
 
 def abort_triggers(verdict: Verdict, elapsed_s: float) -> list[ThresholdResult]:
     """The failed results that should stop the test now: ``abort_on_fail`` thresholds whose
-    ``delay_abort_eval`` has elapsed (k6's ``abortOnFail`` / ``delayAbortEval``)."""
+    ``delay_abort_eval`` has elapsed (k6's ``abortOnFail`` / ``delayAbortEval``). With a
+    confidence, only a confident FAIL (the whole interval violates the limit) aborts."""
     return [r for r in verdict.thresholds
             if r.state == FAIL and r.abort_on_fail and elapsed_s >= r.delay_abort_eval_s]

@@ -8,19 +8,19 @@ limit it does not meet (799.996 ms against ``p(95)<800`` prints ``799.996 ms``, 
 from __future__ import annotations
 
 from slo.expressions import format_number
-from slo.verdict import FAIL, NO_DATA, PASS, LostWorkerInfo, ThresholdResult, Verdict
+from slo.verdict import FAIL, INCONCLUSIVE, NO_DATA, PASS, LostWorkerInfo, ThresholdResult, Verdict
 
-__all__ = ["describe_lost", "failure_reason", "format_limit", "format_observed", "format_summary", "format_value",
-           "state_word"]
+__all__ = ["describe_lost", "failure_reason", "format_duration", "format_interval", "format_limit",
+           "format_observed", "format_settle", "format_summary", "format_value", "settle_lines", "state_word"]
 
 _SCALE = {"ms": 1.0, "ratio": 100.0}
 _SUFFIX = {"ms": " ms", "ratio": "%"}
-_MARKS = {PASS: ("✓", "PASS"), FAIL: ("✗", "FAIL"), NO_DATA: ("∅", "NO DATA")}
-_ASCII_MARKS = {PASS: "+", FAIL: "x", NO_DATA: "-"}
+_MARKS = {PASS: ("✓", "PASS"), FAIL: ("✗", "FAIL"), INCONCLUSIVE: ("?", "INCONCLUSIVE"), NO_DATA: ("∅", "NO DATA")}
+_ASCII_MARKS = {PASS: "+", FAIL: "x", INCONCLUSIVE: "?", NO_DATA: "-"}
 
 
 def state_word(state: str, *, ascii_only: bool = False) -> str:
-    """``✓ PASS``, ``✗ FAIL``, ``∅ NO DATA`` (``+ PASS`` ... with ``ascii_only``)."""
+    """``✓ PASS``, ``✗ FAIL``, ``? INCONCLUSIVE``, ``∅ NO DATA`` (``+ PASS`` ... with ``ascii_only``)."""
     mark, word = _MARKS[state]
     return f"{_ASCII_MARKS[state] if ascii_only else mark} {word}"
 
@@ -57,26 +57,98 @@ def format_observed(result: ThresholdResult) -> str:
     return format_value(result.unit, result.observed, result.limit)
 
 
+def format_interval(result: ThresholdResult) -> str:
+    """The interval in the threshold's unit: ``412.10 .. 830.55 ms``, ``99.70 .. 100.00%``; an
+    unbounded end reads ``<= 830.55 ms`` / ``>= 412.10 ms`` (beyond the largest or smallest sample);
+    ``-`` without an interval (off, or a fact of the run: min, max, count)."""
+    if result.interval is None:
+        return "-"
+    low, high = result.interval
+    if low is None and high is None:
+        return "unbounded"
+    if low is None:
+        return f"<= {format_value(result.unit, high, result.limit)}"
+    if high is None:
+        return f">= {format_value(result.unit, low, result.limit)}"
+    text_low = format_value(result.unit, low, result.limit)
+    text_high = format_value(result.unit, high, result.limit)
+    suffix = _SUFFIX.get(result.unit, "")
+    if suffix and text_low.endswith(suffix):
+        text_low = text_low[: -len(suffix)]
+    return f"{text_low} .. {text_high}"
+
+
+def format_duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.2 h``: how long a run would still need."""
+    if seconds < 120:
+        return f"{max(seconds, 1):.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def format_settle(result: ThresholdResult) -> str:
+    """What would settle an INCONCLUSIVE threshold: ``~2 950 more requests (~6 min at this rate)``,
+    or that it would not settle (the estimate sits on the limit); empty when settled."""
+    if result.state != INCONCLUSIVE:
+        return ""
+    if result.requests_needed is None:
+        return "would not settle at the observed share (it sits on the limit)"
+    more = max(result.requests_needed - result.n, 1)
+    text = f"~{more} more requests"
+    if result.seconds_needed is not None:
+        text += f" (~{format_duration(result.seconds_needed)} at this rate)"
+    return text
+
+
 def failure_reason(result: ThresholdResult) -> str:
-    """Why a threshold failed, with the exact counts it was decided on."""
+    """Why a threshold failed, with the exact counts it was decided on (and its interval, and
+    whether only the point estimate fails it)."""
     detail = f"{result.requests} requests"
     if result.rank is not None and result.beyond is not None:
         detail += (f"; {result.beyond} of {result.n} timed samples beyond the limit, "
                    f"at most {result.n - result.rank} may be")
     elif result.failures is not None:
         detail += f", {result.failures} failed"
-    return (f"{result.row}: {result.expression} failed: observed {format_observed(result)} "
+    if result.interval is not None:
+        confidence = format_number(round(result.confidence * 100, 6))
+        settled = "" if result.state == FAIL else "; not settled: the interval straddles the limit"
+        detail += f"; {confidence}% interval {format_interval(result)}{settled}"
+    what = "failed" if result.state == FAIL else "failed on its point estimate"
+    return (f"{result.row}: {result.expression} {what}: observed {format_observed(result)} "
             f"(limit {format_limit(result)}, {detail})")
+
+
+def settle_lines(verdict: Verdict) -> list[str]:
+    """One line per threshold with an interval: settled (and how), or what would settle it."""
+    lines = []
+    for t in verdict.thresholds:
+        if t.interval is None:
+            continue
+        if t.state == INCONCLUSIVE:
+            lines.append(f"{t.row}: {t.expression} not settled ({t.n} samples, interval {format_interval(t)}): "
+                         f"needs {format_settle(t)}")
+        else:
+            lines.append(f"{t.row}: {t.expression} settled {t.state} on {t.n} samples "
+                         f"(interval {format_interval(t)})")
+    return lines
 
 
 def format_summary(verdict: Verdict, *, ascii_only: bool = False) -> str:
     """A k6-like summary: one aligned line per threshold (state, row, expression, observed, limit,
     requests), the requests no row judged, notes, then the overall verdict with one reason a line."""
-    lines = ["SLO thresholds:"]
-    table = [(state_word(t.state, ascii_only=ascii_only), t.row, t.expression, format_observed(t), format_limit(t),
-              str(t.requests)) for t in verdict.thresholds]
+    with_intervals = verdict.confidence > 0
+    title = "SLO thresholds:"
+    if with_intervals:
+        level = format_number(round(verdict.confidence * 100, 6))
+        title = f"SLO thresholds ({level}% intervals{f', look {verdict.looks}' if verdict.looks else ''}):"
+    lines = [title]
+    table = [(state_word(t.state, ascii_only=ascii_only), t.row, t.expression, format_observed(t),
+              *((format_interval(t),) if with_intervals else ()), format_limit(t), str(t.requests))
+             for t in verdict.thresholds]
     if table:
-        headers = ("", "row", "threshold", "observed", "limit", "requests")
+        headers = ("", "row", "threshold", "observed", *(("interval",) if with_intervals else ()), "limit",
+                   "requests")
         widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(headers)]
 
         def fmt(cells: tuple[str, ...]) -> str:
@@ -97,7 +169,12 @@ def format_summary(verdict: Verdict, *, ascii_only: bool = False) -> str:
         lines.append(f"  note: {note}")
     for lost in verdict.lost_workers:
         lines.append(f"  lost worker: {describe_lost(lost)}")
-    counts = f"{verdict.count(PASS)} passed, {verdict.count(FAIL)} failed, {verdict.count(NO_DATA)} no data"
+    for t in verdict.thresholds:
+        if t.state == INCONCLUSIVE:
+            lines.append(f"  inconclusive: {t.row}: {t.expression} needs {format_settle(t)}")
+    inconclusive = f"{verdict.count(INCONCLUSIVE)} inconclusive, " if with_intervals else ""
+    counts = (f"{verdict.count(PASS)} passed, {verdict.count(FAIL)} failed, {inconclusive}"
+              f"{verdict.count(NO_DATA)} no data")
     lines.append(f"SLO verdict: {verdict.state} ({counts}; {tally.judged} requests judged)")
     lines.extend(f"  reason: {reason}" for reason in verdict.reasons)
     if verdict.exceptions.count:

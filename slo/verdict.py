@@ -8,8 +8,11 @@ parse a threshold expression or judge again. :func:`from_json` reads back exactl
 
 Each threshold carries the exact counts its state was decided on (``n``, and for percentiles the
 ``rank`` and the counts ``below``/``at`` the limit and ``beyond`` it; for rates ``failures`` and
-``successes``), a ``state`` (:data:`STATES`) rather than a boolean, and room for an ``interval``
-and ``requests_needed`` (null for now), so that a confidence-aware gate can fill them in.
+``successes``), a ``state`` (:data:`STATES`) rather than a boolean, the point estimate's own state
+(``estimate``: what k6 would say), and, when the gate judges with a confidence
+(``--slo-confidence``, ``slo.confidence``), the ``interval`` it rests on and, while it is
+INCONCLUSIVE, the ``requests_needed`` and ``seconds_needed`` that would settle it if the observed
+shares held. Version 2 added those (and ``INCONCLUSIVE``, ``confidence``, ``policy``, ``looks``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from typing import Any
 __all__ = [
     "EXIT_BAD_CONFIG",
     "EXIT_SLO_FAILED",
+    "EXIT_INCONCLUSIVE",
     "FAIL",
+    "INCONCLUSIVE",
     "NO_DATA",
     "PASS",
     "SCHEMA",
@@ -43,17 +48,22 @@ __all__ = [
 ]
 
 SCHEMA = "osiris-load/slo-verdict"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 has no intervals: its thresholds read as judged without (confidence 0)
 
 PASS = "PASS"
 FAIL = "FAIL"
+INCONCLUSIVE = "INCONCLUSIVE"
 NO_DATA = "NO_DATA"
-STATES = (PASS, FAIL, NO_DATA)
+STATES = (PASS, FAIL, INCONCLUSIVE, NO_DATA)
 
 EXIT_BAD_CONFIG = 2
 EXIT_SLO_FAILED = 99
+EXIT_INCONCLUSIVE = 98  # --slo-inconclusive fail (slo.confidence.EXIT_INCONCLUSIVE)
 
-CSV_FIELDS = ("row", "requests", "expression", "state", "observed", "unit", "limit", "n", "beyond", "reason")
+CSV_FIELDS = ("row", "requests", "expression", "state", "estimate", "observed", "unit", "limit", "n", "beyond",
+              "interval_low", "interval_high", "confidence", "design_effect", "requests_needed", "seconds_needed",
+              "reason")
 
 
 class VerdictFormatError(ValueError):
@@ -70,6 +80,13 @@ class ThresholdResult:
     ``n`` the samples the aggregate is over (timed requests for latency). ``beyond`` is the number
     of samples on the failing side of the limit for a percentile (``p(q) < L`` holds iff
     ``beyond <= n - rank``), the failures for ``rate`` and ``fail_rate``.
+
+    ``state`` is the confident state (PASS/FAIL only when the whole ``interval`` is on one side of
+    the limit, else INCONCLUSIVE); ``estimate`` the point estimate's (PASS/FAIL, ``None`` for NO
+    DATA). Without a confidence (0) both are the same. ``interval`` is ``(low, high)`` in ``unit``,
+    an end ``None`` where the samples bound nothing on that side (a percentile beyond the largest
+    or smallest sample); ``None`` for ``min``/``max``/``count`` (facts of the run) and when off.
+    ``reason`` says why the point estimate (or the interval) fails the threshold.
     """
 
     row: str
@@ -93,8 +110,12 @@ class ThresholdResult:
     abort_on_fail: bool = False
     delay_abort_eval_s: float = 0.0
     reason: str | None = None
-    interval: tuple[float, float] | None = None
+    interval: tuple[float | None, float | None] | None = None
     requests_needed: int | None = None
+    estimate: str | None = None
+    confidence: float = 0.0
+    design_effect: float = 1.0
+    seconds_needed: float | None = None
 
     @property
     def is_latency(self) -> bool:
@@ -149,14 +170,30 @@ class Verdict:
     exceptions: UserExceptions = field(default_factory=UserExceptions)
     strict: bool = False
     exit_code: int | None = None
+    confidence: float = 0.0
+    policy: str = "estimate"
+    looks: int = 0
 
     @property
     def state(self) -> str:
-        return FAIL if self.reasons else PASS
+        """The run's state, whatever the exit policy: FAIL if any threshold fails with confidence or
+        the run failed for a reason of its own (no data, lost worker, abort...), else INCONCLUSIVE
+        if any threshold is, else PASS."""
+        own = {t.reason for t in self.thresholds if t.reason is not None}
+        if any(t.state == FAIL for t in self.thresholds) or any(r not in own for r in self.reasons):
+            return FAIL
+        return INCONCLUSIVE if any(t.state == INCONCLUSIVE for t in self.thresholds) else PASS
 
     @property
     def passed(self) -> bool:
+        """Whether the exit code passes the SLOs: ``reasons`` holds every failure that counts under
+        the exit policy (``policy``), so this is independent of how INCONCLUSIVE is shown."""
         return not self.reasons
+
+    @property
+    def inconclusive_exit(self) -> bool:
+        """``--slo-inconclusive fail`` and an INCONCLUSIVE run: exit :data:`EXIT_INCONCLUSIVE`."""
+        return self.passed and self.policy == "fail" and self.state == INCONCLUSIVE
 
     def count(self, state: str) -> int:
         return sum(1 for t in self.thresholds if t.state == state)
@@ -166,13 +203,16 @@ class Verdict:
 
 
 def choose_exit_code(*, slo_failed: bool, preset: int | None, user_exceptions: int, unhandled: bool,
-                     code_on_error: int) -> int:
+                     code_on_error: int, inconclusive: bool = False) -> int:
     """The process's exit code; the gate never lowers one. Precedence: bad configuration (2, the
-    gate exits before a test) > SLO failed (99) > Locust's own codes (a code another plugin set,
-    ``--exit-code-on-error`` for exceptions in user code, 2 for an unhandled error in Locust or a
-    plugin) > 0. Failed *requests* do not count here: the SLO table judges them."""
+    gate exits before a test) > SLO failed (99) > INCONCLUSIVE under ``--slo-inconclusive fail``
+    (98) > Locust's own codes (a code another plugin set, ``--exit-code-on-error`` for exceptions
+    in user code, 2 for an unhandled error in Locust or a plugin) > 0. Failed *requests* do not
+    count here: the SLO table judges them."""
     if slo_failed:
         return EXIT_SLO_FAILED
+    if inconclusive:
+        return EXIT_INCONCLUSIVE
     if preset is not None:
         return preset
     if user_exceptions:
@@ -203,8 +243,9 @@ def from_json(text: str, source: str = "<verdict>") -> Verdict:
         raise VerdictFormatError(f"{source}: not JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise VerdictFormatError(f"{source}: not an SLO verdict (schema {SCHEMA!r} expected)")
-    if doc.get("version") != VERSION:
-        raise VerdictFormatError(f"{source}: verdict version {doc.get('version')!r}, this osiris-load reads {VERSION}")
+    if doc.get("version") not in READABLE_VERSIONS:
+        raise VerdictFormatError(f"{source}: verdict version {doc.get('version')!r}, this osiris-load reads "
+                                 f"{' and '.join(map(str, READABLE_VERSIONS))}")
     try:
         thresholds = tuple(_threshold(t) for t in doc["thresholds"])
         tally_doc = doc["tally"]
@@ -219,7 +260,8 @@ def from_json(text: str, source: str = "<verdict>") -> Verdict:
             notes=tuple(map(str, doc["notes"])), tally=tally, rows_left_out=tuple(map(str, doc["rows_left_out"])),
             lost_workers=tuple(LostWorkerInfo(**w) for w in doc["lost_workers"]),
             aborted_by=tuple(map(str, doc["aborted_by"])), exceptions=UserExceptions(**doc["exceptions"]),
-            strict=bool(doc["strict"]), exit_code=doc["exit_code"])
+            strict=bool(doc["strict"]), exit_code=doc["exit_code"], confidence=float(doc.get("confidence", 0.0)),
+            policy=str(doc.get("policy", "estimate")), looks=int(doc.get("looks", 0)))
     except (KeyError, TypeError, ValueError) as exc:
         raise VerdictFormatError(f"{source}: malformed verdict: {type(exc).__name__}: {exc}") from None
     if doc.get("state") != verdict.state:
@@ -234,8 +276,8 @@ def _threshold(doc: dict[str, Any]) -> ThresholdResult:
     unknown = set(doc) - _THRESHOLD_FIELDS
     if unknown:
         raise ValueError(f"unknown threshold fields {sorted(unknown)}")
-    if doc["state"] not in STATES:
-        raise ValueError(f"unknown state {doc['state']!r}")
+    if doc["state"] not in STATES or doc.get("estimate") not in (*STATES, None):
+        raise ValueError(f"unknown state {doc['state']!r} or estimate {doc.get('estimate')!r}")
     values = dict(doc)
     values["patterns"] = tuple(doc["patterns"])
     values["interval"] = tuple(doc["interval"]) if doc.get("interval") is not None else None
@@ -248,13 +290,23 @@ def csv_rows(verdict: Verdict) -> list[dict[str, Any]]:
     """``PREFIX_slo.csv``: one row per threshold (:data:`CSV_FIELDS`), then an ``OVERALL`` row whose
     ``requests`` is the number of requests judged (each once) and whose ``reason`` is the first
     reason. An export for spreadsheets; reports read the JSON."""
+    def cell(value: Any) -> Any:
+        return "" if value is None else repr(value) if isinstance(value, float) else value
+
     rows = [{"row": t.row, "requests": " | ".join(t.patterns), "expression": t.expression, "state": t.state,
-             "observed": "" if t.observed is None else repr(t.observed), "unit": t.unit, "limit": repr(t.limit),
-             "n": t.n, "beyond": "" if t.beyond is None else t.beyond, "reason": t.reason or ""}
+             "estimate": cell(t.estimate), "observed": cell(t.observed), "unit": t.unit, "limit": repr(t.limit),
+             "n": t.n, "beyond": cell(t.beyond),
+             "interval_low": cell(t.interval[0] if t.interval else None),
+             "interval_high": cell(t.interval[1] if t.interval else None),
+             "confidence": cell(t.confidence or None), "design_effect": cell(t.design_effect if t.interval else None),
+             "requests_needed": cell(t.requests_needed), "seconds_needed": cell(t.seconds_needed),
+             "reason": t.reason or ""}
             for t in verdict.thresholds]
-    rows.append({"row": "OVERALL", "requests": verdict.tally.judged, "expression": "", "state": verdict.state,
-                 "observed": "", "unit": "", "limit": "", "n": verdict.tally.judged, "beyond": "",
-                 "reason": " | ".join(verdict.reasons)})
+    overall = dict.fromkeys(CSV_FIELDS, "")
+    overall.update({"row": "OVERALL", "requests": verdict.tally.judged, "state": verdict.state,
+                    "n": verdict.tally.judged, "confidence": cell(verdict.confidence or None),
+                    "reason": " | ".join(verdict.reasons)})
+    rows.append(overall)
     return rows
 
 

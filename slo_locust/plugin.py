@@ -15,9 +15,19 @@
   ``PREFIX_slo.json`` (and ``_slo.csv``, ``_slo_endpoints.csv``) and printed after Locust's tables
   (to stderr when ``--json`` owns stdout).
 
-Exit codes (the gate never lowers one): 2 a malformed SLO file or ``--slo-rows`` (before any test) >
-99 an SLO failed > Locust's own (1 for exceptions in user code, 2 for an error in a plugin...) > 0.
-Failed requests are judged by the SLO table alone.
+* **Confidence** (``--slo-confidence C``, default 0.95; 0 = off): every verdict carries each
+  threshold's interval and state (PASS / FAIL / INCONCLUSIVE, ``slo.confidence``), widened for
+  dependence by the counts of time windows (``--slo-window``, ``slo.windows``). A decision taken
+  while the run goes on (abort-on-fail, ``--slo-until-settled``) is a *look*: looks come each time
+  the judged requests double, the k-th judged at ``AlphaSpending(C).confidence_at(k)``, so that
+  looking again and again does not inflate the error; the final verdict after looks is one more.
+  ``--slo-until-settled DURATION`` keeps the stages shape's last non-zero stage going (through
+  ``environment.osiris_hold_steady``) until every threshold is settled or DURATION has passed.
+
+Exit codes (the gate never lowers one): 2 a malformed SLO file or option (before any test) >
+99 an SLO failed > 98 INCONCLUSIVE under ``--slo-inconclusive fail`` > Locust's own (1 for
+exceptions in user code, 2 for an error in a plugin...) > 0. Failed requests are judged by the SLO
+table alone.
 """
 
 from __future__ import annotations
@@ -37,11 +47,21 @@ from locust.env import Environment
 from locust.rpc import Message
 from locust.runners import STATE_INIT, STATE_STOPPED, LocalRunner, MasterRunner, Runner, WorkerRunner
 
-from slo.evaluate import abort_triggers, conclude, evaluate, plan_for
+from slo.confidence import AlphaSpending, check_confidence
+from slo.evaluate import POLICIES, abort_triggers, conclude, evaluate, plan_for
 from slo.formatting import format_summary
 from slo.recorder import RecorderPlan, RequestRecorder
-from slo.table import DEFAULT_TABLE_PATH, SloFileError, SloTable
-from slo.verdict import EXIT_BAD_CONFIG, UserExceptions, Verdict, choose_exit_code, to_csv, to_json
+from slo.table import DEFAULT_TABLE_PATH, SloFileError, SloTable, parse_duration
+from slo.verdict import (
+    EXIT_BAD_CONFIG,
+    INCONCLUSIVE,
+    UserExceptions,
+    Verdict,
+    choose_exit_code,
+    to_csv,
+    to_json,
+)
+from slo.windows import DEFAULT_WINDOW_S, WindowMarks
 from slo.workers import WorkerLedger
 from slo_locust.final_csv import write_final_locust_csv
 from slo_locust.selection import load_gate_table, option
@@ -53,6 +73,7 @@ ENDPOINT_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 ENDPOINT_FIELDS = ("method", "name", "count", "failures", "avg_ms", "min_ms", "max_ms",
                    *(f"p{p:g}_ms" for p in ENDPOINT_PERCENTILES))
 POLL_S = 0.05
+FIRST_LOOK_REQUESTS = 16  # the first sequential look; then each time the judged requests double
 
 log = logging.getLogger("osiris.slo")
 
@@ -70,6 +91,19 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--slo-allow-lost-workers", action="store_true", default=False,
                        env_var="OSIRIS_SLO_ALLOW_LOST_WORKERS", include_in_web_ui=True,
                        help="judge on the data received even if a worker was lost (default: a lost worker fails)")
+    group.add_argument("--slo-confidence", default="0.95", env_var="OSIRIS_SLO_CONFIDENCE", include_in_web_ui=True,
+                       help="confidence of each end of a threshold's interval (0.5 < C < 1; 0 turns intervals "
+                            "off: point estimates only, as k6). Default 0.95")
+    group.add_argument("--slo-inconclusive", default="estimate", choices=POLICIES, env_var="OSIRIS_SLO_INCONCLUSIVE",
+                       include_in_web_ui=True,
+                       help="exit code of an INCONCLUSIVE run: estimate (the point estimate decides, as k6; "
+                            "default), fail (exit 98), pass (exit 0)")
+    group.add_argument("--slo-until-settled", default="", env_var="OSIRIS_SLO_UNTIL_SETTLED", include_in_web_ui=True,
+                       help="keep the last non-zero stage going until every threshold is settled or this much "
+                            "longer has passed (e.g. 5m); needs a stages shape")
+    group.add_argument("--slo-window", type=float, default=DEFAULT_WINDOW_S, env_var="OSIRIS_SLO_WINDOW",
+                       include_in_web_ui=False,
+                       help="seconds per time window whose counts widen intervals for dependence (0: off)")
     group.add_argument("--slo-eval-interval", type=float, default=2.0, env_var="OSIRIS_SLO_EVAL_INTERVAL",
                        include_in_web_ui=False, help="seconds between live evaluations (abort-on-fail)")
     group.add_argument("--slo-final-wait", type=float, default=10.0, env_var="OSIRIS_SLO_FINAL_WAIT",
@@ -96,6 +130,12 @@ class SloGate:
         self._collecting = False
         self._collected = False
         self._settled = False
+        self.windows = WindowMarks(0)
+        self.looks = 0
+        self._look_judged = 0
+        self.steady_settled = False  # --slo-until-settled: settled at a look, or its duration spent
+        self._hold_since: float | None = None
+        environment.osiris_hold_steady = self.hold_steady  # type: ignore[attr-defined]  # the stages shape asks
 
     @property
     def runner(self) -> Runner | None:
@@ -199,11 +239,46 @@ class SloGate:
     def strict(self) -> bool:
         return bool(option(self.environment, "slo_strict", False))
 
-    def evaluate(self, *, store: bool = True) -> Verdict:
+    @property
+    def confidence(self) -> float:
+        return check_confidence(option(self.environment, "slo_confidence", 0.0) or 0.0)
+
+    @property
+    def until_settled_s(self) -> float:
+        text = str(option(self.environment, "slo_until_settled", "") or "").strip()
+        return parse_duration(text) if text else 0.0
+
+    @property
+    def sequential(self) -> bool:
+        """Whether decisions are taken while the run goes on: looks spend the confidence."""
+        assert self.table is not None
+        aborts = any(spec.abort_on_fail for row in self.table.rows for spec in row.thresholds)
+        return bool(self.confidence) and (aborts or self.until_settled_s > 0)
+
+    def hold_steady(self) -> bool:
+        """The stages shape asks at the end of its last non-zero stage: keep going? Yes while
+        ``--slo-until-settled`` is on, a threshold is unsettled and its duration has not passed."""
+        limit = self.until_settled_s if self.table is not None else 0.0
+        if not limit or self.steady_settled:
+            return False
+        if self._hold_since is None:
+            self._hold_since = time.monotonic()
+            self._say(f"SLO gate: holding the steady stage until every threshold is settled (at most "
+                      f"{limit:g} s more)")
+        if time.monotonic() - self._hold_since >= limit:
+            self._say(f"SLO gate: not settled after {limit:g} s more; ramping down as planned")
+            self.steady_settled = True  # no more holding: the duration is spent
+            return False
+        return True
+
+    def evaluate(self, *, store: bool = True, confidence: float | None = None, looks: int = 0) -> Verdict:
         """The verdict on what has been received so far, with the run-level facts; ``store`` keeps
         it as the gate's latest (the live loop and the end do; a view asking early does not)."""
         assert self.table is not None
-        verdict = evaluate(self.table, self.recorder, strict=self.strict, rows_left_out=self.rows_left_out)
+        verdict = evaluate(self.table, self.recorder, strict=self.strict, rows_left_out=self.rows_left_out,
+                           confidence=self.confidence if confidence is None else confidence,
+                           policy=str(option(self.environment, "slo_inconclusive", "estimate") or "estimate"),
+                           marks=self.windows.marks, elapsed_s=time.monotonic() - self.started_at, looks=looks)
         runner = self.runner
         verdict = conclude(
             verdict, lost_workers=self.workers.lost(self.started_at),
@@ -229,6 +304,9 @@ class SloGate:
         self.verdict, self.aborted_by, self.bad_reports = None, [], 0
         self._collected = self._settled = False
         self.started_at = time.monotonic()
+        self.windows = WindowMarks(float(option(self.environment, "slo_window", 0.0) or 0.0))
+        self.windows.reset(self.started_at)
+        self.looks, self._look_judged, self.steady_settled, self._hold_since = 0, 0, False, None
         if self.table is not None and self._live is None:
             self._live = gevent.spawn(self._live_loop)
 
@@ -239,6 +317,8 @@ class SloGate:
 
     def on_reset_stats(self, **_: Any) -> None:
         self.recorder.reset()
+        self.windows.reset(time.monotonic())
+        self._look_judged = 0
 
     def _live_loop(self) -> None:
         interval = max(0.2, float(option(self.environment, "slo_eval_interval", 2.0) or 2.0))
@@ -247,6 +327,11 @@ class SloGate:
                 gevent.sleep(interval)
                 self.check_workers()
                 verdict = self.evaluate()
+                self.windows.observe(verdict, time.monotonic())
+                if self.sequential:
+                    verdict = self._look(verdict)
+                    if verdict is None:
+                        continue
                 triggers = abort_triggers(verdict, time.monotonic() - self.started_at)
                 if triggers:
                     self.aborted_by = [f"{t.row}: {t.expression}" for t in triggers]
@@ -258,6 +343,29 @@ class SloGate:
                     return
         finally:
             self._live = None
+
+    def _look(self, live: Verdict) -> Verdict | None:
+        """A sequential look when the judged requests have doubled since the last (the first at
+        :data:`FIRST_LOOK_REQUESTS`): the verdict at this look's spent confidence, or ``None``."""
+        judged = live.tally.judged
+        if judged < max(FIRST_LOOK_REQUESTS, 2 * self._look_judged):
+            return None
+        self.looks += 1
+        self._look_judged = judged
+        verdict = self.evaluate(store=False, confidence=AlphaSpending(self.confidence).confidence_at(self.looks),
+                                looks=self.looks)
+        if self.until_settled_s and not self.steady_settled and verdict.count(INCONCLUSIVE) == 0:
+            self.steady_settled = True
+            if self._hold_since is not None:
+                self._say(f"SLO gate: every threshold settled at look {self.looks} ({judged} requests); "
+                          "ramping down as planned")
+        return verdict
+
+    def final_confidence(self) -> float:
+        """The final verdict's confidence: the nominal one, or after sequential looks the next look's."""
+        if self.looks and self.sequential:
+            return AlphaSpending(self.confidence).confidence_at(self.looks + 1)
+        return self.confidence
 
     def on_quitting(self, environment: Environment, **_: Any) -> None:
         """First ``quitting`` listener: finish the test (local: stop the users, waiting for the
@@ -271,7 +379,8 @@ class SloGate:
             runner.stop()
         self.collect_final_results()
         self.check_workers()
-        self.evaluate()
+        looks = self.looks + 1 if self.looks and self.sequential else 0
+        self.evaluate(confidence=self.final_confidence(), looks=looks)
 
     def settle_exit_code(self, environment: Environment, **_: Any) -> None:
         """Last ``quitting`` listener (after every other plugin's): the exit code, then the files."""
@@ -279,7 +388,8 @@ class SloGate:
             return
         self._settled = True
         verdict = self.verdict
-        code = choose_exit_code(slo_failed=not verdict.passed, preset=environment.process_exit_code,
+        code = choose_exit_code(slo_failed=not verdict.passed, inconclusive=verdict.inconclusive_exit,
+                                preset=environment.process_exit_code,
                                 user_exceptions=verdict.exceptions.count,
                                 unhandled=bool(locust_log.unhandled_greenlet_exception),
                                 code_on_error=int(option(environment, "exit_code_on_error", 1) or 1))
@@ -298,7 +408,11 @@ class SloGate:
         if prefix:
             write_final_locust_csv(self.environment, prefix)
         text = format_summary(verdict, ascii_only=not _is_utf8(self._stream()))
-        text += f"\nSLO gate: {'PASSED' if verdict.passed else 'FAILED'} (exit code {verdict.exit_code})\n"
+        word = "FAILED" if not verdict.passed else "INCONCLUSIVE" if verdict.inconclusive_exit else "PASSED"
+        text += f"\nSLO gate: {word} (exit code {verdict.exit_code}"
+        if verdict.confidence:
+            text += f"; run state {verdict.state}, exit policy --slo-inconclusive {verdict.policy}"
+        text += ")\n"
         self._say(text)
 
     # -- output --
@@ -335,6 +449,21 @@ class SloGate:
         return out.getvalue()
 
 
+def check_options(environment: Environment) -> None:
+    """The gate's options that a parser type cannot check; :class:`SloFileError` says which is wrong."""
+    checks = (("--slo-confidence", "slo_confidence", check_confidence),
+              ("--slo-until-settled", "slo_until_settled", lambda v: str(v).strip() and parse_duration(str(v))),
+              ("--slo-window", "slo_window", lambda v: WindowMarks(float(v))))
+    for flag, name, check in checks:
+        value = option(environment, name, None)
+        if value is None:
+            continue
+        try:
+            check(value)
+        except ValueError as exc:
+            raise SloFileError(f"{flag} {value!r}: {exc}") from None
+
+
 def _user_exceptions(runner: Runner) -> UserExceptions:
     """Unhandled exceptions in user code that Locust collected (the master has the workers' too)."""
     rows = list(getattr(runner, "exceptions", {}).values())
@@ -364,6 +493,7 @@ def on_init(environment: Environment, runner: Runner | None = None, web_ui: Any 
     if not is_worker:
         try:
             table, left_out = load_gate_table(environment)
+            check_options(environment)
         except SloFileError as exc:
             sys.stderr.write(f"SLO gate: {exc}\n")
             sys.stderr.flush()

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slo.formatting import format_limit, format_observed, state_word
+from slo.formatting import format_interval, format_limit, format_observed, format_settle, state_word
 from slo.table import DEFAULT_TABLE_PATH, SloFileError
 from slo.verdict import ThresholdResult, Verdict, to_csv, to_json
 from slo_locust.selection import load_gate_table
@@ -58,7 +58,9 @@ SLO_TABLE_STRUCTURE: list[dict[str, str]] = [
     {"key": "requests", "title": "Requests"},
     {"key": "expression", "title": "Threshold"},
     {"key": "observed", "title": "Observed"},
+    {"key": "interval", "title": "Interval"},
     {"key": "limit", "title": "Limit"},
+    {"key": "settle", "title": "To settle"},
     {"key": "samples", "title": "Samples"},
 ]
 """Columns of the SLO tab. No column is called ``name``: Locust's table sorts rows by ``name`` by
@@ -170,7 +172,7 @@ class SloWebUi:
         """The SLO tab: an error row if the SLO file did not load, one row per threshold, and an
         overall row (state, the table in force, the reasons and notes): a rendering of the verdict."""
         rows: list[dict[str, Any]] = []
-        blank = {"observed": "", "limit": "", "samples": ""}
+        blank = {"observed": "", "interval": "", "limit": "", "settle": "", "samples": ""}
         if self.error:
             rows.append({"verdict": "⚠ ERROR", "row": "SLO file", "requests": self.requested_path(),
                          "expression": self.error, **blank})
@@ -181,7 +183,8 @@ class SloWebUi:
         for result in verdict.thresholds:
             rows.append({"verdict": state_word(result.state), "row": result.row,
                          "requests": ", ".join(result.patterns), "expression": _expression_text(result),
-                         "observed": format_observed(result), "limit": format_limit(result),
+                         "observed": format_observed(result), "interval": format_interval(result),
+                         "limit": format_limit(result), "settle": format_settle(result),
                          "samples": result.requests})
         runner = self.environment.runner
         source = verdict.table
@@ -194,7 +197,7 @@ class SloWebUi:
             why.append(f"not judged (rows this run does not exercise): {', '.join(verdict.rows_left_out)}")
         why += [f"unjudged: {m} {n} ({c} requests): no SLO row names it" for m, n, c in verdict.tally.unjudged]
         rows.append({"verdict": state_word(verdict.state), "row": "OVERALL", "requests": f"table: {source}",
-                     "expression": "\n".join(why) or "every threshold holds", "observed": "", "limit": "",
+                     "expression": "\n".join(why) or "every threshold holds", **blank,
                      "samples": verdict.tally.judged})
         return rows
 

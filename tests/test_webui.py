@@ -31,6 +31,7 @@ import pytest
 
 from sidecar.redis_server import free_port
 from slo.table import DEFAULT_TABLE_PATH
+from slo.verdict import CSV_FIELDS
 from tests.conftest import ROOT, stop_process, wait_until
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -63,7 +64,9 @@ class InProcess:
 
         import slo_locust.plugin
 
-        options = argument_parser.get_parser(default_config_files=[]).parse_args(["-f", "read_heavy.py"])
+        # intervals off: these scenarios judge a handful of samples to test the wiring (see _scenario_intervals)
+        options = argument_parser.get_parser(default_config_files=[]).parse_args(
+            ["-f", "read_heavy.py", "--slo-confidence", "0"])
         self.environment = Environment(events=Events(), parsed_options=options, locustfile="read_heavy.py",
                                        host="http://127.0.0.1:9")
         self.runner = self.environment.create_local_runner()
@@ -126,6 +129,19 @@ def _scenario_live_verdict(env: InProcess, tmp: Path) -> Any:
     env.gate.evaluate()
     seen.append(health_samples())
     return seen
+
+
+def _scenario_intervals(env: InProcess, tmp: Path) -> Any:
+    """At 95 % the tab shows each interval, INCONCLUSIVE with what would settle it, narrowing live."""
+    env.environment.parsed_options.slo_confidence = "0.95"
+    env.record("GET", "/health", 30, ms=12.0)
+    seen = []
+    for more in (0, 3000):
+        env.record("GET", "/health", more, ms=12.0)
+        env.gate.evaluate()
+        seen.append({(r["row"], r["expression"]): r for r in env.slo_rows()})
+    return [{f"{k[0]} {k[1]}": {c: r[c] for c in ("verdict", "interval", "settle")} for k, r in rows.items()
+             if k[0] == "health"} for rows in seen]
 
 
 def _scenario_waiting(env: InProcess, tmp: Path) -> Any:
@@ -260,7 +276,7 @@ def child_main(tmp: str) -> None:
     import traceback
 
     # Locust's UI reads its extra options from sys.argv: give it a Locust command line
-    sys.argv = ["locust", "-f", "read_heavy.py"]
+    sys.argv = ["locust", "-f", "read_heavy.py", "--slo-confidence", "0"]
     results: dict[str, Any] = {}
     for name, scenario in SCENARIOS.items():
         folder = Path(tmp) / name
@@ -312,7 +328,8 @@ def test_the_page_carries_the_slo_tab_its_table_and_the_csv_links(seen: dict[str
     (table,) = page["extended_tables"]
     assert table["key"] == "slo"
     columns = [c["key"] for c in table["structure"]]
-    assert columns == ["verdict", "row", "requests", "expression", "observed", "limit", "samples"]
+    assert columns == ["verdict", "row", "requests", "expression", "observed", "interval", "limit", "settle",
+                       "samples"]
     assert "name" not in columns  # Locust sorts by "name": the rows must keep the SLO file's order
     assert [f["href"] for f in page["extended_csv_files"]] == ["./slo/csv", "./slo/endpoints.csv",
                                                                "./slo/verdict.json", "./slo/report.html"]
@@ -328,7 +345,7 @@ def test_stats_poll_carries_one_row_per_threshold_and_an_overall_row(seen: dict[
     found = by_threshold(rows)
     assert found[("health", "rate>=0.999")] == {
         "verdict": "✓ PASS", "row": "health", "requests": "GET /health", "expression": "rate>=0.999",
-        "observed": "100.00%", "limit": ">= 99.9%", "samples": 20}
+        "observed": "100.00%", "interval": "-", "limit": ">= 99.9%", "settle": "", "samples": 20}
     assert found[("health", "p(95)<400")]["observed"] == "12.00 ms"
     assert found[("health", "p(95)<400")]["limit"] == "< 400 ms"
     assert found[("metrics", "p(95)<400")]["verdict"] == "✗ FAIL"
@@ -366,8 +383,7 @@ def test_slo_csv_route_gives_what_the_gate_writes_with_csv(seen: dict[str, Any])
     assert response["mimetype"] == "text/csv"
     assert response["disposition"] == "attachment;filename=read_heavy_slo.csv"
     rows = read_csv(response["body"])
-    assert list(rows[0]) == ["row", "requests", "expression", "state", "observed", "unit", "limit", "n", "beyond",
-                             "reason"]
+    assert tuple(rows[0]) == CSV_FIELDS
     thresholds = {(r["row"], r["expression"]): r for r in rows if r["row"] != "OVERALL"}
     assert len(thresholds) == result["thresholds"]
     assert thresholds[("health", "p(95)<400")]["state"] == "PASS"
@@ -420,6 +436,16 @@ def test_the_real_report_renders_when_reports_html_exists(seen: dict[str, Any]) 
         pytest.skip(f"reports.html is not in this tree yet: {response['missing']}")
     assert response["status"] == 200, response["body"]
     assert "<html" in response["body"].lower()
+
+
+def test_the_tab_shows_intervals_narrowing_and_what_settles_them(seen: dict[str, Any]) -> None:
+    few, many = value(seen, "intervals")
+    assert few["health rate>=0.999"]["verdict"] == "? INCONCLUSIVE"
+    assert few["health rate>=0.999"]["interval"].endswith("100.00%")
+    assert "more requests" in few["health rate>=0.999"]["settle"]
+    assert few["health p(95)<400"]["verdict"] == "? INCONCLUSIVE"  # 30 samples cannot show a p95 (59 needed)
+    assert many["health p(95)<400"]["verdict"] == "✓ PASS" and many["health p(95)<400"]["settle"] == ""
+    assert many["health rate>=0.999"]["verdict"] == "✓ PASS"  # 3030 without a failure: settled
 
 
 def test_a_new_slo_file_from_the_form_is_loaded_when_the_test_starts(seen: dict[str, Any]) -> None:
@@ -481,7 +507,8 @@ class LocustUi:
         self._log = log_path.open("wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("OSIRIS_SLO") and k != "OSIRIS_URL"}
         command = [sys.executable, "-m", "locust", "-f", "locustfiles/read_heavy.py", "--host", target,
-                   "--stages", "1s:2,20s:2", "--web-host", "127.0.0.1", "--web-port", str(self.port), *args]
+                   "--stages", "1s:2,20s:2", "--web-host", "127.0.0.1", "--web-port", str(self.port),
+                   "--slo-confidence", "0", *args]  # a 20 s run settles nothing at 95 %: the wiring is tested
         self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def output(self) -> str:
@@ -584,7 +611,7 @@ CELLS_JS = "Array.from(document.querySelectorAll('table tbody tr')).map(r => Arr
 
 def tab_rows(page: Any) -> list[dict[str, Any]]:
     """The SLO tab's table as the page shows it."""
-    keys = ["verdict", "row", "requests", "expression", "observed", "limit", "samples"]
+    keys = ["verdict", "row", "requests", "expression", "observed", "interval", "limit", "settle", "samples"]
     rows = []
     for cells in page.evaluate(CELLS_JS):
         if len(cells) == len(keys):
