@@ -74,20 +74,30 @@ def _beyond(op: str, n: int, below: int, at_or_below: int) -> int | None:
     return {"<": n - below, "<=": n - at_or_below, ">": at_or_below, ">=": below}.get(op)
 
 
-def _on_decided_side(estimate: float, limit: float, op: str, holds: bool, below: int, rank: int) -> float:
-    """The histogram's estimate moved (by at most its bucket's error) to the side of the limit that
-    the exact counts decided, so the printed value never contradicts the state."""
+def _on_decided_side(estimate: float, bucket: tuple[float, float], limit: float, op: str, holds: bool,
+                     below: int, rank: int) -> float:
+    """The shown value: the histogram's estimate if it lies on the side of the limit that the exact
+    counts decided, else the middle of the part of its bucket on that side, so the printed value
+    never contradicts the state."""
+    low, high = bucket
     if op in ("==", "!="):
         if holds == (op == "=="):
             return limit
-        return min(estimate, limit - _NS) if below >= rank else max(estimate, limit + _NS)
-    lower = op in ("<", "<=")  # the value must be low to hold
-    strict = op in ("<", ">")
-    if holds == lower:  # the value is below (or at, for non-strict holds / strict fails) the limit
-        ceiling = limit - _NS if (strict if holds else not strict) else limit
-        return min(estimate, ceiling)
-    floor = limit + _NS if (strict if holds else not strict) else limit
-    return max(estimate, floor)
+        side = "<" if below >= rank else ">"
+    else:
+        value_is_low = holds == (op in ("<", "<="))  # where the sample lies relative to the limit
+        strict = op in ("<", ">") if holds else op in ("<=", ">=")
+        side = ("<" if strict else "<=") if value_is_low else (">" if strict else ">=")
+    ok = {"<": estimate < limit, "<=": estimate <= limit, ">": estimate > limit, ">=": estimate >= limit}[side]
+    if ok:
+        return estimate
+    if side in ("<", "<="):
+        high = min(high, limit - _NS if side == "<" else limit)
+        low = min(low, high)
+    else:
+        low = max(low, limit + _NS if side == ">" else limit)
+        high = max(high, low)
+    return (low + high) / 2
 
 
 def judge_threshold(row: SloRow, spec: ThresholdSpec, stats: EndpointStats) -> ThresholdResult:
@@ -112,7 +122,7 @@ def judge_threshold(row: SloRow, spec: ThresholdSpec, stats: EndpointStats) -> T
             holds = threshold.holds(estimate)
             return _finish(ThresholdResult(**base, state=PASS if holds else FAIL, observed=estimate, n=n, rank=rank))
         holds = _percentile_holds(op, counts.below, counts.at_or_below, rank)
-        observed = _on_decided_side(estimate, limit, op, holds, counts.below, rank)
+        observed = _on_decided_side(estimate, stats.bucket_at_rank(rank), limit, op, holds, counts.below, rank)
         return _finish(ThresholdResult(**base, state=PASS if holds else FAIL, observed=observed, n=n, rank=rank,
                                        below=counts.below, at=counts.at,
                                        beyond=_beyond(op, n, counts.below, counts.at_or_below)))

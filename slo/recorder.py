@@ -201,16 +201,19 @@ class EndpointStats:
             cumulative = list(accumulate(hist.counts[0:hist.counts_len]))
         self._cumulative, self._first_index = cumulative, lo
 
-    def value_at_rank(self, rank: int) -> float:
-        """The ``rank``-th smallest timed sample (1-based) in ms: exact at ranks 1 and ``timed``,
-        else the middle of its histogram bucket (within 1/2048 of the value), clamped into
-        [min, max]. An order statistic, so intervals of percentiles can be shown from ranks."""
+    def bucket_at_rank(self, rank: int) -> tuple[float, float]:
+        """The range (ms) that holds the ``rank``-th smallest timed sample: its histogram bucket,
+        clamped into [min, max]; a single point at ranks 1 and ``timed`` (exact)."""
+        low, high = self._raw_bucket(rank)
+        return min(max(low, self.min_ms), self.max_ms), min(max(high, self.min_ms), self.max_ms)
+
+    def _raw_bucket(self, rank: int) -> tuple[float, float]:
         if not 1 <= rank <= self.timed:
             raise ValueError(f"rank must be between 1 and {self.timed}, got {rank!r}")
         if rank == self.timed:
-            return self.max_ms
+            return self.max_ms, self.max_ms
         if rank == 1:
-            return self.min_ms
+            return self.min_ms, self.min_ms
         hist = self.histogram
         if hist is None:
             raise ValueError("these statistics carry no histogram")
@@ -219,11 +222,17 @@ class EndpointStats:
         assert self._cumulative is not None
         offset = bisect_left(self._cumulative, rank)
         if offset >= len(self._cumulative):  # a histogram with fewer samples than timed says
-            return self.max_ms
+            return self.max_ms, self.max_ms
         low = hist.get_value_from_index(self._first_index + offset)
         high = hist.get_highest_equivalent_value(low)
-        value_ms = (low + high) / 2 / NS_PER_MS
-        return min(max(value_ms, self.min_ms), self.max_ms)
+        return low / NS_PER_MS, high / NS_PER_MS
+
+    def value_at_rank(self, rank: int) -> float:
+        """The ``rank``-th smallest timed sample (1-based) in ms: exact at ranks 1 and ``timed``,
+        else the middle of its histogram bucket (within 1/2048 of the value), clamped into
+        [min, max]. An order statistic, so intervals of percentiles can be shown from ranks."""
+        low, high = self._raw_bucket(rank)
+        return min(max((low + high) / 2, self.min_ms), self.max_ms)
 
     def percentile(self, p: float) -> float:
         """The p-th percentile in ms: the nearest-rank sample (the ``ceil(p/100*n)``-th smallest),
