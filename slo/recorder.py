@@ -65,7 +65,7 @@ SIGNIFICANT_FIGURES = 3
 DEFAULT_MAX_KEYS = 500
 ENCODING_VERSION = 2
 _UNRECORDED_KEYS_KEPT = 10
-_PENDING_MAX = 65_536  # values buffered per key before they go into its histogram (bounds memory)
+_PENDING_MAX = 4_096  # values buffered per key before they go into its histogram (bounds memory)
 
 Key = tuple[str, str]
 Router = Callable[[str, str], tuple[str, ...]]
