@@ -40,6 +40,7 @@ from slo.verdict import (
 
 __all__ = ["abort_triggers", "conclude", "evaluate", "judge_threshold", "plan_for"]
 
+_TYPO_CUTOFF = 0.88  # difflib ratio: one character off in "POST /generate" (0.97), not "GET /n" vs "GET /x" (0.83)
 _NS = 1e-6  # one nanosecond in ms: how far a displayed estimate is moved to the decided side of a limit
 
 
@@ -152,7 +153,7 @@ def _finish(result: ThresholdResult) -> ThresholdResult:
 
 def _close_match(row: SloRow, unjudged: list[str]) -> str | None:
     for pattern in row.requests:
-        close = difflib.get_close_matches(pattern, unjudged, n=1, cutoff=0.8)
+        close = difflib.get_close_matches(pattern, unjudged, n=1, cutoff=_TYPO_CUTOFF)
         if close:
             return close[0]
     return None

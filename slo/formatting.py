@@ -95,8 +95,6 @@ def format_summary(verdict: Verdict, *, ascii_only: bool = False) -> str:
         lines.append(f"  unjudged: {method} {name} ({count} requests): no SLO row names it")
     for note in verdict.notes:
         lines.append(f"  note: {note}")
-    for lost in verdict.lost_workers:
-        lines.append(f"  lost worker: {describe_lost(lost)}")
     counts = f"{verdict.count(PASS)} passed, {verdict.count(FAIL)} failed, {verdict.count(NO_DATA)} no data"
     lines.append(f"SLO verdict: {verdict.state} ({counts}; {tally.judged} requests judged)")
     lines.extend(f"  reason: {reason}" for reason in verdict.reasons)
