@@ -125,6 +125,7 @@ def _thresholds(run: Run) -> str:
     """Every threshold of every scenario against its limit: the gate's verdict, in full."""
     rows = []
     reasons = []
+    notes = []
     for s in run.scenarios:
         if s.gate is None:
             rows.append(f'<tr class="r-no-data"><td>{escape(s.name)}</td><td colspan="6">no SLO verdict '
@@ -140,12 +141,20 @@ def _thresholds(run: Run) -> str:
                         + (f'<br><span class="muted">{escape(t.settle_text)}</span>' if t.settle_text else "")
                         + "</td></tr>")
         reasons.extend(f"{s.name}: {r}" for r in s.gate.reasons)
+        verdict = s.gate.verdict
+        notes.extend(f"{s.name}: {n}" for n in verdict.notes)
+        if verdict.rows_left_out:
+            notes.append(f"{s.name}: not judged (rows this run does not exercise): {', '.join(verdict.rows_left_out)}")
+        notes.extend(f"{s.name}: unjudged: {m} {n} ({c} requests): no SLO row names it"
+                     for m, n, c in verdict.tally.unjudged)
     why = "".join(f"<li>{escape(r)}</li>" for r in reasons)
+    noted = "".join(f"<li>{escape(n)}</li>" for n in notes)
     return ('<h2 id="thresholds">SLO thresholds</h2>'
             '<table class="thresholds"><thead><tr><th>scenario</th><th>row</th><th>threshold</th><th>observed</th>'
             "<th>interval</th><th>limit</th><th>samples</th><th>verdict</th></tr></thead><tbody>"
             + "".join(rows) + "</tbody></table>"
-            + (f'<p><b>Why it failed:</b></p><ul class="notes">{why}</ul>' if why else ""))
+            + (f'<p><b>Why it failed:</b></p><ul class="notes">{why}</ul>' if why else "")
+            + (f'<p><b>Notes:</b></p><ul class="notes">{noted}</ul>' if noted else ""))
 
 
 def _scenario(s: Scenario) -> str:

@@ -55,6 +55,7 @@ POLICIES = tuple(p.value for p in conf.InconclusivePolicy)
 # (row, expression) -> cumulative (n, share_count) at each time-window boundary (see ``share_count``)
 Marks = Mapping[tuple[str, str], Sequence[tuple[int, float]]]
 
+_TYPO_CUTOFF = 0.88  # difflib ratio: one character off in "POST /generate" (0.97), not "GET /n" vs "GET /x" (0.83)
 _NS = 1e-6  # one nanosecond in ms: how far a displayed estimate is moved to the decided side of a limit
 
 
@@ -89,20 +90,30 @@ def _beyond(op: str, n: int, below: int, at_or_below: int) -> int | None:
     return {"<": n - below, "<=": n - at_or_below, ">": at_or_below, ">=": below}.get(op)
 
 
-def _on_decided_side(estimate: float, limit: float, op: str, holds: bool, below: int, rank: int) -> float:
-    """The histogram's estimate moved (by at most its bucket's error) to the side of the limit that
-    the exact counts decided, so the printed value never contradicts the state."""
+def _on_decided_side(estimate: float, bucket: tuple[float, float], limit: float, op: str, holds: bool,
+                     below: int, rank: int) -> float:
+    """The shown value: the histogram's estimate if it lies on the side of the limit that the exact
+    counts decided, else the middle of the part of its bucket on that side, so the printed value
+    never contradicts the state."""
+    low, high = bucket
     if op in ("==", "!="):
         if holds == (op == "=="):
             return limit
-        return min(estimate, limit - _NS) if below >= rank else max(estimate, limit + _NS)
-    lower = op in ("<", "<=")  # the value must be low to hold
-    strict = op in ("<", ">")
-    if holds == lower:  # the value is below (or at, for non-strict holds / strict fails) the limit
-        ceiling = limit - _NS if (strict if holds else not strict) else limit
-        return min(estimate, ceiling)
-    floor = limit + _NS if (strict if holds else not strict) else limit
-    return max(estimate, floor)
+        side = "<" if below >= rank else ">"
+    else:
+        value_is_low = holds == (op in ("<", "<="))  # where the sample lies relative to the limit
+        strict = op in ("<", ">") if holds else op in ("<=", ">=")
+        side = ("<" if strict else "<=") if value_is_low else (">" if strict else ">=")
+    ok = {"<": estimate < limit, "<=": estimate <= limit, ">": estimate > limit, ">=": estimate >= limit}[side]
+    if ok:
+        return estimate
+    if side in ("<", "<="):
+        high = min(high, limit - _NS if side == "<" else limit)
+        low = min(low, high)
+    else:
+        low = max(low, limit + _NS if side == ">" else limit)
+        high = max(high, low)
+    return (low + high) / 2
 
 
 def judge_threshold(row: SloRow, spec: ThresholdSpec, stats: EndpointStats, *, confidence: float = 0.0,
@@ -212,7 +223,7 @@ def _point_judgement(row: SloRow, spec: ThresholdSpec, stats: EndpointStats) -> 
             state = _state(threshold.holds(estimate))
             return ThresholdResult(**base, state=state, estimate=state, observed=estimate, n=n, rank=rank)
         holds = _percentile_holds(op, counts.below, counts.at_or_below, rank)
-        observed = _on_decided_side(estimate, limit, op, holds, counts.below, rank)
+        observed = _on_decided_side(estimate, stats.bucket_at_rank(rank), limit, op, holds, counts.below, rank)
         return ThresholdResult(**base, state=_state(holds), estimate=_state(holds), observed=observed, n=n,
                                rank=rank, below=counts.below, at=counts.at,
                                beyond=_beyond(op, n, counts.below, counts.at_or_below))
@@ -254,7 +265,7 @@ def _counts_against(result: ThresholdResult, policy: str) -> bool:
 
 def _close_match(row: SloRow, unjudged: list[str]) -> str | None:
     for pattern in row.requests:
-        close = difflib.get_close_matches(pattern, unjudged, n=1, cutoff=0.8)
+        close = difflib.get_close_matches(pattern, unjudged, n=1, cutoff=_TYPO_CUTOFF)
         if close:
             return close[0]
     return None

@@ -167,8 +167,6 @@ def format_summary(verdict: Verdict, *, ascii_only: bool = False) -> str:
         lines.append(f"  unjudged: {method} {name} ({count} requests): no SLO row names it")
     for note in verdict.notes:
         lines.append(f"  note: {note}")
-    for lost in verdict.lost_workers:
-        lines.append(f"  lost worker: {describe_lost(lost)}")
     for t in verdict.thresholds:
         if t.state == INCONCLUSIVE:
             lines.append(f"  inconclusive: {t.row}: {t.expression} needs {format_settle(t)}")

@@ -37,7 +37,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import accumulate
+from itertools import accumulate, chain
 from typing import Any
 
 import numpy as np
@@ -65,6 +65,7 @@ SIGNIFICANT_FIGURES = 3
 DEFAULT_MAX_KEYS = 500
 ENCODING_VERSION = 2
 _UNRECORDED_KEYS_KEPT = 10
+_PENDING_MAX = 4_096  # values buffered per key before they go into its histogram (bounds memory)
 
 Key = tuple[str, str]
 Router = Callable[[str, str], tuple[str, ...]]
@@ -85,6 +86,21 @@ def _clear(hist: HdrHistogram, view: np.ndarray) -> None:
     hist.total_count = 0
     hist.min_value = 2**63 - 1
     hist.max_value = 0
+
+
+_LAYOUT = new_histogram()
+_INDEX_BITS = 16  # counts_len (33 792) < 2**16: (entry, index) pairs pack into one int64
+assert _LAYOUT.counts_len < 2**_INDEX_BITS
+
+
+def counts_indices(values: np.ndarray) -> np.ndarray:
+    """HdrHistogram's ``get_counts_array_index`` for many values (int64 ns, 0 .. HIGHEST_NS) at once:
+    the same integer arithmetic, vectorized (``frexp`` gives the bit length exactly below 2**53)."""
+    h = _LAYOUT
+    pow2ceiling = np.frexp((values | h.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)
+    bucket = pow2ceiling - h.unit_magnitude - (h.sub_bucket_half_count_magnitude + 1)
+    sub_bucket = values >> (bucket + h.unit_magnitude)
+    return ((bucket + 1) << h.sub_bucket_half_count_magnitude) + sub_bucket - h.sub_bucket_half_count
 
 
 def nearest_rank(p: float, n: int) -> int:
@@ -185,16 +201,19 @@ class EndpointStats:
             cumulative = list(accumulate(hist.counts[0:hist.counts_len]))
         self._cumulative, self._first_index = cumulative, lo
 
-    def value_at_rank(self, rank: int) -> float:
-        """The ``rank``-th smallest timed sample (1-based) in ms: exact at ranks 1 and ``timed``,
-        else the middle of its histogram bucket (within 1/2048 of the value), clamped into
-        [min, max]. An order statistic, so intervals of percentiles can be shown from ranks."""
+    def bucket_at_rank(self, rank: int) -> tuple[float, float]:
+        """The range (ms) that holds the ``rank``-th smallest timed sample: its histogram bucket,
+        clamped into [min, max]; a single point at ranks 1 and ``timed`` (exact)."""
+        low, high = self._raw_bucket(rank)
+        return min(max(low, self.min_ms), self.max_ms), min(max(high, self.min_ms), self.max_ms)
+
+    def _raw_bucket(self, rank: int) -> tuple[float, float]:
         if not 1 <= rank <= self.timed:
             raise ValueError(f"rank must be between 1 and {self.timed}, got {rank!r}")
         if rank == self.timed:
-            return self.max_ms
+            return self.max_ms, self.max_ms
         if rank == 1:
-            return self.min_ms
+            return self.min_ms, self.min_ms
         hist = self.histogram
         if hist is None:
             raise ValueError("these statistics carry no histogram")
@@ -203,11 +222,17 @@ class EndpointStats:
         assert self._cumulative is not None
         offset = bisect_left(self._cumulative, rank)
         if offset >= len(self._cumulative):  # a histogram with fewer samples than timed says
-            return self.max_ms
+            return self.max_ms, self.max_ms
         low = hist.get_value_from_index(self._first_index + offset)
         high = hist.get_highest_equivalent_value(low)
-        value_ms = (low + high) / 2 / NS_PER_MS
-        return min(max(value_ms, self.min_ms), self.max_ms)
+        return low / NS_PER_MS, high / NS_PER_MS
+
+    def value_at_rank(self, rank: int) -> float:
+        """The ``rank``-th smallest timed sample (1-based) in ms: exact at ranks 1 and ``timed``,
+        else the middle of its histogram bucket (within 1/2048 of the value), clamped into
+        [min, max]. An order statistic, so intervals of percentiles can be shown from ranks."""
+        low, high = self._raw_bucket(rank)
+        return min(max((low + high) / 2, self.min_ms), self.max_ms)
 
     def percentile(self, p: float) -> float:
         """The p-th percentile in ms: the nearest-rank sample (the ``ceil(p/100*n)``-th smallest),
@@ -252,17 +277,27 @@ def _to_ns(ms: float) -> int:
 class _Entry:
     """Live counters of one key (or one row set's overflow pool); slots keep the hot path cheap."""
 
-    __slots__ = ("hist", "view", "count", "failures", "timed", "invalid", "beyond_range", "min_ms", "max_ms",
-                 "sum_ms", "bins", "equal")
+    __slots__ = ("hist", "view", "pending", "count", "failures", "timed", "invalid", "beyond_range", "min_ms",
+                 "max_ms", "sum_ms", "bins", "equal")
 
     def __init__(self, nlimits: int) -> None:
         self.hist = new_histogram()
         self.view = _counts_view(self.hist)
+        self.pending: list[int] = []  # ns values not yet in the histogram (added in bulk: cheap per request)
         self.bins = [0] * (nlimits + 1)
         self.equal = [0] * nlimits
         self.clear()
 
+    def flush(self) -> None:
+        """Add the pending values to the histogram, in bulk."""
+        if self.pending:
+            index, counts = np.unique(counts_indices(np.array(self.pending, dtype=np.int64)), return_counts=True)
+            self.view[index] += counts
+            self.hist.total_count += len(self.pending)
+            self.pending.clear()
+
     def clear(self) -> None:
+        self.pending.clear()
         if self.hist.total_count:  # only the occupied window: a report at the key cap stays cheap
             lo = self.hist.get_counts_array_index(_to_ns(self.min_ms))
             hi = self.hist.get_counts_array_index(_to_ns(self.max_ms))
@@ -323,7 +358,10 @@ class RequestRecorder:
         if ns > HIGHEST_NS:
             entry.beyond_range += 1
             ns = HIGHEST_NS
-        entry.hist.record_value(ns)
+        pending = entry.pending
+        pending.append(ns)
+        if len(pending) >= _PENDING_MAX:
+            entry.flush()
         limits = self.limits
         b = bisect_left(limits, ms)
         entry.bins[b] += 1
@@ -400,6 +438,8 @@ class RequestRecorder:
         entries = [e for k in dict.fromkeys(keys) if (e := self._entries.get(k)) is not None and e.count]
         if row is not None:
             entries += [e for rows, e in self._pools.items() if row in rows and e.count]
+        for e in entries:
+            e.flush()
         stats = EndpointStats(limits=self.limits)
         if not entries:
             stats.bins = tuple([0] * (len(self.limits) + 1))
@@ -447,21 +487,15 @@ class RequestRecorder:
         """
         items = [((m, n), None, e) for (m, n), e in self._entries.items() if e.count]
         items += [((_OVERFLOW_METHOD, "\x00".join(rows)), list(rows), e) for rows, e in self._pools.items() if e.count]
+        sparse = _sparse_counts([e for _, _, e in items])
         entries = []
-        for (method, name), rows, e in items:
-            if e.timed:
-                lo = e.hist.get_counts_array_index(_to_ns(e.min_ms))
-                hi = e.hist.get_counts_array_index(_to_ns(e.max_ms))
-                window = e.view[lo:hi + 1]
-                nonzero = np.flatnonzero(window)
-                index, counts = (nonzero + lo).tolist(), window[nonzero].tolist()
-                min_ms, max_ms = e.min_ms, e.max_ms
-            else:
-                index, counts, min_ms, max_ms = [], [], 0.0, 0.0
+        for ((method, name), rows, e), (index, counts) in zip(items, sparse, strict=True):
+            timed = e.timed > 0
             entries.append({"method": method, "name": name, "rows": rows, "count": e.count, "failures": e.failures,
                             "timed": e.timed, "invalid": e.invalid, "beyond_range": e.beyond_range,
-                            "min_ms": min_ms, "max_ms": max_ms, "sum_ms": e.sum_ms, "bins": list(e.bins),
-                            "equal": list(e.equal), "index": index, "counts": counts})
+                            "min_ms": e.min_ms if timed else 0.0, "max_ms": e.max_ms if timed else 0.0,
+                            "sum_ms": e.sum_ms, "bins": list(e.bins), "equal": list(e.equal), "index": index,
+                            "counts": counts})
         return {"version": ENCODING_VERSION, "unit": "ns", "limits": list(self.limits),
                 "unrecorded": self.unrecorded, "unrecorded_keys": [[m, n] for m, n in self.unrecorded_keys],
                 "entries": entries}
@@ -493,31 +527,41 @@ class RequestRecorder:
             raise ValueError("malformed recorder limits") from None
         if limits != self.limits and (data.get("entries") or data.get("unrecorded")):
             raise ValueError(f"recorded against limits {list(limits)} ms, the table's are {list(self.limits)} ms")
+        items = data.get("entries", [])
+        if not isinstance(items, list):
+            raise ValueError("malformed recorder entries: not a list")
         decoded = []
-        size = new_histogram().counts_len if data.get("entries") else 0
-        for item in data.get("entries", []):
-            try:
+        try:
+            index_all = np.fromiter(chain.from_iterable(item["index"] for item in items), dtype=np.int64)
+            counts_all = np.fromiter(chain.from_iterable(item["counts"] for item in items), dtype=np.int64)
+            lengths = [len(item["index"]) for item in items]
+            for item, length in zip(items, lengths, strict=True):
                 key = (str(item["method"]), str(item["name"]))
                 rows = None if item.get("rows") is None else tuple(str(r) for r in item["rows"])
                 ints = {f: int(item[f]) for f in ("count", "failures", "timed", "invalid", "beyond_range")}
                 floats = {f: float(item[f]) for f in ("min_ms", "max_ms", "sum_ms")}
                 bins, equal = [int(v) for v in item["bins"]], [int(v) for v in item["equal"]]
-                index = np.asarray(item["index"], dtype=np.int64)
-                counts = np.asarray(item["counts"], dtype=np.int64)
-            except Exception as exc:  # any malformed entry is one kind of error
-                raise ValueError(f"malformed recorder entry: {exc!r}") from None
-            if (len(bins) != len(limits) + 1 or len(equal) != len(limits) or index.shape != counts.shape
-                    or index.ndim != 1 or (index.size and (index.min() < 0 or index.max() >= size))
-                    or int(counts.sum()) != ints["timed"] or sum(bins) != ints["timed"]
-                    or ints["timed"] + ints["invalid"] > ints["count"] or (counts < 0).any()):
+                if len(item["counts"]) != length:
+                    raise ValueError("index and counts differ in length")
+                decoded.append((key, rows, ints, floats, bins, equal))
+        except Exception as exc:  # any malformed entry is one kind of error
+            raise ValueError(f"malformed recorder entry: {exc!r}") from None
+        starts = np.cumsum([0, *lengths])
+        sums = np.add.reduceat(counts_all, starts[:-1]) if counts_all.size else np.zeros(len(items), np.int64)
+        sums = np.where(np.diff(starts) > 0, sums, 0) if len(items) else sums
+        if index_all.size and (index_all.min() < 0 or index_all.max() >= _LAYOUT.counts_len or counts_all.min() < 0):
+            raise ValueError("malformed recorder entry: counts do not add up (index or count out of range)")
+        for (key, _, ints, _, bins, equal), total in zip(decoded, sums.tolist(), strict=True):
+            if (len(bins) != len(limits) + 1 or len(equal) != len(limits) or total != ints["timed"]
+                    or sum(bins) != ints["timed"] or ints["timed"] + ints["invalid"] > ints["count"]):
                 raise ValueError(f"malformed recorder entry {key}: counts do not add up")
-            decoded.append((key, rows, ints, floats, bins, equal, index, counts))
         self.unrecorded += int(data.get("unrecorded", 0))
         for method, name in data.get("unrecorded_keys", []):
             key = (str(method), str(name))
             if len(self.unrecorded_keys) < _UNRECORDED_KEYS_KEPT and key not in self.unrecorded_keys:
                 self.unrecorded_keys.append(key)
-        for key, rows, ints, floats, bins, equal, index, counts in decoded:
+        for i, (key, rows, ints, floats, bins, equal) in enumerate(decoded):
+            index, counts = index_all[starts[i]:starts[i + 1]], counts_all[starts[i]:starts[i + 1]]
             if rows is not None:
                 entry = self._pools.get(rows)
                 if entry is None:
@@ -549,6 +593,35 @@ class RequestRecorder:
             entry.clear()
         self.unrecorded = 0
         self.unrecorded_keys = []
+
+
+def _sparse_counts(entries: list[_Entry]) -> list[tuple[list[int], list[int]]]:
+    """Each entry's histogram content as sparse (indices, counts): pending values of all entries in one
+    vectorized pass, plus what an entry's histogram already holds (rare on a worker)."""
+    out: list[tuple[list[int], list[int]]] = []
+    lengths = [len(e.pending) for e in entries]
+    total = sum(lengths)
+    if total:
+        values = np.fromiter(chain.from_iterable(e.pending for e in entries), dtype=np.int64, count=total)
+        owner = np.repeat(np.arange(len(entries), dtype=np.int64), lengths)
+        keys, counts = np.unique((owner << _INDEX_BITS) | counts_indices(values), return_counts=True)
+        bounds = np.searchsorted(keys >> _INDEX_BITS, np.arange(len(entries) + 1)).tolist()
+        index_all = (keys & ((1 << _INDEX_BITS) - 1)).tolist()
+        counts_all = counts.tolist()
+    for i, e in enumerate(entries):
+        if total:
+            index, counts_list = index_all[bounds[i]:bounds[i + 1]], counts_all[bounds[i]:bounds[i + 1]]
+        else:
+            index, counts_list = [], []
+        if e.hist.total_count:  # already flushed into the histogram: add its occupied window
+            lo = e.hist.get_counts_array_index(_to_ns(e.min_ms))
+            hi = e.hist.get_counts_array_index(_to_ns(e.max_ms))
+            window = e.view[lo:hi + 1].copy()
+            window[np.asarray(index, dtype=np.int64) - lo] += np.asarray(counts_list, dtype=np.int64)
+            nonzero = np.flatnonzero(window)
+            index, counts_list = (nonzero + lo).tolist(), window[nonzero].tolist()
+        out.append((index, counts_list))
+    return out
 
 
 def _router(rows: Sequence[tuple[str, tuple[str, ...]]]) -> Router:

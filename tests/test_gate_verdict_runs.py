@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,138 +130,189 @@ def _judged_all(result: Finished) -> Verdict:
     return verdict
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["master-SIGTERM", "Ctrl+C"])
-def test_master_stopped_by_a_signal_judges_every_request(tmp_path: Path, sig: int) -> None:
-    """Row 2: before, SIGTERM to the master after 6 s judged 346 of Locust's 716 and passed."""
-    result = run_distributed(tmp_path, FAST, during=signal_master(sig))
-    verdict = _judged_all(result)
-    assert verdict.passed and verdict.lost_workers == () and result.returncode == 0, result.output[-3000:]
+def _when_log(prefix: Path, text: str) -> Callable[[], bool]:
+    return lambda: text in (prefix.parent / "master.log").read_text()
 
 
-def test_requests_in_flight_at_the_end_are_judged(tmp_path: Path) -> None:
-    """Row 2: ``-t 3s --stop-timeout 3`` with 1.5 s requests; before, exactly the in-flight ones were lost."""
-    script = {"loop": {"method": "GET", "name": "/health", "ms": 1500.0, "every_s": 0.0, "max": 50,
-                       "sleep_first": True}}
-    result = run_distributed(tmp_path, script, users=2, run_time="3s", extra=("--stop-timeout", "3"))
-    verdict = _judged_all(result)
-    assert verdict.tally.judged >= 4  # each user: one at 1.5 s, one at ~3 s in flight at the end (and more)
-    assert not verdict.passed  # p(95)<800 fails on 1.5 s requests: judged, not lost
-    assert result.returncode == 99
+def _worker_sigterm(master: subprocess.Popen, workers: list[subprocess.Popen], prefix: Path) -> None:
+    wait_until(when_running(200)(prefix), 60, "200 requests", interval_s=0.1)
+    workers[0].send_signal(signal.SIGTERM)
+    workers[0].wait(30)
+    count = locust_count_now(prefix)
+    wait_until(lambda: locust_count_now(prefix) > count + 100, 60, "the other worker to go on", interval_s=0.1)
+    master.send_signal(signal.SIGTERM)
 
 
-def test_worker_stopped_by_sigterm_delivers_its_results(tmp_path: Path) -> None:
-    """Row 2: SIGTERM to one of two workers: its results arrive with its final report; it is not lost."""
-    def act(master: subprocess.Popen, workers: list[subprocess.Popen], prefix: Path) -> None:
-        wait_until(when_running(200)(prefix), 60, "200 requests", interval_s=0.1)
-        workers[0].send_signal(signal.SIGTERM)
-        workers[0].wait(30)
-        count = locust_count_now(prefix)
-        wait_until(lambda: locust_count_now(prefix) > count + 100, 60, "the other worker to go on", interval_s=0.1)
-        master.send_signal(signal.SIGTERM)
-
-    result = run_distributed(tmp_path, FAST, workers=2, during=act)
-    verdict = _judged_all(result)
-    assert verdict.lost_workers == () and result.returncode == 0, result.output[-3000:]
-
-
-@pytest.mark.parametrize("how", ["SIGKILL", "never-reports"])
-def test_a_lost_worker_is_named_with_an_estimate(tmp_path: Path, how: str) -> None:
-    """Row 2: a worker killed, or one that never reports (stopped before its first report): lost, named,
-    estimated; the judged count is still Locust's own."""
+def _worker_lost(how: str) -> Callable[..., None]:
     def act(master: subprocess.Popen, workers: list[subprocess.Popen], prefix: Path) -> None:
         if how == "SIGKILL":
             wait_until(when_running(200)(prefix), 60, "200 requests", interval_s=0.1)
             workers[0].send_signal(signal.SIGKILL)
         else:
-            wait_until(lambda: "All users spawned" in (prefix.parent / "master.log").read_text(), 60,
-                       "the users to start", interval_s=0.02)
+            wait_until(_when_log(prefix, "All users spawned"), 60, "the users to start", interval_s=0.02)
             workers[0].send_signal(signal.SIGSTOP)  # before its first report with requests (every 3 s)
             wait_until(when_running(100)(prefix), 60, "100 requests", interval_s=0.1)
-        wait_until(lambda: "failed to send heartbeat" in (prefix.parent / "master.log").read_text(), 30,
-                   "the master to miss the worker", interval_s=0.1)
+        wait_until(_when_log(prefix, "failed to send heartbeat"), 30, "the master to miss the worker", interval_s=0.1)
         master.send_signal(signal.SIGTERM)
+    return act
 
-    result = run_distributed(tmp_path, FAST, workers=2, during=act)
-    verdict = _judged_all(result)
+
+def _worker_comes_back(master: subprocess.Popen, workers: list[subprocess.Popen], prefix: Path) -> None:
+    wait_until(when_running(200)(prefix), 60, "200 requests", interval_s=0.1)
+    workers[0].send_signal(signal.SIGSTOP)
+    wait_until(_when_log(prefix, "failed to send heartbeat"), 30, "the master to miss the worker", interval_s=0.1)
+    workers[0].send_signal(signal.SIGCONT)
+    wait_until(_when_log(prefix, "self-healed"), 30, "the worker to come back", interval_s=0.1)
+    count = locust_count_now(prefix)
+    wait_until(lambda: locust_count_now(prefix) > count, 30, "a report after it came back", interval_s=0.1)
+    master.send_signal(signal.SIGTERM)
+
+
+def _json_run(tmp: Path) -> subprocess.CompletedProcess[str]:
+    table = tmp / "table.toml"
+    table.write_text(TABLE)
+    return subprocess.run(_command("--headless", "--json", "--skip-log", "-u", "1", "-r", "1", "-t", "2s",
+                                   "--slo-file", str(table)), cwd=ROOT, env=_env(FAST), capture_output=True,
+                          text=True, timeout=60)
+
+
+IN_FLIGHT = {"loop": {"method": "GET", "name": "/health", "ms": 1500.0, "every_s": 0.0, "max": 50, "sleep_first": True}}
+SHORT = ("-u", "1", "-r", "1", "-t", "2s")
+SCENARIOS: dict[str, Callable[[Path], Any]] = {
+    "master-SIGTERM": lambda tmp: run_distributed(tmp, FAST, during=signal_master(signal.SIGTERM)),
+    "Ctrl+C": lambda tmp: run_distributed(tmp, FAST, during=signal_master(signal.SIGINT)),
+    "in-flight": lambda tmp: run_distributed(tmp, IN_FLIGHT, users=2, run_time="3s", extra=("--stop-timeout", "3")),
+    "worker-SIGTERM": lambda tmp: run_distributed(tmp, FAST, workers=2, during=_worker_sigterm),
+    "worker-SIGKILL": lambda tmp: run_distributed(tmp, FAST, workers=2, during=_worker_lost("SIGKILL")),
+    "worker-never-reports": lambda tmp: run_distributed(tmp, FAST, workers=2, during=_worker_lost("never")),
+    "worker-comes-back": lambda tmp: run_distributed(tmp, FAST, workers=2, during=_worker_comes_back),
+    "run-time-end": lambda tmp: run_distributed(tmp, FAST, workers=2, run_time="3s"),
+    "reset-stats": lambda tmp: run_local(tmp, FAST, "-u", "4", "-r", "1", "-t", "5s", "--reset-stats"),
+    "task-raises": lambda tmp: run_local(tmp, {**FAST, "raise": True}, *SHORT),
+    "quitting-fails": lambda tmp: run_local(tmp, {**FAST, "failing_quitting": True}, *SHORT),
+    "failed-requests": lambda tmp: run_local(
+        tmp, {"samples": [["GET", "/health", 5.0, i % 20 == 0] for i in range(100)]}, *SHORT),
+    "json": _json_run,
+    "declared-rows": lambda tmp: run_local(tmp, {**FAST, "slo_rows": ["health"]}, *SHORT),
+    "slo-rows": lambda tmp: run_local(tmp, FAST, *SHORT, "--slo-rows", "other,health"),
+    "unknown-row": lambda tmp: run_local(tmp, FAST, *SHORT, "--slo-rows", "helth"),
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every scenario, three at a time (each is light: 1-4 users firing events, no network)."""
+    def one(name: str) -> Any:
+        try:
+            return SCENARIOS[name](tmp_path_factory.mktemp(name.replace("+", "")))
+        except Exception as exc:  # reported by the test that reads it
+            return exc
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip(SCENARIOS, pool.map(one, SCENARIOS), strict=True))
+
+
+def result(runs: dict[str, Any], name: str) -> Any:
+    value = runs[name]
+    if isinstance(value, Exception):
+        raise value
+    return value
+
+
+@pytest.mark.parametrize("name", ["master-SIGTERM", "Ctrl+C"])
+def test_master_stopped_by_a_signal_judges_every_request(runs: dict[str, Any], name: str) -> None:
+    """Row 2: before, SIGTERM to the master after 6 s judged 346 of Locust's 716 and passed."""
+    finished = result(runs, name)
+    verdict = _judged_all(finished)
+    assert verdict.passed and verdict.lost_workers == () and finished.returncode == 0, finished.output[-3000:]
+
+
+def test_requests_in_flight_at_the_end_are_judged(runs: dict[str, Any]) -> None:
+    """Row 2: ``-t 3s --stop-timeout 3`` with 1.5 s requests; before, exactly the in-flight ones were lost."""
+    finished = result(runs, "in-flight")
+    verdict = _judged_all(finished)
+    assert verdict.tally.judged >= 4  # each user: one at 1.5 s, one at ~3 s in flight at the end (and more)
+    assert not verdict.passed  # p(95)<800 fails on 1.5 s requests: judged, not lost
+    assert finished.returncode == 99
+
+
+def test_worker_stopped_by_sigterm_delivers_its_results(runs: dict[str, Any]) -> None:
+    """Row 2: SIGTERM to one of two workers: its results arrive with its final report; it is not lost."""
+    finished = result(runs, "worker-SIGTERM")
+    verdict = _judged_all(finished)
+    assert verdict.lost_workers == () and finished.returncode == 0, finished.output[-3000:]
+
+
+@pytest.mark.parametrize("name", ["worker-SIGKILL", "worker-never-reports"])
+def test_a_lost_worker_is_named_with_an_estimate(runs: dict[str, Any], name: str) -> None:
+    """Row 2: a worker killed, or one that never reports (stopped before its first report): lost, named,
+    estimated; the judged count is still Locust's own."""
+    finished = result(runs, name)
+    verdict = _judged_all(finished)
     [lost] = verdict.lost_workers
-    assert lost.reported == (how == "SIGKILL") and lost.missing_estimate is not None and lost.missing_estimate > 0
-    assert not verdict.passed and result.returncode == 99
+    assert lost.reported == (name == "worker-SIGKILL")
+    assert lost.missing_estimate is not None and lost.missing_estimate > 0
+    assert not verdict.passed and finished.returncode == 99
     assert any(r.startswith(f"lost worker {lost.worker_id}") for r in verdict.reasons)
 
 
-def test_a_worker_that_comes_back_is_not_lost(tmp_path: Path) -> None:
-    """Row 7: a worker marked missing (here: stopped 5 s, as CPU starvation can do) that reports again."""
-    def act(master: subprocess.Popen, workers: list[subprocess.Popen], prefix: Path) -> None:
-        wait_until(when_running(200)(prefix), 60, "200 requests", interval_s=0.1)
-        workers[0].send_signal(signal.SIGSTOP)
-        wait_until(lambda: "failed to send heartbeat" in (prefix.parent / "master.log").read_text(), 30,
-                   "the master to miss the worker", interval_s=0.1)
-        workers[0].send_signal(signal.SIGCONT)
-        wait_until(lambda: "self-healed" in (prefix.parent / "master.log").read_text(), 30,
-                   "the worker to come back", interval_s=0.1)
-        master.send_signal(signal.SIGTERM)
-
-    result = run_distributed(tmp_path, FAST, workers=2, during=act)
-    verdict = _judged_all(result)
-    assert verdict.lost_workers == () and verdict.passed and result.returncode == 0, result.output[-3000:]
+def test_a_worker_that_comes_back_is_not_lost(runs: dict[str, Any]) -> None:
+    """Row 7: a worker marked missing (here: stopped ~4 s, as CPU starvation can do) that reports again."""
+    finished = result(runs, "worker-comes-back")
+    verdict = _judged_all(finished)
+    assert verdict.lost_workers == () and verdict.passed and finished.returncode == 0, finished.output[-3000:]
 
 
-def test_run_time_end_with_two_workers_judges_everything(tmp_path: Path) -> None:
-    result = run_distributed(tmp_path, FAST, workers=2, run_time="3s")
-    verdict = _judged_all(result)
-    assert verdict.passed and result.returncode == 0
+def test_run_time_end_with_two_workers_judges_everything(runs: dict[str, Any]) -> None:
+    finished = result(runs, "run-time-end")
+    assert _judged_all(finished).passed and finished.returncode == 0
 
 
-def test_reset_stats_resets_the_gate_too(tmp_path: Path) -> None:
+def test_reset_stats_resets_the_gate_too(runs: dict[str, Any]) -> None:
     """Row 3: with --reset-stats Locust drops the ramp-up without firing reset_stats; so does the gate."""
-    result = run_local(tmp_path, FAST, "-u", "4", "-r", "1", "-t", "5s", "--reset-stats")
-    _judged_all(result)
+    _judged_all(result(runs, "reset-stats"))
 
 
-def test_a_locustfile_bug_keeps_its_exit_code(tmp_path: Path) -> None:
+def test_a_locustfile_bug_keeps_its_exit_code(runs: dict[str, Any]) -> None:
     """Row 1: a task that raises exits 1 (Locust's code), not 0, when the SLOs pass; the summary says so."""
-    result = run_local(tmp_path, {**FAST, "raise": True}, "-u", "1", "-r", "1", "-t", "2s")
-    verdict = result.verdict
-    assert verdict.passed and verdict.exceptions.count >= 1, result.output[-3000:]
+    finished = result(runs, "task-raises")
+    verdict = finished.verdict
+    assert verdict.passed and verdict.exceptions.count >= 1, finished.output[-3000:]
     first = verdict.exceptions.first
     assert first.startswith("a bug in the locustfile (File") and "events_only.py" in first
     assert "ZeroDivisionError" in first
-    assert result.returncode == 1 and verdict.exit_code == 1
-    assert "unhandled exceptions in user code (first: a bug in the locustfile" in result.output
+    assert finished.returncode == 1 and verdict.exit_code == 1
+    assert "unhandled exceptions in user code (first: a bug in the locustfile" in finished.output
 
 
-def test_another_plugins_failure_keeps_its_exit_code(tmp_path: Path) -> None:
+def test_another_plugins_failure_keeps_its_exit_code(runs: dict[str, Any]) -> None:
     """Row 1: a failing ``quitting`` listener of another plugin exits 2, with or without the gate."""
-    result = run_local(tmp_path, {**FAST, "failing_quitting": True}, "-u", "1", "-r", "1", "-t", "2s")
-    assert result.returncode == 2 and result.verdict.passed and result.verdict.exit_code == 2, result.output[-3000:]
+    finished = result(runs, "quitting-fails")
+    assert finished.returncode == 2 and finished.verdict.passed and finished.verdict.exit_code == 2, \
+        finished.output[-3000:]
 
 
-def test_failed_requests_are_judged_by_the_table_alone(tmp_path: Path) -> None:
+def test_failed_requests_are_judged_by_the_table_alone(runs: dict[str, Any]) -> None:
     """Row 1: 5 % failed requests within ``rate>=0.9`` pass (0), though Locust alone would exit 1."""
-    script = {"samples": [["GET", "/health", 5.0, i % 20 == 0] for i in range(100)]}
-    result = run_local(tmp_path, script, "-u", "1", "-r", "1", "-t", "2s")
-    assert result.returncode == 0 and result.verdict.passed, result.output[-3000:]
+    finished = result(runs, "failed-requests")
+    assert finished.returncode == 0 and finished.verdict.passed, finished.output[-3000:]
 
 
-def test_json_output_stays_valid_json(tmp_path: Path) -> None:
+def test_json_output_stays_valid_json(runs: dict[str, Any]) -> None:
     """With --json, Locust's stdout is one JSON document: the gate speaks on stderr."""
-    table = tmp_path / "table.toml"
-    table.write_text(TABLE)
-    proc = subprocess.run(_command("--headless", "--json", "--skip-log", "-u", "1", "-r", "1", "-t", "2s",
-                                   "--slo-file", str(table)), cwd=ROOT, env=_env(FAST), capture_output=True,
-                          text=True, timeout=60)
+    proc = result(runs, "json")
     stats = json.loads(proc.stdout)
     assert any(entry["name"] == "/health" for entry in stats)
     assert "SLO gate: PASSED" in proc.stderr and proc.returncode == 0
 
 
-def test_rows_a_locustfile_declares_and_slo_rows(tmp_path: Path) -> None:
+def test_rows_a_locustfile_declares_and_slo_rows(runs: dict[str, Any]) -> None:
     """Row 12: the user declares its rows; --slo-rows overrides; an unknown row is refused with exit 2."""
-    declared = run_local(tmp_path, {**FAST, "slo_rows": ["health"]}, "-u", "1", "-r", "1", "-t", "2s")
+    declared = result(runs, "declared-rows")
     assert {t.row for t in declared.verdict.thresholds} == {"health"} and declared.verdict.rows_left_out == ("other",)
     assert "not judged (rows this run does not exercise): other" in declared.output
     assert declared.returncode == 0
-    chosen = run_local(tmp_path, FAST, "-u", "1", "-r", "1", "-t", "2s", "--slo-rows", "other,health")
+    chosen = result(runs, "slo-rows")
     assert {t.row for t in chosen.verdict.thresholds} == {"health", "other"}
-    unknown = run_local(tmp_path, FAST, "-u", "1", "-r", "1", "-t", "2s", "--slo-rows", "helth")
+    unknown = result(runs, "unknown-row")
     assert unknown.returncode == 2 and "no row called 'helth' (did you mean 'health'?)" in unknown.output

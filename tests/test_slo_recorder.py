@@ -398,3 +398,34 @@ def test_pooled_allocates_no_histogram_per_evaluation() -> None:
     again = recorder.pooled(both)
     assert again.histogram is first and again.count == 3 and again.percentile(100) == 9.0
     assert recorder.pooled([("GET", "/a")]).histogram is recorder.pooled([("GET", "/a")]).histogram
+
+
+def test_bulk_indices_match_hdrhistogram() -> None:
+    """The vectorized bucket index is HdrHistogram's own, over the whole range (0 .. 1 h in ns)."""
+    import numpy as np
+
+    from slo.recorder import counts_indices, new_histogram
+
+    rng = random.Random(13)
+    values = [0, 1, 2, 2047, 2048, 2049, 4095, 4096, 10**6, 799_999_999, 800_000_000, 800_000_001, HIGHEST_NS]
+    values += [int(10 ** rng.uniform(0, math.log10(HIGHEST_NS))) for _ in range(20_000)]
+    hist = new_histogram()
+    want = [hist.get_counts_array_index(v) for v in values]
+    assert counts_indices(np.array(values, dtype=np.int64)).tolist() == want
+
+
+def test_a_report_after_a_read_ships_everything_once() -> None:
+    """Values already in a worker's histogram (a read flushed them) and values still pending ship together."""
+    worker, master = RequestRecorder(), RequestRecorder()
+    for x in (1.0, 2.0, 3.0):
+        worker.record("GET", "/x", x, False)
+    assert worker.pooled([("GET", "/x")]).timed == 3  # flushes into the histogram
+    for x in (3.0, 4.0):
+        worker.record("GET", "/x", x, False)
+    master.merge_encoded(worker.drain())
+    stats = master.stats("GET", "/x")
+    assert stats is not None and stats.timed == 5 and stats.percentile(100) == 4.0
+    assert [stats.value_at_rank(r) for r in range(1, 6)] == pytest.approx([1.0, 2.0, 3.0, 3.0, 4.0], rel=TOLERANCE)
+    worker.record("GET", "/x", 9.0, False)
+    again = worker.drain()
+    assert [e["counts"] for e in again["entries"]] == [[1]]  # the first report's values were cleared

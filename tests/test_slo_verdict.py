@@ -293,3 +293,26 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         if node not in state and (found := visit(node, [node])):
             return found
     return None
+
+
+def test_median_and_count_thresholds_in_detail() -> None:
+    """``med`` is decided by counts like ``p(50)`` (the histogram reads 799.80 for 800.000 here);
+    ``count`` is in requests; NO_DATA carries n = 0; a pool never made counts 0."""
+    table = parse_table('[[row]]\nname = "m"\nrequests = ["GET /m"]\nthresholds = ["med<800", "count<6", '
+                        '"avg<1000", "min>=100", "max<=900"]\n')
+    recorder = RequestRecorder(plan_for(table))
+    for x in (100.0, 100.0, 800.0, 900.0, 900.0):
+        recorder.record("GET", "/m", x, False)
+    med, count, avg, low, high = evaluate(table, recorder).thresholds
+    assert (med.state, med.rank, med.below, med.at) == (FAIL, 3, 2, 1)
+    assert float(format_observed(med).split()[0]) >= 800
+    assert (count.state, count.unit, count.observed, count.n) == (PASS, "requests", 5.0, 5)
+    assert (avg.state, avg.observed, avg.n, avg.unit) == (PASS, 560.0, 5, "ms")
+    assert (low.state, high.state) == (PASS, PASS)
+    empty = evaluate(table, RequestRecorder(plan_for(table))).thresholds
+    assert [(t.state, t.n, t.observed) for t in empty] == [(NO_DATA, 0, None), (PASS, 0, 0.0), (NO_DATA, 0, None),
+                                                         (NO_DATA, 0, None), (NO_DATA, 0, None)]
+    assert recorder.pool_count(("m",)) == 0
+    stats = recorder.pooled([("GET", "/m")])
+    with pytest.raises(KeyError, match="limit 1.0 ms is not in the recorder's plan"):
+        stats.limit_counts(1.0)

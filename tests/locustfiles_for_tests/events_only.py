@@ -3,9 +3,9 @@ so a test controls every response time exactly. Every loop is bounded.
 
 ``{"samples": [[method, name, ms | null | "nan", failed], ...]}``: each user fires these once, then idles;
 ``{"loop": {"method", "name", "ms", "every_s", "max", "sleep_first", "fail_every"}}``: each user fires up to
-``max`` requests, one every ``every_s`` s, every ``fail_every``-th failed; with ``sleep_first`` the
-request "takes" ``ms`` (the user sleeps that long first, so it is in flight at a stop);
-``{"raise": true}``: each user's task raises once (a locustfile bug);
+``max`` requests, one every ``every_s`` s, every ``fail_every``-th failed; with ``sleep_first`` the request
+"takes" ``ms`` (the user sleeps that long first, so it is in flight at a stop); ``{"raise": true}``: each
+user's task raises once (a locustfile bug);
 ``{"slo_rows": [...]}``: the rows the user declares; ``{"failing_quitting": true}``: another plugin's ``quitting``
 listener raises.
 """
