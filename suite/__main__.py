@@ -3,8 +3,11 @@
 Starts the bundled sidecar (with its own Redis) unless ``OSIRIS_URL`` names a running one, waits
 until ``/health`` answers 200, runs each scenario headless with its k6 stages, lets the SLO gate
 judge each run, writes the CSVs into a dated folder under ``reports/runs/``, stops the sidecar and
-exits with the gate's verdict: 0 every scenario passed, 99 an SLO failed, anything else is the
-first other failure (2 bad input, 3 the sidecar did not come up).
+exits with the gate's verdict: 0 every scenario passed, 99 an SLO failed, 98 one was INCONCLUSIVE
+under ``OSIRIS_SLO_INCONCLUSIVE=fail``, anything else is the first other failure (2 bad input, 3 the
+sidecar did not come up). The closing lines say, per threshold, whether its interval settled it
+and, if not, how many more requests (and how much time at the run's rate) would. The gate's
+options travel as environment variables (``OSIRIS_SLO_CONFIDENCE``, ``OSIRIS_SLO_UNTIL_SETTLED``...).
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import locustfiles
+from slo.verdict import EXIT_INCONCLUSIVE, EXIT_SLO_FAILED
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("read_heavy", "sidecar_load", "propose_trade")
-EXIT_SLO_FAILED = 99
 EXIT_TARGET_DOWN = 3
 
 
@@ -101,11 +104,35 @@ def build_reports(out: Path) -> None:
         print(f"osiris-load: no report: {exc}", file=sys.stderr)
 
 
+def settle_report(out: Path, names: Sequence[str]) -> list[str]:
+    """The closing lines: per scenario, its run state and each threshold's interval, settled or
+    what would settle it (from the verdict object each run wrote; nothing judged again)."""
+    from slo.formatting import settle_lines
+    from slo.verdict import VerdictFormatError, from_json
+
+    lines = []
+    for name in names:
+        path = out / f"{name}_slo.json"
+        try:
+            verdict = from_json(path.read_text(encoding="utf-8"), str(path))
+        except (OSError, VerdictFormatError):
+            continue
+        if not verdict.confidence:
+            continue
+        level = f"{verdict.confidence * 100:g}%" + (f", look {verdict.looks}" if verdict.looks else "")
+        lines.append(f"  {name}: {verdict.state} ({level} intervals)")
+        lines.extend(f"    {line}" for line in settle_lines(verdict))
+    return lines
+
+
 def overall_code(codes: dict[str, int]) -> int:
-    others = [c for c in codes.values() if c not in (0, EXIT_SLO_FAILED)]
+    others = [c for c in codes.values() if c not in (0, EXIT_SLO_FAILED, EXIT_INCONCLUSIVE)]
     if others:
         return others[0]
-    return EXIT_SLO_FAILED if EXIT_SLO_FAILED in codes.values() else 0
+    for code in (EXIT_SLO_FAILED, EXIT_INCONCLUSIVE):
+        if code in codes.values():
+            return code
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -138,8 +165,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     build_reports(out)
     print("\n=== Verdicts")
     for name, rc in codes.items():
-        word = {0: "PASS", EXIT_SLO_FAILED: "FAIL (SLO)"}.get(rc, f"ERROR (exit {rc})")
+        words = {0: "PASS", EXIT_SLO_FAILED: "FAIL (SLO)", EXIT_INCONCLUSIVE: "INCONCLUSIVE (--slo-inconclusive fail)"}
+        word = words.get(rc, f"ERROR (exit {rc})")
         print(f"  {name:<15} {word}")
+    closing = settle_report(out, list(codes))
+    if closing:
+        print("\n=== How sure (each threshold: settled, or what would settle it)")
+        print("\n".join(closing))
     print(f"Reports: {out}\nOverall: {'PASS' if code == 0 else 'FAIL'} (exit code {code})")
     return code
 
