@@ -27,15 +27,15 @@ The semantics for users are in ``docs/verdicts.md``.
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any
 
 from scipy import special
+
+from slo.expressions import COMPARISONS
 
 __all__ = [
     "ABOVE",
@@ -150,10 +150,9 @@ def _exact(value: float) -> Fraction:
     return Fraction(Decimal(repr(float(value))))
 
 
-# Applied to exact fractions for point estimates and to floats for interval ends.
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
-}
+# The threshold grammar's operators, applied to exact fractions for point estimates and to floats
+# for interval ends.
+_COMPARE = COMPARISONS
 
 
 def _check_op(op: str) -> str:

@@ -27,6 +27,7 @@ from fractions import Fraction
 __all__ = [
     "AGGREGATION_KINDS",
     "Aggregation",
+    "COMPARISONS",
     "COUNT_KINDS",
     "ExpressionError",
     "LATENCY_KINDS",
@@ -53,6 +54,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "!=": operator.ne,
 }
 OPERATORS: tuple[str, ...] = tuple(_OPS)
+COMPARISONS = _OPS  # the same table for exact fractions and floats alike (slo.confidence)
 _OPERATOR_HELP = ", ".join(OPERATORS)
 
 _WS = re.compile(r"\s*")
