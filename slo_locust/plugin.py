@@ -64,7 +64,7 @@ from slo.verdict import (
 from slo.windows import DEFAULT_WINDOW_S, WindowMarks
 from slo.workers import WorkerLedger
 from slo_locust.final_csv import write_final_locust_csv
-from slo_locust.selection import load_gate_table, option
+from slo_locust.selection import check_gate_options, load_gate_table, option
 from slo_locust.webui import attach as attach_web_ui
 
 REPORT_KEY = "osiris_slo"
@@ -449,21 +449,6 @@ class SloGate:
         return out.getvalue()
 
 
-def check_options(environment: Environment) -> None:
-    """The gate's options that a parser type cannot check; :class:`SloFileError` says which is wrong."""
-    checks = (("--slo-confidence", "slo_confidence", check_confidence),
-              ("--slo-until-settled", "slo_until_settled", lambda v: str(v).strip() and parse_duration(str(v))),
-              ("--slo-window", "slo_window", lambda v: WindowMarks(float(v))))
-    for flag, name, check in checks:
-        value = option(environment, name, None)
-        if value is None:
-            continue
-        try:
-            check(value)
-        except ValueError as exc:
-            raise SloFileError(f"{flag} {value!r}: {exc}") from None
-
-
 def _user_exceptions(runner: Runner) -> UserExceptions:
     """Unhandled exceptions in user code that Locust collected (the master has the workers' too)."""
     rows = list(getattr(runner, "exceptions", {}).values())
@@ -493,7 +478,7 @@ def on_init(environment: Environment, runner: Runner | None = None, web_ui: Any 
     if not is_worker:
         try:
             table, left_out = load_gate_table(environment)
-            check_options(environment)
+            check_gate_options(lambda name: option(environment, name))
         except SloFileError as exc:
             sys.stderr.write(f"SLO gate: {exc}\n")
             sys.stderr.flush()

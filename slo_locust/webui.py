@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from slo.formatting import format_interval, format_limit, format_observed, format_settle, state_word
 from slo.table import DEFAULT_TABLE_PATH, SloFileError
 from slo.verdict import ThresholdResult, Verdict, to_csv, to_json
-from slo_locust.selection import load_gate_table
+from slo_locust.selection import check_gate_options, load_gate_table
 
 if TYPE_CHECKING:  # pragma: no cover - only for type checkers
     from flask import Response
@@ -152,6 +152,7 @@ class SloWebUi:
             if options is not None and "slo_rows" in form:
                 options.slo_rows = form.get("slo_rows", "")
             self.load(path)
+            check_gate_options(lambda name: form.get(name) if name in form else None)
         except SloFileError as exc:
             return f"SLO gate: {exc}"
         finally:

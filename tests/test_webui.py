@@ -144,6 +144,11 @@ def _scenario_intervals(env: InProcess, tmp: Path) -> Any:
              if k[0] == "health"} for rows in seen]
 
 
+def _scenario_bad_confidence(env: InProcess, tmp: Path) -> Any:
+    return [env.ui.start_refusal({"slo_confidence": "2"}), env.ui.start_refusal({"slo_until_settled": "soon"}),
+            env.ui.start_refusal({"slo_confidence": "0.99", "slo_until_settled": "5m"})]
+
+
 def _scenario_waiting(env: InProcess, tmp: Path) -> Any:
     return env.slo_rows()
 
@@ -446,6 +451,12 @@ def test_the_tab_shows_intervals_narrowing_and_what_settles_them(seen: dict[str,
     assert few["health p(95)<400"]["verdict"] == "? INCONCLUSIVE"  # 30 samples cannot show a p95 (59 needed)
     assert many["health p(95)<400"]["verdict"] == "✓ PASS" and many["health p(95)<400"]["settle"] == ""
     assert many["health rate>=0.999"]["verdict"] == "✓ PASS"  # 3030 without a failure: settled
+
+
+def test_a_start_with_a_bad_confidence_option_is_refused(seen: dict[str, Any]) -> None:
+    confidence, until, fine = value(seen, "bad_confidence")
+    assert confidence.startswith("SLO gate: --slo-confidence '2': confidence must be 0")
+    assert until.startswith("SLO gate: --slo-until-settled 'soon': ") and fine is None
 
 
 def test_a_new_slo_file_from_the_form_is_loaded_when_the_test_starts(seen: dict[str, Any]) -> None:
