@@ -150,6 +150,10 @@ def test_html_draws_the_slo_limits_and_lists_failures(run_dirs: dict[str, Path])
     chart = chart[: chart.index("</svg>")]
     assert 'data-limit="800"' in chart and 'data-limit="1200"' in chart
     assert "generate: p(95)&lt;800" in chart
+    # each latency threshold's interval is a band in its state's colour (p95 > 800 ms: a confident FAIL)
+    band = chart[chart.index('class="band"'):]
+    assert 'fill="#d62728"' in chart[:chart.index('class="band"')].rsplit("<rect", 1)[1]
+    assert float(band.split('data-low="', 1)[1].split('"', 1)[0]) > 800
     assert page.find("table", **{"class": "failures"}), "the failing run has a failures table"
     assert "injected fault on /metrics" in text
     # exact percentiles table with every endpoint
