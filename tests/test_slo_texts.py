@@ -243,7 +243,8 @@ def test_every_field_survives_the_json_round_trip() -> None:
     assert text.startswith('{\n "schema": "osiris-load/slo-verdict",\n "version": 1,\n "state": "FAIL",\n')
     assert text.endswith("\n}\n") and "généré" in text  # indented, UTF-8 as written
     assert from_json(text) == verdict
-    nan = Verdict(table="t", thresholds=(ThresholdResult(**{**verdict.thresholds[0].__dict__, "observed": float("nan")}),))
+    broken = ThresholdResult(**{**verdict.thresholds[0].__dict__, "observed": float("nan")})
+    nan = Verdict(table="t", thresholds=(broken,))
     with pytest.raises(ValueError):
         to_json(nan)  # never a NaN in the file: JSON has none
 
