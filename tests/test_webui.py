@@ -644,8 +644,8 @@ def test_browser_start_from_the_form_and_watch_the_slo_tab(sidecar: Any, tmp_pat
             finally:
                 browser.close()
         csv_rows = read_csv(httpx.get(ui.url + "/slo/csv", timeout=10).text)
-        assert [(r["row"], r["verdict"]) for r in csv_rows] == [("reads", "pass"), ("reads", "pass"),
-                                                                ("OVERALL", "pass")]
+        assert [(r["row"], r["state"]) for r in csv_rows] == [("reads", "PASS"), ("reads", "PASS"),
+                                                              ("OVERALL", "PASS")]
         assert ui.stop() == 0, ui.output()
     finally:
         ui.stop()
