@@ -1,5 +1,5 @@
 """Mutation testing of the pure SLO gate (``slo/``) with mutmut: how many mutants the gate's own tests
-kill. The configuration is ``[tool.mutmut]`` in pyproject.toml (mutated: ``slo/``; tests: the six
+kill. The configuration is ``[tool.mutmut]`` in pyproject.toml (mutated: ``slo/``; tests: the
 ``tests/test_slo_*.py`` files of the core).
 
     python scripts/mutation_test.py [--max-children N]

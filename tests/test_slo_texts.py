@@ -224,3 +224,86 @@ def test_row_selection_messages() -> None:
         TABLE.select(["x", "nn"])
     table, left_out = TABLE.select(["n", "h"])
     assert [r.name for r in table.rows] == ["h", "n"] and left_out == () and table.source == "t.toml"
+
+
+def _every_field_verdict() -> Verdict:
+    result = ThresholdResult(row="généré", patterns=("GET /a", "GET /b"), expression="p(95)<1", kind="p", arg=95.0,
+                             op="<", limit=1.0, unit="ms", state=FAIL, observed=2.5, requests=7, n=6, rank=6, below=1,
+                             at=2, beyond=5, failures=1, successes=6, abort_on_fail=True, delay_abort_eval_s=2.5,
+                             reason="généré: p(95)<1 failed", interval=(2.0, 3.0), requests_needed=40)
+    tally = RequestTally(recorded=9, judged=7, unjudged=(("GET", "/u", 1),), unrecorded=5,
+                         unrecorded_keys=(("GET", "/k1"), ("POST", "/k2")), invalid=2)
+    return Verdict(table="t.toml", thresholds=(result,), reasons=("a; b",), notes=("n",), tally=tally,
+                   rows_left_out=("z",), lost_workers=(LostWorkerInfo("w", 1, True, 2, "gone"),),
+                   aborted_by=("x",), exceptions=UserExceptions(1, "e"), strict=True, exit_code=99)
+
+
+def test_every_field_survives_the_json_round_trip() -> None:
+    verdict = _every_field_verdict()
+    text = to_json(verdict)
+    assert text.startswith('{\n "schema": "osiris-load/slo-verdict",\n "version": 1,\n "state": "FAIL",\n')
+    assert text.endswith("\n}\n") and "généré" in text  # indented, UTF-8 as written
+    assert from_json(text) == verdict
+    broken = ThresholdResult(**{**verdict.thresholds[0].__dict__, "observed": float("nan")})
+    nan = Verdict(table="t", thresholds=(broken,))
+    with pytest.raises(ValueError):
+        to_json(nan)  # never a NaN in the file: JSON has none
+
+
+def test_csv_export_joins_patterns_and_uses_plain_newlines() -> None:
+    text = to_csv(_every_field_verdict())
+    assert "\r" not in text
+    assert text.splitlines()[1] == "généré,GET /a | GET /b,p(95)<1,FAIL,2.5,ms,1.0,6,5,généré: p(95)<1 failed"
+    assert text.splitlines()[2] == "OVERALL,7,,FAIL,,,,7,,a; b"
+
+
+def test_ledger_rates_and_estimates_use_the_right_clock() -> None:
+    ledger = WorkerLedger()
+    ledger.reported("a", 10, 100.0)
+    ledger.reported("a", 20, 106.0)  # 30 requests over 6 s + one interval = 3.33/s
+    assert ledger.workers["a"].rate() == pytest.approx(30 / 9.0)
+    assert WorkerLedger().workers.get("x") is None
+    silent = WorkerLedger()
+    silent.reported("s", 0, 100.0)  # reported, but never a request: no rate of its own
+    silent.reported("p", 90, 100.0)
+    silent.reported("p", 0, 109.0)
+    silent.mark_missing("s", 112.0)
+    [lost] = silent.lost(started_at=100.0)
+    assert (lost.reported, lost.missing_estimate) == (False, round(90 / 12.0 * (112.0 - 3.0 - 100.0)))
+    early = WorkerLedger()
+    early.reported("a", 30, 100.0)
+    early.mark_missing("a", 99.0)  # a clock that says "before its last report": no negative silence
+    assert early.lost(started_at=0.0)[0].missing_estimate == 0
+    young = WorkerLedger()
+    young.reported("p", 30, 100.0)
+    young.mark_gone("y", "quit", 101.0)  # gone 1 s after the start: less than the detection delay
+    assert young.lost(started_at=100.0)[0].missing_estimate == 0
+    assert young.lost(started_at=100.0)[0].why == "quit"
+    young.back("nobody")  # an unknown worker coming back is nothing to do
+    young.back("y")
+    assert young.workers["y"].lost  # gone for good: only a final report settles it
+
+
+def test_recorder_plan_and_report_sizes() -> None:
+    from types import SimpleNamespace
+
+    from slo.recorder import RecorderPlan
+
+    plan = RecorderPlan(limits=(800.0, 400.0), rows=(("h", ("GET /h",)),))
+    data = plan.to_data()
+    assert data == {"limits": [800.0, 400.0], "rows": [["h", ["GET /h"]]]}
+    assert RecorderPlan.from_data(data) == RecorderPlan(limits=(400.0, 800.0), rows=(("h", ("GET /h",)),))
+    for bad in ({}, {"limits": [1], "rows": [["h"]]}, {"limits": ["x"], "rows": []}, None):
+        with pytest.raises(ValueError, match="^malformed recorder plan: "):
+            RecorderPlan.from_data(bad)
+    worker = RequestRecorder(plan_for(TABLE), max_keys=1)
+    worker.record("GET", "/h", 1.0, False)
+    worker.record("GET", "/h", 2.0, False)
+    worker.record("GET", "/zz", 2.0, False)  # past the cap, no row: unrecorded
+    assert RequestRecorder.requests_in(worker.encode()) == 3
+    assert RequestRecorder.requests_in({}) == 0
+    stats = worker.pooled([("GET", "/h")])
+    with pytest.raises(ValueError, match="^unknown aggregation kind 'zzz'$"):
+        stats.value(SimpleNamespace(kind="zzz", arg=None))  # type: ignore[arg-type]
+    with pytest.raises(KeyError, match="nope"):
+        TABLE.row("nope")
