@@ -230,18 +230,20 @@ def _every_field_verdict() -> Verdict:
     result = ThresholdResult(row="généré", patterns=("GET /a", "GET /b"), expression="p(95)<1", kind="p", arg=95.0,
                              op="<", limit=1.0, unit="ms", state=FAIL, observed=2.5, requests=7, n=6, rank=6, below=1,
                              at=2, beyond=5, failures=1, successes=6, abort_on_fail=True, delay_abort_eval_s=2.5,
-                             reason="généré: p(95)<1 failed", interval=(2.0, 3.0), requests_needed=40)
+                             reason="généré: p(95)<1 failed", interval=(2.0, 3.0), requests_needed=40,
+                             estimate=FAIL, confidence=0.95, design_effect=1.5, seconds_needed=12.5)
     tally = RequestTally(recorded=9, judged=7, unjudged=(("GET", "/u", 1),), unrecorded=5,
                          unrecorded_keys=(("GET", "/k1"), ("POST", "/k2")), invalid=2)
     return Verdict(table="t.toml", thresholds=(result,), reasons=("a; b",), notes=("n",), tally=tally,
                    rows_left_out=("z",), lost_workers=(LostWorkerInfo("w", 1, True, 2, "gone"),),
-                   aborted_by=("x",), exceptions=UserExceptions(1, "e"), strict=True, exit_code=99)
+                   aborted_by=("x",), exceptions=UserExceptions(1, "e"), strict=True, exit_code=99,
+                   confidence=0.95, policy="fail", looks=3)
 
 
 def test_every_field_survives_the_json_round_trip() -> None:
     verdict = _every_field_verdict()
     text = to_json(verdict)
-    assert text.startswith('{\n "schema": "osiris-load/slo-verdict",\n "version": 1,\n "state": "FAIL",\n')
+    assert text.startswith('{\n "schema": "osiris-load/slo-verdict",\n "version": 2,\n "state": "FAIL",\n')
     assert text.endswith("\n}\n") and "généré" in text  # indented, UTF-8 as written
     assert from_json(text) == verdict
     broken = ThresholdResult(**{**verdict.thresholds[0].__dict__, "observed": float("nan")})
@@ -253,8 +255,9 @@ def test_every_field_survives_the_json_round_trip() -> None:
 def test_csv_export_joins_patterns_and_uses_plain_newlines() -> None:
     text = to_csv(_every_field_verdict())
     assert "\r" not in text
-    assert text.splitlines()[1] == "généré,GET /a | GET /b,p(95)<1,FAIL,2.5,ms,1.0,6,5,généré: p(95)<1 failed"
-    assert text.splitlines()[2] == "OVERALL,7,,FAIL,,,,7,,a; b"
+    assert text.splitlines()[1] == ("généré,GET /a | GET /b,p(95)<1,FAIL,FAIL,2.5,ms,1.0,6,5,2.0,3.0,0.95,1.5,40,12.5,"
+                                    "généré: p(95)<1 failed")
+    assert text.splitlines()[2] == "OVERALL,7,,FAIL,,,,,7,,,,0.95,,,,a; b"
 
 
 def test_ledger_rates_and_estimates_use_the_right_clock() -> None:
