@@ -107,3 +107,17 @@ def test_until_settled_gives_up_after_its_duration(tmp_path: Path) -> None:
     assert result.returncode == 98, result.output[-3000:]
     assert "not settled after 2 s more" in result.output
     assert result.verdict.state == INCONCLUSIVE and result.verdict.thresholds[0].requests_needed is None
+
+
+def test_abort_on_fail_fires_at_a_look_on_a_confident_fail(tmp_path: Path) -> None:
+    """Every request at 900 ms against an abort-on-fail p(95)<800: a confident FAIL at an early look."""
+    table = ('[[row]]\nname = "health"\nrequests = ["GET /health"]\n'
+             'thresholds = [{ threshold = "p(95)<800", abort_on_fail = true }]\n')
+    loop = {"loop": {"method": "GET", "name": "/health", "ms": 900.0, "every_s": 0.02, "max": 10_000}}
+    (tmp_path / "abort.toml").write_text(table)
+    result = run_local(tmp_path, loop, "-u", "2", "-r", "2", "-t", "60s", "--slo-eval-interval", "0.3",
+                       "--slo-file", str(tmp_path / "abort.toml"), timeout=90)
+    verdict = result.verdict
+    assert result.returncode == 99 and verdict.aborted_by == ("health: p(95)<800",), result.output[-3000:]
+    assert verdict.looks >= 2 and verdict.thresholds[0].state == FAIL
+    assert "aborting the test" in result.output
