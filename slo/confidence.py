@@ -29,13 +29,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
 from scipy import special
 
-from slo.expressions import COMPARISONS
+from slo.expressions import COMPARISONS, exact_fraction
 
 __all__ = [
     "ABOVE",
@@ -143,11 +142,6 @@ def clopper_pearson(count: float, n: float, confidence: float) -> Interval:
     low = 0.0 if count <= 0 else float(special.betaincinv(count, n - count + 1, alpha))
     high = 1.0 if count >= n else float(special.betaincinv(count + 1, n - count, 1.0 - alpha))
     return Interval(low, high)
-
-
-def _exact(value: float) -> Fraction:
-    """The decimal a float was written as (``0.999``, not 0.99899999999999999911...), exactly."""
-    return Fraction(Decimal(repr(float(value))))
 
 
 # The threshold grammar's operators, applied to exact fractions for point estimates and to floats
@@ -307,7 +301,7 @@ def _tail_limit(p: float) -> Fraction:
     that p(99.9) of 1000 samples allows exactly 1 beyond, as the recorder's nearest rank does)."""
     if not 0 < p <= 100:
         raise ValueError(f"p(N) needs 0 < N <= 100, got {p!r}")
-    return 1 - _exact(p) / 100
+    return 1 - exact_fraction(p) / 100
 
 
 def _percentile_checks(p: float, op: str, n: int, at_or_above: int | None, above: int | None,
@@ -442,7 +436,7 @@ def judge_rate(kind: str, op: str, limit: float, n: int, failures: int, *, confi
         what, count = "failures", failures
     else:
         raise ValueError(f"judge_rate judges rate or fail_rate, not {kind!r}")
-    check = _share_check(what, count, n, op, _exact(limit), confidence, deff, _bound_level(op, confidence))
+    check = _share_check(what, count, n, op, exact_fraction(limit), confidence, deff, _bound_level(op, confidence))
     return Judgement(kind, op, float(limit), n, confidence, check.state, check.estimate, (check,),
                      values=check.interval, design_effect=deff)
 

@@ -29,11 +29,10 @@ import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from decimal import Decimal
 from fractions import Fraction
 
 from slo import confidence as conf
-from slo.expressions import Threshold
+from slo.expressions import Threshold, exact_fraction
 from slo.formatting import describe_lost, failure_reason
 from slo.recorder import EndpointStats, RecorderPlan, RequestRecorder, nearest_rank
 from slo.table import SloRow, SloTable, ThresholdSpec
@@ -233,7 +232,7 @@ def _point_judgement(row: SloRow, spec: ThresholdSpec, stats: EndpointStats) -> 
             return ThresholdResult(**base, state=NO_DATA, observed=None, n=0)
         failures, successes = stats.failures, n - stats.failures
         share = Fraction(successes if kind == "rate" else failures, n)
-        state = _state(threshold.compare(share, Fraction(Decimal(repr(limit)))))
+        state = _state(threshold.compare(share, exact_fraction(limit)))
         return ThresholdResult(**base, state=state, estimate=state, observed=float(share), n=n,
                                failures=failures, successes=successes, beyond=failures)
     if kind == "count":

@@ -34,6 +34,7 @@ __all__ = [
     "OPERATORS",
     "RATE_KINDS",
     "Threshold",
+    "exact_fraction",
     "format_number",
     "parse_threshold",
 ]
@@ -81,6 +82,13 @@ class ExpressionError(ValueError):
         self.expression = expression
         self.column = column
         super().__init__(f"{expression}: {detail}" if expression else detail)
+
+
+def exact_fraction(value: float) -> Fraction:
+    """The decimal a number was written as, exactly: ``0.999`` is 999/1000, not the binary float
+    0.99899999999999999911... Every exact comparison of the gate (rate limits, nearest ranks, the
+    share a percentile leaves beyond its limit) goes through this one rule."""
+    return Fraction(Decimal(repr(float(value))))
 
 
 def format_number(value: float) -> str:

@@ -36,14 +36,13 @@ import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from itertools import accumulate, chain
 from typing import Any
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from slo.expressions import Aggregation
+from slo.expressions import Aggregation, exact_fraction
 from slo.table import request_matchers  # the table owns the "METHOD NAME" pattern rules
 
 __all__ = [
@@ -107,10 +106,11 @@ def nearest_rank(p: float, n: int) -> int:
     """The 1-based rank of the p-th percentile among ``n`` samples: ``ceil(p / 100 * n)``, at
     least 1 and at most ``n``.
 
-    Computed in decimal on ``repr(p)`` so that p(99.9) of 1000 samples is rank 999, not 1000 as
-    binary floating point (99.9 * 1000 / 100 = 999.0000000000001) would make it.
+    Computed exactly on the decimal ``p`` was written as (``exact_fraction``), so that p(99.9) of
+    1000 samples is rank 999, not 1000 as binary floating point (99.9 * 1000 / 100 =
+    999.0000000000001) would make it.
     """
-    rank = math.ceil(Decimal(repr(float(p))) * n / 100)
+    rank = math.ceil(exact_fraction(p) * n / 100)
     return min(max(rank, 1), n)
 
 
