@@ -259,7 +259,7 @@ class SloGate:
         """The stages shape asks at the end of its last non-zero stage: keep going? Yes while
         ``--slo-until-settled`` is on, a threshold is unsettled and its duration has not passed."""
         limit = self.until_settled_s if self.table is not None else 0.0
-        if not limit or self.steady_settled:
+        if not limit or self.steady_settled or not self.confidence:  # without intervals all is settled
             return False
         if self._hold_since is None:
             self._hold_since = time.monotonic()

@@ -121,3 +121,10 @@ def test_abort_on_fail_fires_at_a_look_on_a_confident_fail(tmp_path: Path) -> No
     assert result.returncode == 99 and verdict.aborted_by == ("health: p(95)<800",), result.output[-3000:]
     assert verdict.looks >= 2 and verdict.thresholds[0].state == FAIL
     assert "aborting the test" in result.output
+
+
+def test_until_settled_without_intervals_holds_nothing(tmp_path: Path) -> None:
+    loop = {"loop": {"method": "GET", "name": "/health", "ms": 5.0, "every_s": 0.05, "max": 10_000}}
+    result = _staged(tmp_path, loop, TABLE, "--slo-until-settled", "60s", "--slo-confidence", "0")
+    assert result.returncode == 0 and "holding the steady stage" not in result.output, result.output[-3000:]
+    assert result.verdict.looks == 0 and result.verdict.confidence == 0
