@@ -170,12 +170,10 @@ def _windows(point: ThresholdResult, marks: Sequence[tuple[int, float]]) -> list
 
 def _judgement(point: ThresholdResult, stats: EndpointStats, confidence: float,
                windows: Sequence[tuple[int, float]]) -> conf.Judgement | None:
-    """The interval behind ``point`` (``slo.confidence``); ``None`` for facts (min, max, count) and
-    for percentiles a recorder could not count exactly."""
+    """The interval behind ``point`` (``slo.confidence``); ``None`` for facts (min, max, count)."""
     kind, op, limit, n = point.kind, point.op, point.limit, point.n
     if kind in ("p", "med"):
-        if point.below is None or point.at is None:
-            return None
+        assert point.below is not None and point.at is not None  # counted exactly (the plan has every limit)
         deff = conf.design_effect(windows, confidence)
         return conf.judge_percentile(50.0 if kind == "med" else float(point.arg or 0), op, limit, n,
                                      at_or_above=n - point.below, above=n - point.below - point.at,
@@ -216,11 +214,7 @@ def _point_judgement(row: SloRow, spec: ThresholdSpec, stats: EndpointStats) -> 
         assert q is not None
         rank = nearest_rank(q, n)
         estimate = stats.value_at_rank(rank)
-        try:
-            counts = stats.limit_counts(limit)
-        except KeyError:  # a recorder not planned for this table: the histogram decides (within 0.1 %)
-            state = _state(threshold.holds(estimate))
-            return ThresholdResult(**base, state=state, estimate=state, observed=estimate, n=n, rank=rank)
+        counts = stats.limit_counts(limit)  # KeyError: a recorder not planned for this table (plan_for)
         holds = _percentile_holds(op, counts.below, counts.at_or_below, rank)
         observed = _on_decided_side(estimate, stats.bucket_at_rank(rank), limit, op, holds, counts.below, rank)
         return ThresholdResult(**base, state=_state(holds), estimate=_state(holds), observed=observed, n=n,

@@ -152,8 +152,8 @@ def format_summary(verdict: Verdict, *, ascii_only: bool = False) -> str:
         widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(headers)]
 
         def fmt(cells: tuple[str, ...]) -> str:
-            left = "  ".join(c.ljust(w) for c, w in zip(cells[:3], widths[:3], strict=True))
-            right = "  ".join(c.rjust(w) for c, w in zip(cells[3:], widths[3:], strict=True))
+            left = "  ".join(map(str.ljust, cells[:3], widths[:3]))
+            right = "  ".join(map(str.rjust, cells[3:], widths[3:]))
             return f"  {left}  {right}".rstrip()
 
         lines.append(fmt(headers))

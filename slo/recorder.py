@@ -33,6 +33,7 @@ unrecorded (counted, and the first few keys kept for the message).
 from __future__ import annotations
 
 import math
+import operator
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -535,20 +536,20 @@ class RequestRecorder:
             index_all = np.fromiter(chain.from_iterable(item["index"] for item in items), dtype=np.int64)
             counts_all = np.fromiter(chain.from_iterable(item["counts"] for item in items), dtype=np.int64)
             lengths = [len(item["index"]) for item in items]
-            for item, length in zip(items, lengths, strict=True):
+            for item in items:
                 key = (str(item["method"]), str(item["name"]))
                 rows = None if item.get("rows") is None else tuple(str(r) for r in item["rows"])
                 ints = {f: int(item[f]) for f in ("count", "failures", "timed", "invalid", "beyond_range")}
                 floats = {f: float(item[f]) for f in ("min_ms", "max_ms", "sum_ms")}
                 bins, equal = [int(v) for v in item["bins"]], [int(v) for v in item["equal"]]
-                if len(item["counts"]) != length:
+                if len(item["counts"]) != len(item["index"]):
                     raise ValueError("index and counts differ in length")
                 decoded.append((key, rows, ints, floats, bins, equal))
         except Exception as exc:  # any malformed entry is one kind of error
             raise ValueError(f"malformed recorder entry: {exc!r}") from None
         starts = np.cumsum([0, *lengths])
-        sums = np.add.reduceat(counts_all, starts[:-1]) if counts_all.size else np.zeros(len(items), np.int64)
-        sums = np.where(np.diff(starts) > 0, sums, 0) if len(items) else sums
+        # per-entry sums in one pass; the appended 0 lets empty entries at the end start past the data
+        sums = np.where(np.diff(starts) > 0, np.add.reduceat(np.append(counts_all, 0), starts[:-1]), 0)
         if index_all.size and (index_all.min() < 0 or index_all.max() >= _LAYOUT.counts_len or counts_all.min() < 0):
             raise ValueError("malformed recorder entry: counts do not add up (index or count out of range)")
         for (key, _, ints, _, bins, equal), total in zip(decoded, sums.tolist(), strict=True):
@@ -581,8 +582,8 @@ class RequestRecorder:
                 entry.min_ms = min(entry.min_ms, floats["min_ms"])
                 entry.max_ms = max(entry.max_ms, floats["max_ms"])
             entry.sum_ms += floats["sum_ms"]
-            entry.bins[:] = [a + b for a, b in zip(entry.bins, bins, strict=True)]
-            entry.equal[:] = [a + b for a, b in zip(entry.equal, equal, strict=True)]
+            entry.bins[:] = map(operator.add, entry.bins, bins)
+            entry.equal[:] = map(operator.add, entry.equal, equal)
 
     def reset(self) -> None:
         """Forget everything (a worker after each report; Locust's stats reset). Entries are

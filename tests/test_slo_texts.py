@@ -310,3 +310,113 @@ def test_recorder_plan_and_report_sizes() -> None:
         stats.value(SimpleNamespace(kind="zzz", arg=None))  # type: ignore[arg-type]
     with pytest.raises(KeyError, match="nope"):
         TABLE.row("nope")
+
+
+def _report() -> dict:
+    worker = RequestRecorder(plan_for(TABLE), max_keys=2)
+    worker.record("GET", "/h", 100.0, False)
+    worker.record("GET", "/h", None, True)
+    worker.record("GET", "/h", float("nan"), False)
+    worker.record("GET", "/h", 7_200_000.0, False)
+    worker.record("GET", "/nothing", None, False)  # untimed only
+    worker.record("GET", "/x1", 1.0, False)  # past the cap, no row: unrecorded
+    worker.record("GET", "/x1", 1.0, False)
+    worker.record("GET", "/x2", 1.0, False)
+    return worker.encode()
+
+
+def test_a_report_carries_everything_and_merges_into_the_same_numbers() -> None:
+    data = _report()
+    untimed = next(e for e in data["entries"] if e["name"] == "/nothing")
+    assert (untimed["min_ms"], untimed["max_ms"], untimed["timed"], untimed["index"]) == (0.0, 0.0, 0, [])
+    assert data["unrecorded"] == 3 and data["unrecorded_keys"] == [["GET", "/x1"], ["GET", "/x2"]]
+    master = RequestRecorder(plan_for(TABLE), max_keys=1)
+    master.merge_encoded(data)
+    master.merge_encoded(json.loads(json.dumps(data)))
+    stats = master.stats("GET", "/h")
+    assert stats is not None
+    assert (stats.count, stats.failures, stats.timed, stats.invalid, stats.beyond_range) == (8, 2, 4, 2, 2)
+    assert (stats.min_ms, stats.max_ms) == (100.0, 7_200_000.0)
+    assert stats.histogram is not None and stats.histogram.get_total_count() == 4
+    assert stats.limit_counts(800.0).below == 2 and stats.limit_counts(800.0).at == 0
+    assert master.unrecorded == 6  # the worker's unrecorded, twice
+    assert master.pool_count(("n",)) == 2  # past the master's own cap /nothing goes to its row's pool
+    assert master.unrecorded_keys == [("GET", "/x1"), ("GET", "/x2")]
+    pool = RequestRecorder(plan_for(TABLE), max_keys=1)
+    pool.record("GET", "/a", 1.0, False)
+    pool.record("GET", "/h", 50.0, False)  # past the cap: row h's pool
+    master.merge_encoded(pool.encode())
+    assert master.pool_count(("h",)) == 1 and master.pooled([], row="h").max_ms == 50.0
+
+
+OUT_OF_RANGE = "malformed recorder entry: counts do not add up (index or count out of range)"
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda d: d.update(version=1), "unsupported recorder encoding (version 1, unit 'ns'); expected version 2, "
+                                    "unit 'ns': are master and workers running the same osiris-load?"),
+    (lambda d: d.update(unit="us"), "unsupported recorder encoding (version 2, unit 'us'); expected version 2, "
+                                    "unit 'ns': are master and workers running the same osiris-load?"),
+    (lambda d: d.update(limits=["x"]), "malformed recorder limits"),
+    (lambda d: d.update(limits=[1.0]), "recorded against limits [1.0] ms, the table's are [800.0, 1200.0] ms"),
+    (lambda d: d.update(entries={}), "malformed recorder entries: not a list"),
+    (lambda d: d["entries"][0].update(counts=[1, 2, 3]),
+     "malformed recorder entry: ValueError('index and counts differ in length')"),
+    (lambda d: d["entries"][0].update(index=[-1], counts=[2]), OUT_OF_RANGE),
+    (lambda d: d["entries"][0].update(index=[33_792], counts=[2]), OUT_OF_RANGE),
+    (lambda d: d["entries"][0].update(counts=[-1, 3]), OUT_OF_RANGE),
+    (lambda d: d["entries"][0].update(timed=1), "malformed recorder entry ('GET', '/h'): counts do not add up"),
+    (lambda d: d["entries"][0].update(bins=[0, 0, 0, 2]), "malformed recorder entry ('GET', '/h'): counts do not add "
+                                                          "up"),
+    (lambda d: d["entries"][0].update(equal=[0]), "malformed recorder entry ('GET', '/h'): counts do not add up"),
+    (lambda d: d["entries"][0].update(bins=[1, 0, 0]), "malformed recorder entry ('GET', '/h'): counts do not add "
+                                                       "up"),
+    (lambda d: d["entries"][0].update(count=2), "malformed recorder entry ('GET', '/h'): counts do not add up"),
+    (lambda d: d["entries"][1].update(counts=[5], index=[3]), "malformed recorder entry ('GET', '/nothing'): counts "
+                                                              "do not add up"),
+])
+def test_bad_reports_are_refused_whole_with_a_message(edit, message: str) -> None:  # noqa: ANN001
+    data = _report()
+
+
+    edit(data)
+    master = RequestRecorder(plan_for(TABLE))
+    with pytest.raises(ValueError) as caught:
+        master.merge_encoded(data)
+    assert str(caught.value) == message
+    assert master.total_requests == 0 and master.unrecorded == 0
+    with pytest.raises(ValueError, match="^encoded recorder data must be a dict, got list$"):
+        master.merge_encoded([])  # type: ignore[arg-type]
+
+
+def test_an_empty_report_of_another_table_is_harmless() -> None:
+    master = RequestRecorder(plan_for(TABLE))
+    master.merge_encoded({"version": 2, "unit": "ns", "limits": [], "entries": [], "unrecorded": 0})
+    master.merge_encoded({"version": 2, "unit": "ns"})
+    assert master.total_requests == 0
+    with pytest.raises(ValueError, match="^recorded against limits"):
+        master.merge_encoded({"version": 2, "unit": "ns", "limits": [], "unrecorded": 1})
+
+
+def test_evaluation_notes_and_reasons_word_for_word() -> None:
+    recorder = RequestRecorder(plan_for(TABLE), max_keys=2)
+    recorder.record("GET", "/h", -1.0, False)
+    recorder.record("GET", "/h", 7_200_000.0, False)
+    recorder.record("GET", "/z", 1.0, False)
+    recorder.record("GET", "/zz", 1.0, False)
+    strict = evaluate(TABLE, recorder, strict=True)
+    assert strict.strict is True and strict.tally.unrecorded == 1 and strict.tally.unrecorded_keys == (("GET", "/zz"),)
+    assert strict.tally.invalid == 1
+    assert "h: 1 requests had an invalid response time (NaN or negative): the locustfile reported them; they are in " \
+           "no latency figure" in strict.reasons
+    assert "n: no data: none of GET /nothing ran (strict mode)" in strict.reasons
+    assert ("1 requests were not recorded: more than 2 distinct request names and no SLO row names them "
+            "(e.g. GET /zz); give such requests a name= in the locustfile") in strict.reasons
+    assert "h: 1 response times above 1 h are shown at 1 h in percentiles (every decision uses the exact values)" \
+        in strict.notes
+    lenient = evaluate(TABLE, recorder)
+    assert lenient.strict is False and "n: no data: none of GET /nothing ran" in lenient.notes
+    required = parse_table('[[row]]\nname = "r"\nrequests = ["GET /a", "GET /b"]\nthresholds = ["count>=0"]\n'
+                           'required = true\n[[row]]\nname = "s"\nrequests = ["GET /z"]\nthresholds = ["count>=0"]\n')
+    verdict = evaluate(required, recorder)
+    assert verdict.reasons == ("r: no data: none of GET /a, GET /b ran (a required row)",)
