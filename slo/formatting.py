@@ -119,6 +119,11 @@ def failure_reason(result: ThresholdResult) -> str:
             f"(limit {format_limit(result)}, {detail})")
 
 
+def _widened(result: ThresholdResult) -> str:
+    """`` (D 1.84)``: the interval was widened for dependence between requests (design effect)."""
+    return f" (D {result.design_effect:.2f})" if result.interval is not None and result.design_effect > 1 else ""
+
+
 def settle_lines(verdict: Verdict) -> list[str]:
     """One line per threshold with an interval: settled (and how), or what would settle it."""
     lines = []
@@ -126,11 +131,11 @@ def settle_lines(verdict: Verdict) -> list[str]:
         if t.interval is None:
             continue
         if t.state == INCONCLUSIVE:
-            lines.append(f"{t.row}: {t.expression} not settled ({t.n} samples, interval {format_interval(t)}): "
-                         f"needs {format_settle(t)}")
+            lines.append(f"{t.row}: {t.expression} not settled ({t.n} samples, interval {format_interval(t)}"
+                         f"{_widened(t)}): needs {format_settle(t)}")
         else:
             lines.append(f"{t.row}: {t.expression} settled {t.state} on {t.n} samples "
-                         f"(interval {format_interval(t)})")
+                         f"(interval {format_interval(t)}{_widened(t)})")
     return lines
 
 
@@ -144,7 +149,7 @@ def format_summary(verdict: Verdict, *, ascii_only: bool = False) -> str:
         title = f"SLO thresholds ({level}% intervals{f', look {verdict.looks}' if verdict.looks else ''}):"
     lines = [title]
     table = [(state_word(t.state, ascii_only=ascii_only), t.row, t.expression, format_observed(t),
-              *((format_interval(t),) if with_intervals else ()), format_limit(t), str(t.requests))
+              *((format_interval(t) + _widened(t),) if with_intervals else ()), format_limit(t), str(t.requests))
              for t in verdict.thresholds]
     if table:
         headers = ("", "row", "threshold", "observed", *(("interval",) if with_intervals else ()), "limit",

@@ -162,6 +162,8 @@ def test_time_windows_widen_the_interval_of_a_bursty_server() -> None:
     assert plain.design_effect == 1.0 and widened.design_effect > 2
     assert widened.interval[1] > plain.interval[1] and widened.interval[0] < plain.interval[0]
     assert share_count(widened) == widened.failures
+    verdict = evaluate(TABLE, recorder, confidence=0.95, marks=marks.marks)
+    assert f"(D {widened.design_effect:.2f})" in format_summary(verdict)
     assert len(marks.marks[("h", "fail_rate<0.01")]) == 10
     with pytest.raises(ValueError, match="0 .off. or at least 1 s"):
         WindowMarks(0.5)
