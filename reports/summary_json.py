@@ -67,7 +67,8 @@ def _scenario(s: Scenario) -> dict[str, Any]:
         "verdict": s.verdict,
         "reasons": list(s.gate.reasons) if s.gate else [],
         "requests_judged": s.gate.verdict.tally.judged if s.gate else None,
-        "unjudged": [{"method": m, "name": n, "count": c} for m, n, c in s.gate.verdict.tally.unjudged] if s.gate else [],
+        "unjudged": ([{"method": m, "name": n, "count": c} for m, n, c in s.gate.verdict.tally.unjudged]
+                     if s.gate else []),
         "rows_left_out": list(s.gate.verdict.rows_left_out) if s.gate else [],
         "notes": list(s.notes),
         "started_at": s.started_at.isoformat() if s.started_at else None,
