@@ -83,9 +83,7 @@ def _counts_view(hist: HdrHistogram) -> np.ndarray:
 
 def _clear(hist: HdrHistogram, view: np.ndarray) -> None:
     view[:] = 0  # a view of (part of) the counters: callers pass the window that can be occupied
-    hist.total_count = 0
-    hist.min_value = 2**63 - 1
-    hist.max_value = 0
+    hist.total_count = 0  # the only hdrh field read here (min/max are kept exactly beside it)
 
 
 _LAYOUT = new_histogram()

@@ -426,6 +426,8 @@ def test_a_report_after_a_read_ships_everything_once() -> None:
     stats = master.stats("GET", "/x")
     assert stats is not None and stats.timed == 5 and stats.percentile(100) == 4.0
     assert [stats.value_at_rank(r) for r in range(1, 6)] == pytest.approx([1.0, 2.0, 3.0, 3.0, 4.0], rel=TOLERANCE)
+    hist = worker._entries[("GET", "/x")].hist
+    assert hist.get_total_count() == 0 and not any(hist.counts[0:hist.counts_len])  # cleared, kept
     worker.record("GET", "/x", 9.0, False)
     again = worker.drain()
     assert [e["counts"] for e in again["entries"]] == [[1]]  # the first report's values were cleared

@@ -420,3 +420,24 @@ def test_evaluation_notes_and_reasons_word_for_word() -> None:
                            'required = true\n[[row]]\nname = "s"\nrequests = ["GET /z"]\nthresholds = ["count>=0"]\n')
     verdict = evaluate(required, recorder)
     assert verdict.reasons == ("r: no data: none of GET /a, GET /b ran (a required row)",)
+
+
+def test_nothing_matched_names_what_was_recorded() -> None:
+    for count, tail in ((5, ""), (6, " ...")):
+        recorder = RequestRecorder(plan_for(TABLE))
+        for i in range(count):
+            recorder.record("POST", f"/k{i}", 1.0, False)
+        verdict = evaluate(TABLE, recorder)
+        shown = ", ".join(f"POST /k{i}" for i in range(5))
+        assert verdict.reasons[-1] == f"no request matched any SLO row (recorded: {shown}{tail})"
+    two = parse_table('[[row]]\nname = "a"\nrequests = ["GET /a"]\nthresholds = ["count>0"]\n'
+                      '[[row]]\nname = "b"\nrequests = ["GET /b"]\nthresholds = ["count>0"]\n')
+    recorder = RequestRecorder(plan_for(two), max_keys=1)
+    recorder.record("GET", "/a", -1.0, False)
+    recorder.record("GET", "/b", float("nan"), False)
+    recorder.record("GET", "/c", 1.0, False)
+    recorder.record("GET", "/d", 1.0, False)
+    verdict = conclude(evaluate(two, recorder, strict=True), aborted_by=("a: count>0",))
+    assert verdict.tally.invalid == 2 and verdict.aborted_by == ("a: count>0",)
+    assert "2 requests were not recorded: more than 1 distinct request names and no SLO row names them (e.g. GET /c, " \
+           "GET /d); give such requests a name= in the locustfile" in verdict.reasons
