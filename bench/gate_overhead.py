@@ -61,7 +61,7 @@ def listener_cost(calls: int = 300_000) -> float:
         warnings.simplefilter("ignore")
         from locust.env import Environment
 
-        from slo.plugin import SloGate
+        from slo_locust.plugin import SloGate
 
     gate = SloGate(Environment(), None)
     on_request = gate.on_request

@@ -11,7 +11,7 @@ import os
 from locust import FastHttpUser, constant, task
 
 if os.environ.get("BENCH_GATE") == "1":
-    import slo.plugin  # noqa: F401  (registers the SLO gate)
+    import slo_locust  # noqa: F401  (registers the SLO gate)
 
 
 class Reader(FastHttpUser):

@@ -9,6 +9,7 @@ RUN python tools/deps.py install --no-editable
 # Then the sources, without touching the dependencies.
 COPY sidecar ./sidecar
 COPY slo ./slo
+COPY slo_locust ./slo_locust
 COPY locustfiles ./locustfiles
 COPY reports ./reports
 COPY suite ./suite

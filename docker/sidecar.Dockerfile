@@ -9,6 +9,7 @@ COPY tools/deps.py ./tools/
 RUN python tools/deps.py install sidecar --no-editable
 COPY sidecar ./sidecar
 COPY slo ./slo
+COPY slo_locust ./slo_locust
 COPY locustfiles ./locustfiles
 COPY reports ./reports
 COPY suite ./suite

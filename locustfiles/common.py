@@ -22,7 +22,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from locust import FastHttpUser, constant, events
 
-import slo.plugin  # noqa: F401  (registers the SLO gate)
+import slo_locust  # noqa: F401  (registers the SLO gate)
 from locustfiles import PromptsError, load_prompts, prompts_path
 from locustfiles.stages import StagesError, format_stages, parse_stages
 from sidecar.contract import load_proposal_schema

@@ -25,6 +25,7 @@ class ProposeTradeUser(OsirisUser):
     """One k6 iteration: propose a trade for a random prompt and validate the proposal."""
 
     weight = 3  # only matters in mixed.py: the script's 3 VUs
+    slo_rows = ("propose",)  # the SLO rows this scenario exercises (mixed.py: the union)
 
     @task
     def propose(self) -> None:

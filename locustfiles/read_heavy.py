@@ -18,6 +18,7 @@ class ReadHeavyUser(OsirisUser):
     """One k6 iteration: health, then metrics."""
 
     weight = 5  # only matters in mixed.py: the script's 5 VUs
+    slo_rows = ("health", "metrics")  # the SLO rows this scenario exercises (mixed.py: the union)
 
     @task
     def health_then_metrics(self) -> None:

@@ -17,6 +17,7 @@ class SidecarLoadUser(OsirisUser):
     """One k6 iteration: generate with the structured phi3 model, then scrape the metrics."""
 
     weight = 5  # only matters in mixed.py: the script's 5 VUs
+    slo_rows = ("generate", "metrics")  # the SLO rows this scenario exercises (mixed.py: the union)
 
     @task
     def generate_then_metrics(self) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "common_options_given",
     "common_options_stages",
     "describe_plan",
+    "steady_end_s",
     "StagesShape",  # noqa: F822  (created lazily by the module __getattr__ below)
 ]
 
@@ -164,6 +165,16 @@ def target_at(stages: list[Stage], elapsed_s: float) -> int | None:
     return None
 
 
+def steady_end_s(stages: list[Stage]) -> float:
+    """When the last stage with a non-zero target ends: the steady part a run may be held at."""
+    end = elapsed = 0.0
+    for stage in stages:
+        elapsed += stage.duration_s
+        if stage.target > 0:
+            end = elapsed
+    return end
+
+
 def plan_tick(
     stages: list[Stage], elapsed_s: float, previous: tuple[int, float] | None = None
 ) -> tuple[int, float] | None:
@@ -268,12 +279,14 @@ def _build_shape_class() -> type[LoadTestShape]:
             super().__init__()
             self._stages: list[Stage] | None = None
             self._last_tick: tuple[int, float] | None = None
+            self._held_s = 0.0  # time the steady part was extended (``hold_steady``)
 
         def reset_time(self) -> None:
             """Locust calls this when a shape run starts: restart the clock and re-read the stages."""
             super().reset_time()
             self._stages = None
             self._last_tick = None
+            self._held_s = 0.0
 
         def configured_stages_text(self) -> str:
             """The stages text in force: the option's value if set (CLI, env, web UI), else the default."""
@@ -336,8 +349,20 @@ def _build_shape_class() -> type[LoadTestShape]:
                 # Only reachable from the web UI (the CLI value is validated at init): stop cleanly.
                 logger.error("%s: bad stages, stopping: %s", type(self).__name__, exc)
                 return None
-            self._last_tick = plan_tick(stages, self.get_run_time(), self._last_tick)
+            elapsed = self.get_run_time() - self._held_s
+            steady_end = steady_end_s(stages)
+            if elapsed >= steady_end > 0 and self._hold_steady():
+                self._held_s += elapsed - steady_end  # stay at the end of the last non-zero stage
+                elapsed = steady_end - 1e-9
+            self._last_tick = plan_tick(stages, elapsed, self._last_tick)
             return self._last_tick
+
+        def _hold_steady(self) -> bool:
+            """Whether a plugin asks to keep the steady part going (the SLO gate's
+            ``--slo-until-settled``): a callable ``osiris_hold_steady`` on the environment."""
+            environment = getattr(self.runner, "environment", None)
+            hold = getattr(environment, "osiris_hold_steady", None)
+            return bool(hold()) if callable(hold) else False
 
     return StagesShape
 

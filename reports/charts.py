@@ -42,6 +42,18 @@ class Rule:
     dash: str = "6 4"
 
 
+@dataclass(frozen=True)
+class Band:
+    """A horizontal band across the chart: a threshold's confidence interval (``low``/``high``,
+    ``None`` where unbounded) around its point ``estimate``, in the colour of its state."""
+
+    label: str
+    low: float | None
+    high: float | None
+    estimate: float | None
+    color: str
+
+
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     """Round tick values (1, 2, 2.5, 5 x 10^n steps) covering ``[lo, hi]``; the last tick is at
     or above ``hi``, so it can serve as the axis maximum."""
@@ -110,7 +122,7 @@ def _segments(points: Sequence[Point]) -> list[list[tuple[float, float]]]:
 
 def line_chart(lines: Sequence[Line], *, title: str, unit: str, rules: Sequence[Rule] = (),
                attrs: Mapping[str, str] | None = None, width: int = 760, height: int = 250,
-               rule_headroom: float = 3.0) -> str:
+               rule_headroom: float = 3.0, bands: Sequence[Band] = ()) -> str:
     """An SVG line chart over time (x in seconds since the start).
 
     The y axis starts at 0 and fits the data. A rule (SLO limit) is drawn inside the chart when it
@@ -118,6 +130,8 @@ def line_chart(lines: Sequence[Line], *, title: str, unit: str, rules: Sequence[
     squash a 5 ms series into the bottom pixel row; a limit further up is named in the legend as
     "above the chart" with its value, so the reader still sees it and the headroom.
     ``attrs`` become ``data-*`` attributes of the ``<svg>`` (tests and scripts find charts by them).
+    ``bands`` (confidence intervals of the whole run) are drawn as translucent horizontal bands with
+    a line at their estimate, under the limits and the data; an unbounded end reaches the chart's edge.
     """
     left, right, bottom = 58, 16, 34
     xs = [x for line in lines for x, _ in line.points]
@@ -140,7 +154,9 @@ def line_chart(lines: Sequence[Line], *, title: str, unit: str, rules: Sequence[
     top = int(ly) + 12
     height += top - 40  # extra legend rows add height instead of shrinking the plot
     plot_w, plot_h = width - left - right, height - top - bottom
-    y_top = max([data_max, *(r.y for r in shown_rules)], default=0.0) * 1.08
+    band_tops = [v for b in bands for v in (b.high, b.estimate) if v is not None
+                 and (data_max <= 0 or v <= data_max * rule_headroom)]
+    y_top = max([data_max, *(r.y for r in shown_rules), *band_tops], default=0.0) * 1.08
     y_ticks = nice_ticks(0.0, y_top if y_top > 0 else 1.0)
     y_max = y_ticks[-1]
     x_ticks = _time_ticks(x_max)
@@ -172,6 +188,20 @@ def line_chart(lines: Sequence[Line], *, title: str, unit: str, rules: Sequence[
     out.append(f'<text x="14" y="{top + plot_h / 2}" class="tick" text-anchor="middle" '
                f'transform="rotate(-90 14 {top + plot_h / 2})">{escape(unit)}</text>')
     out.append(f'<text x="{left + plot_w}" y="{height - 4}" class="tick" text-anchor="end">time since start</text>')
+    # confidence bands under everything else
+    for band in bands:
+        y_high = top if band.high is None else max(py(min(band.high, y_max)), top)
+        y_low = py(0.0 if band.low is None else min(band.low, y_max))
+        low_text = "-" if band.low is None else _fmt(round(band.low, 2))
+        high_text = "-" if band.high is None else _fmt(round(band.high, 2))
+        out.append(f'<rect x="{left}" y="{y_high}" width="{plot_w}" height="{round(max(y_low - y_high, 1.0), 2)}" '
+                   f'fill="{band.color}" fill-opacity="0.14" class="band" data-low="{low_text}" '
+                   f'data-high="{high_text}"><title>{escape(band.label)}: {low_text} .. {high_text} '
+                   f"{escape(unit)}</title></rect>")
+        if band.estimate is not None and band.estimate <= y_max:
+            y = py(band.estimate)
+            out.append(f'<line x1="{left}" y1="{y}" x2="{left + plot_w}" y2="{y}" stroke="{band.color}" '
+                       f'stroke-opacity="0.5" stroke-width="1" class="band-estimate"/>')
     # SLO limits under the data, so the data stays readable where they cross
     for rule in shown_rules:
         y = py(rule.y)

@@ -15,17 +15,29 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from reports.charts import Line, Rule, format_seconds, line_chart
+from reports.charts import Band, Line, Rule, format_seconds, line_chart
 from reports.load import load_run
-from reports.model import FAIL, NO_DATA, NOT_JUDGED, PASS, PERCENTILES, Endpoint, Run, Scenario, Series, format_ms
+from reports.model import (
+    FAIL,
+    INCONCLUSIVE,
+    NO_DATA,
+    NOT_JUDGED,
+    PASS,
+    PERCENTILES,
+    Endpoint,
+    Run,
+    Scenario,
+    Series,
+    format_ms,
+)
 
 __all__ = ["render_html", "render_report"]
 
 COLORS = {"p50": "#1f77b4", "p95": "#ff7f0e", "p99": "#9467bd", "rps": "#1f77b4", "errors": "#d62728",
           "users": "#2ca02c"}
 CHART_WIDTH = 520  # two charts side by side in the 1100 px page
-RULE_COLORS = {PASS: "#2ca02c", FAIL: "#d62728", NO_DATA: "#7f7f7f"}
-WORDS = {PASS: "PASS", FAIL: "FAIL", NO_DATA: "NO DATA", NOT_JUDGED: "NOT JUDGED"}
+RULE_COLORS = {PASS: "#2ca02c", FAIL: "#d62728", INCONCLUSIVE: "#e0a800", NO_DATA: "#7f7f7f"}
+WORDS = {PASS: "PASS", FAIL: "FAIL", INCONCLUSIVE: "INCONCLUSIVE", NO_DATA: "NO DATA", NOT_JUDGED: "NOT JUDGED"}
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;margin:0;background:#f6f7f9}
@@ -34,13 +46,13 @@ h1{font-size:22px;margin:8px 0 12px}h2{font-size:19px;margin:36px 0 8px;border-b
 h3{font-size:16px;margin:24px 0 6px}h4{font-size:14px;margin:14px 0 4px}
 .verdict{display:flex;align-items:center;gap:18px;padding:16px 20px;border-radius:8px;color:#fff;margin:8px 0 16px}
 .verdict strong{font-size:34px;letter-spacing:1px}.verdict span{font-size:15px}
-.v-pass{background:#2e7d32}.v-fail{background:#c62828}.v-not-judged,.v-no-data{background:#6d6d6d}
+.v-pass{background:#2e7d32}.v-fail{background:#c62828}.v-inconclusive{background:#b8860b}.v-not-judged,.v-no-data{background:#6d6d6d}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px;font-weight:600;
 vertical-align:middle}
 table{border-collapse:collapse;margin:6px 0 12px;background:#fff;font-size:13px}
 th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#eef0f3}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-tr.r-fail td{background:#fdecea}tr.r-no-data td{color:#777}
+tr.r-fail td{background:#fdecea}tr.r-inconclusive td{background:#fff8e1}tr.r-no-data td{color:#777}
 .notes{color:#555;margin:4px 0 10px;padding-left:18px}.muted{color:#666}
 .facts{display:flex;flex-wrap:wrap;gap:6px 22px;margin:6px 0 10px}.facts b{font-variant-numeric:tabular-nums}
 svg.chart{background:#fff;border:1px solid #ddd;border-radius:4px;margin:4px 0;max-width:100%;height:auto}
@@ -89,11 +101,13 @@ def render_html(run: Run) -> str:
 
 def _overall(run: Run) -> str:
     thresholds = [t for s in run.scenarios if s.gate for t in s.gate.thresholds]
-    tally = {v: sum(1 for t in thresholds if t.verdict == v) for v in (PASS, FAIL, NO_DATA)}
+    tally = {v: sum(1 for t in thresholds if t.verdict == v) for v in (PASS, FAIL, INCONCLUSIVE, NO_DATA)}
     scenarios = {v: sum(1 for s in run.scenarios if s.verdict == v) for v in (PASS, FAIL, NOT_JUDGED)}
     text = (f"{len(run.scenarios)} scenario{'s' if len(run.scenarios) != 1 else ''}: {scenarios[PASS]} passed, "
             f"{scenarios[FAIL]} failed" + (f", {scenarios[NOT_JUDGED]} not judged" if scenarios[NOT_JUDGED] else "")
-            + f" &middot; thresholds: {tally[PASS]} passed, {tally[FAIL]} failed, {tally[NO_DATA]} no data")
+            + f" &middot; thresholds: {tally[PASS]} passed, {tally[FAIL]} failed, "
+            + (f"{tally[INCONCLUSIVE]} inconclusive, " if tally[INCONCLUSIVE] else "")
+            + f"{tally[NO_DATA]} no data")
     starts = [s.started_at for s in run.scenarios if s.started_at]
     when = f" &middot; started {min(starts):%Y-%m-%d %H:%M:%S} UTC" if starts else ""
     css = run.verdict.replace(" ", "-")
@@ -111,23 +125,36 @@ def _thresholds(run: Run) -> str:
     """Every threshold of every scenario against its limit: the gate's verdict, in full."""
     rows = []
     reasons = []
+    notes = []
     for s in run.scenarios:
         if s.gate is None:
-            rows.append(f'<tr class="r-no-data"><td>{escape(s.name)}</td><td colspan="5">no SLO verdict '
-                        f"({escape(s.name)}_slo.csv is missing)</td><td>{_badge(NOT_JUDGED)}</td></tr>")
+            rows.append(f'<tr class="r-no-data"><td>{escape(s.name)}</td><td colspan="6">no SLO verdict '
+                        f"({escape(s.name)}_slo.json is missing)</td><td>{_badge(NOT_JUDGED)}</td></tr>")
             continue
         for t in s.gate.thresholds:
             css = t.verdict.replace(" ", "-")
             rows.append(f'<tr class="r-{css}" data-scenario="{escape(s.name)}" data-row="{escape(t.row)}">'
                         f"<td>{escape(s.name)}</td><td>{escape(t.row)}</td><td><code>{escape(t.expression)}</code></td>"
-                        f'<td class="num">{escape(t.observed_text)}</td><td class="num">{escape(t.limit_text)}</td>'
-                        f'<td class="num">{t.samples}</td><td>{_badge(t.verdict)}</td></tr>')
+                        f'<td class="num">{escape(t.observed_text)}</td><td class="num">{escape(t.interval_text)}</td>'
+                        f'<td class="num">{escape(t.limit_text)}</td>'
+                        f'<td class="num">{t.samples}</td><td>{_badge(t.verdict)}'
+                        + (f'<br><span class="muted">{escape(t.settle_text)}</span>' if t.settle_text else "")
+                        + "</td></tr>")
         reasons.extend(f"{s.name}: {r}" for r in s.gate.reasons)
+        verdict = s.gate.verdict
+        notes.extend(f"{s.name}: {n}" for n in verdict.notes)
+        if verdict.rows_left_out:
+            notes.append(f"{s.name}: not judged (rows this run does not exercise): {', '.join(verdict.rows_left_out)}")
+        notes.extend(f"{s.name}: unjudged: {m} {n} ({c} requests): no SLO row names it"
+                     for m, n, c in verdict.tally.unjudged)
     why = "".join(f"<li>{escape(r)}</li>" for r in reasons)
+    noted = "".join(f"<li>{escape(n)}</li>" for n in notes)
     return ('<h2 id="thresholds">SLO thresholds</h2>'
             '<table class="thresholds"><thead><tr><th>scenario</th><th>row</th><th>threshold</th><th>observed</th>'
-            "<th>limit</th><th>samples</th><th>verdict</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
-            + (f'<p><b>Why it failed:</b></p><ul class="notes">{why}</ul>' if why else ""))
+            "<th>interval</th><th>limit</th><th>samples</th><th>verdict</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>"
+            + (f'<p><b>Why it failed:</b></p><ul class="notes">{why}</ul>' if why else "")
+            + (f'<p><b>Notes:</b></p><ul class="notes">{noted}</ul>' if noted else ""))
 
 
 def _scenario(s: Scenario) -> str:
@@ -194,12 +221,15 @@ def _endpoint(s: Scenario, e: Endpoint) -> str:
         return "\n".join(out)
     rules = [Rule(label=f"{t.row}: {t.expression}", y=t.limit, color=RULE_COLORS.get(t.verdict, "#7f7f7f"))
              for t in thresholds if t.is_latency and t.limit is not None]
+    bands = [Band(label=f"{t.row}: {t.expression} interval", low=t.interval[0], high=t.interval[1],
+                  estimate=t.observed, color=RULE_COLORS.get(t.verdict, "#7f7f7f"))
+             for t in thresholds if t.is_latency and t.interval is not None]
     window = "last ~10 s" if series.window == "current" else "since start"
     latency = line_chart(
         # p99 first and widest, p50 last and thinnest: equal percentiles (few samples) stay visible
         [Line(p, list(zip(series.t, getattr(series, p), strict=True)), COLORS[p], width=w)
          for p, w in (("p99", 4.0), ("p95", 2.6), ("p50", 1.6))],
-        title=f"{e.key}: response time (p50/p95/p99, {window})", unit="ms", rules=rules,
+        title=f"{e.key}: response time (p50/p95/p99, {window})", unit="ms", rules=rules, bands=bands,
         attrs={"chart": "latency", "scenario": s.name, "endpoint": e.key}, width=CHART_WIDTH)
     out.append('<div class="charts">')
     out.append(latency)

@@ -3,11 +3,14 @@
 One ``<testsuite>`` per scenario, one ``<testcase>`` per threshold (``classname`` is
 ``scenario.row`` so CI groups thresholds by SLO row, ``name`` is the expression). A failed
 threshold carries ``<failure message="observed X, limit Y">``; a threshold whose requests never ran
-is ``<skipped>``, which is what "no data" means to the gate unless the row is required.
+is ``<skipped>``, which is what "no data" means to the gate unless the row is required. An
+INCONCLUSIVE threshold (its interval straddles the limit) is ``<skipped>`` with the reason and what
+would settle it, or a ``<failure>`` when the exit policy counts it (``--slo-inconclusive fail``, or
+``estimate`` with a failing point estimate).
 
 Two cases have no threshold to hang on, and CI must still see them: a gate that failed for a
 reason of its own (no request matched any row, a required row without data, an abort) gets one
-extra failed testcase named "SLO verdict"; a scenario without ``_slo.csv`` gets an ``<error>``
+extra failed testcase named "SLO verdict"; a scenario without ``_slo.json`` gets an ``<error>``
 testcase, because nothing judged it. The counts in the attributes are computed from the testcases
 written, so they cannot disagree with them.
 """
@@ -18,7 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from reports.load import load_run
-from reports.model import FAIL, NO_DATA, Run, Scenario
+from reports.model import FAIL, INCONCLUSIVE, NO_DATA, Run, Scenario
 
 __all__ = ["render_junit", "render_junit_file"]
 
@@ -58,7 +61,7 @@ def _suite(s: Scenario) -> ET.Element:
     cases: list[ET.Element] = []
     if s.gate is None:
         case = ET.Element("testcase", classname=s.name, name="SLO verdict", time="0")
-        error = ET.SubElement(case, "error", message=f"no SLO verdict: {s.name}_slo.csv is missing",
+        error = ET.SubElement(case, "error", message=f"no SLO verdict: {s.name}_slo.json is missing",
                               type="NotJudged")
         error.text = "The SLO gate wrote no verdict for this scenario (Locust stopped early, or the run " \
                      "was made without the gate)."
@@ -67,16 +70,31 @@ def _suite(s: Scenario) -> ET.Element:
         for t in s.gate.thresholds:
             case = ET.Element("testcase", classname=f"{s.name}.{t.row}", name=t.expression, time="0")
             if t.verdict == FAIL:
-                failure = ET.SubElement(case, "failure", message=f"observed {t.observed_text}, limit {t.limit_text}",
+                interval = f", interval {t.interval_text}" if t.interval is not None else ""
+                failure = ET.SubElement(case, "failure",
+                                        message=f"observed {t.observed_text}{interval}, limit {t.limit_text}",
                                         type="SloThresholdFailed")
-                failure.text = (f"{t.row}: {t.expression} failed: observed {t.observed_text}, limit "
-                                f"{t.limit_text}, {t.samples} requests ({', '.join(t.requests)})")
+                failure.text = f"{t.result.reason} ({', '.join(t.requests)})"
+            elif t.verdict == INCONCLUSIVE:
+                message = (f"inconclusive: observed {t.observed_text}, interval {t.interval_text}, limit "
+                           f"{t.limit_text}; needs {t.settle_text}")
+                policy = s.gate.verdict.policy
+                if policy == "fail" or (policy == "estimate" and t.estimate == FAIL):
+                    why = "the point estimate fails" if policy == "estimate" else "--slo-inconclusive fail"
+                    failure = ET.SubElement(case, "failure", message=f"{message} ({why})",
+                                            type="SloThresholdInconclusive")
+                    failure.text = t.result.reason or message
+                else:
+                    ET.SubElement(case, "skipped", message=message)
             elif t.verdict == NO_DATA:
                 ET.SubElement(case, "skipped", message=f"no data: none of {', '.join(t.requests)} ran")
             cases.append(case)
-        if not s.gate.passed and not any(t.verdict == FAIL for t in s.gate.thresholds):
+        judged_failed = any(c.find("failure") is not None for c in cases)
+        if (not s.gate.passed and not judged_failed) or (s.gate.verdict.inconclusive_exit and not judged_failed):
             case = ET.Element("testcase", classname=s.name, name="SLO verdict", time="0")
-            reasons = "; ".join(s.gate.reasons) or "the SLO gate failed the run"
+            reasons = "\n".join(s.gate.reasons) or (
+                "INCONCLUSIVE under --slo-inconclusive fail" if s.gate.verdict.inconclusive_exit
+                else "the SLO gate failed the run")
             failure = ET.SubElement(case, "failure", message=reasons, type="SloVerdictFailed")
             failure.text = reasons
             cases.append(case)

@@ -20,9 +20,6 @@ from pathlib import Path
 import pandas as pd
 
 from reports.model import (
-    FAIL,
-    NO_DATA,
-    PASS,
     PERCENTILES,
     Endpoint,
     ExceptionRow,
@@ -32,9 +29,8 @@ from reports.model import (
     Run,
     Scenario,
     Series,
-    ThresholdRow,
 )
-from slo.expressions import ExpressionError, parse_threshold
+from slo.verdict import VerdictFormatError, from_json
 
 __all__ = ["SUITE_ORDER", "find_scenarios", "load_run", "load_scenario"]
 
@@ -47,7 +43,6 @@ HISTORY_COLUMNS = ("Timestamp", "User Count", "Type", "Name", "50%", "95%", "99%
                    "Total Failure Count")
 FAILURE_COLUMNS = ("Method", "Name", "Error", "Occurrences")
 EXCEPTION_COLUMNS = ("Count", "Message", "Traceback", "Nodes")
-SLO_COLUMNS = ("row", "requests", "expression", "observed", "samples", "verdict")
 ENDPOINT_COLUMNS = ("method", "name", "count", "failures", "avg_ms", "min_ms", "max_ms",
                     *(f"{p}_ms" for p in PERCENTILES))
 AGGREGATED = "Aggregated"
@@ -137,10 +132,10 @@ def load_scenario(run_dir: Path, name: str) -> Scenario:
         notes.append(f"no {exact_path.name}: percentiles are Locust's rounded ones, not the gate's exact ones")
     endpoints, total = _endpoints(stats, stats_path, exact, exact_path)
 
-    slo_path = Path(f"{prefix}_slo.csv")
+    slo_path = Path(f"{prefix}_slo.json")
     gate = None
     if slo_path.is_file():
-        gate = _gate(_read_csv(slo_path, SLO_COLUMNS, "the SLO gate's verdict CSV"), slo_path)
+        gate = _gate(slo_path)
     else:
         notes.append(f"no {slo_path.name}: the SLO gate did not judge this scenario")
 
@@ -255,45 +250,14 @@ def _total(endpoints: list[Endpoint], row: dict[str, float | None] | None) -> En
 
 # -- the gate's verdict -------------------------------------------------------------------------
 
-def _gate(frame: pd.DataFrame, path: Path) -> Gate:
-    """``_slo.csv``: threshold rows, then an ``OVERALL`` row whose ``expression`` holds the reasons."""
-    observed = _numbers(frame, "observed", path)
-    samples = _numbers(frame, "samples", path)
-    thresholds: list[ThresholdRow] = []
-    overall: tuple[bool, tuple[str, ...]] | None = None
-    for i in range(len(frame)):
-        row = str(frame["row"].iloc[i])
-        verdict = str(frame["verdict"].iloc[i]).strip().lower()
-        expression = str(frame["expression"].iloc[i])
-        if row == "OVERALL":
-            if verdict not in (PASS, FAIL):
-                raise ReportError(f"{path}: line {i + 2}: OVERALL verdict {verdict!r} is neither pass nor fail")
-            reasons = tuple(r.strip() for r in expression.split("; ") if r.strip())
-            overall = (verdict == PASS, reasons)
-            continue
-        if verdict not in (PASS, FAIL, NO_DATA):
-            raise ReportError(f"{path}: line {i + 2}: unknown verdict {verdict!r} (expected pass, fail or no data)")
-        kind = arg = op = limit = None
-        try:
-            parsed = parse_threshold(expression)
-        except ExpressionError:
-            pass  # shown as written, without a limit line
-        else:
-            kind, arg, op, limit = parsed.aggregation.kind, parsed.aggregation.arg, parsed.op, parsed.value
-        requests = tuple(r.strip() for r in str(frame["requests"].iloc[i]).split(";") if r.strip())
-        value = _opt(observed.iloc[i])
-        thresholds.append(ThresholdRow(row=row, requests=requests, expression=expression,
-                                       observed=None if verdict == NO_DATA else value,
-                                       samples=int(_opt(samples.iloc[i]) or 0), verdict=verdict,
-                                       kind=kind, arg=arg, op=op, limit=limit))
-    if overall is None:  # not written by this gate version: judge as the gate would
-        failed = [t for t in thresholds if t.verdict == FAIL]
-        judged = any(t.verdict != NO_DATA for t in thresholds)
-        reasons = tuple(f"{t.row}: {t.expression} failed" for t in failed)
-        if not judged:
-            reasons += ("no request matched any SLO row",)
-        overall = (not reasons, reasons)
-    return Gate(thresholds=tuple(thresholds), passed=overall[0], reasons=overall[1])
+def _gate(path: Path) -> Gate:
+    """``_slo.json``: the gate's verdict object, read back exactly as written."""
+    try:
+        return Gate(from_json(path.read_text(encoding="utf-8"), str(path)))
+    except VerdictFormatError as exc:
+        raise ReportError(str(exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReportError(f"{path}: cannot read the SLO verdict: {exc}") from None
 
 
 # -- history ------------------------------------------------------------------------------------

@@ -12,11 +12,15 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from slo import verdict as slo_verdict
 from slo.expressions import format_number
+from slo.formatting import format_interval, format_limit, format_observed, format_settle, format_value
 from slo.table import SloRow  # the gate's own matching rules (exact names, ``*`` wildcards)
+from slo.verdict import ThresholdResult, Verdict
 
 __all__ = [
     "FAIL",
+    "INCONCLUSIVE",
     "NOT_JUDGED",
     "NO_DATA",
     "PASS",
@@ -30,23 +34,20 @@ __all__ = [
     "Scenario",
     "Series",
     "ThresholdRow",
-    "format_limit",
     "format_ms",
-    "format_value",
 ]
 
 PASS = "pass"
 FAIL = "fail"
+INCONCLUSIVE = "inconclusive"
 NO_DATA = "no data"
-# A scenario without ``_slo.csv``: the gate never judged it (Locust crashed, or another tool ran
+# A scenario without ``_slo.json``: the gate never judged it (Locust crashed, or another tool ran
 # it). It is neither a pass nor a fail of a threshold, but it must not make the run pass.
 NOT_JUDGED = "not judged"
 
 # The exact percentiles the gate writes to ``_slo_endpoints.csv`` (``p50_ms`` ... ``p99.9_ms``).
 PERCENTILES: tuple[str, ...] = ("p50", "p90", "p95", "p99", "p99.9")
 
-LATENCY_KINDS = frozenset({"p", "avg", "med", "min", "max"})
-RATE_KINDS = frozenset({"rate", "fail_rate"})
 
 
 class ReportError(Exception):
@@ -58,54 +59,68 @@ class ReportError(Exception):
 
 
 def format_ms(value: float | None) -> str:
-    """``962.16 ms``; ``-`` for missing values (an endpoint with no samples)."""
-    return "-" if value is None else f"{value:.2f} ms"
+    """``962.16 ms``; ``-`` for missing values (an endpoint with no samples): the gate's formatter."""
+    return format_value("ms", value)
 
 
-def format_value(kind: str | None, value: float | None) -> str:
-    """A threshold value in the threshold's own terms: ms for latency, percent for rates."""
-    if value is None:
-        return "-"
-    if kind in LATENCY_KINDS:
-        return format_ms(value)
-    if kind in RATE_KINDS:
-        return f"{value * 100:.2f}%"
-    return format_number(value)
+_STATE_WORDS = {slo_verdict.PASS: PASS, slo_verdict.FAIL: FAIL, slo_verdict.INCONCLUSIVE: INCONCLUSIVE,
+                slo_verdict.NO_DATA: NO_DATA}
 
 
 @dataclass(frozen=True)
 class ThresholdRow:
-    """One line of ``_slo.csv``: a threshold of an SLO row, judged.
+    """One threshold of the gate's verdict object (``_slo.json``), as the renderers read it: every
+    field comes from the object; the texts from the gate's one formatter. Nothing is parsed or
+    judged here."""
 
-    ``kind``/``arg``/``op``/``limit`` come from parsing ``expression`` with the gate's own parser
-    (``slo.expressions``), because the CSV stores only the expression; they are ``None`` if the
-    expression does not parse (a file written by another version).
-    """
+    result: ThresholdResult
 
-    row: str
-    requests: tuple[str, ...]
-    expression: str
-    observed: float | None
-    samples: int
-    verdict: str  # PASS | FAIL | NO_DATA
-    kind: str | None = None
-    arg: float | None = None
-    op: str | None = None
-    limit: float | None = None
+    row = property(lambda self: self.result.row)
+    requests = property(lambda self: self.result.patterns)
+    expression = property(lambda self: self.result.expression)
+    observed = property(lambda self: self.result.observed)
+    samples = property(lambda self: self.result.requests)
+    kind = property(lambda self: self.result.kind)
+    arg = property(lambda self: self.result.arg)
+    op = property(lambda self: self.result.op)
+    limit = property(lambda self: self.result.limit)
+
+    @property
+    def verdict(self) -> str:
+        """pass / fail / inconclusive / no data: the words the report's badges use."""
+        return _STATE_WORDS[self.result.state]
+
+    @property
+    def estimate(self) -> str | None:
+        """The point estimate's state (pass / fail), what k6 would say; ``None`` for no data."""
+        return None if self.result.estimate is None else _STATE_WORDS[self.result.estimate]
+
+    @property
+    def interval(self) -> tuple[float | None, float | None] | None:
+        return self.result.interval
+
+    @property
+    def interval_text(self) -> str:
+        return format_interval(self.result)
+
+    @property
+    def settle_text(self) -> str:
+        """What would settle an INCONCLUSIVE threshold (empty when settled)."""
+        return format_settle(self.result)
 
     @property
     def is_latency(self) -> bool:
         """Latency thresholds are the ones a latency chart can draw as a horizontal line."""
-        return self.kind in LATENCY_KINDS
+        return self.result.is_latency
 
     @property
     def observed_text(self) -> str:
-        return format_value(self.kind, self.observed)
+        return format_observed(self.result)
 
     @property
     def limit_text(self) -> str:
-        """``< 800.00 ms``: the operator and the value, as a reader compares them."""
-        return format_limit(self.kind, self.op, self.limit)
+        """``< 800 ms``: the operator and the value, as a reader compares them."""
+        return format_limit(self.result)
 
     @property
     def series_key(self) -> str | None:
@@ -117,20 +132,24 @@ class ThresholdRow:
         return None
 
 
-def format_limit(kind: str | None, op: str | None, limit: float | None) -> str:
-    """``< 800.00 ms``, ``>= 99.90%``; ``-`` when the expression could not be parsed."""
-    if op is None or limit is None:
-        return "-"
-    return f"{op} {format_value(kind, limit)}"
-
-
 @dataclass(frozen=True)
 class Gate:
-    """The SLO gate's verdict for one scenario (``_slo.csv``): thresholds and the OVERALL row."""
+    """The SLO gate's verdict object for one scenario (``_slo.json``), with its thresholds wrapped
+    for the renderers."""
 
-    thresholds: tuple[ThresholdRow, ...]
-    passed: bool
-    reasons: tuple[str, ...] = ()
+    verdict: Verdict
+
+    @property
+    def thresholds(self) -> tuple[ThresholdRow, ...]:
+        return tuple(ThresholdRow(t) for t in self.verdict.thresholds)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict.passed
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return self.verdict.reasons
 
     def count(self, verdict: str) -> int:
         return sum(1 for t in self.thresholds if t.verdict == verdict)
@@ -242,9 +261,13 @@ class Scenario:
 
     @property
     def verdict(self) -> str:
+        """fail when the gate failed the run (its exit code), inconclusive when it passed it but a
+        threshold is not settled (the run's state, whatever the exit policy), else pass."""
         if self.gate is None:
             return NOT_JUDGED
-        return PASS if self.gate.passed else FAIL
+        if not self.gate.passed:
+            return FAIL
+        return INCONCLUSIVE if self.gate.verdict.state == slo_verdict.INCONCLUSIVE else PASS
 
     @property
     def request_count(self) -> int:
@@ -282,11 +305,11 @@ class Run:
 
     @property
     def verdict(self) -> str:
-        """FAIL if any scenario failed, NOT_JUDGED if one was not judged, else PASS: a run passes
-        only when the gate judged every scenario and all of them held."""
+        """FAIL if any scenario failed, NOT_JUDGED if one was not judged, INCONCLUSIVE if one is, else
+        PASS: a run passes only when the gate judged every scenario and all of them held."""
         verdicts = {s.verdict for s in self.scenarios}
         if FAIL in verdicts:
             return FAIL
         if NOT_JUDGED in verdicts or not verdicts:
             return NOT_JUDGED
-        return PASS
+        return INCONCLUSIVE if INCONCLUSIVE in verdicts else PASS

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reports.load import load_run
-from reports.model import FAIL, NO_DATA, PASS, PERCENTILES, Endpoint, Run, Scenario
+from reports.model import FAIL, INCONCLUSIVE, NO_DATA, PASS, PERCENTILES, Endpoint, Run, Scenario
 
 __all__ = ["SCHEMA", "metric_dict", "render_json", "summarize", "summary_of"]
 
@@ -55,6 +55,16 @@ def _scenario(s: Scenario) -> dict[str, Any]:
             "observed": t.observed,
             "samples": t.samples,
             "verdict": t.verdict,
+            "state": t.result.state,
+            "estimate": t.result.estimate,
+            "interval": list(t.interval) if t.interval is not None else None,
+            "interval_text": t.interval_text,
+            "confidence": t.result.confidence,
+            "design_effect": t.result.design_effect,
+            "requests_needed": t.result.requests_needed,
+            "seconds_needed": t.result.seconds_needed,
+            "n": t.result.n,
+            "beyond": t.result.beyond,
             "observed_text": t.observed_text,
             "limit_text": t.limit_text,
         }
@@ -62,7 +72,15 @@ def _scenario(s: Scenario) -> dict[str, Any]:
     ]
     return {
         "verdict": s.verdict,
+        "state": s.gate.verdict.state if s.gate else None,
+        "confidence": s.gate.verdict.confidence if s.gate else None,
+        "policy": s.gate.verdict.policy if s.gate else None,
+        "exit_code": s.gate.verdict.exit_code if s.gate else None,
         "reasons": list(s.gate.reasons) if s.gate else [],
+        "requests_judged": s.gate.verdict.tally.judged if s.gate else None,
+        "unjudged": ([{"method": m, "name": n, "count": c} for m, n, c in s.gate.verdict.tally.unjudged]
+                     if s.gate else []),
+        "rows_left_out": list(s.gate.verdict.rows_left_out) if s.gate else [],
         "notes": list(s.notes),
         "started_at": s.started_at.isoformat() if s.started_at else None,
         "duration_s": s.duration_s,
@@ -83,7 +101,7 @@ def summarize(run: Run) -> dict[str, Any]:
         "schema": SCHEMA,
         "run": run.name,
         "verdict": run.verdict,
-        "thresholds": {v: results.count(v) for v in (PASS, FAIL, NO_DATA)},
+        "thresholds": {v: results.count(v) for v in (PASS, FAIL, INCONCLUSIVE, NO_DATA)},
         "scenarios": {s.name: _scenario(s) for s in run.scenarios},
     }
 

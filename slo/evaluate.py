@@ -1,132 +1,371 @@
-"""Judge a recorder against an SLO table: one result per threshold and an overall verdict.
+"""Judge a recorder against an SLO table: the verdict object (``slo.verdict``).
 
 Rules (documented for users in ``docs/slo-file.md``):
 
-* a row pools every recorded request it matches; a row none of whose requests ran gives
-  "no data" for each of its thresholds;
-* the run fails if any threshold fails; "no data" fails it only for a ``required`` row or in
-  strict mode;
-* the run fails if no row has any data at all: a gate that judged nothing must not pass (a
-  renamed endpoint or a wrong SLO file would otherwise pass silently);
-* requests lost to the recorder's key cap are reported, and fail the run in strict mode.
+* a row pools every recorded request it names (and its overflow pool past the key cap); a row
+  none of whose requests ran gives NO_DATA for each latency and rate threshold; ``count`` of
+  nothing is 0 and is judged, as in k6;
+* **exact limits**: a percentile or median threshold is decided by counting the samples on either
+  side of its limit (``p(q) < L`` iff at least ``ceil(q*n)`` samples are below ``L``), never by a
+  histogram bucket; ``rate`` and ``fail_rate`` are compared as exact fractions;
+* **confidence** (``confidence > 0``, ``slo.confidence``): each percentile, median, rate and
+  ``avg`` threshold also gets an interval at that confidence, and its ``state`` is PASS or FAIL only
+  when the whole interval is on one side of the limit, else INCONCLUSIVE; ``estimate`` keeps the
+  point estimate's state. ``min``, ``max`` and ``count`` are facts of the run (no interval);
+* the **exit policy** (``policy``, ``--slo-inconclusive``) says which failures count: ``estimate``
+  the point estimate's (as k6), ``fail`` and ``pass`` only confident ones (an INCONCLUSIVE run
+  then exits 98, resp. 0);
+* the run fails if any threshold fails; NO_DATA fails it for a ``required`` row, in strict mode,
+  and when a request no row judged is close to one of the row's requests (a typo: "did you mean");
+* the run fails if no row has any data at all, and when a row's requests had invalid (NaN or
+  negative) response times;
+* **unjudged requests**: recorded requests that no row names are listed in the verdict; requests
+  left unrecorded (past the key cap, named by no row) are noted, and fail the run in strict mode.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from fractions import Fraction
 
-from slo.expressions import format_number
-from slo.recorder import RequestRecorder
-from slo.table import SloTable, ThresholdSpec
+from slo import confidence as conf
+from slo.expressions import Threshold, exact_fraction
+from slo.formatting import describe_lost, failure_reason
+from slo.recorder import EndpointStats, RecorderPlan, RequestRecorder, nearest_rank
+from slo.table import SloRow, SloTable, ThresholdSpec
+from slo.verdict import (
+    FAIL,
+    INCONCLUSIVE,
+    NO_DATA,
+    PASS,
+    LostWorkerInfo,
+    RequestTally,
+    ThresholdResult,
+    UserExceptions,
+    Verdict,
+)
 
-__all__ = ["FAIL", "NO_DATA", "PASS", "ThresholdResult", "Verdict", "abort_triggers", "describe_value",
-           "evaluate"]
+__all__ = ["POLICIES", "abort_triggers", "conclude", "evaluate", "judge_threshold", "plan_for", "share_count"]
 
-PASS = "pass"
-FAIL = "fail"
-NO_DATA = "no data"
+POLICIES = tuple(p.value for p in conf.InconclusivePolicy)
+# (row, expression) -> cumulative (n, share_count) at each time-window boundary (see ``share_count``)
+Marks = Mapping[tuple[str, str], Sequence[tuple[int, float]]]
 
-
-def describe_value(spec: ThresholdSpec, value: float) -> str:
-    """A value in the threshold's own terms: ``812.35 ms``, ``99.85%``, ``1500``."""
-    aggregation = spec.threshold.aggregation
-    if aggregation.is_latency:
-        return f"{value:.2f} ms"
-    if aggregation.is_rate:
-        return f"{format_number(round(value * 100, 4))}%"
-    return format_number(value)
-
-
-@dataclass(frozen=True)
-class ThresholdResult:
-    """One threshold of one row, judged. ``observed`` is ``None`` exactly when ``verdict`` is
-    "no data"; ``samples`` is the number of requests the row pooled."""
-
-    row: str
-    requests: tuple[str, ...]
-    spec: ThresholdSpec
-    observed: float | None
-    samples: int
-    verdict: str  # PASS | FAIL | NO_DATA
-
-    @property
-    def expression(self) -> str:
-        """The expression as the user wrote it."""
-        return self.spec.threshold.source
-
-    @property
-    def passed(self) -> bool:
-        return self.verdict == PASS
-
-    @property
-    def failed(self) -> bool:
-        return self.verdict == FAIL
+_TYPO_CUTOFF = 0.88  # difflib ratio: one character off in "POST /generate" (0.97), not "GET /n" vs "GET /x" (0.83)
+_NS = 1e-6  # one nanosecond in ms: how far a displayed estimate is moved to the decided side of a limit
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The gate's answer. ``reasons`` says why it failed (empty when it passed); ``notes`` holds
-    what a reader should know even when it passed (rows without data, lost requests)."""
-
-    results: tuple[ThresholdResult, ...]
-    passed: bool
-    reasons: tuple[str, ...]
-    notes: tuple[str, ...] = ()
-    strict: bool = False
+def plan_for(table: SloTable) -> RecorderPlan:
+    """What a recorder must count for ``table``: its latency limits and its rows' requests."""
+    limits = tuple(sorted({limit for row in table.rows for limit in row.latency_limits}))
+    return RecorderPlan(limits=limits, rows=tuple((row.name, row.requests) for row in table.rows))
 
 
-def evaluate(table: SloTable, recorder: RequestRecorder, *, strict: bool = False) -> Verdict:
-    """Judge everything ``recorder`` holds against ``table``.
+def _unit(threshold: Threshold) -> str:
+    aggregation = threshold.aggregation
+    return "ms" if aggregation.is_latency else "ratio" if aggregation.is_rate else "requests"
 
-    ``strict`` makes "no data" fail for every row (not only ``required`` ones) and makes requests
-    lost to the recorder's key cap fail the run.
+
+def _percentile_holds(op: str, below: int, at_or_below: int, rank: int) -> bool:
+    """Whether the rank-th smallest sample X satisfies ``X op L``, from the exact counts below and
+    at-or-below L."""
+    if op == "<":
+        return below >= rank
+    if op == "<=":
+        return at_or_below >= rank
+    if op == ">":
+        return at_or_below < rank
+    if op == ">=":
+        return below < rank
+    equal = below < rank <= at_or_below
+    return equal if op == "==" else not equal
+
+
+def _beyond(op: str, n: int, below: int, at_or_below: int) -> int | None:
+    """Samples on the failing side of the limit, for the ordered operators."""
+    return {"<": n - below, "<=": n - at_or_below, ">": at_or_below, ">=": below}.get(op)
+
+
+def _on_decided_side(estimate: float, bucket: tuple[float, float], limit: float, op: str, holds: bool,
+                     below: int, rank: int) -> float:
+    """The shown value: the histogram's estimate if it lies on the side of the limit that the exact
+    counts decided, else the middle of the part of its bucket on that side, so the printed value
+    never contradicts the state."""
+    low, high = bucket
+    if op in ("==", "!="):
+        if holds == (op == "=="):
+            return limit
+        side = "<" if below >= rank else ">"
+    else:
+        value_is_low = holds == (op in ("<", "<="))  # where the sample lies relative to the limit
+        strict = op in ("<", ">") if holds else op in ("<=", ">=")
+        side = ("<" if strict else "<=") if value_is_low else (">" if strict else ">=")
+    ok = {"<": estimate < limit, "<=": estimate <= limit, ">": estimate > limit, ">=": estimate >= limit}[side]
+    if ok:
+        return estimate
+    if side in ("<", "<="):
+        high = min(high, limit - _NS if side == "<" else limit)
+        low = min(low, high)
+    else:
+        low = max(low, limit + _NS if side == ">" else limit)
+        high = max(high, low)
+    return (low + high) / 2
+
+
+def judge_threshold(row: SloRow, spec: ThresholdSpec, stats: EndpointStats, *, confidence: float = 0.0,
+                    marks: Sequence[tuple[int, float]] = (), elapsed_s: float | None = None) -> ThresholdResult:
+    """One threshold over one row's pooled statistics, with the counts it was decided on and, with
+    a ``confidence``, its interval (widened by the design effect of the time windows that
+    ``marks`` delimit: this threshold's cumulative ``(n, share_count)`` at each window boundary, see
+    :func:`share_count`) and what would settle it at the row's rate over ``elapsed_s``."""
+    point = _point_judgement(row, spec, stats)
+    if point.state == NO_DATA or not confidence:
+        return _finish(point)
+    judgement = _judgement(point, stats, confidence, _windows(point, marks))
+    if judgement is None:
+        return _finish(point)
+    state = {conf.State.PASS: PASS, conf.State.FAIL: FAIL}.get(judgement.state, INCONCLUSIVE)
+    values = judgement.values
+    interval = None if values is None else (values.low, values.high)
+    needed = seconds = None
+    if state == INCONCLUSIVE:
+        needed = conf.requests_to_settle(judgement)
+        population = stats.timed if point.is_latency else stats.count
+        if needed is not None and elapsed_s and population:
+            seconds = conf.seconds_to_settle(judgement, population / elapsed_s)
+    return _finish(replace(point, state=state, interval=interval, confidence=confidence,
+                           design_effect=judgement.design_effect, requests_needed=needed, seconds_needed=seconds))
+
+
+def share_count(result: ThresholdResult) -> float | None:
+    """What a time window of this threshold counts for the design effect: the samples at or
+    beyond a percentile's limit, the failures of a rate, the latency sum of ``avg``; ``None`` for
+    the kinds without an interval."""
+    if result.kind in ("p", "med") and result.below is not None:
+        return float(result.n - result.below)
+    if result.kind in ("rate", "fail_rate") and result.failures is not None:
+        return float(result.failures)
+    if result.kind == "avg" and result.observed is not None:
+        return result.observed * result.n
+    return None
+
+
+def _windows(point: ThresholdResult, marks: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Per-window ``(n, share_count)``: the differences between successive marks, and the window
+    still open (from the last mark to now). A mark beyond the present (stats were reset) is ignored."""
+    now = share_count(point)
+    if now is None:
+        return []
+    windows, previous = [], (0, 0.0)
+    for mark in [*marks, (point.n, now)]:
+        if mark[0] < previous[0]:
+            return []
+        windows.append((mark[0] - previous[0], mark[1] - previous[1]))
+        previous = mark
+    return [w for w in windows if w[0] > 0]
+
+
+def _judgement(point: ThresholdResult, stats: EndpointStats, confidence: float,
+               windows: Sequence[tuple[int, float]]) -> conf.Judgement | None:
+    """The interval behind ``point`` (``slo.confidence``); ``None`` for facts (min, max, count)."""
+    kind, op, limit, n = point.kind, point.op, point.limit, point.n
+    if kind in ("p", "med"):
+        assert point.below is not None and point.at is not None  # counted exactly (the plan has every limit)
+        deff = conf.design_effect(windows, confidence)
+        return conf.judge_percentile(50.0 if kind == "med" else float(point.arg or 0), op, limit, n,
+                                     at_or_above=n - point.below, above=n - point.below - point.at,
+                                     confidence=confidence, design_effect=deff, value_at_rank=stats.value_at_rank)
+    if kind in ("rate", "fail_rate"):
+        assert point.failures is not None
+        deff = conf.design_effect([(n_i, k_i) for n_i, k_i in windows], confidence)
+        return conf.judge_rate(kind, op, limit, n, point.failures, confidence=confidence, design_effect=deff)
+    if kind == "avg" and point.observed is not None:
+        stddev = _stddev_ms(stats)
+        deff = conf.mean_design_effect(windows, stddev, confidence)
+        return conf.judge_avg(op, limit, n, point.observed, stddev, confidence=confidence, design_effect=deff)
+    return None
+
+
+def _stddev_ms(stats: EndpointStats) -> float:
+    """The sample standard deviation of the timed samples, from the histogram (within its 0.1 %)."""
+    hist = stats.histogram
+    if hist is None or stats.timed < 2:
+        return 0.0
+    population = hist.get_stddev() / 1e6
+    return float(population * math.sqrt(stats.timed / (stats.timed - 1)))
+
+
+def _point_judgement(row: SloRow, spec: ThresholdSpec, stats: EndpointStats) -> ThresholdResult:
+    """The threshold judged on its point estimate, exactly (no reason yet)."""
+    threshold = spec.threshold
+    aggregation = threshold.aggregation
+    kind, op, limit = aggregation.kind, threshold.op, threshold.value
+    base = {"row": row.name, "patterns": row.requests, "expression": threshold.source, "kind": kind,
+            "arg": aggregation.arg, "op": op, "limit": limit, "unit": _unit(threshold), "requests": stats.count,
+            "abort_on_fail": spec.abort_on_fail, "delay_abort_eval_s": spec.delay_abort_eval_s}
+    if kind in ("p", "med"):
+        n = stats.timed
+        if n == 0:
+            return ThresholdResult(**base, state=NO_DATA, observed=None, n=0)
+        q = 50.0 if kind == "med" else aggregation.arg
+        assert q is not None
+        rank = nearest_rank(q, n)
+        estimate = stats.value_at_rank(rank)
+        counts = stats.limit_counts(limit)  # KeyError: a recorder not planned for this table (plan_for)
+        holds = _percentile_holds(op, counts.below, counts.at_or_below, rank)
+        observed = _on_decided_side(estimate, stats.bucket_at_rank(rank), limit, op, holds, counts.below, rank)
+        return ThresholdResult(**base, state=_state(holds), estimate=_state(holds), observed=observed, n=n,
+                               rank=rank, below=counts.below, at=counts.at,
+                               beyond=_beyond(op, n, counts.below, counts.at_or_below))
+    if kind in ("rate", "fail_rate"):
+        n = stats.count
+        if n == 0:
+            return ThresholdResult(**base, state=NO_DATA, observed=None, n=0)
+        failures, successes = stats.failures, n - stats.failures
+        share = Fraction(successes if kind == "rate" else failures, n)
+        state = _state(threshold.compare(share, exact_fraction(limit)))
+        return ThresholdResult(**base, state=state, estimate=state, observed=float(share), n=n,
+                               failures=failures, successes=successes, beyond=failures)
+    if kind == "count":
+        state = _state(threshold.holds(float(stats.count)))
+        return ThresholdResult(**base, state=state, estimate=state, observed=float(stats.count), n=stats.count)
+    observed = stats.value(aggregation)  # avg, min, max: exact
+    if observed is None:
+        return ThresholdResult(**base, state=NO_DATA, observed=None, n=0)
+    state = _state(threshold.holds(observed))
+    return ThresholdResult(**base, state=state, estimate=state, observed=observed, n=stats.timed)
+
+
+def _state(holds: bool) -> str:
+    return PASS if holds else FAIL
+
+
+def _finish(result: ThresholdResult) -> ThresholdResult:
+    """The reason, when the point estimate or the interval fails the threshold."""
+    failing = result.state == FAIL or result.estimate == FAIL
+    return replace(result, reason=failure_reason(result)) if failing else result
+
+
+def _counts_against(result: ThresholdResult, policy: str) -> bool:
+    """Whether a threshold's failure fails the exit code under ``policy``."""
+    if policy == conf.InconclusivePolicy.ESTIMATE:
+        return result.estimate == FAIL
+    return result.state == FAIL
+
+
+def _close_match(row: SloRow, unjudged: list[str]) -> str | None:
+    for pattern in row.requests:
+        close = difflib.get_close_matches(pattern, unjudged, n=1, cutoff=_TYPO_CUTOFF)
+        if close:
+            return close[0]
+    return None
+
+
+def evaluate(table: SloTable, recorder: RequestRecorder, *, strict: bool = False,
+             rows_left_out: tuple[str, ...] = (), confidence: float = 0.0, policy: str = "estimate",
+             marks: Marks | None = None, elapsed_s: float | None = None, looks: int = 0) -> Verdict:
+    """Judge everything ``recorder`` holds against ``table`` (its selected rows).
+
+    ``strict`` makes NO_DATA fail for every row and makes unrecorded requests fail the run.
+    ``confidence`` (0: off) gives each threshold an interval and a confident state; ``policy``
+    which failures the exit code counts; ``marks`` per (row, expression) the time-window boundaries
+    whose counts widen intervals for dependence; ``elapsed_s`` the run's length so far (for the time to
+    settle); ``looks`` the sequential look this verdict is (0: none).
     """
-    keys = recorder.keys()
+    conf.check_confidence(confidence)
+    policy = conf.InconclusivePolicy(policy).value
+    marks = marks or {}
+    counts = recorder.key_counts()
+    judged_keys: set[tuple[str, str]] = set()
+    pooled: list[tuple[SloRow, EndpointStats]] = []
+    for row in table.rows:
+        keys = [k for k in counts if row.matches(*k)]
+        judged_keys.update(keys)
+        pooled.append((row, recorder.pooled(keys, row=row.name)))
+    unjudged = [(m, n, c) for (m, n), c in counts.items() if (m, n) not in judged_keys]
+    unjudged_names = [f"{m} {n}" for m, n, _ in unjudged] + [f"{m} {n}" for m, n in recorder.unrecorded_keys]
     results: list[ThresholdResult] = []
     reasons: list[str] = []
     notes: list[str] = []
     any_data = False
-    for row in table.rows:
-        stats = recorder.pooled(k for k in keys if row.matches(*k))
+    invalid = 0
+    for row, stats in pooled:
         if stats.count:
             any_data = True
         else:
             requests = ", ".join(row.requests)
-            if row.required or strict:
+            close = _close_match(row, unjudged_names)
+            if close is not None:
+                reasons.append(f"{row.name}: no data: none of {requests} ran; did you mean {close!r}? "
+                               "(it was requested, and no row judges it)")
+            elif row.required or strict:
                 why = "a required row" if row.required else "strict mode"
                 reasons.append(f"{row.name}: no data: none of {requests} ran ({why})")
             else:
                 notes.append(f"{row.name}: no data: none of {requests} ran")
+        if stats.invalid:
+            invalid += stats.invalid
+            reasons.append(f"{row.name}: {stats.invalid} requests had an invalid response time (NaN or negative): "
+                           "the locustfile reported them; they are in no latency figure")
+        if stats.beyond_range:
+            notes.append(f"{row.name}: {stats.beyond_range} response times above 1 h are shown at 1 h in "
+                         "percentiles (every decision uses the exact values)")
         for spec in row.thresholds:
-            observed = stats.value(spec.threshold.aggregation)
-            if observed is None:
-                verdict = NO_DATA
-            elif spec.threshold.holds(observed):
-                verdict = PASS
-            else:
-                verdict = FAIL
-                limit = describe_value(spec, spec.threshold.value)
-                reasons.append(f"{row.name}: {spec.threshold.source} failed: observed "
-                               f"{describe_value(spec, observed)} (limit {spec.threshold.op} {limit}, "
-                               f"{stats.count} requests)")
-            results.append(ThresholdResult(row=row.name, requests=row.requests, spec=spec,
-                                           observed=observed, samples=stats.count, verdict=verdict))
+            result = judge_threshold(row, spec, stats, confidence=confidence, elapsed_s=elapsed_s,
+                                     marks=marks.get((row.name, spec.threshold.source), ()))
+            if result.reason is not None and _counts_against(result, policy):
+                reasons.append(result.reason)
+            results.append(result)
     if not any_data:
         recorded = recorder.keys()
         seen = ", ".join(f"{m} {n}" for m, n in recorded[:5]) + (" ..." if len(recorded) > 5 else "")
         detail = f" (recorded: {seen})" if recorded else " (nothing was recorded)"
         reasons.append(f"no request matched any SLO row{detail}")
-    if recorder.overflow:
-        sample = ", ".join(f"{m} {n}" for m, n in recorder.overflow_keys)
-        lost = (f"{recorder.overflow} requests were not recorded: more than {recorder.max_keys} "
-                f"distinct request names (e.g. {sample}); give such requests a name= in the locustfile")
+    if recorder.unrecorded:
+        sample = ", ".join(f"{m} {n}" for m, n in recorder.unrecorded_keys)
+        lost = (f"{recorder.unrecorded} requests were not recorded: more than {recorder.max_keys} distinct request "
+                f"names and no SLO row names them (e.g. {sample}); give such requests a name= in the locustfile")
         (reasons if strict else notes).append(lost)
-    return Verdict(results=tuple(results), passed=not reasons, reasons=tuple(reasons), notes=tuple(notes),
-                   strict=strict)
+    judged = _judged_once(recorder, pooled, judged_keys)
+    tally = RequestTally(recorded=recorder.total_requests, judged=judged, unjudged=tuple(unjudged),
+                         unrecorded=recorder.unrecorded, unrecorded_keys=tuple(recorder.unrecorded_keys),
+                         invalid=invalid)
+    return Verdict(table=table.source, thresholds=tuple(results), reasons=tuple(reasons), notes=tuple(notes),
+                   tally=tally, rows_left_out=rows_left_out, strict=strict, confidence=confidence, policy=policy,
+                   looks=looks)
+
+
+def _judged_once(recorder: RequestRecorder, pooled: list[tuple[SloRow, EndpointStats]],
+                 judged_keys: set[tuple[str, str]]) -> int:
+    """Requests judged by at least one row, each counted once (rows may share requests)."""
+    counts = recorder.key_counts()
+    rows = {row.name for row, _ in pooled}
+    in_pools = sum(recorder.pool_count(p) for p in recorder.pool_rows() if rows.intersection(p))
+    return sum(counts[k] for k in judged_keys) + in_pools
+
+
+def conclude(verdict: Verdict, *, lost_workers: tuple[LostWorkerInfo, ...] = (), allow_lost: bool = False,
+             aborted_by: tuple[str, ...] = (), bad_reports: int = 0,
+             exceptions: UserExceptions | None = None) -> Verdict:
+    """The run-level facts a table cannot see, added to a verdict: a threshold that aborted the
+    run, worker reports that could not be merged, lost workers (a failure unless ``allow_lost``),
+    and exceptions in user code (shown; they set Locust's exit code, not the verdict)."""
+    reasons = list(verdict.reasons) + [f"aborted by {a}" for a in aborted_by]
+    notes = list(verdict.notes)
+    if bad_reports:
+        reasons.append(f"{bad_reports} worker reports could not be merged")
+    for lost in lost_workers:
+        (notes if allow_lost else reasons).append(f"lost worker {describe_lost(lost)}")
+    return replace(verdict, reasons=tuple(reasons), notes=tuple(notes), lost_workers=lost_workers,
+                   aborted_by=aborted_by, exceptions=exceptions or UserExceptions())
 
 
 def abort_triggers(verdict: Verdict, elapsed_s: float) -> list[ThresholdResult]:
     """The failed results that should stop the test now: ``abort_on_fail`` thresholds whose
-    ``delay_abort_eval`` has elapsed (k6's ``abortOnFail`` / ``delayAbortEval``)."""
-    return [r for r in verdict.results
-            if r.verdict == FAIL and r.spec.abort_on_fail and elapsed_s >= r.spec.delay_abort_eval_s]
+    ``delay_abort_eval`` has elapsed (k6's ``abortOnFail`` / ``delayAbortEval``). With a
+    confidence, only a confident FAIL (the whole interval violates the limit) aborts."""
+    return [r for r in verdict.thresholds
+            if r.state == FAIL and r.abort_on_fail and elapsed_s >= r.delay_abort_eval_s]

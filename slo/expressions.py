@@ -22,16 +22,19 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 __all__ = [
     "AGGREGATION_KINDS",
     "Aggregation",
+    "COMPARISONS",
     "COUNT_KINDS",
     "ExpressionError",
     "LATENCY_KINDS",
     "OPERATORS",
     "RATE_KINDS",
     "Threshold",
+    "exact_fraction",
     "format_number",
     "parse_threshold",
 ]
@@ -52,6 +55,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "!=": operator.ne,
 }
 OPERATORS: tuple[str, ...] = tuple(_OPS)
+COMPARISONS = _OPS  # the same table for exact fractions and floats alike (slo.confidence)
 _OPERATOR_HELP = ", ".join(OPERATORS)
 
 _WS = re.compile(r"\s*")
@@ -78,6 +82,13 @@ class ExpressionError(ValueError):
         self.expression = expression
         self.column = column
         super().__init__(f"{expression}: {detail}" if expression else detail)
+
+
+def exact_fraction(value: float) -> Fraction:
+    """The decimal a number was written as, exactly: ``0.999`` is 999/1000, not the binary float
+    0.99899999999999999911... Every exact comparison of the gate (rate limits, nearest ranks, the
+    share a percentile leaves beyond its limit) goes through this one rule."""
+    return Fraction(Decimal(repr(float(value))))
 
 
 def format_number(value: float) -> str:
@@ -145,6 +156,10 @@ class Threshold:
     def holds(self, observed: float) -> bool:
         """Whether the observed aggregate satisfies the threshold (``observed <op> value``)."""
         return _OPS[self.op](observed, self.value)
+
+    def compare(self, observed: Fraction, limit: Fraction) -> bool:
+        """``observed <op> limit`` on exact fractions (rates: no float rounding at the limit)."""
+        return _OPS[self.op](observed, limit)
 
     def canonical(self) -> str:
         """A normalised spelling (no spaces, no units) that parses back to an equal threshold."""

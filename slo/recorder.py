@@ -1,46 +1,58 @@
-"""Exact per-request statistics for the SLO gate: one HdrHistogram per (method, name).
+"""Exact per-request statistics for the SLO gate: one HdrHistogram per (method, name), plus the
+exact counts that decide every latency limit.
 
 Why not Locust's own stats: Locust rounds response times into coarse buckets before counting
-them (up to ~5 % error, p99 above max), which gives wrong verdicts near a threshold. Here every
-response time goes into an HdrHistogram with 3 significant digits, and percentiles are read as
-exact nearest-rank values to within 0.1 %, with min, max, sum and counts kept exactly.
+them (up to ~5 % error), which gives wrong verdicts near a threshold. Here every response time
+goes into an HdrHistogram (3 significant digits, integer nanoseconds) for the displayed
+percentiles, and **decisions at a limit are made by counting**: the recorder knows the table's
+latency limits (:class:`RecorderPlan`) and, per key, counts exactly how many samples fall below
+and exactly at each limit, with one bisection per request. ``p(q) < L`` holds iff at least
+``ceil(q * n)`` samples are below ``L``, so every percentile threshold is decided exactly, whatever
+the histogram's bucket at the limit holds. Min, max, sum and counts are exact too.
 
-Resolution. Response times are recorded as integer **nanoseconds** (``round(ms * 1e6)``), clamped
-into [1 us, 1 h]. Integer microseconds would lose up to 0.5 us to rounding, which is 1 % of a
-50 us response; nanoseconds keep the 0.1 % bound across the whole range. The histogram spans
-1 ns .. 1 h (33 792 counters, 270 KiB per key).
+What a request's response time can be (as Locust reports it):
 
-Distributed runs. Each Locust worker records locally, ships :meth:`RequestRecorder.encode` with its
-stats report and resets; the master folds reports in with :meth:`RequestRecorder.merge_encoded`.
-Histograms merge losslessly, so the master's percentiles are as exact as a single process's.
+* ``None``: the request has no latency (Locust leaves it out of response times). It counts as a
+  request (success rate, ``count``) and not in any latency aggregation;
+* NaN or negative: invalid, counted per key in ``invalid`` and named by the verdict; not in latency;
+* anything else, 0 included, is recorded exactly (min, max, sum, limit counts). The histogram
+  spans 1 ns .. 1 h; a larger value is shown at 1 h in the histogram's percentiles only (counted in
+  ``beyond_range``), never in a decision.
 
-Bounded memory. A run with unbounded request names (an id in the URL, no ``name=``) would
-allocate one histogram per name. At most ``max_keys`` distinct keys are recorded; requests under
-any further key are only counted in :attr:`RequestRecorder.overflow` (the first few such keys are
-kept in :attr:`RequestRecorder.overflow_keys` for the message), and the verdict reports them.
+Distributed runs. Each worker records locally and ships :meth:`RequestRecorder.drain` with every
+stats report: only the keys that changed, each with its histogram as sparse (index, count) pairs,
+so a report costs little even at the key cap; the master folds them in with
+:meth:`RequestRecorder.merge_encoded`, losslessly.
+
+Bounded memory. At most ``max_keys`` distinct keys get their own histogram. A request under any
+further key is never dropped when an SLO row names it: it goes into that row's overflow pool (one
+per set of matching rows), so the row still judges it. Only requests that no row names are left
+unrecorded (counted, and the first few keys kept for the message).
 """
 
 from __future__ import annotations
 
 import math
+import operator
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
-from itertools import accumulate
+from itertools import accumulate, chain
 from typing import Any
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
-from slo.expressions import Aggregation
+from slo.expressions import Aggregation, exact_fraction
+from slo.table import request_matchers  # the table owns the "METHOD NAME" pattern rules
 
 __all__ = [
     "DEFAULT_MAX_KEYS",
     "ENCODING_VERSION",
     "EndpointStats",
     "HIGHEST_NS",
-    "MAX_MS",
-    "MIN_MS",
+    "LimitCounts",
+    "RecorderPlan",
     "RequestRecorder",
     "SIGNIFICANT_FIGURES",
     "new_histogram",
@@ -48,13 +60,15 @@ __all__ = [
 ]
 
 NS_PER_MS = 1_000_000
-MIN_MS = 0.001  # 1 us: the smallest response time recorded (0 and negatives are clamped up)
-MAX_MS = 3_600_000.0  # 1 h: the largest response time recorded
-HIGHEST_NS = 3_600_000_000_000
+HIGHEST_NS = 3_600_000_000_000  # 1 h: the histogram's range (display only; decisions are exact)
 SIGNIFICANT_FIGURES = 3
 DEFAULT_MAX_KEYS = 500
-ENCODING_VERSION = 1
-_OVERFLOW_KEYS_KEPT = 10
+ENCODING_VERSION = 2
+_UNRECORDED_KEYS_KEPT = 10
+_PENDING_MAX = 4_096  # values buffered per key before they go into its histogram (bounds memory)
+
+Key = tuple[str, str]
+Router = Callable[[str, str], tuple[str, ...]]
 
 
 def new_histogram() -> HdrHistogram:
@@ -62,70 +76,143 @@ def new_histogram() -> HdrHistogram:
     return HdrHistogram(1, HIGHEST_NS, SIGNIFICANT_FIGURES)
 
 
+def _counts_view(hist: HdrHistogram) -> np.ndarray:
+    """The histogram's counters as a numpy view (no copy): bulk reads, resets and sparse adds at C speed."""
+    return np.frombuffer(hist.counts, dtype=np.int64, count=hist.counts_len)
+
+
+def _clear(hist: HdrHistogram, view: np.ndarray) -> None:
+    view[:] = 0  # a view of (part of) the counters: callers pass the window that can be occupied
+    hist.total_count = 0  # the only hdrh field read here (min/max are kept exactly beside it)
+
+
+_LAYOUT = new_histogram()
+_INDEX_BITS = 16  # counts_len (33 792) < 2**16: (entry, index) pairs pack into one int64
+assert _LAYOUT.counts_len < 2**_INDEX_BITS
+
+
+def counts_indices(values: np.ndarray) -> np.ndarray:
+    """HdrHistogram's ``get_counts_array_index`` for many values (int64 ns, 0 .. HIGHEST_NS) at once:
+    the same integer arithmetic, vectorized (``frexp`` gives the bit length exactly below 2**53)."""
+    h = _LAYOUT
+    pow2ceiling = np.frexp((values | h.sub_bucket_mask).astype(np.float64))[1].astype(np.int64)
+    bucket = pow2ceiling - h.unit_magnitude - (h.sub_bucket_half_count_magnitude + 1)
+    sub_bucket = values >> (bucket + h.unit_magnitude)
+    return ((bucket + 1) << h.sub_bucket_half_count_magnitude) + sub_bucket - h.sub_bucket_half_count
+
+
 def nearest_rank(p: float, n: int) -> int:
     """The 1-based rank of the p-th percentile among ``n`` samples: ``ceil(p / 100 * n)``, at
-    least 1.
+    least 1 and at most ``n``.
 
-    Computed in decimal on ``repr(p)`` so that p(99.9) of 1000 samples is rank 999, not 1000 as
-    binary floating point (99.9 * 1000 / 100 = 999.0000000000001) would make it.
+    Computed exactly on the decimal ``p`` was written as (``exact_fraction``), so that p(99.9) of
+    1000 samples is rank 999, not 1000 as binary floating point (99.9 * 1000 / 100 =
+    999.0000000000001) would make it.
     """
-    rank = math.ceil(Decimal(repr(float(p))) * n / 100)
+    rank = math.ceil(exact_fraction(p) * n / 100)
     return min(max(rank, 1), n)
+
+
+@dataclass(frozen=True)
+class RecorderPlan:
+    """What a recorder must know of the SLO table: the distinct latency limits (ms) it counts
+    exactly, and the rows' request patterns (name, requests) to pool overflowing keys per row.
+
+    Plain data (:meth:`to_data`), so a master can hand it to its workers."""
+
+    limits: tuple[float, ...] = ()
+    rows: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def to_data(self) -> dict[str, Any]:
+        return {"limits": list(self.limits), "rows": [[name, list(reqs)] for name, reqs in self.rows]}
+
+    @classmethod
+    def from_data(cls, data: Any) -> RecorderPlan:
+        """The inverse of :meth:`to_data`; ``ValueError`` on anything else."""
+        try:
+            limits = tuple(sorted({float(v) for v in data["limits"]}))
+            rows = tuple((str(name), tuple(str(r) for r in reqs)) for name, reqs in data["rows"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed recorder plan: {exc!r}") from None
+        return cls(limits=limits, rows=rows)
+
+
+@dataclass(frozen=True)
+class LimitCounts:
+    """Exact counts of timed samples at one limit: ``below`` (< limit) and ``at`` (== limit)."""
+
+    below: int
+    at: int
+
+    @property
+    def at_or_below(self) -> int:
+        return self.below + self.at
 
 
 @dataclass
 class EndpointStats:
     """Statistics over one key or a pool of keys. Times in milliseconds.
 
-    ``histogram`` is a private copy (the recorder keeps recording into its own), or ``None`` when
-    ``count`` is 0. Latency aggregations include failed requests, as Locust and k6 do.
+    ``count`` is every request, ``timed`` those with a valid response time (the latency
+    aggregations' population), ``invalid`` those with NaN or negative times. ``histogram`` holds
+    the ``timed`` samples (read-only, see :meth:`RequestRecorder.pooled`), ``None`` without any.
+    Latency aggregations include failed requests, as Locust and k6 do.
     """
 
     count: int = 0
     failures: int = 0
+    timed: int = 0
+    invalid: int = 0
+    beyond_range: int = 0
     min_ms: float = 0.0
     max_ms: float = 0.0
     sum_ms: float = 0.0
     histogram: HdrHistogram | None = None
-    # Cumulative counts over the histogram's occupied index range, built on the first percentile.
+    limits: tuple[float, ...] = ()
+    bins: tuple[int, ...] = ()
+    equal: tuple[int, ...] = ()
     _cumulative: list[int] | None = field(default=None, init=False, repr=False, compare=False)
     _first_index: int = field(default=0, init=False, repr=False, compare=False)
 
     @property
     def avg_ms(self) -> float | None:
-        """Exact mean response time (sum / count), ``None`` without samples."""
-        return self.sum_ms / self.count if self.count else None
+        """Exact mean response time (sum / timed), ``None`` without timed samples."""
+        return self.sum_ms / self.timed if self.timed else None
+
+    def limit_counts(self, limit: float) -> LimitCounts:
+        """Exact counts of timed samples below and at ``limit``; ``KeyError`` if the plan did not
+        include that limit (then no exact decision can be made)."""
+        try:
+            k = self.limits.index(limit)
+        except ValueError:
+            raise KeyError(f"limit {limit!r} ms is not in the recorder's plan") from None
+        at_or_below = sum(self.bins[:k + 1])
+        return LimitCounts(below=at_or_below - self.equal[k], at=self.equal[k])
 
     def _build_cumulative(self, hist: HdrHistogram) -> None:
-        # Only the indices between the exact min and max can hold samples; slicing the ctypes
-        # array there keeps a percentile query at C speed instead of a 33 792-step Python loop.
+        # Only the indices between the exact min and max can hold samples; slicing there keeps a
+        # query at C speed instead of a 33 792-step Python loop.
         lo = hist.get_counts_array_index(_to_ns(self.min_ms))
         hi = hist.get_counts_array_index(_to_ns(self.max_ms))
         cumulative = list(accumulate(hist.counts[lo:hi + 1]))
-        if not cumulative or cumulative[-1] != self.count:
+        if not cumulative or cumulative[-1] != self.timed:
             lo = 0
             cumulative = list(accumulate(hist.counts[0:hist.counts_len]))
         self._cumulative, self._first_index = cumulative, lo
 
-    def percentile(self, p: float) -> float:
-        """The p-th percentile in ms: the nearest-rank sample (the ``ceil(p/100*n)``-th smallest),
-        to within 0.1 %.
+    def bucket_at_rank(self, rank: int) -> tuple[float, float]:
+        """The range (ms) that holds the ``rank``-th smallest timed sample: its histogram bucket,
+        clamped into [min, max]; a single point at ranks 1 and ``timed`` (exact)."""
+        low, high = self._raw_bucket(rank)
+        return min(max(low, self.min_ms), self.max_ms), min(max(high, self.min_ms), self.max_ms)
 
-        The histogram finds the bucket that holds that sample; the bucket's midpoint is at most
-        1/2048 of the value away from it (HdrHistogram's ``get_value_at_percentile`` would return
-        the bucket's highest value and round the rank instead). The result is clamped into the
-        exact [min, max], and the ranks of the smallest and largest samples give them exactly, so
-        ``percentile(100) == max_ms``.
-        """
-        if not 0 <= p <= 100:
-            raise ValueError(f"percentile must be between 0 and 100, got {p!r}")
-        if self.count == 0:
-            raise ValueError("no samples: a percentile of nothing is undefined")
-        rank = nearest_rank(p, self.count) if p > 0 else 1
-        if rank >= self.count:
-            return self.max_ms
+    def _raw_bucket(self, rank: int) -> tuple[float, float]:
+        if not 1 <= rank <= self.timed:
+            raise ValueError(f"rank must be between 1 and {self.timed}, got {rank!r}")
+        if rank == self.timed:
+            return self.max_ms, self.max_ms
         if rank == 1:
-            return self.min_ms
+            return self.min_ms, self.min_ms
         hist = self.histogram
         if hist is None:
             raise ValueError("these statistics carry no histogram")
@@ -133,119 +220,203 @@ class EndpointStats:
             self._build_cumulative(hist)
         assert self._cumulative is not None
         offset = bisect_left(self._cumulative, rank)
-        if offset >= len(self._cumulative):  # a histogram with fewer samples than count says
-            return self.max_ms
+        if offset >= len(self._cumulative):  # a histogram with fewer samples than timed says
+            return self.max_ms, self.max_ms
         low = hist.get_value_from_index(self._first_index + offset)
         high = hist.get_highest_equivalent_value(low)
-        value_ms = (low + high) / 2 / NS_PER_MS
-        return min(max(value_ms, self.min_ms), self.max_ms)
+        return low / NS_PER_MS, high / NS_PER_MS
+
+    def value_at_rank(self, rank: int) -> float:
+        """The ``rank``-th smallest timed sample (1-based) in ms: exact at ranks 1 and ``timed``,
+        else the middle of its histogram bucket (within 1/2048 of the value), clamped into
+        [min, max]. An order statistic, so intervals of percentiles can be shown from ranks."""
+        low, high = self._raw_bucket(rank)
+        return min(max((low + high) / 2, self.min_ms), self.max_ms)
+
+    def percentile(self, p: float) -> float:
+        """The p-th percentile in ms: the nearest-rank sample (the ``ceil(p/100*n)``-th smallest),
+        to within 0.1 % (see :meth:`value_at_rank`); ``percentile(100) == max_ms``."""
+        if not 0 <= p <= 100:
+            raise ValueError(f"percentile must be between 0 and 100, got {p!r}")
+        if self.timed == 0:
+            raise ValueError("no samples: a percentile of nothing is undefined")
+        rank = nearest_rank(p, self.timed) if p > 0 else 1
+        return self.value_at_rank(rank)
 
     def value(self, aggregation: Aggregation) -> float | None:
-        """The aggregate a threshold compares (ms, ratio or count); ``None`` without samples."""
-        if self.count == 0:
-            return None
+        """The aggregate a threshold compares (ms, ratio or count); ``None`` without the samples
+        it needs (``count`` of nothing is 0, as in k6)."""
         kind = aggregation.kind
+        if kind == "count":
+            return float(self.count)
+        if kind in ("rate", "fail_rate"):
+            if self.count == 0:
+                return None
+            return 1.0 - self.failures / self.count if kind == "rate" else self.failures / self.count
+        if self.timed == 0:
+            return None
         if kind == "p":
             assert aggregation.arg is not None
             return self.percentile(aggregation.arg)
-        if kind == "avg":
-            return self.sum_ms / self.count
         if kind == "med":
             return self.percentile(50)
+        if kind == "avg":
+            return self.sum_ms / self.timed
         if kind == "min":
             return self.min_ms
         if kind == "max":
             return self.max_ms
-        if kind == "rate":
-            return 1.0 - self.failures / self.count
-        if kind == "fail_rate":
-            return self.failures / self.count
-        if kind == "count":
-            return float(self.count)
         raise ValueError(f"unknown aggregation kind {kind!r}")
 
 
 def _to_ns(ms: float) -> int:
-    return int(ms * NS_PER_MS + 0.5)
+    return min(int(ms * NS_PER_MS + 0.5), HIGHEST_NS)
 
 
 class _Entry:
-    """Live counters of one key; slots keep attribute access on the hot path cheap."""
+    """Live counters of one key (or one row set's overflow pool); slots keep the hot path cheap."""
 
-    __slots__ = ("hist", "count", "failures", "min_ms", "max_ms", "sum_ms")
+    __slots__ = ("hist", "view", "pending", "count", "failures", "timed", "invalid", "beyond_range", "min_ms",
+                 "max_ms", "sum_ms", "bins", "equal")
 
-    def __init__(self) -> None:
+    def __init__(self, nlimits: int) -> None:
         self.hist = new_histogram()
-        self.count = 0
-        self.failures = 0
+        self.view = _counts_view(self.hist)
+        self.pending: list[int] = []  # ns values not yet in the histogram (added in bulk: cheap per request)
+        self.bins = [0] * (nlimits + 1)
+        self.equal = [0] * nlimits
+        self.clear()
+
+    def flush(self) -> None:
+        """Add the pending values to the histogram, in bulk."""
+        if self.pending:
+            index, counts = np.unique(counts_indices(np.array(self.pending, dtype=np.int64)), return_counts=True)
+            self.view[index] += counts
+            self.hist.total_count += len(self.pending)
+            self.pending.clear()
+
+    def clear(self) -> None:
+        self.pending.clear()
+        if self.hist.total_count:  # only the occupied window: a report at the key cap stays cheap
+            lo = self.hist.get_counts_array_index(_to_ns(self.min_ms))
+            hi = self.hist.get_counts_array_index(_to_ns(self.max_ms))
+            _clear(self.hist, self.view[lo:hi + 1])
+        self.count = self.failures = self.timed = self.invalid = self.beyond_range = 0
         self.min_ms = math.inf
         self.max_ms = -math.inf
         self.sum_ms = 0.0
+        self.bins[:] = [0] * len(self.bins)
+        self.equal[:] = [0] * len(self.equal)
+
+
+_OVERFLOW_METHOD = ""  # overflow pools are keyed ("", "row1\x00row2"): no real request has an empty method
 
 
 class RequestRecorder:
-    """Per (method, name) key: an HdrHistogram of response times in nanoseconds (1 ns .. 1 h,
-    3 significant digits; values clamped into [1 us, 1 h]), count, failures, exact min, max and
-    sum (ms).
+    """Per (method, name) key: an HdrHistogram of response times in nanoseconds, the counts at
+    each limit of the plan, count, failures, timed, invalid, exact min, max and sum (ms).
 
     Not thread-safe; Locust calls it from one gevent hub, where it needs no lock.
     """
 
-    def __init__(self, max_keys: int = DEFAULT_MAX_KEYS) -> None:
+    def __init__(self, plan: RecorderPlan | None = None, max_keys: int = DEFAULT_MAX_KEYS) -> None:
         if max_keys < 1:
             raise ValueError("max_keys must be at least 1")
         self.max_keys = max_keys
-        self._entries: dict[tuple[str, str], _Entry] = {}
-        self._scratch: dict[tuple[tuple[str, str], ...], HdrHistogram] = {}
-        #: Requests not recorded because their key arrived after ``max_keys`` keys were in use.
-        self.overflow = 0
-        #: The first few keys that overflowed (for the message that explains the overflow).
-        self.overflow_keys: list[tuple[str, str]] = []
+        self.plan = plan or RecorderPlan()
+        self.limits: tuple[float, ...] = tuple(sorted(set(self.plan.limits)))
+        self._route = _router(self.plan.rows)
+        self._entries: dict[Key, _Entry] = {}
+        self._pools: dict[tuple[str, ...], _Entry] = {}
+        self._scratch: dict[tuple[int, ...], tuple[HdrHistogram, np.ndarray]] = {}
+        #: Requests left unrecorded: past ``max_keys`` keys and named by no row (so judged by none).
+        self.unrecorded = 0
+        #: The first few such keys, for the message.
+        self.unrecorded_keys: list[Key] = []
 
     # -- hot path -----------------------------------------------------------------------------
-    def record(self, method: str, name: str, response_time_ms: float, failed: bool) -> None:
-        """Record one request. Called for every request: one dict lookup, one histogram
-        increment, a few comparisons. NaN and values below 1 us count as 1 us, above 1 h as 1 h."""
+    def record(self, method: str, name: str, response_time_ms: float | None, failed: bool) -> None:
+        """Record one request: a dict lookup, a histogram increment, one bisection, a few
+        comparisons. ``None`` counts the request without a latency; NaN and negatives are counted
+        as invalid."""
         entry = self._entries.get((method, name))
         if entry is None:
-            entry = self._new_entry(method, name, 1)
+            entry = self._entry_for(method, name, 1)
             if entry is None:
                 return
-        ms = response_time_ms
-        if not ms >= MIN_MS:  # also true for NaN
-            ms = MIN_MS
-        elif ms > MAX_MS:
-            ms = MAX_MS
-        entry.hist.record_value(int(ms * NS_PER_MS + 0.5))
         entry.count += 1
         if failed:
             entry.failures += 1
+        ms = response_time_ms
+        if ms is None:
+            return
+        if not ms >= 0.0:  # NaN too
+            entry.invalid += 1
+            return
+        ns = int(ms * NS_PER_MS + 0.5)
+        if ns > HIGHEST_NS:
+            entry.beyond_range += 1
+            ns = HIGHEST_NS
+        pending = entry.pending
+        pending.append(ns)
+        if len(pending) >= _PENDING_MAX:
+            entry.flush()
+        limits = self.limits
+        b = bisect_left(limits, ms)
+        entry.bins[b] += 1
+        if b < len(limits) and limits[b] == ms:
+            entry.equal[b] += 1
+        entry.timed += 1
         if ms < entry.min_ms:
             entry.min_ms = ms
         if ms > entry.max_ms:
             entry.max_ms = ms
         entry.sum_ms += ms
 
-    def _new_entry(self, method: str, name: str, requests: int) -> _Entry | None:
-        """A fresh entry, or ``None`` (and ``requests`` counted as overflow) past ``max_keys``."""
-        if len(self._entries) >= self.max_keys:
-            self.overflow += requests
-            key = (method, name)
-            if len(self.overflow_keys) < _OVERFLOW_KEYS_KEPT and key not in self.overflow_keys:
-                self.overflow_keys.append(key)
-            return None
-        entry = self._entries[(method, name)] = _Entry()
-        return entry
+    def _entry_for(self, method: str, name: str, requests: int) -> _Entry | None:
+        """A new key's entry; past ``max_keys``, the overflow pool of the rows that name it, or
+        ``None`` (and ``requests`` counted as unrecorded) when no row does."""
+        if len(self._entries) < self.max_keys:
+            entry = self._entries[(method, name)] = _Entry(len(self.limits))
+            return entry
+        rows = self._route(method, name)
+        if rows:
+            pool = self._pools.get(rows)
+            if pool is None:
+                pool = self._pools[rows] = _Entry(len(self.limits))
+            return pool
+        self.unrecorded += requests
+        key = (method, name)
+        if len(self.unrecorded_keys) < _UNRECORDED_KEYS_KEPT and key not in self.unrecorded_keys:
+            self.unrecorded_keys.append(key)
+        return None
 
     # -- reading ------------------------------------------------------------------------------
-    def keys(self) -> list[tuple[str, str]]:
-        """The recorded (method, name) keys, in first-seen order."""
-        return list(self._entries)
+    def keys(self) -> list[Key]:
+        """The recorded (method, name) keys, in first-seen order (overflow pools not included)."""
+        return [key for key, entry in self._entries.items() if entry.count]
+
+    def key_counts(self) -> dict[Key, int]:
+        """Requests per recorded key."""
+        return {key: entry.count for key, entry in self._entries.items() if entry.count}
+
+    def pool_rows(self) -> list[tuple[str, ...]]:
+        """The row sets that have an overflow pool."""
+        return [rows for rows, entry in self._pools.items() if entry.count]
+
+    def pool_count(self, rows: tuple[str, ...]) -> int:
+        pool = self._pools.get(rows)
+        return pool.count if pool is not None else 0
+
+    @property
+    def total_requests(self) -> int:
+        """Every request recorded (keys and overflow pools; not the unrecorded ones)."""
+        return sum(e.count for e in self._entries.values()) + sum(e.count for e in self._pools.values())
 
     def stats(self, method: str, name: str) -> EndpointStats | None:
         """A snapshot of one key (exact method and name), or ``None`` if it was never recorded."""
         entry = self._entries.get((method, name))
-        if entry is None:
+        if entry is None or not entry.count:
             return None
         stats = self.pooled([(method, name)])
         if stats.histogram is not None:  # a copy: later records must not change the snapshot
@@ -254,73 +425,79 @@ class RequestRecorder:
             stats.histogram = copy
         return stats
 
-    def pooled(self, keys: Iterable[tuple[str, str]]) -> EndpointStats:
-        """One distribution over several keys (an SLO row); unknown keys are ignored and no keys at
-        all give ``count`` 0.
+    def pooled(self, keys: Iterable[Key], row: str | None = None) -> EndpointStats:
+        """One distribution over several keys and, with ``row``, the overflow pools of that row.
+        Unknown keys are ignored; a key listed twice counts once.
 
-        Called every few seconds by the live evaluation, so it allocates no histogram: a single key
-        shares its own histogram, several keys are merged into a scratch histogram kept per key set
-        (hdrh histograms hold reference cycles: fresh ones would pile up until a full GC). The
-        result is therefore read-only and valid until the next ``pooled`` call for the same keys.
+        Called every few seconds by the live evaluation, so it allocates no histogram: a single
+        entry shares its own histogram, several are summed into a scratch histogram kept per set
+        (cleared before each use). The result is therefore read-only and valid until the next
+        ``pooled`` call for the same set.
         """
-        stats = EndpointStats()
-        entries = []
-        for key in dict.fromkeys(keys):  # a key listed twice must not count twice
-            entry = self._entries.get(key)
-            if entry is not None and entry.count:
-                entries.append((key, entry))
+        entries = [e for k in dict.fromkeys(keys) if (e := self._entries.get(k)) is not None and e.count]
+        if row is not None:
+            entries += [e for rows, e in self._pools.items() if row in rows and e.count]
+        for e in entries:
+            e.flush()
+        stats = EndpointStats(limits=self.limits)
         if not entries:
+            stats.bins = tuple([0] * (len(self.limits) + 1))
+            stats.equal = tuple([0] * len(self.limits))
             return stats
-        if len(entries) == 1:
-            stats.histogram = entries[0][1].hist
-        else:
-            scratch_key = tuple(key for key, _ in entries)
-            merged = self._scratch.get(scratch_key)
-            if merged is None:
-                merged = self._scratch[scratch_key] = new_histogram()
-            else:
-                merged.reset()
-            for _, entry in entries:
-                merged.add(entry.hist)
+        timed = [e for e in entries if e.timed]
+        if len(timed) == 1:
+            stats.histogram = timed[0].hist
+        elif timed:
+            scratch_key = tuple(id(e) for e in timed)
+            scratch = self._scratch.get(scratch_key)
+            if scratch is None:
+                hist = new_histogram()
+                scratch = self._scratch[scratch_key] = (hist, _counts_view(hist))
+            merged, view = scratch
+            _clear(merged, view)
+            for e in timed:
+                view += e.view
+            merged.total_count = sum(e.hist.total_count for e in timed)
             stats.histogram = merged
-        for _, entry in entries:
-            stats.count += entry.count
-            stats.failures += entry.failures
-            stats.sum_ms += entry.sum_ms
-        stats.min_ms = min(entry.min_ms for _, entry in entries)
-        stats.max_ms = max(entry.max_ms for _, entry in entries)
+        for e in entries:
+            stats.count += e.count
+            stats.failures += e.failures
+            stats.timed += e.timed
+            stats.invalid += e.invalid
+            stats.beyond_range += e.beyond_range
+            stats.sum_ms += e.sum_ms
+        if timed:
+            stats.min_ms = min(e.min_ms for e in timed)
+            stats.max_ms = max(e.max_ms for e in timed)
+        stats.bins = tuple(sum(col) for col in zip(*(e.bins for e in entries), strict=True))
+        stats.equal = tuple(sum(col) for col in zip(*(e.equal for e in entries), strict=True))
         return stats
 
     # -- distribution ---------------------------------------------------------------------------
     def encode(self) -> dict[str, Any]:
-        """Everything recorded, as plain data (str, int, float in dicts and lists) that survives
-        JSON and msgpack: what a Locust worker adds to its report for the master.
+        """What changed since the last :meth:`reset`, as plain data (str, int, float in dicts and
+        lists) that survives JSON and msgpack: what a Locust worker adds to its report.
 
-        ``{"version": 1, "unit": "ns", "overflow": int, "overflow_keys": [[method, name], ...],
-        "entries": [{"method", "name", "count", "failures", "min_ms", "max_ms", "sum_ms",
-        "histogram": <HdrHistogram V2 base64 text>}, ...]}``
+        ``{"version": 2, "unit": "ns", "limits": [ms, ...], "unrecorded": int,
+        "unrecorded_keys": [[method, name], ...], "entries": [{"method", "name", "rows", "count",
+        "failures", "timed", "invalid", "beyond_range", "min_ms", "max_ms", "sum_ms", "bins",
+        "equal", "index": [...], "counts": [...]}, ...]}``: ``rows`` is null for a key and the row
+        names for an overflow pool; ``index``/``counts`` are the histogram's non-zero counters.
         """
+        items = [((m, n), None, e) for (m, n), e in self._entries.items() if e.count]
+        items += [((_OVERFLOW_METHOD, "\x00".join(rows)), list(rows), e) for rows, e in self._pools.items() if e.count]
+        sparse = _sparse_counts([e for _, _, e in items])
         entries = []
-        for (method, name), entry in self._entries.items():
-            if entry.count == 0:
-                continue
-            entries.append({
-                "method": method,
-                "name": name,
-                "count": entry.count,
-                "failures": entry.failures,
-                "min_ms": entry.min_ms,
-                "max_ms": entry.max_ms,
-                "sum_ms": entry.sum_ms,
-                "histogram": entry.hist.encode().decode("ascii"),
-            })
-        return {
-            "version": ENCODING_VERSION,
-            "unit": "ns",
-            "overflow": self.overflow,
-            "overflow_keys": [[m, n] for m, n in self.overflow_keys],
-            "entries": entries,
-        }
+        for ((method, name), rows, e), (index, counts) in zip(items, sparse, strict=True):
+            timed = e.timed > 0
+            entries.append({"method": method, "name": name, "rows": rows, "count": e.count, "failures": e.failures,
+                            "timed": e.timed, "invalid": e.invalid, "beyond_range": e.beyond_range,
+                            "min_ms": e.min_ms if timed else 0.0, "max_ms": e.max_ms if timed else 0.0,
+                            "sum_ms": e.sum_ms, "bins": list(e.bins), "equal": list(e.equal), "index": index,
+                            "counts": counts})
+        return {"version": ENCODING_VERSION, "unit": "ns", "limits": list(self.limits),
+                "unrecorded": self.unrecorded, "unrecorded_keys": [[m, n] for m, n in self.unrecorded_keys],
+                "entries": entries}
 
     def drain(self) -> dict[str, Any]:
         """:meth:`encode` then :meth:`reset`: a worker's report, so that nothing is sent twice."""
@@ -328,50 +505,129 @@ class RequestRecorder:
         self.reset()
         return data
 
+    @staticmethod
+    def requests_in(data: dict[str, Any]) -> int:
+        """How many requests an encoded report carries (recorded and unrecorded)."""
+        return sum(int(e.get("count", 0)) for e in data.get("entries", ())) + int(data.get("unrecorded", 0))
+
     def merge_encoded(self, data: dict[str, Any]) -> None:
         """Add another recorder's :meth:`encode` output (master side). Raises ``ValueError`` on data
-        that is not such output, leaving this recorder unchanged."""
+        that is not such output or was recorded against other limits, leaving this recorder
+        unchanged."""
         if not isinstance(data, dict):
             raise ValueError(f"encoded recorder data must be a dict, got {type(data).__name__}")
         if data.get("version") != ENCODING_VERSION or data.get("unit") != "ns":
             raise ValueError(f"unsupported recorder encoding (version {data.get('version')!r}, unit "
                              f"{data.get('unit')!r}); expected version {ENCODING_VERSION}, unit 'ns': "
                              "are master and workers running the same osiris-load?")
-        decoded: list[tuple[tuple[str, str], dict[str, Any], HdrHistogram]] = []
-        for item in data.get("entries", []):
-            try:
+        try:
+            limits = tuple(float(v) for v in data.get("limits", ()))
+        except (TypeError, ValueError):
+            raise ValueError("malformed recorder limits") from None
+        if limits != self.limits and (data.get("entries") or data.get("unrecorded")):
+            raise ValueError(f"recorded against limits {list(limits)} ms, the table's are {list(self.limits)} ms")
+        items = data.get("entries", [])
+        if not isinstance(items, list):
+            raise ValueError("malformed recorder entries: not a list")
+        decoded = []
+        try:
+            index_all = np.fromiter(chain.from_iterable(item["index"] for item in items), dtype=np.int64)
+            counts_all = np.fromiter(chain.from_iterable(item["counts"] for item in items), dtype=np.int64)
+            lengths = [len(item["index"]) for item in items]
+            for item in items:
                 key = (str(item["method"]), str(item["name"]))
-                hist = HdrHistogram.decode(item["histogram"])
-                count = int(item["count"])
-                int(item["failures"])
-                float(item["min_ms"]), float(item["max_ms"]), float(item["sum_ms"])
-            except Exception as exc:  # any malformed entry is one kind of error
-                raise ValueError(f"malformed recorder entry: {exc!r}") from None
-            if hist.get_total_count() != count:
-                raise ValueError(f"malformed recorder entry {key}: histogram holds "
-                                 f"{hist.get_total_count()} samples, count says {count}")
-            decoded.append((key, item, hist))
-        self.overflow += int(data.get("overflow", 0))
-        for method, name in data.get("overflow_keys", []):
+                rows = None if item.get("rows") is None else tuple(str(r) for r in item["rows"])
+                ints = {f: int(item[f]) for f in ("count", "failures", "timed", "invalid", "beyond_range")}
+                floats = {f: float(item[f]) for f in ("min_ms", "max_ms", "sum_ms")}
+                bins, equal = [int(v) for v in item["bins"]], [int(v) for v in item["equal"]]
+                if len(item["counts"]) != len(item["index"]):
+                    raise ValueError("index and counts differ in length")
+                decoded.append((key, rows, ints, floats, bins, equal))
+        except Exception as exc:  # any malformed entry is one kind of error
+            raise ValueError(f"malformed recorder entry: {exc!r}") from None
+        starts = np.cumsum([0, *lengths])
+        # per-entry sums in one pass; the appended 0 lets empty entries at the end start past the data
+        sums = np.where(np.diff(starts) > 0, np.add.reduceat(np.append(counts_all, 0), starts[:-1]), 0)
+        if index_all.size and (index_all.min() < 0 or index_all.max() >= _LAYOUT.counts_len or counts_all.min() < 0):
+            raise ValueError("malformed recorder entry: counts do not add up (index or count out of range)")
+        for (key, _, ints, _, bins, equal), total in zip(decoded, sums.tolist(), strict=True):
+            if (len(bins) != len(limits) + 1 or len(equal) != len(limits) or total != ints["timed"]
+                    or sum(bins) != ints["timed"] or ints["timed"] + ints["invalid"] > ints["count"]):
+                raise ValueError(f"malformed recorder entry {key}: counts do not add up")
+        self.unrecorded += int(data.get("unrecorded", 0))
+        for method, name in data.get("unrecorded_keys", []):
             key = (str(method), str(name))
-            if len(self.overflow_keys) < _OVERFLOW_KEYS_KEPT and key not in self.overflow_keys:
-                self.overflow_keys.append(key)
-        for key, item, hist in decoded:
-            count = int(item["count"])
-            entry = self._entries.get(key)
-            if entry is None:
-                entry = self._new_entry(key[0], key[1], count)
+            if len(self.unrecorded_keys) < _UNRECORDED_KEYS_KEPT and key not in self.unrecorded_keys:
+                self.unrecorded_keys.append(key)
+        for i, (key, rows, ints, floats, bins, equal) in enumerate(decoded):
+            index, counts = index_all[starts[i]:starts[i + 1]], counts_all[starts[i]:starts[i + 1]]
+            if rows is not None:
+                entry = self._pools.get(rows)
+                if entry is None:
+                    entry = self._pools[rows] = _Entry(len(self.limits))
+            else:
+                entry = self._entries.get(key) or self._entry_for(key[0], key[1], ints["count"])
                 if entry is None:
                     continue
-            entry.hist.add(hist)
-            entry.count += count
-            entry.failures += int(item["failures"])
-            entry.min_ms = min(entry.min_ms, float(item["min_ms"]))
-            entry.max_ms = max(entry.max_ms, float(item["max_ms"]))
-            entry.sum_ms += float(item["sum_ms"])
+            entry.view[index] += counts
+            entry.hist.total_count += ints["timed"]
+            entry.count += ints["count"]
+            entry.failures += ints["failures"]
+            entry.timed += ints["timed"]
+            entry.invalid += ints["invalid"]
+            entry.beyond_range += ints["beyond_range"]
+            if ints["timed"]:
+                entry.min_ms = min(entry.min_ms, floats["min_ms"])
+                entry.max_ms = max(entry.max_ms, floats["max_ms"])
+            entry.sum_ms += floats["sum_ms"]
+            entry.bins[:] = map(operator.add, entry.bins, bins)
+            entry.equal[:] = map(operator.add, entry.equal, equal)
 
     def reset(self) -> None:
-        """Forget everything (a worker after each report; Locust's "reset stats")."""
-        self._entries.clear()
-        self.overflow = 0
-        self.overflow_keys = []
+        """Forget everything (a worker after each report; Locust's stats reset). Entries are
+        cleared and kept (no histogram is allocated again)."""
+        for entry in self._entries.values():
+            entry.clear()
+        for entry in self._pools.values():
+            entry.clear()
+        self.unrecorded = 0
+        self.unrecorded_keys = []
+
+
+def _sparse_counts(entries: list[_Entry]) -> list[tuple[list[int], list[int]]]:
+    """Each entry's histogram content as sparse (indices, counts): pending values of all entries in one
+    vectorized pass, plus what an entry's histogram already holds (rare on a worker)."""
+    out: list[tuple[list[int], list[int]]] = []
+    lengths = [len(e.pending) for e in entries]
+    total = sum(lengths)
+    if total:
+        values = np.fromiter(chain.from_iterable(e.pending for e in entries), dtype=np.int64, count=total)
+        owner = np.repeat(np.arange(len(entries), dtype=np.int64), lengths)
+        keys, counts = np.unique((owner << _INDEX_BITS) | counts_indices(values), return_counts=True)
+        bounds = np.searchsorted(keys >> _INDEX_BITS, np.arange(len(entries) + 1)).tolist()
+        index_all = (keys & ((1 << _INDEX_BITS) - 1)).tolist()
+        counts_all = counts.tolist()
+    for i, e in enumerate(entries):
+        if total:
+            index, counts_list = index_all[bounds[i]:bounds[i + 1]], counts_all[bounds[i]:bounds[i + 1]]
+        else:
+            index, counts_list = [], []
+        if e.hist.total_count:  # already flushed into the histogram: add its occupied window
+            lo = e.hist.get_counts_array_index(_to_ns(e.min_ms))
+            hi = e.hist.get_counts_array_index(_to_ns(e.max_ms))
+            window = e.view[lo:hi + 1].copy()
+            window[np.asarray(index, dtype=np.int64) - lo] += np.asarray(counts_list, dtype=np.int64)
+            nonzero = np.flatnonzero(window)
+            index, counts_list = (nonzero + lo).tolist(), window[nonzero].tolist()
+        out.append((index, counts_list))
+    return out
+
+
+def _router(rows: Sequence[tuple[str, tuple[str, ...]]]) -> Router:
+    """``(method, name) -> names of the rows that name it``, with the table's own matching rules."""
+    compiled = [(row, request_matchers(requests)) for row, requests in rows]
+
+    def route(method: str, name: str) -> tuple[str, ...]:
+        return tuple(row for row, matches in compiled if matches(method, name))
+
+    return route

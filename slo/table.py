@@ -12,6 +12,7 @@ import difflib
 import math
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ __all__ = [
     "load_table",
     "parse_duration",
     "parse_table",
+    "request_matchers",
 ]
 
 DEFAULT_TABLE_PATH: Path = Path(__file__).with_name("default.toml")
@@ -70,6 +72,25 @@ def _compile_request(request: str) -> tuple[str, re.Pattern[str] | None, str]:
     return method.upper(), re.compile(regex, re.DOTALL), name
 
 
+def request_matchers(requests: tuple[str, ...] | list[str]) -> Callable[[str, str], bool]:
+    """``(method, name) -> bool``: whether a request is one of ``requests`` (``"METHOD NAME"``).
+
+    The method compares case-insensitively, the name exactly, or by ``*`` wildcards over the whole
+    name (never as a prefix)."""
+    compiled = tuple(_compile_request(r) for r in requests)
+
+    def matches(method: str, name: str) -> bool:
+        method = method.upper()
+        for row_method, pattern, row_name in compiled:
+            if row_method != method:
+                continue
+            if name == row_name or (pattern is not None and pattern.fullmatch(name)):
+                return True
+        return False
+
+    return matches
+
+
 @dataclass(frozen=True)
 class SloRow:
     """One SLO: the requests it pools (``"METHOD NAME"``) and the thresholds they must meet.
@@ -83,24 +104,20 @@ class SloRow:
     thresholds: tuple[ThresholdSpec, ...]
     required: bool = False
     description: str = ""
-    _matchers: tuple[tuple[str, re.Pattern[str] | None, str], ...] = field(
-        init=False, repr=False, compare=False, hash=False)
+    _matches: Callable[[str, str], bool] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_matchers", tuple(_compile_request(r) for r in self.requests))
+        object.__setattr__(self, "_matches", request_matchers(self.requests))
 
     def matches(self, method: str, name: str) -> bool:
-        """Whether a request (Locust's ``request_type`` and ``name``) belongs to this row.
+        """Whether a request (Locust's ``request_type`` and ``name``) belongs to this row
+        (:func:`request_matchers`)."""
+        return self._matches(method, name)
 
-        The method compares case-insensitively, the name exactly, or by ``*`` wildcards.
-        """
-        method = method.upper()
-        for row_method, pattern, row_name in self._matchers:
-            if row_method != method:
-                continue
-            if name == row_name or (pattern is not None and pattern.fullmatch(name)):
-                return True
-        return False
+    @property
+    def latency_limits(self) -> tuple[float, ...]:
+        """The limits (ms) of this row's percentile and median thresholds: decided by exact counts."""
+        return tuple(s.threshold.value for s in self.thresholds if s.threshold.aggregation.kind in ("p", "med"))
 
 
 @dataclass(frozen=True)
@@ -116,6 +133,21 @@ class SloTable:
             if row.name == name:
                 return row
         raise KeyError(name)
+
+    def select(self, names: list[str] | tuple[str, ...]) -> tuple[SloTable, tuple[str, ...]]:
+        """The table restricted to the rows called ``names`` (in the file's order) and the names of
+        the rows left out. Raises :class:`SloFileError` naming any unknown row (with a hint)."""
+        known = [row.name for row in self.rows]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            hints = []
+            for n in unknown:
+                close = difflib.get_close_matches(n, known, n=1)
+                hints.append(f"{n!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise SloFileError(f"{self.source}: no row called {', '.join(hints)}; rows: {', '.join(known)}")
+        kept = tuple(row for row in self.rows if row.name in names)
+        left_out = tuple(row.name for row in self.rows if row.name not in names)
+        return SloTable(rows=kept, source=self.source), left_out
 
 
 def _type_name(value: object) -> str:

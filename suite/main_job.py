@@ -4,8 +4,11 @@ Starts the bundled sidecar (with its own Redis) unless ``--url``/``OSIRIS_URL`` 
 one, waits until ``/health`` answers 200, runs each scenario headless with its k6 stages (a
 progress line every few seconds), lets the SLO gate judge each run, writes everything into a run
 folder under the current directory (``./osiris-runs/<UTC timestamp>/`` or ``--out``), stops the
-sidecar and exits with the gate's verdict: 0 every scenario passed, 99 an SLO failed, anything
-else is the first other failure (2 bad input, 3 the sidecar did not come up).
+sidecar and exits with the gate's verdict, by the documented precedence: 2 bad input > 3 the sidecar
+did not come up > 99 an SLO failed > 98 one was INCONCLUSIVE under ``--slo-inconclusive fail`` >
+any other code > 0 every scenario passed. The closing lines say, per threshold, whether its interval
+settled it and, if not, how many more requests (and how much time at the run's rate) would. The
+gate's options travel to each Locust child as environment variables (``OSIRIS_SLO_CONFIDENCE``...).
 
 However the job ends (Ctrl+C, SIGTERM, SIGHUP, an exception) it stops everything it started
 within seconds and, when cut short by a signal, says the run was interrupted and exits 128+signal
@@ -29,10 +32,10 @@ from types import FrameType
 from typing import IO
 
 import locustfiles
+from slo.verdict import EXIT_BAD_CONFIG, EXIT_INCONCLUSIVE, EXIT_SLO_FAILED
 from suite.children import start_child, stop_children
 
 SCENARIOS = ("read_heavy", "sidecar_load", "propose_trade")
-EXIT_SLO_FAILED = 99
 EXIT_TARGET_DOWN = 3
 RUNS_DIR = "osiris-runs"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -222,19 +225,47 @@ def build_reports(out: Path) -> None:
 
 
 def overall_code(codes: dict[str, int]) -> int:
-    others = [c for c in codes.values() if c not in (0, EXIT_SLO_FAILED)]
-    if others:
-        return others[0]
-    return EXIT_SLO_FAILED if EXIT_SLO_FAILED in codes.values() else 0
+    """One exit code for several scenarios: bad input first, then the target, the SLO, INCONCLUSIVE."""
+    values = set(codes.values())
+    for code in (EXIT_BAD_CONFIG, EXIT_TARGET_DOWN, EXIT_SLO_FAILED, EXIT_INCONCLUSIVE):
+        if code in values:
+            return code
+    others = [c for c in codes.values() if c != 0]
+    return others[0] if others else 0
+
+
+def settle_report(out: Path, names: list[str]) -> list[str]:
+    """The closing lines: per scenario, its run state and each threshold's interval, settled or
+    what would settle it (from the verdict object each run wrote; nothing judged again)."""
+    from slo.formatting import settle_lines
+    from slo.verdict import VerdictFormatError, from_json
+
+    lines = []
+    for name in names:
+        path = out / f"{name}_slo.json"
+        try:
+            verdict = from_json(path.read_text(encoding="utf-8"), str(path))
+        except (OSError, VerdictFormatError):
+            continue
+        if not verdict.confidence:
+            continue
+        level = f"{verdict.confidence * 100:g}%" + (f", look {verdict.looks}" if verdict.looks else "")
+        lines.append(f"  {name}: {verdict.state} ({level} intervals)")
+        lines.extend(f"    {line}" for line in settle_lines(verdict))
+    return lines
 
 
 def finish(out: Path, codes: dict[str, int]) -> int:
     code = overall_code(codes)
     build_reports(out)
     print("\n=== Verdicts")
+    words = {0: "PASS", EXIT_SLO_FAILED: "FAIL (SLO)", EXIT_INCONCLUSIVE: "INCONCLUSIVE (--slo-inconclusive fail)"}
     for name, rc in codes.items():
-        word = {0: "PASS", EXIT_SLO_FAILED: "FAIL (SLO)"}.get(rc, f"ERROR (exit {rc})")
-        print(f"  {name:<15} {word}")
+        print(f"  {name:<15} {words.get(rc, f'ERROR (exit {rc})')}")
+    closing = settle_report(out, list(codes))
+    if closing:
+        print("\n=== How sure (each threshold: settled, or what would settle it)")
+        print("\n".join(closing))
     print(f"Reports: {out}\nOverall: {'PASS' if code == 0 else 'FAIL'} (exit code {code})")
     return code
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from slo.evaluate import FAIL, NO_DATA, PASS, Verdict, abort_triggers, evaluate
-from slo.recorder import RequestRecorder
-from slo.summary import VERDICT_ROW_FIELDS, format_observed, format_summary, verdict_rows
+from slo.evaluate import abort_triggers, evaluate, plan_for
+from slo.formatting import format_observed, format_summary
+from slo.recorder import RequestRecorder as _Recorder
 from slo.table import DEFAULT_TABLE_PATH, load_table, parse_table
+from slo.verdict import CSV_FIELDS, FAIL, NO_DATA, PASS, Verdict, csv_rows
 
 TABLE = parse_table(
     """
@@ -37,13 +38,20 @@ thresholds = [
 )
 
 
+def RequestRecorder(max_keys: int = 500) -> _Recorder:  # noqa: N802  (reads as the class it builds)
+    """A recorder planned for every limit these tests use (as the plugin plans it from its table)."""
+    table = parse_table("".join(f'[[row]]\nname = "r{i}"\nrequests = ["GET /"]\nthresholds = ["p(50)<{v}"]\n'
+                                for i, v in enumerate((20, 40, 400, 800, 1200, 1500))))
+    return _Recorder(plan_for(table), max_keys=max_keys)
+
+
 def _fill(recorder: RequestRecorder, method: str, name: str, times: list[float], failures: int = 0) -> None:
     for i, t in enumerate(times):
         recorder.record(method, name, t, i < failures)
 
 
 def _by(verdict: Verdict) -> dict[tuple[str, str], str]:
-    return {(r.row, r.expression): r.verdict for r in verdict.results}
+    return {(r.row, r.expression): r.state for r in verdict.thresholds}
 
 
 def test_all_pass_even_with_failures_within_budget() -> None:
@@ -54,11 +62,11 @@ def test_all_pass_even_with_failures_within_budget() -> None:
     verdict = evaluate(TABLE, rec)
     assert verdict.passed, verdict.reasons
     assert verdict.reasons == ()
-    assert all(r.verdict == PASS for r in verdict.results)
-    rate = next(r for r in verdict.results if r.row == "generate" and r.expression == "rate>=0.999")
+    assert all(r.state == PASS for r in verdict.thresholds)
+    rate = next(r for r in verdict.thresholds if r.row == "generate" and r.expression == "rate>=0.999")
     assert rate.observed == pytest.approx(0.999)
-    assert rate.samples == 2000
-    assert rate.requests == ("POST /generate", "POST /generate/")
+    assert rate.requests == 2000 and (rate.failures, rate.successes) == (2, 1998)
+    assert rate.patterns == ("POST /generate", "POST /generate/")
 
 
 def test_a_failed_threshold_fails_the_run_and_says_why() -> None:
@@ -71,7 +79,8 @@ def test_a_failed_threshold_fails_the_run_and_says_why() -> None:
     assert results[("generate", "p(99)<1200")] == PASS
     assert results[("generate", "rate>=0.999")] == PASS
     (reason,) = verdict.reasons
-    assert reason.startswith("generate: p(95)<800 failed: observed 1000.00 ms (limit < 800.00 ms, 100 requests")
+    assert reason.startswith("generate: p(95)<800 failed: observed 1000.00 ms (limit < 800 ms, 100 requests; "
+                             "10 of 100 timed samples beyond the limit, at most 5 may be")
 
 
 def test_rows_pool_their_requests() -> None:
@@ -79,9 +88,9 @@ def test_rows_pool_their_requests() -> None:
     _fill(rec, "POST", "/generate", [100.0] * 50)
     _fill(rec, "POST", "/generate/", [1000.0] * 50)
     verdict = evaluate(TABLE, rec)
-    p95 = next(r for r in verdict.results if r.expression == "p(95)<800")
-    assert p95.samples == 100
-    assert p95.verdict == FAIL
+    p95 = next(r for r in verdict.thresholds if r.expression == "p(95)<800")
+    assert p95.requests == 100
+    assert p95.state == FAIL
 
 
 def test_method_case_does_not_matter() -> None:
@@ -99,8 +108,8 @@ def test_no_data_is_neutral_unless_required_or_strict() -> None:
     results = _by(verdict)
     assert results[("generate", "p(95)<800")] == NO_DATA
     assert results[("propose", "rate>=0.995")] == NO_DATA
-    no_data = [r for r in verdict.results if r.verdict == NO_DATA]
-    assert all(r.observed is None and r.samples == 0 for r in no_data)
+    no_data = [r for r in verdict.thresholds if r.state == NO_DATA]
+    assert all(r.observed is None and r.requests == 0 for r in no_data)
     assert any("generate: no data" in n for n in verdict.notes)
 
     strict = evaluate(TABLE, rec, strict=True)
@@ -122,7 +131,7 @@ def test_nothing_matched_fails() -> None:
     _fill(rec, "GET", "/renamed", [5.0] * 10)
     verdict = evaluate(TABLE, rec)
     assert not verdict.passed
-    assert all(r.verdict == NO_DATA for r in verdict.results)
+    assert all(r.state == NO_DATA for r in verdict.thresholds)
     assert verdict.reasons[-1] == "no request matched any SLO row (recorded: GET /renamed)"
 
     empty = evaluate(TABLE, RequestRecorder())
@@ -150,7 +159,7 @@ def test_every_aggregation_is_evaluated() -> None:
     _fill(rec, "GET", "/x", [10.0, 20.0, 30.0, 40.0], failures=1)
     verdict = evaluate(table, rec)
     assert verdict.passed, verdict.reasons
-    assert len(verdict.results) == 8
+    assert len(verdict.thresholds) == 8
 
 
 def test_abort_triggers() -> None:
@@ -196,13 +205,14 @@ def test_summary_lists_every_threshold_with_words() -> None:
     lines = text.splitlines()
     assert lines[0] == "SLO thresholds:"
     body = [line for line in lines if line.startswith(("  ✓", "  ✗", "  ∅"))]
-    assert len(body) == len(verdict.results)
+    assert len(body) == len(verdict.thresholds)
     assert any("✗ FAIL" in line and "rate>=0.999" in line and "99.00%" in line and "100" in line
                for line in lines)
     assert any("✗ FAIL" in line and "p(95)<800" in line and "1000.00 ms" in line for line in lines)
     assert any("✓ PASS" in line and "p(99)<1200" in line for line in lines)
     assert any("∅ NO DATA" in line and "health" in line and " - " in line for line in lines)
-    assert lines[-1].startswith("SLO verdict: FAIL (1 passed, 2 failed, 4 no data): generate: ")
+    assert "SLO verdict: FAIL (1 passed, 2 failed, 4 no data; 100 requests judged)" in lines
+    assert lines[-1].startswith("  reason: generate: ")
     ascii_text = format_summary(verdict, ascii_only=True)
     ascii_text.encode("ascii")
 
@@ -211,7 +221,7 @@ def test_summary_of_a_pass() -> None:
     rec = RequestRecorder()
     _fill(rec, "GET", "/health", [5.0] * 10)
     text = format_summary(evaluate(TABLE, rec))
-    assert text.splitlines()[-1] == "SLO verdict: PASS (2 passed, 0 failed, 5 no data)"
+    assert text.splitlines()[-1] == "SLO verdict: PASS (2 passed, 0 failed, 5 no data; 10 requests judged)"
     assert "note: generate: no data" in text
 
 
@@ -219,29 +229,28 @@ def test_observed_never_prints_equal_to_a_limit_it_differs_from() -> None:
     rec = RequestRecorder()
     _fill(rec, "GET", "/health", [399.996] * 10)
     verdict = evaluate(TABLE, rec)
-    p95 = next(r for r in verdict.results if r.row == "health" and r.expression == "p(95)<400")
-    assert p95.verdict == PASS
+    p95 = next(r for r in verdict.thresholds if r.row == "health" and r.expression == "p(95)<400")
+    assert p95.state == PASS
     assert format_observed(p95) != "400.00 ms"
     assert format_observed(p95).startswith("399.99")
-    rate = next(r for r in verdict.results if r.row == "health" and r.expression == "rate>=0.999")
+    rate = next(r for r in verdict.thresholds if r.row == "health" and r.expression == "rate>=0.999")
     assert format_observed(rate) == "100.00%"
 
 
-def test_verdict_rows() -> None:
+def test_csv_rows_export_the_object() -> None:
     verdict = _mixed_verdict()
-    rows = verdict_rows(verdict)
-    assert len(rows) == len(verdict.results)
-    assert all(tuple(row) == VERDICT_ROW_FIELDS for row in rows)
+    rows = csv_rows(verdict)
+    assert len(rows) == len(verdict.thresholds) + 1
+    assert all(tuple(row) == CSV_FIELDS for row in rows)
     first = rows[0]
-    assert first == {"row": "generate", "requests": "POST /generate;POST /generate/", "expression": "rate>=0.999",
-                     "observed": pytest.approx(0.99), "samples": 100, "verdict": "fail"}
-    no_data = [r for r in rows if r["verdict"] == "no data"]
-    assert no_data and all(r["observed"] is None and r["samples"] == 0 for r in no_data)
+    assert (first["row"], first["expression"], first["state"], float(first["observed"]), first["n"]) == (
+        "generate", "rate>=0.999", FAIL, 0.99, 100)
+    assert rows[-1]["row"] == "OVERALL" and rows[-1]["n"] == 100  # requests, counted once (row 11)
 
 
 def test_core_imports_nothing_of_locust() -> None:
     """The pure core must stay usable (and testable) without Locust or gevent."""
-    code = ("import sys; import slo.expressions, slo.table, slo.recorder, slo.evaluate, slo.summary; "
+    code = ("import sys; import slo.expressions, slo.table, slo.recorder, slo.evaluate, slo.formatting; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)

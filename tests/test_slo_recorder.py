@@ -14,8 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from slo.evaluate import plan_for
 from slo.expressions import Aggregation
-from slo.recorder import MAX_MS, MIN_MS, EndpointStats, RequestRecorder, nearest_rank
+from slo.recorder import HIGHEST_NS, EndpointStats, RecorderPlan, RequestRecorder, nearest_rank
+from slo.table import parse_table
 
 PERCENTILES = (0.001, 0.1, 1, 10, 25, 50, 75, 90, 94, 95, 99, 99.5, 99.9, 99.99, 99.999, 100)
 TOLERANCE = 0.001  # 0.1 %
@@ -151,7 +153,7 @@ def test_encoding_is_plain_data() -> None:
             for v in value:
                 check(v)
         else:
-            assert type(value) in (str, int, float), value
+            assert value is None or type(value) in (str, int, float), value
 
     check(data)
     assert json.loads(json.dumps(data, allow_nan=False)) == data
@@ -159,7 +161,7 @@ def test_encoding_is_plain_data() -> None:
     assert msgpack.unpackb(msgpack.packb(data, use_bin_type=True), raw=False) == data
     entry = data["entries"][0]
     assert (entry["method"], entry["name"], entry["count"], entry["failures"]) == ("GET", "/health", 2, 1)
-    assert isinstance(entry["histogram"], str)
+    assert sum(entry["counts"]) == 2 and len(entry["index"]) == 2  # sparse: only the occupied counters
 
 
 def test_merge_of_empty_and_reset() -> None:
@@ -168,7 +170,7 @@ def test_merge_of_empty_and_reset() -> None:
     assert master.keys() == []
     master.record("GET", "/x", 1.0, False)
     master.reset()
-    assert master.keys() == [] and master.overflow == 0
+    assert master.keys() == [] and master.unrecorded == 0
 
 
 @pytest.mark.parametrize(
@@ -176,9 +178,11 @@ def test_merge_of_empty_and_reset() -> None:
     [
         (lambda d: d.update(version=99), "unsupported recorder encoding"),
         (lambda d: d.update(unit="us"), "unsupported recorder encoding"),
-        (lambda d: d["entries"][0].update(histogram="not base64!"), "malformed recorder entry"),
+        (lambda d: d["entries"][0].update(index="not a list"), "malformed recorder entry"),
         (lambda d: d["entries"][0].pop("count"), "malformed recorder entry"),
-        (lambda d: d["entries"][0].update(count=7), "histogram holds 2 samples, count says 7"),
+        (lambda d: d["entries"][0].update(timed=7), "counts do not add up"),
+        (lambda d: d["entries"][0].update(index=[10**9, 1]), "counts do not add up"),
+        (lambda d: d.update(limits=[800.0]), "recorded against limits"),
     ],
 )
 def test_merge_rejects_bad_data(mutate: Callable[[dict], object], message: str) -> None:
@@ -223,8 +227,9 @@ def test_no_samples_give_none() -> None:
     empty = recorder.pooled([("GET", "/x")])
     assert empty.count == 0 and empty.histogram is None
     for kind, arg in (("p", 95.0), ("avg", None), ("med", None), ("min", None), ("max", None),
-                      ("rate", None), ("fail_rate", None), ("count", None)):
+                      ("rate", None), ("fail_rate", None)):
         assert empty.value(Aggregation(kind, arg)) is None
+    assert empty.value(Aggregation("count")) == 0.0  # k6: an empty counter is 0
     assert empty.avg_ms is None
     with pytest.raises(ValueError, match="no samples"):
         empty.percentile(50)
@@ -263,17 +268,21 @@ def test_stats_are_a_snapshot() -> None:
     assert stats.histogram is not None and stats.histogram.get_total_count() == 1
 
 
-def test_values_are_clamped_into_range() -> None:
+def test_bad_times_are_never_bent_into_a_value() -> None:
+    """Row 8: None counts as a request without latency (as Locust), NaN/negative are invalid, nothing is
+    clamped: a 2 h response is a 2 h maximum."""
     recorder = RequestRecorder()
-    for x in (0.0, -3.0, float("nan"), 0.0004, 5e9, float("inf")):
+    for x in (None, -3.0, float("nan"), 0.0, 0.0004, 7_200_000.0):
         recorder.record("GET", "/x", x, False)
     stats = recorder.stats("GET", "/x")
     assert stats is not None
-    assert stats.min_ms == MIN_MS
-    assert stats.max_ms == MAX_MS
-    assert stats.percentile(50) == pytest.approx(MIN_MS, rel=TOLERANCE)
-    assert stats.percentile(100) == MAX_MS
-    assert math.isfinite(stats.sum_ms)
+    assert (stats.count, stats.timed, stats.invalid, stats.beyond_range) == (6, 3, 2, 1)
+    assert stats.min_ms == 0.0 and stats.max_ms == 7_200_000.0  # exact, not clamped
+    assert stats.percentile(100) == 7_200_000.0
+    assert stats.sum_ms == pytest.approx(7_200_000.0004)
+    assert stats.value(Aggregation("max")) == 7_200_000.0
+    assert stats.value(Aggregation("rate")) == 1.0  # every request counts for the success rate
+    assert HIGHEST_NS == 3_600_000_000_000
 
 
 def test_method_and_name_are_kept_as_given() -> None:
@@ -283,27 +292,70 @@ def test_method_and_name_are_kept_as_given() -> None:
     assert recorder.keys() == [("GET", "/x"), ("get", "/x")]
 
 
-def test_key_cap_counts_overflow() -> None:
-    recorder = RequestRecorder(max_keys=2)
+def test_key_cap_pools_overflow_per_row_and_counts_the_rest() -> None:
+    """Row 4: past the cap a request a row names is pooled for that row, never dropped; only requests
+    no row names are left unrecorded (counted, a few keys kept)."""
+    table = parse_table('[[row]]\nname = "items"\nrequests = ["GET /items/*"]\nthresholds = ["p(95)<100"]\n')
+    recorder = RequestRecorder(plan_for(table), max_keys=2)
     recorder.record("GET", "/a", 1.0, False)
     recorder.record("GET", "/b", 1.0, False)
     for i in range(15):
-        recorder.record("GET", f"/item/{i}", 1.0, False)
+        recorder.record("GET", f"/items/{i}", 3000.0, True)
+        recorder.record("GET", f"/other/{i}", 1.0, False)
     recorder.record("GET", "/a", 2.0, False)  # known keys keep recording
     assert recorder.keys() == [("GET", "/a"), ("GET", "/b")]
-    assert recorder.overflow == 15
-    assert len(recorder.overflow_keys) == 10
-    assert recorder.overflow_keys[0] == ("GET", "/item/0")
-    stats = recorder.stats("GET", "/a")
-    assert stats is not None and stats.count == 2
+    assert recorder.pool_rows() == [("items",)] and recorder.pool_count(("items",)) == 15
+    pool = recorder.pooled([], row="items")
+    assert (pool.count, pool.failures, pool.max_ms) == (15, 15, 3000.0)
+    assert recorder.unrecorded == 15 and len(recorder.unrecorded_keys) == 10
+    assert recorder.unrecorded_keys[0] == ("GET", "/other/0")
+    assert recorder.total_requests == 3 + 15
 
-    # The master applies its own cap and adds the workers' overflow.
-    master = RequestRecorder(max_keys=1)
+    # The master applies its own cap: overflowing keys go to their row's pool there too.
+    master = RequestRecorder(plan_for(table), max_keys=1)
+    worker = RequestRecorder(plan_for(table))
+    for i in range(5):
+        worker.record("GET", f"/items/{i}", 50.0, False)
     master.merge_encoded(recorder.encode())
+    master.merge_encoded(worker.encode())
     assert master.keys() == [("GET", "/a")]
-    assert master.overflow == 15 + 1  # the workers' 15 and the one /b request it could not keep
+    assert master.pool_count(("items",)) == 15 + 5
+    assert master.unrecorded == 15 + 1  # the workers' 15 and the one /b request no row names
+    master.reset()
+    assert master.unrecorded == 0 and master.pool_rows() == [] and master.total_requests == 0
     with pytest.raises(ValueError):
         RequestRecorder(max_keys=0)
+
+
+def test_exact_counts_at_each_limit_survive_merging() -> None:
+    """Row 6: the samples below and at each limit are counted exactly, locally and merged."""
+    plan = RecorderPlan(limits=(400.0, 800.0))
+    local, w1, w2 = RequestRecorder(plan), RequestRecorder(plan), RequestRecorder(plan)
+    samples = [399.999, 400.0, 400.001, 799.999, 800.0, 800.0, 800.001, 5.0]
+    for i, x in enumerate(samples):
+        local.record("GET", "/x", x, False)
+        (w1 if i % 2 else w2).record("GET", "/x", x, False)
+    master = RequestRecorder(plan)
+    master.merge_encoded(json.loads(json.dumps(w1.drain())))
+    master.merge_encoded(w2.drain())
+    for recorder in (local, master):
+        stats = recorder.stats("GET", "/x")
+        assert stats is not None
+        assert (stats.limit_counts(400.0).below, stats.limit_counts(400.0).at) == (2, 1)
+        assert (stats.limit_counts(800.0).below, stats.limit_counts(800.0).at) == (5, 2)
+        with pytest.raises(KeyError):
+            stats.limit_counts(1200.0)
+
+
+def test_value_at_rank_is_an_order_statistic() -> None:
+    recorder = RequestRecorder()
+    for x in (5.0, 1.0, 3.0, 2.0, 4.0):
+        recorder.record("GET", "/x", x, False)
+    stats = recorder.pooled([("GET", "/x")])
+    assert [round(stats.value_at_rank(r), 2) for r in range(1, 6)] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    for bad in (0, 6):
+        with pytest.raises(ValueError, match="rank"):
+            stats.value_at_rank(bad)
 
 
 def test_record_is_cheap() -> None:
@@ -346,3 +398,36 @@ def test_pooled_allocates_no_histogram_per_evaluation() -> None:
     again = recorder.pooled(both)
     assert again.histogram is first and again.count == 3 and again.percentile(100) == 9.0
     assert recorder.pooled([("GET", "/a")]).histogram is recorder.pooled([("GET", "/a")]).histogram
+
+
+def test_bulk_indices_match_hdrhistogram() -> None:
+    """The vectorized bucket index is HdrHistogram's own, over the whole range (0 .. 1 h in ns)."""
+    import numpy as np
+
+    from slo.recorder import counts_indices, new_histogram
+
+    rng = random.Random(13)
+    values = [0, 1, 2, 2047, 2048, 2049, 4095, 4096, 10**6, 799_999_999, 800_000_000, 800_000_001, HIGHEST_NS]
+    values += [int(10 ** rng.uniform(0, math.log10(HIGHEST_NS))) for _ in range(20_000)]
+    hist = new_histogram()
+    want = [hist.get_counts_array_index(v) for v in values]
+    assert counts_indices(np.array(values, dtype=np.int64)).tolist() == want
+
+
+def test_a_report_after_a_read_ships_everything_once() -> None:
+    """Values already in a worker's histogram (a read flushed them) and values still pending ship together."""
+    worker, master = RequestRecorder(), RequestRecorder()
+    for x in (1.0, 2.0, 3.0):
+        worker.record("GET", "/x", x, False)
+    assert worker.pooled([("GET", "/x")]).timed == 3  # flushes into the histogram
+    for x in (3.0, 4.0):
+        worker.record("GET", "/x", x, False)
+    master.merge_encoded(worker.drain())
+    stats = master.stats("GET", "/x")
+    assert stats is not None and stats.timed == 5 and stats.percentile(100) == 4.0
+    assert [stats.value_at_rank(r) for r in range(1, 6)] == pytest.approx([1.0, 2.0, 3.0, 3.0, 4.0], rel=TOLERANCE)
+    hist = worker._entries[("GET", "/x")].hist
+    assert hist.get_total_count() == 0 and not any(hist.counts[0:hist.counts_len])  # cleared, kept
+    worker.record("GET", "/x", 9.0, False)
+    again = worker.drain()
+    assert [e["counts"] for e in again["entries"]] == [[1]]  # the first report's values were cleared

@@ -23,6 +23,7 @@ from locustfiles.stages import (
     parse_duration,
     parse_stages,
     plan_tick,
+    steady_end_s,
     target_at,
     total_duration,
 )
@@ -349,3 +350,10 @@ def test_shape_reads_the_stages_option_at_run_time(shape_probe: dict[str, object
 
 def test_shape_stops_on_bad_stages_instead_of_crashing(shape_probe: dict[str, object]) -> None:
     assert shape_probe["bad"] is None
+
+
+@pytest.mark.parametrize("text, end", [("10s:5,30s:5,5s:0", 40.0), ("5s:3,20s:3,5s:0", 25.0), ("10s:2", 10.0),
+                                       ("5s:0,10s:4,0s:0", 15.0), ("5s:0", 0.0)])
+def test_steady_end_is_where_the_last_non_zero_stage_ends(text: str, end: float) -> None:
+    """Where ``--slo-until-settled`` holds the run: the end of the last stage with users."""
+    assert steady_end_s(parse_stages(text)) == end

@@ -13,7 +13,7 @@ from typing import Any
 
 from locust import FastHttpUser, constant, events, task
 
-import slo.plugin  # noqa: F401  (registers the SLO gate)
+import slo_locust  # noqa: F401  (registers the SLO gate)
 
 SAMPLES: list[tuple[str, str, float, bool]] = []
 

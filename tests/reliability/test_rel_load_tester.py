@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,13 +30,13 @@ from tests.reliability.reliability_support import (
     requests_served,
     run_locust,
 )
+from tests.verdict_files import read_verdict_rows
 
 EXIT_SLO_FAILED = 99
 
 
-def slo_rows(prefix: Path) -> dict[tuple[str, str], dict[str, str]]:
-    with open(f"{prefix}_slo.csv", newline="") as handle:
-        return {(row["row"], row["expression"]): row for row in csv.DictReader(handle)}
+def slo_rows(prefix: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    return read_verdict_rows(prefix)
 
 
 def overall(prefix: Path) -> dict[str, str]:
@@ -182,7 +183,7 @@ def test_lost_worker_is_named_and_judged(sidecar, tmp_path: Path, killed: str, a
             process.kill()
 
     output = finished.output
-    lost_lines = [line for line in output.splitlines() if "SLO gate: lost worker" in line]
+    lost_lines = [line for line in output.splitlines() if "lost worker" in line]
     row = overall(prefix)
     survivor_records = read_records(out)
     record("lost_worker", killed=killed, allow_lost=allow_lost, exit=finished.returncode,

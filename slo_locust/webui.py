@@ -1,7 +1,7 @@
 """The SLO gate in Locust's web UI: a live "SLO" tab, CSV downloads, an HTML report, and SLO file
 reloading from the start form.
 
-``attach(environment, web_ui, gate)`` is called by ``slo.plugin.on_init`` where a web UI runs (a
+``attach(environment, web_ui, gate)`` is called by ``slo_locust.plugin.on_init`` where a web UI runs (a
 local runner or a master), and wires in, through Locust's own extension points:
 
 * an **SLO tab** (``extended_tabs`` / ``extended_tables`` in ``web_ui.template_args``) whose rows
@@ -33,19 +33,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slo.evaluate import FAIL, NO_DATA, PASS, ThresholdResult, Verdict, evaluate
-from slo.expressions import format_number
-from slo.summary import format_observed
-from slo.table import DEFAULT_TABLE_PATH, SloFileError, SloTable, ThresholdSpec, load_table
+from slo.formatting import format_interval, format_limit, format_observed, format_settle, state_word
+from slo.table import DEFAULT_TABLE_PATH, SloFileError
+from slo.verdict import ThresholdResult, Verdict, to_csv, to_json
+from slo_locust.selection import check_gate_options, load_gate_table
 
 if TYPE_CHECKING:  # pragma: no cover - only for type checkers
     from flask import Response
     from locust.env import Environment
     from locust.web import WebUI
 
-    from slo.plugin import SloGate
+    from slo_locust.plugin import SloGate
 
-__all__ = ["SLO_TAB_KEY", "SLO_TABLE_STRUCTURE", "SloWebUi", "attach", "limit_text"]
+__all__ = ["SLO_TAB_KEY", "SLO_TABLE_STRUCTURE", "SloWebUi", "attach"]
 
 log = logging.getLogger("osiris.slo.webui")
 
@@ -58,7 +58,9 @@ SLO_TABLE_STRUCTURE: list[dict[str, str]] = [
     {"key": "requests", "title": "Requests"},
     {"key": "expression", "title": "Threshold"},
     {"key": "observed", "title": "Observed"},
+    {"key": "interval", "title": "Interval"},
     {"key": "limit", "title": "Limit"},
+    {"key": "settle", "title": "To settle"},
     {"key": "samples", "title": "Samples"},
 ]
 """Columns of the SLO tab. No column is called ``name``: Locust's table sorts rows by ``name`` by
@@ -67,32 +69,19 @@ default, and the rows must keep the SLO file's order."""
 CSV_FILES: list[dict[str, str]] = [
     {"href": "./slo/csv", "title": "Download SLO verdict CSV (_slo.csv)"},
     {"href": "./slo/endpoints.csv", "title": "Download SLO per-endpoint percentiles CSV (_slo_endpoints.csv)"},
+    {"href": "./slo/verdict.json", "title": "Download SLO verdict JSON (_slo.json)"},
     {"href": "./slo/report.html", "title": "SLO HTML report"},
 ]
 
-_WORDS = {PASS: "✓ PASS", FAIL: "✗ FAIL", NO_DATA: "∅ NO DATA"}
 _WAITING_STATES = ("ready", "spawning", "running")  # nothing recorded yet in these: no verdict to show
-_STATS_ENDPOINT = "locust.request_stats"  # Locust's /stats/requests view, under any --web-base-path
-
-
-def limit_text(spec: ThresholdSpec) -> str:
-    """The limit of a threshold in its own terms: ``< 800 ms``, ``>= 99.9%``, ``> 100``."""
-    threshold = spec.threshold
-    aggregation = threshold.aggregation
-    if aggregation.is_latency:
-        value = f"{format_number(threshold.value)} ms"
-    elif aggregation.is_rate:
-        value = f"{format_number(round(threshold.value * 100, 6))}%"
-    else:
-        value = format_number(threshold.value)
-    return f"{threshold.op} {value}"
+_STATS_ENDPOINT = "locust.request_stats"
+_SWARM_ENDPOINT = "locust.swarm"  # Locust's /stats/requests view, under any --web-base-path
 
 
 def _expression_text(result: ThresholdResult) -> str:
-    spec = result.spec
-    if not spec.abort_on_fail:
+    if not result.abort_on_fail:
         return result.expression
-    delay = f" after {format_number(spec.delay_abort_eval_s)}s" if spec.delay_abort_eval_s else ""
+    delay = f" after {result.delay_abort_eval_s:g}s" if result.delay_abort_eval_s else ""
     return f"{result.expression} (abort on fail{delay})"
 
 
@@ -129,82 +118,88 @@ class SloWebUi:
         return str(value).strip() if value and str(value).strip() else str(DEFAULT_TABLE_PATH)
 
     def reload_table(self, **_: Any) -> None:
-        """``test_start`` listener, run before the gate's: load the table again if the start form
-        named another file or the file changed on disk. A file that does not load is reported in the
-        tab and the log, and the previous table stays in force: the gate never judges with it."""
-        path = self.requested_path()
-        stamp = _file_stamp(path)
-        if path == self.loaded_path and stamp == self.loaded_stamp and stamp is not None:
-            self.error = None
-            return
+        """``test_start`` listener, run before the gate's: load the table again (the start form may
+        name another file or other rows, or the file changed on disk). The start form already
+        refused a file that does not load (:meth:`start_refusal`); if it broke since, the error
+        shows in the tab and the log and the previous table stays in force."""
         try:
-            table = load_table(path)
+            table, left_out = self.load(self.requested_path())
         except SloFileError as exc:
-            self._fail(str(exc))
+            current = self.gate.table.source if self.gate.table is not None else "no table"
+            self.error = f"{exc} (still judging against {current})"
+            log.error("SLO gate: %s", self.error)
             return
-        except Exception as exc:  # whatever it is, the UI must keep running
-            self._fail(f"{path}: cannot load the SLO file: {type(exc).__name__}: {exc}")
-            return
-        if path != self.loaded_path:
-            log.info("SLO gate: now judging against %s (was %s)", path, self.loaded_path)
-        self.gate.table = table
-        self.loaded_path, self.loaded_stamp, self.error = path, stamp, None
+        self.gate.set_table(table, left_out)
+        self.loaded_path, self.loaded_stamp, self.error = self.requested_path(), _file_stamp(table.source), None
 
-    def _fail(self, message: str) -> None:
-        current = self.gate.table.source if self.gate.table is not None else "no table"
-        self.error = f"{message} (still judging against {current})"
-        log.error("SLO gate: %s", self.error)
+    def load(self, path: str) -> tuple[Any, tuple[str, ...]]:
+        """The table and the rows left out, as the plugin selects them; :class:`SloFileError` on
+        any problem (a message for a person, whatever went wrong)."""
+        try:
+            return load_gate_table(self.environment, path)
+        except SloFileError:
+            raise
+        except Exception as exc:  # whatever it is, the UI must keep running
+            raise SloFileError(f"{path}: cannot load the SLO file: {type(exc).__name__}: {exc}") from None
+
+    def start_refusal(self, form: Any) -> str | None:
+        """Why a start from the form must be refused (the SLO file or rows named there do not
+        load), as the CLI refuses with exit 2; ``None`` to let it start."""
+        path = str(form.get("slo_file", "") or "").strip() or str(DEFAULT_TABLE_PATH)
+        options = self.environment.parsed_options
+        saved = getattr(options, "slo_rows", None) if options is not None else None
+        try:
+            if options is not None and "slo_rows" in form:
+                options.slo_rows = form.get("slo_rows", "")
+            self.load(path)
+            check_gate_options(lambda name: form.get(name) if name in form else None)
+        except SloFileError as exc:
+            return f"SLO gate: {exc}"
+        finally:
+            if options is not None:
+                options.slo_rows = saved
+        return None
 
     # -- the verdict --
     def current_verdict(self) -> Verdict | None:
-        """The gate's latest live verdict, or a fresh one (not stored) before the first."""
-        table: SloTable | None = self.gate.table
-        if table is None:
+        """The gate's latest live verdict, or a fresh one before the first (not stored)."""
+        if self.gate.table is None:
             return None
         if self.gate.verdict is not None:
             return self.gate.verdict
-        return evaluate(table, self.gate.recorder, strict=self.gate.strict)
-
-    def lost_workers(self) -> list[Any]:
-        """Workers lost so far (master only), from the gate's ledger."""
-        return self.gate.lost_workers()
-
-    def passed(self, verdict: Verdict) -> bool:
-        """The gate's own rule (``SloGate.overall_passed``), so the tab and the exit code agree."""
-        return self.gate.overall_passed(verdict)
+        return self.gate.evaluate(store=False)
 
     def tab_rows(self) -> list[dict[str, Any]]:
         """The SLO tab: an error row if the SLO file did not load, one row per threshold, and an
-        overall row (verdict, the table in force, the reasons or notes)."""
+        overall row (state, the table in force, the reasons and notes): a rendering of the verdict."""
         rows: list[dict[str, Any]] = []
+        blank = {"observed": "", "interval": "", "limit": "", "settle": "", "samples": ""}
         if self.error:
             rows.append({"verdict": "⚠ ERROR", "row": "SLO file", "requests": self.requested_path(),
-                         "expression": self.error, "observed": "", "limit": "", "samples": ""})
+                         "expression": self.error, **blank})
         verdict = self.current_verdict()
         if verdict is None:
-            rows.append({"verdict": "", "row": "OVERALL", "requests": "", "expression": "no SLO table loaded",
-                         "observed": "", "limit": "", "samples": ""})
+            rows.append({"verdict": "", "row": "OVERALL", "requests": "", "expression": "no SLO table loaded", **blank})
             return rows
-        for result in verdict.results:
-            rows.append({"verdict": _WORDS[result.verdict], "row": result.row, "requests": ", ".join(result.requests),
-                         "expression": _expression_text(result), "observed": format_observed(result),
-                         "limit": limit_text(result.spec), "samples": result.samples})
-        passed = self.passed(verdict)
-        why = list(verdict.reasons) + [f"aborted by {a}" for a in self.gate.aborted_by]
-        if self.gate.bad_reports:
-            why.append(f"{self.gate.bad_reports} worker reports could not be merged")
-        why += [lost.describe() for lost in self.lost_workers()]
-        why += list(verdict.notes)
-        table = self.gate.table
-        source = table.source if table is not None else ""
+        for result in verdict.thresholds:
+            rows.append({"verdict": state_word(result.state), "row": result.row,
+                         "requests": ", ".join(result.patterns), "expression": _expression_text(result),
+                         "observed": format_observed(result), "interval": format_interval(result),
+                         "limit": format_limit(result), "settle": format_settle(result),
+                         "samples": result.requests})
         runner = self.environment.runner
+        source = verdict.table
         if not self.gate.recorder.keys() and getattr(runner, "state", None) in _WAITING_STATES:
             rows.append({"verdict": "… WAITING", "row": "OVERALL", "requests": f"table: {source}",
-                         "expression": "no request recorded yet", "observed": "", "limit": "", "samples": ""})
+                         "expression": "no request recorded yet", **blank})
             return rows
-        rows.append({"verdict": _WORDS[PASS] if passed else _WORDS[FAIL], "row": "OVERALL",
-                     "requests": f"table: {source}", "expression": "; ".join(why) or "every threshold holds",
-                     "observed": "", "limit": "", "samples": ""})
+        why = list(verdict.reasons) + list(verdict.notes)
+        if verdict.rows_left_out:
+            why.append(f"not judged (rows this run does not exercise): {', '.join(verdict.rows_left_out)}")
+        why += [f"unjudged: {m} {n} ({c} requests): no SLO row names it" for m, n, c in verdict.tally.unjudged]
+        rows.append({"verdict": state_word(verdict.state), "row": "OVERALL", "requests": f"table: {source}",
+                     "expression": "\n".join(why) or "every threshold holds", **blank,
+                     "samples": verdict.tally.judged})
         return rows
 
     def extended_stats(self) -> list[dict[str, Any]]:
@@ -216,16 +211,12 @@ class SloWebUi:
         locustfile = self.environment.locustfile or "locust"
         return _safe_name(Path(str(locustfile).split(",")[0]).stem)
 
-    def slo_csv_texts(self) -> tuple[str, str] | None:
-        """The texts of ``_slo.csv`` and ``_slo_endpoints.csv`` as the gate writes them now."""
+    def slo_csv_texts(self) -> tuple[str, str, str] | None:
+        """``_slo.csv``, ``_slo_endpoints.csv`` and ``_slo.json`` as the gate would write them now."""
         verdict = self.current_verdict()
         if verdict is None:
             return None
-        with tempfile.TemporaryDirectory(prefix="osiris-slo-") as folder:
-            prefix = str(Path(folder) / "run")
-            self.gate.write_csv(prefix, verdict, self.passed(verdict))
-            return (Path(f"{prefix}_slo.csv").read_text(encoding="utf-8"),
-                    Path(f"{prefix}_slo_endpoints.csv").read_text(encoding="utf-8"))
+        return to_csv(verdict), self.gate.endpoint_csv(), to_json(verdict)
 
     def write_run_dir(self, folder: Path) -> str:
         """Write the current statistics as a run folder of CSVs (the names ``--csv NAME`` gives) and
@@ -241,7 +232,7 @@ class SloWebUi:
         self._write_history(Path(f"{base}_stats_history.csv"))
         verdict = self.current_verdict()
         if verdict is not None:
-            self.gate.write_csv(str(base), verdict, self.passed(verdict))
+            self.gate.write_files(str(base), verdict)
         return name
 
     def _write_history(self, path: Path) -> None:
@@ -323,6 +314,19 @@ def attach(environment: Environment, web_ui: WebUI, gate: SloGate) -> SloWebUi:
     web_ui.template_args["extended_tables"] = [{"key": SLO_TAB_KEY, "structure": SLO_TABLE_STRUCTURE}]
     web_ui.template_args["extended_csv_files"] = list(CSV_FILES)
 
+    @web_ui.app.before_request
+    def refuse_a_broken_slo_file() -> Response | None:
+        """A start from the form with an SLO file (or rows) that does not load is refused, with the
+        reason in the form, as the CLI refuses with exit 2."""
+        if request.endpoint != _SWARM_ENDPOINT or request.method != "POST":
+            return None
+        why = ui.start_refusal(request.form)
+        if why is None:
+            return None
+        from flask import jsonify
+
+        return jsonify({"success": False, "message": why, "host": environment.host})
+
     @web_ui.app.after_request
     def add_slo_rows(response: Response) -> Response:
         """Ride on Locust's /stats/requests poll, so the SLO tab refreshes with the statistics."""
@@ -350,7 +354,7 @@ def attach(environment: Environment, web_ui: WebUI, gate: SloGate) -> SloWebUi:
         texts = ui.slo_csv_texts()
         if texts is None:
             return _text("No SLO table is loaded.", 503)
-        response = _text(texts[index], mimetype="text/csv")
+        response = _text(texts[index], mimetype="application/json" if suffix.endswith(".json") else "text/csv")
         response.headers["Content-Disposition"] = f"attachment;filename={name()}{suffix}"
         return response
 
@@ -363,6 +367,11 @@ def attach(environment: Environment, web_ui: WebUI, gate: SloGate) -> SloWebUi:
     @web_ui.auth_required_if_enabled
     def slo_endpoints_csv() -> Response:
         return csv_download(1, "_slo_endpoints.csv")
+
+    @blueprint.route("/slo/verdict.json")
+    @web_ui.auth_required_if_enabled
+    def slo_json() -> Response:
+        return csv_download(2, "_slo.json")
 
     @blueprint.route("/slo/report.html")
     @web_ui.auth_required_if_enabled

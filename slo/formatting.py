@@ -1,0 +1,198 @@
+"""The one formatter of the gate: values, limits, reasons and the console summary.
+
+Every view (console, CSV, reports, web UI) prints values and limits through these functions, so
+a value reads the same everywhere, and a value is never printed so that it reads as meeting a
+limit it does not meet (799.996 ms against ``p(95)<800`` prints ``799.996 ms``, not ``800.00 ms``).
+"""
+
+from __future__ import annotations
+
+from slo.expressions import format_number
+from slo.verdict import FAIL, INCONCLUSIVE, NO_DATA, PASS, LostWorkerInfo, ThresholdResult, Verdict
+
+__all__ = ["describe_lost", "failure_reason", "format_duration", "format_interval", "format_limit",
+           "format_observed", "format_settle", "format_summary", "format_value", "settle_lines", "state_word"]
+
+_SCALE = {"ms": 1.0, "ratio": 100.0}
+_SUFFIX = {"ms": " ms", "ratio": "%"}
+_MARKS = {PASS: ("✓", "PASS"), FAIL: ("✗", "FAIL"), INCONCLUSIVE: ("?", "INCONCLUSIVE"), NO_DATA: ("∅", "NO DATA")}
+_ASCII_MARKS = {PASS: "+", FAIL: "x", INCONCLUSIVE: "?", NO_DATA: "-"}
+
+
+def state_word(state: str, *, ascii_only: bool = False) -> str:
+    """``✓ PASS``, ``✗ FAIL``, ``? INCONCLUSIVE``, ``∅ NO DATA`` (``+ PASS`` ... with ``ascii_only``)."""
+    mark, word = _MARKS[state]
+    return f"{_ASCII_MARKS[state] if ascii_only else mark} {word}"
+
+
+def format_value(unit: str, value: float | None, limit: float | None = None) -> str:
+    """A value in its unit: ``812.35 ms``, ``99.85%``, ``1500`` (requests), ``-`` for none.
+
+    Two decimals, or more when fewer would print it equal to ``limit`` while it differs from it."""
+    if value is None:
+        return "-"
+    if unit not in _SCALE:
+        return format_number(value)
+    scale, digits = _SCALE[unit], 2
+    text = f"{value * scale:.{digits}f}"
+    if limit is not None and value != limit:
+        while digits < 9 and text == f"{limit * scale:.{digits}f}":
+            digits += 1
+            text = f"{value * scale:.{digits}f}"
+    return text + _SUFFIX[unit]
+
+
+def format_limit(result: ThresholdResult) -> str:
+    """The limit as written, in its unit: ``< 800 ms``, ``>= 99.9%``, ``> 100``."""
+    if result.unit == "ratio":
+        value = f"{format_number(round(result.limit * 100, 10))}%"
+    elif result.unit == "ms":
+        value = f"{format_number(result.limit)} ms"
+    else:
+        value = format_number(result.limit)
+    return f"{result.op} {value}"
+
+
+def format_observed(result: ThresholdResult) -> str:
+    return format_value(result.unit, result.observed, result.limit)
+
+
+def format_interval(result: ThresholdResult) -> str:
+    """The interval in the threshold's unit: ``412.10 .. 830.55 ms``, ``99.70 .. 100.00%``; an
+    unbounded end reads ``<= 830.55 ms`` / ``>= 412.10 ms`` (beyond the largest or smallest sample);
+    ``-`` without an interval (off, or a fact of the run: min, max, count)."""
+    if result.interval is None:
+        return "-"
+    low, high = result.interval
+    if low is None and high is None:
+        return "unbounded"
+    if low is None:
+        return f"<= {format_value(result.unit, high, result.limit)}"
+    if high is None:
+        return f">= {format_value(result.unit, low, result.limit)}"
+    text_low = format_value(result.unit, low, result.limit)
+    text_high = format_value(result.unit, high, result.limit)
+    suffix = _SUFFIX.get(result.unit, "")
+    if suffix and text_low.endswith(suffix):
+        text_low = text_low[: -len(suffix)]
+    return f"{text_low} .. {text_high}"
+
+
+def format_duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.2 h``: how long a run would still need."""
+    if seconds < 120:
+        return f"{max(seconds, 1):.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def format_settle(result: ThresholdResult) -> str:
+    """What would settle an INCONCLUSIVE threshold: ``~2 950 more requests (~6 min at this rate)``,
+    or that it would not settle (the estimate sits on the limit); empty when settled."""
+    if result.state != INCONCLUSIVE:
+        return ""
+    if result.requests_needed is None:
+        return "would not settle at the observed share (it sits on the limit)"
+    more = max(result.requests_needed - result.n, 1)
+    text = f"~{more} more requests"
+    if result.seconds_needed is not None:
+        text += f" (~{format_duration(result.seconds_needed)} at this rate)"
+    return text
+
+
+def failure_reason(result: ThresholdResult) -> str:
+    """Why a threshold failed, with the exact counts it was decided on (and its interval, and
+    whether only the point estimate fails it)."""
+    detail = f"{result.requests} requests"
+    if result.rank is not None and result.beyond is not None:
+        detail += (f"; {result.beyond} of {result.n} timed samples beyond the limit, "
+                   f"at most {result.n - result.rank} may be")
+    elif result.failures is not None:
+        detail += f", {result.failures} failed"
+    if result.interval is not None:
+        confidence = format_number(round(result.confidence * 100, 6))
+        settled = "" if result.state == FAIL else "; not settled: the interval straddles the limit"
+        detail += f"; {confidence}% interval {format_interval(result)}{settled}"
+    what = "failed" if result.state == FAIL else "failed on its point estimate"
+    return (f"{result.row}: {result.expression} {what}: observed {format_observed(result)} "
+            f"(limit {format_limit(result)}, {detail})")
+
+
+def _widened(result: ThresholdResult) -> str:
+    """`` (D 1.84)``: the interval was widened for dependence between requests (design effect)."""
+    return f" (D {result.design_effect:.2f})" if result.interval is not None and result.design_effect > 1 else ""
+
+
+def settle_lines(verdict: Verdict) -> list[str]:
+    """One line per threshold with an interval: settled (and how), or what would settle it."""
+    lines = []
+    for t in verdict.thresholds:
+        if t.interval is None:
+            continue
+        if t.state == INCONCLUSIVE:
+            lines.append(f"{t.row}: {t.expression} not settled ({t.n} samples, interval {format_interval(t)}"
+                         f"{_widened(t)}): needs {format_settle(t)}")
+        else:
+            lines.append(f"{t.row}: {t.expression} settled {t.state} on {t.n} samples "
+                         f"(interval {format_interval(t)}{_widened(t)})")
+    return lines
+
+
+def format_summary(verdict: Verdict, *, ascii_only: bool = False) -> str:
+    """A k6-like summary: one aligned line per threshold (state, row, expression, observed, limit,
+    requests), the requests no row judged, notes, then the overall verdict with one reason a line."""
+    with_intervals = verdict.confidence > 0
+    title = "SLO thresholds:"
+    if with_intervals:
+        level = format_number(round(verdict.confidence * 100, 6))
+        title = f"SLO thresholds ({level}% intervals{f', look {verdict.looks}' if verdict.looks else ''}):"
+    lines = [title]
+    table = [(state_word(t.state, ascii_only=ascii_only), t.row, t.expression, format_observed(t),
+              *((format_interval(t) + _widened(t),) if with_intervals else ()), format_limit(t), str(t.requests))
+             for t in verdict.thresholds]
+    if table:
+        headers = ("", "row", "threshold", "observed", *(("interval",) if with_intervals else ()), "limit",
+                   "requests")
+        widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(headers)]
+
+        def fmt(cells: tuple[str, ...]) -> str:
+            left = "  ".join(map(str.ljust, cells[:3], widths[:3]))
+            right = "  ".join(map(str.rjust, cells[3:], widths[3:]))
+            return f"  {left}  {right}".rstrip()
+
+        lines.append(fmt(headers))
+        lines.extend(fmt(r) for r in table)
+    else:
+        lines.append("  (no thresholds)")
+    if verdict.rows_left_out:
+        lines.append(f"  not judged (rows this run does not exercise): {', '.join(verdict.rows_left_out)}")
+    tally = verdict.tally
+    for method, name, count in tally.unjudged:
+        lines.append(f"  unjudged: {method} {name} ({count} requests): no SLO row names it")
+    for note in verdict.notes:
+        lines.append(f"  note: {note}")
+    for t in verdict.thresholds:
+        if t.state == INCONCLUSIVE:
+            lines.append(f"  inconclusive: {t.row}: {t.expression} needs {format_settle(t)}")
+    inconclusive = f"{verdict.count(INCONCLUSIVE)} inconclusive, " if with_intervals else ""
+    counts = (f"{verdict.count(PASS)} passed, {verdict.count(FAIL)} failed, {inconclusive}"
+              f"{verdict.count(NO_DATA)} no data")
+    lines.append(f"SLO verdict: {verdict.state} ({counts}; {tally.judged} requests judged)")
+    lines.extend(f"  reason: {reason}" for reason in verdict.reasons)
+    if verdict.exceptions.count:
+        lines.append(f"  {verdict.exceptions.count} unhandled exceptions in user code (first: "
+                     f"{verdict.exceptions.first})")
+    return "\n".join(lines)
+
+
+def describe_lost(lost: LostWorkerInfo) -> str:
+    """One line about a lost worker."""
+    if lost.reported:
+        more = "an unknown number" if lost.missing_estimate is None else f"about {lost.missing_estimate}"
+        return (f"{lost.worker_id} ({lost.why}): {lost.requests_received} of its requests were received; "
+                f"{more} more may be missing")
+    if lost.missing_estimate is None:
+        return f"{lost.worker_id} ({lost.why}): it never reported; all its requests (count unknown) are missing"
+    return (f"{lost.worker_id} ({lost.why}): it never reported; at its peers' rate about {lost.missing_estimate} "
+            "more may be missing (all of its requests)")

@@ -1,0 +1,319 @@
+"""The verdict object: everything the gate decided, once, as data. Every view renders it.
+
+The gate writes it as ``PREFIX_slo.json`` (schema ``osiris-load/slo-verdict``, version
+:data:`VERSION`, documented in ``docs/slo-file.md``); ``PREFIX_slo.csv`` is an export of it
+(:func:`csv_rows`); the console summary, the reports and the web UI tab read the object and never
+parse a threshold expression or judge again. :func:`from_json` reads back exactly what
+:func:`to_json` wrote (no text round trip loses anything: reasons are lists, numbers are numbers).
+
+Each threshold carries the exact counts its state was decided on (``n``, and for percentiles the
+``rank`` and the counts ``below``/``at`` the limit and ``beyond`` it; for rates ``failures`` and
+``successes``), a ``state`` (:data:`STATES`) rather than a boolean, the point estimate's own state
+(``estimate``: what k6 would say), and, when the gate judges with a confidence
+(``--slo-confidence``, ``slo.confidence``), the ``interval`` it rests on and, while it is
+INCONCLUSIVE, the ``requests_needed`` and ``seconds_needed`` that would settle it if the observed
+shares held. Version 2 added those (and ``INCONCLUSIVE``, ``confidence``, ``policy``, ``looks``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+__all__ = [
+    "EXIT_BAD_CONFIG",
+    "EXIT_SLO_FAILED",
+    "EXIT_INCONCLUSIVE",
+    "FAIL",
+    "INCONCLUSIVE",
+    "NO_DATA",
+    "PASS",
+    "SCHEMA",
+    "STATES",
+    "VERSION",
+    "LostWorkerInfo",
+    "RequestTally",
+    "ThresholdResult",
+    "UserExceptions",
+    "Verdict",
+    "VerdictFormatError",
+    "choose_exit_code",
+    "csv_rows",
+    "to_csv",
+    "from_json",
+    "to_json",
+]
+
+SCHEMA = "osiris-load/slo-verdict"
+VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 has no intervals: its thresholds read as judged without (confidence 0)
+
+PASS = "PASS"
+FAIL = "FAIL"
+INCONCLUSIVE = "INCONCLUSIVE"
+NO_DATA = "NO_DATA"
+STATES = (PASS, FAIL, INCONCLUSIVE, NO_DATA)
+
+EXIT_BAD_CONFIG = 2
+EXIT_SLO_FAILED = 99
+EXIT_INCONCLUSIVE = 98  # --slo-inconclusive fail (slo.confidence.EXIT_INCONCLUSIVE)
+
+CSV_FIELDS = ("row", "requests", "expression", "state", "estimate", "observed", "unit", "limit", "n", "beyond",
+              "interval_low", "interval_high", "confidence", "design_effect", "requests_needed", "seconds_needed",
+              "reason")
+
+
+class VerdictFormatError(ValueError):
+    """A verdict file that is not this schema and version; the message names what is wrong."""
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    """One threshold of one row, judged.
+
+    ``observed`` is the aggregate in ``unit`` (``ms``, ``ratio`` or ``requests``), ``None`` exactly
+    when ``state`` is NO_DATA; for percentiles it is the histogram's value, placed on the side of
+    the limit that the exact counts decided. ``requests`` counts the row's requests (once each);
+    ``n`` the samples the aggregate is over (timed requests for latency). ``beyond`` is the number
+    of samples on the failing side of the limit for a percentile (``p(q) < L`` holds iff
+    ``beyond <= n - rank``), the failures for ``rate`` and ``fail_rate``.
+
+    ``state`` is the confident state (PASS/FAIL only when the whole ``interval`` is on one side of
+    the limit, else INCONCLUSIVE); ``estimate`` the point estimate's (PASS/FAIL, ``None`` for NO
+    DATA). Without a confidence (0) both are the same. ``interval`` is ``(low, high)`` in ``unit``,
+    an end ``None`` where the samples bound nothing on that side (a percentile beyond the largest
+    or smallest sample); ``None`` for ``min``/``max``/``count`` (facts of the run) and when off.
+    ``reason`` says why the point estimate (or the interval) fails the threshold.
+    """
+
+    row: str
+    patterns: tuple[str, ...]
+    expression: str
+    kind: str
+    arg: float | None
+    op: str
+    limit: float
+    unit: str
+    state: str
+    observed: float | None
+    requests: int
+    n: int
+    rank: int | None = None
+    below: int | None = None
+    at: int | None = None
+    beyond: int | None = None
+    failures: int | None = None
+    successes: int | None = None
+    abort_on_fail: bool = False
+    delay_abort_eval_s: float = 0.0
+    reason: str | None = None
+    interval: tuple[float | None, float | None] | None = None
+    requests_needed: int | None = None
+    estimate: str | None = None
+    confidence: float = 0.0
+    design_effect: float = 1.0
+    seconds_needed: float | None = None
+
+    @property
+    def is_latency(self) -> bool:
+        return self.unit == "ms"
+
+
+@dataclass(frozen=True)
+class LostWorkerInfo:
+    """A worker whose final results never arrived; ``missing_estimate`` ``None`` when unknown."""
+
+    worker_id: str
+    requests_received: int
+    reported: bool
+    missing_estimate: int | None
+    why: str = "no heartbeat"
+
+
+@dataclass(frozen=True)
+class RequestTally:
+    """Every request the gate saw, once: judged by a row, or recorded but judged by none, or left
+    unrecorded (past the key cap and named by no row); ``invalid`` had NaN or negative times."""
+
+    recorded: int = 0
+    judged: int = 0
+    unjudged: tuple[tuple[str, str, int], ...] = ()  # (method, name, count), recorded, no row names them
+    unrecorded: int = 0
+    unrecorded_keys: tuple[tuple[str, str], ...] = ()
+    invalid: int = 0
+
+
+@dataclass(frozen=True)
+class UserExceptions:
+    """Unhandled exceptions in user code (a locustfile bug): how many, and the first one's line."""
+
+    count: int = 0
+    first: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's answer. ``reasons`` says why it failed (empty when it passed); ``notes`` what a
+    reader should know even when it passed. ``exit_code`` is the process's, set at the end."""
+
+    table: str
+    thresholds: tuple[ThresholdResult, ...]
+    reasons: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    tally: RequestTally = field(default_factory=RequestTally)
+    rows_left_out: tuple[str, ...] = ()
+    lost_workers: tuple[LostWorkerInfo, ...] = ()
+    aborted_by: tuple[str, ...] = ()
+    exceptions: UserExceptions = field(default_factory=UserExceptions)
+    strict: bool = False
+    exit_code: int | None = None
+    confidence: float = 0.0
+    policy: str = "estimate"
+    looks: int = 0
+
+    @property
+    def state(self) -> str:
+        """The run's state, whatever the exit policy: FAIL if any threshold fails with confidence or
+        the run failed for a reason of its own (no data, lost worker, abort...), else INCONCLUSIVE
+        if any threshold is, else PASS."""
+        own = {t.reason for t in self.thresholds if t.reason is not None}
+        if any(t.state == FAIL for t in self.thresholds) or any(r not in own for r in self.reasons):
+            return FAIL
+        return INCONCLUSIVE if any(t.state == INCONCLUSIVE for t in self.thresholds) else PASS
+
+    @property
+    def passed(self) -> bool:
+        """Whether the exit code passes the SLOs: ``reasons`` holds every failure that counts under
+        the exit policy (``policy``), so this is independent of how INCONCLUSIVE is shown."""
+        return not self.reasons
+
+    @property
+    def inconclusive_exit(self) -> bool:
+        """``--slo-inconclusive fail`` and an INCONCLUSIVE run: exit :data:`EXIT_INCONCLUSIVE`."""
+        return self.passed and self.policy == "fail" and self.state == INCONCLUSIVE
+
+    def count(self, state: str) -> int:
+        return sum(1 for t in self.thresholds if t.state == state)
+
+    def with_exit_code(self, code: int) -> Verdict:
+        return replace(self, exit_code=code)
+
+
+def choose_exit_code(*, slo_failed: bool, preset: int | None, user_exceptions: int, unhandled: bool,
+                     code_on_error: int, inconclusive: bool = False) -> int:
+    """The process's exit code; the gate never lowers one. Precedence: bad configuration (2, the
+    gate exits before a test) > SLO failed (99) > INCONCLUSIVE under ``--slo-inconclusive fail``
+    (98) > Locust's own codes (a code another plugin set, ``--exit-code-on-error`` for exceptions
+    in user code, 2 for an unhandled error in Locust or a plugin) > 0. Failed *requests* do not
+    count here: the SLO table judges them."""
+    if slo_failed:
+        return EXIT_SLO_FAILED
+    if inconclusive:
+        return EXIT_INCONCLUSIVE
+    if preset is not None:
+        return preset
+    if user_exceptions:
+        return code_on_error
+    if unhandled:
+        return 2
+    return 0
+
+
+# -- JSON ---------------------------------------------------------------------------------------------
+
+def to_json(verdict: Verdict) -> str:
+    """The documented JSON document (``PREFIX_slo.json``)."""
+    doc: dict[str, Any] = {"schema": SCHEMA, "version": VERSION, "state": verdict.state}
+    body = asdict(verdict)
+    body["thresholds"] = [{**asdict(t), "patterns": list(t.patterns),
+                           "interval": list(t.interval) if t.interval is not None else None}
+                          for t in verdict.thresholds]
+    doc.update(body)
+    return json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def from_json(text: str, source: str = "<verdict>") -> Verdict:
+    """Read what :func:`to_json` wrote; :class:`VerdictFormatError` names what is wrong."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise VerdictFormatError(f"{source}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise VerdictFormatError(f"{source}: not an SLO verdict (schema {SCHEMA!r} expected)")
+    if doc.get("version") not in READABLE_VERSIONS:
+        raise VerdictFormatError(f"{source}: verdict version {doc.get('version')!r}, this osiris-load reads "
+                                 f"{' and '.join(map(str, READABLE_VERSIONS))}")
+    try:
+        thresholds = tuple(_threshold(t) for t in doc["thresholds"])
+        tally_doc = doc["tally"]
+        tally = RequestTally(
+            recorded=int(tally_doc["recorded"]), judged=int(tally_doc["judged"]),
+            unjudged=tuple((str(m), str(n), int(c)) for m, n, c in tally_doc["unjudged"]),
+            unrecorded=int(tally_doc["unrecorded"]),
+            unrecorded_keys=tuple((str(m), str(n)) for m, n in tally_doc["unrecorded_keys"]),
+            invalid=int(tally_doc["invalid"]))
+        verdict = Verdict(
+            table=str(doc["table"]), thresholds=thresholds, reasons=tuple(map(str, doc["reasons"])),
+            notes=tuple(map(str, doc["notes"])), tally=tally, rows_left_out=tuple(map(str, doc["rows_left_out"])),
+            lost_workers=tuple(LostWorkerInfo(**w) for w in doc["lost_workers"]),
+            aborted_by=tuple(map(str, doc["aborted_by"])), exceptions=UserExceptions(**doc["exceptions"]),
+            strict=bool(doc["strict"]), exit_code=doc["exit_code"], confidence=float(doc.get("confidence", 0.0)),
+            policy=str(doc.get("policy", "estimate")), looks=int(doc.get("looks", 0)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise VerdictFormatError(f"{source}: malformed verdict: {type(exc).__name__}: {exc}") from None
+    if doc.get("state") != verdict.state:
+        raise VerdictFormatError(f"{source}: state {doc.get('state')!r} does not match its reasons")
+    return verdict
+
+
+_THRESHOLD_FIELDS = {f.name for f in fields(ThresholdResult)}
+
+
+def _threshold(doc: dict[str, Any]) -> ThresholdResult:
+    unknown = set(doc) - _THRESHOLD_FIELDS
+    if unknown:
+        raise ValueError(f"unknown threshold fields {sorted(unknown)}")
+    if doc["state"] not in STATES or doc.get("estimate") not in (*STATES, None):
+        raise ValueError(f"unknown state {doc['state']!r} or estimate {doc.get('estimate')!r}")
+    values = dict(doc)
+    values["patterns"] = tuple(doc["patterns"])
+    values["interval"] = tuple(doc["interval"]) if doc.get("interval") is not None else None
+    return ThresholdResult(**values)
+
+
+# -- CSV export ---------------------------------------------------------------------------------------
+
+def csv_rows(verdict: Verdict) -> list[dict[str, Any]]:
+    """``PREFIX_slo.csv``: one row per threshold (:data:`CSV_FIELDS`), then an ``OVERALL`` row whose
+    ``requests`` is the number of requests judged (each once) and whose ``reason`` is the first
+    reason. An export for spreadsheets; reports read the JSON."""
+    def cell(value: Any) -> Any:
+        return "" if value is None else repr(value) if isinstance(value, float) else value
+
+    rows = [{"row": t.row, "requests": " | ".join(t.patterns), "expression": t.expression, "state": t.state,
+             "estimate": cell(t.estimate), "observed": cell(t.observed), "unit": t.unit, "limit": repr(t.limit),
+             "n": t.n, "beyond": cell(t.beyond),
+             "interval_low": cell(t.interval[0] if t.interval else None),
+             "interval_high": cell(t.interval[1] if t.interval else None),
+             "confidence": cell(t.confidence or None), "design_effect": cell(t.design_effect if t.interval else None),
+             "requests_needed": cell(t.requests_needed), "seconds_needed": cell(t.seconds_needed),
+             "reason": t.reason or ""}
+            for t in verdict.thresholds]
+    overall = dict.fromkeys(CSV_FIELDS, "")
+    overall.update({"row": "OVERALL", "requests": verdict.tally.judged, "state": verdict.state,
+                    "n": verdict.tally.judged, "confidence": cell(verdict.confidence or None),
+                    "reason": " | ".join(verdict.reasons)})
+    rows.append(overall)
+    return rows
+
+
+def to_csv(verdict: Verdict) -> str:
+    """``PREFIX_slo.csv``'s text (:func:`csv_rows`)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(csv_rows(verdict))
+    return out.getvalue()

@@ -1,0 +1,437 @@
+"""Confidence of a verdict (``slo.confidence``): the three states at every kind of threshold and at
+the exact edges, consistency with the nearest-rank point estimate and with the rank interval, the
+exit policies, the sequential rule's total error, and requests-to-settle."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import beta, binom, binomtest
+
+from slo.confidence import (
+    ABOVE,
+    AT_OR_ABOVE,
+    EXIT_INCONCLUSIVE,
+    AlphaSpending,
+    InconclusivePolicy,
+    Interval,
+    State,
+    check_confidence,
+    clopper_pearson,
+    design_effect,
+    exit_code,
+    judge_avg,
+    judge_fact,
+    judge_percentile,
+    judge_rate,
+    mean_design_effect,
+    overall_state,
+    percentile_sides,
+    projected_state,
+    requests_to_settle,
+    seconds_to_settle,
+)
+from slo.recorder import nearest_rank
+
+PASS, FAIL, INC = State.PASS, State.FAIL, State.INCONCLUSIVE
+OPS = ("<", "<=", ">", ">=", "==", "!=")
+ORDER = {FAIL: 0, INC: 1, PASS: 2}
+FAST = settings(max_examples=150, deadline=None)
+
+
+def _counts(samples: list[int], limit: int) -> dict[str, int]:
+    return {"at_or_above": sum(x >= limit for x in samples), "above": sum(x > limit for x in samples)}
+
+
+# --- the interval itself -------------------------------------------------------------------------
+
+@FAST
+@given(n=st.integers(1, 3000), data=st.data(), confidence=st.sampled_from([0.9, 0.95, 0.99]))
+def test_clopper_pearson_is_scipys_exact_interval(n: int, data: st.DataObject, confidence: float) -> None:
+    k = data.draw(st.integers(0, n))
+    ours = clopper_pearson(k, n, confidence)
+    ci = binomtest(k, n).proportion_ci(confidence_level=2 * confidence - 1, method="exact")
+    assert ours.low == pytest.approx(ci.low, abs=1e-12)
+    assert ours.high == pytest.approx(ci.high, abs=1e-12)
+    assert ours.low <= k / n <= ours.high
+
+
+@FAST
+@given(n=st.floats(0.5, 5000), share=st.just(0.0) | st.floats(1e-6, 1.0),
+       confidence=st.sampled_from([0.9, 0.95, 0.999]))
+def test_fractional_counts_use_the_beta_quantiles_of_scipy_stats(n: float, share: float, confidence: float) -> None:
+    # An effective sample (count / deff of n / deff) has fractional counts: same formula, same scipy.
+    # (Counts are 0 or at least 1 / n in use; scipy.stats itself overflows on subnormal ones.)
+    k = share * n
+    ours = clopper_pearson(k, n, confidence)
+    assert ours.low == (0.0 if k == 0 else pytest.approx(beta.ppf(1 - confidence, k, n - k + 1), rel=1e-9, abs=1e-15))
+    assert ours.high == (1.0 if k == n else pytest.approx(beta.ppf(confidence, k + 1, n - k), rel=1e-9, abs=1e-15))
+
+
+def test_zero_successes_give_the_rule_of_three_bound() -> None:
+    # With no event in n trials the one-sided bound is 1 - alpha**(1/n) (about 3/n at 95 %).
+    assert clopper_pearson(0, 300, 0.95).high == pytest.approx(1 - 0.05 ** (1 / 300))
+    assert clopper_pearson(300, 300, 0.95) == Interval(pytest.approx(0.05 ** (1 / 300)), 1.0)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 0.3, 0.5, 1, 1.5, "x", None, float("nan")])
+def test_bad_confidence_is_refused_with_a_message(bad: object) -> None:
+    with pytest.raises(ValueError, match="confidence must be"):
+        check_confidence(bad)  # type: ignore[arg-type]
+
+
+def test_zero_confidence_turns_intervals_off() -> None:
+    j = judge_percentile(95, "<", 1500, 34, at_or_above=0, confidence=0)
+    assert (j.state, j.estimate, j.ranks, j.values, j.checks[0].interval) == (PASS, PASS, None, None, None)
+    r = judge_rate("rate", ">=", 0.999, 125, 0, confidence=0)
+    assert (r.state, r.values) == (PASS, None)
+    assert requests_to_settle(r) == 125
+
+
+# --- percentiles: the guide's sample sizes and each state at each operator -----------------------
+
+@pytest.mark.parametrize(("p", "needed"), [(95, 59), (99, 299), (50, 5), (99.9, 2995)])
+def test_a_percentile_with_every_sample_below_needs_the_distribution_free_minimum(p: float, needed: int) -> None:
+    assert judge_percentile(p, "<", 1500, needed, at_or_above=0).state == PASS
+    below = judge_percentile(p, "<", 1500, needed - 1, at_or_above=0)
+    assert (below.state, below.estimate) == (INC, PASS)
+    assert requests_to_settle(below) == needed
+
+
+def test_the_point_estimate_is_exact_nearest_rank_at_the_edge() -> None:
+    # p(95) of 100 samples is the 95th smallest: 5 samples at or above L still pass, 6 do not.
+    assert judge_percentile(95, "<", 800, 100, at_or_above=5).estimate == PASS
+    assert judge_percentile(95, "<", 800, 100, at_or_above=6).estimate == FAIL
+    # p(99.9) of 1000 samples allows exactly one sample beyond (decimal, not binary, arithmetic).
+    assert judge_percentile(99.9, "<=", 800, 1000, above=1).estimate == PASS
+    assert judge_percentile(99.9, "<=", 800, 1000, above=2).estimate == FAIL
+
+
+# (p, op, n, at_or_above, above) -> state with confidence 0.95
+PERCENTILE_CASES = [
+    (95, "<", 1000, 10, None, PASS), (95, "<", 1000, 100, None, FAIL), (95, "<", 34, 1, None, INC),
+    (95, "<=", 1000, None, 10, PASS), (95, "<=", 1000, None, 100, FAIL), (95, "<=", 34, None, 1, INC),
+    (95, ">", 1000, None, 100, PASS), (95, ">", 1000, None, 10, FAIL), (95, ">", 34, None, 2, INC),
+    (95, ">=", 1000, 100, None, PASS), (95, ">=", 1000, 10, None, FAIL), (95, ">=", 34, 2, None, INC),
+    (50, "==", 1000, 600, 400, PASS), (50, "==", 1000, 600, 580, FAIL), (50, "==", 10, 6, 4, INC),
+    (50, "!=", 1000, 600, 580, PASS), (50, "!=", 1000, 600, 400, FAIL), (50, "!=", 10, 6, 4, INC),
+]
+
+
+@pytest.mark.parametrize(("p", "op", "n", "at_or_above", "above", "state"), PERCENTILE_CASES)
+def test_each_percentile_operator_reaches_each_state(p: float, op: str, n: int, at_or_above: int | None,
+                                                     above: int | None, state: State) -> None:
+    j = judge_percentile(p, op, 800, n, at_or_above=at_or_above, above=above)
+    assert j.state == state
+    if state != INC:
+        assert j.estimate == state
+        assert requests_to_settle(j) == n
+        assert seconds_to_settle(j, 10.0) == 0.0
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_a_percentile_refuses_a_missing_or_impossible_count(op: str) -> None:
+    with pytest.raises(ValueError, match="count of samples"):
+        judge_percentile(95, op, 800, 10)
+    with pytest.raises(ValueError, match="0..10"):
+        judge_percentile(95, op, 800, 10, at_or_above=11, above=11)
+    with pytest.raises(ValueError, match="at least one request"):
+        judge_percentile(95, op, 800, 0, at_or_above=0, above=0)
+
+
+def test_percentile_sides_name_what_the_recorder_counts() -> None:
+    assert percentile_sides("<") == percentile_sides(">=") == (AT_OR_ABOVE,)
+    assert percentile_sides("<=") == percentile_sides(">") == (ABOVE,)
+    assert set(percentile_sides("==")) == set(percentile_sides("!=")) == {ABOVE, AT_OR_ABOVE}
+
+
+@FAST
+@given(samples=st.lists(st.integers(1, 30), min_size=1, max_size=300), limit=st.integers(0, 31),
+       p=st.sampled_from([1, 50, 90, 95, 99, 99.9, 100]), op=st.sampled_from(OPS),
+       confidence=st.sampled_from([0, 0.9, 0.95]))
+def test_states_agree_with_nearest_rank_on_the_samples(samples: list[int], limit: int, p: float, op: str,
+                                                       confidence: float) -> None:
+    """The estimate is exactly ``sorted[rank-1] <op> L``; a confident state never contradicts it."""
+    ordered = sorted(samples)
+    n = len(ordered)
+    j = judge_percentile(p, op, limit, n, confidence=confidence, **_counts(samples, limit))
+    truth = {"<": lambda a: a < limit, "<=": lambda a: a <= limit, ">": lambda a: a > limit,
+             ">=": lambda a: a >= limit, "==": lambda a: a == limit, "!=": lambda a: a != limit}[op]
+    assert j.estimate == (PASS if truth(ordered[nearest_rank(p, n) - 1]) else FAIL)
+    assert j.state in (j.estimate, INC)
+    if confidence == 0:
+        assert j.state == j.estimate
+
+
+@FAST
+@given(samples=st.lists(st.integers(1, 50), min_size=1, max_size=400), limit=st.integers(0, 51),
+       p=st.sampled_from([50, 90, 95, 99]), deff=st.sampled_from([1.0, 1.7, 4.0]))
+def test_the_latency_interval_and_the_state_agree(samples: list[int], limit: int, p: float, deff: float) -> None:
+    """PASS of ``p(q) < L`` iff the interval's upper value is below L; FAIL iff its lower one is at
+    or above L: the band drawn on a chart never contradicts the verdict beside it."""
+    ordered = sorted(samples)
+    n = len(ordered)
+    j = judge_percentile(p, "<", limit, n, design_effect=deff, value_at_rank=lambda r: ordered[r - 1],
+                         **_counts(samples, limit))
+    assert j.ranks is not None and j.values is not None
+    low, high = j.ranks
+    assert 0 <= low <= nearest_rank(p, n) <= high <= n + 1
+    assert (j.state == PASS) == (j.values.high is not None and j.values.high < limit)
+    assert (j.state == FAIL) == (j.values.low is not None and j.values.low >= limit)
+
+
+@FAST
+@given(n=st.integers(1, 5000), p=st.sampled_from([50, 90, 95, 99, 99.9]), confidence=st.sampled_from([0.9, 0.95]))
+def test_rank_bounds_are_binomial_quantiles(n: int, p: float, confidence: float) -> None:
+    j = judge_percentile(p, "<", 1, n, at_or_above=0, confidence=confidence)
+    q = p / 100
+    low, high = int(binom.ppf(1 - confidence, n, q)), int(binom.ppf(confidence, n, q)) + 1
+    assert j.ranks is not None
+    assert j.ranks[1] == high
+    # Where the binomial tail is exactly alpha (p(95) of 1 sample: 0.05) floats may round either way.
+    assert j.ranks[0] == low or binom.cdf(j.ranks[0] - 1, n, q) == pytest.approx(1 - confidence, abs=1e-12)
+
+
+@FAST
+@given(n=st.integers(1, 2000), data=st.data(), op=st.sampled_from(["<", "<="]),
+       p=st.sampled_from([50, 95, 99]))
+def test_more_samples_beyond_never_improve_the_state(n: int, data: st.DataObject, op: str, p: float) -> None:
+    k = data.draw(st.integers(0, n - 1))
+    side = "at_or_above" if op == "<" else "above"
+    fewer = judge_percentile(p, op, 800, n, **{side: k})
+    more = judge_percentile(p, op, 800, n, **{side: k + 1})
+    assert ORDER[more.state] <= ORDER[fewer.state]
+    assert ORDER[more.estimate] <= ORDER[fewer.estimate]
+
+
+@FAST
+@given(n=st.integers(1, 3000), data=st.data(), op=st.sampled_from(OPS), limit=st.sampled_from([0.9, 0.99, 0.999]))
+def test_a_state_settled_at_higher_confidence_is_the_same_at_lower(n: int, data: st.DataObject, op: str,
+                                                                   limit: float) -> None:
+    failures = data.draw(st.integers(0, n))
+    strict = judge_rate("rate", op, limit, n, failures, confidence=0.99)
+    loose = judge_rate("rate", op, limit, n, failures, confidence=0.9)
+    assert loose.state in (loose.estimate, INC) and strict.state in (strict.estimate, INC)
+    if strict.state != INC:
+        assert loose.state == strict.state
+
+
+# --- rates ----------------------------------------------------------------------------------------
+
+RATE_CASES = [
+    ("rate", ">=", 0.999, 2995, 0, PASS), ("rate", ">=", 0.999, 2994, 0, INC), ("rate", ">=", 0.999, 125, 0, INC),
+    ("rate", ">=", 0.999, 1000, 10, FAIL), ("rate", ">", 0.9, 100, 2, PASS), ("rate", ">", 0.9, 100, 30, FAIL),
+    ("rate", "<", 0.5, 100, 80, PASS), ("rate", "<=", 0.5, 100, 10, FAIL), ("rate", "<", 0.5, 10, 5, INC),
+    ("rate", "==", 0.9, 1000, 500, FAIL), ("rate", "==", 0.9, 1000, 100, INC),
+    ("rate", "!=", 0.9, 1000, 500, PASS), ("rate", "!=", 0.9, 1000, 100, INC),
+    ("fail_rate", "<", 0.01, 1000, 0, PASS), ("fail_rate", "<", 0.01, 1000, 30, FAIL),
+    ("fail_rate", "<=", 0.01, 100, 0, INC), ("fail_rate", ">", 0.01, 1000, 50, PASS),
+    ("fail_rate", ">=", 0.01, 1000, 0, FAIL),
+]
+
+
+@pytest.mark.parametrize(("kind", "op", "limit", "n", "failures", "state"), RATE_CASES)
+def test_each_rate_operator_reaches_each_state(kind: str, op: str, limit: float, n: int, failures: int,
+                                               state: State) -> None:
+    j = judge_rate(kind, op, limit, n, failures)
+    assert j.state == state
+    assert j.values == j.checks[0].interval
+    assert j.values is not None and j.values.contains(j.checks[0].share)
+
+
+def test_rate_estimates_are_exact_at_the_limit() -> None:
+    # 999 of 1000 is exactly 0.999: meets >=, misses >; 1 - 1/1000 in floats would not be trusted here.
+    assert judge_rate("rate", ">=", 0.999, 1000, 1, confidence=0).state == PASS
+    assert judge_rate("rate", ">", 0.999, 1000, 1, confidence=0).state == FAIL
+    assert judge_rate("fail_rate", "<=", 0.001, 1000, 1, confidence=0).state == PASS
+    assert judge_rate("fail_rate", "==", 0.003, 1000, 3, confidence=0).state == PASS
+
+
+def test_rate_equal_to_a_limit_never_passes_with_confidence() -> None:
+    # An interval is never a single point, so equality can only be refuted, not confirmed.
+    j = judge_rate("rate", "==", 0.999, 10**6, 1000)
+    assert (j.state, j.estimate) == (INC, PASS)
+    assert requests_to_settle(j) is None
+
+
+def test_bad_rate_input_is_refused() -> None:
+    with pytest.raises(ValueError, match="failures must be"):
+        judge_rate("rate", ">=", 0.9, 10, 11)
+    with pytest.raises(ValueError, match="not 'avg'"):
+        judge_rate("avg", ">=", 0.9, 10, 1)
+
+
+# --- avg and the facts ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("op", "mean", "n", "state"), [
+    ("<", 900, 30, PASS), ("<", 1100, 30, FAIL), ("<", 950, 10, INC), (">", 1100, 30, PASS), (">=", 900, 30, FAIL),
+    ("==", 1000, 30, INC), ("==", 900, 30, FAIL), ("!=", 900, 30, PASS),
+])
+def test_avg_states(op: str, mean: float, n: int, state: State) -> None:
+    j = judge_avg(op, 1000, n, mean, 200)
+    assert j.state == state
+    assert j.values is not None and j.values.contains(mean)
+
+
+def test_avg_interval_is_students_t_and_one_sample_is_inconclusive() -> None:
+    j = judge_avg("<", 1000, 30, 900, 200)
+    assert j.values is not None and j.values.high is not None
+    from scipy.stats import t
+    assert j.values.high == pytest.approx(900 + t.ppf(0.95, 29) * 200 / math.sqrt(30))
+    one = judge_avg("<", 1000, 1, 10, 0)
+    assert (one.state, one.estimate) == (INC, PASS)
+    assert judge_avg("<", 1000, 1, 10, 0, confidence=0).state == PASS
+    assert judge_avg("<", 1000, 100, 5, 50).values == Interval(0.0, pytest.approx(5 + t.ppf(0.95, 99) * 5))
+
+
+@pytest.mark.parametrize("kind", ["min", "max", "count"])
+def test_min_max_count_are_facts_without_interval(kind: str) -> None:
+    j = judge_fact(kind, "<", 100, 99.0, 3)
+    assert (j.state, j.estimate, j.values, j.ranks, j.confidence) == (PASS, PASS, None, None, 0.0)
+    assert judge_fact(kind, "<", 100, 100.0, 3).state == FAIL
+    assert requests_to_settle(j) == 3
+
+
+# --- requests to settle ---------------------------------------------------------------------------
+
+@FAST
+@given(n=st.integers(1, 2000), data=st.data(), op=st.sampled_from(OPS),
+       kind=st.sampled_from(["rate", "fail_rate"]), limit=st.sampled_from([0.5, 0.95, 0.999]),
+       deff=st.sampled_from([1.0, 2.5]))
+def test_requests_to_settle_is_the_first_settled_size(n: int, data: st.DataObject, op: str, kind: str,
+                                                      limit: float, deff: float) -> None:
+    j = judge_rate(kind, op, limit, n, data.draw(st.integers(0, n)), design_effect=deff)
+    needed = requests_to_settle(j)
+    if j.state != INC:
+        assert needed == n
+    elif needed is not None:
+        assert needed > n
+        assert projected_state(j, needed) != INC
+        assert needed - 1 == n or projected_state(j, needed - 1) == INC
+
+
+@FAST
+@given(n=st.integers(1, 500), data=st.data(), op=st.sampled_from(OPS), p=st.sampled_from([50, 95, 99]))
+def test_requests_to_settle_a_percentile(n: int, data: st.DataObject, op: str, p: float) -> None:
+    above = data.draw(st.integers(0, n))
+    j = judge_percentile(p, op, 800, n, above=above, at_or_above=data.draw(st.integers(above, n)))
+    needed = requests_to_settle(j)
+    if needed is not None and needed > n:
+        assert projected_state(j, needed) != INC
+        assert needed - 1 == n or projected_state(j, needed - 1) == INC
+
+
+def test_requests_to_settle_with_no_failure_is_a_whole_count_fact() -> None:
+    # Zero failures stay zero at any size, so the projection is an exact judgement at that size.
+    j = judge_rate("rate", ">=", 0.995, 125, 0)
+    needed = requests_to_settle(j)
+    assert needed == 598
+    assert judge_rate("rate", ">=", 0.995, needed, 0).state == PASS
+    assert judge_rate("rate", ">=", 0.995, needed - 1, 0).state == INC
+    assert seconds_to_settle(j, 4.0) == pytest.approx((598 - 125) / 4.0)
+    assert seconds_to_settle(j, 0.0) is None
+
+
+def test_an_unreachable_limit_never_settles() -> None:
+    assert requests_to_settle(judge_rate("rate", ">=", 1.0, 100, 0)) is None
+    assert requests_to_settle(judge_percentile(100, "<", 800, 100, at_or_above=0)) is None
+    assert seconds_to_settle(judge_rate("rate", ">=", 1.0, 100, 0), 5.0) is None
+
+
+# --- overall state, exit policy, sequential rule, dependence --------------------------------------
+
+def test_overall_state() -> None:
+    assert overall_state([PASS, INC, FAIL]) == FAIL
+    assert overall_state([PASS, INC]) == INC
+    assert overall_state([PASS, PASS]) == PASS
+    assert overall_state([]) == PASS
+
+
+def test_exit_policies() -> None:
+    settled_pass = judge_rate("rate", ">=", 0.9, 1000, 0)
+    unsure_pass = judge_rate("rate", ">=", 0.999, 125, 0)  # INCONCLUSIVE, estimate PASS
+    unsure_fail = judge_rate("rate", ">=", 0.999, 125, 1)  # INCONCLUSIVE, estimate FAIL
+    settled_fail = judge_rate("rate", ">=", 0.999, 1000, 50)
+    assert (unsure_pass.state, unsure_fail.state, unsure_fail.estimate) == (INC, INC, FAIL)
+    table = {
+        # judgements: (estimate, fail, pass)
+        (settled_pass,): (0, 0, 0),
+        (settled_pass, unsure_pass): (0, EXIT_INCONCLUSIVE, 0),
+        (settled_pass, unsure_fail): (99, EXIT_INCONCLUSIVE, 0),
+        (unsure_pass, settled_fail): (99, 99, 99),
+    }
+    for judgements, codes in table.items():
+        got = tuple(exit_code(judgements, policy, failed=99) for policy in ("estimate", "fail", "pass"))
+        assert got == codes
+    assert EXIT_INCONCLUSIVE not in (0, 1, 2, 3, 99)
+    assert [p.value for p in InconclusivePolicy] == ["estimate", "fail", "pass"]
+    with pytest.raises(ValueError):
+        exit_code([], "maybe", failed=99)
+
+
+def test_the_sequential_rule_spends_at_most_alpha() -> None:
+    rule = AlphaSpending(0.95)
+    assert rule.spent(1) == pytest.approx(0.05 * 6 / math.pi**2)
+    assert rule.spent(10_000) < 0.05
+    assert rule.spent(10_000) > 0.05 * (1 - 1e-3)
+    assert [rule.confidence_at(k) < rule.confidence_at(k + 1) for k in range(1, 50)] == [True] * 49
+    assert rule.confidence_at(3) == pytest.approx(1 - 0.05 * 6 / (9 * math.pi**2))
+    with pytest.raises(ValueError, match="from 1"):
+        rule.alpha_at(0)
+    with pytest.raises(ValueError, match="above 0"):
+        AlphaSpending(0)
+
+
+def test_design_effect_from_windows() -> None:
+    steady = [(100, 1)] * 20
+    bursty = [(100, 0)] * 19 + [(100, 20)]
+    assert design_effect(steady) == pytest.approx(1.0, abs=0.2)
+    assert design_effect(bursty) > 10
+    assert design_effect(bursty, confidence=0) < design_effect(bursty)
+    assert design_effect([(100, 5)]) == 1.0  # one window: nothing to learn from
+    assert design_effect([(100, 0)] * 10) == 1.0  # no event: nothing to learn from
+    assert design_effect([(1, 1), (1, 0)]) <= 2.0  # never more than the number of requests
+    wide = judge_rate("fail_rate", "<", 0.03, 2000, 20, design_effect=design_effect(bursty))
+    narrow = judge_rate("fail_rate", "<", 0.03, 2000, 20)
+    assert narrow.state == PASS and wide.state == INC
+    with pytest.raises(ValueError, match="design effect"):
+        judge_rate("rate", ">=", 0.9, 10, 1, design_effect=0.5)
+
+
+def test_the_module_is_pure() -> None:
+    code = ("import sys\nfor name in ('locust', 'flask', 'pandas'):\n    sys.modules[name] = None\n"
+            "import slo.confidence\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_mean_design_effect_from_window_sums() -> None:
+    steady = [(100, 100 * 300.0)] * 20
+    bursty = [(100, 100 * 300.0)] * 19 + [(100, 100 * 1300.0)]
+    assert mean_design_effect(steady, 100.0) == pytest.approx(1.0, abs=0.2)
+    assert mean_design_effect(bursty, 100.0) > 10
+    assert mean_design_effect(bursty, 0.0) == 1.0  # no spread: nothing to compare with
+    assert mean_design_effect([(100, 3000.0)], 100.0) == 1.0
+    j = judge_avg("<", 400, 2000, 350, 100, design_effect=mean_design_effect(bursty, 100.0))
+    assert (j.state, judge_avg("<", 400, 2000, 350, 100).state) == (INC, PASS)
+
+
+def test_an_unknown_operator_is_refused_by_every_judge() -> None:
+    for judge in (lambda: judge_percentile(95, "=<", 800, 10, at_or_above=0, above=0),
+                  lambda: judge_rate("rate", "=>", 0.9, 10, 0), lambda: judge_avg("~", 1, 10, 1, 1),
+                  lambda: judge_fact("max", "<>", 1, 1, 1)):
+        with pytest.raises(ValueError, match="unknown operator"):
+            judge()
+
+
+def test_a_judgement_serialises_to_json() -> None:
+    import dataclasses
+    import json
+    j = judge_percentile(95, "==", 800, 100, at_or_above=6, above=4, value_at_rank=float)
+    data = json.loads(json.dumps(dataclasses.asdict(j)))
+    assert data["state"] == "inconclusive" and data["checks"][0]["what"] == "samples > L"
+    assert data["values"] == {"low": float(j.ranks[0]), "high": float(j.ranks[1])}
