@@ -17,6 +17,8 @@ import gevent
 from locust import events
 from locust.runners import WorkerRunner
 
+from slo.verdict import NO_DATA, ThresholdResult
+
 ROW_LIMIT = 6
 """Rows named on a line; the rest are counted, so a line stays readable in a CI log."""
 
@@ -51,15 +53,22 @@ def planned_seconds(environment: Any) -> float | None:
     return planned
 
 
+def describe_state(result: ThresholdResult) -> str:
+    """The point estimate (what k6 would say), and the confident state beside it while they differ."""
+    if result.estimate is None or result.estimate == result.state:
+        return result.state
+    return f"{result.estimate} ({result.state.lower()})"
+
+
 def slo_states(environment: Any) -> str:
     """Each SLO row's state in the gate's latest live evaluation (empty before the first one)."""
     verdict = getattr(getattr(environment, "slo_gate", None), "verdict", None)
-    results = getattr(verdict, "results", None)
+    results = verdict.thresholds if verdict is not None else ()
     if not results:
         return ""
-    judged = [r for r in results if str(getattr(r, "verdict", "")).lower() != "no data"]
+    judged = [r for r in results if r.state != NO_DATA]
     waiting = len(results) - len(judged)
-    parts = [f"{r.row} {r.expression} {str(r.verdict).upper()}" for r in judged[:ROW_LIMIT]]
+    parts = [f"{r.row} {r.expression} {describe_state(r)}" for r in judged[:ROW_LIMIT]]
     if len(judged) > ROW_LIMIT:
         parts.append(f"+{len(judged) - ROW_LIMIT} more")
     if waiting:

@@ -20,6 +20,10 @@ import pytest
 import yaml
 
 from sidecar.settings import Settings
+from slo.evaluate import evaluate, plan_for
+from slo.recorder import RequestRecorder
+from slo.table import parse_table
+from slo.verdict import to_json
 from tests.conftest import ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -220,13 +224,14 @@ def test_workflow_compares_with_the_previous_successful_run() -> None:
 
 
 def test_workflow_verdict_step_writes_the_table_to_the_job_summary(tmp_path: Path) -> None:
-    """Run the step's own script on a run folder with a gate CSV: the table lands in $GITHUB_STEP_SUMMARY."""
+    """Run the step's own script on a run folder with a verdict object: the table lands in $GITHUB_STEP_SUMMARY."""
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    (run_dir / "read_heavy_slo.csv").write_text(
-        "row,requests,expression,observed,samples,verdict\n"
-        "health,GET /health,p(95)<400,12.5,40,pass\n"
-        "OVERALL,,,,40,pass\n", encoding="utf-8")
+    table = parse_table('[[row]]\nname = "health"\nrequests = ["GET /health"]\nthresholds = ["p(95)<400"]\n')
+    recorder = RequestRecorder(plan_for(table))
+    for _ in range(40):
+        recorder.record("GET", "/health", 12.5, False)
+    (run_dir / "read_heavy_slo.json").write_text(to_json(evaluate(table, recorder)), encoding="utf-8")
     summary = tmp_path / "summary.md"
     verdict = step("Verdict table")
     assert verdict["if"] == "always()"
@@ -236,7 +241,7 @@ def test_workflow_verdict_step_writes_the_table_to_the_job_summary(tmp_path: Pat
     assert result.returncode == 0, result.stderr
     text = summary.read_text()
     assert "### read_heavy" in text
-    assert "| health | `p(95)<400` | 12.5 | 40 | pass |" in text
+    assert "| health | `p(95)<400` | PASS | 12.50 ms |" in text and "| 40 |" in text
 
 
 def test_readme_documents_compose_and_distributed_runs() -> None:

@@ -729,10 +729,12 @@ def test_check_functions_case_by_case() -> None:
 
 
 @pytest.mark.parametrize("scenario", sorted(EXPECTED_ROWS))
-def test_scenario_passes_its_checks_against_the_bundled_sidecar(sidecar: Any, tmp_path: Path, scenario: str) -> None:
+def test_scenario_passes_its_checks_against_the_bundled_sidecar(sidecar: Any, relaxed_slo_file: Path, tmp_path: Path,
+                                                                scenario: str) -> None:
     stages = "1s:4,3s:4" if scenario == "mixed" else "1s:2,3s:2"
     prefix = tmp_path / scenario
-    result = run_locust(scenario, tmp_path, "--host", sidecar.url, "--stages", stages, "--csv", str(prefix))
+    result = run_locust(scenario, tmp_path, "--host", sidecar.url, "--stages", stages, "--csv", str(prefix),
+                        "--slo-file", str(relaxed_slo_file))
     failures = failure_rows(prefix) if Path(f"{prefix}_failures.csv").exists() else {}
     assert failures == {}, output(result)
     assert result.returncode == 0, output(result)
