@@ -1,7 +1,7 @@
 """Reports (HTML, JUnit, summary JSON, compare) built from real run folders.
 
 The run folders come from short headless Locust runs against the real sidecar: one passing run,
-and one with injected faults (+900 ms on /generate, half of /metrics answered 500), so that the
+and one with injected faults (+900 ms on /generate, every /metrics answered 500), so that the
 reports are tested on the CSVs Locust and the gate really write, not on what we believe they write.
 """
 
@@ -34,7 +34,8 @@ from tests.conftest import ROOT
 LOCUSTFILES = ROOT / "locustfiles"
 STAGES = "1s:2,4s:2"  # ~5 s per run
 SCENARIOS = ("sidecar_load", "read_heavy")
-FAULTS = {"OSIRIS_FAULT_LATENCY_MS": '{"/generate": 900}', "OSIRIS_FAULT_ERROR_RATE": '{"/metrics": 0.5}'}
+# every /metrics fails: the failing run fails whatever few requests it makes (half could all succeed)
+FAULTS = {"OSIRIS_FAULT_LATENCY_MS": '{"/generate": 900}', "OSIRIS_FAULT_ERROR_RATE": '{"/metrics": 1.0}'}
 
 
 def _locust(scenario: str, url: str, out: Path) -> subprocess.Popen[str]:
