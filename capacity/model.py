@@ -1,0 +1,120 @@
+"""The one schema of a capacity search: each probe's result and ``capacity.json``.
+
+Versioned (``schema``/``version`` at the top of the document, as the verdict's ``PREFIX_slo.json``),
+validated on read (``CapacityReport.from_json``), documented field by field in ``docs/capacity.md``.
+Pydantic models, so that the search, the HTML renderer and any reader share this one copy.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["SCHEMA", "VERSION", "CapacityReport", "Goodput", "LimitingThreshold", "ProbeResult",
+           "ProbeThreshold", "Outcome", "StoppedBecause"]
+
+SCHEMA = "osiris-load/capacity"
+VERSION = 1
+
+State = Literal["PASS", "FAIL", "INCONCLUSIVE", "NO_DATA"]
+Outcome = Literal["capacity_found", "fails_at_min_rate", "passes_at_highest_rate"]
+"""``capacity_found``: a passing and a failing rate bracket the answer; ``fails_at_min_rate``: not
+even ``--min-rate`` passes; ``passes_at_highest_rate``: every rate probed passed (up to ``--max-rate``,
+or up to where the budget ran out: ``stopped_because`` says which)."""
+StoppedBecause = Literal["precision", "budget", "min_rate", "max_rate"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProbeThreshold(_Frozen):
+    """One threshold of one probe, as the gate judged it (copied from the verdict, never re-judged)."""
+
+    row: str
+    expression: str
+    unit: str
+    limit: float
+    state: State
+    observed: float | None = None
+    interval: tuple[float | None, float | None] | None = None
+    uncorrected_observed: float | None = None
+    percentile: float | None = Field(default=None, description="q of p(q)/med thresholds, else None")
+
+
+class Goodput(_Frozen):
+    """Iterations whose every request met every latency limit of its rows, of all iterations."""
+
+    iterations: int = 0
+    good: int = 0
+    share: float | None = None
+
+
+class ProbeResult(_Frozen):
+    """One probe: a run at ``rate`` iterations/s for ``duration_s``; ``elapsed_s`` is what it cost
+    the budget (start-up and the final judgement included). ``state`` is the run's confident state;
+    ``counted_as`` what the search made of it (INCONCLUSIVE and NO_DATA count as ``fail``)."""
+
+    rate: float
+    duration_s: float
+    elapsed_s: float
+    state: State
+    counted_as: Literal["pass", "fail"] | None = None
+    attempt: int = 1
+    thresholds: tuple[ProbeThreshold, ...] = ()
+    achieved_rate: float | None = None
+    late: int | None = None
+    dropped: int | None = None
+    goodput: Goodput | None = None
+    exit_code: int | None = None
+    files: str | None = Field(default=None, description="the probe's --csv prefix, relative to the out folder")
+
+    @property
+    def passed(self) -> bool:
+        return self.state == "PASS"
+
+
+class LimitingThreshold(_Frozen):
+    """The threshold that failed at the lowest failing rate (row, expression, what was observed)."""
+
+    row: str
+    expression: str
+    state: State
+    observed: float | None
+    unit: str
+    limit: float
+    rate: float
+
+
+class CapacityReport(_Frozen):
+    """``capacity.json``: the answer, how it was reached, and every probe."""
+
+    schema_: Literal["osiris-load/capacity"] = Field(default=SCHEMA, alias="schema")
+    version: Literal[1] = VERSION
+    scenario: str
+    url: str | None = None
+    outcome: Outcome
+    max_rate: float | None = Field(description="highest rate that passed with confidence; None if none did")
+    bracket: tuple[float | None, float | None]
+    limiting_threshold: LimitingThreshold | None = None
+    stopped_because: StoppedBecause
+    precision: float
+    budget_s: float
+    spent_s: float
+    min_rate: float
+    max_rate_allowed: float
+    probe_duration_s: float
+    max_probe_duration_s: float
+    confidence: float | None = None
+    arrivals: str | None = None
+    probes: tuple[ProbeResult, ...] = ()
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, indent=1) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> CapacityReport:
+        return cls.model_validate_json(text)

@@ -1,0 +1,187 @@
+"""The capacity search, pure: which arrival rates to probe, and what the probes say.
+
+A *probe* is any callable ``probe(rate, duration_s, attempt) -> ProbeResult``: in production a real
+headless Locust run of the scenario in open mode (``capacity.probe``), in tests a plain function.
+Nothing here imports Locust or starts a process, so the search is tested in milliseconds.
+
+The search, on rates in iterations/s:
+
+1. **Bracket**: probe ``min_rate``; while it passes, multiply the rate by ``growth`` (capped at
+   ``max_rate``) and probe again, until a rate does not pass (the bracket is the last passing rate
+   and that one) or ``max_rate`` passes (``passes_at_highest_rate``). If ``min_rate`` does not
+   pass, there is nothing to bracket (``fails_at_min_rate``).
+2. **Bisect** between the highest passing rate ``low`` and the lowest failing rate ``high`` (at
+   their geometric mean, since the precision is relative) until ``(high - low) / low <=
+   precision``. The answer is ``low``: the highest rate that *passed with confidence*.
+
+A probe passes only when the gate's confident state is PASS. An INCONCLUSIVE probe (the samples
+cannot settle a threshold) is rerun at the same rate for twice as long, again and again, up to
+``max_probe_duration_s``; a fresh run each time (samples are not pooled across runs, so each verdict
+keeps the exact meaning of its interval). If it is still INCONCLUSIVE (or a rerun does not fit the
+budget), it counts against the rate, as NO_DATA does: the answer is a rate that was *shown* to meet
+the SLO, never one that merely was not shown to miss it.
+
+The budget is the sum of the probes' ``elapsed_s`` (their real cost, start-up included). A probe is
+only started when its planned duration still fits; when none fits, the search stops with
+``stopped_because == "budget"`` and reports the bracket it has.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from capacity.model import LimitingThreshold, Outcome, ProbeResult, StoppedBecause
+
+__all__ = ["Probe", "SearchConfig", "SearchError", "SearchOutcome", "limiting_threshold", "search"]
+
+Probe = Callable[[float, float, int], ProbeResult]
+"""``probe(rate, duration_s, attempt)``: run the scenario at ``rate`` iterations/s for ``duration_s``."""
+
+
+class SearchError(ValueError):
+    """A search setting that cannot work; the message names the option."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    min_rate: float = 1.0
+    max_rate: float = 100.0
+    growth: float = 2.0
+    precision: float = 0.1
+    budget_s: float = 600.0
+    probe_duration_s: float = 20.0
+    max_probe_duration_s: float | None = None  # default: 4 x probe_duration_s
+
+    @property
+    def rerun_cap_s(self) -> float:
+        return self.max_probe_duration_s if self.max_probe_duration_s is not None else 4 * self.probe_duration_s
+
+    def check(self) -> None:
+        """Raise :class:`SearchError` naming the first option that cannot work."""
+        if not (math.isfinite(self.min_rate) and self.min_rate > 0):
+            raise SearchError(f"--min-rate {self.min_rate:g}: must be a positive number of iterations/s")
+        if not (math.isfinite(self.max_rate) and self.max_rate >= self.min_rate):
+            raise SearchError(f"--max-rate {self.max_rate:g}: must be at least --min-rate ({self.min_rate:g})")
+        if not self.growth > 1:
+            raise SearchError(f"--growth {self.growth:g}: must be above 1")
+        if not (math.isfinite(self.precision) and self.precision > 0):
+            raise SearchError(f"--precision {self.precision:g}: must be a positive fraction (0.1: 10 %)")
+        if not self.probe_duration_s > 0:
+            raise SearchError(f"--probe-duration {self.probe_duration_s:g}s: must be positive")
+        if self.rerun_cap_s < self.probe_duration_s:
+            raise SearchError(f"--max-probe-duration {self.rerun_cap_s:g}s: must be at least --probe-duration "
+                              f"({self.probe_duration_s:g}s)")
+        if self.budget_s < self.probe_duration_s:
+            raise SearchError(f"--budget {self.budget_s:g}s: must fit at least one probe (--probe-duration "
+                              f"{self.probe_duration_s:g}s)")
+
+
+@dataclass
+class SearchOutcome:
+    """What the search found: ``low`` the highest passing rate (the answer), ``high`` the lowest
+    failing one (``None`` where not found), every probe in the order run."""
+
+    outcome: Outcome
+    stopped_because: StoppedBecause
+    low: float | None
+    high: float | None
+    probes: list[ProbeResult] = field(default_factory=list)
+    spent_s: float = 0.0
+
+    @property
+    def limiting(self) -> LimitingThreshold | None:
+        return limiting_threshold(self.probes, self.high)
+
+
+class _Budget(Exception):
+    """No probe of the planned duration fits what is left of the budget."""
+
+
+class _Runner:
+    """Runs probes for the search, with the INCONCLUSIVE reruns and the budget."""
+
+    def __init__(self, probe: Probe, config: SearchConfig) -> None:
+        self.probe, self.config = probe, config
+        self.probes: list[ProbeResult] = []
+        self.spent_s = 0.0
+
+    def fits(self, duration_s: float) -> bool:
+        return self.spent_s + duration_s <= self.config.budget_s + 1e-9
+
+    def passes(self, rate: float) -> bool:
+        """Probe ``rate`` until its state is settled (or the rerun cap); raise :class:`_Budget` when
+        not even the first run fits."""
+        duration, attempt = self.config.probe_duration_s, 1
+        if not self.fits(duration):
+            raise _Budget
+        while True:
+            result = self.probe(rate, duration, attempt)
+            self.spent_s += result.elapsed_s
+            settled = result.state in ("PASS", "FAIL")
+            longer = min(duration * 2, self.config.rerun_cap_s)
+            if settled or result.state != "INCONCLUSIVE" or longer <= duration or not self.fits(longer):
+                counted = "pass" if result.state == "PASS" else "fail"
+                self.probes.append(result.model_copy(update={"counted_as": counted}))
+                return counted == "pass"
+            self.probes.append(result)  # superseded by the longer rerun: counted_as stays None
+            duration, attempt = longer, attempt + 1
+
+
+def search(probe: Probe, config: SearchConfig) -> SearchOutcome:
+    """Find the highest rate at which ``probe`` passes (see the module docstring)."""
+    config.check()
+    runner = _Runner(probe, config)
+
+    def done(outcome: Outcome, why: StoppedBecause, low: float | None, high: float | None) -> SearchOutcome:
+        return SearchOutcome(outcome, why, low, high, runner.probes, runner.spent_s)
+
+    rate = config.min_rate
+    try:
+        if not runner.passes(rate):
+            return done("fails_at_min_rate", "min_rate", None, rate)
+    except _Budget:  # unreachable after check(); kept so that a zero-cost misuse cannot loop
+        return done("fails_at_min_rate", "budget", None, None)
+    low = rate
+    high: float | None = None
+    while high is None:
+        if low >= config.max_rate:
+            return done("passes_at_highest_rate", "max_rate", low, None)
+        rate = min(low * config.growth, config.max_rate)
+        try:
+            if runner.passes(rate):
+                low = rate
+            else:
+                high = rate
+        except _Budget:
+            return done("passes_at_highest_rate", "budget", low, None)
+    while (high - low) / low > config.precision:
+        rate = math.sqrt(low * high)
+        try:
+            if runner.passes(rate):
+                low = rate
+            else:
+                high = rate
+        except _Budget:
+            return done("capacity_found", "budget", low, high)
+    return done("capacity_found", "precision", low, high)
+
+
+_BLAME_ORDER = ("FAIL", "INCONCLUSIVE", "NO_DATA")
+
+
+def limiting_threshold(probes: list[ProbeResult], rate: float | None) -> LimitingThreshold | None:
+    """The threshold that kept ``rate`` (the lowest failing one) from passing, from its counted
+    probe: the first FAIL in table order, else the first INCONCLUSIVE, else NO_DATA; ``None`` when
+    the run failed for a reason of its own (no threshold to blame)."""
+    counted = [p for p in probes if p.rate == rate and p.counted_as == "fail"]
+    if not counted:
+        return None
+    probe = counted[-1]
+    for state in _BLAME_ORDER:
+        for t in probe.thresholds:
+            if t.state == state:
+                return LimitingThreshold(row=t.row, expression=t.expression, state=t.state, observed=t.observed,
+                                         unit=t.unit, limit=t.limit, rate=probe.rate)
+    return None
