@@ -32,9 +32,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from capacity.model import LimitingThreshold, Outcome, ProbeResult, StoppedBecause
+from capacity.model import CapacityReport, LimitingThreshold, Outcome, ProbeResult, StoppedBecause
 
-__all__ = ["Probe", "SearchConfig", "SearchError", "SearchOutcome", "limiting_threshold", "search"]
+__all__ = ["Probe", "SearchConfig", "SearchError", "SearchOutcome", "limiting_threshold", "report", "search"]
 
 Probe = Callable[[float, float, int], ProbeResult]
 """``probe(rate, duration_s, attempt)``: run the scenario at ``rate`` iterations/s for ``duration_s``."""
@@ -185,3 +185,14 @@ def limiting_threshold(probes: list[ProbeResult], rate: float | None) -> Limitin
                 return LimitingThreshold(row=t.row, expression=t.expression, state=t.state, observed=t.observed,
                                          unit=t.unit, limit=t.limit, rate=probe.rate)
     return None
+
+
+def report(found: SearchOutcome, config: SearchConfig, *, scenario: str, url: str | None = None,
+           confidence: float | None = None, arrivals: str | None = None) -> CapacityReport:
+    """``capacity.json``'s document for a finished (or budget-stopped) search."""
+    return CapacityReport(
+        scenario=scenario, url=url, outcome=found.outcome, max_rate=found.low, bracket=(found.low, found.high),
+        limiting_threshold=found.limiting, stopped_because=found.stopped_because, precision=config.precision,
+        budget_s=config.budget_s, spent_s=found.spent_s, min_rate=config.min_rate, max_rate_allowed=config.max_rate,
+        probe_duration_s=config.probe_duration_s, max_probe_duration_s=config.rerun_cap_s, confidence=confidence,
+        arrivals=arrivals, probes=tuple(found.probes))

@@ -1,0 +1,123 @@
+"""The capacity chart: each judged percentile against the arrival rate, as inline SVG.
+
+The report's charts (``reports.charts``) run over time; this one runs over the rate, with one series
+per latency threshold (corrected, as the gate judged it, solid; uncorrected, dashed), each
+threshold's limit as a horizontal line in its series' colour, every probe's point coloured by its
+state, and the answer (``max_rate``) and the lowest failing rate as vertical lines. Pure: numbers
+in, an SVG string out, with ``data-*`` attributes that tests and scripts read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from reports.charts import nice_ticks
+
+__all__ = ["Marker", "Series", "rate_chart"]
+
+STATE_COLORS = {"PASS": "#2ca02c", "FAIL": "#d62728", "INCONCLUSIVE": "#e0a800", "NO_DATA": "#7f7f7f"}
+
+
+@dataclass(frozen=True)
+class Series:
+    """One threshold's values against the rate: ``points`` are (rate, value, state)."""
+
+    label: str
+    points: Sequence[tuple[float, float | None, str]]
+    color: str
+    limit: float | None = None
+    dash: str | None = None
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A vertical line at a rate: the answer, or the lowest failing rate."""
+
+    label: str
+    x: float
+    color: str
+    dash: str = ""
+    label_left: bool = False  # the label left of the line (the answer), so that it never covers the other
+
+
+def _fmt(value: float) -> str:
+    return f"{int(value)}" if value == int(value) else f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def rate_chart(series: Sequence[Series], *, title: str, unit: str = "ms", markers: Sequence[Marker] = (),
+               width: int = 1040, height: int = 400) -> str:
+    left, right, top, bottom = 62, 20, 52, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    xs = [x for s in series for x, _, _ in s.points] + [m.x for m in markers]
+    ys = [y for s in series for _, y, _ in s.points if y is not None and math.isfinite(y)]
+    ys += [s.limit for s in series if s.limit is not None]
+    x_ticks = nice_ticks(0.0, max(xs, default=1.0) * 1.05 or 1.0, 8)
+    y_ticks = nice_ticks(0.0, max(ys, default=1.0) * 1.08 or 1.0, 6)
+    x_max, y_max = x_ticks[-1] or 1.0, y_ticks[-1] or 1.0
+
+    def px(x: float) -> float:
+        return round(left + x / x_max * plot_w, 2)
+
+    def py(y: float) -> float:
+        return round(top + plot_h - min(y, y_max) / y_max * plot_h, 2)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" data-chart="capacity">',
+           f"<title>{escape(title)}</title>",
+           f'<text x="{left}" y="16" class="chart-title">{escape(title)}</text>']
+    for tick in y_ticks:
+        out.append(f'<line x1="{left}" y1="{py(tick)}" x2="{left + plot_w}" y2="{py(tick)}" class="grid"/>')
+        out.append(f'<text x="{left - 6}" y="{py(tick) + 4}" class="tick" text-anchor="end">{_fmt(tick)}</text>')
+    for tick in x_ticks:
+        out.append(f'<line x1="{px(tick)}" y1="{top + plot_h}" x2="{px(tick)}" y2="{top + plot_h + 4}" class="axis"/>')
+        out.append(f'<text x="{px(tick)}" y="{top + plot_h + 16}" class="tick" text-anchor="middle">'
+                   f"{_fmt(tick)}</text>")
+    out.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" class="axis"/>')
+    out.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" class="axis"/>')
+    out.append(f'<text x="14" y="{top + plot_h / 2}" class="tick" text-anchor="middle" '
+               f'transform="rotate(-90 14 {top + plot_h / 2})">{escape(unit)}</text>')
+    out.append(f'<text x="{left + plot_w}" y="{height - 4}" class="tick" text-anchor="end">'
+               "arrival rate (iterations/s)</text>")
+    for s in series:  # limits under the data
+        if s.limit is not None and not s.dash:
+            y = py(s.limit)
+            out.append(f'<line x1="{left}" y1="{y}" x2="{left + plot_w}" y2="{y}" stroke="{s.color}" '
+                       f'stroke-width="1.5" stroke-dasharray="6 4" class="limit" data-limit="{s.limit:g}">'
+                       f"<title>{escape(s.label)} limit {s.limit:g} {escape(unit)}</title></line>")
+            out.append(f'<text x="{left + plot_w - 4}" y="{y - 4}" class="limit-label" text-anchor="end" '
+                       f'fill="{s.color}">limit {s.limit:g} {escape(unit)}</text>')
+    for m in markers:
+        x = px(m.x)
+        dash = f' stroke-dasharray="{m.dash}"' if m.dash else ""
+        out.append(f'<line x1="{x}" y1="{top}" x2="{x}" y2="{top + plot_h}" stroke="{m.color}" stroke-width="2"{dash} '
+                   f'class="marker" data-rate="{m.x:g}"><title>{escape(m.label)}</title></line>')
+        anchor, tx = ("end", x - 4) if m.label_left else ("start", x + 4)
+        out.append(f'<text x="{tx}" y="{top + 12}" class="limit-label" text-anchor="{anchor}" fill="{m.color}">'
+                   f"{escape(m.label)}</text>")
+    for s in series:
+        pts = sorted((x, y, st) for x, y, st in s.points if y is not None and math.isfinite(y))
+        dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
+        if len(pts) > 1:
+            coords = " ".join(f"{px(x)},{py(y)}" for x, y, _ in pts)
+            out.append(f'<polyline points="{coords}" fill="none" stroke="{s.color}" stroke-width="1.8"{dash} '
+                       f'class="series" data-series="{escape(s.label)}"><title>{escape(s.label)}</title></polyline>')
+        for x, y, state in pts:
+            fill = s.color if s.dash else STATE_COLORS.get(state, "#7f7f7f")
+            out.append(f'<circle cx="{px(x)}" cy="{py(y)}" r="{2.5 if s.dash else 4}" fill="{fill}" stroke="{s.color}" '
+                       f'stroke-width="1.5" class="point" data-rate="{x:g}" data-state="{escape(state)}">'
+                       f"<title>{escape(s.label)} at {x:.3g}/s: {y:.1f} {escape(unit)} ({escape(state)})"
+                       "</title></circle>")
+    lx = float(left)
+    for s in series:
+        dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
+        out.append(f'<line x1="{lx}" y1="32" x2="{lx + 18}" y2="32" stroke="{s.color}" stroke-width="2.5"{dash}/>')
+        out.append(f'<text x="{lx + 22}" y="36" class="legend">{escape(s.label)}</text>')
+        lx += 30 + 6.2 * len(s.label)
+    if not ys:
+        out.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" class="tick" text-anchor="middle">no latency '
+                   "threshold judged</text>")
+    out.append("</svg>")
+    return "\n".join(out)
