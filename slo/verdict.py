@@ -25,6 +25,9 @@ from typing import Any
 
 __all__ = [
     "EXIT_BAD_CONFIG",
+    "EXIT_CAPACITY_ABOVE_MAX",
+    "EXIT_CAPACITY_BELOW_MIN",
+    "EXIT_PROBE_ERROR",
     "EXIT_SLO_FAILED",
     "EXIT_INCONCLUSIVE",
     "FAIL",
@@ -60,6 +63,11 @@ STATES = (PASS, FAIL, INCONCLUSIVE, NO_DATA)
 EXIT_BAD_CONFIG = 2
 EXIT_SLO_FAILED = 99
 EXIT_INCONCLUSIVE = 98  # --slo-inconclusive fail (slo.confidence.EXIT_INCONCLUSIVE)
+# osiris-load capacity (docs/capacity.md); beside them 0 (a capacity found), 2, 3 (target down,
+# suite.main_job.EXIT_TARGET_DOWN) and 128 + signal (interrupted).
+EXIT_CAPACITY_BELOW_MIN = 96  # the SLO fails (or cannot be shown to pass) even at --min-rate
+EXIT_CAPACITY_ABOVE_MAX = 97  # every rate probed passed: the capacity is above --max-rate (or the budget ran out)
+EXIT_PROBE_ERROR = 4  # a probe's Locust run ended without a verdict (its log says why)
 
 CSV_FIELDS = ("row", "requests", "expression", "state", "estimate", "observed", "unit", "limit", "n", "beyond",
               "interval_low", "interval_high", "confidence", "design_effect", "requests_needed", "seconds_needed",

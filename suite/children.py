@@ -32,9 +32,10 @@ def _in_own_group_dying_with_parent() -> None:  # runs in the child between fork
 
 
 def start_child(command: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-                stdout: int | IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+                stdout: int | IO[bytes] | None = None,
+                stderr: int | IO[bytes] | None = None) -> subprocess.Popen[bytes]:
     """Start ``command`` in a new process group that dies with this process."""
-    return subprocess.Popen(list(command), cwd=cwd, env=env, stdout=stdout,
+    return subprocess.Popen(list(command), cwd=cwd, env=env, stdout=stdout, stderr=stderr,
                             preexec_fn=_in_own_group_dying_with_parent)
 
 

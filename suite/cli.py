@@ -1,6 +1,7 @@
 """``osiris-load``: the one front door (``make run`` calls ``osiris-load run``).
 
     osiris-load run [--url URL] [--scenarios ...] [--out DIR] ...   the main job (sidecar, scenarios, verdict)
+    osiris-load capacity --scenario NAME [--url URL] [--max-rate R] ... the highest rate that meets the SLO
     osiris-load sidecar [--host H] [--port P] ...                   only the bundled sidecar
     osiris-load report RUN_DIR                                       (re)build report.html, junit.xml, summary.json
     osiris-load compare BASELINE CURRENT [--tolerance 10] ...        exit 1 on a regression
@@ -23,7 +24,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 PROG = "osiris-load"
 EXIT_USAGE = 2
-SUBCOMMANDS = ("run", "sidecar", "report", "compare", "completion")
+SUBCOMMANDS = ("run", "capacity", "sidecar", "report", "compare", "completion")
 EXTRA_OF = {"report": "reports", "compare": "reports", "sidecar": "sidecar"}
 NEEDS = {"reports": ("pandas",), "sidecar": ("torch", "transformers", "fastapi", "uvicorn")}
 
@@ -49,6 +50,15 @@ def _parser() -> argparse.ArgumentParser:
                                      "headless, judge the SLOs, write reports; exit 0 pass, 99 SLO failed, "
                                      "3 target down, 130/143 interrupted.")
     add_run_arguments(run)
+    from capacity.job import EXIT_CODES_HELP, add_capacity_arguments
+
+    capacity = sub.add_parser(
+        "capacity", help="the highest arrival rate at which a scenario still meets its SLO table",
+        description="Search the highest open-model arrival rate (iterations/s) at which every threshold of the "
+                    "rows the scenario exercises PASSES with confidence: grow the rate, then bisect. Starts the "
+                    "bundled sidecar unless --url. Writes capacity.json and capacity.html (docs/capacity.md).",
+        epilog=EXIT_CODES_HELP)
+    add_capacity_arguments(capacity)
     sub.add_parser("sidecar", help="only the bundled sidecar (options: osiris-load sidecar --help)", add_help=False)
     sub.add_parser("report", help="(re)build report.html, junit.xml, summary.json for a run folder", add_help=False)
     sub.add_parser("compare", help="compare a run with a baseline; exit 1 on a regression", add_help=False)
@@ -121,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "completion":
         sys.stdout.write(completion_script())
         return 0
+    if args.command == "capacity":
+        from capacity.job import run_capacity
+
+        return run_capacity(args)
     from suite.main_job import run
 
     return run(args)

@@ -1,0 +1,196 @@
+"""``osiris-load capacity`` (``python -m suite capacity``): the capacity search as a command.
+
+Starts the bundled sidecar unless ``--url`` names a target (as ``osiris-load run`` does, with the
+same child handling and signals: ``suite.main_job.MainJob``), then runs the search of
+``capacity.search`` with each probe a real headless Locust run of the scenario's locustfile in
+open mode (``capacity.probe``), and writes ``capacity.json`` and ``capacity.html`` into the out
+folder beside every probe's files. Exit codes (``slo.verdict``; docs/capacity.md): 0 a capacity
+was found; 96 the SLO is not met even at ``--min-rate``; 97 it is met at every rate probed (up to
+``--max-rate``, or up to where the budget ran out); 2 bad configuration; 3 the target is down; 4 a
+probe ended without a verdict; 128 + signal when interrupted (every child stopped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import locustfiles
+from capacity.html import write_capacity_html
+from capacity.model import CapacityReport, ProbeResult
+from capacity.probe import LocustProbe, ProbeError, ProbeSettings
+from capacity.search import SearchConfig, SearchError, report, search
+from locustfiles.stages import StagesError, parse_duration
+from slo.confidence import check_confidence
+from slo.formatting import format_duration, format_value
+from slo.table import SloFileError, load_table
+from slo.verdict import EXIT_BAD_CONFIG, EXIT_CAPACITY_ABOVE_MAX, EXIT_CAPACITY_BELOW_MIN, EXIT_PROBE_ERROR
+from suite.children import start_child, stop_children
+from suite.main_job import EXIT_TARGET_DOWN, RUNS_DIR, SCENARIOS, MainJob, default_run_dir, wait_healthy
+
+__all__ = ["EXIT_CODES_HELP", "add_capacity_arguments", "run_capacity"]
+
+SCENARIO_NAMES = (*SCENARIOS, "mixed")
+OUTCOME_CODES = {"capacity_found": 0, "fails_at_min_rate": EXIT_CAPACITY_BELOW_MIN,
+                 "passes_at_highest_rate": EXIT_CAPACITY_ABOVE_MAX}
+EXIT_CODES_HELP = (f"exit codes: 0 capacity found; {EXIT_CAPACITY_BELOW_MIN} the SLO fails even at --min-rate; "
+                   f"{EXIT_CAPACITY_ABOVE_MAX} it passes at every rate probed (the capacity is above --max-rate or "
+                   f"the budget ran out first); {EXIT_BAD_CONFIG} bad configuration; {EXIT_TARGET_DOWN} the target is "
+                   f"down; {EXIT_PROBE_ERROR} a probe ended without a verdict; 130/143 interrupted")
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except StagesError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_capacity_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scenario", required=True, metavar="NAME",
+                        help=f"a scenario ({', '.join(SCENARIO_NAMES)}) or the path of a locustfile")
+    parser.add_argument("--url", default=os.environ.get("OSIRIS_URL"),
+                        help="a running target (default: $OSIRIS_URL, else start the bundled sidecar)")
+    parser.add_argument("--slo-file", type=Path, help="SLO table (default: the guide's, slo/default.toml)")
+    parser.add_argument("--min-rate", type=float, default=1.0, help="first rate probed, iterations/s (default 1)")
+    parser.add_argument("--max-rate", type=float, default=100.0, help="highest rate probed (default 100)")
+    parser.add_argument("--growth", type=float, default=2.0, help="rate factor while bracketing (default 2)")
+    parser.add_argument("--precision", type=float, default=0.1,
+                        help="stop when (high - low) / low <= this (default 0.1: 10 %%)")
+    parser.add_argument("--budget", type=_duration, default=600.0, metavar="DURATION",
+                        help="total time the probes may take, e.g. 10m (default 10m)")
+    parser.add_argument("--probe-duration", type=_duration, default=20.0, metavar="DURATION",
+                        help="length of one probe (default 20s); an INCONCLUSIVE probe reruns twice as long")
+    parser.add_argument("--max-probe-duration", type=_duration, metavar="DURATION",
+                        help="longest INCONCLUSIVE rerun (default 4 x --probe-duration)")
+    parser.add_argument("--arrivals", choices=("poisson", "constant"), default="poisson")
+    parser.add_argument("--max-vus", type=int, help="users available to run iterations (default: the scenario's)")
+    parser.add_argument("--workers", type=int, help="Locust worker processes per probe (default: one process)")
+    parser.add_argument("--slo-confidence", default=os.environ.get("OSIRIS_SLO_CONFIDENCE"),
+                        help="confidence of the gate's intervals (default: the gate's, 0.95)")
+    parser.add_argument("--out", type=Path, help=f"folder (default: ./{RUNS_DIR}/<UTC timestamp>-capacity)")
+    parser.add_argument("--startup-timeout", type=float, default=600.0,
+                        help="seconds to wait for the bundled sidecar's /health")
+
+
+def resolve_locustfile(scenario: str) -> Path:
+    """A scenario's locustfile, or a given locustfile path; :class:`ValueError` says what is known."""
+    if scenario in SCENARIO_NAMES:
+        return Path(locustfiles.__file__).parent / f"{scenario}.py"
+    path = Path(scenario)
+    if path.suffix == ".py" and path.is_file():
+        return path.resolve()
+    raise ValueError(f"--scenario {scenario!r}: not a scenario ({', '.join(SCENARIO_NAMES)}) nor a locustfile")
+
+
+def describe(index: int, probe: ProbeResult) -> str:
+    """One console line per probe: its rate, state and every threshold."""
+    parts = [f"{t.row} {t.expression} {format_value(t.unit, t.observed, t.limit)} {t.state}" for t in probe.thresholds]
+    extra = "".join(f", {name} {value}" for name, value in (("late", probe.late), ("dropped", probe.dropped))
+                    if value)
+    return (f"  probe {index:>2}: {probe.rate:8.4g}/s for {format_duration(probe.duration_s)}"
+            f"{f' (try {probe.attempt})' if probe.attempt > 1 else ''}: {probe.state}{extra}  [{'; '.join(parts)}]")
+
+
+class CapacityJob(MainJob):
+    """The search's children (the sidecar, each probe) and its signals, as the main job's."""
+
+    def run_child(self, command: list[str], env: dict[str, str], log: Path) -> int:
+        with log.open("wb") as handle:
+            proc = start_child(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        self.children.append(proc)
+        code = proc.wait()
+        stop_children([proc], grace_s=0)  # sweeps its group (Locust's --processes workers)
+        self.children.remove(proc)
+        return code
+
+    def _run(self, out: Path) -> int:
+        args = self.args
+        try:
+            config, settings_without_url = _settings(args, out)
+        except (ValueError, SloFileError) as exc:
+            print(f"osiris-load capacity: {exc}", file=sys.stderr)
+            return EXIT_BAD_CONFIG
+        url = (args.url or "").rstrip("/")
+        sidecar = None
+        if not url:
+            url, sidecar = self.start_sidecar()
+        try:
+            wait_healthy(url, sidecar, args.startup_timeout if sidecar else 30.0)
+        except RuntimeError as exc:
+            print(f"osiris-load capacity: the target is not usable: {exc}", file=sys.stderr)
+            return EXIT_TARGET_DOWN
+        settings = replace(settings_without_url, url=url)
+        print(f"Capacity search of {args.scenario} against {url}: rates {config.min_rate:g}..{config.max_rate:g}/s, "
+              f"precision {config.precision:g}, budget {format_duration(config.budget_s)}, probes of "
+              f"{format_duration(config.probe_duration_s)} (files: {out})", flush=True)
+        probe = LocustProbe(settings, self.run_child, lambda i, p: print(describe(i, p), flush=True))
+        try:
+            found = search(probe, config)
+        except ProbeError as exc:
+            print(f"osiris-load capacity: {exc}", file=sys.stderr)
+            return EXIT_BAD_CONFIG if exc.code == EXIT_BAD_CONFIG else EXIT_PROBE_ERROR
+        self.stop_all()
+        confidence = float(args.slo_confidence) if args.slo_confidence else 0.95
+        result = report(found, config, scenario=args.scenario, url=url, confidence=confidence, arrivals=args.arrivals)
+        return finish(result, out)
+
+
+def _settings(args: argparse.Namespace, out: Path) -> tuple[SearchConfig, ProbeSettings]:
+    locustfile = resolve_locustfile(args.scenario)
+    slo_file = args.slo_file.resolve() if args.slo_file else None
+    if slo_file is not None:
+        load_table(str(slo_file))  # a bad table is a bad configuration before any load
+    if args.slo_confidence:
+        check_confidence(args.slo_confidence)
+    for name in ("max_vus", "workers"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} {value}: must be at least 1")
+    config = SearchConfig(min_rate=args.min_rate, max_rate=args.max_rate, growth=args.growth,
+                          precision=args.precision, budget_s=args.budget, probe_duration_s=args.probe_duration,
+                          max_probe_duration_s=args.max_probe_duration)
+    config.check()
+    if config.probe_duration_s < 1:
+        raise SearchError(f"--probe-duration {config.probe_duration_s:g}s: at least 1s (Locust's -t is in seconds)")
+    return config, ProbeSettings(locustfile=locustfile, url="", out=out, arrivals=args.arrivals, max_vus=args.max_vus,
+                                 workers=args.workers, slo_file=slo_file, confidence=args.slo_confidence)
+
+
+def finish(result: CapacityReport, out: Path) -> int:
+    json_path = out / "capacity.json"
+    json_path.write_text(result.to_json(), encoding="utf-8")
+    html_path = write_capacity_html(result, out / "capacity.html")
+    low, high = result.bracket
+    print(f"\n=== Capacity of {result.scenario}")
+    if result.outcome == "capacity_found":
+        print(f"  {result.max_rate:.4g} iterations/s: passes with confidence at {low:.4g}/s, not at {high:.4g}/s "
+              f"(stopped because: {result.stopped_because})")
+    elif result.outcome == "fails_at_min_rate":
+        print(f"  none: the SLO is not met even at --min-rate {result.min_rate:g}/s")
+    else:
+        print(f"  above {low:.4g}/s: every rate probed passed (stopped because: {result.stopped_because})")
+    if result.limiting_threshold:
+        lt = result.limiting_threshold
+        print(f"  limiting: {lt.row} {lt.expression}: {format_value(lt.unit, lt.observed, lt.limit)} "
+              f"({lt.state}) at {lt.rate:.4g}/s")
+    code = OUTCOME_CODES[result.outcome]
+    print(f"Wrote {json_path}\nWrote {html_path}\nExit code {code}")
+    return code
+
+
+def default_capacity_dir(now: dt.datetime | None = None) -> Path:
+    """``./osiris-runs/<UTC timestamp>-capacity``."""
+    plain = default_run_dir(now)
+    return plain.with_name(plain.name + "-capacity")
+
+
+def run_capacity(args: argparse.Namespace) -> int:
+    if args.out is None:
+        args.out = default_capacity_dir()
+    return CapacityJob(args).run()

@@ -1,0 +1,138 @@
+"""One probe of the capacity search: a real headless Locust run of the scenario in open mode.
+
+The run writes its verdict (``PREFIX_slo.json``) into the search's folder; the probe reads it back
+with :func:`slo.verdict.from_json` and copies what the gate decided into a
+:class:`~capacity.model.ProbeResult`: nothing is judged again, no expression is parsed. The child
+runs in its own process group (``suite.children``) and is registered with the job, so a stop
+signal stops it with everything else; its output goes to ``PREFIX.log``, not to the console.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from capacity.model import Goodput, ProbeResult, ProbeThreshold
+from slo.verdict import EXIT_BAD_CONFIG, ThresholdResult, Verdict, VerdictFormatError, from_json
+
+__all__ = ["LocustProbe", "ProbeError", "ProbeSettings", "probe_result"]
+
+_TAIL_LINES = 12
+
+
+class ProbeError(RuntimeError):
+    """A probe's run ended without a verdict; ``code`` is its exit code, the message its log's tail."""
+
+    def __init__(self, message: str, code: int | None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    locustfile: Path
+    url: str
+    out: Path
+    arrivals: str = "poisson"
+    max_vus: int | None = None
+    workers: int | None = None
+    slo_file: Path | None = None
+    confidence: str | None = None
+
+
+def _field(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _threshold(t: ThresholdResult) -> ProbeThreshold:
+    return ProbeThreshold(row=t.row, expression=t.expression, unit=t.unit, limit=t.limit, state=t.state,
+                          observed=t.observed, interval=t.interval,
+                          uncorrected_observed=getattr(t, "uncorrected_observed", None),
+                          percentile=t.arg if t.kind == "p" else 50.0 if t.kind == "med" else None)
+
+
+def probe_result(verdict: Verdict, *, rate: float, duration_s: float, elapsed_s: float, attempt: int,
+                 files: str | None, exit_code: int | None) -> ProbeResult:
+    """The search's view of one verdict (its ``open_model`` block gives the arrivals and goodput)."""
+    open_model = getattr(verdict, "open_model", None)
+    if is_dataclass(open_model) and not isinstance(open_model, type):
+        open_model = asdict(open_model)
+    goodput_doc = _field(open_model, "goodput")
+    goodput = None
+    if goodput_doc is not None:
+        goodput = Goodput(iterations=int(_field(goodput_doc, "iterations") or 0),
+                          good=int(_field(goodput_doc, "good") or 0), share=_field(goodput_doc, "share"))
+    return ProbeResult(rate=rate, duration_s=duration_s, elapsed_s=elapsed_s, state=verdict.state, attempt=attempt,
+                       thresholds=tuple(_threshold(t) for t in verdict.thresholds),
+                       achieved_rate=_field(open_model, "achieved_rate"), late=_field(open_model, "late"),
+                       dropped=_field(open_model, "dropped"), goodput=goodput, exit_code=exit_code, files=files)
+
+
+class LocustProbe:
+    """``probe(rate, duration_s, attempt)`` for :func:`capacity.search.search`.
+
+    ``run_child(command, env, log)`` runs one child to its end and returns its exit code (the job's,
+    so that a stop signal reaches it); ``on_result`` is told each result (the console line)."""
+
+    def __init__(self, settings: ProbeSettings, run_child: Callable[[list[str], dict[str, str], Path], int],
+                 on_result: Callable[[int, ProbeResult], None] | None = None) -> None:
+        self.settings = settings
+        self.run_child = run_child
+        self.on_result = on_result
+        self.count = 0
+
+    def command(self, rate: float, seconds: int, prefix: Path) -> list[str]:
+        s = self.settings
+        command = [sys.executable, "-m", "locust", "-f", str(s.locustfile), "--headless", "--host", s.url,
+                   "--csv", str(prefix), "--only-summary", "-t", f"{seconds}s", "--arrival-rate", f"{rate:.6g}",
+                   "--arrivals", s.arrivals]
+        if s.max_vus:
+            command += ["--max-vus", str(s.max_vus)]
+        if s.workers:
+            command += ["--processes", str(s.workers)]
+        if s.slo_file:
+            command += ["--slo-file", str(s.slo_file)]
+        return command
+
+    def __call__(self, rate: float, duration_s: float, attempt: int) -> ProbeResult:
+        self.count += 1
+        seconds = max(1, math.ceil(duration_s))
+        name = f"probe-{self.count:02d}-{rate:.4g}rps" + (f"-try{attempt}" if attempt > 1 else "")
+        prefix = self.settings.out / name
+        env = {**os.environ, "OSIRIS_URL": self.settings.url, "PYTHONUNBUFFERED": "1"}
+        if self.settings.confidence is not None:
+            env["OSIRIS_SLO_CONFIDENCE"] = self.settings.confidence
+        log = prefix.with_suffix(".log")
+        started = time.monotonic()
+        code = self.run_child(self.command(rate, seconds, prefix), env, log)
+        elapsed = time.monotonic() - started
+        verdict_path = Path(f"{prefix}_slo.json")
+        try:
+            verdict = from_json(verdict_path.read_text(encoding="utf-8"), str(verdict_path))
+        except (OSError, VerdictFormatError) as exc:
+            tail = _tail(log)
+            kind = "bad configuration" if code == EXIT_BAD_CONFIG else "no verdict"
+            raise ProbeError(f"probe at {rate:.4g}/s ended with exit code {code} and {kind} ({exc}); "
+                             f"the end of {log}:\n{tail}", code) from None
+        result = probe_result(verdict, rate=rate, duration_s=float(seconds), elapsed_s=elapsed, attempt=attempt,
+                              files=name, exit_code=code)
+        if self.on_result:
+            self.on_result(self.count, result)
+        return result
+
+
+def _tail(log: Path) -> str:
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return "  (no log)"
+    return "\n".join(f"  {line}" for line in lines[-_TAIL_LINES:])
+

@@ -1,0 +1,134 @@
+"""A target with a known answer: a FIFO queue served by ``k`` workers with a known service time.
+
+Requests to ``GET /work`` wait in one FIFO queue; each of ``k`` worker threads takes the next one and
+holds it for a service time (``deterministic``: exactly ``service_ms``; ``exponential``: drawn with
+that mean from a seeded generator), then the request is answered. Under Poisson arrivals at rate
+``lambda`` this is the M/D/k (or M/M/k) queue, whose latency percentiles :func:`simulate_quantile`
+computes by simulating the same queue (the Lindley recursion over ``k`` servers) and whose rate
+at a percentile limit :func:`capacity_for` finds by bisection: the true capacity the search must find.
+
+Run as a process (``python tests/queueing_target.py --workers 2 --service-ms 50``): it prints
+``PORT <n>`` once listening on 127.0.0.1 and serves until SIGTERM. ``running_target`` starts and
+stops it for a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import heapq
+import queue
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+__all__ = ["capacity_for", "running_target", "simulate_quantile"]
+
+
+def simulate_quantile(rate: float, workers: int, service_s: float, q: float, *, exponential: bool = False,
+                      n: int = 200_000, seed: int = 1) -> float:
+    """The ``q`` quantile (0..1) of the time in system (wait + service) of ``n`` Poisson arrivals at
+    ``rate``/s into a FIFO queue with ``workers`` servers."""
+    rng = random.Random(seed)
+    free = [0.0] * workers  # when each server is next free (a heap)
+    now = 0.0
+    times = []
+    for _ in range(n):
+        now += rng.expovariate(rate)
+        start = max(now, heapq.heappop(free))
+        service = rng.expovariate(1 / service_s) if exponential else service_s
+        heapq.heappush(free, start + service)
+        times.append(start + service - now)
+    times.sort()
+    return times[min(n - 1, int(q * n))]
+
+
+def capacity_for(limit_s: float, q: float, workers: int, service_s: float, *, exponential: bool = False,
+                 n: int = 200_000) -> float:
+    """The arrival rate at which the ``q`` quantile of the time in system reaches ``limit_s``."""
+    low, high = 0.01, workers / service_s * 0.999
+    for _ in range(30):
+        mid = (low + high) / 2
+        if simulate_quantile(mid, workers, service_s, q, exponential=exponential, n=n) < limit_s:
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2
+
+
+def serve(workers: int, service_s: float, exponential: bool, seed: int = 1) -> ThreadingHTTPServer:
+    jobs: queue.Queue[threading.Event] = queue.Queue()
+    rng = random.Random(seed)
+
+    def worker() -> None:
+        while True:
+            done = jobs.get()
+            time.sleep(rng.expovariate(1 / service_s) if exponential else service_s)
+            done.set()
+
+    for _ in range(workers):
+        threading.Thread(target=worker, daemon=True).start()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: one connection per user, no reconnect per request
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            if self.path == "/work":
+                done = threading.Event()
+                jobs.put(done)
+                done.wait(60)
+            body = b"ok"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:  # no line per request
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.request_queue_size = 512
+    return server
+
+
+@contextlib.contextmanager
+def running_target(workers: int = 2, service_ms: float = 50.0, exponential: bool = False) -> Iterator[str]:
+    """The target in a child process; yields its URL and stops it (SIGTERM, then SIGKILL) after."""
+    command = [sys.executable, str(Path(__file__)), "--workers", str(workers), "--service-ms", str(service_ms)]
+    if exponential:
+        command.append("--exponential")
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # "PORT n" once listening (the child exits on error: EOF)
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"queueing target did not start: {line!r}")
+        yield f"http://127.0.0.1:{int(line.split()[1])}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--service-ms", type=float, default=50.0)
+    parser.add_argument("--exponential", action="store_true")
+    args = parser.parse_args()
+    server = serve(args.workers, args.service_ms / 1000, args.exponential)
+    print(f"PORT {server.server_address[1]}", flush=True)
+    server.serve_forever(poll_interval=0.5)
+
+
+if __name__ == "__main__":
+    main()
