@@ -1,0 +1,103 @@
+"""``osiris-load capacity`` end to end: real Locust probes in open mode against a queueing target
+whose capacity is known (tests/queueing_target.py), the documented exit codes, and a stop signal.
+
+The search test is coarse to stay within about a minute and a half on a busy 2-core machine; the
+tight run is recorded with its command in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import ROOT, wait_until
+from tests.queueing_target import capacity_for, running_target
+
+LOCUSTFILE = ROOT / "tests" / "locustfiles_for_tests" / "queue_work.py"
+SLO_FILE = LOCUSTFILE.with_suffix(".toml")
+WORKERS, SERVICE_MS, LIMIT_MS, Q = 2, 50.0, 200.0, 0.95  # queue_work.toml: p(95)<200
+
+
+def capacity(url: str, out: Path, *extra: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "suite", "capacity", "--scenario", str(LOCUSTFILE), "--url", url,
+               "--slo-file", str(SLO_FILE), "--out", str(out), *extra]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def read(out: Path) -> dict:
+    return json.loads((out / "capacity.json").read_text())
+
+
+def test_the_search_lands_within_10_percent_of_the_true_capacity(tmp_path: Path) -> None:
+    true = capacity_for(LIMIT_MS / 1000, Q, WORKERS, SERVICE_MS / 1000, n=50_000)
+    with running_target(WORKERS, SERVICE_MS) as url:
+        done = capacity(url, tmp_path, "--min-rate", "8", "--max-rate", "64", "--probe-duration", "6s",
+                        "--max-probe-duration", "12s", "--precision", "0.08", "--budget", "100s")
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = read(tmp_path)
+    assert doc["outcome"] == "capacity_found"
+    assert doc["stopped_because"] in ("precision", "budget")
+    low, high = doc["bracket"]
+    assert doc["max_rate"] == low and low < high
+    assert abs(low - true) / true <= 0.10, (low, high, true, done.stdout)
+    assert doc["limiting_threshold"]["row"] == "work" and doc["limiting_threshold"]["expression"] == "p(95)<200"
+    for probe in doc["probes"]:
+        assert (tmp_path / f"{probe['files']}_slo.json").is_file()
+        assert probe["goodput"] is not None and probe["late"] is not None and probe["dropped"] is not None
+        assert [t["row"] for t in probe["thresholds"]] == ["work"]
+    assert 'data-chart="capacity"' in (tmp_path / "capacity.html").read_text()
+
+
+def test_exit_codes_below_the_lowest_and_above_the_highest_rate(tmp_path: Path) -> None:
+    impossible = tmp_path / "impossible.toml"
+    impossible.write_text('[[row]]\nname = "work"\nrequests = ["GET /work"]\nthresholds = ["p(95)<20"]\n')
+    with running_target(WORKERS, SERVICE_MS) as url:
+        below = capacity(url, tmp_path / "below", "--slo-file", str(impossible), "--min-rate", "4",
+                         "--probe-duration", "3s", "--budget", "20s")
+        above = capacity(url, tmp_path / "above", "--min-rate", "2", "--max-rate", "4", "--probe-duration", "4s",
+                         "--budget", "40s")
+    assert below.returncode == 96, below.stdout + below.stderr
+    assert read(tmp_path / "below")["outcome"] == "fails_at_min_rate"
+    assert above.returncode == 97, above.stdout + above.stderr
+    doc = read(tmp_path / "above")
+    assert (doc["outcome"], doc["stopped_because"], doc["max_rate"]) == ("passes_at_highest_rate", "max_rate", 4)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--slo-file", "/nonexistent.toml"], "nonexistent"),
+    (["--max-rate", "0.5"], "--max-rate"),
+    (["--budget", "2s"], "--budget"),
+])
+def test_bad_configuration_exits_2_before_any_load(tmp_path: Path, extra: list[str], message: str) -> None:
+    done = capacity("http://127.0.0.1:9", tmp_path, *extra, timeout=60)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert not list(tmp_path.glob("probe-*"))
+
+
+def test_a_stop_signal_stops_every_probe_and_exits_130(tmp_path: Path) -> None:
+    with running_target(WORKERS, SERVICE_MS) as url:
+        proc = subprocess.Popen([sys.executable, "-m", "suite", "capacity", "--scenario", str(LOCUSTFILE), "--url", url,
+                                 "--slo-file", str(SLO_FILE), "--out", str(tmp_path), "--min-rate", "2",
+                                 "--probe-duration", "30s", "--budget", "60s"], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_until(lambda: any(tmp_path.glob("probe-*.log"))
+                       and any("locust" in " ".join(c.cmdline()) for c in psutil.Process(proc.pid).children()),
+                       60, "the first probe's Locust run")
+            children = psutil.Process(proc.pid).children(recursive=True)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive
