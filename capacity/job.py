@@ -6,7 +6,7 @@ same child handling and signals: ``suite.main_job.MainJob``), then runs the sear
 open mode (``capacity.probe``), and writes ``capacity.json`` and ``capacity.html`` into the out
 folder beside every probe's files. Exit codes (``slo.verdict``; docs/capacity.md): 0 a capacity
 was found; 96 the SLO is not met even at ``--min-rate``; 97 it is met at every rate probed (up to
-``--max-rate``, or up to where the budget ran out); 2 bad configuration; 3 the target is down; 4 a
+``--max-rate``, or up to where the budget ran out); 2 bad configuration; 3 the target is down; 95 a
 probe ended without a verdict; 128 + signal when interrupted (every child stopped).
 """
 

@@ -67,7 +67,7 @@ EXIT_INCONCLUSIVE = 98  # --slo-inconclusive fail (slo.confidence.EXIT_INCONCLUS
 # suite.main_job.EXIT_TARGET_DOWN) and 128 + signal (interrupted).
 EXIT_CAPACITY_BELOW_MIN = 96  # the SLO fails (or cannot be shown to pass) even at --min-rate
 EXIT_CAPACITY_ABOVE_MAX = 97  # every rate probed passed: the capacity is above --max-rate (or the budget ran out)
-EXIT_PROBE_ERROR = 4  # a probe's Locust run ended without a verdict (its log says why)
+EXIT_PROBE_ERROR = 95  # a probe's Locust run ended without a verdict (its log says why)
 
 CSV_FIELDS = ("row", "requests", "expression", "state", "estimate", "observed", "unit", "limit", "n", "beyond",
               "interval_low", "interval_high", "confidence", "design_effect", "requests_needed", "seconds_needed",
