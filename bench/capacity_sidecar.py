@@ -1,0 +1,88 @@
+"""Benchmark: the capacity of each scenario against the bundled sidecar, OSIRIS_MAX_BATCH_SIZE 1 vs 16.
+
+For each batch size: start ``python -m sidecar`` with that setting (the models from
+``.cache/models``, built offline on first use), wait for ``/health``, run ``osiris-load capacity``
+for each scenario against it (same search settings for both), stop it. Prints one table: the
+capacity (iterations/s), the bracket, why the search stopped, the limiting threshold, per scenario
+and batch size, side by side from the same machine in one run. Writes each search's folder under
+``--out``.
+
+    python bench/capacity_sidecar.py --scenarios sidecar_load propose_trade read_heavy --budget 5m
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from sidecar.redis_server import free_port  # noqa: E402
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", nargs="+", default=["read_heavy", "sidecar_load", "propose_trade"])
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 16])
+    parser.add_argument("--out", type=Path, default=Path("osiris-runs/bench-capacity"))
+    parser.add_argument("--search", default="--min-rate 0.5 --max-rate 64 --probe-duration 20s --budget 5m",
+                        help="options passed to every osiris-load capacity search")
+    args = parser.parse_args()
+    rows = []
+    for batch in args.batch_sizes:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "OSIRIS_MAX_BATCH_SIZE": str(batch),
+               "OSIRIS_MODEL_CACHE_DIR": os.environ.get("OSIRIS_MODEL_CACHE_DIR", str(REPO / ".cache" / "models"))}
+        log = (args.out / f"sidecar-batch{batch}.log")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("wb") as handle:
+            sidecar = subprocess.Popen([sys.executable, "-m", "sidecar", "--port", str(port)], cwd=REPO, env=env,
+                                       stdout=handle, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 600
+            while not healthy(url):
+                if sidecar.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"sidecar (batch {batch}) did not come up: see {log}")
+                time.sleep(0.5)
+            for scenario in args.scenarios:
+                out = args.out / f"{scenario}-batch{batch}"
+                command = [sys.executable, "-m", "suite", "capacity", "--scenario", scenario, "--url", url,
+                           "--out", str(out), *args.search.split()]
+                started = time.monotonic()
+                code = subprocess.run(command, cwd=REPO).returncode
+                doc = json.loads((out / "capacity.json").read_text()) if (out / "capacity.json").exists() else {}
+                rows.append((scenario, batch, code, doc, time.monotonic() - started))
+        finally:
+            sidecar.terminate()
+            sidecar.wait(30)
+    print("\n| scenario | OSIRIS_MAX_BATCH_SIZE | capacity /s | bracket | stopped | limiting | probes | exit | wall |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for scenario, batch, code, doc, wall in rows:
+        lt = doc.get("limiting_threshold") or {}
+        bracket = doc.get("bracket") or [None, None]
+        fmt = lambda v: "-" if v is None else f"{v:.3g}"  # noqa: E731
+        limiting = f"{lt.get('row')} {lt.get('expression')} {lt.get('state')}" if lt else "-"
+        print(f"| {scenario} | {batch} | {fmt(doc.get('max_rate'))} | [{fmt(bracket[0])}, {fmt(bracket[1])}] | "
+              f"{doc.get('stopped_because', '-')} | {limiting} | {len(doc.get('probes', []))} | {code} | {wall:.0f}s |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
