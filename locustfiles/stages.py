@@ -321,6 +321,10 @@ def _build_shape_class() -> type[LoadTestShape]:
         def stages(self) -> list[Stage]:
             """The stages for this run (parsed once per run; raises StagesError if invalid)."""
             if self._stages is None:
+                open_run = getattr(getattr(self.runner, "environment", None), "osiris_open_model", None)
+                if open_run is not None and open_run.active:  # the open model: --max-vus users throughout
+                    self._stages = open_run.user_stages()
+                    return self._stages
                 common = self.common_options()
                 if common is not None:
                     self._stages = common_options_stages(*common, parse_stages(self.default_stages))
