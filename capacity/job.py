@@ -30,6 +30,7 @@ from slo.confidence import check_confidence
 from slo.formatting import format_duration, format_value
 from slo.table import SloFileError, load_table
 from slo.verdict import EXIT_BAD_CONFIG, EXIT_CAPACITY_ABOVE_MAX, EXIT_CAPACITY_BELOW_MIN, EXIT_PROBE_ERROR
+from slo.windows import WindowMarks
 from suite.children import start_child, stop_children
 from suite.main_job import EXIT_TARGET_DOWN, RUNS_DIR, SCENARIOS, MainJob, default_run_dir, wait_healthy
 
@@ -73,6 +74,9 @@ def add_capacity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, help="Locust worker processes per probe (default: one process)")
     parser.add_argument("--slo-confidence", default=os.environ.get("OSIRIS_SLO_CONFIDENCE"),
                         help="confidence of the gate's intervals (default: the gate's, 0.95)")
+    parser.add_argument("--slo-window", default=os.environ.get("OSIRIS_SLO_WINDOW"), metavar="SECONDS",
+                        help="the gate's time window for the design effect (default: the gate's, 5 s); a probe "
+                             "needs several windows to settle, so short probes want short windows")
     parser.add_argument("--out", type=Path, help=f"folder (default: ./{RUNS_DIR}/<UTC timestamp>-capacity)")
     parser.add_argument("--startup-timeout", type=float, default=600.0,
                         help="seconds to wait for the bundled sidecar's /health")
@@ -148,6 +152,11 @@ def _settings(args: argparse.Namespace, out: Path) -> tuple[SearchConfig, ProbeS
         load_table(str(slo_file))  # a bad table is a bad configuration before any load
     if args.slo_confidence:
         check_confidence(args.slo_confidence)
+    if args.slo_window:
+        try:
+            WindowMarks(float(args.slo_window))
+        except ValueError as exc:
+            raise ValueError(f"--slo-window {args.slo_window!r}: {exc}") from None
     for name in ("max_vus", "workers"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -159,7 +168,8 @@ def _settings(args: argparse.Namespace, out: Path) -> tuple[SearchConfig, ProbeS
     if config.probe_duration_s < 1:
         raise SearchError(f"--probe-duration {config.probe_duration_s:g}s: at least 1s (Locust's -t is in seconds)")
     return config, ProbeSettings(locustfile=locustfile, url="", out=out, arrivals=args.arrivals, max_vus=args.max_vus,
-                                 workers=args.workers, slo_file=slo_file, confidence=args.slo_confidence)
+                                 workers=args.workers, slo_file=slo_file, confidence=args.slo_confidence,
+                                 window=args.slo_window)
 
 
 def finish(result: CapacityReport, out: Path) -> int:

@@ -44,6 +44,7 @@ class ProbeSettings:
     workers: int | None = None
     slo_file: Path | None = None
     confidence: str | None = None
+    window: str | None = None
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -110,6 +111,8 @@ class LocustProbe:
         env = {**os.environ, "OSIRIS_URL": self.settings.url, "PYTHONUNBUFFERED": "1"}
         if self.settings.confidence is not None:
             env["OSIRIS_SLO_CONFIDENCE"] = self.settings.confidence
+        if self.settings.window is not None:
+            env["OSIRIS_SLO_WINDOW"] = self.settings.window
         log = prefix.with_suffix(".log")
         started = time.monotonic()
         code = self.run_child(self.command(rate, seconds, prefix), env, log)

@@ -3,9 +3,10 @@
 Requests to ``GET /work`` wait in one FIFO queue; each of ``k`` worker threads takes the next one and
 holds it for a service time (``deterministic``: exactly ``service_ms``; ``exponential``: drawn with
 that mean from a seeded generator), then the request is answered. Under Poisson arrivals at rate
-``lambda`` this is the M/D/k (or M/M/k) queue, whose latency percentiles :func:`simulate_quantile`
-computes by simulating the same queue (the Lindley recursion over ``k`` servers) and whose rate
-at a percentile limit :func:`capacity_for` finds by bisection: the true capacity the search must find.
+``lambda`` this is the M/D/k (or M/M/k) queue, under evenly spaced arrivals the D/D/k queue (capacity
+exactly ``k / service``); :func:`simulate_quantile` computes either's latency percentiles by
+simulating the same queue (FIFO over ``k`` servers) and :func:`capacity_for` finds the rate at a
+percentile limit by bisection: the true capacity the search must find.
 
 Run as a process (``python tests/queueing_target.py --workers 2 --service-ms 50``): it prints
 ``PORT <n>`` once listening on 127.0.0.1 and serves until SIGTERM. ``running_target`` starts and
@@ -31,15 +32,15 @@ __all__ = ["capacity_for", "running_target", "simulate_quantile"]
 
 
 def simulate_quantile(rate: float, workers: int, service_s: float, q: float, *, exponential: bool = False,
-                      n: int = 200_000, seed: int = 1) -> float:
-    """The ``q`` quantile (0..1) of the time in system (wait + service) of ``n`` Poisson arrivals at
-    ``rate``/s into a FIFO queue with ``workers`` servers."""
+                      constant: bool = False, n: int = 200_000, seed: int = 1) -> float:
+    """The ``q`` quantile (0..1) of the time in system (wait + service) of ``n`` arrivals at ``rate``/s
+    (Poisson, or evenly spaced with ``constant``) into a FIFO queue with ``workers`` servers."""
     rng = random.Random(seed)
     free = [0.0] * workers  # when each server is next free (a heap)
     now = 0.0
     times = []
     for _ in range(n):
-        now += rng.expovariate(rate)
+        now += 1 / rate if constant else rng.expovariate(rate)
         start = max(now, heapq.heappop(free))
         service = rng.expovariate(1 / service_s) if exponential else service_s
         heapq.heappush(free, start + service)
@@ -49,12 +50,14 @@ def simulate_quantile(rate: float, workers: int, service_s: float, q: float, *, 
 
 
 def capacity_for(limit_s: float, q: float, workers: int, service_s: float, *, exponential: bool = False,
-                 n: int = 200_000) -> float:
-    """The arrival rate at which the ``q`` quantile of the time in system reaches ``limit_s``."""
+                 constant: bool = False, n: int = 200_000) -> float:
+    """The arrival rate at which the ``q`` quantile of the time in system reaches ``limit_s`` (with
+    ``constant`` arrivals and deterministic service: ``workers / service_s`` for any limit above the
+    service time, the D/D/k queue never waits below it and grows without bound above it)."""
     low, high = 0.01, workers / service_s * 0.999
     for _ in range(30):
         mid = (low + high) / 2
-        if simulate_quantile(mid, workers, service_s, q, exponential=exponential, n=n) < limit_s:
+        if simulate_quantile(mid, workers, service_s, q, exponential=exponential, constant=constant, n=n) < limit_s:
             low = mid
         else:
             high = mid
@@ -91,8 +94,15 @@ def serve(workers: int, service_s: float, exponential: bool, seed: int = 1) -> T
         def log_message(self, *_: object) -> None:  # no line per request
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request: object, client_address: object) -> None:
+            """A client that hangs up (a probe stopping at its end) is normal here: no traceback."""
+            if not isinstance(sys.exc_info()[1], ConnectionError):
+                super().handle_error(request, client_address)
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.request_queue_size = 512
     return server
 

@@ -14,4 +14,4 @@ class QueueWorkUser(OsirisUser):
 
     @task
     def work(self) -> None:
-        self.client.get("/work", name="GET /work")
+        self.client.get("/work")
