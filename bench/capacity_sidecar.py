@@ -41,7 +41,8 @@ def main() -> int:
     parser.add_argument("--scenarios", nargs="+", default=["read_heavy", "sidecar_load", "propose_trade"])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 16])
     parser.add_argument("--out", type=Path, default=Path("osiris-runs/bench-capacity"))
-    parser.add_argument("--search", default="--min-rate 0.5 --max-rate 64 --probe-duration 20s --budget 5m",
+    parser.add_argument("--search", default="--min-rate 4 --max-rate 256 --probe-duration 20s --slo-window 2 "
+                        f"--budget 4m --slo-file {REPO / 'bench' / 'capacity_slo.toml'}",
                         help="options passed to every osiris-load capacity search")
     args = parser.parse_args()
     rows = []

@@ -14,9 +14,8 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from capacity.model import Goodput, ProbeResult, ProbeThreshold
 from slo.verdict import EXIT_BAD_CONFIG, ThresholdResult, Verdict, VerdictFormatError, from_json
@@ -47,34 +46,25 @@ class ProbeSettings:
     window: str | None = None
 
 
-def _field(obj: Any, name: str) -> Any:
-    if obj is None:
-        return None
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-
-
 def _threshold(t: ThresholdResult) -> ProbeThreshold:
     return ProbeThreshold(row=t.row, expression=t.expression, unit=t.unit, limit=t.limit, state=t.state,
                           observed=t.observed, interval=t.interval,
-                          uncorrected_observed=getattr(t, "uncorrected_observed", None),
+                          uncorrected_observed=t.uncorrected_observed,
                           percentile=t.arg if t.kind == "p" else 50.0 if t.kind == "med" else None)
 
 
 def probe_result(verdict: Verdict, *, rate: float, duration_s: float, elapsed_s: float, attempt: int,
                  files: str | None, exit_code: int | None) -> ProbeResult:
-    """The search's view of one verdict (its ``open_model`` block gives the arrivals and goodput)."""
-    open_model = getattr(verdict, "open_model", None)
-    if is_dataclass(open_model) and not isinstance(open_model, type):
-        open_model = asdict(open_model)
-    goodput_doc = _field(open_model, "goodput")
-    goodput = None
-    if goodput_doc is not None:
-        goodput = Goodput(iterations=int(_field(goodput_doc, "iterations") or 0),
-                          good=int(_field(goodput_doc, "good") or 0), share=_field(goodput_doc, "share"))
+    """The search's view of one verdict (its ``open_model`` block gives the arrivals and goodput;
+    ``None`` there when the run was not in open mode)."""
+    model = verdict.open_model
+    goodput = None if model is None else Goodput(iterations=model.goodput.iterations, good=model.goodput.good,
+                                                 share=model.goodput.share)
     return ProbeResult(rate=rate, duration_s=duration_s, elapsed_s=elapsed_s, state=verdict.state, attempt=attempt,
                        thresholds=tuple(_threshold(t) for t in verdict.thresholds),
-                       achieved_rate=_field(open_model, "achieved_rate"), late=_field(open_model, "late"),
-                       dropped=_field(open_model, "dropped"), goodput=goodput, exit_code=exit_code, files=files)
+                       achieved_rate=None if model is None else model.achieved_rate,
+                       late=None if model is None else model.late, dropped=None if model is None else model.dropped,
+                       goodput=goodput, exit_code=exit_code, files=files)
 
 
 class LocustProbe:
