@@ -182,7 +182,10 @@ def finish(result: CapacityReport, out: Path) -> int:
         print(f"  {result.max_rate:.4g} iterations/s: passes with confidence at {low:.4g}/s, not at {high:.4g}/s "
               f"(stopped because: {result.stopped_because})")
     elif result.outcome == "fails_at_min_rate":
-        print(f"  none: the SLO is not met even at --min-rate {result.min_rate:g}/s")
+        unsettled = result.limiting_threshold is not None and result.limiting_threshold.state == "INCONCLUSIVE"
+        print(f"  none: the SLO is not {'shown to be ' if unsettled else ''}met even at --min-rate "
+              f"{result.min_rate:g}/s" + (" (INCONCLUSIVE up to --max-probe-duration: more samples settle it, "
+                                          "e.g. a higher --min-rate or longer probes)" if unsettled else ""))
     else:
         print(f"  above {low:.4g}/s: every rate probed passed (stopped because: {result.stopped_because})")
     if result.limiting_threshold:
