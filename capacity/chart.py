@@ -97,7 +97,7 @@ def rate_chart(series: Sequence[Series], *, title: str, unit: str = "ms", marker
         anchor, tx = ("end", x - 4) if m.label_left else ("start", x + 4)
         out.append(f'<text x="{tx}" y="{top + 12}" class="limit-label" text-anchor="{anchor}" fill="{m.color}">'
                    f"{escape(m.label)}</text>")
-    for s in series:
+    for s in sorted(series, key=lambda s: s.dash is None):  # uncorrected (dashed) under the judged values
         pts = sorted((x, y, st) for x, y, st in s.points if y is not None and math.isfinite(y))
         dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
         if len(pts) > 1:
@@ -105,7 +105,7 @@ def rate_chart(series: Sequence[Series], *, title: str, unit: str = "ms", marker
             out.append(f'<polyline points="{coords}" fill="none" stroke="{s.color}" stroke-width="1.8"{dash} '
                        f'class="series" data-series="{escape(s.label)}"><title>{escape(s.label)}</title></polyline>')
         for x, y, state in pts:
-            fill = s.color if s.dash else STATE_COLORS.get(state, "#7f7f7f")
+            fill = "#fff" if s.dash else STATE_COLORS.get(state, "#7f7f7f")
             out.append(f'<circle cx="{px(x)}" cy="{py(y)}" r="{2.5 if s.dash else 4}" fill="{fill}" stroke="{s.color}" '
                        f'stroke-width="1.5" class="point" data-rate="{x:g}" data-state="{escape(state)}">'
                        f"<title>{escape(s.label)} at {x:.3g}/s: {y:.1f} {escape(unit)} ({escape(state)})"
