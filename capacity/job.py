@@ -140,7 +140,7 @@ class CapacityJob(MainJob):
             print(f"osiris-load capacity: {exc}", file=sys.stderr)
             return EXIT_BAD_CONFIG if exc.code == EXIT_BAD_CONFIG else EXIT_PROBE_ERROR
         self.stop_all()
-        confidence = float(args.slo_confidence) if args.slo_confidence else 0.95
+        confidence = next((p.confidence for p in found.probes if p.confidence is not None), None)
         result = report(found, config, scenario=args.scenario, url=url, confidence=confidence, arrivals=args.arrivals)
         return finish(result, out)
 

@@ -68,6 +68,7 @@ class ProbeResult(_Frozen):
     dropped: int | None = None
     goodput: Goodput | None = None
     exit_code: int | None = None
+    confidence: float | None = Field(default=None, description="the level of the gate's intervals (0: off)")
     files: str | None = Field(default=None, description="the probe's --csv prefix, relative to the out folder")
 
     @property

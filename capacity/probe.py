@@ -64,7 +64,7 @@ def probe_result(verdict: Verdict, *, rate: float, duration_s: float, elapsed_s:
                        thresholds=tuple(_threshold(t) for t in verdict.thresholds),
                        achieved_rate=None if model is None else model.achieved_rate,
                        late=None if model is None else model.late, dropped=None if model is None else model.dropped,
-                       goodput=goodput, exit_code=exit_code, files=files)
+                       goodput=goodput, exit_code=exit_code, confidence=verdict.confidence, files=files)
 
 
 class LocustProbe:
