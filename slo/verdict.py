@@ -74,7 +74,7 @@ class VerdictFormatError(ValueError):
 class ThresholdResult:
     """One threshold of one row, judged.
 
-    ``observed`` is the aggregate in ``unit`` (``ms``, ``ratio`` or ``requests``), ``None`` exactly
+    ``observed`` is the aggregate in ``unit`` (``ms``, ``ratio``, ``requests`` or ``requests/s``), ``None`` exactly
     when ``state`` is NO_DATA; for percentiles it is the histogram's value, placed on the side of
     the limit that the exact counts decided. ``requests`` counts the row's requests (once each);
     ``n`` the samples the aggregate is over (timed requests for latency). ``beyond`` is the number

@@ -122,7 +122,8 @@ class SloGate:
         self.recorder = RequestRecorder(plan_for(table) if table is not None else None)
         self.verdict: Verdict | None = None
         self.aborted_by: list[str] = []
-        self.started_at = time.monotonic()
+        self.started_at = self.counted_since = time.monotonic()
+        self.stopped_at: float | None = None
         self._live: gevent.Greenlet | None = None
         self.bad_reports = 0
         self.workers = WorkerLedger()
@@ -149,8 +150,13 @@ class SloGate:
 
     # -- the per-request hot path: the recorder only --
     def on_request(self, request_type: str, name: str, response_time: float | None, exception: Any = None,
-                   **_: Any) -> None:
-        self.recorder.record(request_type, name, response_time, exception is not None)
+                   response: Any = None, **_: Any) -> None:
+        recorder = self.recorder
+        if recorder.split:  # the table filters by status or outcome (k6's {status:...}, expected_response)
+            recorder.record(request_type, name, response_time, exception is not None,
+                            getattr(response, "status_code", 0) or 0)
+        else:
+            recorder.record(request_type, name, response_time, exception is not None)
 
     # -- workers: ship --
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
@@ -278,7 +284,7 @@ class SloGate:
         verdict = evaluate(self.table, self.recorder, strict=self.strict, rows_left_out=self.rows_left_out,
                            confidence=self.confidence if confidence is None else confidence,
                            policy=str(option(self.environment, "slo_inconclusive", "estimate") or "estimate"),
-                           marks=self.windows.marks, elapsed_s=time.monotonic() - self.started_at, looks=looks)
+                           marks=self.windows.marks, elapsed_s=self.elapsed_s(), looks=looks)
         runner = self.runner
         verdict = conclude(
             verdict, lost_workers=self.workers.lost(self.started_at),
@@ -288,6 +294,14 @@ class SloGate:
         if store and not self._settled:  # the settled verdict is final: every view shows that one
             self.verdict = verdict
         return verdict
+
+    def elapsed_s(self) -> float:
+        """Seconds the recorder's counts span: from the test's start (or the last stats reset) to
+        its stop, or to now while it runs (k6's ``http_reqs`` rate divides by this)."""
+        return (self.stopped_at or time.monotonic()) - self.counted_since
+
+    def on_test_stop(self, **_: Any) -> None:
+        self.stopped_at = time.monotonic()
 
     def on_test_start(self, **_: Any) -> None:
         runner = self.runner
@@ -303,7 +317,8 @@ class SloGate:
         self.workers.reset()
         self.verdict, self.aborted_by, self.bad_reports = None, [], 0
         self._collected = self._settled = False
-        self.started_at = time.monotonic()
+        self.started_at = self.counted_since = time.monotonic()
+        self.stopped_at: float | None = None
         self.windows = WindowMarks(float(option(self.environment, "slo_window", 0.0) or 0.0))
         self.windows.reset(self.started_at)
         self.looks, self._look_judged, self.steady_settled, self._hold_since = 0, 0, False, None
@@ -317,6 +332,7 @@ class SloGate:
 
     def on_reset_stats(self, **_: Any) -> None:
         self.recorder.reset()
+        self.counted_since = time.monotonic()
         self.windows.reset(time.monotonic())
         self._look_judged = 0
 
@@ -479,6 +495,8 @@ def on_init(environment: Environment, runner: Runner | None = None, web_ui: Any 
         try:
             table, left_out = load_gate_table(environment)
             check_gate_options(lambda name: option(environment, name))
+            for line in (*table.warnings, *(f"{table.source}: {n}" for n in table.notes)):
+                sys.stderr.write(f"SLO gate: warning: {line}\n")
         except SloFileError as exc:
             sys.stderr.write(f"SLO gate: {exc}\n")
             sys.stderr.flush()
@@ -507,6 +525,7 @@ def on_init(environment: Environment, runner: Runner | None = None, web_ui: Any 
 
         runner.quit = quit_after_final_results  # type: ignore[method-assign]  # Locust waits only 0.5 s
     ev.test_start.add_listener(gate.on_test_start)
+    ev.test_stop.add_listener(gate.on_test_stop)
     ev.reset_stats.add_listener(gate.on_reset_stats)
     ev.spawning_complete.add_listener(gate.on_spawning_complete)
     if not is_worker:
