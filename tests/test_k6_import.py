@@ -5,6 +5,7 @@ listed (exit 0); unreadable input exits 2 naming file and position. The front do
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -185,3 +186,18 @@ def test_front_door_writes_the_slo_file_prints_commands_and_exit_codes(tmp_path:
     assert failed.returncode == 2 and not (tmp_path / "b.toml").exists()
     assert failed.stderr == (f"osiris-load import-k6: {broken}: line 2, column 8: 'N' is computed, not a literal "
                              "value: write the value out (or export the options as JSON)\n")
+
+
+def test_migration_page_shows_what_the_importer_prints(tmp_path: Path) -> None:
+    """The console block of docs/k6-migration.md is the importer's real output and file."""
+    page = (ROOT / "docs" / "k6-migration.md").read_text(encoding="utf-8")
+    block = page.split("```console\n", 1)[1].split("```", 1)[0]
+    command, rest = block.split("\n", 1)
+    printed, written = rest.split("$ cat slo.toml\n")
+    (tmp_path / "tests" / "data").mkdir(parents=True)
+    shutil.copytree(DATA, tmp_path / "tests" / "data" / "k6")  # the page's relative path, from a fresh folder
+    done = _front_door(*command.removeprefix("$ osiris-load import-k6 ").split(), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == printed
+    assert (tmp_path / "slo.toml").read_text(encoding="utf-8") == written
+    assert "[From k6](docs/k6-migration.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
