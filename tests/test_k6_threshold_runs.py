@@ -29,6 +29,7 @@ http_req_failed = ["rate<0.01"]
 http_req_duration = ["med>=200"]
 "http_reqs{status:503}" = ["count===0"]
 http_reqs = ["rate>0"]
+iteration_duration = ["p(95)<1000"]
 """
 
 
@@ -85,7 +86,11 @@ def test_http_req_failed_passes_a_clean_run(target: str, tmp_path: Path) -> None
                         ("http_reqs{status:503}", "count===0"): "pass",
                         ("http_reqs", "rate>0"): "pass",
                         ("OVERALL", ""): "pass"}
-    assert "warning" not in output  # k6's spelling under its metric is not the rate<small mistake
+    assert "asks for a success rate" not in output  # k6's spelling under its metric is not the rate<small mistake
+    # what is not measured is listed once at load (and in the verdict's notes), not silently dropped
+    assert output.count("SLO gate: warning:") == 1
+    assert "SLO gate: warning: " + str(tmp_path / "k6.toml") + ": iteration_duration: not measured" in output
+    assert "note: iteration_duration: not measured" in output
 
 
 def test_injected_errors_fail_http_req_failed_and_expected_response_excludes_them(target: str,
