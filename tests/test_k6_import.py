@@ -67,6 +67,7 @@ def test_seed_scripts_options_carry_the_seed_slo_table(fixture: Path) -> None:
         assert (fail_rate.aggregation.kind, fail_rate.op) == ("fail_rate", "<=")
         assert fail_rate.value == pytest.approx(1 - rate)
         assert {int(s.threshold.aggregation.arg or 0): s.threshold.value for s in duration.thresholds} == latency
+        assert {s.threshold.op for s in duration.thresholds} == {"<"}  # the table's "p95 < 800 ms": strict
     # k6's meaning: a clean run of these endpoints passes, one with 1 % errors fails the failure rate
     clean, broken = RequestRecorder(plan_for(table)), RequestRecorder(plan_for(table))
     for endpoint in endpoints:
