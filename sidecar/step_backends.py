@@ -30,9 +30,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from sidecar.inplace_cache import (
+    InplaceSession,
+    InplaceStepModule,
+    InplaceUnsupported,
+    check_supported,
+    split_attention_active,
+)
+
 log = logging.getLogger(__name__)
 
-EXPORT_VERSION = 2  # bump when the exported graph's inputs or outputs change
+EXPORT_VERSION = 3  # bump when the exported graph's inputs or outputs change
 HASHED_FILE_LIMIT = 256 * 1024 * 1024  # larger weight files are keyed by size and mtime, not content
 
 
@@ -184,27 +192,45 @@ def model_fingerprint(directory: Path) -> str:
     return h.hexdigest()[:20]
 
 
-def export_step(model: Any, path: Path) -> None:
-    """Export the step module to ``path`` (atomically: a concurrent reader sees all or nothing)."""
+def export_step(model: Any, path: Path, *, inplace: bool = True) -> None:
+    """Export the step module to ``path`` (atomically: a concurrent reader sees all or nothing).
+
+    ``inplace``: the step over a preallocated cache (:mod:`sidecar.inplace_cache`); else the plain step
+    that takes and returns the whole cache.
+    """
     n_layers, heads, head_dim, dtype = _cache_layout(model)
-    module = _StepModule(model, n_layers, cache_argument(model)).eval()
     batch, past_len, seq = 2, 5, 3  # distinct sizes > 1, so no dimension is specialised
-    mask = torch.ones((batch, past_len + seq), dtype=torch.long)
-    mask[0, :2] = 0  # a padded row: the exported mask logic must be the general one
-    example = (
-        torch.ones((batch, seq), dtype=torch.long), mask,
-        torch.arange(seq).repeat(batch, 1) + past_len,
-        *[torch.zeros((batch, heads, past_len, head_dim), dtype=dtype) for _ in range(2 * n_layers)],
-    )
     dyn = torch.export.Dim.DYNAMIC
-    dynamic_shapes = ({0: dyn, 1: dyn}, {0: dyn, 1: dyn}, {0: dyn, 1: dyn},
-                      tuple({0: dyn, 2: dyn} for _ in range(2 * n_layers)))
-    names = ["input_ids", "attention_mask", "position_ids", *[f"past_{i}" for i in range(2 * n_layers)]]
+    past = [torch.zeros((batch, heads, past_len, head_dim), dtype=dtype) for _ in range(2 * n_layers)]
+    past_names = [f"past_{i}" for i in range(2 * n_layers)]
+    positions = torch.arange(seq).repeat(batch, 1) + past_len
+    module: torch.nn.Module
+    if inplace:
+        check_supported(model)
+        module = InplaceStepModule(model, n_layers).eval()
+        past_mask = torch.ones((batch, past_len), dtype=torch.long)
+        past_mask[0, :2] = 0
+        slots = torch.ones((batch, seq), dtype=torch.long)
+        slots[1, 0] = 0
+        example = (torch.ones((batch, seq), dtype=torch.long), past_mask, slots, positions, *past)
+        names = ["input_ids", "past_mask", "slots", "position_ids", *past_names]
+        dynamic_shapes: tuple[Any, ...] = ({0: dyn, 1: dyn}, {0: dyn, 1: dyn}, {0: dyn, 1: dyn}, {0: dyn, 1: dyn},
+                                           tuple({0: dyn, 2: dyn} for _ in range(2 * n_layers)))
+        active: Any = split_attention_active(model)
+    else:
+        module = _StepModule(model, n_layers, cache_argument(model)).eval()
+        mask = torch.ones((batch, past_len + seq), dtype=torch.long)
+        mask[0, :2] = 0  # a padded row: the exported mask logic must be the general one
+        example = (torch.ones((batch, seq), dtype=torch.long), mask, positions, *past)
+        names = ["input_ids", "attention_mask", "position_ids", *past_names]
+        dynamic_shapes = ({0: dyn, 1: dyn}, {0: dyn, 1: dyn}, {0: dyn, 1: dyn},
+                          tuple({0: dyn, 2: dyn} for _ in range(2 * n_layers)))
+        active = contextlib.nullcontext()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".onnx", dir=path.parent)
     os.close(fd)
     try:
-        with torch.no_grad(), _quiet_export():
+        with torch.no_grad(), _quiet_export(), active:
             torch.onnx.export(module, example, tmp, dynamo=True, input_names=names,
                               dynamic_shapes=dynamic_shapes, optimize=True, verbose=False,
                               external_data=False)
@@ -229,7 +255,7 @@ def _quiet_export() -> Iterator[None]:
 
 
 class OnnxBackend:
-    """The exported step in an ONNX Runtime session (CPU)."""
+    """The exported step in an ONNX Runtime session (CPU): the in-place cache step or the plain one."""
 
     name = "onnx"
 
@@ -246,9 +272,10 @@ class OnnxBackend:
         options.log_severity_level = 3
         self.sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.past_names = [f"past_{i}" for i in range(2 * self.n_layers)]
+        self.inplace = "past_mask" in {i.name for i in self.sess.get_inputs()}
 
-    def session(self) -> OnnxSession:
-        return OnnxSession(self)
+    def session(self) -> OnnxSession | InplaceSession:
+        return InplaceSession(self) if self.inplace else OnnxSession(self)
 
 
 class OnnxSession:
@@ -294,17 +321,31 @@ class OnnxSession:
 def load_onnx_backend(model: Any, directory: Path, cache_dir: Path, threads: int | None) -> OnnxBackend:
     """The ONNX backend for ``model``: exported into ``cache_dir`` unless already there, then verified.
 
-    Raises BackendUnavailable (with the reason) when the fast path cannot take the model.
+    The in-place cache step first; the plain step when the model's attention cannot be split or that
+    export fails or disagrees. Raises BackendUnavailable (with both reasons) when neither can take it.
     """
     try:
         import onnxruntime  # noqa: F401
     except ImportError as exc:
         raise BackendUnavailable("onnxruntime is not installed") from exc
-    path = cache_dir / f"step-{model_fingerprint(directory)}.onnx"
+    fingerprint = model_fingerprint(directory)
+    reasons: list[str] = []
+    for inplace in (True, False):
+        path = cache_dir / f"step-{'inplace-' if inplace else ''}{fingerprint}.onnx"
+        try:
+            return _load_exported(model, directory, path, threads, inplace=inplace)
+        except BackendUnavailable as exc:
+            reasons.append(f"{'in-place' if inplace else 'plain'} step: {exc}")
+    raise BackendUnavailable("; ".join(reasons))
+
+
+def _load_exported(model: Any, directory: Path, path: Path, threads: int | None, *, inplace: bool) -> OnnxBackend:
     if not path.is_file():
         log.info("exporting the decode step of %s to %s (once per model)", directory, path)
         try:
-            export_step(model, path)
+            export_step(model, path, inplace=inplace)
+        except InplaceUnsupported as exc:
+            raise BackendUnavailable(str(exc)) from exc
         except Exception as exc:  # any exporter failure: the eager path still serves the model
             raise BackendUnavailable(f"ONNX export failed: {type(exc).__name__}: {str(exc)[:300]}") from exc
     try:

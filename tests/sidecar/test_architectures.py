@@ -107,11 +107,14 @@ def test_text_and_proposals_from_each_architecture(arch: str, backend: str, mode
 
 
 def test_a_model_the_fast_path_cannot_take_decodes_eagerly(model_dirs: dict[str, Path], tmp_path: Path) -> None:
-    """An export ONNX Runtime cannot load (here: a corrupt cache entry) falls back to eager, and says why."""
+    """Exports ONNX Runtime cannot load (here: corrupt cache entries) fall back to eager, and say why."""
     directory = model_dirs["gpt2"]
-    (tmp_path / f"step-{model_fingerprint(directory)}.onnx").write_bytes(b"not an onnx model")
+    for kind in ("inplace-", ""):
+        (tmp_path / f"step-{kind}{model_fingerprint(directory)}.onnx").write_bytes(b"not an onnx model")
     loaded = load_model(directory, backend="auto", cpu_threads=1, export_cache_dir=tmp_path)
-    assert loaded.backend.name == "eager" and "ONNX Runtime cannot load" in (loaded.backend_note or "")
+    note = loaded.backend_note or ""
+    assert loaded.backend.name == "eager" and "in-place step: ONNX Runtime cannot load" in note
+    assert "plain step: ONNX Runtime cannot load" in note
     with pytest.raises(BackendUnavailable):
         load_model(directory, backend="onnx", cpu_threads=1, export_cache_dir=tmp_path)
 
@@ -132,3 +135,62 @@ def test_jumping_over_forced_runs_changes_nothing_but_the_step_count(model_dirs:
     assert results[0].ids == results[1].ids and all(results[0].finished)
     for ids in results[0].ids:
         jsonschema.validate(json.loads(loaded.table.decode(ids)), PROPOSAL_SCHEMA)
+
+
+def _lockstep(sessions: list[Any], vocab: int, steps: int) -> list[list[torch.Tensor]]:
+    """The same left-padded batch through each session: prefill, ``steps`` one-token steps with a ragged
+    forced run and a row drop in between; each step's logits per session."""
+    gen = torch.Generator().manual_seed(5)
+    ids = torch.randint(0, vocab, (3, 7), generator=gen).numpy()
+    mask = np.ones((3, 7), dtype=np.int64)
+    mask[0, :4] = 0
+    mask[2, :1] = 0
+    pairs = [[s.start(ids, mask) for s in sessions]]
+    for i in range(steps):
+        if i == steps // 2:  # a ragged multi-token step, then drop the middle row
+            run = torch.randint(0, vocab, (len(ids), 4), generator=gen).numpy()
+            slots = np.ones_like(run)
+            slots[0, :3] = 0
+            pairs.append([s.step(run, slots) for s in sessions])
+            for s in sessions:
+                s.select([0, 2])
+            ids = ids[[0, 2]]
+        tok = torch.randint(0, vocab, (len(ids), 1), generator=gen).numpy()
+        pairs.append([s.step(tok, np.ones_like(tok)) for s in sessions])
+    return pairs
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_the_in_place_cache_matches_the_eager_model_over_many_steps(
+        arch: str, model_dirs: dict[str, Path], export_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The preallocated cache, written a slice per step and grown twice on the way, gives the eager
+    model's logits at every step: left padding, a ragged forced run and a dropped row included."""
+    from sidecar import inplace_cache
+
+    monkeypatch.setattr(inplace_cache, "MIN_CAPACITY", 8)  # so the buffer starts at 2 x 7 prompt slots
+    fast = load_model(model_dirs[arch], backend="onnx", cpu_threads=1, export_cache_dir=export_dir)
+    eager = load_model(model_dirs[arch], backend="eager", cpu_threads=1)
+    assert getattr(fast.backend, "inplace", False), fast.backend_note
+    sessions = [fast.backend.session(), eager.backend.session()]
+    pairs = _lockstep(sessions, fast.model.config.vocab_size, 24)
+    assert sessions[0].past_mask.shape[1] == 56  # 14 -> 28 -> 56 slots for the 7 + 4 + 24 fed tokens
+    assert len(pairs) == 26
+    for a, b in pairs:
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_the_plain_export_serves_when_the_in_place_one_cannot(model_dirs: dict[str, Path], tmp_path: Path) -> None:
+    """A model whose attention cannot be split (here: a sliding window) gets the plain step, same logits."""
+    from transformers import AutoModelForCausalLM
+
+    from sidecar.step_backends import EagerBackend, load_onnx_backend
+
+    model = AutoModelForCausalLM.from_pretrained(model_dirs["llama"], local_files_only=True).eval()
+    model.config.sliding_window = 4096  # longer than anything here: the logits do not change, the refusal does
+    backend = load_onnx_backend(model, model_dirs["llama"], tmp_path, threads=1)
+    assert backend.name == "onnx" and not backend.inplace
+    assert not list(tmp_path.glob("step-inplace-*"))
+    pairs = _lockstep([backend.session(), EagerBackend(model, torch.device("cpu")).session()],
+                      model.config.vocab_size, 4)
+    for a, b in pairs:
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)

@@ -1,0 +1,182 @@
+"""The ONNX decode step over a preallocated KV cache: O(1) cache work per step instead of O(sequence).
+
+Why: the plain export (:class:`sidecar.step_backends.OnnxSession`) feeds the whole cache in and gets
+the whole cache back each step: the graph concatenates past and new keys (a copy of the cache) and
+the runtime copies every output into a fresh array (another). At batch 16 those copies cost more than
+the arithmetic of the small default models, and they grow with every token.
+
+Here the step takes the cache as a fixed-capacity buffer (unused slots masked out) and returns only
+the new tokens' keys and values; the session writes that slice into its numpy buffers in place. No
+concatenation happens in the graph because attention is computed in two parts: the scores against
+the buffer and against the new keys are joined before one softmax (a ``[batch, heads, new, slots]``
+join, 1/head_dim the size of the cache), and the outputs are the two partial products summed. That
+attention is registered with transformers' ``AttentionInterface`` for the export only, so it takes any
+model that routes attention through that interface with its layers' ``layer_idx`` (GPT-2, Llama, ...).
+Models with a sliding window or logit soft-capping are refused (the plain export serves them), and
+the loader checks the exported logits against the eager model's before using it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+ATTENTION_NAME = "osiris_split_cache"
+MIN_CAPACITY = 64  # cache slots of a new session; doubled (one copy) whenever a step would overflow
+
+
+class InplaceUnsupported(RuntimeError):
+    """This model's attention cannot be split this way (the plain export is used instead)."""
+
+
+class _Trace(threading.local):
+    """What the traced forward hands to the attention function: the cache buffers and both masks."""
+
+    past: list[torch.Tensor]
+    past_bias: torch.Tensor  # [batch, 1, 1, slots] additive: 0 for a filled slot, the dtype's min else
+    new_bias: torch.Tensor  # [batch, 1, new, new] additive: causal among the new tokens, fillers masked
+    present: dict[int, tuple[torch.Tensor, torch.Tensor]]
+
+
+_trace = _Trace()
+
+
+def split_attention(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                    attention_mask: Any, scaling: float | None = None, dropout: float = 0.0,
+                    **kwargs: Any) -> tuple[torch.Tensor, None]:
+    """Attention over [cache buffer | new keys] without joining the keys (see the module docstring)."""
+    layer = module.layer_idx
+    _trace.present[layer] = (key, value)
+    past_k, past_v = _trace.past[2 * layer], _trace.past[2 * layer + 1]
+    batch, q_heads, new, dim = query.shape
+    kv_heads = key.shape[1]
+    groups = q_heads // kv_heads  # grouped-query attention: query heads h*g..h*g+g-1 read kv head h
+    q = query.reshape(batch, kv_heads, groups * new, dim)
+    scale = dim**-0.5 if scaling is None else scaling
+    scores_past = torch.matmul(q, past_k.transpose(-1, -2)) * scale + _trace.past_bias
+    new_bias = _trace.new_bias.repeat(1, 1, groups, 1) if groups > 1 else _trace.new_bias
+    scores_new = torch.matmul(q, key.transpose(-1, -2)) * scale + new_bias
+    slots = past_k.shape[2]
+    probs = torch.softmax(torch.cat([scores_past, scores_new], dim=-1), dim=-1, dtype=torch.float32)
+    probs = probs.to(value.dtype)
+    out = torch.matmul(probs[..., :slots], past_v) + torch.matmul(probs[..., slots:], value)
+    return out.reshape(batch, q_heads, new, dim).transpose(1, 2).contiguous(), None
+
+
+def check_supported(model: Any) -> None:
+    """Refuse what the split attention would compute differently from the model."""
+    cfg = model.config
+    for name in ("sliding_window", "attn_logit_softcapping", "final_logit_softcapping"):
+        if getattr(cfg, name, None):
+            raise InplaceUnsupported(f"{name} is set")
+    if getattr(cfg, "is_encoder_decoder", False):
+        raise InplaceUnsupported("an encoder-decoder model")
+    layers = [m for m in model.modules() if hasattr(m, "layer_idx") and "Attention" in type(m).__name__]
+    if not layers:
+        raise InplaceUnsupported("no attention module with a layer_idx")
+
+
+@contextlib.contextmanager
+def split_attention_active(model: Any) -> Iterator[None]:
+    """The model's attention routed through :func:`split_attention` (for tracing), restored after."""
+    from transformers import AttentionInterface
+
+    AttentionInterface.register(ATTENTION_NAME, split_attention)
+    before = model.config._attn_implementation
+    model.config._attn_implementation = ATTENTION_NAME
+    try:
+        yield
+    finally:
+        model.config._attn_implementation = before
+
+
+class InplaceStepModule(torch.nn.Module):
+    """(input_ids, past_mask, slots, position_ids, *cache buffers) -> (last logits, *new keys/values)."""
+
+    def __init__(self, model: Any, n_layers: int) -> None:
+        super().__init__()
+        self.model = model
+        self.n_layers = n_layers
+        keep = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self.extra: dict[str, Any] = {"logits_to_keep": 1} if keep else {}
+
+    def forward(self, input_ids: torch.Tensor, past_mask: torch.Tensor, slots: torch.Tensor,
+                position_ids: torch.Tensor, *past: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        dtype = past[0].dtype
+        low = torch.finfo(dtype).min
+        zero = torch.zeros((), dtype=dtype)
+        new = input_ids.shape[1]
+        _trace.past = list(past)
+        _trace.past_bias = torch.where(past_mask[:, None, None, :] > 0, zero, low)
+        causal = torch.ones((new, new), dtype=torch.bool).tril()
+        allowed = causal[None, None, :, :] & (slots[:, None, None, :] > 0)
+        _trace.new_bias = torch.where(allowed, zero, low)
+        _trace.present = {}
+        out = self.model(input_ids=input_ids, position_ids=position_ids, use_cache=False, **self.extra)
+        present: list[torch.Tensor] = []
+        for layer in range(self.n_layers):
+            present += list(_trace.present[layer])
+        _trace.past, _trace.present = [], {}
+        return (out.logits[:, -1, :].float(), *present)
+
+
+class InplaceSession:
+    """One batch's cache as preallocated numpy buffers, filled in place a slice per step."""
+
+    def __init__(self, backend: Any) -> None:
+        self.b = backend
+        self.cache: list[np.ndarray] = []
+        self.past_mask = np.zeros((0, 0), dtype=np.int64)
+        self.next_pos = np.zeros((0, 1), dtype=np.int64)
+        self.used = 0
+
+    def _alloc(self, batch: int, capacity: int) -> None:
+        b = self.b
+        shape = (batch, b.heads, capacity, b.head_dim)
+        old, old_mask = self.cache, self.past_mask
+        self.cache = [np.zeros(shape, dtype=b.np_dtype) for _ in range(2 * b.n_layers)]
+        self.past_mask = np.zeros((batch, capacity), dtype=np.int64)
+        if self.used:
+            for new, prev in zip(self.cache, old, strict=True):
+                new[:, :, : self.used] = prev[:, :, : self.used]
+            self.past_mask[:, : self.used] = old_mask[:, : self.used]
+
+    def _run(self, tokens: np.ndarray, slots: np.ndarray, positions: np.ndarray) -> torch.Tensor:
+        b = self.b
+        feeds = {"input_ids": tokens, "past_mask": self.past_mask, "slots": slots, "position_ids": positions}
+        for name, buf in zip(b.past_names, self.cache, strict=True):
+            feeds[name] = buf
+        outputs = b.sess.run(None, feeds)
+        width = tokens.shape[1]
+        end = self.used + width
+        if end > self.past_mask.shape[1]:
+            self._alloc(tokens.shape[0], max(2 * self.past_mask.shape[1], end))
+        for buf, part in zip(self.cache, outputs[1:], strict=True):
+            buf[:, :, self.used : end] = part
+        self.past_mask[:, self.used : end] = slots
+        self.used = end
+        return torch.from_numpy(outputs[0])
+
+    def start(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> torch.Tensor:
+        batch, width = input_ids.shape
+        self.used = 0
+        self._alloc(batch, max(MIN_CAPACITY, 2 * width))
+        positions = np.maximum(attention_mask.cumsum(-1) - 1, 0)
+        self.next_pos = positions[:, -1:] + 1
+        return self._run(input_ids, attention_mask, positions)
+
+    def step(self, tokens: np.ndarray, slots: np.ndarray) -> torch.Tensor:
+        positions = self.next_pos + np.maximum(slots.cumsum(-1) - 1, 0)
+        self.next_pos = self.next_pos + slots.sum(-1, keepdims=True)
+        return self._run(tokens, slots, positions)
+
+    def select(self, keep: list[int]) -> None:
+        self.cache = [np.ascontiguousarray(c[keep]) for c in self.cache]
+        self.past_mask = self.past_mask[keep]
+        self.next_pos = self.next_pos[keep]
