@@ -63,22 +63,28 @@ def sample(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:
 
 
 def sample_np(logits: np.ndarray, sampling: Sampling, rng: np.random.Generator) -> np.ndarray:
-    """:func:`sample` on a CPU array: top-k by partition, then the Gumbel-max draw among the k.
+    """:func:`sample` on a CPU array: top-k, then one Gumbel-max draw among the k for the whole batch.
 
-    Same distribution as softmax + multinomial over the top k, in a handful of cheap numpy calls
-    (torch's topk and multinomial cost more than a whole ONNX step of the default models).
+    Same distribution as softmax + multinomial over the top k (argmax of ``v/T + G``, G Gumbel, taken as
+    argmax of ``v - T*log(E)``, E exponential: one float32 draw and one log), in a handful of numpy calls:
+    torch's multinomial costs more than a whole ONNX step of the default models.
     """
-    if sampling.temperature <= 0:
+    temperature = sampling.temperature
+    if temperature <= 0:
         return logits.argmax(-1)
     width = logits.shape[-1]
     k = min(sampling.top_k, width) if sampling.top_k > 0 else width
+    top: np.ndarray | None = None
     if k < width:  # torch's topk beats numpy's argpartition here; from_numpy shares the memory
         top_values, top_t = torch.from_numpy(logits).topk(k, dim=-1, sorted=False)
-        values, top = top_values.numpy() / sampling.temperature, top_t.numpy()
+        values, top = top_values.numpy(), top_t.numpy()
     else:
-        values, top = logits / sampling.temperature, np.tile(np.arange(width), (logits.shape[0], 1))
-    choice = (values + rng.gumbel(size=values.shape)).argmax(-1)
-    return top[np.arange(top.shape[0]), choice]
+        values = logits
+    noise = rng.standard_exponential(values.shape, dtype=np.float32)
+    np.log(noise, out=noise)
+    noise *= temperature
+    choice = (values - noise).argmax(-1)
+    return choice if top is None else top[np.arange(top.shape[0]), choice]
 
 
 @dataclass

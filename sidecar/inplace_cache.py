@@ -132,6 +132,7 @@ class InplaceSession:
     def __init__(self, backend: Any) -> None:
         self.b = backend
         self.cache: list[np.ndarray] = []
+        self.cache_feeds: dict[str, np.ndarray] = {}  # the buffers under their input names, built once per buffer
         self.past_mask = np.zeros((0, 0), dtype=np.int64)
         self.next_pos = np.zeros((0, 1), dtype=np.int64)
         self.used = 0
@@ -146,20 +147,20 @@ class InplaceSession:
             for new, prev in zip(self.cache, old, strict=True):
                 new[:, :, : self.used] = prev[:, :, : self.used]
             self.past_mask[:, : self.used] = old_mask[:, : self.used]
+        self.cache_feeds = dict(zip(b.past_names, self.cache, strict=True))
 
     def _run(self, tokens: np.ndarray, slots: np.ndarray, positions: np.ndarray) -> torch.Tensor:
         b = self.b
-        feeds = {"input_ids": tokens, "past_mask": self.past_mask, "slots": slots, "position_ids": positions}
-        for name, buf in zip(b.past_names, self.cache, strict=True):
-            feeds[name] = buf
+        feeds = {"input_ids": tokens, "past_mask": self.past_mask, "slots": slots, "position_ids": positions,
+                 **self.cache_feeds}
         outputs = b.sess.run(None, feeds)
-        width = tokens.shape[1]
-        end = self.used + width
+        end = self.used + tokens.shape[1]
         if end > self.past_mask.shape[1]:
             self._alloc(tokens.shape[0], max(2 * self.past_mask.shape[1], end))
+        used = self.used
         for buf, part in zip(self.cache, outputs[1:], strict=True):
-            buf[:, :, self.used : end] = part
-        self.past_mask[:, self.used : end] = slots
+            buf[:, :, used:end] = part
+        self.past_mask[:, used:end] = slots
         self.used = end
         return torch.from_numpy(outputs[0])
 
@@ -178,5 +179,6 @@ class InplaceSession:
 
     def select(self, keep: list[int]) -> None:
         self.cache = [np.ascontiguousarray(c[keep]) for c in self.cache]
+        self.cache_feeds = dict(zip(self.b.past_names, self.cache, strict=True))
         self.past_mask = self.past_mask[keep]
         self.next_pos = self.next_pos[keep]
