@@ -14,6 +14,10 @@ attention is registered with transformers' ``AttentionInterface`` for the export
 model that routes attention through that interface with its layers' ``layer_idx`` (GPT-2, Llama, ...).
 Models with a sliding window or logit soft-capping are refused (the plain export serves them), and
 the loader checks the exported logits against the eager model's before using it.
+
+The same graph also samples (:func:`add_sampling`): the step's logits plus each row's constraint
+bias, top-k and a Gumbel-max draw happen inside the run, which then returns the next token of each
+row instead of ``[batch, vocab]`` logits: no logits copy, no torch top-k, no numpy mask add per step.
 """
 
 from __future__ import annotations
@@ -27,7 +31,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from sidecar.sampling import Sampling
+
 ATTENTION_NAME = "osiris_split_cache"
+TOKEN_OUTPUT = "next_token"  # [batch, 1] int64: the sampled next token of each row
 MIN_CAPACITY = 64  # cache slots of a new session; doubled (one copy) whenever a step would overflow
 
 
@@ -126,8 +133,65 @@ class InplaceStepModule(torch.nn.Module):
         return (out.logits[:, -1, :].float(), *present)
 
 
+def add_sampling(model: Any) -> None:
+    """Append the sampling to an exported step (an ``onnx.ModelProto``, changed in place).
+
+    New inputs: ``bias_table`` [mask rows, vocab] (the constraint processor's additive masks, fed as is),
+    ``bias_rows`` [batch] (each row's mask), ``top_k`` [1], ``temperature`` [1] and ``exp_noise``
+    [batch, k] (standard exponential draws). New output ``next_token`` [batch, 1]:
+    ``top[argmax(v - T*log(E))]`` over the k best biased logits ``v``: the Gumbel-max draw of
+    softmax(v/T) (:func:`sidecar.sampling.sample_np` does the same in numpy). Greedy is k=1.
+    """
+    from onnx import TensorProto, helper
+
+    graph = model.graph
+    logits = graph.output[0].name
+    vocab = graph.output[0].type.tensor_type.shape.dim[1]
+    width: Any = vocab.dim_value or vocab.dim_param or "vocab"
+    graph.input.extend([
+        helper.make_tensor_value_info("bias_table", TensorProto.FLOAT, ["mask_rows", width]),
+        helper.make_tensor_value_info("bias_rows", TensorProto.INT64, ["batch"]),
+        helper.make_tensor_value_info("top_k", TensorProto.INT64, [1]),
+        helper.make_tensor_value_info("temperature", TensorProto.FLOAT, [1]),
+        helper.make_tensor_value_info("exp_noise", TensorProto.FLOAT, ["batch", "k"]),
+    ])
+    graph.node.extend([
+        helper.make_node("Gather", ["bias_table", "bias_rows"], ["pick_bias"], axis=0),
+        helper.make_node("Add", [logits, "pick_bias"], ["pick_biased"]),
+        helper.make_node("TopK", ["pick_biased", "top_k"], ["pick_values", "pick_indices"], axis=-1, sorted=0),
+        helper.make_node("Log", ["exp_noise"], ["pick_log_noise"]),
+        helper.make_node("Mul", ["pick_log_noise", "temperature"], ["pick_noise"]),
+        helper.make_node("Sub", ["pick_values", "pick_noise"], ["pick_scores"]),
+        helper.make_node("ArgMax", ["pick_scores"], ["pick_choice"], axis=-1, keepdims=1),
+        helper.make_node("GatherElements", ["pick_indices", "pick_choice"], [TOKEN_OUTPUT], axis=1),
+    ])
+    graph.output.extend([helper.make_tensor_value_info(TOKEN_OUTPUT, TensorProto.INT64, ["batch", 1])])
+
+
+class Pick:
+    """How a fused step samples: the constraint masks, each row's mask, top-k, temperature, the RNG."""
+
+    def __init__(self, table: np.ndarray, sampling: Sampling, rng: np.random.Generator) -> None:
+        self.table = table
+        width = table.shape[1]
+        greedy = sampling.temperature <= 0
+        self.k = 1 if greedy else (min(sampling.top_k, width) if sampling.top_k > 0 else width)
+        self.greedy = greedy
+        self.rng = rng
+        self.top_k = np.array([self.k], dtype=np.int64)
+        self.temperature = np.array([0.0 if greedy else sampling.temperature], dtype=np.float32)
+
+    def feeds(self, rows: list[int]) -> dict[str, np.ndarray]:
+        shape = (len(rows), self.k)
+        noise = np.ones(shape, dtype=np.float32) if self.greedy else self.rng.standard_exponential(shape, np.float32)
+        return {"bias_table": self.table, "bias_rows": np.array(rows, dtype=np.int64), "top_k": self.top_k,
+                "temperature": self.temperature, "exp_noise": noise}
+
+
 class InplaceSession:
     """One batch's cache as preallocated numpy buffers, filled in place a slice per step."""
+
+    fused_sampling = True  # start/step take ``pick`` and then return tokens (see :class:`Pick`)
 
     def __init__(self, backend: Any) -> None:
         self.b = backend
@@ -149,11 +213,17 @@ class InplaceSession:
             self.past_mask[:, : self.used] = old_mask[:, : self.used]
         self.cache_feeds = dict(zip(b.past_names, self.cache, strict=True))
 
-    def _run(self, tokens: np.ndarray, slots: np.ndarray, positions: np.ndarray) -> torch.Tensor:
+    def _run(self, tokens: np.ndarray, slots: np.ndarray, positions: np.ndarray,
+             pick: tuple[Pick, list[int]] | None) -> Any:
         b = self.b
         feeds = {"input_ids": tokens, "past_mask": self.past_mask, "slots": slots, "position_ids": positions,
                  **self.cache_feeds}
-        outputs = b.sess.run(None, feeds)
+        if pick is None:
+            feeds.update(b.no_pick(tokens.shape[0]))
+            outputs = b.sess.run(b.logits_outputs, feeds)
+        else:
+            feeds.update(pick[0].feeds(pick[1]))
+            outputs = b.sess.run(b.token_outputs, feeds)
         end = self.used + tokens.shape[1]
         if end > self.past_mask.shape[1]:
             self._alloc(tokens.shape[0], max(2 * self.past_mask.shape[1], end))
@@ -162,20 +232,23 @@ class InplaceSession:
             buf[:, :, used:end] = part
         self.past_mask[:, used:end] = slots
         self.used = end
-        return torch.from_numpy(outputs[0])
+        return outputs[0] if pick is not None else torch.from_numpy(outputs[0])
 
-    def start(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> torch.Tensor:
+    def start(self, input_ids: np.ndarray, attention_mask: np.ndarray,
+              pick: tuple[Pick, list[int]] | None = None) -> Any:
+        """As :meth:`StepSession.start`; with ``pick`` (how, each row's mask row) the next tokens [batch, 1]."""
         batch, width = input_ids.shape
         self.used = 0
         self._alloc(batch, max(MIN_CAPACITY, 2 * width))
         positions = np.maximum(attention_mask.cumsum(-1) - 1, 0)
         self.next_pos = positions[:, -1:] + 1
-        return self._run(input_ids, attention_mask, positions)
+        return self._run(input_ids, attention_mask, positions, pick)
 
-    def step(self, tokens: np.ndarray, slots: np.ndarray) -> torch.Tensor:
+    def step(self, tokens: np.ndarray, slots: np.ndarray, pick: tuple[Pick, list[int]] | None = None) -> Any:
+        """As :meth:`StepSession.step`; with ``pick`` the next tokens [batch, 1] instead of the logits."""
         positions = self.next_pos + np.maximum(slots.cumsum(-1) - 1, 0)
         self.next_pos = self.next_pos + slots.sum(-1, keepdims=True)
-        return self._run(tokens, slots, positions)
+        return self._run(tokens, slots, positions, pick)
 
     def select(self, keep: list[int]) -> None:
         self.cache = [np.ascontiguousarray(c[keep]) for c in self.cache]

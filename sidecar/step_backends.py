@@ -31,16 +31,18 @@ import numpy as np
 import torch
 
 from sidecar.inplace_cache import (
+    TOKEN_OUTPUT,
     InplaceSession,
     InplaceStepModule,
     InplaceUnsupported,
+    add_sampling,
     check_supported,
     split_attention_active,
 )
 
 log = logging.getLogger(__name__)
 
-EXPORT_VERSION = 3  # bump when the exported graph's inputs or outputs change
+EXPORT_VERSION = 4  # bump when the exported graph's inputs or outputs change
 HASHED_FILE_LIMIT = 256 * 1024 * 1024  # larger weight files are keyed by size and mtime, not content
 
 
@@ -234,6 +236,12 @@ def export_step(model: Any, path: Path, *, inplace: bool = True) -> None:
             torch.onnx.export(module, example, tmp, dynamo=True, input_names=names,
                               dynamic_shapes=dynamic_shapes, optimize=True, verbose=False,
                               external_data=False)
+        if inplace:
+            import onnx
+
+            proto = onnx.load(tmp)
+            add_sampling(proto)
+            onnx.save(proto, tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -272,7 +280,25 @@ class OnnxBackend:
         options.log_severity_level = 3
         self.sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.past_names = [f"past_{i}" for i in range(2 * self.n_layers)]
-        self.inplace = "past_mask" in {i.name for i in self.sess.get_inputs()}
+        inputs = {i.name: i for i in self.sess.get_inputs()}
+        self.inplace = "past_mask" in inputs
+        outputs = [o.name for o in self.sess.get_outputs()]
+        self.logits_outputs = [o for o in outputs if o != TOKEN_OUTPUT]
+        self.token_outputs = [TOKEN_OUTPUT, *self.logits_outputs[1:]] if TOKEN_OUTPUT in outputs else []
+        self._vocab = int(self.sess.get_outputs()[0].shape[1])
+        self._no_pick: dict[int, dict[str, np.ndarray]] = {}
+
+    def no_pick(self, batch: int) -> dict[str, np.ndarray]:
+        """Placeholder sampling inputs for a run that asks only for the logits (the runtime wants every input)."""
+        if not self.token_outputs:
+            return {}
+        feeds = self._no_pick.get(batch)
+        if feeds is None:
+            feeds = {"bias_table": np.zeros((1, self._vocab), dtype=np.float32),
+                     "bias_rows": np.zeros(batch, dtype=np.int64), "top_k": np.ones(1, dtype=np.int64),
+                     "temperature": np.zeros(1, dtype=np.float32), "exp_noise": np.ones((batch, 1), dtype=np.float32)}
+            self._no_pick[batch] = feeds
+        return feeds
 
     def session(self) -> OnnxSession | InplaceSession:
         return InplaceSession(self) if self.inplace else OnnxSession(self)
