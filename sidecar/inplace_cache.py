@@ -35,7 +35,8 @@ from sidecar.sampling import Sampling
 
 ATTENTION_NAME = "osiris_split_cache"
 TOKEN_OUTPUT = "next_token"  # [batch, 1] int64: the sampled next token of each row
-MIN_CAPACITY = 64  # cache slots of a new session; doubled (one copy) whenever a step would overflow
+GROW_SLOTS = 64  # free cache slots after the prompt, and added (one copy) whenever a step would overflow:
+# attention reads every slot, so the buffer stays at most this much longer than the sequence
 
 
 class InplaceUnsupported(RuntimeError):
@@ -226,7 +227,7 @@ class InplaceSession:
             outputs = b.sess.run(b.token_outputs, feeds)
         end = self.used + tokens.shape[1]
         if end > self.past_mask.shape[1]:
-            self._alloc(tokens.shape[0], max(2 * self.past_mask.shape[1], end))
+            self._alloc(tokens.shape[0], end + GROW_SLOTS)
         used = self.used
         for buf, part in zip(self.cache, outputs[1:], strict=True):
             buf[:, :, used:end] = part
@@ -239,7 +240,7 @@ class InplaceSession:
         """As :meth:`StepSession.start`; with ``pick`` (how, each row's mask row) the next tokens [batch, 1]."""
         batch, width = input_ids.shape
         self.used = 0
-        self._alloc(batch, max(MIN_CAPACITY, 2 * width))
+        self._alloc(batch, width + GROW_SLOTS)
         positions = np.maximum(attention_mask.cumsum(-1) - 1, 0)
         self.next_pos = positions[:, -1:] + 1
         return self._run(input_ids, attention_mask, positions, pick)

@@ -163,17 +163,17 @@ def _lockstep(sessions: list[Any], vocab: int, steps: int) -> list[list[torch.Te
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_the_in_place_cache_matches_the_eager_model_over_many_steps(
         arch: str, model_dirs: dict[str, Path], export_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The preallocated cache, written a slice per step and grown twice on the way, gives the eager
+    """The preallocated cache, written a slice per step and grown three times, gives the eager
     model's logits at every step: left padding, a ragged forced run and a dropped row included."""
     from sidecar import inplace_cache
 
-    monkeypatch.setattr(inplace_cache, "MIN_CAPACITY", 8)  # so the buffer starts at 2 x 7 prompt slots
+    monkeypatch.setattr(inplace_cache, "GROW_SLOTS", 8)  # so the buffer starts at 7 prompt + 8 free slots
     fast = load_model(model_dirs[arch], backend="onnx", cpu_threads=1, export_cache_dir=export_dir)
     eager = load_model(model_dirs[arch], backend="eager", cpu_threads=1)
     assert getattr(fast.backend, "inplace", False), fast.backend_note
     sessions = [fast.backend.session(), eager.backend.session()]
     pairs = _lockstep(sessions, fast.model.config.vocab_size, 24)
-    assert sessions[0].past_mask.shape[1] == 56  # 14 -> 28 -> 56 slots for the 7 + 4 + 24 fed tokens
+    assert sessions[0].past_mask.shape[1] == 42  # 15 -> 24 -> 33 -> 42 slots for the 7 + 4 + 24 fed tokens
     assert len(pairs) == 26
     for a, b in pairs:
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
