@@ -183,10 +183,17 @@ class Pick:
         self.temperature = np.array([0.0 if greedy else sampling.temperature], dtype=np.float32)
 
     def feeds(self, rows: list[int]) -> dict[str, np.ndarray]:
-        shape = (len(rows), self.k)
-        noise = np.ones(shape, dtype=np.float32) if self.greedy else self.rng.standard_exponential(shape, np.float32)
+        noise = np.empty((len(rows), self.k), dtype=np.float32)
+        self.draw(noise)
         return {"bias_table": self.table, "bias_rows": np.array(rows, dtype=np.int64), "top_k": self.top_k,
                 "temperature": self.temperature, "exp_noise": noise}
+
+    def draw(self, noise: np.ndarray) -> None:
+        """This step's exponential noise, into ``noise`` [batch, k] (ones when greedy: the draw is unused)."""
+        if self.greedy:
+            noise.fill(1.0)
+        else:
+            self.rng.standard_exponential(dtype=np.float32, out=noise)
 
 
 class InplaceSession:
@@ -201,6 +208,11 @@ class InplaceSession:
         self.past_mask = np.zeros((0, 0), dtype=np.int64)
         self.next_pos = np.zeros((0, 1), dtype=np.int64)
         self.used = 0
+        self.io: Any = None  # the IO binding of one-token sampling steps (see _bound)
+        self.io_pick: Pick | None = None
+        self.io_in: dict[str, np.ndarray] = {}
+        self.io_out: list[np.ndarray] = []
+        self.io_noise = np.zeros((0, 0), dtype=np.float32)
 
     def _alloc(self, batch: int, capacity: int) -> None:
         b = self.b
@@ -213,6 +225,47 @@ class InplaceSession:
                 new[:, :, : self.used] = prev[:, :, : self.used]
             self.past_mask[:, : self.used] = old_mask[:, : self.used]
         self.cache_feeds = dict(zip(b.past_names, self.cache, strict=True))
+        self.io = None
+
+    def _bound(self, batch: int, pick: Pick) -> Any:
+        """The one-token sampling step's IO binding: cache, mask, the step's small inputs and its outputs
+        bound by reference once (per buffer, batch size and :class:`Pick`), so a step only writes its few
+        new values into the bound arrays and runs: no feed dict, no input or output conversion."""
+        from onnxruntime import OrtValue
+
+        b = self.b
+        if self.io is None:
+            io = b.sess.io_binding()
+            for name, buf in (*self.cache_feeds.items(), ("past_mask", self.past_mask)):
+                io.bind_ortvalue_input(name, OrtValue.ortvalue_from_numpy(buf))
+            self.io_in = {name: np.zeros((batch, 1), dtype=np.int64) for name in ("input_ids", "slots", "position_ids")}
+            self.io_in["bias_rows"] = np.zeros(batch, dtype=np.int64)
+            self.io_out = [np.zeros((batch, 1), dtype=np.int64),
+                           *[np.zeros((batch, b.heads, 1, b.head_dim), dtype=b.np_dtype) for _ in b.past_names]]
+            for name, arr in self.io_in.items():
+                io.bind_ortvalue_input(name, OrtValue.ortvalue_from_numpy(arr))
+            for name, arr in zip(b.token_outputs, self.io_out, strict=True):
+                io.bind_ortvalue_output(name, OrtValue.ortvalue_from_numpy(arr))
+            self.io, self.io_pick = io, None
+        if self.io_pick is not pick:
+            self.io_noise = np.ones((batch, pick.k), dtype=np.float32)
+            for name, arr in (("bias_table", pick.table), ("top_k", pick.top_k), ("temperature", pick.temperature),
+                              ("exp_noise", self.io_noise)):
+                self.io.bind_ortvalue_input(name, OrtValue.ortvalue_from_numpy(arr))
+            self.io_pick = pick
+        return self.io
+
+    def _run_bound(self, tokens: np.ndarray, slots: np.ndarray, positions: np.ndarray, pick: Pick,
+                   rows: list[int]) -> list[np.ndarray]:
+        io = self._bound(tokens.shape[0], pick)
+        feed = self.io_in
+        feed["input_ids"][...] = tokens
+        feed["slots"][...] = slots
+        feed["position_ids"][...] = positions
+        feed["bias_rows"][...] = rows
+        pick.draw(self.io_noise)
+        self.b.sess.run_with_iobinding(io)
+        return self.io_out
 
     def _run(self, tokens: np.ndarray, slots: np.ndarray, positions: np.ndarray,
              pick: tuple[Pick, list[int]] | None) -> Any:
@@ -222,6 +275,8 @@ class InplaceSession:
         if pick is None:
             feeds.update(b.no_pick(tokens.shape[0]))
             outputs = b.sess.run(b.logits_outputs, feeds)
+        elif tokens.shape[1] == 1:  # the common step: one token per row, through the IO binding
+            outputs = self._run_bound(tokens, slots, positions, *pick)
         else:
             feeds.update(pick[0].feeds(pick[1]))
             outputs = b.sess.run(b.token_outputs, feeds)
@@ -233,7 +288,7 @@ class InplaceSession:
             buf[:, :, used:end] = part
         self.past_mask[:, used:end] = slots
         self.used = end
-        return outputs[0] if pick is not None else torch.from_numpy(outputs[0])
+        return outputs[0].copy() if pick is not None else torch.from_numpy(outputs[0])
 
     def start(self, input_ids: np.ndarray, attention_mask: np.ndarray,
               pick: tuple[Pick, list[int]] | None = None) -> Any:
@@ -256,3 +311,4 @@ class InplaceSession:
         self.cache_feeds = dict(zip(self.b.past_names, self.cache, strict=True))
         self.past_mask = self.past_mask[keep]
         self.next_pos = self.next_pos[keep]
+        self.io = None  # rebound for the new buffers and batch size on the next step

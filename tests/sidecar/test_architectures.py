@@ -197,12 +197,16 @@ def test_the_plain_export_serves_when_the_in_place_one_cannot(model_dirs: dict[s
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_greedy_decoding_is_the_same_through_the_fused_step_and_eager(arch: str, model_dirs: dict[str, Path],
-                                                                      export_dir: Path) -> None:
+def test_greedy_decoding_is_the_same_through_the_fused_step_and_eager(
+        arch: str, model_dirs: dict[str, Path], export_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The sampling inside the ONNX run (bias gather, top-k, draw) picks what the eager path picks:
-    greedy free text and proposals, token for token, on a left-padded batch."""
+    greedy free text and proposals, token for token, on a left-padded batch whose cache buffer grows
+    (and whose IO binding is rebound) on the way."""
+    from sidecar import inplace_cache
     from sidecar.constrained.grammar import FreeTextState
     from sidecar.decode import Sampling, decode
+
+    monkeypatch.setattr(inplace_cache, "GROW_SLOTS", 4)
 
     fast = load_model(model_dirs[arch], backend="onnx", cpu_threads=1, export_cache_dir=export_dir)
     eager = load_model(model_dirs[arch], backend="eager", cpu_threads=1)
@@ -239,6 +243,14 @@ def test_the_fused_draw_keeps_to_the_top_k_and_the_mask(model_dirs: dict[str, Pa
     pick = Pick(table, Sampling(temperature=50.0, top_k=4), np.random.default_rng(0))
     tokens = loaded.backend.session().start(ids, mask, pick=(pick, [allowed_row] * len(ids)))
     assert tokens.shape == (len(ids), 1) and set(tokens[:, 0].tolist()) == best
+    # a one-token step (the IO-bound path) against the logits of the same step without sampling
+    plain, fused = loaded.backend.session(), loaded.backend.session()
+    plain.start(ids[:1], mask[:1])
+    fused.start(ids, mask, pick=(pick, [allowed_row] * len(ids)))
+    tok = np.full((len(ids), 1), 7, dtype=np.int64)
+    step_biased = plain.step(tok[:1], np.ones_like(tok[:1])).numpy()[0] + table[allowed_row]
+    tokens = fused.step(tok, np.ones_like(tok), pick=(pick, [allowed_row] * len(ids)))
+    assert set(tokens[:, 0].tolist()) == set(np.argsort(step_biased)[-4:].tolist())
     greedy = Pick(table, Sampling(temperature=0.0), np.random.default_rng(0))
     tokens = loaded.backend.session().start(ids[:2], mask[:2], pick=(greedy, [allowed_row, loaded.table.row_any]))
     assert tokens[:, 0].tolist() == [int(np.argmax(biased)), int(np.argmax(logits))]
