@@ -344,11 +344,13 @@ class OnnxSession:
         self.past = [p[keep] for p in self.past]
 
 
-def load_onnx_backend(model: Any, directory: Path, cache_dir: Path, threads: int | None) -> OnnxBackend:
+def load_onnx_backend(model: Any, directory: Path, cache_dir: Path, threads: int | None, *,
+                      inplace: bool = True) -> OnnxBackend:
     """The ONNX backend for ``model``: exported into ``cache_dir`` unless already there, then verified.
 
     The in-place cache step first; the plain step when the model's attention cannot be split or that
     export fails or disagrees. Raises BackendUnavailable (with both reasons) when neither can take it.
+    ``inplace=False``: only the plain step (the benchmark's comparison).
     """
     try:
         import onnxruntime  # noqa: F401
@@ -356,12 +358,12 @@ def load_onnx_backend(model: Any, directory: Path, cache_dir: Path, threads: int
         raise BackendUnavailable("onnxruntime is not installed") from exc
     fingerprint = model_fingerprint(directory)
     reasons: list[str] = []
-    for inplace in (True, False):
-        path = cache_dir / f"step-{'inplace-' if inplace else ''}{fingerprint}.onnx"
+    for kind in (True, False) if inplace else (False,):
+        path = cache_dir / f"step-{'inplace-' if kind else ''}{fingerprint}.onnx"
         try:
-            return _load_exported(model, directory, path, threads, inplace=inplace)
+            return _load_exported(model, directory, path, threads, inplace=kind)
         except BackendUnavailable as exc:
-            reasons.append(f"{'in-place' if inplace else 'plain'} step: {exc}")
+            reasons.append(f"{'in-place' if kind else 'plain'} step: {exc}")
     raise BackendUnavailable("; ".join(reasons))
 
 
