@@ -6,10 +6,14 @@ so the fast path exports the model's forward *with its KV cache as plain tensors
 (torch.onnx, dynamo exporter) and runs it in one ONNX Runtime session: a few fused kernels per step.
 The export is cached on disk by the model's content, so a restart loads it in milliseconds.
 
-Any causal LM whose cache is a ``DynamicCache`` of per-layer key/value tensors exports this way
-(GPT-2, Llama, ...). When the export fails, its logits disagree with the eager model's, onnxruntime
-is not installed, or the device is not the CPU, the eager backend (the model's own forward with a
-``DynamicCache``) runs instead: slower, but it takes any model ``generate`` could.
+Two exports, tried in this order: the in-place step (:mod:`sidecar.inplace_cache`: a preallocated
+cache the session fills a slice per step, attention split so the graph never copies the cache, and
+the sampling inside the same run) and the plain step (the whole cache in, the whole cache out; for
+models whose attention the in-place step cannot take). Any causal LM whose cache is a
+``DynamicCache`` of per-layer key/value tensors exports at least the plain way (GPT-2, Llama, ...).
+When both exports fail or disagree with the eager model's logits, onnxruntime is not installed, or
+the device is not the CPU, the eager backend (the model's own forward with a ``DynamicCache``) runs
+instead: slower, but it takes any model ``generate`` could.
 """
 
 from __future__ import annotations
