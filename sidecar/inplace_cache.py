@@ -270,16 +270,17 @@ class InplaceSession:
     def _run(self, tokens: np.ndarray, slots: np.ndarray, positions: np.ndarray,
              pick: tuple[Pick, list[int]] | None) -> Any:
         b = self.b
-        feeds = {"input_ids": tokens, "past_mask": self.past_mask, "slots": slots, "position_ids": positions,
-                 **self.cache_feeds}
-        if pick is None:
-            feeds.update(b.no_pick(tokens.shape[0]))
-            outputs = b.sess.run(b.logits_outputs, feeds)
-        elif tokens.shape[1] == 1:  # the common step: one token per row, through the IO binding
+        if pick is not None and tokens.shape[1] == 1:  # the common step: one token per row, IO-bound
             outputs = self._run_bound(tokens, slots, positions, *pick)
         else:
-            feeds.update(pick[0].feeds(pick[1]))
-            outputs = b.sess.run(b.token_outputs, feeds)
+            feeds = {"input_ids": tokens, "past_mask": self.past_mask, "slots": slots, "position_ids": positions,
+                     **self.cache_feeds}
+            if pick is None:
+                feeds.update(b.no_pick(tokens.shape[0]))
+                outputs = b.sess.run(b.logits_outputs, feeds)
+            else:
+                feeds.update(pick[0].feeds(pick[1]))
+                outputs = b.sess.run(b.token_outputs, feeds)
         end = self.used + tokens.shape[1]
         if end > self.past_mask.shape[1]:
             self._alloc(tokens.shape[0], end + GROW_SLOTS)
@@ -302,8 +303,12 @@ class InplaceSession:
 
     def step(self, tokens: np.ndarray, slots: np.ndarray, pick: tuple[Pick, list[int]] | None = None) -> Any:
         """As :meth:`StepSession.step`; with ``pick`` the next tokens [batch, 1] instead of the logits."""
-        positions = self.next_pos + np.maximum(slots.cumsum(-1) - 1, 0)
-        self.next_pos = self.next_pos + slots.sum(-1, keepdims=True)
+        if slots.shape[1] == 1:  # one slot per row: it takes the next position, filler or not
+            positions = self.next_pos
+            self.next_pos = self.next_pos + slots
+        else:
+            positions = self.next_pos + np.maximum(slots.cumsum(-1) - 1, 0)
+            self.next_pos = self.next_pos + slots.sum(-1, keepdims=True)
         return self._run(tokens, slots, positions, pick)
 
     def select(self, keep: list[int]) -> None:
