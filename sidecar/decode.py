@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -24,7 +24,8 @@ from sidecar.constrained.processor import ConstraintProcessor
 from sidecar.inplace_cache import Pick
 from sidecar.sampling import Sampling, sample, sample_np
 
-__all__ = ["DecodeResult", "Sampling", "StepBackend", "StepSession", "decode", "sample", "sample_np"]
+__all__ = ["DecodeResult", "SamplingStepSession", "Sampling", "StepBackend", "StepSession", "decode", "sample",
+           "sample_np"]
 
 
 class StepSession(Protocol):
@@ -39,6 +40,19 @@ class StepSession(Protocol):
 
     def select(self, keep: list[int]) -> None:
         """Keep only these rows of the batch (in this order) from now on."""
+
+
+class SamplingStepSession(Protocol):
+    """A session that can also sample inside its own forward (the in-place ONNX step): given ``pick`` (how
+    to sample, each row's mask row) its start and step return each row's next token [batch, 1] instead
+    of the logits."""
+
+    fused_sampling: bool
+
+    def start(self, input_ids: np.ndarray, attention_mask: np.ndarray,
+              pick: tuple[Pick, list[int]] | None = None) -> Any: ...
+
+    def step(self, tokens: np.ndarray, slots: np.ndarray, pick: tuple[Pick, list[int]] | None = None) -> Any: ...
 
 
 class StepBackend(Protocol):
@@ -92,14 +106,14 @@ def decode(
     live = list(range(n))  # original row index of each row of the current batch
     # A session that samples inside its own forward (the in-place ONNX step) needs each row's mask before
     # the forward; the rows' grammar states do not change between the forward and the next sampling.
-    pick = Pick(processor.bias_array(), sampling, rng) if on_cpu and getattr(session, "fused_sampling", False) \
-        else None
+    fused = cast(SamplingStepSession, session) if on_cpu and getattr(session, "fused_sampling", False) else None
+    pick = Pick(processor.bias_array(), sampling, rng) if fused is not None else None
     planned: tuple[list[int], dict[int, int]] | None = None
     picked: np.ndarray | None = None
     logits: torch.Tensor | None = None
-    if pick is not None:
+    if fused is not None and pick is not None:
         planned = processor.plan([rows[i] for i in live])
-        picked = session.start(ids, mask, pick=(pick, planned[0]))  # type: ignore[call-arg]
+        picked = fused.start(ids, mask, pick=(pick, planned[0]))
     else:
         logits = session.start(ids, mask)
 
@@ -163,9 +177,9 @@ def decode(
             session.select(keep)
             live = [live[j] for j in keep]
             feed, slots = feed[keep], slots[keep]
-        if pick is not None:
+        if fused is not None and pick is not None:
             planned = processor.plan([rows[i] for i in live])
-            picked = session.step(feed, slots, pick=(pick, planned[0]))  # type: ignore[call-arg]
+            picked = fused.step(feed, slots, pick=(pick, planned[0]))
         else:
             logits = session.step(feed, slots)
     return DecodeResult(out, finished)
