@@ -384,7 +384,12 @@ def _load_exported(model: Any, directory: Path, path: Path, threads: int | None,
         backend = OnnxBackend(path, model, threads)
     except Exception as exc:
         raise BackendUnavailable(f"ONNX Runtime cannot load {path}: {exc}") from exc
-    _verify(backend, EagerBackend(model, torch.device("cpu")))
+    try:
+        _verify(backend, EagerBackend(model, torch.device("cpu")))
+    except BackendUnavailable:
+        raise
+    except Exception as exc:  # e.g. a cache layout the session does not expect: not this path, then
+        raise BackendUnavailable(f"the exported step fails its check: {type(exc).__name__}: {str(exc)[:300]}") from exc
     return backend
 
 
