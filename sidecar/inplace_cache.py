@@ -35,7 +35,7 @@ from sidecar.sampling import Sampling
 
 ATTENTION_NAME = "osiris_split_cache"
 TOKEN_OUTPUT = "next_token"  # [batch, 1] int64: the sampled next token of each row
-GROW_SLOTS = 64  # free cache slots after the prompt, and added (one copy) whenever a step would overflow:
+GROW_SLOTS = 32  # free cache slots after the prompt, and added (one copy) whenever a step would overflow:
 # attention reads every slot, so the buffer stays at most this much longer than the sequence
 
 
