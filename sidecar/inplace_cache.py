@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sidecar.sampling import Sampling
+from sidecar.sampling import Sampling, exponential_noise
 
 ATTENTION_NAME = "osiris_split_cache"
 TOKEN_OUTPUT = "next_token"  # [batch, 1] int64: the sampled next token of each row
@@ -193,7 +193,7 @@ class Pick:
         if self.greedy:
             noise.fill(1.0)
         else:
-            self.rng.standard_exponential(dtype=np.float32, out=noise)
+            exponential_noise(self.rng, noise.shape, out=noise)
 
 
 class InplaceSession:

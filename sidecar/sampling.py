@@ -47,8 +47,26 @@ def sample_np(logits: np.ndarray, sampling: Sampling, rng: np.random.Generator) 
         values, top = top_values.numpy(), top_t.numpy()
     else:
         values = logits
-    noise = rng.standard_exponential(values.shape, dtype=np.float32)
+    noise = exponential_noise(rng, values.shape)
     np.log(noise, out=noise)
     noise *= temperature
     choice = (values - noise).argmax(-1)
     return choice if top is None else top[np.arange(top.shape[0]), choice]
+
+
+TINY = np.finfo(np.float32).tiny
+
+
+def exponential_noise(rng: np.random.Generator, shape: tuple[int, ...], out: np.ndarray | None = None) -> np.ndarray:
+    """Standard exponential float32 draws, none of them 0.
+
+    Why not 0: float32 draws are exactly 0 about once in 7 million, and ``log(0) = -inf`` turns a
+    masked token's score into ``-inf - -inf = NaN``, which argmax picks: a forbidden token. The
+    smallest normal float32 instead still makes that draw's token win, as a 0 would, if it is allowed.
+    """
+    if out is None:
+        out = rng.standard_exponential(shape, dtype=np.float32)
+    else:
+        rng.standard_exponential(dtype=np.float32, out=out)
+    np.maximum(out, TINY, out=out)
+    return out

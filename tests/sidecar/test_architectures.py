@@ -254,3 +254,21 @@ def test_the_fused_draw_keeps_to_the_top_k_and_the_mask(model_dirs: dict[str, Pa
     greedy = Pick(table, Sampling(temperature=0.0), np.random.default_rng(0))
     tokens = loaded.backend.session().start(ids[:2], mask[:2], pick=(greedy, [allowed_row, loaded.table.row_any]))
     assert tokens[:, 0].tolist() == [int(np.argmax(biased)), int(np.argmax(logits))]
+
+
+def test_the_fused_draw_never_picks_a_masked_token_on_a_zero_draw(model_dirs: dict[str, Path],
+                                                                  export_dir: Path) -> None:
+    """Fewer allowed tokens than k and every exponential draw 0: the in-run draw still keeps to the mask."""
+    from sidecar.inplace_cache import Pick
+    from sidecar.sampling import Sampling
+    from tests.sidecar.test_decode import ZeroDraws
+
+    loaded = load_model(model_dirs["llama"], backend="onnx", cpu_threads=1, export_cache_dir=export_dir)
+    ids = np.array([loaded.tokenizer("A trade idea for AAPL")["input_ids"]] * 8, dtype=np.int64)
+    table = np.full((1, loaded.processor.width), -np.inf, dtype=np.float32)
+    table[0, [5, 50, 500]] = 0.0
+    pick = Pick(table, Sampling(1.0, 50), ZeroDraws())  # type: ignore[arg-type]
+    session = loaded.backend.session()
+    tokens = session.start(ids, np.ones_like(ids), pick=(pick, [0] * len(ids)))
+    tokens = np.concatenate([tokens, session.step(tokens, np.ones_like(tokens), pick=(pick, [0] * len(ids)))])
+    assert set(tokens[:, 0].tolist()) <= {5, 50, 500}
