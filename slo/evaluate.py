@@ -376,9 +376,9 @@ def attach_open_model(verdict: Verdict, uncorrected: Verdict, summary: OpenModel
                        for t, u in zip(verdict.thresholds, uncorrected.thresholds, strict=True))
     notes = list(verdict.notes)
     if summary.dropped:
-        notes.append(f"open model: {summary.dropped} of {summary.due} due iterations were dropped (every one of "
-                     f"{summary.max_vus} users busy, or the run ended): they are in no latency figure; "
-                     "raise --max-vus, or read it as overload")
+        notes.append(f"open model: {summary.dropped} of {summary.due} due iterations were dropped (all "
+                     f"--max-vus {summary.max_vus} users busy and the backlog full, or the run ended): they are "
+                     "in no latency figure; raise --max-vus, or read it as overload")
     return replace(verdict, thresholds=thresholds, notes=tuple(notes), open_model=summary)
 
 
