@@ -155,6 +155,16 @@ def test_a_stall_shows_in_the_corrected_times_and_is_counted(tmp_path: Path) -> 
     assert model["goodput"]["iterations"] >= model["dropped"] and model["goodput"]["share"] < 0.8, model
     assert health is None or health["observed"] >= 1000
     assert "dropped" in output and "late" in output
+    # every view renders both: the report beside the verdict file, and the CSV export
+    built = subprocess.run([sys.executable, "-m", "reports", "build", str(tmp_path)], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120, env=env())
+    assert built.returncode == 0, built.stdout + built.stderr
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "uncorrected " in html and f"{model['dropped']} dropped" in html
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["scenarios"]["run"]["open_model"] == model
+    csv_text = Path(f"{tmp_path / 'run'}_slo.csv").read_text(encoding="utf-8")
+    assert csv_text.splitlines()[0].endswith(",uncorrected_observed") and "\nOPEN_MODEL," in csv_text
 
 
 def test_closed_model_runs_have_no_open_model(fast_target: Target, tmp_path: Path) -> None:
