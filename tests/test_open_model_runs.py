@@ -167,6 +167,22 @@ def test_a_stall_shows_in_the_corrected_times_and_is_counted(tmp_path: Path) -> 
     assert csv_text.splitlines()[0].endswith(",uncorrected_observed") and "\nOPEN_MODEL," in csv_text
 
 
+def test_mixed_traffic_splits_the_rate_among_its_scenarios(fast_target: Target, tmp_path: Path) -> None:
+    """``mixed.py``: each user class gets its weight's share of the rate (5 : 5 : 3) and its own users."""
+    result = subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "mixed.py"),
+                             "--headless", "--only-summary", "--host", fast_target.url, "--csv", str(tmp_path / "run"),
+                             "--arrival-rate", "13", "--arrivals", "constant", "-t", "4s"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=90, env=env())
+    doc = verdict_doc(tmp_path / "run")
+    model = doc["open_model"]
+    assert model is not None and model["dropped"] == 0 and model["started"] == model["due"], result.stderr
+    requests = {t["row"]: t["requests"] for t in doc["thresholds"]}
+    # the tiny target has no /propose_trade_adjustments/ (404s): those iterations ran, and failed
+    assert requests["generate"] > 0 and requests["health"] > 0 and requests["propose"] > 0, requests
+    assert abs(requests["generate"] - requests["health"]) <= 2, requests  # equal weights, constant arrivals
+    assert requests["propose"] < requests["health"], requests
+
+
 def test_closed_model_runs_have_no_open_model(fast_target: Target, tmp_path: Path) -> None:
     result = run_local(fast_target.url, tmp_path / "run", "--stages", "1s:2,2s:2")
     assert result.returncode in (0, 98), result.stdout + result.stderr
