@@ -38,6 +38,7 @@ ITERATION_KEY = "osiris_iteration"
 """Key of the running :class:`Iteration` in a request event's ``context`` (the user's ``context()``)."""
 
 _GOODPUT_KINDS = ("p", "med", "avg", "max")  # aggregations a single request's latency can be held to
+_BOUNDS_CACHED = 2_000  # request names whose bounds are kept (the recorder keeps 500 keys); beyond, computed each time
 
 
 class Iteration:
@@ -146,7 +147,9 @@ class GoodputPlan:
             for matches, row_lt, row_le in self._matchers:
                 if matches(method, name):
                     lt, le = min(lt, row_lt), min(le, row_le)
-            found = self._bounds[key] = (lt, le)
+            found = (lt, le)
+            if len(self._bounds) < _BOUNDS_CACHED:
+                self._bounds[key] = found
         return found
 
     def meets(self, method: str, name: str, latency_ms: float) -> bool:
