@@ -156,6 +156,9 @@ class OpenModelRun:
         self._dispatchers: list[gevent.Greenlet] = []
         self._started_at: float | None = None
         self._stopped_at: float | None = None
+        self._share = 0.0  # this process's share of the plan (1/N of N workers), since _share_since
+        self._share_since = 0.0
+        self._share_s = 0.0  # the share integrated until _share_since
 
     @property
     def active(self) -> bool:
@@ -218,6 +221,7 @@ class OpenModelRun:
         self.counts = ArrivalCounts()
         self._started_at = time.monotonic()
         self._stopped_at = None
+        self._share, self._share_since, self._share_s = 0.0, self._started_at, 0.0
         shares = class_shares({cls.__name__: getattr(cls, "weight", 1) for cls in user_classes})
         for index, (name, share) in enumerate(sorted(shares.items())):
             pool = self._pools.setdefault(name, _Pool())
@@ -244,7 +248,7 @@ class OpenModelRun:
         if seed is not None:
             seed += int(mine[1] * 1_000)  # each worker its own stream
         assert self.config is not None
-        self.counts.share = mine[0]
+        self._note_share(mine[0])
         schedule = ArrivalSchedule(self.config.plan, self.config.arrivals, share=mine[0] * class_share,
                                    phase=mine[1], seed=seed)
         start = self._started_at
@@ -258,7 +262,7 @@ class OpenModelRun:
             if current is not split:  # the master re-split the rate (workers came or went)
                 split, mine = current, self._my_share()
                 if mine is not None:
-                    self.counts.share = mine[0]
+                    self._note_share(mine[0])
                     pool.backlog = math.ceil(self.config.plan.peak_rate * mine[0] * class_share * BACKLOG_S)
                     due = schedule.reshare(mine[0] * class_share, monotonic() - start)
                     if due is None:
@@ -290,6 +294,28 @@ class OpenModelRun:
                 while not pool.queue.empty():
                     pool.queue.get_nowait()
 
+    def _note_share(self, share: float) -> None:
+        """The process's share of the plan changed (every class's dispatcher notes it; once counts)."""
+        if share == self._share:
+            return
+        now = self._window_end()
+        self._share_s += self._share * max(0.0, now - self._share_since)
+        self._share, self._share_since = share, now
+
+    def _window_end(self) -> float:
+        """Now, or when dispatching stopped or was planned to end (monotonic clock)."""
+        assert self._started_at is not None
+        end = self._stopped_at if self._stopped_at is not None else time.monotonic()
+        planned = self.planned_end_s
+        return min(end, self._started_at + planned) if planned is not None else end
+
+    @property
+    def share_s(self) -> float:
+        """This process's share of the plan integrated over its window (the window itself when alone)."""
+        if self._started_at is None:
+            return 0.0
+        return self._share_s + self._share * max(0.0, self._window_end() - self._share_since)
+
     @property
     def planned_end_s(self) -> float | None:
         """When dispatching ends, from its start: the run's duration (``-t`` or the rate stages), or
@@ -306,19 +332,16 @@ class OpenModelRun:
         """How long this process has dispatched (so far, or until it stopped or its planned end)."""
         if self._started_at is None:
             return 0.0
-        end = self._stopped_at if self._stopped_at is not None else time.monotonic()
-        window = end - self._started_at
-        planned = self.planned_end_s
-        return min(window, planned) if planned is not None else window
+        return self._window_end() - self._started_at
 
     def snapshot(self) -> ArrivalCounts:
         """The counts so far, with the window."""
-        self.counts.window_s = self.window_s
+        self.counts.window_s, self.counts.share_s = self.window_s, self.share_s
         return ArrivalCounts(**self.counts.to_data())
 
     def report(self) -> dict[str, Any]:
         """A worker's report: the counts since the last one (the window is the whole run so far)."""
-        self.counts.window_s = self.window_s
+        self.counts.window_s, self.counts.share_s = self.window_s, self.share_s
         return self.counts.drain().to_data()
 
     # -- the run's users and duration --

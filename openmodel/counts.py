@@ -55,7 +55,9 @@ class Iteration:
 @dataclass
 class ArrivalCounts:
     """Counts of one process (or, on the master, of all: :class:`CountsByWorker`). ``window_s`` is
-    how long the schedule dispatched; ``share`` the process's share of the plan."""
+    how long the process dispatched; ``share_s`` its share of the plan (1/N of N workers) integrated
+    over that time, so that the workers' ``share_s`` add up to the run's window even when workers
+    came, went or started a moment apart."""
 
     due: int = 0
     started: int = 0
@@ -64,7 +66,7 @@ class ArrivalCounts:
     iterations: int = 0
     good: int = 0
     window_s: float = 0.0
-    share: float = 1.0  # of the plan: 1/N on each of N workers
+    share_s: float = 0.0  # the process's share of the plan integrated over the window (= window_s alone)
 
     def to_data(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,15 +77,15 @@ class ArrivalCounts:
         try:
             ints = {f: int(data[f]) for f in ("due", "started", "late", "dropped", "iterations", "good")}
             window = float(data["window_s"])
-            share = float(data.get("share", 1.0))
+            share_s = float(data["share_s"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"malformed open-model counts: {exc!r}") from None
-        if min(ints.values()) < 0 or not math.isfinite(window) or window < 0 or not 0 <= share <= 1:
-            raise ValueError("malformed open-model counts: negative, infinite or a share beyond [0, 1]")
-        return cls(**ints, window_s=window, share=share)
+        if min(ints.values()) < 0 or not all(math.isfinite(v) and v >= 0 for v in (window, share_s)):
+            raise ValueError("malformed open-model counts: negative or infinite")
+        return cls(**ints, window_s=window, share_s=share_s)
 
     def add(self, other: ArrivalCounts) -> None:
-        """Add another report's counts (the window and share are not summed: see :class:`CountsByWorker`)."""
+        """Add another report's counts (not the window: see :class:`CountsByWorker`)."""
         self.due += other.due
         self.started += other.started
         self.late += other.late
@@ -159,19 +161,20 @@ class GoodputPlan:
 
 
 class CountsByWorker:
-    """The master's sum of its workers' reports. Counts add up; the window is the share-weighted sum
-    of each worker's latest window (``sum(share_i * window_i)``), so that ``started / window`` is the
-    achieved rate even when workers started or stopped dispatching at slightly different moments."""
+    """The master's sum of its workers' reports. Counts add up; the run's window is the sum of each
+    worker's latest ``share_s`` (its share of the plan integrated over its time), so that
+    ``started / window`` is the achieved rate even when workers came, went, or started dispatching a
+    moment apart."""
 
     def __init__(self) -> None:
         self.counts = ArrivalCounts()
-        self._windows: dict[str, tuple[float, float]] = {}
+        self._share_s: dict[str, float] = {}
 
     def add(self, worker_id: str, report: ArrivalCounts) -> None:
         self.counts.add(report)
-        self._windows[worker_id] = (report.share, report.window_s)
+        self._share_s[worker_id] = report.share_s  # cumulative: the latest report has it all
 
     def total(self) -> ArrivalCounts:
-        """The counts of all workers, with the share-weighted window."""
-        window = sum(share * w for share, w in self._windows.values())
-        return ArrivalCounts(**{**self.counts.to_data(), "window_s": window, "share": 1.0})
+        """The counts of all workers, with the run's window."""
+        window = sum(self._share_s.values())
+        return ArrivalCounts(**{**self.counts.to_data(), "window_s": window, "share_s": window})

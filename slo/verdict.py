@@ -143,7 +143,8 @@ class Goodput:
 @dataclass(frozen=True)
 class OpenModelSummary:
     """The open model's run (docs/open-model.md): rates in iterations/s over ``window_s`` (how long
-    iterations were dispatched); ``late`` started more than ``late_tolerance_ms`` after due;
+    iterations were dispatched; over workers, their shares of the plan integrated over their
+    times); ``late`` started more than ``late_tolerance_ms`` after due;
     ``dropped`` never started. ``corrected``: the thresholds judge corrected latencies."""
 
     arrivals: str

@@ -116,6 +116,44 @@ def test_the_open_model_holds_its_rate(fast_target: Target, tmp_path: Path, work
     assert "open model (constant arrivals" in output and "uncorrected" in output
 
 
+def test_a_worker_leaving_re_splits_the_rate(fast_target: Target, tmp_path: Path) -> None:
+    """Master + 2 workers at 20/s for 10 s; one worker is stopped 2 s after all users are spawned:
+    the master re-dispatches, the split names one worker, and it takes the whole rate (without the
+    re-split about 120 iterations would be due, not ~200)."""
+    port = free_port()
+    master = subprocess.Popen(locust("--host", fast_target.url, "--csv", str(tmp_path / "run"), "--master",
+                                     "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                                     "--expect-workers", "2", "--arrival-rate", f"{RATE:g}", "--arrivals", "constant",
+                                     "-t", "10s"),
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env())
+    workers = [subprocess.Popen([sys.executable, "-m", "locust", "-f", str(READ_HEAVY), "--worker", "--master-host",
+                                 "127.0.0.1", "--master-port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=env()) for _ in range(2)]
+    lines: list[str] = []
+    try:
+        assert master.stdout is not None
+        for line in master.stdout:  # until the users are spawned (the master's own log line)
+            lines.append(line)
+            if "All users spawned" in line:
+                break
+        with pytest.raises(subprocess.TimeoutExpired):
+            workers[1].wait(timeout=2)  # it runs its share for 2 s
+        workers[1].terminate()
+        out, _ = master.communicate(timeout=120)
+        lines.append(out)
+    finally:
+        for proc in (master, *workers):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+    output = "".join(lines)
+    assert master.returncode == 0, output
+    model = verdict_doc(tmp_path / "run")["open_model"]
+    assert model["due"] >= 0.85 * RATE * 10, model
+    assert model["dropped"] == 0 and model["started"] == model["due"], model
+    assert abs(model["achieved_rate"] / RATE - 1) <= 0.05, model
+
+
 def test_poisson_arrivals_start_what_their_schedule_made_due(fast_target: Target, tmp_path: Path) -> None:
     """Poisson arrivals: the count due is random around rate x window; what started keeps up with it."""
     result = run_local(fast_target.url, tmp_path / "run", "--arrival-rate", f"{RATE:g}", "-t", f"{HOLD_S / 3:g}s",

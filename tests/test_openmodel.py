@@ -138,21 +138,23 @@ def test_class_shares_and_max_vus() -> None:
 
 
 def test_counts_travel_and_add_up_with_share_weighted_windows() -> None:
-    counts = ArrivalCounts(due=10, started=9, late=2, dropped=1, iterations=8, good=7, window_s=5.0, share=0.5)
+    counts = ArrivalCounts(due=10, started=9, late=2, dropped=1, iterations=8, good=7, window_s=5.0, share_s=2.5)
     assert ArrivalCounts.from_data(counts.to_data()) == counts
     drained = counts.drain()
-    assert drained.due == 10 and counts.due == 0 and counts.window_s == 5.0 and counts.share == 0.5
+    assert drained.due == 10 and counts.due == 0 and counts.window_s == 5.0 and counts.share_s == 2.5
     for bad in ({}, {"due": -1}, {**drained.to_data(), "due": -1}, {**drained.to_data(), "window_s": "inf"},
-                {**drained.to_data(), "share": 2}, None):
+                {**drained.to_data(), "share_s": -2}, None):
         with pytest.raises(ValueError, match="malformed open-model counts"):
             ArrivalCounts.from_data(bad)
     master = CountsByWorker()
     master.add("a", drained)
-    master.add("a", ArrivalCounts(due=2, started=2, window_s=6.0, share=0.5))  # a later report: its window grew
-    master.add("b", ArrivalCounts(due=11, started=11, window_s=5.8, share=0.5))
+    # a later report of worker a: its share-seconds grew (cumulative), its counts are the new ones
+    master.add("a", ArrivalCounts(due=2, started=2, window_s=6.0, share_s=3.0))
+    # worker b ran at 1/2 for 4 s, then alone (a left) at 1 for 5 s
+    master.add("b", ArrivalCounts(due=11, started=11, window_s=9.0, share_s=0.5 * 4 + 1.0 * 5))
     total = master.total()
     assert (total.due, total.started, total.dropped) == (23, 22, 1)
-    assert total.window_s == pytest.approx(0.5 * 6.0 + 0.5 * 5.8)
+    assert total.window_s == pytest.approx(3.0 + 7.0)
 
 
 def test_goodput_bounds_come_from_every_row_naming_a_request() -> None:
