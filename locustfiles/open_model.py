@@ -261,12 +261,15 @@ class OpenModelRun:
             current = getattr(options, SPLIT_OPTION, None)
             if current is not split:  # the master re-split the rate (workers came or went)
                 split, mine = current, self._my_share()
-                if mine is not None:
-                    self._note_share(mine[0])
-                    pool.backlog = math.ceil(self.config.plan.peak_rate * mine[0] * class_share * BACKLOG_S)
-                    due = schedule.reshare(mine[0] * class_share, monotonic() - start)
-                    if due is None:
-                        break
+                while mine is None:  # left out of the split (the master gives it no users): idle, count nothing
+                    self._note_share(0.0)
+                    sleep(_IDLE_POLL_S)
+                    split, mine = getattr(options, SPLIT_OPTION, None), self._my_share()
+                self._note_share(mine[0])
+                pool.backlog = math.ceil(self.config.plan.peak_rate * mine[0] * class_share * BACKLOG_S)
+                due = schedule.reshare(mine[0] * class_share, monotonic() - start)
+                if due is None:
+                    break
             at = start + due
             delay = at - monotonic()
             if delay > 0:
