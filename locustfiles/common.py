@@ -20,11 +20,13 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
-from locust import FastHttpUser, constant, events
+from locust import FastHttpUser, events
 
 import slo_locust  # noqa: F401  (registers the SLO gate)
 from locustfiles import PromptsError, load_prompts, prompts_path
+from locustfiles.open_model import OpenModelError, configure, install, new_iteration_context
 from locustfiles.stages import StagesError, format_stages, parse_stages
+from openmodel.schedule import ARRIVALS
 from sidecar.contract import load_proposal_schema
 
 logger = logging.getLogger("osiris.locustfiles")
@@ -227,6 +229,10 @@ def _proposal_problem(body: dict[str, Any]) -> str | None:
 # --------------------------------------------------------------------------------------------------
 
 
+THINK_TIME_S = 1.0
+"""Closed model: every k6 iteration ends with ``sleep(1)``."""
+
+
 class OsirisUser(FastHttpUser):
     """Shared behaviour of every scenario: k6's think time, the host rule and the checked requests.
 
@@ -236,7 +242,37 @@ class OsirisUser(FastHttpUser):
 
     abstract = True
     host = OSIRIS_URL or DEFAULT_HOST  # --host overrides it (Locust sets user_class.host)
-    wait_time = constant(1)  # every k6 iteration ends with sleep(1)
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        run = getattr(environment, "osiris_open_model", None)
+        self._osiris_open = run if run is not None and run.active else None
+        self._osiris_iteration, self._osiris_context = new_iteration_context()
+
+    # Open model (--arrival-rate/--rate-stages, locustfiles.open_model): instead of starting at
+    # once and sleeping 1 s after each iteration, the user waits for the next due iteration of its
+    # class; the scenario's @task is the iteration body either way. A scenario overriding
+    # on_start/on_stop must call super().
+    def on_start(self) -> None:
+        if self._osiris_open is not None:
+            self._osiris_open.join(self)
+
+    def on_stop(self) -> None:
+        if self._osiris_open is not None:
+            self._osiris_open.leave(self)
+
+    def wait_time(self) -> float:
+        """Closed model: k6's 1 s; open model: block (as WAITING) until the next due iteration, then 0."""
+        run = getattr(self, "_osiris_open", None)  # (also read off the class, as constant(1) could be)
+        if run is None:
+            return THINK_TIME_S
+        run.done(self)
+        run.take(self)
+        return 0.0
+
+    def context(self) -> dict[str, Any]:
+        """Request-event context: the running iteration (its lateness) in the open model, else nothing."""
+        return self._osiris_context if self._osiris_open is not None else {}
 
     def _post(self, path: str, name: str, body: bytes, check: Callable[[Any], None]) -> None:
         """A checked JSON POST (with the API key when one is set)."""
@@ -287,6 +323,52 @@ def _add_options(parser: Any, **_kwargs: Any) -> None:
         "Each stage ramps linearly from the previous target (starting at 0).",
     )
     parser.add_argument(
+        "--arrival-rate",
+        type=str,
+        default=None,
+        env_var="OSIRIS_ARRIVAL_RATE",
+        include_in_web_ui=False,
+        help="Open model: start this many scenario iterations per second across all workers (e.g. 20 or "
+        "0.5), whatever the target does; latencies are corrected for late starts (docs/open-model.md). "
+        "The run lasts -t (or until stopped); -u/-r and --stages do not apply.",
+    )
+    parser.add_argument(
+        "--rate-stages",
+        type=str,
+        default=None,
+        env_var="OSIRIS_RATE_STAGES",
+        include_in_web_ui=False,
+        help="Open model with ramps of the rate, k6 ramping-arrival-rate style: <duration>:<iterations/s>,... "
+        "e.g. 10s:2,30s:5,5s:0 (each stage ramps from the previous target, starting at 0). Sets the "
+        "duration: do not also give a different -t.",
+    )
+    parser.add_argument(
+        "--arrivals",
+        choices=ARRIVALS,
+        default=ARRIVALS[0],
+        env_var="OSIRIS_ARRIVALS",
+        include_in_web_ui=False,
+        help="Open model: poisson (random, exponential gaps; default) or constant (evenly spaced) arrivals.",
+    )
+    parser.add_argument(
+        "--max-vus",
+        type=str,
+        default=None,
+        env_var="OSIRIS_MAX_VUS",
+        include_in_web_ui=False,
+        help="Open model: users available to run iterations, across all workers (default max(10, ceil(4 x "
+        "peak rate))). When all are busy, due iterations wait and start late; past 10 s worth of waiting "
+        "iterations they are dropped.",
+    )
+    parser.add_argument(
+        "--arrival-seed",
+        type=str,
+        default=None,
+        env_var="OSIRIS_ARRIVAL_SEED",
+        include_in_web_ui=False,
+        help="Open model: seed of the poisson arrivals (default: a fresh random schedule each run).",
+    )
+    parser.add_argument(
         "--no-shape",
         action="store_true",
         default=False,
@@ -330,6 +412,19 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
 
     shape = _one_shape(environment, StagesShape)
     stages_value = getattr(options, "stages", None)
+    try:
+        open_config = configure(options)
+    except OpenModelError as exc:
+        _fail_startup(str(exc))
+        return
+    if open_config is not None and stages_value and stages_value != _ui_default_stages:
+        _fail_startup(f"--stages {stages_value} ramps users (the closed model); with --arrival-rate or "
+                      "--rate-stages the users are --max-vus: ramp the rate with --rate-stages instead")
+    if open_config is not None and getattr(options, "no_shape", False) and isinstance(shape, StagesShape):
+        environment.shape_class = None  # --no-shape from a config file (see below)
+    install(environment, open_config)
+    if open_config is not None:
+        return  # the shape (if any) runs --max-vus users for the open model's duration
     if getattr(options, "no_shape", False) and isinstance(shape, StagesShape):
         # --no-shape came from a config file or LOCUST_* env, which import-time detection cannot see.
         logger.info("--no-shape (from a config file): not ramping by stages; -u/-r/-t apply after all")

@@ -42,13 +42,15 @@ from slo.verdict import (
     NO_DATA,
     PASS,
     LostWorkerInfo,
+    OpenModelSummary,
     RequestTally,
     ThresholdResult,
     UserExceptions,
     Verdict,
 )
 
-__all__ = ["POLICIES", "abort_triggers", "conclude", "evaluate", "judge_threshold", "plan_for", "share_count"]
+__all__ = ["POLICIES", "abort_triggers", "attach_open_model", "conclude", "evaluate", "judge_threshold", "plan_for",
+           "share_count"]
 
 POLICIES = tuple(p.value for p in conf.InconclusivePolicy)
 # (row, expression) -> cumulative (n, share_count) at each time-window boundary (see ``share_count``)
@@ -376,6 +378,23 @@ def conclude(verdict: Verdict, *, lost_workers: tuple[LostWorkerInfo, ...] = (),
         (notes if allow_lost else reasons).append(f"lost worker {describe_lost(lost)}")
     return replace(verdict, reasons=tuple(reasons), notes=tuple(notes), lost_workers=lost_workers,
                    aborted_by=aborted_by, exceptions=exceptions or UserExceptions())
+
+
+def attach_open_model(verdict: Verdict, uncorrected: Verdict, summary: OpenModelSummary) -> Verdict:
+    """An open-model verdict: ``verdict`` judged the corrected latencies; ``uncorrected`` is the same
+    table over the measured ones (both from :func:`evaluate`, so their thresholds are in the same
+    order), whose latency values go beside (``uncorrected_observed``); plus the run's counts, and a
+    note when iterations were dropped (they are in no latency figure)."""
+    if len(uncorrected.thresholds) != len(verdict.thresholds):
+        raise ValueError("the uncorrected verdict judged another table")
+    thresholds = tuple(replace(t, uncorrected_observed=u.observed) if t.is_latency else t
+                       for t, u in zip(verdict.thresholds, uncorrected.thresholds, strict=True))
+    notes = list(verdict.notes)
+    if summary.dropped:
+        notes.append(f"open model: {summary.dropped} of {summary.due} due iterations were dropped (all "
+                     f"--max-vus {summary.max_vus} users busy and the backlog full, or the run ended): they are "
+                     "in no latency figure; raise --max-vus, or read it as overload")
+    return replace(verdict, thresholds=thresholds, notes=tuple(notes), open_model=summary)
 
 
 def abort_triggers(verdict: Verdict, elapsed_s: float) -> list[ThresholdResult]:

@@ -8,10 +8,20 @@ limit it does not meet (799.996 ms against ``p(95)<800`` prints ``799.996 ms``, 
 from __future__ import annotations
 
 from slo.expressions import format_number
-from slo.verdict import FAIL, INCONCLUSIVE, NO_DATA, PASS, LostWorkerInfo, ThresholdResult, Verdict
+from slo.verdict import (
+    FAIL,
+    INCONCLUSIVE,
+    NO_DATA,
+    PASS,
+    LostWorkerInfo,
+    OpenModelSummary,
+    ThresholdResult,
+    Verdict,
+)
 
-__all__ = ["describe_lost", "failure_reason", "format_duration", "format_interval", "format_limit",
-           "format_observed", "format_settle", "format_summary", "format_value", "settle_lines", "state_word"]
+__all__ = ["describe_lost", "failure_reason", "format_duration", "format_goodput", "format_interval",
+           "format_limit", "format_observed", "format_open_model", "format_rate", "format_settle", "format_summary",
+           "format_uncorrected", "format_value", "settle_lines", "state_word"]
 
 _SCALE = {"ms": 1.0, "ratio": 100.0, "requests/s": 1.0}
 _SUFFIX = {"ms": " ms", "ratio": "%", "requests/s": "/s"}
@@ -57,6 +67,38 @@ def format_limit(result: ThresholdResult) -> str:
 
 def format_observed(result: ThresholdResult) -> str:
     return format_value(result.unit, result.observed, result.limit)
+
+
+def format_uncorrected(result: ThresholdResult) -> str:
+    """The latency over the measured (uncorrected) times, open model only; ``-`` otherwise."""
+    return format_value(result.unit, result.uncorrected_observed, result.limit)
+
+
+def format_rate(rate: float) -> str:
+    """Iterations per second: ``20.00/s``."""
+    return f"{rate:.2f}/s"
+
+
+def format_goodput(model: OpenModelSummary) -> str:
+    """``97.30% (290 of 298 iterations)``, or ``-`` without iterations."""
+    goodput = model.goodput
+    if goodput.share is None:
+        return "- (no iterations)"
+    return f"{format_value('ratio', goodput.share)} ({goodput.good} of {goodput.iterations} iterations)"
+
+
+def format_open_model(model: OpenModelSummary) -> str:
+    """One line: the arrivals, target and achieved rates, due/started/late/dropped, goodput."""
+    return (f"open model ({model.arrivals} arrivals, {format_duration_exact(model.window_s)}): target "
+            f"{format_rate(model.target_rate)}, achieved {format_rate(model.achieved_rate)}; {model.due} due, "
+            f"{model.started} started, {model.late} late (> {format_number(model.late_tolerance_ms)} ms), "
+            f"{model.dropped} dropped; goodput {format_goodput(model)}; "
+            f"latencies {'corrected for late starts (uncorrected beside)' if model.corrected else 'as measured'}")
+
+
+def format_duration_exact(seconds: float) -> str:
+    """``15.0 s``: a run's window, to a tenth of a second."""
+    return f"{seconds:.1f} s"
 
 
 def format_interval(result: ThresholdResult) -> str:
@@ -150,12 +192,15 @@ def format_summary(verdict: Verdict, *, ascii_only: bool = False) -> str:
         level = format_number(round(verdict.confidence * 100, 6))
         title = f"SLO thresholds ({level}% intervals{f', look {verdict.looks}' if verdict.looks else ''}):"
     lines = [title]
+    model = verdict.open_model
     table = [(state_word(t.state, ascii_only=ascii_only), t.row, t.expression, format_observed(t),
+              *((format_uncorrected(t) if t.is_latency else "",) if model is not None else ()),
               *((format_interval(t) + _widened(t),) if with_intervals else ()), format_limit(t), str(t.requests))
              for t in verdict.thresholds]
     if table:
-        headers = ("", "row", "threshold", "observed", *(("interval",) if with_intervals else ()), "limit",
-                   "requests")
+        headers = ("", "row", "threshold", "corrected" if model is not None else "observed",
+                   *(("uncorrected",) if model is not None else ()), *(("interval",) if with_intervals else ()),
+                   "limit", "requests")
         widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(headers)]
 
         def fmt(cells: tuple[str, ...]) -> str:
@@ -167,6 +212,8 @@ def format_summary(verdict: Verdict, *, ascii_only: bool = False) -> str:
         lines.extend(fmt(r) for r in table)
     else:
         lines.append("  (no thresholds)")
+    if model is not None:
+        lines.append(f"  {format_open_model(model)}")
     if verdict.rows_left_out:
         lines.append(f"  not judged (rows this run does not exercise): {', '.join(verdict.rows_left_out)}")
     tally = verdict.tally

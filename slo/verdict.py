@@ -13,6 +13,11 @@ Each threshold carries the exact counts its state was decided on (``n``, and for
 (``--slo-confidence``, ``slo.confidence``), the ``interval`` it rests on and, while it is
 INCONCLUSIVE, the ``requests_needed`` and ``seconds_needed`` that would settle it if the observed
 shares held. Version 2 added those (and ``INCONCLUSIVE``, ``confidence``, ``policy``, ``looks``).
+
+Version 3 added the open model (``--arrival-rate``, docs/open-model.md): a top-level ``open_model``
+object (:class:`OpenModelSummary`; null for closed-model runs) and, on each threshold,
+``uncorrected_observed``: the same aggregate over the measured latencies, while ``observed`` (and
+the state) are over the latencies corrected for late starts. Versions 1 and 2 read as closed-model.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ __all__ = [
     "SCHEMA",
     "STATES",
     "VERSION",
+    "Goodput",
     "LostWorkerInfo",
+    "OpenModelSummary",
     "RequestTally",
     "ThresholdResult",
     "UserExceptions",
@@ -48,8 +55,8 @@ __all__ = [
 ]
 
 SCHEMA = "osiris-load/slo-verdict"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)  # version 1 has no intervals: its thresholds read as judged without (confidence 0)
+VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)  # 1: no intervals (confidence 0); 1 and 2: no open model (closed-model runs)
 
 PASS = "PASS"
 FAIL = "FAIL"
@@ -63,7 +70,7 @@ EXIT_INCONCLUSIVE = 98  # --slo-inconclusive fail (slo.confidence.EXIT_INCONCLUS
 
 CSV_FIELDS = ("row", "requests", "expression", "state", "estimate", "observed", "unit", "limit", "n", "beyond",
               "interval_low", "interval_high", "confidence", "design_effect", "requests_needed", "seconds_needed",
-              "reason")
+              "reason", "uncorrected_observed")
 
 
 class VerdictFormatError(ValueError):
@@ -116,10 +123,42 @@ class ThresholdResult:
     confidence: float = 0.0
     design_effect: float = 1.0
     seconds_needed: float | None = None
+    uncorrected_observed: float | None = None
 
     @property
     def is_latency(self) -> bool:
         return self.unit == "ms"
+
+
+@dataclass(frozen=True)
+class Goodput:
+    """Iterations whose every request succeeded and met every latency limit of its rows (on its
+    corrected time); dropped iterations count, as not good. ``share`` is None without iterations."""
+
+    iterations: int = 0
+    good: int = 0
+    share: float | None = None
+
+
+@dataclass(frozen=True)
+class OpenModelSummary:
+    """The open model's run (docs/open-model.md): rates in iterations/s over ``window_s`` (how long
+    iterations were dispatched; over workers, their shares of the plan integrated over their
+    times); ``late`` started more than ``late_tolerance_ms`` after due;
+    ``dropped`` never started. ``corrected``: the thresholds judge corrected latencies."""
+
+    arrivals: str
+    target_rate: float
+    achieved_rate: float
+    due: int
+    started: int
+    late: int
+    dropped: int
+    corrected: bool = True
+    goodput: Goodput = field(default_factory=Goodput)
+    window_s: float = 0.0
+    max_vus: int | None = None
+    late_tolerance_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -173,6 +212,7 @@ class Verdict:
     confidence: float = 0.0
     policy: str = "estimate"
     looks: int = 0
+    open_model: OpenModelSummary | None = None
 
     @property
     def state(self) -> str:
@@ -245,7 +285,7 @@ def from_json(text: str, source: str = "<verdict>") -> Verdict:
         raise VerdictFormatError(f"{source}: not an SLO verdict (schema {SCHEMA!r} expected)")
     if doc.get("version") not in READABLE_VERSIONS:
         raise VerdictFormatError(f"{source}: verdict version {doc.get('version')!r}, this osiris-load reads "
-                                 f"{' and '.join(map(str, READABLE_VERSIONS))}")
+                                 f"{', '.join(map(str, READABLE_VERSIONS[:-1]))} and {READABLE_VERSIONS[-1]}")
     try:
         thresholds = tuple(_threshold(t) for t in doc["thresholds"])
         tally_doc = doc["tally"]
@@ -261,7 +301,8 @@ def from_json(text: str, source: str = "<verdict>") -> Verdict:
             lost_workers=tuple(LostWorkerInfo(**w) for w in doc["lost_workers"]),
             aborted_by=tuple(map(str, doc["aborted_by"])), exceptions=UserExceptions(**doc["exceptions"]),
             strict=bool(doc["strict"]), exit_code=doc["exit_code"], confidence=float(doc.get("confidence", 0.0)),
-            policy=str(doc.get("policy", "estimate")), looks=int(doc.get("looks", 0)))
+            policy=str(doc.get("policy", "estimate")), looks=int(doc.get("looks", 0)),
+            open_model=_open_model(doc.get("open_model")))
     except (KeyError, TypeError, ValueError) as exc:
         raise VerdictFormatError(f"{source}: malformed verdict: {type(exc).__name__}: {exc}") from None
     if doc.get("state") != verdict.state:
@@ -270,6 +311,17 @@ def from_json(text: str, source: str = "<verdict>") -> Verdict:
 
 
 _THRESHOLD_FIELDS = {f.name for f in fields(ThresholdResult)}
+
+
+def _open_model(doc: Any) -> OpenModelSummary | None:
+    if doc is None:
+        return None
+    values = dict(doc)
+    goodput = values.pop("goodput", None) or {}
+    share = goodput.get("share")
+    return OpenModelSummary(**{**values, "goodput": Goodput(iterations=int(goodput.get("iterations", 0)),
+                                                           good=int(goodput.get("good", 0)),
+                                                           share=None if share is None else float(share))})
 
 
 def _threshold(doc: dict[str, Any]) -> ThresholdResult:
@@ -289,7 +341,10 @@ def _threshold(doc: dict[str, Any]) -> ThresholdResult:
 def csv_rows(verdict: Verdict) -> list[dict[str, Any]]:
     """``PREFIX_slo.csv``: one row per threshold (:data:`CSV_FIELDS`), then an ``OVERALL`` row whose
     ``requests`` is the number of requests judged (each once) and whose ``reason`` is the first
-    reason. An export for spreadsheets; reports read the JSON."""
+    reason; in an open-model run (version 3) an ``OPEN_MODEL`` row last: ``requests`` the iterations
+    started, ``n`` those due, ``beyond`` those dropped, ``observed`` the achieved and ``limit`` the
+    target rate (iterations/s, ``unit`` ``iterations/s``), ``reason`` every field of the verdict's
+    ``open_model`` as ``key=value``. An export for spreadsheets; reports read the JSON."""
     def cell(value: Any) -> Any:
         return "" if value is None else repr(value) if isinstance(value, float) else value
 
@@ -300,13 +355,22 @@ def csv_rows(verdict: Verdict) -> list[dict[str, Any]]:
              "interval_high": cell(t.interval[1] if t.interval else None),
              "confidence": cell(t.confidence or None), "design_effect": cell(t.design_effect if t.interval else None),
              "requests_needed": cell(t.requests_needed), "seconds_needed": cell(t.seconds_needed),
-             "reason": t.reason or ""}
+             "reason": t.reason or "", "uncorrected_observed": cell(t.uncorrected_observed)}
             for t in verdict.thresholds]
     overall = dict.fromkeys(CSV_FIELDS, "")
     overall.update({"row": "OVERALL", "requests": verdict.tally.judged, "state": verdict.state,
                     "n": verdict.tally.judged, "confidence": cell(verdict.confidence or None),
                     "reason": " | ".join(verdict.reasons)})
     rows.append(overall)
+    model = verdict.open_model
+    if model is not None:
+        row = dict.fromkeys(CSV_FIELDS, "")
+        facts = {k: v for k, v in asdict(model).items() if k != "goodput"}
+        facts.update({f"goodput_{k}": v for k, v in asdict(model.goodput).items()})
+        row.update({"row": "OPEN_MODEL", "requests": model.started, "n": model.due, "beyond": model.dropped,
+                    "observed": cell(model.achieved_rate), "limit": cell(model.target_rate), "unit": "iterations/s",
+                    "reason": " ".join(f"{k}={cell(v) if v is not None else 'null'}" for k, v in facts.items())})
+        rows.append(row)
     return rows
 
 

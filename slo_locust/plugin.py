@@ -24,6 +24,14 @@
   ``--slo-until-settled DURATION`` keeps the stages shape's last non-zero stage going (through
   ``environment.osiris_hold_steady``) until every threshold is settled or DURATION has passed.
 
+* **Open model** (``--arrival-rate``/``--rate-stages`` of the Osiris locustfiles,
+  ``locustfiles.open_model``): a request whose event ``context`` carries its iteration
+  (``openmodel.counts.ITERATION_KEY``) is recorded at ``latency + the iteration's lateness`` in the
+  judged recorder, and as measured in a second one (``uncorrected``), shown beside; each request
+  also decides whether its iteration is good (goodput, ``GoodputPlan``: one dict lookup and two
+  compares). Workers ship the uncorrected recorder and the due/started/late/dropped/goodput counts
+  with their reports; the master sums them. The verdict's ``open_model`` object says it all.
+
 Exit codes (the gate never lowers one): 2 a malformed SLO file or option (before any test) >
 99 an SLO failed > 98 INCONCLUSIVE under ``--slo-inconclusive fail`` > Locust's own (1 for
 exceptions in user code, 2 for an error in a plugin...) > 0. Failed requests are judged by the SLO
@@ -47,14 +55,17 @@ from locust.env import Environment
 from locust.rpc import Message
 from locust.runners import STATE_INIT, STATE_STOPPED, LocalRunner, MasterRunner, Runner, WorkerRunner
 
+from openmodel.counts import ITERATION_KEY, LATE_TOLERANCE_S, ArrivalCounts, CountsByWorker, GoodputPlan
 from slo.confidence import AlphaSpending, check_confidence
-from slo.evaluate import POLICIES, abort_triggers, conclude, evaluate, plan_for
+from slo.evaluate import POLICIES, abort_triggers, attach_open_model, conclude, evaluate, plan_for
 from slo.formatting import format_summary
 from slo.recorder import RecorderPlan, RequestRecorder
 from slo.table import DEFAULT_TABLE_PATH, SloFileError, SloTable, parse_duration
 from slo.verdict import (
     EXIT_BAD_CONFIG,
     INCONCLUSIVE,
+    Goodput,
+    OpenModelSummary,
     UserExceptions,
     Verdict,
     choose_exit_code,
@@ -69,6 +80,7 @@ from slo_locust.webui import attach as attach_web_ui
 
 REPORT_KEY = "osiris_slo"
 PLAN_OPTION = "osiris_slo_plan"  # on parsed_options: Locust sends custom options to workers with each spawn
+GOODPUT_OPTION = "osiris_goodput_plan"  # the same way: each request key's latency bounds for goodput
 ENDPOINT_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 ENDPOINT_FIELDS = ("method", "name", "count", "failures", "avg_ms", "min_ms", "max_ms",
                    *(f"p{p:g}_ms" for p in ENDPOINT_PERCENTILES))
@@ -120,6 +132,9 @@ class SloGate:
         self.table = table
         self.rows_left_out = rows_left_out
         self.recorder = RequestRecorder(plan_for(table) if table is not None else None)
+        self.uncorrected = RequestRecorder(self.recorder.plan)  # open model: the measured latencies
+        self.goodput = GoodputPlan.from_table(table) if table is not None else GoodputPlan()
+        self.open_counts = CountsByWorker()  # master: the workers' open-model counts, summed
         self.verdict: Verdict | None = None
         self.aborted_by: list[str] = []
         self.started_at = self.counted_since = time.monotonic()
@@ -145,22 +160,44 @@ class SloGate:
     def set_table(self, table: SloTable, rows_left_out: tuple[str, ...]) -> None:
         """Judge against ``table`` from the next test on (its plan goes to the workers with the spawn)."""
         self.table, self.rows_left_out = table, rows_left_out
+        self.goodput = GoodputPlan.from_table(table)
         if self.environment.parsed_options is not None:
             setattr(self.environment.parsed_options, PLAN_OPTION, plan_for(table).to_data())
+            setattr(self.environment.parsed_options, GOODPUT_OPTION, self.goodput.to_data())
 
-    # -- the per-request hot path: the recorder only --
+    # -- the per-request hot path: the recorder only (open model: both recorders and goodput) --
     def on_request(self, request_type: str, name: str, response_time: float | None, exception: Any = None,
-                   response: Any = None, **_: Any) -> None:
-        recorder = self.recorder
-        if recorder.split:  # the table filters by status or outcome (k6's {status:...}, expected_response)
-            recorder.record(request_type, name, response_time, exception is not None,
-                            getattr(response, "status_code", 0) or 0)
-        else:
-            recorder.record(request_type, name, response_time, exception is not None)
+                   response: Any = None, context: Any = None, **_: Any) -> None:
+        failed = exception is not None
+        # the table filters by status or outcome (k6's {status:...}, expected_response): keys carry the code
+        status = (getattr(response, "status_code", 0) or 0) if self.recorder.split else None
+        iteration = context.get(ITERATION_KEY) if context else None
+        if iteration is None:
+            self.recorder.record(request_type, name, response_time, failed, status)
+            return
+        self.uncorrected.record(request_type, name, response_time, failed, status)
+        if response_time is None:
+            self.recorder.record(request_type, name, None, failed, status)
+            if failed:
+                iteration.good = False
+            return
+        corrected = response_time + iteration.lateness_ms
+        self.recorder.record(request_type, name, corrected, failed, status)
+        if iteration.good and (failed or not self.goodput.meets(request_type, name, corrected)):
+            iteration.good = False
+
+    def open_run(self) -> Any:
+        """The open model of this process (``locustfiles.open_model.OpenModelRun``), or None (closed)."""
+        run = getattr(self.environment, "osiris_open_model", None)
+        return run if run is not None and run.active else None
 
     # -- workers: ship --
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         payload = self.recorder.drain()
+        run = self.open_run()
+        if run is not None:
+            payload["uncorrected"] = self.uncorrected.drain()
+            payload["open_model"] = run.report()
         if self.final:
             payload["final"] = True
         data[REPORT_KEY] = payload
@@ -188,6 +225,10 @@ class SloGate:
         final = bool(payload.get("final"))
         try:
             self.recorder.merge_encoded(payload)
+            if "uncorrected" in payload:
+                self.uncorrected.merge_encoded(payload["uncorrected"])
+            if "open_model" in payload:
+                self.open_counts.add(client_id, ArrivalCounts.from_data(payload["open_model"]))
         except ValueError as exc:  # a worker of another version or table: say so, fail the verdict
             self.bad_reports += 1
             log.warning("SLO gate: ignored a report from worker %s: %s", client_id, exc)
@@ -285,6 +326,10 @@ class SloGate:
                            confidence=self.confidence if confidence is None else confidence,
                            policy=str(option(self.environment, "slo_inconclusive", "estimate") or "estimate"),
                            marks=self.windows.marks, elapsed_s=self.elapsed_s(), looks=looks)
+        run = self.open_run()
+        if run is not None:
+            unc = evaluate(self.table, self.uncorrected, rows_left_out=self.rows_left_out, elapsed_s=self.elapsed_s())
+            verdict = attach_open_model(verdict, unc, self.open_summary(run))
         runner = self.runner
         verdict = conclude(
             verdict, lost_workers=self.workers.lost(self.started_at),
@@ -303,6 +348,19 @@ class SloGate:
     def on_test_stop(self, **_: Any) -> None:
         self.stopped_at = time.monotonic()
 
+    def open_summary(self, run: Any) -> OpenModelSummary:
+        """The verdict's ``open_model``: this process's counts, or on the master the workers' sum."""
+        counts = self.open_counts.total() if isinstance(self.runner, MasterRunner) else run.snapshot()
+        window = counts.window_s
+        iterations = counts.iterations + counts.dropped  # a dropped iteration is not good
+        return OpenModelSummary(
+            arrivals=run.config.arrivals, target_rate=run.target_rate(window),
+            achieved_rate=counts.started / window if window > 0 else 0.0, due=counts.due, started=counts.started,
+            late=counts.late, dropped=counts.dropped, corrected=True,
+            goodput=Goodput(iterations=iterations, good=counts.good,
+                            share=counts.good / iterations if iterations else None),
+            window_s=window, max_vus=run.config.max_vus, late_tolerance_ms=LATE_TOLERANCE_S * 1000)
+
     def on_test_start(self, **_: Any) -> None:
         runner = self.runner
         if isinstance(runner, WorkerRunner):
@@ -312,8 +370,16 @@ class SloGate:
             except ValueError as exc:
                 log.warning("SLO gate: %s; recording without limits (the master will refuse the reports)", exc)
                 self.recorder = RequestRecorder()
+            self.uncorrected = RequestRecorder(self.recorder.plan)
+            try:
+                self.goodput = GoodputPlan.from_data(option(self.environment, GOODPUT_OPTION) or [])
+            except ValueError as exc:
+                log.warning("SLO gate: %s; every iteration counts as good", exc)
+                self.goodput = GoodputPlan()
             return
         self.recorder = RequestRecorder(plan_for(self.table) if self.table is not None else None)
+        self.uncorrected = RequestRecorder(self.recorder.plan)
+        self.open_counts = CountsByWorker()
         self.workers.reset()
         self.verdict, self.aborted_by, self.bad_reports = None, [], 0
         self._collected = self._settled = False
@@ -333,6 +399,7 @@ class SloGate:
     def on_reset_stats(self, **_: Any) -> None:
         self.recorder.reset()
         self.counted_since = time.monotonic()
+        self.uncorrected.reset()
         self.windows.reset(time.monotonic())
         self._look_judged = 0
 

@@ -6,6 +6,7 @@ is placed on, typo detection, the worker ledger). Exact on purpose: the mutation
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -17,7 +18,9 @@ from slo.verdict import (
     FAIL,
     NO_DATA,
     PASS,
+    Goodput,
     LostWorkerInfo,
+    OpenModelSummary,
     RequestTally,
     ThresholdResult,
     UserExceptions,
@@ -92,10 +95,10 @@ def test_the_csv_export_word_for_word() -> None:
     verdict = _verdict()
     lines = to_csv(verdict).splitlines()
     assert lines[0] == ("row,requests,expression,state,estimate,observed,unit,limit,n,beyond,interval_low,"
-                        "interval_high,confidence,design_effect,requests_needed,seconds_needed,reason")
+                        "interval_high,confidence,design_effect,requests_needed,seconds_needed,reason,uncorrected_observed")
     assert lines[1] == ('h,GET /h,rate>=0.999,FAIL,FAIL,0.995,ratio,0.999,200,1,,,,,,,"h: rate>=0.999 failed: '
-                        'observed 99.50% (limit >= 99.9%, 200 requests, 1 failed)"')
-    assert lines[3] == "n,GET /nothing,p(99)<1200,NO_DATA,,,ms,1200.0,0,,,,,,,,"
+                        'observed 99.50% (limit >= 99.9%, 200 requests, 1 failed)",')
+    assert lines[3] == "n,GET /nothing,p(99)<1200,NO_DATA,,,ms,1200.0,0,,,,,,,,,"
     assert lines[4].startswith("OVERALL,200,,FAIL,,,,,200,,,,,,,,\"h: rate>=0.999 failed: ")
     assert " | aborted by h: p(95)<800 | 2 worker reports could not be merged | " in lines[4]
     rows = csv_rows(verdict)
@@ -143,8 +146,8 @@ def test_malformed_verdict_files_say_what_is_wrong(edit, message: str) -> None: 
         from_json(json.dumps(doc), "v.json")
     with pytest.raises(VerdictFormatError, match="^v.json: not JSON \\(Expecting value at line 1\\)$"):
         from_json("", "v.json")
-    with pytest.raises(VerdictFormatError, match="^<verdict>: verdict version 3, this osiris-load reads 1 and 2$"):
-        from_json(json.dumps({"schema": "osiris-load/slo-verdict", "version": 3}))
+    with pytest.raises(VerdictFormatError, match="^<verdict>: verdict version 4, this osiris-load reads 1, 2 and 3$"):
+        from_json(json.dumps({"schema": "osiris-load/slo-verdict", "version": 4}))
 
 
 def test_values_and_limits_in_their_units() -> None:
@@ -231,21 +234,37 @@ def _every_field_verdict() -> Verdict:
                              op="<", limit=1.0, unit="ms", state=FAIL, observed=2.5, requests=7, n=6, rank=6, below=1,
                              at=2, beyond=5, failures=1, successes=6, abort_on_fail=True, delay_abort_eval_s=2.5,
                              reason="généré: p(95)<1 failed", interval=(2.0, 3.0), requests_needed=40,
-                             estimate=FAIL, confidence=0.95, design_effect=1.5, seconds_needed=12.5)
+                             estimate=FAIL, confidence=0.95, design_effect=1.5, seconds_needed=12.5,
+                             uncorrected_observed=2.0)
     tally = RequestTally(recorded=9, judged=7, unjudged=(("GET", "/u", 1),), unrecorded=5,
                          unrecorded_keys=(("GET", "/k1"), ("POST", "/k2")), invalid=2)
     return Verdict(table="t.toml", thresholds=(result,), reasons=("a; b",), notes=("n",), tally=tally,
                    rows_left_out=("z",), lost_workers=(LostWorkerInfo("w", 1, True, 2, "gone"),),
                    aborted_by=("x",), exceptions=UserExceptions(1, "e"), strict=True, exit_code=99,
-                   confidence=0.95, policy="fail", looks=3)
+                   confidence=0.95, policy="fail", looks=3,
+                   open_model=OpenModelSummary(arrivals="constant", target_rate=20.0, achieved_rate=19.5, due=300,
+                                               started=295, late=3, dropped=5, corrected=True,
+                                               goodput=Goodput(iterations=300, good=290, share=290 / 300),
+                                               window_s=15.0, max_vus=80, late_tolerance_ms=10.0))
 
 
 def test_every_field_survives_the_json_round_trip() -> None:
     verdict = _every_field_verdict()
     text = to_json(verdict)
-    assert text.startswith('{\n "schema": "osiris-load/slo-verdict",\n "version": 2,\n "state": "FAIL",\n')
+    assert text.startswith('{\n "schema": "osiris-load/slo-verdict",\n "version": 3,\n "state": "FAIL",\n')
     assert text.endswith("\n}\n") and "généré" in text  # indented, UTF-8 as written
     assert from_json(text) == verdict
+    doc = json.loads(text)
+    assert doc["open_model"]["goodput"] == {"iterations": 300, "good": 290, "share": 290 / 300}
+    assert doc["thresholds"][0]["uncorrected_observed"] == 2.0
+    closed = json.loads(to_json(replace(verdict, open_model=None)))
+    assert closed["open_model"] is None and from_json(json.dumps(closed)).open_model is None
+    older = json.loads(text)  # a version 2 file: no open model, no uncorrected values
+    older["version"] = 2
+    del older["open_model"]
+    del older["thresholds"][0]["uncorrected_observed"]
+    again = from_json(json.dumps(older))
+    assert again.open_model is None and again.thresholds[0].uncorrected_observed is None
     broken = ThresholdResult(**{**verdict.thresholds[0].__dict__, "observed": float("nan")})
     nan = Verdict(table="t", thresholds=(broken,))
     with pytest.raises(ValueError):
@@ -256,8 +275,12 @@ def test_csv_export_joins_patterns_and_uses_plain_newlines() -> None:
     text = to_csv(_every_field_verdict())
     assert "\r" not in text
     assert text.splitlines()[1] == ("généré,GET /a | GET /b,p(95)<1,FAIL,FAIL,2.5,ms,1.0,6,5,2.0,3.0,0.95,1.5,40,12.5,"
-                                    "généré: p(95)<1 failed")
-    assert text.splitlines()[2] == "OVERALL,7,,FAIL,,,,,7,,,,0.95,,,,a; b"
+                                    "généré: p(95)<1 failed,2.0")
+    assert text.splitlines()[2] == "OVERALL,7,,FAIL,,,,,7,,,,0.95,,,,a; b,"
+    assert text.splitlines()[3] == (
+        "OPEN_MODEL,295,,,,19.5,iterations/s,20.0,300,5,,,,,,,arrivals=constant target_rate=20.0 achieved_rate=19.5 "
+        "due=300 started=295 late=3 dropped=5 corrected=True window_s=15.0 max_vus=80 late_tolerance_ms=10.0 "
+        "goodput_iterations=300 goodput_good=290 goodput_share=0.9666666666666667,")
 
 
 def test_ledger_rates_and_estimates_use_the_right_clock() -> None:

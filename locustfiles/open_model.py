@@ -1,0 +1,424 @@
+"""The open model in Locust: due iterations handed to a pool of up to ``--max-vus`` users.
+
+The pure part (plans, schedules, counts) is the ``openmodel`` package; this is the thin Locust
+part. With ``--arrival-rate`` or ``--rate-stages``:
+
+* Locust runs ``--max-vus`` users (the stages shape holds them for the run; without the shape,
+  ``-u``/``-r`` are set to them), split among workers and user classes as Locust splits users;
+* in each process that runs users (local runner or worker), one dispatcher greenlet per user class
+  sleeps until each absolute due time of its schedule (monotonic clock: no drift) and puts the due
+  time in the class's queue; a free user takes it and runs one iteration of the scenario's own
+  ``@task`` (``OsirisUser.on_start`` and ``wait_time`` take the next due iteration instead of
+  sleeping 1 s: the scenario files stay the source of the iteration body);
+* the iteration's lateness (start - due) is on the user's request ``context``; the SLO gate adds
+  it to each request's latency (``slo_locust.plugin``) and counts goodput;
+* the master splits the rate: before each spawn it names the workers in the options it sends
+  (:data:`SPLIT_OPTION`), and each worker runs ``1/N`` of the plan at its own phase.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+from gevent.queue import Queue
+from locust.runners import MasterRunner, WorkerRunner
+from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
+
+from locustfiles.stages import Stage
+from openmodel.counts import ITERATION_KEY, LATE_TOLERANCE_S, ArrivalCounts, Iteration
+from openmodel.schedule import (
+    ARRIVALS,
+    ArrivalSchedule,
+    RatePlan,
+    RateStagesError,
+    class_shares,
+    default_max_vus,
+    parse_arrival_rate,
+    parse_rate_stages,
+    worker_share,
+)
+
+__all__ = ["OpenModelConfig", "OpenModelError", "OpenModelRun", "SPLIT_OPTION", "configure", "describe", "install",
+           "new_iteration_context"]
+
+SPLIT_OPTION = "osiris_open_split"
+"""On ``parsed_options``: the worker ids the master split the rate among (sent with each spawn)."""
+BACKLOG_S = 10.0
+"""Due iterations wait for a free user up to this many seconds' worth of the pool's rate (at least one
+per user); one due beyond that is dropped (k6 drops at once; a backlog keeps a short stall's
+iterations, which start late and show it in their corrected times)."""
+SPAWN_RATE_PER_USER = 1.0  # the shape spawns all --max-vus users within about a second
+_IDLE_POLL_S = 0.25  # a worker without a share yet looks for one this often
+
+log = logging.getLogger("osiris.open_model")
+
+
+class OpenModelError(ValueError):
+    """Open-model options that cannot be used together or understood; the message says which."""
+
+
+@dataclass(frozen=True)
+class OpenModelConfig:
+    """What the options asked for: the plan, the arrivals, the users, the duration (None: until stopped)."""
+
+    plan: RatePlan
+    arrivals: str
+    max_vus: int
+    duration_s: float | None
+    seed: int | None = None
+    rate_stages: bool = False
+
+
+def configure(options: Any) -> OpenModelConfig | None:
+    """The open-model configuration the parsed options ask for, or None (a closed-model run).
+
+    Raises :class:`OpenModelError` (the caller exits 2) when the options conflict: both
+    ``--arrival-rate`` and ``--rate-stages``; ``--rate-stages`` with a different ``-t`` (the
+    stages set the duration); ``--stages`` (users, the closed model) with either.
+    """
+    rate_text = str(getattr(options, "arrival_rate", None) or "").strip()
+    stages_text = str(getattr(options, "rate_stages", None) or "").strip()
+    if not rate_text and not stages_text:
+        return None
+    if rate_text and stages_text:
+        raise OpenModelError("--arrival-rate and --rate-stages both given: use one (a constant rate, or its ramps)")
+    run_time = getattr(options, "run_time", None) or None
+    try:
+        if stages_text:
+            plan = RatePlan.from_stages(parse_rate_stages(stages_text))
+            duration: float | None = plan.duration_s
+            if run_time and abs(float(run_time) - duration) > 1e-6:
+                raise OpenModelError(f"--rate-stages {stages_text} last {duration:g} s and -t says {run_time} s: "
+                                     "the rate stages set the duration; drop -t")
+        else:
+            plan = RatePlan.constant(parse_arrival_rate(rate_text))
+            duration = float(run_time) if run_time else None
+    except RateStagesError as exc:
+        which = "--rate-stages" if stages_text else "--arrival-rate"
+        raise OpenModelError(f"bad {which} value {stages_text or rate_text!r}: {exc}") from None
+    arrivals = str(getattr(options, "arrivals", None) or ARRIVALS[0])
+    if arrivals not in ARRIVALS:
+        raise OpenModelError(f"--arrivals must be one of {', '.join(ARRIVALS)}, got {arrivals!r}")
+    max_vus_value = getattr(options, "max_vus", None)
+    if max_vus_value in (None, ""):
+        max_vus = default_max_vus(plan.peak_rate)
+    else:
+        try:
+            max_vus = int(max_vus_value)
+        except (TypeError, ValueError):
+            raise OpenModelError(f"--max-vus must be a whole number of users >= 1, got {max_vus_value!r}") from None
+        if max_vus < 1:
+            raise OpenModelError(f"--max-vus must be a whole number of users >= 1, got {max_vus_value!r}")
+    seed_value = getattr(options, "arrival_seed", None)
+    try:
+        seed = None if seed_value in (None, "") else int(seed_value)
+    except (TypeError, ValueError):
+        raise OpenModelError(f"--arrival-seed must be a whole number, got {seed_value!r}") from None
+    return OpenModelConfig(plan=plan, arrivals=arrivals, max_vus=max_vus, duration_s=duration, seed=seed,
+                           rate_stages=bool(stages_text))
+
+
+def describe(config: OpenModelConfig) -> str:
+    """The one log line that says which open-model plan runs."""
+    rate = f"rate stages {config.plan.text}" if config.rate_stages else f"arrival rate {config.plan.text}"
+    until = f"for {config.duration_s:g} s" if config.duration_s else "until stopped"
+    return (f"open model: {rate}, {config.arrivals} arrivals, up to {config.max_vus} users (--max-vus), {until}; "
+            "latencies are corrected for late starts")
+
+
+class _Pool:
+    """One user class's due iterations waiting for a free user, and its users in this process."""
+
+    __slots__ = ("queue", "users", "backlog")
+
+    def __init__(self) -> None:
+        self.queue: Queue = Queue()
+        self.users = 0
+        self.backlog = 1  # the most due iterations that may wait: see BACKLOG_S
+
+
+class OpenModelRun:
+    """The open model of one Locust process: configuration, counts, pools and dispatchers.
+
+    Lives on ``environment.osiris_open_model``. The master only holds the configuration (its
+    counts arrive from the workers, through the SLO gate)."""
+
+    def __init__(self, environment: Any, config: OpenModelConfig | None = None) -> None:
+        self.environment = environment
+        self.config = config
+        self.counts = ArrivalCounts()
+        self._pools: dict[str, _Pool] = {}
+        self._dispatchers: list[gevent.Greenlet] = []
+        self._started_at: float | None = None
+        self._stopped_at: float | None = None
+        self._share = 0.0  # this process's share of the plan (1/N of N workers), since _share_since
+        self._share_since = 0.0
+        self._share_s = 0.0  # the share integrated until _share_since
+
+    @property
+    def active(self) -> bool:
+        """Whether this run is open-model (the options asked for an arrival rate)."""
+        return self.config is not None
+
+    def target_rate(self, window_s: float) -> float:
+        """The plan's mean rate over ``window_s`` (the verdict's ``target_rate``)."""
+        assert self.config is not None
+        return self.config.plan.mean_rate(window_s)
+
+    # -- the users' side (OsirisUser calls these) --
+    def pool(self, user: Any) -> _Pool:
+        name = type(user).__name__
+        pool = self._pools.get(name)
+        if pool is None:
+            pool = self._pools[name] = _Pool()
+        return pool
+
+    def join(self, user: Any) -> None:
+        """A user of the pool starts: it waits for its first due iteration (as WAITING, so a stop kills it)."""
+        self.pool(user).users += 1
+        user._osiris_joined = True
+        state = user._state
+        user._state = LOCUST_STATE_WAITING
+        self.take(user)
+        user._state = state if state is not None else LOCUST_STATE_RUNNING
+
+    def leave(self, user: Any) -> None:
+        if getattr(user, "_osiris_joined", False):
+            user._osiris_joined = False
+            self.pool(user).users -= 1
+
+    def take(self, user: Any) -> None:
+        """Block until a due iteration is free for ``user``; note its lateness on the user's iteration."""
+        due = self.pool(user).queue.get()
+        lateness = time.monotonic() - due
+        if lateness < 0.0:
+            lateness = 0.0
+        counts = self.counts
+        counts.started += 1
+        if lateness > LATE_TOLERANCE_S:
+            counts.late += 1
+        iteration: Iteration = user._osiris_iteration
+        iteration.lateness_ms = lateness * 1000.0
+        iteration.good = True
+
+    def done(self, user: Any) -> None:
+        """The user's iteration ended (its task returned or raised): count it, and whether it was good."""
+        counts = self.counts
+        counts.iterations += 1
+        if user._osiris_iteration.good:
+            counts.good += 1
+
+    # -- the dispatchers --
+    def start(self, user_classes: list[type]) -> None:
+        """Start dispatching (``spawning_complete``: the users are there); later calls re-split only."""
+        if self._dispatchers:
+            return
+        self.counts = ArrivalCounts()
+        self._started_at = time.monotonic()
+        self._stopped_at = None
+        self._share, self._share_since, self._share_s = 0.0, self._started_at, 0.0
+        shares = class_shares({cls.__name__: getattr(cls, "weight", 1) for cls in user_classes})
+        for index, (name, share) in enumerate(sorted(shares.items())):
+            pool = self._pools.setdefault(name, _Pool())
+            seed = None if self.config is None or self.config.seed is None else self.config.seed * 1_000_003 + index
+            self._dispatchers.append(gevent.spawn(self._dispatch, pool, share, seed))
+
+    def _my_share(self) -> tuple[float, float] | None:
+        runner = self.environment.runner
+        if not isinstance(runner, WorkerRunner):
+            return 1.0, 1.0
+        split = getattr(self.environment.parsed_options, SPLIT_OPTION, None)
+        if not split:
+            return 1.0, 1.0
+        return worker_share(list(split), runner.client_id)
+
+    def _dispatch(self, pool: _Pool, class_share: float, seed: int | None) -> None:
+        """Put each due time of this class's schedule in its queue, at that absolute time."""
+        options = self.environment.parsed_options
+        split = getattr(options, SPLIT_OPTION, None)
+        mine = self._my_share()
+        while mine is None:  # a worker the master has not split the rate to (yet)
+            gevent.sleep(_IDLE_POLL_S)
+            split, mine = getattr(options, SPLIT_OPTION, None), self._my_share()
+        if seed is not None:
+            seed += int(mine[1] * 1_000)  # each worker its own stream
+        assert self.config is not None
+        self._note_share(mine[0])
+        schedule = ArrivalSchedule(self.config.plan, self.config.arrivals, share=mine[0] * class_share,
+                                   phase=mine[1], seed=seed)
+        start = self._started_at
+        assert start is not None
+        end = self.planned_end_s
+        pool.backlog = math.ceil(self.config.plan.peak_rate * mine[0] * class_share * BACKLOG_S)
+        counts, queue, monotonic, sleep = self.counts, pool.queue, time.monotonic, gevent.sleep
+        due = schedule.next_due()
+        while due is not None and (end is None or due <= end):
+            current = getattr(options, SPLIT_OPTION, None)
+            if current is not split:  # the master re-split the rate (workers came or went)
+                split, mine = current, self._my_share()
+                while mine is None:  # left out of the split (the master gives it no users): idle, count nothing
+                    self._note_share(0.0)
+                    sleep(_IDLE_POLL_S)
+                    split, mine = getattr(options, SPLIT_OPTION, None), self._my_share()
+                self._note_share(mine[0])
+                pool.backlog = math.ceil(self.config.plan.peak_rate * mine[0] * class_share * BACKLOG_S)
+                due = schedule.reshare(mine[0] * class_share, monotonic() - start)
+                if due is None:
+                    break
+            at = start + due
+            delay = at - monotonic()
+            if delay > 0:
+                sleep(delay)
+            counts.due += 1
+            if queue.qsize() >= max(pool.users, pool.backlog, 1):
+                counts.dropped += 1  # every user busy and the backlog full
+            else:
+                queue.put_nowait(at)
+                if delay <= 0:
+                    sleep(0)  # catching up: let a user take it
+            due = schedule.next_due()
+
+    def stop(self) -> None:
+        """``test_stopping``: stop dispatching; iterations still waiting for a user are dropped."""
+        for greenlet in self._dispatchers:
+            greenlet.kill(block=False)
+        self._dispatchers = []
+        if self._started_at is not None and self._stopped_at is None:
+            self._stopped_at = time.monotonic()
+        for pool in self._pools.values():
+            waiting = pool.queue.qsize()
+            if waiting:
+                self.counts.dropped += waiting
+                while not pool.queue.empty():
+                    pool.queue.get_nowait()
+
+    def _note_share(self, share: float) -> None:
+        """The process's share of the plan changed (every class's dispatcher notes it; once counts)."""
+        if share == self._share:
+            return
+        now = self._window_end()
+        self._share_s += self._share * max(0.0, now - self._share_since)
+        self._share, self._share_since = share, now
+
+    def _window_end(self) -> float:
+        """Now, or when dispatching stopped or was planned to end (monotonic clock)."""
+        assert self._started_at is not None
+        end = self._stopped_at if self._stopped_at is not None else time.monotonic()
+        planned = self.planned_end_s
+        return min(end, self._started_at + planned) if planned is not None else end
+
+    @property
+    def share_s(self) -> float:
+        """This process's share of the plan integrated over its window (the window itself when alone)."""
+        if self._started_at is None:
+            return 0.0
+        return self._share_s + self._share * max(0.0, self._window_end() - self._share_since)
+
+    @property
+    def planned_end_s(self) -> float | None:
+        """When dispatching ends, from its start: the run's duration (``-t`` or the rate stages), or
+        None (until the run stops: no duration, or ``--slo-until-settled`` may hold the run longer)."""
+        config = self.config
+        if config is None or not config.duration_s:
+            return None
+        if str(getattr(self.environment.parsed_options, "slo_until_settled", "") or "").strip():
+            return None
+        return config.duration_s
+
+    @property
+    def window_s(self) -> float:
+        """How long this process has dispatched (so far, or until it stopped or its planned end)."""
+        if self._started_at is None:
+            return 0.0
+        return self._window_end() - self._started_at
+
+    def snapshot(self) -> ArrivalCounts:
+        """The counts so far, with the window."""
+        self.counts.window_s, self.counts.share_s = self.window_s, self.share_s
+        return ArrivalCounts(**self.counts.to_data())
+
+    def report(self) -> dict[str, Any]:
+        """A worker's report: the counts since the last one (the window is the whole run so far)."""
+        self.counts.window_s, self.counts.share_s = self.window_s, self.share_s
+        return self.counts.drain().to_data()
+
+    # -- the run's users and duration --
+    def user_stages(self) -> list[Stage]:
+        """What the stages shape runs: ``--max-vus`` users for the duration (open-ended without one)."""
+        assert self.config is not None
+        duration = self.config.duration_s
+        users = self.config.max_vus
+        return [Stage(duration_s=0.0, target=users), Stage(duration_s=duration if duration else math.inf, target=users)]
+
+
+def new_iteration_context() -> tuple[Iteration, dict[str, Any]]:
+    """A user's iteration and the ``context()`` dict that carries it to request events."""
+    iteration = Iteration()
+    return iteration, {ITERATION_KEY: iteration}
+
+
+def install(environment: Any, config: OpenModelConfig | None) -> OpenModelRun:
+    """Attach the open model to an environment at init (every process; ``config`` None: closed model
+    unless a worker's spawn message brings open-model options).
+
+    Local runner or master: ``config`` sets the users (``--max-vus``) and, on the master, the split of
+    the rate among workers. Workers learn the options from the master's spawn message, so they
+    configure at ``test_start``; local runners and workers dispatch from ``spawning_complete`` to
+    ``test_stopping``."""
+    run = OpenModelRun(environment, config)
+    environment.osiris_open_model = run
+    options = environment.parsed_options
+    runner = environment.runner
+    events = environment.events
+    if config is not None and options is not None:
+        options.num_users = config.max_vus
+        options.spawn_rate = max(1.0, config.max_vus * SPAWN_RATE_PER_USER)
+        if not config.rate_stages and config.duration_s and environment.shape_class is not None:
+            options.run_time = None  # the shape ends the run after -t (and can hold it: --slo-until-settled)
+        if config.rate_stages and environment.shape_class is None:
+            options.run_time = config.duration_s  # without the shape, Locust's -t timer ends the stages
+        log.info(describe(config))
+    if isinstance(runner, MasterRunner):
+        if config is not None:
+            original_start = runner.start
+
+            def start_with_split(*args: Any, **kwargs: Any) -> Any:
+                ids = sorted(node.id for node in runner.clients.all if node.state != "missing")
+                if list(getattr(options, SPLIT_OPTION, None) or []) != ids:
+                    setattr(options, SPLIT_OPTION, ids)  # a new list: workers see a new split
+                return original_start(*args, **kwargs)
+
+            runner.start = start_with_split  # type: ignore[method-assign]
+        return run
+
+    def on_test_start(**_: Any) -> None:
+        if isinstance(runner, WorkerRunner):  # the master's options arrived with the spawn message
+            try:
+                run.config = configure(environment.parsed_options)
+            except OpenModelError as exc:
+                log.error("open model off on this worker: %s", exc)
+                run.config = None
+
+    def on_spawning_complete(**_: Any) -> None:
+        if run.active:
+            run.start(list(runner.user_classes))
+
+    def on_test_stopping(**_: Any) -> None:
+        run.stop()
+
+    def on_user_error(user_instance: Any, **_: Any) -> None:
+        user = getattr(user_instance, "user", user_instance)
+        iteration = getattr(user, "_osiris_iteration", None)
+        if iteration is not None:
+            iteration.good = False
+
+    events.test_start.add_listener(on_test_start)
+    events.spawning_complete.add_listener(on_spawning_complete)
+    events.test_stopping.add_listener(on_test_stopping)
+    events.user_error.add_listener(on_user_error)
+    return run

@@ -1,0 +1,180 @@
+"""Accounting of the open model (pure): due, started, late and dropped iterations, and goodput.
+
+Rules (documented for users in docs/open-model.md):
+
+* an iteration is **due** when its schedule's due time has passed while the run dispatches;
+* it is **started** when a free user takes it; its **lateness** is start - due (>= 0), and every
+  request it makes is recorded with ``measured latency + lateness`` (the wrk2/HdrHistogram
+  correction for coordinated omission); it is **late** when the lateness exceeds
+  :data:`LATE_TOLERANCE_S` (the correction applies to every lateness, late or not);
+* it is **dropped** when it never starts: at its due time the backlog is full (every user busy and
+  10 s worth of the rate already waiting, at least one per user: ``locustfiles.open_model.BACKLOG_S``),
+  or the run ends while it waits;
+* **goodput**: an iteration is good when it ran to its end and each of its requests succeeded
+  and met every latency limit of the SLO rows that name it, on its corrected time; a dropped
+  iteration is counted, as not good. ``share = good / iterations``.
+
+Counts travel from workers to the master inside the gate's reports (:meth:`ArrivalCounts.to_data`,
+:meth:`ArrivalCounts.add`) and are summed there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from slo.table import SloTable, request_matchers
+
+__all__ = ["ITERATION_KEY", "LATE_TOLERANCE_S", "ArrivalCounts", "CountsByWorker", "GoodputPlan", "Iteration"]
+
+LATE_TOLERANCE_S = 0.010
+"""An iteration that starts more than 10 ms after it was due counts as ``late``: gevent's timers
+and a busy 2-core host wake a dispatcher up to a few ms late without any backlog; the correction
+still adds every lateness, however small."""
+
+ITERATION_KEY = "osiris_iteration"
+"""Key of the running :class:`Iteration` in a request event's ``context`` (the user's ``context()``)."""
+
+_GOODPUT_KINDS = ("p", "med", "avg", "max")  # aggregations a single request's latency can be held to
+_BOUNDS_CACHED = 2_000  # request names whose bounds are kept (the recorder keeps 500 keys); beyond, computed each time
+
+
+class Iteration:
+    """The iteration a user is running: its lateness (ms, added to each request's latency) and
+    whether every request so far was good. One per user, reused (no allocation per iteration)."""
+
+    __slots__ = ("lateness_ms", "good")
+
+    def __init__(self) -> None:
+        self.lateness_ms = 0.0
+        self.good = True
+
+
+@dataclass
+class ArrivalCounts:
+    """Counts of one process (or, on the master, of all: :class:`CountsByWorker`). ``window_s`` is
+    how long the process dispatched; ``share_s`` its share of the plan (1/N of N workers) integrated
+    over that time, so that the workers' ``share_s`` add up to the run's window even when workers
+    came, went or started a moment apart."""
+
+    due: int = 0
+    started: int = 0
+    late: int = 0
+    dropped: int = 0
+    iterations: int = 0
+    good: int = 0
+    window_s: float = 0.0
+    share_s: float = 0.0  # the process's share of the plan integrated over the window (= window_s alone)
+
+    def to_data(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_data(cls, data: Any) -> ArrivalCounts:
+        """The inverse of :meth:`to_data`; ``ValueError`` on anything else."""
+        try:
+            ints = {f: int(data[f]) for f in ("due", "started", "late", "dropped", "iterations", "good")}
+            window = float(data["window_s"])
+            share_s = float(data["share_s"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"malformed open-model counts: {exc!r}") from None
+        if min(ints.values()) < 0 or not all(math.isfinite(v) and v >= 0 for v in (window, share_s)):
+            raise ValueError("malformed open-model counts: negative or infinite")
+        return cls(**ints, window_s=window, share_s=share_s)
+
+    def add(self, other: ArrivalCounts) -> None:
+        """Add another report's counts (not the window: see :class:`CountsByWorker`)."""
+        self.due += other.due
+        self.started += other.started
+        self.late += other.late
+        self.dropped += other.dropped
+        self.iterations += other.iterations
+        self.good += other.good
+
+    def drain(self) -> ArrivalCounts:
+        """A copy of the counts, which are then zeroed (a worker's report; the window is kept)."""
+        copy = ArrivalCounts(**asdict(self))
+        self.due = self.started = self.late = self.dropped = self.iterations = self.good = 0
+        return copy
+
+
+class GoodputPlan:
+    """Per request key, the latency bounds a single request must meet to be good: the smallest
+    ``<`` limit and the smallest ``<=`` limit of the percentile, median, avg and max thresholds of
+    every row that names it. Plain data (:meth:`to_data`) so the master hands it to its workers;
+    the bounds of a key are computed on its first request and cached (one dict lookup after)."""
+
+    def __init__(self, rows: Iterable[tuple[str, tuple[str, ...], float, float]] = ()) -> None:
+        self.rows = tuple((str(n), tuple(p), float(lt), float(le)) for n, p, lt, le in rows)
+        self._matchers = [(request_matchers(patterns), lt, le) for _, patterns, lt, le in self.rows]
+        self._bounds: dict[tuple[str, str], tuple[float, float]] = {}
+
+    @classmethod
+    def from_table(cls, table: SloTable) -> GoodputPlan:
+        rows = []
+        for row in table.rows:
+            lt = le = math.inf
+            for spec in row.thresholds:
+                threshold = spec.threshold
+                if threshold.aggregation.kind not in _GOODPUT_KINDS:
+                    continue
+                if threshold.op == "<":
+                    lt = min(lt, threshold.value)
+                elif threshold.op == "<=":
+                    le = min(le, threshold.value)
+            rows.append((row.name, tuple(row.requests), lt, le))
+        return cls(rows)
+
+    def to_data(self) -> list[list[Any]]:
+        # JSON/msgpack have no infinity: an absent bound travels as null
+        return [[n, list(p), lt if math.isfinite(lt) else None, le if math.isfinite(le) else None]
+                for n, p, lt, le in self.rows]
+
+    @classmethod
+    def from_data(cls, data: Any) -> GoodputPlan:
+        try:
+            return cls((str(n), tuple(str(x) for x in p), math.inf if lt is None else float(lt),
+                        math.inf if le is None else float(le)) for n, p, lt, le in data)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"malformed goodput plan: {exc!r}") from None
+
+    def bounds(self, method: str, name: str) -> tuple[float, float]:
+        """``(lt, le)``: good iff ``latency < lt and latency <= le`` (``inf`` when no row limits it)."""
+        key = (method, name)
+        found = self._bounds.get(key)
+        if found is None:
+            lt = le = math.inf
+            for matches, row_lt, row_le in self._matchers:
+                if matches(method, name):
+                    lt, le = min(lt, row_lt), min(le, row_le)
+            found = (lt, le)
+            if len(self._bounds) < _BOUNDS_CACHED:
+                self._bounds[key] = found
+        return found
+
+    def meets(self, method: str, name: str, latency_ms: float) -> bool:
+        """Whether one request's (corrected) latency meets every limit of its rows."""
+        lt, le = self.bounds(method, name)
+        return latency_ms < lt and latency_ms <= le
+
+
+class CountsByWorker:
+    """The master's sum of its workers' reports. Counts add up; the run's window is the sum of each
+    worker's latest ``share_s`` (its share of the plan integrated over its time), so that
+    ``started / window`` is the achieved rate even when workers came, went, or started dispatching a
+    moment apart."""
+
+    def __init__(self) -> None:
+        self.counts = ArrivalCounts()
+        self._share_s: dict[str, float] = {}
+
+    def add(self, worker_id: str, report: ArrivalCounts) -> None:
+        self.counts.add(report)
+        self._share_s[worker_id] = report.share_s  # cumulative: the latest report has it all
+
+    def total(self) -> ArrivalCounts:
+        """The counts of all workers, with the run's window."""
+        window = sum(self._share_s.values())
+        return ArrivalCounts(**{**self.counts.to_data(), "window_s": window, "share_s": window})

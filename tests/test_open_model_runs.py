@@ -1,0 +1,246 @@
+"""The open model in real Locust runs (one process, and a real master with two worker processes)
+against a tiny real HTTP target (``tests/open_model_target.py``) on 127.0.0.1.
+
+``OSIRIS_OPEN_MODEL_TEST_S`` sets how long the rate-holding runs last (default 15 s in the suite;
+the issue's 60 s figures, run by hand, are in docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sidecar.redis_server import free_port
+from tests.conftest import ROOT
+
+READ_HEAVY = ROOT / "locustfiles" / "read_heavy.py"
+RATE = 20.0
+HOLD_S = float(os.environ.get("OSIRIS_OPEN_MODEL_TEST_S", "15"))
+
+
+class Target:
+    """The target process; ``url`` once it listens."""
+
+    def __init__(self, *stalls: str) -> None:
+        command = [sys.executable, "-m", "tests.open_model_target", "--port", "0"]
+        for stall in stalls:
+            command += ["--stall", stall]
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()  # blocks until it listens (or exits: then "")
+        assert line.startswith("listening "), f"the target did not start: {line!r}"
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def fast_target() -> Iterator[Target]:
+    target = Target()
+    yield target
+    target.stop()
+
+
+def env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("OSIRIS_", "LOCUST_"))}
+
+
+def locust(*args: str) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(READ_HEAVY), "--headless", "--only-summary", *args]
+
+
+def run_local(url: str, prefix: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(locust("--host", url, "--csv", str(prefix), *args), cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, env=env())
+
+
+def run_distributed(url: str, prefix: Path, *args: str, workers: int = 2,
+                    timeout: float = 150) -> subprocess.CompletedProcess[str]:
+    port = free_port()
+    master = subprocess.Popen(locust("--host", url, "--csv", str(prefix), "--master", "--master-bind-host",
+                                     "127.0.0.1", "--master-bind-port", str(port), "--expect-workers", str(workers),
+                                     *args),
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env())
+    procs = [subprocess.Popen([sys.executable, "-m", "locust", "-f", str(READ_HEAVY), "--worker", "--master-host",
+                               "127.0.0.1", "--master-port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=env()) for _ in range(workers)]
+    try:
+        out, _ = master.communicate(timeout=timeout)
+    finally:
+        for proc in (master, *procs):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+    return subprocess.CompletedProcess(master.args, master.returncode, out, "")
+
+
+def verdict_doc(prefix: Path) -> dict[str, Any]:
+    return json.loads(Path(f"{prefix}_slo.json").read_text(encoding="utf-8"))
+
+
+def threshold(doc: dict[str, Any], row: str, expression: str) -> dict[str, Any]:
+    return next(t for t in doc["thresholds"] if t["row"] == row and t["expression"] == expression)
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["one-process", "master-and-2-workers"])
+def test_the_open_model_holds_its_rate(fast_target: Target, tmp_path: Path, workers: int) -> None:
+    """Issue 12: at 20 iterations/s against a fast target the achieved rate is within 2 % of the
+    target (constant arrivals: the counts due are exact, so the bound is on what started)."""
+    args = ("--arrival-rate", f"{RATE:g}", "--arrivals", "constant", "-t", f"{HOLD_S:g}s")
+    if workers:
+        result = run_distributed(fast_target.url, tmp_path / "run", *args, timeout=HOLD_S + 120)
+    else:
+        result = run_local(fast_target.url, tmp_path / "run", *args, timeout=HOLD_S + 90)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    model = verdict_doc(tmp_path / "run")["open_model"]
+    assert model["arrivals"] == "constant" and model["corrected"] is True and model["target_rate"] == RATE
+    assert abs(model["achieved_rate"] / RATE - 1) <= 0.02, model
+    # the schedule's own count: floor(rate * window) per process, within one iteration per worker
+    assert abs(model["due"] - RATE * model["window_s"]) <= max(workers, 1) + 1, model
+    assert model["started"] >= 0.98 * model["due"] and model["dropped"] == 0, model
+    assert model["window_s"] >= 0.9 * HOLD_S, model
+    assert model["goodput"]["share"] is not None and model["goodput"]["share"] > 0.9, model
+    health = threshold(verdict_doc(tmp_path / "run"), "health", "p(95)<400")
+    assert health["n"] == model["started"] or abs(health["n"] - model["started"]) <= max(workers, 1)
+    assert health["uncorrected_observed"] is not None and health["observed"] >= health["uncorrected_observed"]
+    assert "open model (constant arrivals" in output and "uncorrected" in output
+
+
+def test_a_worker_leaving_re_splits_the_rate(fast_target: Target, tmp_path: Path) -> None:
+    """Master + 2 workers at 20/s for 10 s; one worker is stopped 2 s after all users are spawned:
+    the master re-dispatches, the split names one worker, and it takes the whole rate (without the
+    re-split about 120 iterations would be due, not ~200)."""
+    port = free_port()
+    master = subprocess.Popen(locust("--host", fast_target.url, "--csv", str(tmp_path / "run"), "--master",
+                                     "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                                     "--expect-workers", "2", "--arrival-rate", f"{RATE:g}", "--arrivals", "constant",
+                                     "-t", "10s"),
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env())
+    workers = [subprocess.Popen([sys.executable, "-m", "locust", "-f", str(READ_HEAVY), "--worker", "--master-host",
+                                 "127.0.0.1", "--master-port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=env()) for _ in range(2)]
+    lines: list[str] = []
+    try:
+        assert master.stdout is not None
+        for line in master.stdout:  # until the users are spawned (the master's own log line)
+            lines.append(line)
+            if "All users spawned" in line:
+                break
+        with pytest.raises(subprocess.TimeoutExpired):
+            workers[1].wait(timeout=2)  # it runs its share for 2 s
+        workers[1].terminate()
+        out, _ = master.communicate(timeout=120)
+        lines.append(out)
+    finally:
+        for proc in (master, *workers):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+    output = "".join(lines)
+    assert master.returncode == 0, output
+    model = verdict_doc(tmp_path / "run")["open_model"]
+    assert model["due"] >= 0.85 * RATE * 10, model
+    assert model["dropped"] == 0 and model["started"] == model["due"], model
+    assert abs(model["achieved_rate"] / RATE - 1) <= 0.05, model
+
+
+def test_poisson_arrivals_start_what_their_schedule_made_due(fast_target: Target, tmp_path: Path) -> None:
+    """Poisson arrivals: the count due is random around rate x window; what started keeps up with it."""
+    result = run_local(fast_target.url, tmp_path / "run", "--arrival-rate", f"{RATE:g}", "-t", f"{HOLD_S / 3:g}s",
+                       "--arrival-seed", "12")
+    assert result.returncode == 0, result.stdout + result.stderr
+    model = verdict_doc(tmp_path / "run")["open_model"]
+    assert model["arrivals"] == "poisson"
+    expected = RATE * model["window_s"]
+    assert abs(model["due"] - expected) <= 5 * expected ** 0.5, model  # Poisson: 5 standard deviations
+    assert model["started"] >= 0.98 * model["due"] and model["dropped"] == 0, model
+    assert model["achieved_rate"] == pytest.approx(model["started"] / model["window_s"])
+
+
+def test_a_stall_shows_in_the_corrected_times_and_is_counted(tmp_path: Path) -> None:
+    """A target that freezes for 1.5 s at 2 s, and for 3 s at 6 s (past the end of the 7 s run),
+    with one user: the iterations due meanwhile start late, so the corrected p99 shows the first
+    stall while the measured (uncorrected) p99 misses it (one request waited); the iterations due
+    during the second stall never start (dropped at the end); goodput counts both."""
+    target = Target("2:1.5", "6:3")
+    try:
+        result = run_local(target.url, tmp_path / "run", "--arrival-rate", f"{RATE:g}", "--arrivals", "constant",
+                           "--max-vus", "1", "-t", "7s")
+    finally:
+        target.stop()
+    output = result.stdout + result.stderr
+    doc = verdict_doc(tmp_path / "run")
+    model = doc["open_model"]
+    health = threshold(doc, "health", "p(99)<1000") if any(
+        t["expression"] == "p(99)<1000" for t in doc["thresholds"]) else None
+    p95 = threshold(doc, "health", "p(95)<400")
+    assert p95["observed"] >= 400 and p95["state"] != "PASS", p95  # the stall's late starts fail the SLO
+    assert p95["uncorrected_observed"] < 400, p95  # as measured, one request in ~100 waited
+    assert result.returncode == 99, output  # the gate judges the corrected times
+    assert model["late"] >= 0.8 * RATE * 1.5, model  # the iterations due during the first stall
+    assert model["dropped"] >= 0.5 * RATE * 1.0, model  # due in the second stall's last second, never started
+    assert model["due"] == model["started"] + model["dropped"], model
+    assert model["goodput"]["iterations"] >= model["dropped"] and model["goodput"]["share"] < 0.8, model
+    assert health is None or health["observed"] >= 1000
+    assert "dropped" in output and "late" in output
+    # every view renders both: the report beside the verdict file, and the CSV export
+    built = subprocess.run([sys.executable, "-m", "reports", "build", str(tmp_path)], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120, env=env())
+    assert built.returncode == 0, built.stdout + built.stderr
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "uncorrected " in html and f"{model['dropped']} dropped" in html
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["scenarios"]["run"]["open_model"] == model
+    csv_text = Path(f"{tmp_path / 'run'}_slo.csv").read_text(encoding="utf-8")
+    assert csv_text.splitlines()[0].endswith(",uncorrected_observed") and "\nOPEN_MODEL," in csv_text
+
+
+def test_mixed_traffic_splits_the_rate_among_its_scenarios(fast_target: Target, tmp_path: Path) -> None:
+    """``mixed.py``: each user class gets its weight's share of the rate (5 : 5 : 3) and its own users."""
+    result = subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "mixed.py"),
+                             "--headless", "--only-summary", "--host", fast_target.url, "--csv", str(tmp_path / "run"),
+                             "--arrival-rate", "13", "--arrivals", "constant", "-t", "4s"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=90, env=env())
+    doc = verdict_doc(tmp_path / "run")
+    model = doc["open_model"]
+    assert model is not None and model["dropped"] == 0 and model["started"] == model["due"], result.stderr
+    requests = {t["row"]: t["requests"] for t in doc["thresholds"]}
+    # the tiny target has no /propose_trade_adjustments/ (404s): those iterations ran, and failed
+    assert requests["generate"] > 0 and requests["health"] > 0 and requests["propose"] > 0, requests
+    assert abs(requests["generate"] - requests["health"]) <= 2, requests  # equal weights, constant arrivals
+    assert requests["propose"] < requests["health"], requests
+
+
+def test_closed_model_runs_have_no_open_model(fast_target: Target, tmp_path: Path) -> None:
+    result = run_local(fast_target.url, tmp_path / "run", "--stages", "1s:2,2s:2")
+    assert result.returncode in (0, 98), result.stdout + result.stderr
+    doc = verdict_doc(tmp_path / "run")
+    assert doc["version"] == 3 and doc["open_model"] is None
+    assert all(t["uncorrected_observed"] is None for t in doc["thresholds"])
+    assert "open model" not in result.stdout + result.stderr
+    assert "uncorrected" not in result.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--arrival-rate", "5", "--rate-stages", "1s:2"), "--arrival-rate and --rate-stages both given"),
+    (("--rate-stages", "5s:2", "-t", "10s"), "--rate-stages 5s:2 last 5 s and -t says 10 s: the rate stages set"),
+    (("--arrival-rate", "5", "--stages", "1s:2"), "--stages 1s:2 ramps users (the closed model)"),
+    (("--arrival-rate", "0",), "bad --arrival-rate value '0': arrival rate must be > 0"),
+    (("--rate-stages", "5s:x",), "bad --rate-stages value '5s:x': rate stage 1 '5s:x': target must be"),
+    (("--arrival-rate", "5", "--max-vus", "0"), "--max-vus must be a whole number of users >= 1, got '0'"),
+])
+def test_bad_open_model_options_exit_2_before_any_load(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    result = run_local("http://127.0.0.1:9", tmp_path / "run", *args, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"osiris-load: {message}" in result.stderr
+    assert "Traceback" not in result.stderr
