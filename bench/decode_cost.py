@@ -7,7 +7,10 @@ time of a whole batch (prefill + every step + sampling + constraints) divided by
 * ``generate``: ``model.generate`` with a per-step logits processor applying the same constraints
   (what the sidecar did before issue 10: the reference);
 * ``eager``: the sidecar's own decode loop over the model's forward with a KV cache;
-* ``onnx``: the same loop over the exported step in ONNX Runtime (the default on CPU).
+* ``onnx``: the same loop over the exported step in ONNX Runtime (the default on CPU): the step over a
+  preallocated KV cache that also samples inside its run (:mod:`sidecar.inplace_cache`);
+* ``onnx_plain``: the exported step that takes and returns the whole cache, sampling in numpy (the
+  fallback for models whose attention cannot be split; the ``onnx`` path before the in-place cache).
 
 Workloads: free text of ``--tokens`` new tokens, and schema-constrained proposals with a
 ``--tokens``-token rationale, each at batch 1 and 16 (``--batches``); the median of ``--rounds``.
@@ -54,7 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model-dir", type=Path, help="measure this from_pretrained directory instead")
     p.add_argument("--large", action="store_true", help="a 12-layer, 768-wide random-weight GPT-2 instead")
     p.add_argument("--cache-dir", type=Path, help="where default models are built (default: the sidecar's)")
-    p.add_argument("--paths", default="generate,eager,onnx", help="decode paths to compare")
+    p.add_argument("--paths", default="generate,eager,onnx", help="decode paths to compare (also: onnx_plain)")
     p.add_argument("--batches", default="1,16")
     p.add_argument("--tokens", type=int, default=64, help="new free-text tokens / rationale tokens per row")
     p.add_argument("--rounds", type=int, default=5)
@@ -132,16 +135,16 @@ def measure(name: str, directory: Path, args: argparse.Namespace, device: str) -
     loaded = load_model(directory, device=device, backend="eager", cpu_threads=args.threads)
     backends: dict[str, Any] = {"generate": None, "eager": EagerBackend(loaded.model, torch.device(device))}
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
-    if "onnx" in paths and torch.device(device).type != "cpu":
-        print(f"{name}: onnx path skipped: the ONNX step runs on the CPU; device is {device}")
-        paths.remove("onnx")
-    if "onnx" in paths:
+    export_dir = (args.cache_dir or Settings().model_cache_dir).parent / "onnx"
+    for path in [p for p in paths if p in ("onnx", "onnx_plain")]:
         try:
-            export_dir = (args.cache_dir or Settings().model_cache_dir).parent / "onnx"
-            backends["onnx"] = load_onnx_backend(loaded.model, directory, export_dir, args.threads)
+            if torch.device(device).type != "cpu":
+                raise BackendUnavailable(f"the ONNX step runs on the CPU; device is {device}")
+            backends[path] = load_onnx_backend(loaded.model, directory, export_dir, args.threads,
+                                               inplace=path == "onnx")
         except BackendUnavailable as exc:
-            print(f"{name}: onnx path skipped: {exc}")
-            paths.remove("onnx")
+            print(f"{name}: {path} path skipped: {exc}")
+            paths.remove(path)
     out: list[dict[str, Any]] = []
     kinds = ["text", "proposal"] if loaded.grammar is not None else ["text"]
     for kind in kinds:

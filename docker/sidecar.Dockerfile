@@ -11,6 +11,7 @@ COPY sidecar ./sidecar
 COPY slo ./slo
 COPY slo_locust ./slo_locust
 COPY locustfiles ./locustfiles
+COPY openmodel ./openmodel
 COPY reports ./reports
 COPY suite ./suite
 RUN pip install --no-deps --force-reinstall . && useradd --create-home --uid 10001 osiris

@@ -26,6 +26,7 @@ import slo_locust  # noqa: F401  (registers the SLO gate)
 from locustfiles import PromptsError, load_prompts, prompts_path
 from locustfiles.open_model import OpenModelError, configure, install, new_iteration_context
 from locustfiles.stages import StagesError, format_stages, parse_stages
+from openmodel.schedule import ARRIVALS
 from sidecar.contract import load_proposal_schema
 
 logger = logging.getLogger("osiris.locustfiles")
@@ -343,8 +344,8 @@ def _add_options(parser: Any, **_kwargs: Any) -> None:
     )
     parser.add_argument(
         "--arrivals",
-        choices=("poisson", "constant"),
-        default="poisson",
+        choices=ARRIVALS,
+        default=ARRIVALS[0],
         env_var="OSIRIS_ARRIVALS",
         include_in_web_ui=False,
         help="Open model: poisson (random, exponential gaps; default) or constant (evenly spaced) arrivals.",
@@ -356,7 +357,8 @@ def _add_options(parser: Any, **_kwargs: Any) -> None:
         env_var="OSIRIS_MAX_VUS",
         include_in_web_ui=False,
         help="Open model: users available to run iterations, across all workers (default max(10, ceil(4 x "
-        "peak rate))). When all are busy, due iterations wait (late); past one waiting per user they are dropped.",
+        "peak rate))). When all are busy, due iterations wait and start late; past 10 s worth of waiting "
+        "iterations they are dropped.",
     )
     parser.add_argument(
         "--arrival-seed",

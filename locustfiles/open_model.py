@@ -30,7 +30,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
 
 from locustfiles.stages import Stage
-from openmodel.counts import ITERATION_KEY, LATE_TOLERANCE_S, ArrivalCounts, Iteration
+from openmodel.counts import ITERATION_KEY, LATE_TOLERANCE_S, ArrivalCounts, IssuedSpan, Iteration
 from openmodel.schedule import (
     ARRIVALS,
     ArrivalSchedule,
@@ -132,14 +132,16 @@ def describe(config: OpenModelConfig) -> str:
 
 
 class _Pool:
-    """One user class's due iterations waiting for a free user, and its users in this process."""
+    """One user class's due iterations waiting for a free user, its users in this process, and how
+    far its dispatcher issued its schedule (the window: ``openmodel.counts.IssuedSpan``)."""
 
-    __slots__ = ("queue", "users", "backlog")
+    __slots__ = ("queue", "users", "backlog", "span")
 
     def __init__(self) -> None:
         self.queue: Queue = Queue()
         self.users = 0
         self.backlog = 1  # the most due iterations that may wait: see BACKLOG_S
+        self.span = IssuedSpan()
 
 
 class OpenModelRun:
@@ -219,8 +221,11 @@ class OpenModelRun:
         self._started_at = time.monotonic()
         self._stopped_at = None
         shares = class_shares({cls.__name__: getattr(cls, "weight", 1) for cls in user_classes})
+        for pool in self._pools.values():
+            pool.span = IssuedSpan(0.0)  # a class this run does not dispatch covers nothing
         for index, (name, share) in enumerate(sorted(shares.items())):
             pool = self._pools.setdefault(name, _Pool())
+            pool.span = IssuedSpan(share)
             seed = None if self.config is None or self.config.seed is None else self.config.seed * 1_000_003 + index
             self._dispatchers.append(gevent.spawn(self._dispatch, pool, share, seed))
 
@@ -234,39 +239,54 @@ class OpenModelRun:
         return worker_share(list(split), runner.client_id)
 
     def _dispatch(self, pool: _Pool, class_share: float, seed: int | None) -> None:
-        """Put each due time of this class's schedule in its queue, at that absolute time."""
+        """Put each due time of this class's schedule in its queue, at that absolute time, and note
+        on ``pool.span`` how far the schedule was issued (the window: see ``IssuedSpan``)."""
         options = self.environment.parsed_options
+        start = self._started_at
+        assert start is not None and self.config is not None
+        span, monotonic, sleep = pool.span, time.monotonic, gevent.sleep
         split = getattr(options, SPLIT_OPTION, None)
         mine = self._my_share()
-        while mine is None:  # a worker the master has not split the rate to (yet)
-            gevent.sleep(_IDLE_POLL_S)
+        waited = mine is None
+        while mine is None:  # a worker the master has not split the rate to (yet): share 0 meanwhile
+            sleep(_IDLE_POLL_S)
             split, mine = getattr(options, SPLIT_OPTION, None), self._my_share()
         if seed is not None:
             seed += int(mine[1] * 1_000)  # each worker its own stream
-        assert self.config is not None
-        self.counts.share = mine[0]
         schedule = ArrivalSchedule(self.config.plan, self.config.arrivals, share=mine[0] * class_share,
                                    phase=mine[1], seed=seed)
-        start = self._started_at
-        assert start is not None
+        origin = 0.0
+        if waited:  # the schedule starts where the share does, not with a burst of what was due before
+            origin = monotonic() - start
+            schedule.reshare(mine[0] * class_share, origin)
+        span.share_from(origin, mine[0])
         end = self.planned_end_s
         pool.backlog = math.ceil(self.config.plan.peak_rate * mine[0] * class_share * BACKLOG_S)
-        counts, queue, monotonic, sleep = self.counts, pool.queue, time.monotonic, gevent.sleep
-        due = schedule.next_due()
+        counts, queue = self.counts, pool.queue
+        due = span.pending_s = schedule.next_due()
         while due is not None and (end is None or due <= end):
             current = getattr(options, SPLIT_OPTION, None)
             if current is not split:  # the master re-split the rate (workers came or went)
                 split, mine = current, self._my_share()
-                if mine is not None:
-                    self.counts.share = mine[0]
-                    pool.backlog = math.ceil(self.config.plan.peak_rate * mine[0] * class_share * BACKLOG_S)
-                    due = schedule.reshare(mine[0] * class_share, monotonic() - start)
-                    if due is None:
-                        break
+                if mine is None:  # left out of the split (the master gives it no users): idle, count nothing
+                    span.share_from(min(monotonic() - start, due), 0.0)
+                    while mine is None:
+                        sleep(_IDLE_POLL_S)
+                        split, mine = getattr(options, SPLIT_OPTION, None), self._my_share()
+                    at_s = monotonic() - start  # back: the schedule resumes from now
+                else:
+                    at_s = min(monotonic() - start, due)  # from where the schedule was issued: no gap
+                span.share_from(at_s, mine[0])
+                pool.backlog = math.ceil(self.config.plan.peak_rate * mine[0] * class_share * BACKLOG_S)
+                due = span.pending_s = schedule.reshare(mine[0] * class_share, at_s)
+                if due is None:
+                    break
             at = start + due
             delay = at - monotonic()
             if delay > 0:
                 sleep(delay)
+            if self._stopped_at is not None:  # woken after the stop (a busy host): not issued
+                return
             counts.due += 1
             if queue.qsize() >= max(pool.users, pool.backlog, 1):
                 counts.dropped += 1  # every user busy and the backlog full
@@ -275,20 +295,51 @@ class OpenModelRun:
                 if delay <= 0:
                     sleep(0)  # catching up: let a user take it
             due = schedule.next_due()
+            span.pending_s = math.inf if due is None else due
 
     def stop(self) -> None:
-        """``test_stopping``: stop dispatching; iterations still waiting for a user are dropped."""
+        """``test_stopping``: stop dispatching; iterations still waiting for a user are dropped.
+
+        The window ends here (``IssuedSpan``: due times the dispatcher had not reached are not due).
+        One ``sleep(0)`` first lets the users already handed an iteration (woken by the queue, not
+        yet run: a busy host runs the stop in the same loop turn) take it: it started, it is not
+        dropped. What still waits then had no free user."""
+        if self._started_at is not None and self._stopped_at is None:
+            self._stopped_at = time.monotonic()
         for greenlet in self._dispatchers:
             greenlet.kill(block=False)
         self._dispatchers = []
-        if self._started_at is not None and self._stopped_at is None:
-            self._stopped_at = time.monotonic()
+        if any(pool.queue.qsize() for pool in self._pools.values()):
+            gevent.sleep(0)
         for pool in self._pools.values():
             waiting = pool.queue.qsize()
             if waiting:
                 self.counts.dropped += waiting
                 while not pool.queue.empty():
                     pool.queue.get_nowait()
+
+    def _spans(self) -> list[tuple[IssuedSpan, float]]:
+        """Each dispatcher's span and how far it is issued now (schedule seconds from the origin)."""
+        assert self._started_at is not None
+        now_s = (self._stopped_at if self._stopped_at is not None else time.monotonic()) - self._started_at
+        end = self.planned_end_s
+        return [(pool.span, pool.span.covered(now_s, end)) for pool in self._pools.values()]
+
+    @property
+    def share_s(self) -> float:
+        """This process's share of the plan integrated over the span its dispatchers issued (each
+        class weighted by its share of the process's rate): the window itself when alone."""
+        if self._started_at is None:
+            return 0.0
+        return sum(span.weight * span.share_s(covered) for span, covered in self._spans())
+
+    @property
+    def window_s(self) -> float:
+        """The span of the schedules this process issued (each class weighted by its share of the
+        process's rate; see ``IssuedSpan``)."""
+        if self._started_at is None:
+            return 0.0
+        return sum(span.weight * covered for span, covered in self._spans())
 
     @property
     def planned_end_s(self) -> float | None:
@@ -301,24 +352,14 @@ class OpenModelRun:
             return None
         return config.duration_s
 
-    @property
-    def window_s(self) -> float:
-        """How long this process has dispatched (so far, or until it stopped or its planned end)."""
-        if self._started_at is None:
-            return 0.0
-        end = self._stopped_at if self._stopped_at is not None else time.monotonic()
-        window = end - self._started_at
-        planned = self.planned_end_s
-        return min(window, planned) if planned is not None else window
-
     def snapshot(self) -> ArrivalCounts:
         """The counts so far, with the window."""
-        self.counts.window_s = self.window_s
+        self.counts.window_s, self.counts.share_s = self.window_s, self.share_s
         return ArrivalCounts(**self.counts.to_data())
 
     def report(self) -> dict[str, Any]:
         """A worker's report: the counts since the last one (the window is the whole run so far)."""
-        self.counts.window_s = self.window_s
+        self.counts.window_s, self.counts.share_s = self.window_s, self.share_s
         return self.counts.drain().to_data()
 
     # -- the run's users and duration --

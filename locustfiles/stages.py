@@ -30,6 +30,7 @@ __all__ = [
     "StagesError",
     "parse_duration",
     "parse_stages",
+    "split_stages",
     "format_stages",
     "total_duration",
     "target_at",
@@ -80,27 +81,38 @@ def parse_duration(text: str) -> float:
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _COMPONENT.findall(value))
 
 
+def split_stages(text: str, *, noun: str = "stage", shape: str = "<target>", example: str = "10s:5,30s:5,5s:0",
+                 error: type[StagesError] = StagesError) -> list[tuple[str, float, str]]:
+    """Split a k6 stages text into ``(where, duration_s, target_text)`` per comma-separated part;
+    ``error`` names the offending part (1-based position and text). Shared by ``--stages`` and the
+    open model's ``--rate-stages`` (``openmodel.schedule``), which differ only in their targets."""
+    if text is None or not str(text).strip():
+        raise error(f"no {noun}s given (expected e.g. {example})")
+    parts: list[tuple[str, float, str]] = []
+    for position, raw in enumerate(str(text).split(","), start=1):
+        part = raw.strip()
+        where = f"{noun} {position} {part!r}"
+        if not part:
+            raise error(f"{noun} {position} is empty (stray comma?) in {text!r}")
+        if part.count(":") != 1:
+            raise error(f"{where}: expected <duration>:{shape}, e.g. {example.split(',')[0]}")
+        duration_text, target_text = (piece.strip() for piece in part.split(":"))
+        try:
+            duration_s = parse_duration(duration_text)
+        except StagesError as exc:
+            raise error(f"{where}: {exc}") from None
+        parts.append((where, duration_s, target_text))
+    return parts
+
+
 def parse_stages(text: str) -> list[Stage]:
     """Parse ``"10s:5,30s:5,5s:0"`` into ``[Stage(10.0, 5), Stage(30.0, 5), Stage(5.0, 0)]``.
 
     Each comma-separated part is ``<duration>:<target users>``.  Errors raise :class:`StagesError`
     naming the offending part (1-based position and text) so a user can fix a long spec quickly.
     """
-    if text is None or not str(text).strip():
-        raise StagesError("no stages given (expected e.g. 10s:5,30s:5,5s:0)")
     stages: list[Stage] = []
-    for position, raw in enumerate(str(text).split(","), start=1):
-        part = raw.strip()
-        where = f"stage {position} {part!r}"
-        if not part:
-            raise StagesError(f"stage {position} is empty (stray comma?) in {text!r}")
-        if part.count(":") != 1:
-            raise StagesError(f"{where}: expected <duration>:<target>, e.g. 10s:5")
-        duration_text, target_text = (piece.strip() for piece in part.split(":"))
-        try:
-            duration_s = parse_duration(duration_text)
-        except StagesError as exc:
-            raise StagesError(f"{where}: {exc}") from None
+    for where, duration_s, target_text in split_stages(text):
         if not re.fullmatch(r"\d+", target_text):
             raise StagesError(f"{where}: target must be a whole number of users >= 0, got {target_text!r}")
         stages.append(Stage(duration_s=duration_s, target=int(target_text)))

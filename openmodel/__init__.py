@@ -15,6 +15,7 @@ from openmodel.counts import (
     ArrivalCounts,
     CountsByWorker,
     GoodputPlan,
+    IssuedSpan,
     Iteration,
 )
 from openmodel.schedule import (
@@ -39,6 +40,7 @@ __all__ = [
     "ArrivalSchedule",
     "CountsByWorker",
     "GoodputPlan",
+    "IssuedSpan",
     "Iteration",
     "RatePlan",
     "RateStage",

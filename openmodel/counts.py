@@ -2,7 +2,13 @@
 
 Rules (documented for users in docs/open-model.md):
 
-* an iteration is **due** when its schedule's due time has passed while the run dispatches;
+* an iteration is **due** when its dispatcher issued it: its schedule's due time passed and the
+  dispatcher, awake, counted it (a dispatcher the host woke late issues the due times it missed at
+  once, as it catches up; at the stop, the ones it had not reached are not due);
+* the **window** is the span of the schedule that was issued (:class:`IssuedSpan`): from the
+  schedule's origin to the stop or the planned end, but never past the first due time not yet
+  issued. ``due`` and the window therefore cover the same span whatever the host's load: with
+  constant arrivals ``due`` is ``rate x window`` within one iteration per schedule;
 * it is **started** when a free user takes it; its **lateness** is start - due (>= 0), and every
   request it makes is recorded with ``measured latency + lateness`` (the wrk2/HdrHistogram
   correction for coordinated omission); it is **late** when the lateness exceeds
@@ -27,7 +33,8 @@ from typing import Any
 
 from slo.table import SloTable, request_matchers
 
-__all__ = ["ITERATION_KEY", "LATE_TOLERANCE_S", "ArrivalCounts", "CountsByWorker", "GoodputPlan", "Iteration"]
+__all__ = ["ITERATION_KEY", "LATE_TOLERANCE_S", "ArrivalCounts", "CountsByWorker", "GoodputPlan", "Iteration",
+           "IssuedSpan"]
 
 LATE_TOLERANCE_S = 0.010
 """An iteration that starts more than 10 ms after it was due counts as ``late``: gevent's timers
@@ -38,6 +45,7 @@ ITERATION_KEY = "osiris_iteration"
 """Key of the running :class:`Iteration` in a request event's ``context`` (the user's ``context()``)."""
 
 _GOODPUT_KINDS = ("p", "med", "avg", "max")  # aggregations a single request's latency can be held to
+_BOUNDS_CACHED = 2_000  # request names whose bounds are kept (the recorder keeps 500 keys); beyond, computed each time
 
 
 class Iteration:
@@ -54,7 +62,10 @@ class Iteration:
 @dataclass
 class ArrivalCounts:
     """Counts of one process (or, on the master, of all: :class:`CountsByWorker`). ``window_s`` is
-    how long the schedule dispatched; ``share`` the process's share of the plan."""
+    the span of its schedules that its dispatchers issued (:class:`IssuedSpan`, each user class's
+    weighted by its share of the process's rate); ``share_s`` its share of the plan (1/N of N
+    workers) integrated over that span, so that the workers' ``share_s`` add up to the run's window
+    even when workers came, went, started a moment apart or were stopped at different moments."""
 
     due: int = 0
     started: int = 0
@@ -63,7 +74,7 @@ class ArrivalCounts:
     iterations: int = 0
     good: int = 0
     window_s: float = 0.0
-    share: float = 1.0  # of the plan: 1/N on each of N workers
+    share_s: float = 0.0  # the process's share of the plan integrated over the window (= window_s alone)
 
     def to_data(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,15 +85,15 @@ class ArrivalCounts:
         try:
             ints = {f: int(data[f]) for f in ("due", "started", "late", "dropped", "iterations", "good")}
             window = float(data["window_s"])
-            share = float(data.get("share", 1.0))
+            share_s = float(data["share_s"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"malformed open-model counts: {exc!r}") from None
-        if min(ints.values()) < 0 or not math.isfinite(window) or window < 0 or not 0 <= share <= 1:
-            raise ValueError("malformed open-model counts: negative, infinite or a share beyond [0, 1]")
-        return cls(**ints, window_s=window, share=share)
+        if min(ints.values()) < 0 or not all(math.isfinite(v) and v >= 0 for v in (window, share_s)):
+            raise ValueError("malformed open-model counts: negative or infinite")
+        return cls(**ints, window_s=window, share_s=share_s)
 
     def add(self, other: ArrivalCounts) -> None:
-        """Add another report's counts (the window and share are not summed: see :class:`CountsByWorker`)."""
+        """Add another report's counts (not the window: see :class:`CountsByWorker`)."""
         self.due += other.due
         self.started += other.started
         self.late += other.late
@@ -95,6 +106,55 @@ class ArrivalCounts:
         copy = ArrivalCounts(**asdict(self))
         self.due = self.started = self.late = self.dropped = self.iterations = self.good = 0
         return copy
+
+
+class IssuedSpan:
+    """How far one dispatcher issued its schedule, and the process's share of the plan over it.
+
+    The window of the open model is what the schedule covered, not the wall-clock time the process
+    ran: the dispatcher notes its next due time not yet issued (``pending_s``, seconds from the
+    schedule's origin) and each change of the process's share (1/N of N workers) at the point of
+    the schedule where it applies. The span issued by ``now_s`` is ``min(now_s, pending_s,
+    end_s)``: every due time before it was issued (counted ``due``), none after. A host too busy to
+    wake the dispatcher before the stop shortens the span by the due times it did not issue, so
+    ``due / window`` stays the schedule's rate and ``started / window`` measures what the users
+    failed to start. Pure; one per dispatcher (user class) of a process."""
+
+    __slots__ = ("weight", "pending_s", "_since", "_shares")
+
+    def __init__(self, weight: float = 1.0) -> None:
+        self.weight = weight  # the class's share of the process's rate
+        self.pending_s = math.inf  # the next due time not yet issued (inf: none, or no schedule yet)
+        self._since = [0.0]
+        self._shares = [0.0]  # the process's share from _since[i] on (0 until a share is known)
+
+    def share_from(self, at_s: float, share: float) -> None:
+        """The process runs at ``share`` of the plan from ``at_s`` (schedule seconds) on."""
+        at_s = max(at_s, self._since[-1])
+        if share == self._shares[-1]:
+            return
+        if at_s == self._since[-1]:
+            self._shares[-1] = share
+        else:
+            self._since.append(at_s)
+            self._shares.append(share)
+
+    def covered(self, now_s: float, end_s: float | None = None) -> float:
+        """The span issued by ``now_s`` (seconds from the origin), at most ``end_s`` (the planned end)."""
+        span = min(now_s, self.pending_s)
+        if end_s is not None:
+            span = min(span, end_s)
+        return max(span, 0.0)
+
+    def share_s(self, covered: float) -> float:
+        """The process's share of the plan integrated over ``[0, covered]``."""
+        total = 0.0
+        for i, (since, share) in enumerate(zip(self._since, self._shares, strict=True)):
+            until = self._since[i + 1] if i + 1 < len(self._since) else math.inf
+            if since >= covered:
+                break
+            total += share * (min(until, covered) - since)
+        return total
 
 
 class GoodputPlan:
@@ -146,7 +206,9 @@ class GoodputPlan:
             for matches, row_lt, row_le in self._matchers:
                 if matches(method, name):
                     lt, le = min(lt, row_lt), min(le, row_le)
-            found = self._bounds[key] = (lt, le)
+            found = (lt, le)
+            if len(self._bounds) < _BOUNDS_CACHED:
+                self._bounds[key] = found
         return found
 
     def meets(self, method: str, name: str, latency_ms: float) -> bool:
@@ -156,19 +218,20 @@ class GoodputPlan:
 
 
 class CountsByWorker:
-    """The master's sum of its workers' reports. Counts add up; the window is the share-weighted sum
-    of each worker's latest window (``sum(share_i * window_i)``), so that ``started / window`` is the
-    achieved rate even when workers started or stopped dispatching at slightly different moments."""
+    """The master's sum of its workers' reports. Counts add up; the run's window is the sum of each
+    worker's latest ``share_s`` (its share of the plan integrated over its time), so that
+    ``started / window`` is the achieved rate even when workers came, went, or started dispatching a
+    moment apart."""
 
     def __init__(self) -> None:
         self.counts = ArrivalCounts()
-        self._windows: dict[str, tuple[float, float]] = {}
+        self._share_s: dict[str, float] = {}
 
     def add(self, worker_id: str, report: ArrivalCounts) -> None:
         self.counts.add(report)
-        self._windows[worker_id] = (report.share, report.window_s)
+        self._share_s[worker_id] = report.share_s  # cumulative: the latest report has it all
 
     def total(self) -> ArrivalCounts:
-        """The counts of all workers, with the share-weighted window."""
-        window = sum(share * w for share, w in self._windows.values())
-        return ArrivalCounts(**{**self.counts.to_data(), "window_s": window, "share": 1.0})
+        """The counts of all workers, with the run's window."""
+        window = sum(self._share_s.values())
+        return ArrivalCounts(**{**self.counts.to_data(), "window_s": window, "share_s": window})

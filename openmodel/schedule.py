@@ -29,7 +29,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from locustfiles.stages import StagesError, parse_duration  # pure: the one k6 duration parser
+from locustfiles.stages import StagesError, split_stages  # pure: the one k6 stages splitter
 
 __all__ = [
     "ARRIVALS",
@@ -87,21 +87,9 @@ def parse_rate_stages(text: str) -> list[RateStage]:
     ``500ms``, ``10s``, ``1m30s``; targets decimal numbers >= 0). :class:`RateStagesError` names the
     offending part; the stages must last more than 0 s and ask for some rate.
     """
-    if text is None or not str(text).strip():
-        raise RateStagesError("no rate stages given (expected e.g. 10s:2,30s:5,5s:0)")
     stages: list[RateStage] = []
-    for position, raw in enumerate(str(text).split(","), start=1):
-        part = raw.strip()
-        where = f"rate stage {position} {part!r}"
-        if not part:
-            raise RateStagesError(f"rate stage {position} is empty (stray comma?) in {text!r}")
-        if part.count(":") != 1:
-            raise RateStagesError(f"{where}: expected <duration>:<iterations per second>, e.g. 10s:2")
-        duration_text, target_text = (piece.strip() for piece in part.split(":"))
-        try:
-            duration_s = parse_duration(duration_text)
-        except StagesError as exc:
-            raise RateStagesError(f"{where}: {exc}") from None
+    for where, duration_s, target_text in split_stages(text, noun="rate stage", shape="<iterations per second>",
+                                                       example="10s:2,30s:5,5s:0", error=RateStagesError):
         if not _NUMBER.fullmatch(target_text):
             raise RateStagesError(f"{where}: target must be a number of iterations per second >= 0, "
                                   f"got {target_text!r}")

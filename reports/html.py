@@ -135,13 +135,18 @@ def _thresholds(run: Run) -> str:
             css = t.verdict.replace(" ", "-")
             rows.append(f'<tr class="r-{css}" data-scenario="{escape(s.name)}" data-row="{escape(t.row)}">'
                         f"<td>{escape(s.name)}</td><td>{escape(t.row)}</td><td><code>{escape(t.expression)}</code></td>"
-                        f'<td class="num">{escape(t.observed_text)}</td><td class="num">{escape(t.interval_text)}</td>'
+                        f'<td class="num">{escape(t.observed_text)}'
+                        + (f'<br><span class="muted">uncorrected {escape(t.uncorrected_text)}</span>'
+                           if t.uncorrected_text else "")
+                        + f'</td><td class="num">{escape(t.interval_text)}</td>'
                         f'<td class="num">{escape(t.limit_text)}</td>'
                         f'<td class="num">{t.samples}</td><td>{_badge(t.verdict)}'
                         + (f'<br><span class="muted">{escape(t.settle_text)}</span>' if t.settle_text else "")
                         + "</td></tr>")
         reasons.extend(f"{s.name}: {r}" for r in s.gate.reasons)
         verdict = s.gate.verdict
+        if s.gate.open_model_text:
+            notes.append(f"{s.name}: {s.gate.open_model_text}")
         notes.extend(f"{s.name}: {n}" for n in verdict.notes)
         if verdict.rows_left_out:
             notes.append(f"{s.name}: not judged (rows this run does not exercise): {', '.join(verdict.rows_left_out)}")

@@ -14,7 +14,15 @@ from pathlib import Path
 
 from slo import verdict as slo_verdict
 from slo.expressions import format_number
-from slo.formatting import format_interval, format_limit, format_observed, format_settle, format_value
+from slo.formatting import (
+    format_interval,
+    format_limit,
+    format_observed,
+    format_open_model,
+    format_settle,
+    format_uncorrected,
+    format_value,
+)
 from slo.table import SloRow  # the gate's own matching rules (exact names, ``*`` wildcards)
 from slo.verdict import ThresholdResult, Verdict
 
@@ -118,6 +126,14 @@ class ThresholdRow:
         return format_observed(self.result)
 
     @property
+    def uncorrected_text(self) -> str | None:
+        """Open model: the latency over the measured times (``observed`` is over the corrected
+        ones); ``None`` otherwise."""
+        if self.result.uncorrected_observed is None:
+            return None
+        return format_uncorrected(self.result)
+
+    @property
     def limit_text(self) -> str:
         """``< 800 ms``: the operator and the value, as a reader compares them."""
         return format_limit(self.result)
@@ -153,6 +169,12 @@ class Gate:
 
     def count(self, verdict: str) -> int:
         return sum(1 for t in self.thresholds if t.verdict == verdict)
+
+    @property
+    def open_model_text(self) -> str | None:
+        """Open model: arrivals, target and achieved rates, late/dropped, goodput (one line); else None."""
+        model = self.verdict.open_model
+        return None if model is None else format_open_model(model)
 
 
 @dataclass(frozen=True)

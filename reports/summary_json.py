@@ -10,6 +10,7 @@ ratios, requests per second) or ``null`` for "no value", never NaN, so any JSON 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,7 @@ def _scenario(s: Scenario) -> dict[str, Any]:
             "n": t.result.n,
             "beyond": t.result.beyond,
             "observed_text": t.observed_text,
+            "uncorrected_observed": t.result.uncorrected_observed,
             "limit_text": t.limit_text,
         }
         for t in s.gate.thresholds
@@ -81,6 +83,8 @@ def _scenario(s: Scenario) -> dict[str, Any]:
         "unjudged": ([{"method": m, "name": n, "count": c} for m, n, c in s.gate.verdict.tally.unjudged]
                      if s.gate else []),
         "rows_left_out": list(s.gate.verdict.rows_left_out) if s.gate else [],
+        "open_model": (asdict(s.gate.verdict.open_model)
+                       if s.gate and s.gate.verdict.open_model is not None else None),
         "notes": list(s.notes),
         "started_at": s.started_at.isoformat() if s.started_at else None,
         "duration_s": s.duration_s,

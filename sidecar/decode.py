@@ -3,8 +3,9 @@
 Why our own loop rather than ``model.generate``: a step of the small default models costs far less
 than generate's per-step machinery (re-validation, stopping criteria, logits-processor lists), so the
 loop keeps only what a step needs: the backend's forward (ONNX Runtime session or eager torch, see
-:mod:`sidecar.step_backends`), one gathered bias add for every row's constraint, top-k sampling and
-O(1) Python per row to advance its grammar state. Rows that finish are reported at once (so their
+:mod:`sidecar.step_backends`), one gathered bias add for every row's constraint, top-k sampling (both
+inside the ONNX step's own run when it offers that, see :mod:`sidecar.inplace_cache`) and O(1) Python
+per row to advance its grammar state. Rows that finish are reported at once (so their
 request can be answered) and dropped from the batch once enough of them have finished.
 """
 
@@ -13,13 +14,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
 
 from sidecar.constrained.grammar import FORCE, RowConstraint
 from sidecar.constrained.processor import ConstraintProcessor
+from sidecar.inplace_cache import Pick
+from sidecar.sampling import Sampling, sample, sample_np
+
+__all__ = ["DecodeResult", "SamplingStepSession", "Sampling", "StepBackend", "StepSession", "decode", "sample",
+           "sample_np"]
 
 
 class StepSession(Protocol):
@@ -36,6 +42,19 @@ class StepSession(Protocol):
         """Keep only these rows of the batch (in this order) from now on."""
 
 
+class SamplingStepSession(Protocol):
+    """A session that can also sample inside its own forward (the in-place ONNX step): given ``pick`` (how
+    to sample, each row's mask row) its start and step return each row's next token [batch, 1] instead
+    of the logits."""
+
+    fused_sampling: bool
+
+    def start(self, input_ids: np.ndarray, attention_mask: np.ndarray,
+              pick: tuple[Pick, list[int]] | None = None) -> Any: ...
+
+    def step(self, tokens: np.ndarray, slots: np.ndarray, pick: tuple[Pick, list[int]] | None = None) -> Any: ...
+
+
 class StepBackend(Protocol):
     name: str
     device: torch.device
@@ -44,41 +63,6 @@ class StepBackend(Protocol):
 
 
 MAX_JUMP = 64  # longest forced run fed in one step
-
-
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float = 0.8
-    top_k: int = 50
-
-
-def sample(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:
-    """One token per row: top-k sampling at ``temperature`` (greedy when it is 0)."""
-    if sampling.temperature <= 0:
-        return logits.argmax(-1)
-    k = min(sampling.top_k, logits.shape[-1]) if sampling.top_k > 0 else logits.shape[-1]
-    values, indices = (logits / sampling.temperature).topk(k, dim=-1)
-    choice = torch.multinomial(torch.softmax(values, dim=-1), 1)
-    return indices.gather(-1, choice).squeeze(-1)
-
-
-def sample_np(logits: np.ndarray, sampling: Sampling, rng: np.random.Generator) -> np.ndarray:
-    """:func:`sample` on a CPU array: top-k by partition, then the Gumbel-max draw among the k.
-
-    Same distribution as softmax + multinomial over the top k, in a handful of cheap numpy calls
-    (torch's topk and multinomial cost more than a whole ONNX step of the default models).
-    """
-    if sampling.temperature <= 0:
-        return logits.argmax(-1)
-    width = logits.shape[-1]
-    k = min(sampling.top_k, width) if sampling.top_k > 0 else width
-    if k < width:  # torch's topk beats numpy's argpartition here; from_numpy shares the memory
-        top_values, top_t = torch.from_numpy(logits).topk(k, dim=-1, sorted=False)
-        values, top = top_values.numpy() / sampling.temperature, top_t.numpy()
-    else:
-        values, top = logits / sampling.temperature, np.tile(np.arange(width), (logits.shape[0], 1))
-    choice = (values + rng.gumbel(size=values.shape)).argmax(-1)
-    return top[np.arange(top.shape[0]), choice]
 
 
 @dataclass
@@ -117,10 +101,21 @@ def decode(
     ids = np.array([[pad_id] * (width - len(p)) + p for p in prompts], dtype=np.int64)
     mask = np.array([[0] * (width - len(p)) + [1] * len(p) for p in prompts], dtype=np.int64)
     session = backend.session()
-    logits = session.start(ids, mask)
     out: list[list[int]] = [[] for _ in range(n)]
     finished = [False] * n
     live = list(range(n))  # original row index of each row of the current batch
+    # A session that samples inside its own forward (the in-place ONNX step) needs each row's mask before
+    # the forward; the rows' grammar states do not change between the forward and the next sampling.
+    fused = cast(SamplingStepSession, session) if on_cpu and getattr(session, "fused_sampling", False) else None
+    pick = Pick(processor.bias_array(), sampling, rng) if fused is not None else None
+    planned: tuple[list[int], dict[int, int]] | None = None
+    picked: np.ndarray | None = None
+    logits: torch.Tensor | None = None
+    if fused is not None and pick is not None:
+        planned = processor.plan([rows[i] for i in live])
+        picked = fused.start(ids, mask, pick=(pick, planned[0]))
+    else:
+        logits = session.start(ids, mask)
 
     def accept(i: int, tok: int) -> bool:
         """Advance row ``i`` by ``tok``; True when the row has ended."""
@@ -139,7 +134,7 @@ def decode(
     for _ in range(max_new_tokens):
         if stop is not None and stop.is_set():
             break
-        mask_rows, forced = processor.plan([rows[i] for i in live])
+        mask_rows, forced = planned if planned is not None else processor.plan([rows[i] for i in live])
         open_rows = sum(not finished[i] for i in live)
         if jump_forward and forced and len(forced) == open_rows:
             # Every open row is forced (e.g. a proposal's JSON keys): feed each row's whole forced run in
@@ -159,9 +154,13 @@ def decode(
             feed = np.array([[pad_id] * (width_k - len(r)) + r for r in runs], dtype=np.int64)
             slots = np.array([[0] * (width_k - len(r)) + [1] * len(r) for r in runs], dtype=np.int64)
         else:
-            if on_cpu:
-                tokens: list[int] = sample_np(processor.apply_np(logits.numpy(), mask_rows), sampling, rng).tolist()
+            if picked is not None:
+                tokens: list[int] = picked[:, 0].tolist()
+            elif on_cpu:
+                assert logits is not None
+                tokens = sample_np(processor.apply_np(logits.numpy(), mask_rows), sampling, rng).tolist()
             else:
+                assert logits is not None
                 tokens = sample(processor.apply(logits, mask_rows), sampling).tolist()
             for j, tok in forced.items():
                 tokens[j] = tok
@@ -178,5 +177,9 @@ def decode(
             session.select(keep)
             live = [live[j] for j in keep]
             feed, slots = feed[keep], slots[keep]
-        logits = session.step(feed, slots)
+        if fused is not None and pick is not None:
+            planned = processor.plan([rows[i] for i in live])
+            picked = fused.step(feed, slots, pick=(pick, planned[0]))
+        else:
+            logits = session.step(feed, slots)
     return DecodeResult(out, finished)

@@ -6,10 +6,14 @@ so the fast path exports the model's forward *with its KV cache as plain tensors
 (torch.onnx, dynamo exporter) and runs it in one ONNX Runtime session: a few fused kernels per step.
 The export is cached on disk by the model's content, so a restart loads it in milliseconds.
 
-Any causal LM whose cache is a ``DynamicCache`` of per-layer key/value tensors exports this way
-(GPT-2, Llama, ...). When the export fails, its logits disagree with the eager model's, onnxruntime
-is not installed, or the device is not the CPU, the eager backend (the model's own forward with a
-``DynamicCache``) runs instead: slower, but it takes any model ``generate`` could.
+Two exports, tried in this order: the in-place step (:mod:`sidecar.inplace_cache`: a preallocated
+cache the session fills a slice per step, attention split so the graph never copies the cache, and
+the sampling inside the same run) and the plain step (the whole cache in, the whole cache out; for
+models whose attention the in-place step cannot take). Any causal LM whose cache is a
+``DynamicCache`` of per-layer key/value tensors exports at least the plain way (GPT-2, Llama, ...).
+When both exports fail or disagree with the eager model's logits, onnxruntime is not installed, or
+the device is not the CPU, the eager backend (the model's own forward with a ``DynamicCache``) runs
+instead: slower, but it takes any model ``generate`` could.
 """
 
 from __future__ import annotations
@@ -30,9 +34,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from sidecar.inplace_cache import (
+    TOKEN_OUTPUT,
+    InplaceSession,
+    InplaceStepModule,
+    InplaceUnsupported,
+    add_sampling,
+    check_supported,
+    split_attention_active,
+)
+
 log = logging.getLogger(__name__)
 
-EXPORT_VERSION = 2  # bump when the exported graph's inputs or outputs change
+EXPORT_VERSION = 4  # bump when the exported graph's inputs or outputs change
 HASHED_FILE_LIMIT = 256 * 1024 * 1024  # larger weight files are keyed by size and mtime, not content
 
 
@@ -184,30 +198,54 @@ def model_fingerprint(directory: Path) -> str:
     return h.hexdigest()[:20]
 
 
-def export_step(model: Any, path: Path) -> None:
-    """Export the step module to ``path`` (atomically: a concurrent reader sees all or nothing)."""
+def export_step(model: Any, path: Path, *, inplace: bool = True) -> None:
+    """Export the step module to ``path`` (atomically: a concurrent reader sees all or nothing).
+
+    ``inplace``: the step over a preallocated cache (:mod:`sidecar.inplace_cache`); else the plain step
+    that takes and returns the whole cache.
+    """
     n_layers, heads, head_dim, dtype = _cache_layout(model)
-    module = _StepModule(model, n_layers, cache_argument(model)).eval()
     batch, past_len, seq = 2, 5, 3  # distinct sizes > 1, so no dimension is specialised
-    mask = torch.ones((batch, past_len + seq), dtype=torch.long)
-    mask[0, :2] = 0  # a padded row: the exported mask logic must be the general one
-    example = (
-        torch.ones((batch, seq), dtype=torch.long), mask,
-        torch.arange(seq).repeat(batch, 1) + past_len,
-        *[torch.zeros((batch, heads, past_len, head_dim), dtype=dtype) for _ in range(2 * n_layers)],
-    )
     dyn = torch.export.Dim.DYNAMIC
-    dynamic_shapes = ({0: dyn, 1: dyn}, {0: dyn, 1: dyn}, {0: dyn, 1: dyn},
-                      tuple({0: dyn, 2: dyn} for _ in range(2 * n_layers)))
-    names = ["input_ids", "attention_mask", "position_ids", *[f"past_{i}" for i in range(2 * n_layers)]]
+    past = [torch.zeros((batch, heads, past_len, head_dim), dtype=dtype) for _ in range(2 * n_layers)]
+    past_names = [f"past_{i}" for i in range(2 * n_layers)]
+    positions = torch.arange(seq).repeat(batch, 1) + past_len
+    module: torch.nn.Module
+    if inplace:
+        check_supported(model)
+        module = InplaceStepModule(model, n_layers).eval()
+        past_mask = torch.ones((batch, past_len), dtype=torch.long)
+        past_mask[0, :2] = 0
+        slots = torch.ones((batch, seq), dtype=torch.long)
+        slots[1, 0] = 0
+        example = (torch.ones((batch, seq), dtype=torch.long), past_mask, slots, positions, *past)
+        names = ["input_ids", "past_mask", "slots", "position_ids", *past_names]
+        dynamic_shapes: tuple[Any, ...] = ({0: dyn, 1: dyn}, {0: dyn, 1: dyn}, {0: dyn, 1: dyn}, {0: dyn, 1: dyn},
+                                           tuple({0: dyn, 2: dyn} for _ in range(2 * n_layers)))
+        active: Any = split_attention_active(model)
+    else:
+        module = _StepModule(model, n_layers, cache_argument(model)).eval()
+        mask = torch.ones((batch, past_len + seq), dtype=torch.long)
+        mask[0, :2] = 0  # a padded row: the exported mask logic must be the general one
+        example = (torch.ones((batch, seq), dtype=torch.long), mask, positions, *past)
+        names = ["input_ids", "attention_mask", "position_ids", *past_names]
+        dynamic_shapes = ({0: dyn, 1: dyn}, {0: dyn, 1: dyn}, {0: dyn, 1: dyn},
+                          tuple({0: dyn, 2: dyn} for _ in range(2 * n_layers)))
+        active = contextlib.nullcontext()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".onnx", dir=path.parent)
     os.close(fd)
     try:
-        with torch.no_grad(), _quiet_export():
+        with torch.no_grad(), _quiet_export(), active:
             torch.onnx.export(module, example, tmp, dynamo=True, input_names=names,
                               dynamic_shapes=dynamic_shapes, optimize=True, verbose=False,
                               external_data=False)
+        if inplace:
+            import onnx
+
+            proto = onnx.load(tmp)
+            add_sampling(proto)
+            onnx.save(proto, tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -229,7 +267,7 @@ def _quiet_export() -> Iterator[None]:
 
 
 class OnnxBackend:
-    """The exported step in an ONNX Runtime session (CPU)."""
+    """The exported step in an ONNX Runtime session (CPU): the in-place cache step or the plain one."""
 
     name = "onnx"
 
@@ -246,9 +284,28 @@ class OnnxBackend:
         options.log_severity_level = 3
         self.sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.past_names = [f"past_{i}" for i in range(2 * self.n_layers)]
+        inputs = {i.name: i for i in self.sess.get_inputs()}
+        self.inplace = "past_mask" in inputs
+        outputs = [o.name for o in self.sess.get_outputs()]
+        self.logits_outputs = [o for o in outputs if o != TOKEN_OUTPUT]
+        self.token_outputs = [TOKEN_OUTPUT, *self.logits_outputs[1:]] if TOKEN_OUTPUT in outputs else []
+        self._vocab = int(self.sess.get_outputs()[0].shape[1])
+        self._no_pick: dict[int, dict[str, np.ndarray]] = {}
 
-    def session(self) -> OnnxSession:
-        return OnnxSession(self)
+    def no_pick(self, batch: int) -> dict[str, np.ndarray]:
+        """Placeholder sampling inputs for a run that asks only for the logits (the runtime wants every input)."""
+        if not self.token_outputs:
+            return {}
+        feeds = self._no_pick.get(batch)
+        if feeds is None:
+            feeds = {"bias_table": np.zeros((1, self._vocab), dtype=np.float32),
+                     "bias_rows": np.zeros(batch, dtype=np.int64), "top_k": np.ones(1, dtype=np.int64),
+                     "temperature": np.zeros(1, dtype=np.float32), "exp_noise": np.ones((batch, 1), dtype=np.float32)}
+            self._no_pick[batch] = feeds
+        return feeds
+
+    def session(self) -> OnnxSession | InplaceSession:
+        return InplaceSession(self) if self.inplace else OnnxSession(self)
 
 
 class OnnxSession:
@@ -291,27 +348,48 @@ class OnnxSession:
         self.past = [p[keep] for p in self.past]
 
 
-def load_onnx_backend(model: Any, directory: Path, cache_dir: Path, threads: int | None) -> OnnxBackend:
+def load_onnx_backend(model: Any, directory: Path, cache_dir: Path, threads: int | None, *,
+                      inplace: bool = True) -> OnnxBackend:
     """The ONNX backend for ``model``: exported into ``cache_dir`` unless already there, then verified.
 
-    Raises BackendUnavailable (with the reason) when the fast path cannot take the model.
+    The in-place cache step first; the plain step when the model's attention cannot be split or that
+    export fails or disagrees. Raises BackendUnavailable (with both reasons) when neither can take it.
+    ``inplace=False``: only the plain step (the benchmark's comparison).
     """
     try:
         import onnxruntime  # noqa: F401
     except ImportError as exc:
         raise BackendUnavailable("onnxruntime is not installed") from exc
-    path = cache_dir / f"step-{model_fingerprint(directory)}.onnx"
+    fingerprint = model_fingerprint(directory)
+    reasons: list[str] = []
+    for kind in (True, False) if inplace else (False,):
+        path = cache_dir / f"step-{'inplace-' if kind else ''}{fingerprint}.onnx"
+        try:
+            return _load_exported(model, directory, path, threads, inplace=kind)
+        except BackendUnavailable as exc:
+            reasons.append(f"{'in-place' if kind else 'plain'} step: {exc}")
+    raise BackendUnavailable("; ".join(reasons))
+
+
+def _load_exported(model: Any, directory: Path, path: Path, threads: int | None, *, inplace: bool) -> OnnxBackend:
     if not path.is_file():
         log.info("exporting the decode step of %s to %s (once per model)", directory, path)
         try:
-            export_step(model, path)
+            export_step(model, path, inplace=inplace)
+        except InplaceUnsupported as exc:
+            raise BackendUnavailable(str(exc)) from exc
         except Exception as exc:  # any exporter failure: the eager path still serves the model
             raise BackendUnavailable(f"ONNX export failed: {type(exc).__name__}: {str(exc)[:300]}") from exc
     try:
         backend = OnnxBackend(path, model, threads)
     except Exception as exc:
         raise BackendUnavailable(f"ONNX Runtime cannot load {path}: {exc}") from exc
-    _verify(backend, EagerBackend(model, torch.device("cpu")))
+    try:
+        _verify(backend, EagerBackend(model, torch.device("cpu")))
+    except BackendUnavailable:
+        raise
+    except Exception as exc:  # e.g. a cache layout the session does not expect: not this path, then
+        raise BackendUnavailable(f"the exported step fails its check: {type(exc).__name__}: {str(exc)[:300]}") from exc
     return backend
 
 

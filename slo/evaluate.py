@@ -63,11 +63,14 @@ _NS = 1e-6  # one nanosecond in ms: how far a displayed estimate is moved to the
 def plan_for(table: SloTable) -> RecorderPlan:
     """What a recorder must count for ``table``: its latency limits and its rows' requests."""
     limits = tuple(sorted({limit for row in table.rows for limit in row.latency_limits}))
-    return RecorderPlan(limits=limits, rows=tuple((row.name, row.requests) for row in table.rows))
+    return RecorderPlan(limits=limits, rows=tuple((row.name, row.requests) for row in table.rows),
+                        split=table.needs_split)
 
 
 def _unit(threshold: Threshold) -> str:
     aggregation = threshold.aggregation
+    if aggregation.kind == "throughput":
+        return "requests/s"
     return "ms" if aggregation.is_latency else "ratio" if aggregation.is_rate else "requests"
 
 
@@ -123,7 +126,7 @@ def judge_threshold(row: SloRow, spec: ThresholdSpec, stats: EndpointStats, *, c
     a ``confidence``, its interval (widened by the design effect of the time windows that
     ``marks`` delimit: this threshold's cumulative ``(n, share_count)`` at each window boundary, see
     :func:`share_count`) and what would settle it at the row's rate over ``elapsed_s``."""
-    point = _point_judgement(row, spec, stats)
+    point = _point_judgement(row, spec, stats, elapsed_s)
     if point.state == NO_DATA or not confidence:
         return _finish(point)
     judgement = _judgement(point, stats, confidence, _windows(point, marks))
@@ -200,8 +203,10 @@ def _stddev_ms(stats: EndpointStats) -> float:
     return float(population * math.sqrt(stats.timed / (stats.timed - 1)))
 
 
-def _point_judgement(row: SloRow, spec: ThresholdSpec, stats: EndpointStats) -> ThresholdResult:
-    """The threshold judged on its point estimate, exactly (no reason yet)."""
+def _point_judgement(row: SloRow, spec: ThresholdSpec, stats: EndpointStats,
+                     elapsed_s: float | None = None) -> ThresholdResult:
+    """The threshold judged on its point estimate, exactly (no reason yet). ``throughput`` (k6's
+    ``http_reqs`` rate) is the row's requests over ``elapsed_s``: NO DATA without a duration."""
     threshold = spec.threshold
     aggregation = threshold.aggregation
     kind, op, limit = aggregation.kind, threshold.op, threshold.value
@@ -231,6 +236,12 @@ def _point_judgement(row: SloRow, spec: ThresholdSpec, stats: EndpointStats) -> 
         state = _state(threshold.compare(share, exact_fraction(limit)))
         return ThresholdResult(**base, state=state, estimate=state, observed=float(share), n=n,
                                failures=failures, successes=successes, beyond=failures)
+    if kind == "throughput":
+        if not elapsed_s or elapsed_s <= 0:
+            return ThresholdResult(**base, state=NO_DATA, observed=None, n=0)
+        observed = stats.count / elapsed_s
+        state = _state(threshold.holds(observed))
+        return ThresholdResult(**base, state=state, estimate=state, observed=observed, n=stats.count)
     if kind == "count":
         state = _state(threshold.holds(float(stats.count)))
         return ThresholdResult(**base, state=state, estimate=state, observed=float(stats.count), n=stats.count)
@@ -280,18 +291,22 @@ def evaluate(table: SloTable, recorder: RequestRecorder, *, strict: bool = False
     conf.check_confidence(confidence)
     policy = conf.InconclusivePolicy(policy).value
     marks = marks or {}
-    counts = recorder.key_counts()
-    judged_keys: set[tuple[str, str]] = set()
+    counts = recorder.raw_key_counts()
+    judged_keys: set[tuple] = set()
     pooled: list[tuple[SloRow, EndpointStats]] = []
     for row in table.rows:
-        keys = [k for k in counts if row.matches(*k)]
+        keys = [k for k in counts if row.matches_key(k)]
         judged_keys.update(keys)
-        pooled.append((row, recorder.pooled(keys, row=row.name)))
-    unjudged = [(m, n, c) for (m, n), c in counts.items() if (m, n) not in judged_keys]
+        pooled.append((row, recorder.pooled(keys, row=None if row.needs_split else row.name)))
+    unjudged_counts: dict[tuple[str, str], int] = {}
+    for k, c in counts.items():
+        if k not in judged_keys:
+            unjudged_counts[(k[0], k[1])] = unjudged_counts.get((k[0], k[1]), 0) + c
+    unjudged = [(m, n, c) for (m, n), c in unjudged_counts.items()]
     unjudged_names = [f"{m} {n}" for m, n, _ in unjudged] + [f"{m} {n}" for m, n in recorder.unrecorded_keys]
     results: list[ThresholdResult] = []
     reasons: list[str] = []
-    notes: list[str] = []
+    notes: list[str] = list(table.notes)
     any_data = False
     invalid = 0
     for row, stats in pooled:
@@ -341,9 +356,9 @@ def evaluate(table: SloTable, recorder: RequestRecorder, *, strict: bool = False
 
 
 def _judged_once(recorder: RequestRecorder, pooled: list[tuple[SloRow, EndpointStats]],
-                 judged_keys: set[tuple[str, str]]) -> int:
+                 judged_keys: set[tuple]) -> int:
     """Requests judged by at least one row, each counted once (rows may share requests)."""
-    counts = recorder.key_counts()
+    counts = recorder.raw_key_counts()
     rows = {row.name for row, _ in pooled}
     in_pools = sum(recorder.pool_count(p) for p in recorder.pool_rows() if rows.intersection(p))
     return sum(counts[k] for k in judged_keys) + in_pools
@@ -376,9 +391,9 @@ def attach_open_model(verdict: Verdict, uncorrected: Verdict, summary: OpenModel
                        for t, u in zip(verdict.thresholds, uncorrected.thresholds, strict=True))
     notes = list(verdict.notes)
     if summary.dropped:
-        notes.append(f"open model: {summary.dropped} of {summary.due} due iterations were dropped (every one of "
-                     f"{summary.max_vus} users busy, or the run ended): they are in no latency figure; "
-                     "raise --max-vus, or read it as overload")
+        notes.append(f"open model: {summary.dropped} of {summary.due} due iterations were dropped (all "
+                     f"--max-vus {summary.max_vus} users busy and the backlog full, or the run ended): they are "
+                     "in no latency figure; raise --max-vus, or read it as overload")
     return replace(verdict, thresholds=thresholds, notes=tuple(notes), open_model=summary)
 
 

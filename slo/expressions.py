@@ -33,6 +33,7 @@ __all__ = [
     "LATENCY_KINDS",
     "OPERATORS",
     "RATE_KINDS",
+    "THROUGHPUT_KINDS",
     "Threshold",
     "exact_fraction",
     "format_number",
@@ -42,7 +43,11 @@ __all__ = [
 LATENCY_KINDS = frozenset({"p", "avg", "med", "min", "max"})
 RATE_KINDS = frozenset({"rate", "fail_rate"})
 COUNT_KINDS = frozenset({"count"})
+# Requests per second over the run: k6's ``http_reqs`` ``rate``. Never written as such in an
+# expression: ``parse_threshold(..., rate_is_throughput=True)`` reads ``rate`` as this kind.
+THROUGHPUT_KINDS = frozenset({"throughput"})
 AGGREGATION_KINDS = LATENCY_KINDS | RATE_KINDS | COUNT_KINDS
+_ALL_KINDS = AGGREGATION_KINDS | THROUGHPUT_KINDS
 # In the order users read them in an error message.
 _AGGREGATION_HELP = "p(N), avg, med, min, max, rate, fail_rate, count"
 
@@ -54,9 +59,11 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
+# k6 also writes equality as JavaScript's ``===``; it is read as ``==`` (the source keeps ``===``).
+_OP_ALIASES = {"===": "=="}
 OPERATORS: tuple[str, ...] = tuple(_OPS)
 COMPARISONS = _OPS  # the same table for exact fractions and floats alike (slo.confidence)
-_OPERATOR_HELP = ", ".join(OPERATORS)
+_OPERATOR_HELP = ", ".join((*OPERATORS, *_OP_ALIASES))
 
 _WS = re.compile(r"\s*")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -117,7 +124,7 @@ class Aggregation:
     arg: float | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in AGGREGATION_KINDS:
+        if self.kind not in _ALL_KINDS:
             raise ValueError(f"unknown aggregation kind {self.kind!r}")
         if self.kind == "p":
             if self.arg is None or not (0 < self.arg <= 100):
@@ -130,7 +137,7 @@ class Aggregation:
         if self.kind == "p":
             assert self.arg is not None
             return f"p({format_number(self.arg)})"
-        return self.kind
+        return "rate" if self.kind == "throughput" else self.kind
 
     @property
     def is_latency(self) -> bool:
@@ -146,7 +153,8 @@ class Aggregation:
 @dataclass(frozen=True)
 class Threshold:
     """One parsed expression. ``value`` is in milliseconds for latency aggregations (units already
-    converted), a ratio in 0..1 for rates, a number of requests for ``count``."""
+    converted), a ratio in 0..1 for rates, a number of requests for ``count``, requests per second
+    for ``throughput``. ``op`` is canonical (``===`` is stored as ``==``; ``source`` keeps it)."""
 
     source: str
     aggregation: Aggregation
@@ -186,9 +194,12 @@ def _unknown_aggregation_hint(name: str) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def parse_threshold(text: str) -> Threshold:
+def parse_threshold(text: str, *, rate_is_throughput: bool = False) -> Threshold:
     """Parse a k6-style threshold expression such as ``p(95)<800``, ``p(99.9) <= 1.2s`` or
     ``rate>=0.999``.
+
+    ``rate_is_throughput`` reads ``rate`` as k6's ``http_reqs`` rate (requests per second, any
+    non-negative number, optionally written ``/s``) instead of a ratio in 0..1.
 
     Raises :class:`ExpressionError` (a ``ValueError``) with a message that says what is wrong and
     at which 1-based column; nothing else escapes for any input string.
@@ -241,7 +252,7 @@ def parse_threshold(text: str) -> Threshold:
     elif after_name < len(text) and text[after_name] == "(":
         raise _err(text, after_name, f"{name!r} takes no argument",
                    "; only p(N) has one")
-    aggregation = Aggregation(name, arg)
+    aggregation = Aggregation("throughput" if rate_is_throughput and name == "rate" else name, arg)
     label = text[name_pos:pos]
 
     # --- operator ----------------------------------------------------------------------------
@@ -252,16 +263,17 @@ def parse_threshold(text: str) -> Threshold:
     if m is None:
         raise _err(text, pos, f"missing operator after {label!r}",
                    f" (found {text[pos]!r}); expected one of {_OPERATOR_HELP}")
-    op = m.group()
+    op = _OP_ALIASES.get(m.group(), m.group())
     if op not in _OPS:
         hint = "; use == for equality" if op == "=" else ""
         raise _err(text, pos, f"unknown operator {op!r}", f"; expected one of {_OPERATOR_HELP}{hint}")
     op_pos = pos
+    op_text = m.group()
     pos = _skip_ws(text, m.end())
 
     # --- value -------------------------------------------------------------------------------
     if pos >= len(text):
-        raise _err(text, op_pos + len(op), f"missing value after {op!r}")
+        raise _err(text, op_pos + len(op_text), f"missing value after {op_text!r}")
     value_pos = pos
     token = _TOKEN.match(text, pos).group()  # type: ignore[union-attr]
     m = _NUMBER.match(text, pos)
@@ -274,7 +286,7 @@ def parse_threshold(text: str) -> Threshold:
     rest = text[pos:value_pos + len(token)]
     if rest:
         # Something glued to the number: a unit ("800ms"), or a malformed number ("8x0", "1e").
-        if _UNIT_WORD.fullmatch(rest) and rest[0] not in "eE":
+        if (_UNIT_WORD.fullmatch(rest) and rest[0] not in "eE") or rest == "/s":
             unit = rest
             pos += len(rest)
         elif rest[0].isalnum() or rest[0] in ".+-":
@@ -312,6 +324,11 @@ def parse_threshold(text: str) -> Threshold:
             shown = f"{number_text}%" if unit == "%" else number_text
             raise _err(text, value_pos, f"{label} value {shown} out of range",
                        ": must be between 0 and 1 (write 0.999, not 99.9)")
+    elif aggregation.kind == "throughput":
+        if unit is not None and unit != "/s":
+            raise _err(text, unit_pos, f"unit {unit!r} not allowed on http_reqs' rate",
+                       ": it is requests per second (e.g. rate>50 or rate>50/s)")
+        value = float(number)
     else:
         if unit is not None:
             raise _err(text, unit_pos, f"unit {unit!r} not allowed on count",

@@ -23,8 +23,8 @@ __all__ = ["describe_lost", "failure_reason", "format_duration", "format_goodput
            "format_limit", "format_observed", "format_open_model", "format_rate", "format_settle", "format_summary",
            "format_uncorrected", "format_value", "settle_lines", "state_word"]
 
-_SCALE = {"ms": 1.0, "ratio": 100.0}
-_SUFFIX = {"ms": " ms", "ratio": "%"}
+_SCALE = {"ms": 1.0, "ratio": 100.0, "requests/s": 1.0}
+_SUFFIX = {"ms": " ms", "ratio": "%", "requests/s": "/s"}
 _MARKS = {PASS: ("✓", "PASS"), FAIL: ("✗", "FAIL"), INCONCLUSIVE: ("?", "INCONCLUSIVE"), NO_DATA: ("∅", "NO DATA")}
 _ASCII_MARKS = {PASS: "+", FAIL: "x", INCONCLUSIVE: "?", NO_DATA: "-"}
 
@@ -58,6 +58,8 @@ def format_limit(result: ThresholdResult) -> str:
         value = f"{format_number(round(result.limit * 100, 10))}%"
     elif result.unit == "ms":
         value = f"{format_number(result.limit)} ms"
+    elif result.unit == "requests/s":
+        value = f"{format_number(result.limit)}/s"
     else:
         value = format_number(result.limit)
     return f"{result.op} {value}"

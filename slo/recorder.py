@@ -24,6 +24,12 @@ stats report: only the keys that changed, each with its histogram as sparse (ind
 so a report costs little even at the key cap; the master folds them in with
 :meth:`RequestRecorder.merge_encoded`, losslessly.
 
+Status and outcome. A table with k6 keys such as ``http_req_duration{expected_response:true}`` or
+``{status:503}`` needs to tell a request's status and outcome apart: its plan says ``split``, and
+each request is then recorded under ``(method, name, status, failed)`` instead of ``(method, name)``
+(still one dict lookup per request). Rows pool the split keys they select; everything that lists
+keys (:meth:`RequestRecorder.keys`, :meth:`RequestRecorder.stats`) folds them back per (method, name).
+
 Bounded memory. At most ``max_keys`` distinct keys get their own histogram. A request under any
 further key is never dropped when an SLO row names it: it goes into that row's overflow pool (one
 per set of matching rows), so the row still judges it. Only requests that no row names are left
@@ -68,6 +74,7 @@ _UNRECORDED_KEYS_KEPT = 10
 _PENDING_MAX = 4_096  # values buffered per key before they go into its histogram (bounds memory)
 
 Key = tuple[str, str]
+RawKey = tuple[Any, ...]  # (method, name) or, split, (method, name, status, failed)
 Router = Callable[[str, str], tuple[str, ...]]
 
 
@@ -122,9 +129,11 @@ class RecorderPlan:
 
     limits: tuple[float, ...] = ()
     rows: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    split: bool = False  # record per (method, name, status, failed): rows filter by status or outcome
 
     def to_data(self) -> dict[str, Any]:
-        return {"limits": list(self.limits), "rows": [[name, list(reqs)] for name, reqs in self.rows]}
+        return {"limits": list(self.limits), "rows": [[name, list(reqs)] for name, reqs in self.rows],
+                "split": self.split}
 
     @classmethod
     def from_data(cls, data: Any) -> RecorderPlan:
@@ -132,9 +141,10 @@ class RecorderPlan:
         try:
             limits = tuple(sorted({float(v) for v in data["limits"]}))
             rows = tuple((str(name), tuple(str(r) for r in reqs)) for name, reqs in data["rows"])
-        except (KeyError, TypeError, ValueError) as exc:
+            split = bool(data.get("split", False))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"malformed recorder plan: {exc!r}") from None
-        return cls(limits=limits, rows=rows)
+        return cls(limits=limits, rows=rows, split=split)
 
 
 @dataclass(frozen=True)
@@ -326,7 +336,9 @@ class RequestRecorder:
         self.plan = plan or RecorderPlan()
         self.limits: tuple[float, ...] = tuple(sorted(set(self.plan.limits)))
         self._route = _router(self.plan.rows)
-        self._entries: dict[Key, _Entry] = {}
+        #: Whether requests are recorded per status and outcome (the caller passes ``status``).
+        self.split = self.plan.split
+        self._entries: dict[RawKey, _Entry] = {}
         self._pools: dict[tuple[str, ...], _Entry] = {}
         self._scratch: dict[tuple[int, ...], tuple[HdrHistogram, np.ndarray]] = {}
         #: Requests left unrecorded: past ``max_keys`` keys and named by no row (so judged by none).
@@ -335,13 +347,15 @@ class RequestRecorder:
         self.unrecorded_keys: list[Key] = []
 
     # -- hot path -----------------------------------------------------------------------------
-    def record(self, method: str, name: str, response_time_ms: float | None, failed: bool) -> None:
+    def record(self, method: str, name: str, response_time_ms: float | None, failed: bool,
+               status: int | None = None) -> None:
         """Record one request: a dict lookup, a histogram increment, one bisection, a few
         comparisons. ``None`` counts the request without a latency; NaN and negatives are counted
-        as invalid."""
-        entry = self._entries.get((method, name))
+        as invalid. ``status`` (the response code, 0 for none) is given exactly when :attr:`split`."""
+        key = (method, name) if status is None else (method, name, status, failed)
+        entry = self._entries.get(key)
         if entry is None:
-            entry = self._entry_for(method, name, 1)
+            entry = self._entry_for(key, 1)
             if entry is None:
                 return
         entry.count += 1
@@ -373,12 +387,14 @@ class RequestRecorder:
             entry.max_ms = ms
         entry.sum_ms += ms
 
-    def _entry_for(self, method: str, name: str, requests: int) -> _Entry | None:
+    def _entry_for(self, raw_key: RawKey, requests: int) -> _Entry | None:
         """A new key's entry; past ``max_keys``, the overflow pool of the rows that name it, or
-        ``None`` (and ``requests`` counted as unrecorded) when no row does."""
+        ``None`` (and ``requests`` counted as unrecorded) when no row does. (An overflow pool
+        does not split by status or outcome: rows that filter by them do not see it.)"""
         if len(self._entries) < self.max_keys:
-            entry = self._entries[(method, name)] = _Entry(len(self.limits))
+            entry = self._entries[raw_key] = _Entry(len(self.limits))
             return entry
+        method, name = raw_key[0], raw_key[1]
         rows = self._route(method, name)
         if rows:
             pool = self._pools.get(rows)
@@ -394,10 +410,20 @@ class RequestRecorder:
     # -- reading ------------------------------------------------------------------------------
     def keys(self) -> list[Key]:
         """The recorded (method, name) keys, in first-seen order (overflow pools not included)."""
-        return [key for key, entry in self._entries.items() if entry.count]
+        return list(self.key_counts())
 
     def key_counts(self) -> dict[Key, int]:
-        """Requests per recorded key."""
+        """Requests per recorded (method, name) key (split keys folded together)."""
+        counts: dict[Key, int] = {}
+        for key, entry in self._entries.items():
+            if entry.count:
+                base = (key[0], key[1])
+                counts[base] = counts.get(base, 0) + entry.count
+        return counts
+
+    def raw_key_counts(self) -> dict[RawKey, int]:
+        """Requests per recorded key as recorded: ``(method, name)`` or, split, ``(method, name,
+        status, failed)``; what rows select from (``SloRow.matches_key``)."""
         return {key: entry.count for key, entry in self._entries.items() if entry.count}
 
     def pool_rows(self) -> list[tuple[str, ...]]:
@@ -415,17 +441,17 @@ class RequestRecorder:
 
     def stats(self, method: str, name: str) -> EndpointStats | None:
         """A snapshot of one key (exact method and name), or ``None`` if it was never recorded."""
-        entry = self._entries.get((method, name))
-        if entry is None or not entry.count:
+        keys = [k for k, e in self._entries.items() if k[0] == method and k[1] == name and e.count]
+        if not keys:
             return None
-        stats = self.pooled([(method, name)])
+        stats = self.pooled(keys)
         if stats.histogram is not None:  # a copy: later records must not change the snapshot
             copy = new_histogram()
             copy.add(stats.histogram)
             stats.histogram = copy
         return stats
 
-    def pooled(self, keys: Iterable[Key], row: str | None = None) -> EndpointStats:
+    def pooled(self, keys: Iterable[RawKey], row: str | None = None) -> EndpointStats:
         """One distribution over several keys and, with ``row``, the overflow pools of that row.
         Unknown keys are ignored; a key listed twice counts once.
 
@@ -479,18 +505,22 @@ class RequestRecorder:
         lists) that survives JSON and msgpack: what a Locust worker adds to its report.
 
         ``{"version": 2, "unit": "ns", "limits": [ms, ...], "unrecorded": int,
-        "unrecorded_keys": [[method, name], ...], "entries": [{"method", "name", "rows", "count",
+        "unrecorded_keys": [[method, name], ...], "entries": [{"method", "name", "status",
+        "split_failed", "rows", "count",
         "failures", "timed", "invalid", "beyond_range", "min_ms", "max_ms", "sum_ms", "bins",
         "equal", "index": [...], "counts": [...]}, ...]}``: ``rows`` is null for a key and the row
-        names for an overflow pool; ``index``/``counts`` are the histogram's non-zero counters.
+        names for an overflow pool; ``status`` and ``split_failed`` are null unless split;
+        ``index``/``counts`` are the histogram's non-zero counters.
         """
-        items = [((m, n), None, e) for (m, n), e in self._entries.items() if e.count]
+        items = [(k, None, e) for k, e in self._entries.items() if e.count]
         items += [((_OVERFLOW_METHOD, "\x00".join(rows)), list(rows), e) for rows, e in self._pools.items() if e.count]
         sparse = _sparse_counts([e for _, _, e in items])
         entries = []
-        for ((method, name), rows, e), (index, counts) in zip(items, sparse, strict=True):
+        for (key, rows, e), (index, counts) in zip(items, sparse, strict=True):
             timed = e.timed > 0
-            entries.append({"method": method, "name": name, "rows": rows, "count": e.count, "failures": e.failures,
+            status, failed = (key[2], key[3]) if len(key) == 4 else (None, None)
+            entries.append({"method": key[0], "name": key[1], "status": status, "split_failed": failed,
+                            "rows": rows, "count": e.count, "failures": e.failures,
                             "timed": e.timed, "invalid": e.invalid, "beyond_range": e.beyond_range,
                             "min_ms": e.min_ms if timed else 0.0, "max_ms": e.max_ms if timed else 0.0,
                             "sum_ms": e.sum_ms, "bins": list(e.bins), "equal": list(e.equal), "index": index,
@@ -535,7 +565,9 @@ class RequestRecorder:
             counts_all = np.fromiter(chain.from_iterable(item["counts"] for item in items), dtype=np.int64)
             lengths = [len(item["index"]) for item in items]
             for item in items:
-                key = (str(item["method"]), str(item["name"]))
+                key: RawKey = (str(item["method"]), str(item["name"]))
+                if item.get("status") is not None:
+                    key = (*key, int(item["status"]), bool(item["split_failed"]))
                 rows = None if item.get("rows") is None else tuple(str(r) for r in item["rows"])
                 ints = {f: int(item[f]) for f in ("count", "failures", "timed", "invalid", "beyond_range")}
                 floats = {f: float(item[f]) for f in ("min_ms", "max_ms", "sum_ms")}
@@ -566,7 +598,7 @@ class RequestRecorder:
                 if entry is None:
                     entry = self._pools[rows] = _Entry(len(self.limits))
             else:
-                entry = self._entries.get(key) or self._entry_for(key[0], key[1], ints["count"])
+                entry = self._entries.get(key) or self._entry_for(key, ints["count"])
                 if entry is None:
                     continue
             entry.view[index] += counts

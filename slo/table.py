@@ -13,11 +13,12 @@ import math
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from slo.expressions import ExpressionError, Threshold, parse_threshold
+from slo.expressions import ExpressionError, Threshold, format_number, parse_threshold
+from slo.k6_metrics import NOT_MEASURED, K6KeyError, parse_k6_expression, parse_k6_key
 
 __all__ = [
     "DEFAULT_TABLE_PATH",
@@ -37,9 +38,13 @@ DEFAULT_TABLE_PATH: Path = Path(__file__).with_name("default.toml")
 HTTP_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
                                  "CONNECT")
 
-_TOP_KEYS = ("row",)
+_TOP_KEYS = ("row", "thresholds")
 _ROW_KEYS = ("name", "requests", "thresholds", "required", "description")
 _THRESHOLD_KEYS = ("threshold", "abort_on_fail", "delay_abort_eval")
+_K6_THRESHOLD_KEYS = ("threshold", "abortOnFail", "delayAbortEval")  # [thresholds]: k6's spelling
+# A success-rate threshold ``rate < x`` (or ``<=``) with x at most this is almost surely a failure
+# rate written the k6 way (``http_req_failed: rate<0.01``): warned about when the table loads.
+SMALL_RATE = 0.1
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -75,14 +80,14 @@ def _compile_request(request: str) -> tuple[str, re.Pattern[str] | None, str]:
 def request_matchers(requests: tuple[str, ...] | list[str]) -> Callable[[str, str], bool]:
     """``(method, name) -> bool``: whether a request is one of ``requests`` (``"METHOD NAME"``).
 
-    The method compares case-insensitively, the name exactly, or by ``*`` wildcards over the whole
-    name (never as a prefix)."""
+    The method compares case-insensitively (``*``: any method, for k6 metric keys), the name
+    exactly, or by ``*`` wildcards over the whole name (never as a prefix)."""
     compiled = tuple(_compile_request(r) for r in requests)
 
     def matches(method: str, name: str) -> bool:
         method = method.upper()
         for row_method, pattern, row_name in compiled:
-            if row_method != method:
+            if row_method != method and row_method != "*":
                 continue
             if name == row_name or (pattern is not None and pattern.fullmatch(name)):
                 return True
@@ -97,6 +102,11 @@ class SloRow:
 
     All matched requests are pooled into one distribution, like a k6 sub-metric. ``required``
     makes "no data" (none of the requests ran) a failure instead of a neutral result.
+
+    Rows from k6 metric keys (``[thresholds]``, ``slo.k6_metrics``) also carry ``metric`` and
+    may narrow the requests by response ``status`` and by ``outcome`` (``True``: successful
+    requests only, k6's ``expected_response:true``; ``False``: failed ones only). Those filters
+    need a recorder that splits its keys by status and outcome (:attr:`needs_split`).
     """
 
     name: str
@@ -104,6 +114,9 @@ class SloRow:
     thresholds: tuple[ThresholdSpec, ...]
     required: bool = False
     description: str = ""
+    metric: str = ""
+    status: int | None = None
+    outcome: bool | None = None
     _matches: Callable[[str, str], bool] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -113,6 +126,23 @@ class SloRow:
         """Whether a request (Locust's ``request_type`` and ``name``) belongs to this row
         (:func:`request_matchers`)."""
         return self._matches(method, name)
+
+    @property
+    def needs_split(self) -> bool:
+        """Whether judging this row needs the recorder's keys split by status and outcome."""
+        return self.status is not None or self.outcome is not None
+
+    def matches_key(self, key: tuple[str, ...]) -> bool:
+        """Whether a recorder key belongs to this row: ``(method, name)``, or, from a recorder that
+        splits, ``(method, name, status, failed)``. A row with a status or outcome filter takes
+        no unsplit key (it cannot tell which of its requests qualify)."""
+        if not self._matches(key[0], key[1]):
+            return False
+        if not self.needs_split:
+            return True
+        if len(key) < 4:
+            return False
+        return (self.status is None or key[2] == self.status) and (self.outcome is None or key[3] != self.outcome)
 
     @property
     def latency_limits(self) -> tuple[float, ...]:
@@ -126,6 +156,15 @@ class SloTable:
 
     rows: tuple[SloRow, ...]
     source: str
+    #: What the file asks that is not judged (k6 metrics not measured here), one line each.
+    notes: tuple[str, ...] = ()
+    #: Probable mistakes (``rate<0.01`` on a success rate), one line each: printed once at load.
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def needs_split(self) -> bool:
+        """Whether any row filters by status or outcome (the recorder must split its keys)."""
+        return any(row.needs_split for row in self.rows)
 
     def row(self, name: str) -> SloRow:
         """The row called ``name`` (``KeyError`` if there is none)."""
@@ -147,7 +186,7 @@ class SloTable:
             raise SloFileError(f"{self.source}: no row called {', '.join(hints)}; rows: {', '.join(known)}")
         kept = tuple(row for row in self.rows if row.name in names)
         left_out = tuple(row.name for row in self.rows if row.name not in names)
-        return SloTable(rows=kept, source=self.source), left_out
+        return replace(self, rows=kept), left_out
 
 
 def _type_name(value: object) -> str:
@@ -227,15 +266,19 @@ class _Loader:
     def table(self, doc: dict[str, Any]) -> SloTable:
         unknown = [k for k in doc if k not in _TOP_KEYS]
         if unknown:
-            raise self.error(_unknown_keys(unknown, _TOP_KEYS) + " (each SLO is a [[row]] table)")
+            raise self.error(_unknown_keys(unknown, _TOP_KEYS) + " (each SLO is a [[row]] table, or a k6 "
+                             "metric key in [thresholds])")
+        k6_rows, notes = self.k6_thresholds(doc.get("thresholds"))
         rows_raw = doc.get("row")
-        if rows_raw is None:
+        if rows_raw is None and (k6_rows or notes):
+            rows_raw = []
+        elif rows_raw is None:
             raise self.error("no rows: add at least one [[row]] table with name, requests and thresholds")
         if isinstance(rows_raw, dict):
             raise self.error("'row' must be an array of tables: write [[row]], not [row]")
         if not isinstance(rows_raw, list):
             raise self.error(f"'row' must be an array of tables ([[row]]), got {_type_name(rows_raw)}")
-        if not rows_raw:
+        if not rows_raw and not k6_rows and not notes:
             raise self.error("no rows: add at least one [[row]] table with name, requests and thresholds")
         rows: list[SloRow] = []
         first_index: dict[str, int] = {}
@@ -246,7 +289,72 @@ class _Loader:
                                  index, row.name)
             first_index[row.name] = index
             rows.append(row)
-        return SloTable(rows=tuple(rows), source=self.source)
+        for row in k6_rows:
+            if row.name in first_index:
+                raise self.error(f"[thresholds] key {row.name!r} is also the name of row {first_index[row.name]}")
+            rows.append(row)
+        return SloTable(rows=tuple(rows), source=self.source, notes=tuple(notes),
+                        warnings=tuple(_rate_warnings(self.source, rows)))
+
+    def k6_thresholds(self, raw: object) -> tuple[list[SloRow], list[str]]:
+        """``[thresholds]``: k6 metric keys with lists of expressions, as k6's ``options.thresholds``
+        (``slo.k6_metrics``). Returns the rows and the notes for keys that are not measured."""
+        if raw is None:
+            return [], []
+        if not isinstance(raw, dict):
+            raise self.error(f"'thresholds' must be a table of k6 metric keys ([thresholds]), got {_type_name(raw)}")
+        rows: list[SloRow] = []
+        notes: list[str] = []
+        for key, items in raw.items():
+            where = f"[thresholds] {key!r}"
+            try:
+                parsed = parse_k6_key(key)
+            except K6KeyError as exc:
+                raise SloFileError(f"{self.source}: {exc}") from None
+            if isinstance(items, str | dict):
+                items = [items]
+            if not isinstance(items, list) or not items:
+                raise self.error(f"{where}: expected a non-empty array of expressions like \"p(95)<800\" "
+                                 f"(k6's thresholds), got {_type_name(items) if items != [] else 'an empty array'}")
+            if parsed.metric in NOT_MEASURED:
+                exprs = ", ".join(repr(i if isinstance(i, str) else i.get("threshold")) for i in items)
+                notes.append(f"{parsed.source}: {NOT_MEASURED[parsed.metric]} ({exprs} not judged)")
+                continue
+            specs = tuple(self.k6_threshold(where, parsed.metric, i, item) for i, item in enumerate(items, 1))
+            rows.append(SloRow(name=parsed.source, requests=parsed.requests, thresholds=specs,
+                               metric=parsed.metric, status=parsed.status, outcome=parsed.expected))
+        return rows, notes
+
+    def k6_threshold(self, where: str, metric: str, position: int, raw: object) -> ThresholdSpec:
+        """One entry of a k6 threshold list: a string, or ``{threshold, abortOnFail, delayAbortEval}``."""
+        if isinstance(raw, dict):
+            unknown = [k for k in raw if k not in _K6_THRESHOLD_KEYS]
+            if unknown:
+                raise self.error(f"{where}: threshold {position}: {_unknown_keys(unknown, _K6_THRESHOLD_KEYS)}")
+            expr = raw.get("threshold")
+            if not isinstance(expr, str):
+                raise self.error(f"{where}: threshold {position}: 'threshold' must be a string (the expression), "
+                                 f"got {_type_name(expr)}")
+            abort = raw.get("abortOnFail", False)
+            if not isinstance(abort, bool):
+                raise self.error(f"{where}: threshold {expr!r}: 'abortOnFail' must be true or false, "
+                                 f"got {_type_name(abort)}")
+            delay = 0.0
+            if "delayAbortEval" in raw:
+                try:
+                    delay = parse_duration(raw["delayAbortEval"])
+                except ValueError as exc:
+                    raise self.error(f"{where}: threshold {expr!r}: 'delayAbortEval': {exc}") from None
+        elif isinstance(raw, str):
+            expr, abort, delay = raw, False, 0.0
+        else:
+            raise self.error(f"{where}: threshold {position} must be a string like \"p(95)<800\" or a table "
+                             f"{{ threshold = \"...\", abortOnFail = true }}, got {_type_name(raw)}")
+        try:
+            threshold = parse_k6_expression(metric, expr)
+        except ExpressionError as exc:
+            raise self.error(f"{where}: threshold {expr!r}: {exc.detail}") from None
+        return ThresholdSpec(threshold, abort_on_fail=abort, delay_abort_eval_s=delay)
 
     def row(self, index: int, raw: object) -> SloRow:
         if not isinstance(raw, dict):
@@ -353,6 +461,23 @@ class _Loader:
             return parse_threshold(text)
         except ExpressionError as exc:
             raise self.error(exc.detail, index, name, text) from None
+
+
+def _rate_warnings(source: str, rows: list[SloRow]) -> list[str]:
+    """A line per success-rate threshold that asks for *few* successes (``rate<0.01``): k6's
+    ``http_req_failed`` line pasted onto a success rate, where a clean run fails."""
+    out = []
+    for row in rows:
+        for spec in row.thresholds:
+            t = spec.threshold
+            if t.aggregation.kind == "rate" and t.op in ("<", "<=") and t.value <= SMALL_RATE:
+                share = format_number(round(t.value * 100, 10))
+                fix = f"fail_rate{t.op}{format_number(t.value)}"
+                k6 = f'http_req_failed = ["{t.source}"] in [thresholds]' if not row.metric else None
+                suggestion = f"write {fix!r}" + (f" (or, as in k6, {k6})" if k6 else " under http_req_failed")
+                out.append(f"{source}: row {row.name!r}: {t.source!r} asks for a success rate below {share}%: "
+                           f"a clean run fails it. If it is a failure rate, {suggestion}")
+    return out
 
 
 def parse_table(text: str, source: str = "<string>") -> SloTable:

@@ -89,7 +89,7 @@ class VerdictFormatError(ValueError):
 class ThresholdResult:
     """One threshold of one row, judged.
 
-    ``observed`` is the aggregate in ``unit`` (``ms``, ``ratio`` or ``requests``), ``None`` exactly
+    ``observed`` is the aggregate in ``unit`` (``ms``, ``ratio``, ``requests`` or ``requests/s``), ``None`` exactly
     when ``state`` is NO_DATA; for percentiles it is the histogram's value, placed on the side of
     the limit that the exact counts decided. ``requests`` counts the row's requests (once each);
     ``n`` the samples the aggregate is over (timed requests for latency). ``beyond`` is the number
@@ -151,7 +151,8 @@ class Goodput:
 @dataclass(frozen=True)
 class OpenModelSummary:
     """The open model's run (docs/open-model.md): rates in iterations/s over ``window_s`` (how long
-    iterations were dispatched); ``late`` started more than ``late_tolerance_ms`` after due;
+    iterations were dispatched; over workers, their shares of the plan integrated over their
+    times); ``late`` started more than ``late_tolerance_ms`` after due;
     ``dropped`` never started. ``corrected``: the thresholds judge corrected latencies."""
 
     arrivals: str

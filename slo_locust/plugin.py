@@ -137,7 +137,8 @@ class SloGate:
         self.open_counts = CountsByWorker()  # master: the workers' open-model counts, summed
         self.verdict: Verdict | None = None
         self.aborted_by: list[str] = []
-        self.started_at = time.monotonic()
+        self.started_at = self.counted_since = time.monotonic()
+        self.stopped_at: float | None = None
         self._live: gevent.Greenlet | None = None
         self.bad_reports = 0
         self.workers = WorkerLedger()
@@ -166,20 +167,22 @@ class SloGate:
 
     # -- the per-request hot path: the recorder only (open model: both recorders and goodput) --
     def on_request(self, request_type: str, name: str, response_time: float | None, exception: Any = None,
-                   context: Any = None, **_: Any) -> None:
+                   response: Any = None, context: Any = None, **_: Any) -> None:
+        failed = exception is not None
+        # the table filters by status or outcome (k6's {status:...}, expected_response): keys carry the code
+        status = (getattr(response, "status_code", 0) or 0) if self.recorder.split else None
         iteration = context.get(ITERATION_KEY) if context else None
         if iteration is None:
-            self.recorder.record(request_type, name, response_time, exception is not None)
+            self.recorder.record(request_type, name, response_time, failed, status)
             return
-        failed = exception is not None
-        self.uncorrected.record(request_type, name, response_time, failed)
+        self.uncorrected.record(request_type, name, response_time, failed, status)
         if response_time is None:
-            self.recorder.record(request_type, name, None, failed)
+            self.recorder.record(request_type, name, None, failed, status)
             if failed:
                 iteration.good = False
             return
         corrected = response_time + iteration.lateness_ms
-        self.recorder.record(request_type, name, corrected, failed)
+        self.recorder.record(request_type, name, corrected, failed, status)
         if iteration.good and (failed or not self.goodput.meets(request_type, name, corrected)):
             iteration.good = False
 
@@ -322,10 +325,10 @@ class SloGate:
         verdict = evaluate(self.table, self.recorder, strict=self.strict, rows_left_out=self.rows_left_out,
                            confidence=self.confidence if confidence is None else confidence,
                            policy=str(option(self.environment, "slo_inconclusive", "estimate") or "estimate"),
-                           marks=self.windows.marks, elapsed_s=time.monotonic() - self.started_at, looks=looks)
+                           marks=self.windows.marks, elapsed_s=self.elapsed_s(), looks=looks)
         run = self.open_run()
         if run is not None:
-            unc = evaluate(self.table, self.uncorrected, rows_left_out=self.rows_left_out)
+            unc = evaluate(self.table, self.uncorrected, rows_left_out=self.rows_left_out, elapsed_s=self.elapsed_s())
             verdict = attach_open_model(verdict, unc, self.open_summary(run))
         runner = self.runner
         verdict = conclude(
@@ -336,6 +339,14 @@ class SloGate:
         if store and not self._settled:  # the settled verdict is final: every view shows that one
             self.verdict = verdict
         return verdict
+
+    def elapsed_s(self) -> float:
+        """Seconds the recorder's counts span: from the test's start (or the last stats reset) to
+        its stop, or to now while it runs (k6's ``http_reqs`` rate divides by this)."""
+        return (self.stopped_at or time.monotonic()) - self.counted_since
+
+    def on_test_stop(self, **_: Any) -> None:
+        self.stopped_at = time.monotonic()
 
     def open_summary(self, run: Any) -> OpenModelSummary:
         """The verdict's ``open_model``: this process's counts, or on the master the workers' sum."""
@@ -372,7 +383,8 @@ class SloGate:
         self.workers.reset()
         self.verdict, self.aborted_by, self.bad_reports = None, [], 0
         self._collected = self._settled = False
-        self.started_at = time.monotonic()
+        self.started_at = self.counted_since = time.monotonic()
+        self.stopped_at: float | None = None
         self.windows = WindowMarks(float(option(self.environment, "slo_window", 0.0) or 0.0))
         self.windows.reset(self.started_at)
         self.looks, self._look_judged, self.steady_settled, self._hold_since = 0, 0, False, None
@@ -386,6 +398,7 @@ class SloGate:
 
     def on_reset_stats(self, **_: Any) -> None:
         self.recorder.reset()
+        self.counted_since = time.monotonic()
         self.uncorrected.reset()
         self.windows.reset(time.monotonic())
         self._look_judged = 0
@@ -549,6 +562,8 @@ def on_init(environment: Environment, runner: Runner | None = None, web_ui: Any 
         try:
             table, left_out = load_gate_table(environment)
             check_gate_options(lambda name: option(environment, name))
+            for line in (*table.warnings, *(f"{table.source}: {n}" for n in table.notes)):
+                sys.stderr.write(f"SLO gate: warning: {line}\n")
         except SloFileError as exc:
             sys.stderr.write(f"SLO gate: {exc}\n")
             sys.stderr.flush()
@@ -577,6 +592,7 @@ def on_init(environment: Environment, runner: Runner | None = None, web_ui: Any 
 
         runner.quit = quit_after_final_results  # type: ignore[method-assign]  # Locust waits only 0.5 s
     ev.test_start.add_listener(gate.on_test_start)
+    ev.test_stop.add_listener(gate.on_test_stop)
     ev.reset_stats.add_listener(gate.on_reset_stats)
     ev.spawning_complete.add_listener(gate.on_spawning_complete)
     if not is_worker:

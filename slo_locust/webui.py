@@ -33,7 +33,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slo.formatting import format_interval, format_limit, format_observed, format_settle, state_word
+from slo.formatting import (
+    format_interval,
+    format_limit,
+    format_observed,
+    format_open_model,
+    format_settle,
+    format_uncorrected,
+    state_word,
+)
 from slo.table import DEFAULT_TABLE_PATH, SloFileError
 from slo.verdict import ThresholdResult, Verdict, to_csv, to_json
 from slo_locust.selection import check_gate_options, load_gate_table
@@ -184,7 +192,10 @@ class SloWebUi:
         for result in verdict.thresholds:
             rows.append({"verdict": state_word(result.state), "row": result.row,
                          "requests": ", ".join(result.patterns), "expression": _expression_text(result),
-                         "observed": format_observed(result), "interval": format_interval(result),
+                         "observed": format_observed(result) + (
+                             f" (uncorrected {format_uncorrected(result)})"
+                             if result.uncorrected_observed is not None else ""),
+                         "interval": format_interval(result),
                          "limit": format_limit(result), "settle": format_settle(result),
                          "samples": result.requests})
         runner = self.environment.runner
@@ -194,6 +205,8 @@ class SloWebUi:
                          "expression": "no request recorded yet", **blank})
             return rows
         why = list(verdict.reasons) + list(verdict.notes)
+        if verdict.open_model is not None:
+            why.append(format_open_model(verdict.open_model))
         if verdict.rows_left_out:
             why.append(f"not judged (rows this run does not exercise): {', '.join(verdict.rows_left_out)}")
         why += [f"unjudged: {m} {n} ({c} requests): no SLO row names it" for m, n, c in verdict.tally.unjudged]

@@ -5,6 +5,7 @@
     osiris-load sidecar [--host H] [--port P] ...                   only the bundled sidecar
     osiris-load report RUN_DIR                                       (re)build report.html, junit.xml, summary.json
     osiris-load compare BASELINE CURRENT [--tolerance 10] ...        exit 1 on a regression
+    osiris-load import-k6 OPTIONS.json|script.js --out slo.toml      a k6 options object -> SLO file + command
     osiris-load completion bash                                      a bash completion script
 
 ``report`` and ``compare`` are ``python -m reports build|compare`` (the reports package's own entry
@@ -24,7 +25,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 PROG = "osiris-load"
 EXIT_USAGE = 2
-SUBCOMMANDS = ("run", "capacity", "sidecar", "report", "compare", "completion")
+SUBCOMMANDS = ("run", "capacity", "sidecar", "report", "compare", "import-k6", "completion")
 EXTRA_OF = {"report": "reports", "compare": "reports", "sidecar": "sidecar"}
 NEEDS = {"reports": ("pandas",), "sidecar": ("torch", "transformers", "fastapi", "uvicorn")}
 
@@ -62,6 +63,19 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("sidecar", help="only the bundled sidecar (options: osiris-load sidecar --help)", add_help=False)
     sub.add_parser("report", help="(re)build report.html, junit.xml, summary.json for a run folder", add_help=False)
     sub.add_parser("compare", help="compare a run with a baseline; exit 1 on a regression", add_help=False)
+    k6 = sub.add_parser("import-k6", help="a k6 options object (JSON, or a script's export const options) -> an "
+                                          "SLO file and the matching command line",
+                        description="Write the SLO file for a k6 options object (its thresholds, with k6's "
+                                    "meanings) and print the matching locust / osiris-load run command line. "
+                                    "What cannot carry over is listed on stderr (exit 0); unreadable input "
+                                    "exits 2. See docs/k6-migration.md.")
+    k6.add_argument("options", help="a JSON file with the options object, or a k6 script (.js) whose "
+                                    "'export const options = {...}' is a plain literal")
+    k6.add_argument("--out", default="slo.toml", help="the SLO file to write (default: slo.toml)")
+    k6.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    k6.add_argument("--locustfile", default=None,
+                    help="the locustfile the printed command runs (default: the scenario the file's name says, "
+                         "e.g. k6_read_heavy.js -> locustfiles/read_heavy.py, else locustfiles/mixed.py)")
     completion = sub.add_parser("completion", help="print a shell completion script: eval \"$(osiris-load "
                                                    "completion bash)\"")
     completion.add_argument("shell", choices=["bash"])
@@ -112,6 +126,38 @@ def _reports(command: str, rest: list[str]) -> int:
     return code
 
 
+def import_k6(options_path: str, out: str, *, force: bool = False, locustfile: str | None = None) -> int:
+    """``osiris-load import-k6``: 0 written (warnings on stderr), 2 unreadable input or --out exists."""
+    from pathlib import Path
+
+    from slo.k6_import import DEFAULT_LOCUSTFILE, K6ImportError, convert, guess_scenario, load_options
+
+    try:
+        imported = convert(load_options(options_path))
+    except K6ImportError as exc:
+        print(f"{PROG} import-k6: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    target = Path(out)
+    if target.exists() and not force:
+        print(f"{PROG} import-k6: {out} exists; pass --force to overwrite it", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        target.write_text(imported.toml, encoding="utf-8")
+    except OSError as exc:
+        print(f"{PROG} import-k6: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for line in imported.warnings:
+        print(f"{PROG} import-k6: warning: {line}", file=sys.stderr)
+    print(f"wrote {out} ({imported.threshold_keys} threshold keys)")
+    scenario = guess_scenario(options_path)
+    default = f"locustfiles/{scenario}.py" if scenario else DEFAULT_LOCUSTFILE
+    print(imported.locust_command(locustfile or default, out))
+    run = imported.run_command(out, scenario)
+    if run is not None and locustfile is None:
+        print(run)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
@@ -135,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from capacity.job import run_capacity
 
         return run_capacity(args)
+    if args.command == "import-k6":
+        return import_k6(args.options, args.out, force=args.force, locustfile=args.locustfile)
     from suite.main_job import run
 
     return run(args)

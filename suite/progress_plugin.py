@@ -2,8 +2,9 @@
 
 ``osiris-load run`` passes ``-f SCENARIO.py,.../progress_plugin.py --progress-every N``; on the
 master (or the local runner) this prints one line every N seconds instead of silence
-(``--only-summary``): elapsed of planned time, users, requests/s and the state of each SLO row
-from the gate's latest live evaluation. A thin view: it reads what Locust and the gate already
+(``--only-summary``): elapsed of planned time, users, requests/s, in an open-model run the
+iterations started per second against the plan's and the late and dropped ones, and the state of
+each SLO row from the gate's latest live evaluation. A thin view: it reads what Locust and the gate already
 computed, judges nothing itself, and runs off the request path (one greenlet, every N seconds).
 """
 
@@ -17,6 +18,7 @@ import gevent
 from locust import events
 from locust.runners import WorkerRunner
 
+from slo.formatting import format_rate
 from slo.verdict import NO_DATA, ThresholdResult
 
 ROW_LIMIT = 6
@@ -83,6 +85,10 @@ def progress_line(environment: Any, elapsed_s: float) -> str:
     rps = runner.stats.total.current_rps if runner is not None else 0.0
     users = runner.user_count if runner is not None else 0
     line = f"[progress] {clock} | {users} users | {rps:.1f} req/s"
+    model = getattr(getattr(getattr(environment, "slo_gate", None), "verdict", None), "open_model", None)
+    if model is not None:  # the open model: iterations started against the plan, and what fell behind
+        line += (f" | iterations {format_rate(model.achieved_rate)} of {format_rate(model.target_rate)}, "
+                 f"{model.late} late, {model.dropped} dropped")
     states = slo_states(environment)
     return f"{line} | {states}" if states else line
 

@@ -112,7 +112,7 @@ def test_dockerignore_keeps_runs_caches_and_venv_out() -> None:
                if line.strip() and not line.startswith("#")}
     assert {".venv", ".git", ".cache", "reports/runs", "osiris-runs", "**/__pycache__"} <= ignored
     assert not ignored & {"pyproject.toml", "requirements.lock", "tools/deps.py", "sidecar", "slo", "locustfiles",
-                          "reports", "suite", "README.md"}
+                          "openmodel", "reports", "suite", "README.md"}
 
 
 # -- the Compose stack --

@@ -116,6 +116,44 @@ def test_the_open_model_holds_its_rate(fast_target: Target, tmp_path: Path, work
     assert "open model (constant arrivals" in output and "uncorrected" in output
 
 
+def test_a_worker_leaving_re_splits_the_rate(fast_target: Target, tmp_path: Path) -> None:
+    """Master + 2 workers at 20/s for 10 s; one worker is stopped 2 s after all users are spawned:
+    the master re-dispatches, the split names one worker, and it takes the whole rate (without the
+    re-split about 120 iterations would be due, not ~200)."""
+    port = free_port()
+    master = subprocess.Popen(locust("--host", fast_target.url, "--csv", str(tmp_path / "run"), "--master",
+                                     "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                                     "--expect-workers", "2", "--arrival-rate", f"{RATE:g}", "--arrivals", "constant",
+                                     "-t", "10s"),
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env())
+    workers = [subprocess.Popen([sys.executable, "-m", "locust", "-f", str(READ_HEAVY), "--worker", "--master-host",
+                                 "127.0.0.1", "--master-port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=env()) for _ in range(2)]
+    lines: list[str] = []
+    try:
+        assert master.stdout is not None
+        for line in master.stdout:  # until the users are spawned (the master's own log line)
+            lines.append(line)
+            if "All users spawned" in line:
+                break
+        with pytest.raises(subprocess.TimeoutExpired):
+            workers[1].wait(timeout=2)  # it runs its share for 2 s
+        workers[1].terminate()
+        out, _ = master.communicate(timeout=120)
+        lines.append(out)
+    finally:
+        for proc in (master, *workers):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+    output = "".join(lines)
+    assert master.returncode == 0, output
+    model = verdict_doc(tmp_path / "run")["open_model"]
+    assert model["due"] >= 0.85 * RATE * 10, model
+    assert model["dropped"] == 0 and model["started"] == model["due"], model
+    assert abs(model["achieved_rate"] / RATE - 1) <= 0.05, model
+
+
 def test_poisson_arrivals_start_what_their_schedule_made_due(fast_target: Target, tmp_path: Path) -> None:
     """Poisson arrivals: the count due is random around rate x window; what started keeps up with it."""
     result = run_local(fast_target.url, tmp_path / "run", "--arrival-rate", f"{RATE:g}", "-t", f"{HOLD_S / 3:g}s",
@@ -155,6 +193,41 @@ def test_a_stall_shows_in_the_corrected_times_and_is_counted(tmp_path: Path) -> 
     assert model["goodput"]["iterations"] >= model["dropped"] and model["goodput"]["share"] < 0.8, model
     assert health is None or health["observed"] >= 1000
     assert "dropped" in output and "late" in output
+    # every view renders both: the report beside the verdict file, and the CSV export
+    built = subprocess.run([sys.executable, "-m", "reports", "build", str(tmp_path)], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120, env=env())
+    assert built.returncode == 0, built.stdout + built.stderr
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "uncorrected " in html and f"{model['dropped']} dropped" in html
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["scenarios"]["run"]["open_model"] == model
+    csv_text = Path(f"{tmp_path / 'run'}_slo.csv").read_text(encoding="utf-8")
+    assert csv_text.splitlines()[0].endswith(",uncorrected_observed") and "\nOPEN_MODEL," in csv_text
+
+
+def test_mixed_traffic_splits_the_rate_among_its_scenarios(fast_target: Target, tmp_path: Path) -> None:
+    """``mixed.py``: each user class gets its weight's share of the rate (5 : 5 : 3) and its own users.
+
+    13/s for 4 s puts each class's last due time on the planned end, where the stop comes: the stop
+    lets a user already handed an iteration start it (nothing is dropped), and the requests of an
+    iteration still running at the stop are not recorded, so the two 5/s classes' first requests
+    may differ by those iterations (``started`` - finished) besides one due time of each."""
+    result = subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "mixed.py"),
+                             "--headless", "--only-summary", "--host", fast_target.url, "--csv", str(tmp_path / "run"),
+                             "--arrival-rate", "13", "--arrivals", "constant", "-t", "4s"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=90, env=env())
+    doc = verdict_doc(tmp_path / "run")
+    model = doc["open_model"]
+    assert model is not None and model["dropped"] == 0 and model["started"] == model["due"], result.stderr
+    requests = {t["row"]: t["requests"] for t in doc["thresholds"]}
+    # the tiny target has no /propose_trade_adjustments/ (404s): those iterations ran, and failed
+    assert requests["generate"] > 0 and requests["health"] > 0 and requests["propose"] > 0, requests
+    unfinished = model["started"] - (model["goodput"]["iterations"] - model["dropped"])  # running at the stop
+    assert unfinished >= 0, model
+    # equal weights, the same constant due times: one due time either way, plus the unfinished ones
+    assert abs(requests["generate"] - requests["health"]) <= 2 + unfinished, (requests, model)
+    assert requests["generate"] >= 0.9 * 4 * 13 * 5 / 13 - 2 - unfinished, (requests, model)  # 5/13 of the rate
+    assert requests["propose"] < requests["health"], requests
 
 
 def test_closed_model_runs_have_no_open_model(fast_target: Target, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from openmodel import (
     ArrivalSchedule,
     CountsByWorker,
     GoodputPlan,
+    IssuedSpan,
     RatePlan,
     RateStage,
     RateStagesError,
@@ -138,21 +139,66 @@ def test_class_shares_and_max_vus() -> None:
 
 
 def test_counts_travel_and_add_up_with_share_weighted_windows() -> None:
-    counts = ArrivalCounts(due=10, started=9, late=2, dropped=1, iterations=8, good=7, window_s=5.0, share=0.5)
+    counts = ArrivalCounts(due=10, started=9, late=2, dropped=1, iterations=8, good=7, window_s=5.0, share_s=2.5)
     assert ArrivalCounts.from_data(counts.to_data()) == counts
     drained = counts.drain()
-    assert drained.due == 10 and counts.due == 0 and counts.window_s == 5.0 and counts.share == 0.5
+    assert drained.due == 10 and counts.due == 0 and counts.window_s == 5.0 and counts.share_s == 2.5
     for bad in ({}, {"due": -1}, {**drained.to_data(), "due": -1}, {**drained.to_data(), "window_s": "inf"},
-                {**drained.to_data(), "share": 2}, None):
+                {**drained.to_data(), "share_s": -2}, None):
         with pytest.raises(ValueError, match="malformed open-model counts"):
             ArrivalCounts.from_data(bad)
     master = CountsByWorker()
     master.add("a", drained)
-    master.add("a", ArrivalCounts(due=2, started=2, window_s=6.0, share=0.5))  # a later report: its window grew
-    master.add("b", ArrivalCounts(due=11, started=11, window_s=5.8, share=0.5))
+    # a later report of worker a: its share-seconds grew (cumulative), its counts are the new ones
+    master.add("a", ArrivalCounts(due=2, started=2, window_s=6.0, share_s=3.0))
+    # worker b ran at 1/2 for 4 s, then alone (a left) at 1 for 5 s
+    master.add("b", ArrivalCounts(due=11, started=11, window_s=9.0, share_s=0.5 * 4 + 1.0 * 5))
     total = master.total()
     assert (total.due, total.started, total.dropped) == (23, 22, 1)
-    assert total.window_s == pytest.approx(0.5 * 6.0 + 0.5 * 5.8)
+    assert total.window_s == pytest.approx(3.0 + 7.0)
+
+
+def issue(schedule: ArrivalSchedule, span: IssuedSpan, awake_until: float) -> int:
+    """A dispatcher that the host let run until ``awake_until`` s: the due times it issued."""
+    issued = 0
+    span.pending_s = schedule.next_due()
+    while span.pending_s is not None and span.pending_s <= awake_until:
+        issued += 1
+        span.pending_s = schedule.next_due()
+    return issued
+
+
+@pytest.mark.parametrize("lag_s", [0.0, 0.04, 0.33, 2.0])
+def test_the_window_is_the_span_issued_whatever_the_dispatcher_lag(lag_s: float) -> None:
+    """The stop comes at 14.65 s; a busy host woke the dispatcher last ``lag_s`` earlier: the
+    window ends where the issued due times end, so due = rate x window within one iteration."""
+    for share, phase in ((1.0, 1.0), (0.5, 0.5), (0.5, 1.0)):
+        schedule = ArrivalSchedule(RatePlan.constant(20.0), "constant", share=share, phase=phase)
+        span = IssuedSpan()
+        span.share_from(0.0, share)
+        due = issue(schedule, span, 14.65 - lag_s)
+        window = span.covered(14.65, end_s=15.0)
+        assert window <= 14.65 and window >= 14.65 - lag_s
+        assert abs(due - 20.0 * span.share_s(window)) <= 1, (share, phase, due, window)
+    span = IssuedSpan()
+    span.share_from(0.0, 1.0)
+    span.pending_s = 15.05  # past the planned end: the planned end bounds the window
+    assert span.covered(20.0, end_s=15.0) == 15.0 and span.covered(20.0) == 15.05
+    assert span.covered(3.0, end_s=15.0) == 3.0  # mid-run: now
+
+
+def test_a_span_integrates_the_share_from_where_it_changed() -> None:
+    span = IssuedSpan(weight=5 / 13)
+    assert span.share_s(4.0) == 0.0  # no share yet
+    span.share_from(0.0, 0.5)
+    span.share_from(4.0, 1.0)  # the other worker left at 4 s
+    span.share_from(2.0, 1.0)  # never before the last change; the same share again changes nothing
+    span.share_from(7.0, 0.0)  # left out of a re-split
+    span.share_from(8.0, 0.5)
+    assert span.share_s(3.0) == pytest.approx(1.5)
+    assert span.share_s(10.0) == pytest.approx(0.5 * 4 + 1.0 * 3 + 0.0 + 0.5 * 2)
+    span.share_from(8.0, 0.25)  # a change at the same point replaces it
+    assert span.share_s(10.0) == pytest.approx(0.5 * 4 + 1.0 * 3 + 0.25 * 2)
 
 
 def test_goodput_bounds_come_from_every_row_naming_a_request() -> None:

@@ -117,7 +117,7 @@ ERRORS = [
     ("p(95)", "missing operator after 'p(95)' at column 6", 6),
     ("rate ", "missing operator after 'rate' at column 6", 6),
     ("p(95)800", "missing operator after 'p(95)' at column 6 (found '8')", 6),
-    ("p(95)=800", "unknown operator '=' at column 6; expected one of <, <=, >, >=, ==, !=; use ==", 6),
+    ("p(95)=800", "unknown operator '=' at column 6; expected one of <, <=, >, >=, ==, !=, ===; use ==", 6),
     ("p(95)=<800", "unknown operator '=<' at column 6", 6),
     ("p(95)<>800", "unknown operator '<>' at column 6", 6),
     ("p(95)<", "missing value after '<' at column 7", 7),

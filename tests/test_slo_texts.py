@@ -317,7 +317,7 @@ def test_recorder_plan_and_report_sizes() -> None:
 
     plan = RecorderPlan(limits=(800.0, 400.0), rows=(("h", ("GET /h",)),))
     data = plan.to_data()
-    assert data == {"limits": [800.0, 400.0], "rows": [["h", ["GET /h"]]]}
+    assert data == {"limits": [800.0, 400.0], "rows": [["h", ["GET /h"]]], "split": False}
     assert RecorderPlan.from_data(data) == RecorderPlan(limits=(400.0, 800.0), rows=(("h", ("GET /h",)),))
     for bad in ({}, {"limits": [1], "rows": [["h"]]}, {"limits": ["x"], "rows": []}, None):
         with pytest.raises(ValueError, match="^malformed recorder plan: "):

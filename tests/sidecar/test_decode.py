@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -42,3 +44,21 @@ def test_gumbel_draw_follows_the_softmax() -> None:
     tokens = sample_np(logits, Sampling(1.0, 0), np.random.default_rng(3))
     freq = np.bincount(tokens, minlength=3) / len(tokens)
     assert np.allclose(freq, [0.7, 0.2, 0.1], atol=0.02)
+
+
+class ZeroDraws:
+    """An RNG whose exponential draws are all 0: the once-in-millions float32 draw, every time."""
+
+    def standard_exponential(self, size: Any = None, dtype: Any = np.float64, out: Any = None) -> np.ndarray:
+        if out is not None:
+            out.fill(0.0)
+            return out
+        return np.zeros(size, dtype=dtype)
+
+
+def test_a_zero_exponential_draw_never_picks_a_masked_token() -> None:
+    """log(0) = -inf would make a masked token's score NaN, which argmax picks; a zero draw must not."""
+    logits, allowed = masked_logits()
+    for sampling in (Sampling(1.0, 0), Sampling(0.8, 50)):
+        tokens = sample_np(logits.copy(), sampling, ZeroDraws())  # type: ignore[arg-type]
+        assert all(t in ok for t, ok in zip(tokens.tolist(), allowed, strict=True))

@@ -1,0 +1,174 @@
+"""Read ``export const options = {...}`` out of a k6 script, without running any JavaScript.
+
+k6 options are almost always a plain object literal. This is a small recursive-descent reader
+for exactly that subset: objects (bare or quoted keys), arrays, strings in ``'`` or ``"``,
+numbers, ``true``/``false``/``null``, trailing commas and comments. Anything computed (a variable,
+a call, a template string, a spread, an arithmetic expression) is refused with its line and
+column, so nothing is guessed: the user is told to write the value out or export the object as
+JSON. Pure and dependency-free.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = ["JsLiteralError", "extract_options"]
+
+_EXPORT = re.compile(r"export\s+(?:const|let|var)\s+options\s*=\s*")
+_IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|-?\.\d+")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
+
+
+class JsLiteralError(ValueError):
+    """The options could not be read; ``line`` and ``column`` are 1-based (``None``: not found)."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        self.line, self.column = line, column
+        where = f"line {line}, column {column}: " if line is not None else ""
+        super().__init__(where + message)
+
+
+class _Reader:
+    def __init__(self, text: str, pos: int) -> None:
+        self.text, self.pos = text, pos
+
+    def fail(self, message: str, pos: int | None = None) -> JsLiteralError:
+        pos = self.pos if pos is None else pos
+        line = self.text.count("\n", 0, pos) + 1
+        column = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
+        return JsLiteralError(message, line, column)
+
+    def skip(self) -> None:
+        text = self.text
+        while self.pos < len(text):
+            if text[self.pos].isspace():
+                self.pos += 1
+            elif text.startswith("//", self.pos):
+                end = text.find("\n", self.pos)
+                self.pos = len(text) if end < 0 else end + 1
+            elif text.startswith("/*", self.pos):
+                end = text.find("*/", self.pos + 2)
+                if end < 0:
+                    raise self.fail("unterminated /* comment")
+                self.pos = end + 2
+            else:
+                return
+
+    def peek(self) -> str:
+        self.skip()
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def value(self) -> Any:
+        c = self.peek()
+        if c == "{":
+            return self.obj()
+        if c == "[":
+            return self.array()
+        if c in "'\"":
+            return self.string()
+        m = _NUMBER.match(self.text, self.pos)
+        if m and (c.isdigit() or c in "-."):
+            self.pos = m.end()
+            number = m.group()
+            return float(number) if any(ch in number for ch in ".eE") else int(number)
+        m = _IDENT.match(self.text, self.pos)
+        if m:
+            word = {"true": True, "false": False, "null": None}
+            if m.group() in word:
+                self.pos = m.end()
+                return word[m.group()]
+            raise self.fail(f"{m.group()!r} is computed, not a literal value: write the value out "
+                            "(or export the options as JSON)")
+        if c == "`":
+            raise self.fail("template strings are not read: write a plain '...' string")
+        if c == "":
+            raise self.fail("unexpected end of the file inside the options object")
+        raise self.fail(f"unexpected {c!r}: the options must be a plain object literal")
+
+    def string(self) -> str:
+        quote, start = self.text[self.pos], self.pos
+        self.pos += 1
+        out = []
+        while self.pos < len(self.text):
+            c = self.text[self.pos]
+            if c == quote:
+                self.pos += 1
+                return "".join(out)
+            if c == "\n":
+                break
+            if c == "\\":
+                nxt = self.text[self.pos + 1:self.pos + 2]
+                if nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", self.text[self.pos + 2:self.pos + 6]):
+                    out.append(chr(int(self.text[self.pos + 2:self.pos + 6], 16)))
+                    self.pos += 6
+                    continue
+                out.append(_ESCAPES.get(nxt, nxt))
+                self.pos += 2
+                continue
+            out.append(c)
+            self.pos += 1
+        raise self.fail("unterminated string", start)
+
+    def key(self) -> str:
+        c = self.peek()
+        if c in "'\"":
+            return self.string()
+        m = _IDENT.match(self.text, self.pos)
+        if m is None:
+            if c == "[":
+                raise self.fail("computed keys ([...]) are not read: write the key out")
+            if c == ".":
+                raise self.fail("spread (...) is not read: write the keys out")
+            raise self.fail(f"expected a key, found {c!r}" if c else "unexpected end of the file")
+        self.pos = m.end()
+        return m.group()
+
+    def obj(self) -> dict[str, Any]:
+        self.pos += 1
+        out: dict[str, Any] = {}
+        while True:
+            if self.peek() == "}":
+                self.pos += 1
+                return out
+            key_pos = self.pos
+            key = self.key()
+            if self.peek() != ":":
+                raise self.fail(f"expected ':' after key {key!r}")
+            self.pos += 1
+            if key in out:
+                raise self.fail(f"key {key!r} given twice", key_pos)
+            out[key] = self.value()
+            c = self.peek()
+            if c == ",":
+                self.pos += 1
+            elif c != "}":
+                raise self.fail(f"expected ',' or '}}' after the value of {key!r}"
+                                + (f", found {c!r} (only literal values are read)" if c else ""))
+
+    def array(self) -> list[Any]:
+        self.pos += 1
+        out: list[Any] = []
+        while True:
+            if self.peek() == "]":
+                self.pos += 1
+                return out
+            out.append(self.value())
+            c = self.peek()
+            if c == ",":
+                self.pos += 1
+            elif c != "]":
+                raise self.fail("expected ',' or ']' in an array" + (f", found {c!r}" if c else ""))
+
+
+def extract_options(text: str) -> dict[str, Any]:
+    """The ``options`` object a k6 script exports, as plain Python data; :class:`JsLiteralError`
+    (with line and column) when there is none or it is not a plain literal."""
+    m = _EXPORT.search(text)
+    if m is None:
+        raise JsLiteralError("no 'export const options = {...}' in the script")
+    reader = _Reader(text, m.end())
+    if reader.peek() != "{":
+        raise reader.fail("options must be an object literal '{...}'")
+    return reader.obj()

@@ -1,0 +1,142 @@
+"""k6's built-in metric names as SLO keys: ``http_req_failed: ['rate<0.01']`` pasted as is.
+
+A k6 ``options.thresholds`` object names a *metric* (optionally narrowed by tags) and lists
+expressions over it. Here each such key becomes one SLO row (``slo.table``) whose requests,
+status and outcome filters come from the tags, and whose expressions keep k6's meaning:
+
+* ``http_req_failed``: ``rate`` is the share of requests that *failed* (read as ``fail_rate``);
+* ``checks``: ``rate`` is the share that passed (a failed check fails its request here);
+* ``http_req_duration``: latency (``avg min max med p(N)``);
+* ``http_reqs``: ``count``, and ``rate`` = requests per second over the run (a throughput);
+* ``iteration_duration``: not measured (Locust has no per-iteration event): listed, not judged.
+
+Tags: ``name`` (the Locust request name), ``method`` (``GET``, ``POST`` ...), ``status`` (the
+response code; 0 when no response came) and ``expected_response`` (``true``: successful requests
+only, ``false``: failed ones only). Pure: no Locust import; the message of every
+:class:`K6KeyError` names the 1-based column of the problem in the key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from slo.expressions import Aggregation, ExpressionError, Threshold, parse_threshold
+
+__all__ = ["K6_METRICS", "K6_TAGS", "K6Key", "K6KeyError", "NOT_MEASURED", "parse_k6_expression", "parse_k6_key"]
+
+# metric -> the aggregations k6 allows on it (in the order a message lists them)
+K6_METRICS: dict[str, tuple[str, ...]] = {
+    "http_req_failed": ("rate",),
+    "checks": ("rate",),
+    "http_req_duration": ("avg", "min", "max", "med", "p(N)"),
+    "http_reqs": ("count", "rate"),
+}
+# k6 metrics that exist but are not measured here: why, for the listing
+NOT_MEASURED: dict[str, str] = {
+    "iteration_duration": "not measured: Locust has no event around a task (one iteration); "
+                          "use http_req_duration, or a [[row]] on the requests of the iteration",
+}
+K6_TAGS: tuple[str, ...] = ("name", "method", "status", "expected_response")
+_KNOWN_K6 = ("http_req_blocked", "http_req_connecting", "http_req_receiving", "http_req_sending",
+             "http_req_tls_handshaking", "http_req_waiting", "iterations", "vus", "vus_max", "data_received",
+             "data_sent", "dropped_iterations", "group_duration")
+_METRIC = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class K6KeyError(ValueError):
+    """A threshold key or expression k6 users wrote that cannot be judged here; the message says
+    what and where (1-based column in the key)."""
+
+
+@dataclass(frozen=True)
+class K6Key:
+    """A parsed key: the metric and the tag selectors (``None``: not narrowed by that tag)."""
+
+    source: str
+    metric: str
+    name: str | None = None
+    method: str | None = None
+    status: int | None = None
+    expected: bool | None = None
+
+    @property
+    def requests(self) -> tuple[str, ...]:
+        """The ``"METHOD NAME"`` pattern this key selects (``*`` for any method or name)."""
+        return (f"{self.method or '*'} {self.name if self.name is not None else '*'}",)
+
+
+def parse_k6_key(key: str) -> K6Key:
+    """``http_req_duration{name:/generate,expected_response:true}`` -> :class:`K6Key`.
+
+    As in k6, tags are ``tag:value`` pairs separated by commas inside one pair of braces; the
+    value runs to the next comma (spaces around it are dropped)."""
+    text = key
+    m = _METRIC.match(text.strip())
+    lead = len(text) - len(text.lstrip())
+    if m is None:
+        raise K6KeyError(f"threshold key {key!r}: expected a k6 metric name at column {lead + 1}")
+    metric = m.group()
+    pos = lead + m.end()
+    rest = text[pos:].rstrip()
+    if metric not in K6_METRICS and metric not in NOT_MEASURED:
+        known = ", ".join((*K6_METRICS, *NOT_MEASURED))
+        why = ("a k6 metric this gate does not measure" if metric in _KNOWN_K6
+               else "not a k6 built-in metric (custom metrics are not carried over)")
+        raise K6KeyError(f"threshold key {key!r}: {metric!r} is {why}; supported: {known}")
+    fields: dict[str, object] = {}
+    if rest:
+        if not (rest.startswith("{") and rest.endswith("}")):
+            raise K6KeyError(f"threshold key {key!r}: expected '{{tag:value,...}}' after {metric!r} "
+                             f"at column {pos + 1}")
+        column = pos + 2
+        for part in rest[1:-1].split(","):
+            tag, colon, value = part.partition(":")
+            tag, value = tag.strip(), value.strip()
+            if not colon or not tag or not value:
+                raise K6KeyError(f"threshold key {key!r}: bad tag selector {part.strip()!r} at column {column}: "
+                                 "write tag:value, e.g. {name:/generate}")
+            if tag not in K6_TAGS:
+                raise K6KeyError(f"threshold key {key!r}: tag {tag!r} at column {column} is not recorded here; "
+                                 f"supported tags: {', '.join(K6_TAGS)}")
+            if tag in fields:
+                raise K6KeyError(f"threshold key {key!r}: tag {tag!r} given twice (column {column})")
+            fields[tag] = _tag_value(key, tag, value, column)
+            column += len(part) + 1
+    return K6Key(source=key.strip(), metric=metric, name=fields.get("name"),  # type: ignore[arg-type]
+                 method=fields.get("method"), status=fields.get("status"),  # type: ignore[arg-type]
+                 expected=fields.get("expected_response"))  # type: ignore[arg-type]
+
+
+def _tag_value(key: str, tag: str, value: str, column: int) -> object:
+    if tag == "method":
+        return value.upper()
+    if tag == "status":
+        if not value.isdigit() or int(value) > 999:
+            raise K6KeyError(f"threshold key {key!r}: status {value!r} at column {column} is not an HTTP status "
+                             "code (e.g. 200; 0 is no response)")
+        return int(value)
+    if tag == "expected_response":
+        if value not in ("true", "false"):
+            raise K6KeyError(f"threshold key {key!r}: expected_response must be true or false, got {value!r} "
+                             f"(column {column})")
+        return value == "true"
+    return value
+
+
+def parse_k6_expression(metric: str, text: str) -> Threshold:
+    """An expression over ``metric`` with k6's meaning (see the module docstring): raises
+    :class:`~slo.expressions.ExpressionError` for bad syntax and :class:`K6KeyError` for an
+    aggregation the metric does not have."""
+    threshold = parse_threshold(text, rate_is_throughput=metric == "http_reqs")
+    kind = threshold.aggregation.kind
+    allowed = K6_METRICS[metric]
+    ok = {"http_req_failed": kind == "rate", "checks": kind == "rate", "http_reqs": kind in ("count", "throughput"),
+          "http_req_duration": threshold.aggregation.is_latency}[metric]
+    if not ok:
+        label = threshold.aggregation.label()
+        raise ExpressionError(f"{metric} has no {label!r} in k6; use {' or '.join(allowed)}", text, 1)
+    if metric == "http_req_failed":  # k6's rate of a failure metric: the share that failed
+        return Threshold(source=threshold.source, aggregation=Aggregation("fail_rate"), op=threshold.op,
+                         value=threshold.value)
+    return threshold

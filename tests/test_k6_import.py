@@ -1,0 +1,204 @@
+"""``osiris-load import-k6``: the three Osiris k6 scripts' options carry over to SLO files that say
+what the seed guide's SLO table says; executors map to load options; what cannot carry over is
+listed (exit 0); unreadable input exits 2 naming file and position. The front door runs for real."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from slo.evaluate import evaluate, plan_for
+from slo.js_literal import JsLiteralError, extract_options
+from slo.k6_import import K6ImportError, convert, load_options
+from slo.recorder import RequestRecorder
+from slo.table import load_table, parse_table
+from slo.verdict import FAIL, PASS
+from tests.conftest import ROOT
+
+DATA = ROOT / "tests" / "data" / "k6"
+FIXTURES = sorted(DATA.glob("*.options.json"))
+SEED = ROOT.parent / "shared" / "seed" / "load-testing-with-k6.md"  # ../shared/seed, as in CI
+FRONT_DOOR = Path(sys.executable).parent / "osiris-load"
+# The seed's SLO table: endpoint -> (success rate, latency limits), and the request names each k6 script's
+# options select; which endpoints each script exercises (docs/scenarios.md).
+SCRIPT_ENDPOINTS = {"k6_sidecar_load": ("POST /generate", "GET /metrics"),
+                    "k6_read_heavy": ("GET /health", "GET /metrics"),
+                    "k6_propose_trade": ("POST /propose_trade_adjustments/",)}
+
+
+def _seed_table() -> dict[str, tuple[float, dict[int, float]]]:
+    """``{"GET /health": (0.999, {95: 400.0}), ...}`` from the seed guide's markdown table."""
+    if not SEED.is_file():
+        pytest.skip(f"the seed guide is not at {SEED} (CI checks it out at ../shared/seed beside the repo)")
+    table: dict[str, tuple[float, dict[int, float]]] = {}
+    for line in SEED.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[1].endswith("%"):
+            continue
+        rate = float(cells[1].rstrip("%")) / 100
+        latency = {int(q): float(v) for q, v in re.findall(r"p(\d+)\s*<\s*(\d+)", cells[2])}
+        for endpoint in re.findall(r"`([A-Z]+ [^`]+)`", cells[0]):
+            table[endpoint] = (rate, latency)
+    assert table, f"no SLO table found in {SEED}"
+    return table
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f.name.split(".")[0] for f in FIXTURES])
+def test_seed_scripts_options_carry_the_seed_slo_table(fixture: Path) -> None:
+    """Each script's options, imported, judge its endpoints by the seed's table, in k6's meaning."""
+    seed = _seed_table()
+    imported = convert(load_options(fixture))
+    assert imported.warnings == []  # everything in the three scripts carries over
+    table = parse_table(imported.toml, fixture.name)
+    endpoints = SCRIPT_ENDPOINTS[fixture.name.split(".")[0]]
+    assert imported.locust_args[0] == "--stages"
+    for endpoint in endpoints:
+        method, name = endpoint.split(" ", 1)
+        rate, latency = seed[endpoint]
+        failed = table.row(f"http_req_failed{{name:{name}}}")
+        duration = table.row(f"http_req_duration{{name:{name}}}")
+        assert failed.matches(method, name) and duration.matches(method, name)
+        [fail_rate] = [s.threshold for s in failed.thresholds]
+        assert (fail_rate.aggregation.kind, fail_rate.op) == ("fail_rate", "<=")
+        assert fail_rate.value == pytest.approx(1 - rate)
+        assert {int(s.threshold.aggregation.arg or 0): s.threshold.value for s in duration.thresholds} == latency
+        assert {s.threshold.op for s in duration.thresholds} == {"<"}  # the table's "p95 < 800 ms": strict
+    # k6's meaning: a clean run of these endpoints passes, one with 1 % errors fails the failure rate
+    clean, broken = RequestRecorder(plan_for(table)), RequestRecorder(plan_for(table))
+    for endpoint in endpoints:
+        method, name = endpoint.split(" ", 1)
+        for i in range(1000):
+            clean.record(method, name, 10.0, False)
+            broken.record(method, name, 10.0, i < 10)
+    assert {r.state for r in evaluate(table, clean).thresholds} == {PASS}
+    assert FAIL in {r.state for r in evaluate(table, broken).thresholds}
+
+
+def test_stages_vus_duration_and_executors() -> None:
+    assert convert({"vus": 10, "duration": "1m"}).locust_args == ["-u", "10", "-r", "10", "-t", "1m"]
+    ramp = convert({"scenarios": {"ramp": {"executor": "ramping-vus", "stages": [
+        {"duration": "30s", "target": 20}, {"duration": "1m30s", "target": 20}, {"duration": 10, "target": 0}]}}})
+    assert ramp.locust_args == ["--stages", "30s:20,1m30s:20,10s:0"]
+    assert ramp.warnings == ["no threshold carried over: the SLO file keeps the guide's default rows"]
+    assert ramp.run_command("slo.toml") == "osiris-load run --slo-file slo.toml --stages 30s:20,1m30s:20,10s:0"
+    open_model = convert({"scenarios": {"steady": {"executor": "constant-arrival-rate", "rate": 30, "timeUnit": "1m",
+                                                   "duration": "2m", "maxVUs": 20}}})
+    assert open_model.locust_args == ["--arrival-rate", "0.5", "--max-vus", "20", "-t", "2m"]
+    assert open_model.run_command("slo.toml") is None  # osiris-load run has no open model options
+    assert open_model.locust_command("locustfiles/mixed.py", "slo.toml") == (
+        "locust -f locustfiles/mixed.py --headless --slo-file slo.toml --arrival-rate 0.5 --max-vus 20 -t 2m")
+    constant = convert({"scenarios": {"c": {"executor": "constant-vus", "vus": 4, "duration": "30s"}}})
+    assert constant.locust_args == ["-u", "4", "-r", "4", "-t", "30s"]
+
+
+def test_what_cannot_carry_over_is_listed() -> None:
+    imported = convert({
+        "iterations": 100, "summaryTrendStats": ["avg"], "vus": 2, "stages": [{"duration": "5s", "target": 1}],
+        "thresholds": {"my_trend": ["avg<1"], "http_req_duration{scenario:x}": ["p(95)<1"],
+                       "iteration_duration": ["p(95)<1000"], "http_req_failed": ["p(95)<1", "rate<0.01"]},
+        "scenarios": None,
+    })
+    text = "\n".join(imported.warnings)
+    for fragment in ("iterations: not carried over", "summaryTrendStats: not carried over",
+                     "'my_trend' is not a k6 built-in metric", "tag 'scenario' at column 19 is not recorded here",
+                     "iteration_duration: not measured", "http_req_failed has no 'p(95)' in k6",
+                     "vus: ignored, as in k6, because stages are given"):
+        assert fragment in text
+    table = parse_table(imported.toml)
+    assert [r.name for r in table.rows] == ["http_req_failed"] and table.notes
+    many = convert({"scenarios": {"a": {"executor": "ramping-vus", "stages": [{"duration": "1s", "target": 1}]},
+                                  "b": {"executor": "per-vu-iterations", "vus": 1, "iterations": 1}}})
+    assert any("'a' is imported, the others are not carried over" in w for w in many.warnings)
+    odd = convert({"scenarios": {"x": {"executor": "externally-controlled"}}})
+    assert any("executor 'externally-controlled' has no equivalent here" in w for w in odd.warnings)
+
+
+def test_js_options_literal_is_read_and_computed_values_are_refused() -> None:
+    script = """import http from 'k6/http';
+// the options
+export const options = {
+  stages: [ { duration: '10s', target: 5 }, /* ramp */ { duration: "5s", target: 0 }, ],
+  thresholds: { 'http_req_duration{expected_response:true}': ['p(95)<500'], http_req_failed: ["rate<0.01"] },
+};
+export default function () {}
+"""
+    assert extract_options(script) == {
+        "stages": [{"duration": "10s", "target": 5}, {"duration": "5s", "target": 0}],
+        "thresholds": {"http_req_duration{expected_response:true}": ["p(95)<500"], "http_req_failed": ["rate<0.01"]}}
+    for bad, where, fragment in (
+        ("export const options = {\n  vus: VUS,\n};", (2, 8), "'VUS' is computed"),
+        ("export const options = { ...base };", (1, 26), "spread"),
+        ("export const options = { d: `1m` };", (1, 29), "template strings"),
+        ("export const options = { a: 1 + 2 };", (1, 31), "expected ',' or '}'"),
+        ("export default function () {}", None, "no 'export const options"),
+    ):
+        with pytest.raises(JsLiteralError) as info:
+            extract_options(bad)
+        assert fragment in str(info.value)
+        assert (info.value.line, info.value.column) == (where or (None, None))
+
+
+def test_unreadable_input_names_file_and_position(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{\n  "vus": 1,\n  "thresholds": {,}\n}\n')
+    with pytest.raises(K6ImportError, match=r"bad.json: line 3, column 18: not valid JSON"):
+        load_options(bad)
+    with pytest.raises(K6ImportError, match="no such file"):
+        load_options(tmp_path / "absent.json")
+    (tmp_path / "list.json").write_text("[1]")
+    with pytest.raises(K6ImportError, match="must be an object"):
+        load_options(tmp_path / "list.json")
+
+
+def _front_door(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(FRONT_DOOR), "import-k6", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def test_front_door_writes_the_slo_file_prints_commands_and_exit_codes(tmp_path: Path) -> None:
+    fixture = DATA / "k6_read_heavy.options.json"
+    done = _front_door(str(fixture), "--out", "slo.toml", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "wrote slo.toml (4 threshold keys)",
+        "locust -f locustfiles/read_heavy.py --headless --slo-file slo.toml --stages 5s:5,20s:5,5s:0",
+        "osiris-load run --scenarios read_heavy --slo-file slo.toml --stages 5s:5,20s:5,5s:0",
+    ]
+    assert done.stderr == ""
+    assert [r.name for r in load_table(tmp_path / "slo.toml").rows][0] == "http_req_failed{name:/health}"
+    again = _front_door(str(fixture), "--out", "slo.toml", cwd=tmp_path)
+    assert (again.returncode, again.stderr) == (2, "osiris-load import-k6: slo.toml exists; pass --force to "
+                                                   "overwrite it\n")
+    script = tmp_path / "k6_other.js"
+    script.write_text("export const options = { vus: 2, duration: '10s', noConnectionReuse: true,\n"
+                      "  thresholds: { http_reqs: ['rate>1'] } };\n")
+    warned = _front_door(str(script), "--out", "k6.toml", cwd=tmp_path)
+    assert warned.returncode == 0
+    assert warned.stderr == ("osiris-load import-k6: warning: noConnectionReuse: not carried over (no equivalent "
+                             "here)\n")
+    assert "locust -f locustfiles/mixed.py --headless --slo-file k6.toml -u 2 -r 2 -t 10s" in warned.stdout
+    broken = tmp_path / "broken.js"
+    broken.write_text("export const options = {\n  vus: N };\n")
+    failed = _front_door(str(broken), "--out", "b.toml", cwd=tmp_path)
+    assert failed.returncode == 2 and not (tmp_path / "b.toml").exists()
+    assert failed.stderr == (f"osiris-load import-k6: {broken}: line 2, column 8: 'N' is computed, not a literal "
+                             "value: write the value out (or export the options as JSON)\n")
+
+
+def test_migration_page_shows_what_the_importer_prints(tmp_path: Path) -> None:
+    """The console block of docs/k6-migration.md is the importer's real output and file."""
+    page = (ROOT / "docs" / "k6-migration.md").read_text(encoding="utf-8")
+    block = page.split("```console\n", 1)[1].split("```", 1)[0]
+    command, rest = block.split("\n", 1)
+    printed, written = rest.split("$ cat slo.toml\n")
+    (tmp_path / "tests" / "data").mkdir(parents=True)
+    shutil.copytree(DATA, tmp_path / "tests" / "data" / "k6")  # the page's relative path, from a fresh folder
+    done = _front_door(*command.removeprefix("$ osiris-load import-k6 ").split(), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == printed
+    assert (tmp_path / "slo.toml").read_text(encoding="utf-8") == written
+    assert "[From k6](docs/k6-migration.md)" in (ROOT / "README.md").read_text(encoding="utf-8")

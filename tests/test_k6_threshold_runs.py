@@ -1,0 +1,105 @@
+"""k6 threshold keys in real Locust runs: ``http_req_failed: rate<0.01`` passes a clean run and fails
+one with injected errors (exit 99, as k6's threshold failure), and ``{expected_response:true}``
+keeps fast 503s out of the latency it judges.
+
+The target is a stdlib HTTP server on 127.0.0.1 in this process (the test is about the gate, not
+the sidecar): ``/ok`` answers 200 after 200 ms, ``/fail`` answers 503 at once. Runs are bounded
+(``-t 3s``) and the verdict is read from the gate's verdict file.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.test_gate_runs import run_locust, write
+from tests.verdict_files import read_verdict_rows
+
+LOCUSTFILE = ROOT / "tests" / "locustfiles_for_tests" / "k6_thresholds.py"
+SUCCESS_DELAY_S = 0.2  # every success takes at least this long: med>=200 holds for successes by construction
+SLO = """
+[thresholds]
+http_req_failed = ["rate<0.01"]
+"http_req_duration{expected_response:true}" = ["med>=200"]
+http_req_duration = ["med>=200"]
+"http_reqs{status:503}" = ["count===0"]
+http_reqs = ["rate>0"]
+iteration_duration = ["p(95)<1000"]
+"""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if self.path == "/ok":
+            threading.Event().wait(SUCCESS_DELAY_S)  # the target's latency, not a wait of the test
+            status, body = 200, b"ok"
+        else:
+            status, body = 503, b"overloaded"
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a run that stops mid-request closes its connection: nothing to report
+
+
+@pytest.fixture(scope="module")
+def target() -> Iterator[str]:
+    server = _Server(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _run(target: str, tmp_path: Path, errors: int) -> tuple[int, dict[tuple[str, str], str], str]:
+    slo = write(tmp_path / "k6.toml", SLO)
+    prefix = tmp_path / f"errors{errors}"
+    done = run_locust(LOCUSTFILE, target, "-u", "2", "-r", "2", "-t", "3s", "--csv", str(prefix),
+                      "--slo-file", str(slo), env={"K6_TEST_ERRORS": str(errors)}, timeout=90)
+    rows = read_verdict_rows(prefix)
+    return done.returncode, {key: row["verdict"] for key, row in rows.items()}, done.stdout + done.stderr
+
+
+def test_http_req_failed_passes_a_clean_run(target: str, tmp_path: Path) -> None:
+    code, verdicts, output = _run(target, tmp_path, errors=0)
+    assert code == 0, output
+    assert verdicts == {("http_req_failed", "rate<0.01"): "pass",
+                        ("http_req_duration{expected_response:true}", "med>=200"): "pass",
+                        ("http_req_duration", "med>=200"): "pass",
+                        ("http_reqs{status:503}", "count===0"): "pass",
+                        ("http_reqs", "rate>0"): "pass",
+                        ("OVERALL", ""): "pass"}
+    assert "asks for a success rate" not in output  # k6's spelling under its metric is not the rate<small mistake
+    # what is not measured is listed once at load (and in the verdict's notes), not silently dropped
+    assert output.count("SLO gate: warning:") == 1
+    assert "SLO gate: warning: " + str(tmp_path / "k6.toml") + ": iteration_duration: not measured" in output
+    assert "note: iteration_duration: not measured" in output
+
+
+def test_injected_errors_fail_http_req_failed_and_expected_response_excludes_them(target: str,
+                                                                                  tmp_path: Path) -> None:
+    code, verdicts, output = _run(target, tmp_path, errors=3)
+    assert code == 99, output
+    assert verdicts[("http_req_failed", "rate<0.01")] == "fail"
+    assert verdicts[("http_reqs{status:503}", "count===0")] == "fail"
+    # three fast 503s per slow success: the median of every request is a 503's; of the successes, >= 200 ms
+    assert verdicts[("http_req_duration", "med>=200")] == "fail"
+    assert verdicts[("http_req_duration{expected_response:true}", "med>=200")] == "pass"
+    assert "http_req_failed: rate<0.01 failed" in output
