@@ -17,8 +17,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sidecar.redis_server import RedisServer, free_port
-from tests.conftest import ROOT
+from sidecar.redis_server import free_port
+from tests.conftest import ROOT, ScenarioRuns
 from tests.verdict_files import read_verdict_rows
 
 LOCUSTFILES = ROOT / "locustfiles"
@@ -55,12 +55,15 @@ EXPECTED_ROWS = {
 }
 
 
+FOLDERS = {"sidecar_load": "passing", "read_heavy": "passing", "propose_trade": "propose"}
+
+
 @pytest.mark.parametrize("scenario", sorted(EXPECTED_ROWS))
-def test_scenario_passes_against_the_sidecar(sidecar, relaxed_slo_file: Path, tmp_path: Path, scenario: str) -> None:
-    result = run_locust(LOCUSTFILES / f"{scenario}.py", sidecar.url, "--stages", SHORT, "--csv",
-                        str(tmp_path / scenario), "--slo-file", str(relaxed_slo_file))
-    assert result.returncode == 0, result.stdout + result.stderr
-    rows = read_slo_csv(tmp_path / scenario)
+def test_scenario_passes_against_the_sidecar(scenario_runs: ScenarioRuns, scenario: str) -> None:
+    """The suite's shared runs (conftest): each scenario against the sidecar, relaxed default table."""
+    result = scenario_runs.run(FOLDERS[scenario], scenario)
+    assert result.returncode == 0, result.output
+    rows = read_slo_csv(result.prefix)
     ran = {name for (name, _), row in rows.items() if row["verdict"] == "pass" and name != "OVERALL"}
     assert ran == EXPECTED_ROWS[scenario]
     # row 12 of issue 8: each scenario judges the rows it exercises; the others are named once, not judged
@@ -71,21 +74,17 @@ def test_scenario_passes_against_the_sidecar(sidecar, relaxed_slo_file: Path, tm
     assert "SLO gate: PASSED" in result.stdout
     assert all(int(row["samples"]) > 0 for (name, _), row in rows.items() if name in ran)
     # Locust's own CSV counts the same requests as the gate (it is rewritten once more at the end)
-    with open(f"{tmp_path / scenario}_stats.csv", newline="") as handle:
+    with open(f"{result.prefix}_stats.csv", newline="") as handle:
         locust_total = next(int(r["Request Count"]) for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
-    with open(f"{tmp_path / scenario}_slo_endpoints.csv", newline="") as handle:
+    with open(f"{result.prefix}_slo_endpoints.csv", newline="") as handle:
         assert locust_total == sum(int(r["count"]) for r in csv.DictReader(handle))
 
 
-def test_injected_latency_and_errors_fail_the_right_rows(start_sidecar, redis_server: RedisServer,
-                                                         tmp_path: Path) -> None:
-    faulty = start_sidecar({"REDIS_URL": redis_server.url, "OSIRIS_FAULT_LATENCY_MS": '{"/generate": 900}',
-                            "OSIRIS_FAULT_ERROR_RATE": '{"/metrics": 0.5}'})
-    prefix = tmp_path / "faulty"
-    result = run_locust(LOCUSTFILES / "sidecar_load.py", faulty.url, "--stages", "1s:3,4s:3", "--csv",
-                        str(prefix))
-    assert result.returncode == 99, result.stdout + result.stderr
-    rows = read_slo_csv(prefix)
+def test_injected_latency_and_errors_fail_the_right_rows(scenario_runs: ScenarioRuns) -> None:
+    """sidecar_load against the faulty sidecar (conftest): +900 ms on /generate, every /metrics a 500."""
+    result = scenario_runs.run("failing", "sidecar_load")
+    assert result.returncode == 99, result.output
+    rows = read_slo_csv(result.prefix)
     assert rows[("generate", "p(95)<800")]["verdict"] == "fail"
     assert float(rows[("generate", "p(95)<800")]["observed"]) >= 900
     assert rows[("generate", "rate>=0.999")]["verdict"] == "pass"
@@ -95,15 +94,14 @@ def test_injected_latency_and_errors_fail_the_right_rows(start_sidecar, redis_se
     assert "SLO gate: FAILED" in result.stdout
 
 
-def test_gate_is_right_where_locust_bucketing_is_wrong(start_sidecar, redis_server: RedisServer,
-                                                       tmp_path: Path) -> None:
-    """True p99 ~1165 ms: Locust's bucketed p99 reads 1200 (would fail p(99)<1200); the gate passes."""
-    slow = start_sidecar({"REDIS_URL": redis_server.url, "OSIRIS_FAULT_LATENCY_MS": '{"/health": 1160}'})
+def test_gate_is_right_where_locust_bucketing_is_wrong(faulty_sidecar, tmp_path: Path) -> None:
+    """True p99 ~1165 ms (/health +1160 ms on the faulty sidecar): Locust's bucketed p99 reads 1200 (would
+    fail p(99)<1200); the gate passes. The table judges /health alone (the failing /metrics is not in it)."""
     slo_file = write(tmp_path / "p99.toml", '[[row]]\nname = "health"\nrequests = ["GET /health"]\n'
                                             'thresholds = ["p(99)<1200"]\n')
     prefix = tmp_path / "p99"
-    result = run_locust(LOCUSTFILES / "read_heavy.py", slow.url, "--stages", "1s:3,5s:3", "--csv", str(prefix),
-                        "--slo-file", str(slo_file))
+    result = run_locust(LOCUSTFILES / "read_heavy.py", faulty_sidecar.url, "--stages", "1s:3,5s:3", "--csv",
+                        str(prefix), "--slo-file", str(slo_file))
     rows = read_slo_csv(prefix)
     observed = float(rows[("health", "p(99)<1200")]["observed"])
     assert 1160 <= observed < 1200, observed

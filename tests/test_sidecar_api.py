@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sidecar.bus import CHANNEL_ASSESSED, CHANNEL_CREATED
 from sidecar.contract import PROPOSAL_SCHEMA
 from sidecar.redis_server import RedisServer
-from tests.conftest import wait_until
+from tests.conftest import FAULT_ERROR_RATE, FAULT_LATENCY_MS, wait_until
 
 STREAM = "osiris:proposals"
 
@@ -208,14 +208,13 @@ def test_redis_loss_gives_503_then_recovers(start_sidecar, tmp_path) -> None:
         own.stop()
 
 
-def test_fault_injection_is_visible_and_applied(start_sidecar, redis_server: RedisServer) -> None:
-    sidecar = start_sidecar({"REDIS_URL": redis_server.url,
-                             "OSIRIS_FAULT_ERROR_RATE": '{"/generate": 1.0}',
-                             "OSIRIS_FAULT_LATENCY_MS": '{"/metrics": 150}'})
-    faults = httpx.get(f"{sidecar.url}/health").json()["faults"]
-    assert faults["active"] is True and faults["error_rate"] == {"/generate": 1.0}
-    response = post(sidecar.url, "/generate", {"prompt": "hello", "max_length": 4})
+def test_fault_injection_is_visible_and_applied(faulty_sidecar) -> None:
+    """The suite's faulty sidecar (conftest): its faults are shown in /health and applied per route."""
+    faults = httpx.get(f"{faulty_sidecar.url}/health", timeout=10).json()["faults"]
+    assert faults["active"] is True and faults["error_rate"] == FAULT_ERROR_RATE
+    assert faults["latency_ms"] == FAULT_LATENCY_MS
+    response = httpx.get(f"{faulty_sidecar.url}/metrics", timeout=10)
     assert response.status_code == 500 and "injected fault" in response.json()["detail"]
-    timed = httpx.get(f"{sidecar.url}/metrics")
-    assert timed.elapsed.total_seconds() >= 0.15
-    assert post(sidecar.url, "/propose_trade_adjustments/", {"prompt": "x", "max_length": 8}).status_code == 200
+    timed = post(faulty_sidecar.url, "/generate", {"prompt": "hello", "max_length": 4})
+    assert timed.status_code == 200 and timed.elapsed.total_seconds() >= 0.9
+    assert post(faulty_sidecar.url, "/propose_trade_adjustments/", {"prompt": "x", "max_length": 8}).status_code == 200
