@@ -115,34 +115,60 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="session")
-def start_sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., SidecarProcess]]:
-    """Factory: start a sidecar with extra environment; waits until it serves; stops all at the end."""
+def start_sidecars(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., list[SidecarProcess]]]:
+    """Factory: start sidecars, one per environment given, all at once (model loading takes seconds:
+    they load side by side), then wait until each serves; stops all at the end."""
     started: list[SidecarProcess] = []
 
-    def start(env: dict[str, str] | None = None, wait: str = "healthy", timeout_s: float = 300) -> SidecarProcess:
-        log = tmp_path_factory.mktemp("sidecar") / "sidecar.log"
-        process = SidecarProcess(env or {}, log)
-        started.append(process)
-        check = process.healthy if wait == "healthy" else process.answering
-        wait_until(check, timeout_s, f"sidecar on {process.url} ({wait})", interval_s=0.2)
-        return process
+    def start(*envs: dict[str, str], wait: str = "healthy", timeout_s: float = 300) -> list[SidecarProcess]:
+        processes = [SidecarProcess(env, tmp_path_factory.mktemp("sidecar") / "sidecar.log") for env in envs]
+        started.extend(processes)
+        for process in processes:
+            check = process.healthy if wait == "healthy" else process.answering
+            wait_until(check, timeout_s, f"sidecar on {process.url} ({wait})", interval_s=0.2)
+        return processes
 
     yield start
+    for process in started:  # all told at once: each takes a while to stop its batcher, Redis link and models
+        if process.proc.poll() is None:
+            process.proc.send_signal(signal.SIGTERM)
     for process in started:
+        try:
+            process.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            pass  # stop() kills it
         process.stop()
 
 
 @pytest.fixture(scope="session")
-def sidecar(start_sidecar: Callable[..., SidecarProcess], redis_server: RedisServer) -> SidecarProcess:
-    """The shared sidecar of the suite, on the shared Redis."""
-    return start_sidecar({"REDIS_URL": redis_server.url})
+def start_sidecar(start_sidecars: Callable[..., list[SidecarProcess]]) -> Callable[..., SidecarProcess]:
+    """Factory: start a sidecar with extra environment; waits until it serves; stops all at the end."""
+    def start(env: dict[str, str] | None = None, wait: str = "healthy", timeout_s: float = 300) -> SidecarProcess:
+        return start_sidecars(env or {}, wait=wait, timeout_s=timeout_s)[0]
+    return start
 
 
 @pytest.fixture(scope="session")
-def faulty_sidecar(start_sidecar: Callable[..., SidecarProcess], redis_server: RedisServer) -> SidecarProcess:
+def _shared_sidecars(start_sidecars: Callable[..., list[SidecarProcess]],
+                     redis_server: RedisServer) -> tuple[SidecarProcess, SidecarProcess]:
+    """The suite's two long-lived sidecars, started together (most runs of the suite need both)."""
+    plain, faulty = start_sidecars({"REDIS_URL": redis_server.url},
+                                   {"REDIS_URL": redis_server.url,
+                                    "OSIRIS_FAULT_LATENCY_MS": json.dumps(FAULT_LATENCY_MS),
+                                    "OSIRIS_FAULT_ERROR_RATE": json.dumps(FAULT_ERROR_RATE)})
+    return plain, faulty
+
+
+@pytest.fixture(scope="session")
+def sidecar(_shared_sidecars: tuple[SidecarProcess, SidecarProcess]) -> SidecarProcess:
+    """The shared sidecar of the suite, on the shared Redis."""
+    return _shared_sidecars[0]
+
+
+@pytest.fixture(scope="session")
+def faulty_sidecar(_shared_sidecars: tuple[SidecarProcess, SidecarProcess]) -> SidecarProcess:
     """The suite's sidecar with FAULT_LATENCY_MS and FAULT_ERROR_RATE injected, on the shared Redis."""
-    return start_sidecar({"REDIS_URL": redis_server.url, "OSIRIS_FAULT_LATENCY_MS": json.dumps(FAULT_LATENCY_MS),
-                          "OSIRIS_FAULT_ERROR_RATE": json.dumps(FAULT_ERROR_RATE)})
+    return _shared_sidecars[1]
 
 
 # -- The scenario runs several modules read ----------------------------------------------------------
