@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -472,57 +473,75 @@ def assert_clean_exit_2(result: subprocess.CompletedProcess[str], *fragments: st
         assert fragment in lines[0], output(result)
 
 
-@pytest.mark.parametrize(
-    ("content", "reason"),
-    [
-        (None, "file not found"),
-        ('["a", ', "is not valid JSON"),
-        ("[]", "is an empty array"),
-        ('{"prompts": ["a"]}', "must be a JSON array of strings"),
-        ('["a", 1]', "entry 1 is a JSON number"),
-    ],
-)
+BAD_PROMPTS = [
+    (None, "file not found"),
+    ('["a", ', "is not valid JSON"),
+    ("[]", "is an empty array"),
+    ('{"prompts": ["a"]}', "must be a JSON array of strings"),
+    ('["a", 1]', "entry 1 is a JSON number"),
+]
+BAD_STAGES = [
+    (["--stages", "10s:5,3x:2"], {}, ["bad --stages value '10s:5,3x:2'", "stage 2 '3x:2'", "bad duration '3x'"]),
+    (["--stages=10s:-1"], {}, ["bad --stages value", "target must be a whole number"]),
+    ([], {"OSIRIS_STAGES": "10s:5,"}, ["bad OSIRIS_STAGES value", "stage 2 is empty"]),
+    ([], {"OSIRIS_SHAPE": "maybe"}, ["OSIRIS_SHAPE must be 'on' or 'off'"]),
+]
+
+
+@dataclass(frozen=True)
+class StartupRefusals:
+    """Every bad-startup run of the module (each exits before any load, so they run side by side) and the
+    requests the good server received while they ran (none may reach it)."""
+
+    results: dict[tuple[str, int], tuple[subprocess.CompletedProcess[str], Path | None]]
+    received: list[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def startup_refusals(server_processes: dict[str, TestServer],
+                     tmp_path_factory: pytest.TempPathFactory) -> StartupRefusals:
+    good = server_processes["good"].fresh()
+    jobs: dict[tuple[str, int], tuple[str, Path, list[str], dict[str, str], Path | None]] = {}
+    for scenario in ("propose_trade", "mixed"):
+        for i, (content, _) in enumerate(BAD_PROMPTS):
+            workdir = tmp_path_factory.mktemp(f"prompts-{scenario}-{i}")
+            prompts = workdir / "my-prompts.json"
+            if content is not None:
+                prompts.write_text(content, encoding="utf-8")
+            jobs[(f"prompts-{scenario}", i)] = (scenario, workdir, ["--host", good.url, "--stages", "0s:1,1s:1"],
+                                                {"OSIRIS_PROMPTS": str(prompts)}, prompts)
+    for scenario in ("sidecar_load", "mixed"):
+        for i, (args, env, _) in enumerate(BAD_STAGES):
+            workdir = tmp_path_factory.mktemp(f"stages-{scenario}-{i}")
+            jobs[(f"stages-{scenario}", i)] = (scenario, workdir, ["--host", good.url, *args], env, None)
+
+    def one(key: tuple[str, int]) -> tuple[subprocess.CompletedProcess[str], Path | None]:
+        scenario, workdir, args, env, prompts = jobs[key]
+        return run_locust(scenario, workdir, *args, env=env), prompts
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = dict(zip(jobs, pool.map(one, jobs), strict=True))
+    return StartupRefusals(results, good.requests())
+
+
+@pytest.mark.parametrize(("case", "reason"), list(enumerate(reason for _, reason in BAD_PROMPTS)))
 @pytest.mark.parametrize("scenario", ["propose_trade", "mixed"])
 def test_bad_prompts_file_exits_2_before_any_load(
-    servers: dict[str, TestServer], tmp_path: Path, scenario: str, content: str | None, reason: str
+    startup_refusals: StartupRefusals, scenario: str, case: int, reason: str
 ) -> None:
-    prompts = tmp_path / "my-prompts.json"
-    if content is not None:
-        prompts.write_text(content, encoding="utf-8")
-    result = run_locust(
-        scenario,
-        tmp_path,
-        "--host",
-        servers["good"].url,
-        "--stages",
-        "0s:1,1s:1",
-        env={"OSIRIS_PROMPTS": str(prompts)},
-    )
+    result, prompts = startup_refusals.results[(f"prompts-{scenario}", case)]
     assert_clean_exit_2(result, f"prompts file {prompts}", reason, "OSIRIS_PROMPTS")
-    assert servers["good"].requests() == []
+    assert startup_refusals.received == []
 
 
-@pytest.mark.parametrize(
-    ("args", "env", "fragments"),
-    [
-        (["--stages", "10s:5,3x:2"], {}, ["bad --stages value '10s:5,3x:2'", "stage 2 '3x:2'", "bad duration '3x'"]),
-        (["--stages=10s:-1"], {}, ["bad --stages value", "target must be a whole number"]),
-        ([], {"OSIRIS_STAGES": "10s:5,"}, ["bad OSIRIS_STAGES value", "stage 2 is empty"]),
-        ([], {"OSIRIS_SHAPE": "maybe"}, ["OSIRIS_SHAPE must be 'on' or 'off'"]),
-    ],
-)
+@pytest.mark.parametrize(("case", "fragments"), list(enumerate(fragments for _, _, fragments in BAD_STAGES)))
 @pytest.mark.parametrize("scenario", ["sidecar_load", "mixed"])
 def test_bad_stages_exit_2_before_any_load(
-    servers: dict[str, TestServer],
-    tmp_path: Path,
-    scenario: str,
-    args: list[str],
-    env: dict[str, str],
-    fragments: list[str],
+    startup_refusals: StartupRefusals, scenario: str, case: int, fragments: list[str]
 ) -> None:
-    result = run_locust(scenario, tmp_path, "--host", servers["good"].url, *args, env=env)
+    result, _ = startup_refusals.results[(f"stages-{scenario}", case)]
     assert_clean_exit_2(result, *fragments)
-    assert servers["good"].requests() == []
+    assert startup_refusals.received == []
 
 
 # ---------------------------------------------------------------------------------------------
