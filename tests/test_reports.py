@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -388,8 +389,11 @@ def _bad_runs(tmp: Path, real: Path) -> dict[str, tuple[list[str | Path], str]]:
 
 
 def test_bad_input_exits_2_with_one_line(run_dirs: dict[str, Path], tmp_path: Path) -> None:
-    for case, (args, fragment) in _bad_runs(tmp_path, run_dirs["passing"]).items():
-        result = run_cli(*args)
+    cases = _bad_runs(tmp_path, run_dirs["passing"])
+    with ThreadPoolExecutor(max_workers=4) as pool:  # thirteen CLI processes, each mostly start-up
+        results = dict(zip(cases, pool.map(lambda case: run_cli(*cases[case][0]), cases), strict=True))
+    for case, (_, fragment) in cases.items():
+        result = results[case]
         assert result.returncode == 2, f"{case}: exit {result.returncode}\n{result.stdout}{result.stderr}"
         assert "Traceback" not in result.stderr + result.stdout, case
         lines = result.stderr.strip().splitlines()
