@@ -352,14 +352,38 @@ def test_scenario_sends_what_k6_sends_and_passes_its_checks(
         assert servers[other].requests() == []
 
 
-@pytest.mark.parametrize("mode", ["bad", "garbage"])
+WRONG = ("bad", "garbage")
+
+
+@pytest.fixture(scope="module")
+def wrong_answer_runs(server_processes: dict[str, TestServer], tmp_path_factory: pytest.TempPathFactory
+                      ) -> dict[tuple[str, str], tuple[subprocess.CompletedProcess[str], Path, list[dict[str, Any]]]]:
+    """Each scenario against the bad and the garbage server at once (two servers, two records: each run's
+    requests stay apart), scenario after scenario: (result, CSV prefix, the requests its server received)."""
+    runs = {}
+    for scenario in sorted(EXPECTED_ROWS):
+        stages = "0s:13,2s:13" if scenario == "mixed" else "0s:2,2s:2"
+        views = {mode: server_processes[mode].fresh() for mode in WRONG}
+        workdirs = {mode: tmp_path_factory.mktemp(f"{scenario}-{mode}") for mode in WRONG}
+
+        def one(mode: str, scenario: str = scenario, stages: str = stages,
+                views: dict[str, TestServer] = views, workdirs: dict[str, Path] = workdirs
+                ) -> tuple[subprocess.CompletedProcess[str], Path]:
+            prefix = workdirs[mode] / f"{scenario}-{mode}"
+            return run_locust(scenario, workdirs[mode], "--host", views[mode].url, "--stages", stages,
+                              "--csv", str(prefix)), prefix
+
+        with ThreadPoolExecutor(max_workers=len(WRONG)) as pool:
+            for mode, (result, prefix) in zip(WRONG, pool.map(one, WRONG), strict=True):
+                runs[(scenario, mode)] = (result, prefix, views[mode].requests())
+    return runs
+
+
+@pytest.mark.parametrize("mode", WRONG)
 @pytest.mark.parametrize("scenario", sorted(EXPECTED_ROWS))
-def test_checks_catch_wrong_answers_with_their_message(
-    servers: dict[str, TestServer], tmp_path: Path, scenario: str, mode: str
-) -> None:
-    stages = "0s:13,2s:13" if scenario == "mixed" else "0s:2,2s:2"
-    prefix = tmp_path / f"{scenario}-{mode}"
-    result = run_locust(scenario, tmp_path, "--host", servers[mode].url, "--stages", stages, "--csv", str(prefix))
+def test_checks_catch_wrong_answers_with_their_message(wrong_answer_runs: dict[tuple[str, str], Any],
+                                                       scenario: str, mode: str) -> None:
+    result, prefix, received = wrong_answer_runs[(scenario, mode)]
     # 1 is Locust's exit code for failed requests; the SLO gate may turn it into its own (99)
     assert result.returncode not in (0, 2), output(result)
     assert "Traceback" not in result.stderr, output(result)
@@ -374,7 +398,7 @@ def test_checks_catch_wrong_answers_with_their_message(
     for key, errors in failures.items():
         assert len(errors) == 1, errors  # one stable message per endpoint, not one per body
         assert FAILURES[mode][key] in errors[0], (key, errors)
-    assert_sent_like_k6(servers[mode].requests(), scenario)
+    assert_sent_like_k6(received, scenario)
 
 
 # ---------------------------------------------------------------------------------------------
