@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import jsonschema
@@ -162,8 +164,25 @@ def test_oversized_body_is_413(sidecar) -> None:
     assert "too large" in response.json()["detail"]
 
 
-def test_queue_full_is_503_with_retry_after(start_sidecar, redis_server: RedisServer) -> None:
-    sidecar = start_sidecar({"REDIS_URL": redis_server.url, "OSIRIS_MAX_QUEUE": "1", "OSIRIS_MAX_BATCH_SIZE": "1"})
+@pytest.fixture(scope="module")
+def own_sidecars(start_sidecars, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+        dict[str, Any]]:
+    """This module's two sidecars with settings of their own, started side by side (model loading takes
+    seconds): ``queue_of_one`` (a queue and a batch of one) and ``own_redis`` (on a Redis of its own, which
+    its test stops and restarts; ``redis`` is that Redis, ``redis_dir`` its data directory)."""
+    redis_dir = tmp_path_factory.mktemp("redis")
+    own = RedisServer(data_dir=redis_dir).start()
+    try:
+        queue_of_one, own_redis = start_sidecars(
+            {"REDIS_URL": redis_server.url, "OSIRIS_MAX_QUEUE": "1", "OSIRIS_MAX_BATCH_SIZE": "1"},
+            {"REDIS_URL": own.url})
+        yield {"queue_of_one": queue_of_one, "own_redis": own_redis, "redis": own, "redis_dir": redis_dir}
+    finally:
+        own.stop()
+
+
+def test_queue_full_is_503_with_retry_after(own_sidecars: dict[str, Any]) -> None:
+    sidecar = own_sidecars["queue_of_one"]
     barrier = threading.Barrier(12)
 
     def one(_: int) -> httpx.Response:
@@ -180,10 +199,9 @@ def test_queue_full_is_503_with_retry_after(start_sidecar, redis_server: RedisSe
     assert "overloaded" in refused.json()["detail"]
 
 
-def test_redis_loss_gives_503_then_recovers(start_sidecar, tmp_path) -> None:
-    own = RedisServer(data_dir=tmp_path / "redis").start()
+def test_redis_loss_gives_503_then_recovers(own_sidecars: dict[str, Any]) -> None:
+    sidecar, own = own_sidecars["own_redis"], own_sidecars["redis"]
     try:
-        sidecar = start_sidecar({"REDIS_URL": own.url})
         ok = post(sidecar.url, "/propose_trade_adjustments/", {"prompt": "BTC plan", "max_length": 16})
         assert ok.status_code == 200
         own.stop()
@@ -196,7 +214,7 @@ def test_redis_loss_gives_503_then_recovers(start_sidecar, tmp_path) -> None:
         assert "not acknowledged" in lost.json()["detail"]
         assert post(sidecar.url, "/generate", {"prompt": "still here", "max_length": 4}).status_code == 200
 
-        own = RedisServer(port=own.port, data_dir=tmp_path / "redis").start()
+        own = RedisServer(port=own.port, data_dir=own_sidecars["redis_dir"]).start()
         wait_until(sidecar.healthy, 10, "health to recover")
         again = post(sidecar.url, "/propose_trade_adjustments/", {"prompt": "BTC plan", "max_length": 16})
         assert again.status_code == 200
