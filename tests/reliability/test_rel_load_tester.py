@@ -102,7 +102,7 @@ def test_target_killed_mid_run_fails_the_run_and_ends_by_itself(start_sidecar, r
     sidecar = start_sidecar({"REDIS_URL": redis_server.url})
     prefix = tmp_path / "killed"
     locust = LocustProcess(locust_command(LOCUSTFILES / "read_heavy.py", "--headless", "--host", sidecar.url,
-                                          "--only-summary", "--stages", "1s:3,5s:3", "--csv", str(prefix)),
+                                          "--only-summary", "--stages", "1s:3,9s:3", "--csv", str(prefix)),
                            tmp_path / "locust.log")
     try:
         baseline = requests_served(sidecar.url)
