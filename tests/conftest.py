@@ -82,6 +82,10 @@ class SidecarProcess:
                 raise AssertionError(f"sidecar exited with {self.proc.returncode}: {self.output()}") from None
             return False
 
+    def wait_ready(self, wait: str = "healthy", timeout_s: float = 300) -> None:
+        check = self.healthy if wait == "healthy" else self.answering
+        wait_until(check, timeout_s, f"sidecar on {self.url} ({wait})", interval_s=0.2)
+
     def output(self) -> str:
         if not self._log.closed:
             self._log.flush()
@@ -120,12 +124,12 @@ def start_sidecars(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callabl
     they load side by side), then wait until each serves; stops all at the end."""
     started: list[SidecarProcess] = []
 
-    def start(*envs: dict[str, str], wait: str = "healthy", timeout_s: float = 300) -> list[SidecarProcess]:
+    def start(*envs: dict[str, str], wait: str | None = "healthy", timeout_s: float = 300) -> list[SidecarProcess]:
         processes = [SidecarProcess(env, tmp_path_factory.mktemp("sidecar") / "sidecar.log") for env in envs]
         started.extend(processes)
         for process in processes:
-            check = process.healthy if wait == "healthy" else process.answering
-            wait_until(check, timeout_s, f"sidecar on {process.url} ({wait})", interval_s=0.2)
+            if wait is not None:  # None: the caller waits (process.wait_ready) when it needs the sidecar
+                process.wait_ready(wait, timeout_s)
         return processes
 
     yield start
@@ -149,26 +153,30 @@ def start_sidecar(start_sidecars: Callable[..., list[SidecarProcess]]) -> Callab
 
 
 @pytest.fixture(scope="session")
-def _shared_sidecars(start_sidecars: Callable[..., list[SidecarProcess]],
-                     redis_server: RedisServer) -> tuple[SidecarProcess, SidecarProcess]:
-    """The suite's two long-lived sidecars, started together (most runs of the suite need both)."""
-    plain, faulty = start_sidecars({"REDIS_URL": redis_server.url},
-                                   {"REDIS_URL": redis_server.url,
-                                    "OSIRIS_FAULT_LATENCY_MS": json.dumps(FAULT_LATENCY_MS),
-                                    "OSIRIS_FAULT_ERROR_RATE": json.dumps(FAULT_ERROR_RATE)})
+def _sidecar_pair(start_sidecars: Callable[..., list[SidecarProcess]],
+                  redis_server: RedisServer) -> tuple[SidecarProcess, SidecarProcess]:
+    """The suite's two long-lived sidecars: the plain one, serving; then the faulty one, still loading.
+    The plain one starts alone (on a fresh clone it builds the models and exports their decode steps into
+    the caches); the faulty one loads from those caches in the background while tests run, since most
+    sessions that need one need the other."""
+    (plain,) = start_sidecars({"REDIS_URL": redis_server.url})
+    (faulty,) = start_sidecars({"REDIS_URL": redis_server.url, "OSIRIS_FAULT_LATENCY_MS": json.dumps(FAULT_LATENCY_MS),
+                                "OSIRIS_FAULT_ERROR_RATE": json.dumps(FAULT_ERROR_RATE)}, wait=None)
     return plain, faulty
 
 
 @pytest.fixture(scope="session")
-def sidecar(_shared_sidecars: tuple[SidecarProcess, SidecarProcess]) -> SidecarProcess:
+def sidecar(_sidecar_pair: tuple[SidecarProcess, SidecarProcess]) -> SidecarProcess:
     """The shared sidecar of the suite, on the shared Redis."""
-    return _shared_sidecars[0]
+    return _sidecar_pair[0]
 
 
 @pytest.fixture(scope="session")
-def faulty_sidecar(_shared_sidecars: tuple[SidecarProcess, SidecarProcess]) -> SidecarProcess:
+def faulty_sidecar(_sidecar_pair: tuple[SidecarProcess, SidecarProcess]) -> SidecarProcess:
     """The suite's sidecar with FAULT_LATENCY_MS and FAULT_ERROR_RATE injected, on the shared Redis."""
-    return _shared_sidecars[1]
+    faulty = _sidecar_pair[1]
+    faulty.wait_ready()
+    return faulty
 
 
 # -- The scenario runs several modules read ----------------------------------------------------------

@@ -26,9 +26,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:  # not imported at run time: this file is also the test server's script
+    from tests.conftest import ScenarioRuns
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILES = ROOT / "locustfiles"
@@ -771,13 +774,21 @@ def test_check_functions_case_by_case() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+SHARED_RUN_FOLDERS = {"sidecar_load": "passing", "read_heavy": "passing", "propose_trade": "propose"}
+
+
 @pytest.mark.parametrize("scenario", sorted(EXPECTED_ROWS))
 def test_scenario_passes_its_checks_against_the_bundled_sidecar(sidecar: Any, relaxed_slo_file: Path, tmp_path: Path,
-                                                                scenario: str) -> None:
-    stages = "1s:4,3s:4" if scenario == "mixed" else "1s:2,3s:2"
-    prefix = tmp_path / scenario
-    result = run_locust(scenario, tmp_path, "--host", sidecar.url, "--stages", stages, "--csv", str(prefix),
-                        "--slo-file", str(relaxed_slo_file))
+                                                                scenario_runs: ScenarioRuns, scenario: str) -> None:
+    """The three k6 scenarios: the suite's shared runs against the sidecar (conftest); mixed: a run of its own."""
+    if scenario in SHARED_RUN_FOLDERS:
+        shared = scenario_runs.run(SHARED_RUN_FOLDERS[scenario], scenario)
+        prefix = shared.prefix
+        result = subprocess.CompletedProcess([], shared.returncode, shared.stdout, shared.stderr)
+    else:
+        prefix = tmp_path / scenario
+        result = run_locust(scenario, tmp_path, "--host", sidecar.url, "--stages", "1s:4,3s:4", "--csv", str(prefix),
+                            "--slo-file", str(relaxed_slo_file))
     failures = failure_rows(prefix) if Path(f"{prefix}_failures.csv").exists() else {}
     assert failures == {}, output(result)
     assert result.returncode == 0, output(result)
