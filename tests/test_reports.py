@@ -1,8 +1,8 @@
 """Reports (HTML, JUnit, summary JSON, compare) built from real run folders.
 
 The run folders come from short headless Locust runs against the real sidecar (``scenario_runs`` of
-conftest): one passing run, and one with injected faults (+900 ms on /generate, +1160 ms on /health,
-every /metrics answered 500), so that the reports are tested on the CSVs Locust and the gate really
+conftest): one passing run, and one with injected faults (+900 ms on /generate, every /metrics
+answered 500), so that the reports are tested on the CSVs Locust and the gate really
 write, not on what we believe they write.
 """
 
@@ -36,8 +36,8 @@ SCENARIOS = ("sidecar_load", "read_heavy")
 @pytest.fixture(scope="module")
 def run_dirs(scenario_runs: ScenarioRuns) -> dict[str, Path]:
     """``passing`` and ``failing`` run folders, each with sidecar_load and read_heavy: the suite's shared
-    scenario runs (conftest), against the sidecar and the faulty sidecar (+900 ms on /generate, +1160 ms
-    on /health, every /metrics answered 500)."""
+    scenario runs (conftest), against the sidecar and the faulty sidecar (+900 ms on /generate, every
+    /metrics answered 500)."""
     for which, expected in (("passing", 0), ("failing", 99)):
         for scenario in SCENARIOS:
             run = scenario_runs.run(which, scenario)
