@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -9,6 +10,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -19,6 +22,13 @@ from sidecar.redis_server import RedisServer, free_port
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_CACHE = ROOT / ".cache" / "models"
 EXPORT_CACHE = ROOT / ".cache" / "onnx"  # where sidecars started with MODEL_CACHE keep their exported decode steps
+LOCUSTFILES = ROOT / "locustfiles"
+
+# The faults of the suite's one faulty sidecar (a sidecar start costs seconds of model loading, so every
+# test that needs injected faults shares it): +900 ms on /generate (fails the default p(95)<800) and
+# every /metrics answered 500 (a failing run fails whatever few requests it makes; a rate could let all pass).
+FAULT_LATENCY_MS = {"/generate": 900.0}
+FAULT_ERROR_RATE = {"/metrics": 1.0}
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.05) -> None:
@@ -71,6 +81,10 @@ class SidecarProcess:
                 raise AssertionError(f"sidecar exited with {self.proc.returncode}: {self.output()}") from None
             return False
 
+    def wait_ready(self, wait: str = "healthy", timeout_s: float = 300) -> None:
+        check = self.healthy if wait == "healthy" else self.answering
+        wait_until(check, timeout_s, f"sidecar on {self.url} ({wait})", interval_s=0.2)
+
     def output(self) -> str:
         if not self._log.closed:
             self._log.flush()
@@ -104,24 +118,121 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="session")
-def start_sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., SidecarProcess]]:
-    """Factory: start a sidecar with extra environment; waits until it serves; stops all at the end."""
+def start_sidecars(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., list[SidecarProcess]]]:
+    """Factory: start sidecars, one per environment given, all at once (model loading takes seconds:
+    they load side by side), then wait until each serves; stops all at the end."""
     started: list[SidecarProcess] = []
 
-    def start(env: dict[str, str] | None = None, wait: str = "healthy", timeout_s: float = 300) -> SidecarProcess:
-        log = tmp_path_factory.mktemp("sidecar") / "sidecar.log"
-        process = SidecarProcess(env or {}, log)
-        started.append(process)
-        check = process.healthy if wait == "healthy" else process.answering
-        wait_until(check, timeout_s, f"sidecar on {process.url} ({wait})", interval_s=0.2)
-        return process
+    def start(*envs: dict[str, str], wait: str | None = "healthy", timeout_s: float = 300) -> list[SidecarProcess]:
+        processes = [SidecarProcess(env, tmp_path_factory.mktemp("sidecar") / "sidecar.log") for env in envs]
+        started.extend(processes)
+        for process in processes:
+            if wait is not None:  # None: the caller waits (process.wait_ready) when it needs the sidecar
+                process.wait_ready(wait, timeout_s)
+        return processes
 
     yield start
+    for process in started:  # all told at once: each takes a while to stop its batcher, Redis link and models
+        if process.proc.poll() is None:
+            process.proc.send_signal(signal.SIGTERM)
     for process in started:
+        try:
+            process.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            pass  # stop() kills it
         process.stop()
 
 
 @pytest.fixture(scope="session")
-def sidecar(start_sidecar: Callable[..., SidecarProcess], redis_server: RedisServer) -> SidecarProcess:
+def start_sidecar(start_sidecars: Callable[..., list[SidecarProcess]]) -> Callable[..., SidecarProcess]:
+    """Factory: start a sidecar with extra environment; waits until it serves; stops all at the end."""
+    def start(env: dict[str, str] | None = None, wait: str = "healthy", timeout_s: float = 300) -> SidecarProcess:
+        return start_sidecars(env or {}, wait=wait, timeout_s=timeout_s)[0]
+    return start
+
+
+@pytest.fixture(scope="session")
+def _sidecar_pair(start_sidecars: Callable[..., list[SidecarProcess]],
+                  redis_server: RedisServer) -> tuple[SidecarProcess, SidecarProcess]:
+    """The suite's two long-lived sidecars: the plain one, serving; then the faulty one, still loading.
+    The plain one starts alone (on a fresh clone it builds the models and exports their decode steps into
+    the caches); the faulty one loads from those caches in the background while tests run, since most
+    sessions that need one need the other."""
+    (plain,) = start_sidecars({"REDIS_URL": redis_server.url})
+    (faulty,) = start_sidecars({"REDIS_URL": redis_server.url, "OSIRIS_FAULT_LATENCY_MS": json.dumps(FAULT_LATENCY_MS),
+                                "OSIRIS_FAULT_ERROR_RATE": json.dumps(FAULT_ERROR_RATE)}, wait=None)
+    return plain, faulty
+
+
+@pytest.fixture(scope="session")
+def sidecar(_sidecar_pair: tuple[SidecarProcess, SidecarProcess]) -> SidecarProcess:
     """The shared sidecar of the suite, on the shared Redis."""
-    return start_sidecar({"REDIS_URL": redis_server.url})
+    return _sidecar_pair[0]
+
+
+@pytest.fixture(scope="session")
+def faulty_sidecar(_sidecar_pair: tuple[SidecarProcess, SidecarProcess]) -> SidecarProcess:
+    """The suite's sidecar with FAULT_LATENCY_MS and FAULT_ERROR_RATE injected, on the shared Redis."""
+    faulty = _sidecar_pair[1]
+    faulty.wait_ready()
+    return faulty
+
+
+# -- The scenario runs several modules read ----------------------------------------------------------
+
+SCENARIO_STAGES = "1s:2,4s:2"  # ~5 s per run
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    """One finished headless Locust run of a bundled scenario: its CSV prefix, exit code and output."""
+
+    prefix: Path
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@dataclass(frozen=True)
+class ScenarioRuns:
+    """Run folders: ``passing`` (sidecar_load and read_heavy against the sidecar, relaxed default table),
+    ``failing`` (the same two against the faulty sidecar, the default table) and ``propose`` (propose_trade
+    against the sidecar, relaxed table)."""
+
+    dirs: dict[str, Path]
+    runs: dict[tuple[str, str], ScenarioRun]
+
+    def run(self, folder: str, scenario: str) -> ScenarioRun:
+        return self.runs[(folder, scenario)]
+
+
+def _scenario_run(scenario: str, url: str, folder: Path, *args: str) -> ScenarioRun:
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILES / f"{scenario}.py"), "--headless",
+               "--host", url, "--stages", SCENARIO_STAGES, "--csv", str(folder / scenario), "--csv-full-history",
+               "--only-summary", *args]
+    env = {k: v for k, v in os.environ.items() if k != "OSIRIS_URL"}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    return ScenarioRun(folder / scenario, result.returncode, result.stdout, result.stderr)
+
+
+@pytest.fixture(scope="session")
+def scenario_runs(sidecar: SidecarProcess, faulty_sidecar: SidecarProcess, relaxed_slo_file: Path,
+                  tmp_path_factory: pytest.TempPathFactory) -> ScenarioRuns:
+    """Five short runs, all at once (each mostly waits on think time and answers), read by the gate
+    tests and the report tests alike: one set of real runs instead of one per module."""
+    root = tmp_path_factory.mktemp("runs")
+    dirs = {name: root / name for name in ("passing", "failing", "propose")}
+    for path in dirs.values():
+        path.mkdir()
+    relaxed = ("--slo-file", str(relaxed_slo_file))
+    plan = {("passing", "sidecar_load"): (sidecar.url, relaxed), ("passing", "read_heavy"): (sidecar.url, relaxed),
+            ("propose", "propose_trade"): (sidecar.url, relaxed),
+            ("failing", "sidecar_load"): (faulty_sidecar.url, ()), ("failing", "read_heavy"): (faulty_sidecar.url, ())}
+    with ThreadPoolExecutor(max_workers=len(plan)) as pool:
+        futures = {key: pool.submit(_scenario_run, key[1], url, dirs[key[0]], *args)
+                   for key, (url, args) in plan.items()}
+        return ScenarioRuns(dirs, {key: future.result() for key, future in futures.items()})

@@ -4,7 +4,10 @@ as one process on the same samples. No network (``events_only.py``), 2 users, a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,8 +34,8 @@ def _local(tmp: Path, script: dict, *args: str) -> Finished:
 
 
 @pytest.mark.parametrize("policy, code", [("estimate", 99), ("fail", 98), ("pass", 0)])
-def test_exit_policies_of_an_inconclusive_run(tmp_path: Path, policy: str, code: int) -> None:
-    result = _local(tmp_path, BORDERLINE, "--slo-inconclusive", policy)
+def test_exit_policies_of_an_inconclusive_run(runs: dict[str, Any], policy: str, code: int) -> None:
+    result = finished(runs, f"inconclusive-{policy}")
     assert result.returncode == code, result.output[-3000:]
     verdict = result.verdict
     assert verdict.state == INCONCLUSIVE and verdict.exit_code == code and verdict.confidence == 0.95
@@ -41,10 +44,10 @@ def test_exit_policies_of_an_inconclusive_run(tmp_path: Path, policy: str, code:
     assert "run state INCONCLUSIVE" in result.output and "more requests" in result.output
 
 
-def test_a_confident_fail_fails_under_every_policy_and_intervals_can_be_off(tmp_path: Path) -> None:
-    result = _local(tmp_path / "pass", SLOW, "--slo-inconclusive", "pass")
+def test_a_confident_fail_fails_under_every_policy_and_intervals_can_be_off(runs: dict[str, Any]) -> None:
+    result = finished(runs, "slow-policy-pass")
     assert result.returncode == 99 and result.verdict.state == FAIL, result.output[-3000:]
-    off = _local(tmp_path / "off", BORDERLINE, "--slo-confidence", "0")
+    off = finished(runs, "intervals-off")
     assert off.returncode == 99 and off.verdict.confidence == 0
     assert all(t.interval is None and t.state == t.estimate for t in off.verdict.thresholds)
     assert "interval" not in off.output
@@ -58,10 +61,9 @@ def test_bad_confidence_options_exit_2_with_a_message(tmp_path: Path, flag: str,
     assert "Traceback" not in result.output
 
 
-def test_distributed_states_equal_one_process_on_the_same_samples(tmp_path: Path) -> None:
-    local = _local(tmp_path / "local", BORDERLINE).verdict
-    (tmp_path / "dist").mkdir()
-    dist = run_distributed(tmp_path / "dist", BORDERLINE, workers=2, users=2, run_time="3s").verdict
+def test_distributed_states_equal_one_process_on_the_same_samples(runs: dict[str, Any]) -> None:
+    local = finished(runs, "local").verdict
+    dist = finished(runs, "distributed").verdict
     assert [t.n for t in dist.thresholds] == [t.n for t in local.thresholds] == [64, 64, 200]
     assert _states(dist) == _states(local)
     assert [(t.interval, t.requests_needed) for t in dist.thresholds] == [
@@ -87,10 +89,61 @@ def _staged(tmp: Path, script: dict, table: str, *args: str) -> Finished:
     return Finished(proc.returncode, proc.stdout + proc.stderr, prefix)
 
 
-def test_until_settled_holds_the_steady_stage_until_every_threshold_settles(tmp_path: Path) -> None:
+LOOP = {"loop": {"method": "GET", "name": "/health", "ms": 5.0, "every_s": 0.05, "max": 10_000}}
+NEVER_SETTLES = '[[row]]\nname = "health"\nrequests = ["GET /health"]\nthresholds = ["rate>=1"]\n'
+ABORT_TABLE = ('[[row]]\nname = "health"\nrequests = ["GET /health"]\n'
+               'thresholds = [{ threshold = "p(95)<800", abort_on_fail = true }]\n')
+SLOW_LOOP = {"loop": {"method": "GET", "name": "/health", "ms": 900.0, "every_s": 0.02, "max": 10_000}}
+
+
+def _abort_run(tmp: Path) -> Finished:
+    (tmp / "abort.toml").write_text(ABORT_TABLE)
+    return run_local(tmp, SLOW_LOOP, "-u", "2", "-r", "2", "-t", "60s", "--slo-eval-interval", "0.3",
+                     "--slo-file", str(tmp / "abort.toml"), timeout=90)
+
+
+SCENARIOS: dict[str, Callable[[Path], Finished]] = {
+    **{f"inconclusive-{policy}": (lambda tmp, policy=policy: _local(tmp, BORDERLINE, "--slo-inconclusive", policy))
+       for policy in ("estimate", "fail", "pass")},
+    "slow-policy-pass": lambda tmp: _local(tmp, SLOW, "--slo-inconclusive", "pass"),
+    "intervals-off": lambda tmp: _local(tmp, BORDERLINE, "--slo-confidence", "0"),
+    "local": lambda tmp: _local(tmp, BORDERLINE),
+    "distributed": lambda tmp: run_distributed(tmp, BORDERLINE, workers=2, users=2, run_time="3s"),
+    "until-settled": lambda tmp: _staged(tmp, LOOP, TABLE, "--slo-until-settled", "60s"),
+    "gives-up": lambda tmp: _staged(tmp, LOOP, NEVER_SETTLES, "--slo-until-settled", "2s", "--slo-inconclusive",
+                                    "fail"),
+    "abort": _abort_run,
+    "until-settled-no-intervals": lambda tmp: _staged(tmp, LOOP, TABLE, "--slo-until-settled", "60s",
+                                                      "--slo-confidence", "0"),
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every run of the module, three at a time (each is light: 1-2 users firing events, no network, and
+    mostly waits on its -t or stages), instead of one after the other."""
+    folders = {name: tmp_path_factory.mktemp(name) for name in SCENARIOS}  # here: mktemp is not thread-safe
+
+    def one(name: str) -> Any:
+        try:
+            return SCENARIOS[name](folders[name])
+        except Exception as exc:  # reported by the test that reads it
+            return exc
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return dict(zip(SCENARIOS, pool.map(one, SCENARIOS), strict=True))
+
+
+def finished(runs: dict[str, Any], name: str) -> Finished:
+    value = runs[name]
+    if isinstance(value, Exception):
+        raise value
+    return value
+
+
+def test_until_settled_holds_the_steady_stage_until_every_threshold_settles(runs: dict[str, Any]) -> None:
     """~40 requests/s: p(95)<800 settles at a look after ~128 requests (3-4 s), past the 1 s stage."""
-    loop = {"loop": {"method": "GET", "name": "/health", "ms": 5.0, "every_s": 0.05, "max": 10_000}}
-    result = _staged(tmp_path, loop, TABLE, "--slo-until-settled", "60s")
+    result = finished(runs, "until-settled")
     assert result.returncode == 0, result.output[-3000:]
     assert "holding the steady stage" in result.output and "settled at look" in result.output
     verdict = result.verdict
@@ -99,32 +152,24 @@ def test_until_settled_holds_the_steady_stage_until_every_threshold_settles(tmp_
     assert verdict.thresholds[0].n >= 100
 
 
-def test_until_settled_gives_up_after_its_duration(tmp_path: Path) -> None:
+def test_until_settled_gives_up_after_its_duration(runs: dict[str, Any]) -> None:
     """rate>=1 without a failure never settles (the interval always reaches below 100 %)."""
-    loop = {"loop": {"method": "GET", "name": "/health", "ms": 5.0, "every_s": 0.05, "max": 10_000}}
-    table = '[[row]]\nname = "health"\nrequests = ["GET /health"]\nthresholds = ["rate>=1"]\n'
-    result = _staged(tmp_path, loop, table, "--slo-until-settled", "2s", "--slo-inconclusive", "fail")
+    result = finished(runs, "gives-up")
     assert result.returncode == 98, result.output[-3000:]
     assert "not settled after 2 s more" in result.output
     assert result.verdict.state == INCONCLUSIVE and result.verdict.thresholds[0].requests_needed is None
 
 
-def test_abort_on_fail_fires_at_a_look_on_a_confident_fail(tmp_path: Path) -> None:
+def test_abort_on_fail_fires_at_a_look_on_a_confident_fail(runs: dict[str, Any]) -> None:
     """Every request at 900 ms against an abort-on-fail p(95)<800: a confident FAIL at an early look."""
-    table = ('[[row]]\nname = "health"\nrequests = ["GET /health"]\n'
-             'thresholds = [{ threshold = "p(95)<800", abort_on_fail = true }]\n')
-    loop = {"loop": {"method": "GET", "name": "/health", "ms": 900.0, "every_s": 0.02, "max": 10_000}}
-    (tmp_path / "abort.toml").write_text(table)
-    result = run_local(tmp_path, loop, "-u", "2", "-r", "2", "-t", "60s", "--slo-eval-interval", "0.3",
-                       "--slo-file", str(tmp_path / "abort.toml"), timeout=90)
+    result = finished(runs, "abort")
     verdict = result.verdict
     assert result.returncode == 99 and verdict.aborted_by == ("health: p(95)<800",), result.output[-3000:]
     assert verdict.looks >= 2 and verdict.thresholds[0].state == FAIL
     assert "aborting the test" in result.output
 
 
-def test_until_settled_without_intervals_holds_nothing(tmp_path: Path) -> None:
-    loop = {"loop": {"method": "GET", "name": "/health", "ms": 5.0, "every_s": 0.05, "max": 10_000}}
-    result = _staged(tmp_path, loop, TABLE, "--slo-until-settled", "60s", "--slo-confidence", "0")
+def test_until_settled_without_intervals_holds_nothing(runs: dict[str, Any]) -> None:
+    result = finished(runs, "until-settled-no-intervals")
     assert result.returncode == 0 and "holding the steady stage" not in result.output, result.output[-3000:]
     assert result.verdict.looks == 0 and result.verdict.confidence == 0

@@ -202,9 +202,11 @@ SCENARIOS: dict[str, Callable[[Path], Any]] = {
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Every scenario, three at a time (each is light: 1-4 users firing events, no network)."""
+    folders = {name: tmp_path_factory.mktemp(name.replace("+", "")) for name in SCENARIOS}  # mktemp: not thread-safe
+
     def one(name: str) -> Any:
         try:
-            return SCENARIOS[name](tmp_path_factory.mktemp(name.replace("+", "")))
+            return SCENARIOS[name](folders[name])
         except Exception as exc:  # reported by the test that reads it
             return exc
 

@@ -22,12 +22,16 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:  # not imported at run time: this file is also the test server's script
+    from tests.conftest import ScenarioRuns
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILES = ROOT / "locustfiles"
@@ -351,14 +355,38 @@ def test_scenario_sends_what_k6_sends_and_passes_its_checks(
         assert servers[other].requests() == []
 
 
-@pytest.mark.parametrize("mode", ["bad", "garbage"])
+WRONG = ("bad", "garbage")
+
+
+@pytest.fixture(scope="module")
+def wrong_answer_runs(server_processes: dict[str, TestServer], tmp_path_factory: pytest.TempPathFactory
+                      ) -> dict[tuple[str, str], tuple[subprocess.CompletedProcess[str], Path, list[dict[str, Any]]]]:
+    """Each scenario against the bad and the garbage server at once (two servers, two records: each run's
+    requests stay apart), scenario after scenario: (result, CSV prefix, the requests its server received)."""
+    runs = {}
+    for scenario in sorted(EXPECTED_ROWS):
+        stages = "0s:13,2s:13" if scenario == "mixed" else "0s:2,2s:2"
+        views = {mode: server_processes[mode].fresh() for mode in WRONG}
+        workdirs = {mode: tmp_path_factory.mktemp(f"{scenario}-{mode}") for mode in WRONG}
+
+        def one(mode: str, scenario: str = scenario, stages: str = stages,
+                views: dict[str, TestServer] = views, workdirs: dict[str, Path] = workdirs
+                ) -> tuple[subprocess.CompletedProcess[str], Path]:
+            prefix = workdirs[mode] / f"{scenario}-{mode}"
+            return run_locust(scenario, workdirs[mode], "--host", views[mode].url, "--stages", stages,
+                              "--csv", str(prefix)), prefix
+
+        with ThreadPoolExecutor(max_workers=len(WRONG)) as pool:
+            for mode, (result, prefix) in zip(WRONG, pool.map(one, WRONG), strict=True):
+                runs[(scenario, mode)] = (result, prefix, views[mode].requests())
+    return runs
+
+
+@pytest.mark.parametrize("mode", WRONG)
 @pytest.mark.parametrize("scenario", sorted(EXPECTED_ROWS))
-def test_checks_catch_wrong_answers_with_their_message(
-    servers: dict[str, TestServer], tmp_path: Path, scenario: str, mode: str
-) -> None:
-    stages = "0s:13,2s:13" if scenario == "mixed" else "0s:2,2s:2"
-    prefix = tmp_path / f"{scenario}-{mode}"
-    result = run_locust(scenario, tmp_path, "--host", servers[mode].url, "--stages", stages, "--csv", str(prefix))
+def test_checks_catch_wrong_answers_with_their_message(wrong_answer_runs: dict[tuple[str, str], Any],
+                                                       scenario: str, mode: str) -> None:
+    result, prefix, received = wrong_answer_runs[(scenario, mode)]
     # 1 is Locust's exit code for failed requests; the SLO gate may turn it into its own (99)
     assert result.returncode not in (0, 2), output(result)
     assert "Traceback" not in result.stderr, output(result)
@@ -373,7 +401,7 @@ def test_checks_catch_wrong_answers_with_their_message(
     for key, errors in failures.items():
         assert len(errors) == 1, errors  # one stable message per endpoint, not one per body
         assert FAILURES[mode][key] in errors[0], (key, errors)
-    assert_sent_like_k6(servers[mode].requests(), scenario)
+    assert_sent_like_k6(received, scenario)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -472,57 +500,75 @@ def assert_clean_exit_2(result: subprocess.CompletedProcess[str], *fragments: st
         assert fragment in lines[0], output(result)
 
 
-@pytest.mark.parametrize(
-    ("content", "reason"),
-    [
-        (None, "file not found"),
-        ('["a", ', "is not valid JSON"),
-        ("[]", "is an empty array"),
-        ('{"prompts": ["a"]}', "must be a JSON array of strings"),
-        ('["a", 1]', "entry 1 is a JSON number"),
-    ],
-)
+BAD_PROMPTS = [
+    (None, "file not found"),
+    ('["a", ', "is not valid JSON"),
+    ("[]", "is an empty array"),
+    ('{"prompts": ["a"]}', "must be a JSON array of strings"),
+    ('["a", 1]', "entry 1 is a JSON number"),
+]
+BAD_STAGES = [
+    (["--stages", "10s:5,3x:2"], {}, ["bad --stages value '10s:5,3x:2'", "stage 2 '3x:2'", "bad duration '3x'"]),
+    (["--stages=10s:-1"], {}, ["bad --stages value", "target must be a whole number"]),
+    ([], {"OSIRIS_STAGES": "10s:5,"}, ["bad OSIRIS_STAGES value", "stage 2 is empty"]),
+    ([], {"OSIRIS_SHAPE": "maybe"}, ["OSIRIS_SHAPE must be 'on' or 'off'"]),
+]
+
+
+@dataclass(frozen=True)
+class StartupRefusals:
+    """Every bad-startup run of the module (each exits before any load, so they run side by side) and the
+    requests the good server received while they ran (none may reach it)."""
+
+    results: dict[tuple[str, int], tuple[subprocess.CompletedProcess[str], Path | None]]
+    received: list[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def startup_refusals(server_processes: dict[str, TestServer],
+                     tmp_path_factory: pytest.TempPathFactory) -> StartupRefusals:
+    good = server_processes["good"].fresh()
+    jobs: dict[tuple[str, int], tuple[str, Path, list[str], dict[str, str], Path | None]] = {}
+    for scenario in ("propose_trade", "mixed"):
+        for i, (content, _) in enumerate(BAD_PROMPTS):
+            workdir = tmp_path_factory.mktemp(f"prompts-{scenario}-{i}")
+            prompts = workdir / "my-prompts.json"
+            if content is not None:
+                prompts.write_text(content, encoding="utf-8")
+            jobs[(f"prompts-{scenario}", i)] = (scenario, workdir, ["--host", good.url, "--stages", "0s:1,1s:1"],
+                                                {"OSIRIS_PROMPTS": str(prompts)}, prompts)
+    for scenario in ("sidecar_load", "mixed"):
+        for i, (args, env, _) in enumerate(BAD_STAGES):
+            workdir = tmp_path_factory.mktemp(f"stages-{scenario}-{i}")
+            jobs[(f"stages-{scenario}", i)] = (scenario, workdir, ["--host", good.url, *args], env, None)
+
+    def one(key: tuple[str, int]) -> tuple[subprocess.CompletedProcess[str], Path | None]:
+        scenario, workdir, args, env, prompts = jobs[key]
+        return run_locust(scenario, workdir, *args, env=env), prompts
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = dict(zip(jobs, pool.map(one, jobs), strict=True))
+    return StartupRefusals(results, good.requests())
+
+
+@pytest.mark.parametrize(("case", "reason"), list(enumerate(reason for _, reason in BAD_PROMPTS)))
 @pytest.mark.parametrize("scenario", ["propose_trade", "mixed"])
 def test_bad_prompts_file_exits_2_before_any_load(
-    servers: dict[str, TestServer], tmp_path: Path, scenario: str, content: str | None, reason: str
+    startup_refusals: StartupRefusals, scenario: str, case: int, reason: str
 ) -> None:
-    prompts = tmp_path / "my-prompts.json"
-    if content is not None:
-        prompts.write_text(content, encoding="utf-8")
-    result = run_locust(
-        scenario,
-        tmp_path,
-        "--host",
-        servers["good"].url,
-        "--stages",
-        "0s:1,1s:1",
-        env={"OSIRIS_PROMPTS": str(prompts)},
-    )
+    result, prompts = startup_refusals.results[(f"prompts-{scenario}", case)]
     assert_clean_exit_2(result, f"prompts file {prompts}", reason, "OSIRIS_PROMPTS")
-    assert servers["good"].requests() == []
+    assert startup_refusals.received == []
 
 
-@pytest.mark.parametrize(
-    ("args", "env", "fragments"),
-    [
-        (["--stages", "10s:5,3x:2"], {}, ["bad --stages value '10s:5,3x:2'", "stage 2 '3x:2'", "bad duration '3x'"]),
-        (["--stages=10s:-1"], {}, ["bad --stages value", "target must be a whole number"]),
-        ([], {"OSIRIS_STAGES": "10s:5,"}, ["bad OSIRIS_STAGES value", "stage 2 is empty"]),
-        ([], {"OSIRIS_SHAPE": "maybe"}, ["OSIRIS_SHAPE must be 'on' or 'off'"]),
-    ],
-)
+@pytest.mark.parametrize(("case", "fragments"), list(enumerate(fragments for _, _, fragments in BAD_STAGES)))
 @pytest.mark.parametrize("scenario", ["sidecar_load", "mixed"])
 def test_bad_stages_exit_2_before_any_load(
-    servers: dict[str, TestServer],
-    tmp_path: Path,
-    scenario: str,
-    args: list[str],
-    env: dict[str, str],
-    fragments: list[str],
+    startup_refusals: StartupRefusals, scenario: str, case: int, fragments: list[str]
 ) -> None:
-    result = run_locust(scenario, tmp_path, "--host", servers["good"].url, *args, env=env)
+    result, _ = startup_refusals.results[(f"stages-{scenario}", case)]
     assert_clean_exit_2(result, *fragments)
-    assert servers["good"].requests() == []
+    assert startup_refusals.received == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -728,13 +774,21 @@ def test_check_functions_case_by_case() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+SHARED_RUN_FOLDERS = {"sidecar_load": "passing", "read_heavy": "passing", "propose_trade": "propose"}
+
+
 @pytest.mark.parametrize("scenario", sorted(EXPECTED_ROWS))
 def test_scenario_passes_its_checks_against_the_bundled_sidecar(sidecar: Any, relaxed_slo_file: Path, tmp_path: Path,
-                                                                scenario: str) -> None:
-    stages = "1s:4,3s:4" if scenario == "mixed" else "1s:2,3s:2"
-    prefix = tmp_path / scenario
-    result = run_locust(scenario, tmp_path, "--host", sidecar.url, "--stages", stages, "--csv", str(prefix),
-                        "--slo-file", str(relaxed_slo_file))
+                                                                scenario_runs: ScenarioRuns, scenario: str) -> None:
+    """The three k6 scenarios: the suite's shared runs against the sidecar (conftest); mixed: a run of its own."""
+    if scenario in SHARED_RUN_FOLDERS:
+        shared = scenario_runs.run(SHARED_RUN_FOLDERS[scenario], scenario)
+        prefix = shared.prefix
+        result = subprocess.CompletedProcess([], shared.returncode, shared.stdout, shared.stderr)
+    else:
+        prefix = tmp_path / scenario
+        result = run_locust(scenario, tmp_path, "--host", sidecar.url, "--stages", "1s:4,3s:4", "--csv", str(prefix),
+                            "--slo-file", str(relaxed_slo_file))
     failures = failure_rows(prefix) if Path(f"{prefix}_failures.csv").exists() else {}
     assert failures == {}, output(result)
     assert result.returncode == 0, output(result)

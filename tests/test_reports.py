@@ -1,20 +1,20 @@
 """Reports (HTML, JUnit, summary JSON, compare) built from real run folders.
 
-The run folders come from short headless Locust runs against the real sidecar: one passing run,
-and one with injected faults (+900 ms on /generate, every /metrics answered 500), so that the
-reports are tested on the CSVs Locust and the gate really write, not on what we believe they write.
+The run folders come from short headless Locust runs against the real sidecar (``scenario_runs`` of
+conftest): one passing run, and one with injected faults (+900 ms on /generate, every /metrics
+answered 500), so that the reports are tested on the CSVs Locust and the gate really
+write, not on what we believe they write.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -28,42 +28,21 @@ from reports.html import render_report
 from reports.load import load_run
 from reports.model import Failure, ReportError
 from reports.summary_json import SCHEMA, render_json, summarize
-from sidecar.redis_server import RedisServer
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ScenarioRuns
 
-LOCUSTFILES = ROOT / "locustfiles"
-STAGES = "1s:2,4s:2"  # ~5 s per run
 SCENARIOS = ("sidecar_load", "read_heavy")
-# every /metrics fails: the failing run fails whatever few requests it makes (half could all succeed)
-FAULTS = {"OSIRIS_FAULT_LATENCY_MS": '{"/generate": 900}', "OSIRIS_FAULT_ERROR_RATE": '{"/metrics": 1.0}'}
 
 
-def _locust(scenario: str, url: str, out: Path) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILES / f"{scenario}.py"), "--headless",
-               "--host", url, "--stages", STAGES, "--csv", str(out / scenario), "--csv-full-history",
-               "--only-summary"]
-    env = {k: v for k, v in os.environ.items() if k != "OSIRIS_URL"}
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-@pytest.fixture(scope="session")
-def run_dirs(sidecar: Any, start_sidecar: Callable[..., Any], redis_server: RedisServer,
-             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """``passing`` and ``failing`` run folders, each with sidecar_load and read_heavy; the two
-    runs of a scenario go in parallel (one per sidecar) to halve the wall time."""
-    faulty = start_sidecar({"REDIS_URL": redis_server.url, **FAULTS})
-    root = tmp_path_factory.mktemp("runs")
-    dirs = {"passing": root / "passing", "failing": root / "failing"}
-    for path in dirs.values():
-        path.mkdir()
-    for scenario in SCENARIOS:
-        procs = {"passing": _locust(scenario, sidecar.url, dirs["passing"]),
-                 "failing": _locust(scenario, faulty.url, dirs["failing"])}
-        for name, proc in procs.items():
-            output, _ = proc.communicate(timeout=120)
-            expected = 0 if name == "passing" else 99
-            assert proc.returncode == expected, f"{name} {scenario}: exit {proc.returncode}\n{output}"
-    return dirs
+@pytest.fixture(scope="module")
+def run_dirs(scenario_runs: ScenarioRuns) -> dict[str, Path]:
+    """``passing`` and ``failing`` run folders, each with sidecar_load and read_heavy: the suite's shared
+    scenario runs (conftest), against the sidecar and the faulty sidecar (+900 ms on /generate, every
+    /metrics answered 500)."""
+    for which, expected in (("passing", 0), ("failing", 99)):
+        for scenario in SCENARIOS:
+            run = scenario_runs.run(which, scenario)
+            assert run.returncode == expected, f"{which} {scenario}: exit {run.returncode}\n{run.output}"
+    return {"passing": scenario_runs.dirs["passing"], "failing": scenario_runs.dirs["failing"]}
 
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -410,8 +389,11 @@ def _bad_runs(tmp: Path, real: Path) -> dict[str, tuple[list[str | Path], str]]:
 
 
 def test_bad_input_exits_2_with_one_line(run_dirs: dict[str, Path], tmp_path: Path) -> None:
-    for case, (args, fragment) in _bad_runs(tmp_path, run_dirs["passing"]).items():
-        result = run_cli(*args)
+    cases = _bad_runs(tmp_path, run_dirs["passing"])
+    with ThreadPoolExecutor(max_workers=4) as pool:  # thirteen CLI processes, each mostly start-up
+        results = dict(zip(cases, pool.map(lambda case: run_cli(*cases[case][0]), cases), strict=True))
+    for case, (_, fragment) in cases.items():
+        result = results[case]
         assert result.returncode == 2, f"{case}: exit {result.returncode}\n{result.stdout}{result.stderr}"
         assert "Traceback" not in result.stderr + result.stdout, case
         lines = result.stderr.strip().splitlines()

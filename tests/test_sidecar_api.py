@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import jsonschema
@@ -15,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sidecar.bus import CHANNEL_ASSESSED, CHANNEL_CREATED
 from sidecar.contract import PROPOSAL_SCHEMA
 from sidecar.redis_server import RedisServer
-from tests.conftest import wait_until
+from tests.conftest import FAULT_ERROR_RATE, FAULT_LATENCY_MS, wait_until
 
 STREAM = "osiris:proposals"
 
@@ -162,8 +164,25 @@ def test_oversized_body_is_413(sidecar) -> None:
     assert "too large" in response.json()["detail"]
 
 
-def test_queue_full_is_503_with_retry_after(start_sidecar, redis_server: RedisServer) -> None:
-    sidecar = start_sidecar({"REDIS_URL": redis_server.url, "OSIRIS_MAX_QUEUE": "1", "OSIRIS_MAX_BATCH_SIZE": "1"})
+@pytest.fixture(scope="module")
+def own_sidecars(start_sidecars, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
+        dict[str, Any]]:
+    """This module's two sidecars with settings of their own, started side by side (model loading takes
+    seconds): ``queue_of_one`` (a queue and a batch of one) and ``own_redis`` (on a Redis of its own, which
+    its test stops and restarts; ``redis`` is that Redis, ``redis_dir`` its data directory)."""
+    redis_dir = tmp_path_factory.mktemp("redis")
+    own = RedisServer(data_dir=redis_dir).start()
+    try:
+        queue_of_one, own_redis = start_sidecars(
+            {"REDIS_URL": redis_server.url, "OSIRIS_MAX_QUEUE": "1", "OSIRIS_MAX_BATCH_SIZE": "1"},
+            {"REDIS_URL": own.url})
+        yield {"queue_of_one": queue_of_one, "own_redis": own_redis, "redis": own, "redis_dir": redis_dir}
+    finally:
+        own.stop()
+
+
+def test_queue_full_is_503_with_retry_after(own_sidecars: dict[str, Any]) -> None:
+    sidecar = own_sidecars["queue_of_one"]
     barrier = threading.Barrier(12)
 
     def one(_: int) -> httpx.Response:
@@ -180,10 +199,9 @@ def test_queue_full_is_503_with_retry_after(start_sidecar, redis_server: RedisSe
     assert "overloaded" in refused.json()["detail"]
 
 
-def test_redis_loss_gives_503_then_recovers(start_sidecar, tmp_path) -> None:
-    own = RedisServer(data_dir=tmp_path / "redis").start()
+def test_redis_loss_gives_503_then_recovers(own_sidecars: dict[str, Any]) -> None:
+    sidecar, own = own_sidecars["own_redis"], own_sidecars["redis"]
     try:
-        sidecar = start_sidecar({"REDIS_URL": own.url})
         ok = post(sidecar.url, "/propose_trade_adjustments/", {"prompt": "BTC plan", "max_length": 16})
         assert ok.status_code == 200
         own.stop()
@@ -196,7 +214,7 @@ def test_redis_loss_gives_503_then_recovers(start_sidecar, tmp_path) -> None:
         assert "not acknowledged" in lost.json()["detail"]
         assert post(sidecar.url, "/generate", {"prompt": "still here", "max_length": 4}).status_code == 200
 
-        own = RedisServer(port=own.port, data_dir=tmp_path / "redis").start()
+        own = RedisServer(port=own.port, data_dir=own_sidecars["redis_dir"]).start()
         wait_until(sidecar.healthy, 10, "health to recover")
         again = post(sidecar.url, "/propose_trade_adjustments/", {"prompt": "BTC plan", "max_length": 16})
         assert again.status_code == 200
@@ -208,14 +226,13 @@ def test_redis_loss_gives_503_then_recovers(start_sidecar, tmp_path) -> None:
         own.stop()
 
 
-def test_fault_injection_is_visible_and_applied(start_sidecar, redis_server: RedisServer) -> None:
-    sidecar = start_sidecar({"REDIS_URL": redis_server.url,
-                             "OSIRIS_FAULT_ERROR_RATE": '{"/generate": 1.0}',
-                             "OSIRIS_FAULT_LATENCY_MS": '{"/metrics": 150}'})
-    faults = httpx.get(f"{sidecar.url}/health").json()["faults"]
-    assert faults["active"] is True and faults["error_rate"] == {"/generate": 1.0}
-    response = post(sidecar.url, "/generate", {"prompt": "hello", "max_length": 4})
+def test_fault_injection_is_visible_and_applied(faulty_sidecar) -> None:
+    """The suite's faulty sidecar (conftest): its faults are shown in /health and applied per route."""
+    faults = httpx.get(f"{faulty_sidecar.url}/health", timeout=10).json()["faults"]
+    assert faults["active"] is True and faults["error_rate"] == FAULT_ERROR_RATE
+    assert faults["latency_ms"] == FAULT_LATENCY_MS
+    response = httpx.get(f"{faulty_sidecar.url}/metrics", timeout=10)
     assert response.status_code == 500 and "injected fault" in response.json()["detail"]
-    timed = httpx.get(f"{sidecar.url}/metrics")
-    assert timed.elapsed.total_seconds() >= 0.15
-    assert post(sidecar.url, "/propose_trade_adjustments/", {"prompt": "x", "max_length": 8}).status_code == 200
+    timed = post(faulty_sidecar.url, "/generate", {"prompt": "hello", "max_length": 4})
+    assert timed.status_code == 200 and timed.elapsed.total_seconds() >= 0.9
+    assert post(faulty_sidecar.url, "/propose_trade_adjustments/", {"prompt": "x", "max_length": 8}).status_code == 200

@@ -10,8 +10,9 @@ is a connection error (refused, reset, timeout: Locust's "no response"), notes 5
 answered 200 (``REL_RECORD=off`` turns the listener off). At ``quitting`` each process writes
 ``$REL_OUT_DIR/records-<pid>.json``; a worker also writes its Locust client id to
 ``$REL_OUT_DIR/worker-<pid>.id`` as soon as it starts, and the number of its reports to the master
-that carried requests to ``$REL_OUT_DIR/worker-<pid>.reports``. ``REL_WORKER_REPORT_INTERVAL`` sets
-the worker's report interval (Locust's is 3 s).
+that carried requests to ``$REL_OUT_DIR/worker-<pid>.reports``, and ``$REL_OUT_DIR/worker-<pid>.sent`` once
+its users have had ``SENT_MARK`` answers (so a test knows this worker's load runs, whatever else hits the
+target). ``REL_WORKER_REPORT_INTERVAL`` sets the worker's report interval (Locust's is 3 s).
 """
 
 from __future__ import annotations
@@ -44,12 +45,20 @@ CONNECTION_ERRORS: Counter[str] = Counter()
 OK_MS: dict[str, list[float]] = {}
 PROPOSAL_IDS: list[str] = []
 NO_RETRY_AFTER = [0]
+SENT_MARK = 20
+SENT: list[Path | None] = [None]  # a worker's .sent file until it is written, then None
+ANSWERS = [0]
 
 
 def _record(request_type: str, name: str, response_time: float, response: Any = None, exception: Any = None,
             **_: Any) -> None:
     status = getattr(response, "status_code", 0) or 0
     STATUSES[f"{request_type} {name} {status}"] += 1
+    if SENT[0] is not None:
+        ANSWERS[0] += 1
+        if ANSWERS[0] >= SENT_MARK:
+            SENT[0].write_text(str(ANSWERS[0]))
+            SENT[0] = None
     if status == 0:
         CONNECTION_ERRORS[type(exception).__name__ if exception is not None else "no response"] += 1
     elif status == 200:
@@ -74,6 +83,7 @@ def _announce_worker(environment: Any, **_: Any) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         (OUT_DIR / f"worker-{os.getpid()}.id").write_text(runner.client_id)
+        SENT[0] = OUT_DIR / f"worker-{os.getpid()}.sent"
         environment.events.report_to_master.add_listener(_count_report)
 
 

@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -140,13 +142,21 @@ def test_suite_against_a_closed_port_exits_3_with_a_clear_message(suite_against_
 # --------------------------------------------------------------------------------------------------
 
 RUN_S = 12
+LOST_WORKER_CASES = {"after-a-report": False, "before-its-first-report": True}  # killed -> --slo-allow-lost-workers
 
 
-@pytest.mark.parametrize(("killed", "allow_lost"), [("after-a-report", False), ("before-its-first-report", True)])
-def test_lost_worker_is_named_and_judged(sidecar, tmp_path: Path, killed: str, allow_lost: bool) -> None:
-    """Without --slo-allow-lost-workers a lost worker fails the run (99); with it, the gate judges on what it
-    received (0 when the SLOs hold). The worker is killed after its first report with requests (workers report
-    every 3 s), or while its users run but before it ever reported."""
+@dataclass
+class LostWorkerRun:
+    finished: Any
+    victim_id: str
+    survivor_exit: int
+    survivor_records: Any
+    prefix: Path
+
+
+def run_with_a_lost_worker(sidecar: Any, tmp_path: Path, killed: str, allow_lost: bool) -> LostWorkerRun:
+    """A master and two workers against the sidecar; worker 0 is killed after its first report with requests
+    (workers report every 3 s), or while its users run but before it ever reported."""
     port = free_port()
     out = tmp_path / "records"
     out.mkdir()
@@ -168,8 +178,8 @@ def test_lost_worker_is_named_and_judged(sidecar, tmp_path: Path, killed: str, a
         victim = workers[0]
         id_file, reports_file = out / f"worker-{victim.pid}.id", out / f"worker-{victim.pid}.reports"
         wait_until(id_file.exists, 60, "the worker to start")
-        baseline = requests_served(sidecar.url)
-        wait_until(lambda: requests_served(sidecar.url) >= baseline + 40, 30, "the load to start", interval_s=0.1)
+        # the victim's own answers (the other case's run may hit the same sidecar at the same time)
+        wait_until((out / f"worker-{victim.pid}.sent").exists, 30, "the victim's load to start", interval_s=0.1)
         if killed == "after-a-report":
             wait_until(reports_file.exists, 30, "the worker's first report with requests", interval_s=0.1)
         else:
@@ -181,15 +191,39 @@ def test_lost_worker_is_named_and_judged(sidecar, tmp_path: Path, killed: str, a
     finally:
         for process in [master, *workers]:
             process.kill()
+    return LostWorkerRun(finished, victim_id, survivor.returncode, read_records(out), prefix)
 
+
+@pytest.fixture(scope="module")
+def lost_worker_runs(sidecar: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Both cases at once: each run mostly waits out its -t, so side by side they take the time of one."""
+    folders = {killed: tmp_path_factory.mktemp(killed) for killed in LOST_WORKER_CASES}
+
+    def one(killed: str) -> Any:
+        try:
+            return run_with_a_lost_worker(sidecar, folders[killed], killed, LOST_WORKER_CASES[killed])
+        except Exception as exc:  # reported by the test that reads it
+            return exc
+
+    with ThreadPoolExecutor(max_workers=len(LOST_WORKER_CASES)) as pool:
+        return dict(zip(LOST_WORKER_CASES, pool.map(one, LOST_WORKER_CASES), strict=True))
+
+
+@pytest.mark.parametrize(("killed", "allow_lost"), list(LOST_WORKER_CASES.items()))
+def test_lost_worker_is_named_and_judged(lost_worker_runs: dict[str, Any], killed: str, allow_lost: bool) -> None:
+    """Without --slo-allow-lost-workers a lost worker fails the run (99); with it, the gate judges on what it
+    received (0 when the SLOs hold)."""
+    run = lost_worker_runs[killed]
+    if isinstance(run, Exception):
+        raise run
+    finished, victim_id, survivor_records = run.finished, run.victim_id, run.survivor_records
     output = finished.output
     lost_lines = [line for line in output.splitlines() if "lost worker" in line]
-    row = overall(prefix)
-    survivor_records = read_records(out)
+    row = overall(run.prefix)
     record("lost_worker", killed=killed, allow_lost=allow_lost, exit=finished.returncode,
            seconds=round(finished.seconds, 1), gate_lines=lost_lines, overall_samples=row["samples"],
            overall_expression=row["expression"], survivor_requests=survivor_records.sent,
-           survivor_exit=survivor.returncode)
+           survivor_exit=run.survivor_exit)
 
     assert "Traceback" not in output, output[-4000:]
     assert re.search(rf"Worker {re.escape(victim_id)} failed to send heartbeat", output), output[-4000:]
