@@ -11,6 +11,10 @@ time of a whole batch (prefill + every step + sampling + constraints) divided by
   preallocated KV cache that also samples inside its run (:mod:`sidecar.inplace_cache`);
 * ``onnx_plain``: the exported step that takes and returns the whole cache, sampling in numpy (the
   fallback for models whose attention cannot be split; the ``onnx`` path before the in-place cache).
+* ``floor`` (opt-in): not a decode path but its arithmetic floor: one matrix product per 2-D weight of
+  the model (every projection, MLP and the LM head) for a batch of rows, per step, nothing else (no
+  attention over the cache, no sampling). ``generate / floor`` bounds the speedup any decode loop can
+  reach on this device without changing the arithmetic (precision, hardware).
 
 Workloads: free text of ``--tokens`` new tokens, and schema-constrained proposals with a
 ``--tokens``-token rationale, each at batch 1 and 16 (``--batches``); the median of ``--rounds``.
@@ -57,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model-dir", type=Path, help="measure this from_pretrained directory instead")
     p.add_argument("--large", action="store_true", help="a 12-layer, 768-wide random-weight GPT-2 instead")
     p.add_argument("--cache-dir", type=Path, help="where default models are built (default: the sidecar's)")
-    p.add_argument("--paths", default="generate,eager,onnx", help="decode paths to compare (also: onnx_plain)")
+    p.add_argument("--paths", default="generate,eager,onnx", help="decode paths to compare (also: onnx_plain, floor)")
     p.add_argument("--batches", default="1,16")
     p.add_argument("--tokens", type=int, default=64, help="new free-text tokens / rationale tokens per row")
     p.add_argument("--rounds", type=int, default=5)
@@ -106,6 +110,8 @@ def run_once(loaded: LoadedModel, path: str, backend: Any, kind: str, n: int, to
     rows, new = _rows(loaded, kind, n, tokens)
     sampling = Sampling(0.8, 50)
     device = torch.device(loaded.device)
+    if path == "floor":
+        return _dense_floor(loaded, n, new, device)
     if path == "generate":
         width = max(len(p) for p in prompts)
         ids = torch.tensor([[loaded.pad_id] * (width - len(p)) + p for p in prompts], device=device)
@@ -131,9 +137,36 @@ def run_once(loaded: LoadedModel, path: str, backend: Any, kind: str, n: int, to
     return seconds / made
 
 
+def _dense_floor(loaded: LoadedModel, n: int, steps: int, device: torch.device) -> float:
+    """Seconds per token of the model's dense products alone: ``steps`` steps of ``n`` rows."""
+    weights = [w.detach() for w in loaded.model.parameters() if w.dim() == 2 and min(w.shape) > 1]
+    embeddings = {id(m.weight) for m in loaded.model.modules() if isinstance(m, torch.nn.Embedding)}
+    head = loaded.model.get_output_embeddings()
+    products = []  # (input, weight as the right operand): the embedding tables are lookups, except the tied head
+    for w in weights:
+        if id(w) in embeddings and (head is None or w is not head.weight):
+            continue
+        right = w.t() if _is_linear_weight(loaded.model, w) else w
+        products.append((torch.randn(n, right.shape[0], device=device), right))
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for _ in range(steps):
+            for x, w in products:
+                torch.mm(x, w)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / (steps * n)
+
+
+def _is_linear_weight(model: torch.nn.Module, w: torch.Tensor) -> bool:
+    """``nn.Linear`` stores (out, in) (so x @ W.T); GPT-2's ``Conv1D`` stores (in, out)."""
+    return any(isinstance(m, torch.nn.Linear) and m.weight is w for m in model.modules())
+
+
 def measure(name: str, directory: Path, args: argparse.Namespace, device: str) -> list[dict[str, Any]]:
     loaded = load_model(directory, device=device, backend="eager", cpu_threads=args.threads)
-    backends: dict[str, Any] = {"generate": None, "eager": EagerBackend(loaded.model, torch.device(device))}
+    backends: dict[str, Any] = {"generate": None, "floor": None,
+                                "eager": EagerBackend(loaded.model, torch.device(device))}
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     export_dir = (args.cache_dir or Settings().model_cache_dir).parent / "onnx"
     for path in [p for p in paths if p in ("onnx", "onnx_plain")]:
