@@ -23,12 +23,13 @@ from pathlib import Path
 import locustfiles
 from capacity.html import write_capacity_html
 from capacity.model import CapacityReport, ProbeResult
+from capacity.plan import plan_needs, scenario_rows
 from capacity.probe import LocustProbe, ProbeError, ProbeSettings
 from capacity.search import SearchConfig, SearchError, report, search
 from locustfiles.stages import StagesError, parse_duration
-from slo.confidence import check_confidence
+from slo.confidence import DEFAULT_CONFIDENCE, check_confidence
 from slo.formatting import format_duration, format_value
-from slo.table import SloFileError, load_table
+from slo.table import DEFAULT_TABLE_PATH, SloFileError, load_table
 from slo.verdict import EXIT_BAD_CONFIG, EXIT_CAPACITY_ABOVE_MAX, EXIT_CAPACITY_BELOW_MIN, EXIT_PROBE_ERROR
 from slo.windows import WindowMarks
 from suite.children import start_child, stop_children
@@ -133,6 +134,13 @@ class CapacityJob(MainJob):
         print(f"Capacity search of {args.scenario} against {url}: rates {config.min_rate:g}..{config.max_rate:g}/s, "
               f"precision {config.precision:g}, budget {format_duration(config.budget_s)}, probes of "
               f"{format_duration(config.probe_duration_s)} (files: {out})", flush=True)
+        planned = config.planned_s(config.min_rate)
+        if planned is not None:
+            print(f"  probe duration planned from the SLO table: {format_duration(planned)} at {config.min_rate:g}/s "
+                  f"(the fewest requests that could PASS with confidence), at least --probe-duration, at most "
+                  f"{format_duration(min(config.rerun_cap_s, config.budget_s))}", flush=True)
+        for note in config.notes():
+            print(f"  note: {note}", flush=True)
         probe = LocustProbe(settings, self.run_child, lambda i, p: print(describe(i, p), flush=True))
         try:
             found = search(probe, config)
@@ -148,10 +156,9 @@ class CapacityJob(MainJob):
 def _settings(args: argparse.Namespace, out: Path) -> tuple[SearchConfig, ProbeSettings]:
     locustfile = resolve_locustfile(args.scenario)
     slo_file = args.slo_file.resolve() if args.slo_file else None
-    if slo_file is not None:
-        load_table(str(slo_file))  # a bad table is a bad configuration before any load
-    if args.slo_confidence:
-        check_confidence(args.slo_confidence)
+    # a bad table is a bad configuration before any load; the table the probes judge by plans them
+    table = load_table(str(slo_file or os.environ.get("OSIRIS_SLO_FILE") or DEFAULT_TABLE_PATH))
+    confidence = check_confidence(args.slo_confidence) if args.slo_confidence else DEFAULT_CONFIDENCE
     if args.slo_window:
         try:
             WindowMarks(float(args.slo_window))
@@ -163,7 +170,8 @@ def _settings(args: argparse.Namespace, out: Path) -> tuple[SearchConfig, ProbeS
             raise ValueError(f"--{name.replace('_', '-')} {value}: must be at least 1")
     config = SearchConfig(min_rate=args.min_rate, max_rate=args.max_rate, growth=args.growth,
                           precision=args.precision, budget_s=args.budget, probe_duration_s=args.probe_duration,
-                          max_probe_duration_s=args.max_probe_duration)
+                          max_probe_duration_s=args.max_probe_duration,
+                          needs=plan_needs(table, scenario_rows(locustfile), confidence))
     config.check()
     if config.probe_duration_s < 1:
         raise SearchError(f"--probe-duration {config.probe_duration_s:g}s: at least 1s (Locust's -t is in seconds)")
@@ -192,6 +200,8 @@ def finish(result: CapacityReport, out: Path) -> int:
         lt = result.limiting_threshold
         print(f"  limiting: {lt.row} {lt.expression}: {format_value(lt.unit, lt.observed, lt.limit)} "
               f"({lt.state}) at {lt.rate:.4g}/s")
+    for note in result.notes:
+        print(f"  note: {note}")
     code = OUTCOME_CODES[result.outcome]
     print(f"Wrote {json_path}\nWrote {html_path}\nExit code {code}")
     return code

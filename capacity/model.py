@@ -70,6 +70,9 @@ class ProbeResult(_Frozen):
     exit_code: int | None = None
     confidence: float | None = Field(default=None, description="the level of the gate's intervals (0: off)")
     files: str | None = Field(default=None, description="the probe's --csv prefix, relative to the out folder")
+    planned_duration_s: float | None = Field(
+        default=None, description="how long the table needs at this rate before it could PASS (uncapped); "
+                                  "None without a plan")
 
     @property
     def passed(self) -> bool:
@@ -110,6 +113,8 @@ class CapacityReport(_Frozen):
     confidence: float | None = None
     arrivals: str | None = None
     probes: tuple[ProbeResult, ...] = ()
+    notes: tuple[str, ...] = Field(default=(), description="thresholds that the probe-duration cap keeps from "
+                                                          "passing at --min-rate, said before the first probe")
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

@@ -21,6 +21,11 @@ keeps the exact meaning of its interval). If it is still INCONCLUSIVE (or a reru
 budget), it counts against the rate, as NO_DATA does: the answer is a rate that was *shown* to meet
 the SLO, never one that merely was not shown to miss it.
 
+Each probe's duration is *planned* (``capacity.plan``): the longer of ``probe_duration_s`` and the
+time the table's thresholds need at that rate before they could PASS with confidence (``needs``),
+capped by ``max_probe_duration_s`` and what is left of the budget. ``notes`` name every threshold
+that the cap keeps from passing at ``min_rate``, before any probe runs.
+
 The budget is the sum of the probes' ``elapsed_s`` (their real cost, start-up included). A probe is
 only started when its planned duration still fits; when none fits, the search stops with
 ``stopped_because == "budget"`` and reports the bracket it has.
@@ -33,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from capacity.model import CapacityReport, LimitingThreshold, Outcome, ProbeResult, StoppedBecause
+from capacity.plan import SampleNeed, planned_duration, unreachable_notes
 
 __all__ = ["Probe", "SearchConfig", "SearchError", "SearchOutcome", "limiting_threshold", "report", "search"]
 
@@ -53,10 +59,20 @@ class SearchConfig:
     budget_s: float = 600.0
     probe_duration_s: float = 20.0
     max_probe_duration_s: float | None = None  # default: 4 x probe_duration_s
+    needs: tuple[SampleNeed, ...] = ()  # what the table's thresholds need to PASS (capacity.plan)
 
     @property
     def rerun_cap_s(self) -> float:
         return self.max_probe_duration_s if self.max_probe_duration_s is not None else 4 * self.probe_duration_s
+
+    def planned_s(self, rate: float) -> float | None:
+        """How long a probe at ``rate`` must last for every threshold to be able to PASS (uncapped);
+        ``None`` without needs."""
+        return planned_duration(self.needs, rate) if self.needs else None
+
+    def notes(self) -> list[str]:
+        """One line per threshold that cannot PASS at ``min_rate`` in the longest probe allowed."""
+        return unreachable_notes(self.needs, self.min_rate, min(self.rerun_cap_s, self.budget_s))
 
     def check(self) -> None:
         """Raise :class:`SearchError` naming the first option that cannot work."""
@@ -89,6 +105,7 @@ class SearchOutcome:
     high: float | None
     probes: list[ProbeResult] = field(default_factory=list)
     spent_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def limiting(self) -> LimitingThreshold | None:
@@ -113,11 +130,14 @@ class _Runner:
     def passes(self, rate: float) -> bool:
         """Probe ``rate`` until its state is settled (or the rerun cap); raise :class:`_Budget` when
         not even the first run fits."""
-        duration, attempt = self.config.probe_duration_s, 1
+        config = self.config
+        planned = config.planned_s(rate)
+        left = config.budget_s - self.spent_s
+        duration, attempt = max(config.probe_duration_s, min(planned or 0.0, config.rerun_cap_s, left)), 1
         if not self.fits(duration):
             raise _Budget
         while True:
-            result = self.probe(rate, duration, attempt)
+            result = self.probe(rate, duration, attempt).model_copy(update={"planned_duration_s": planned})
             self.spent_s += result.elapsed_s
             settled = result.state in ("PASS", "FAIL")
             longer = min(duration * 2, self.config.rerun_cap_s)
@@ -135,7 +155,7 @@ def search(probe: Probe, config: SearchConfig) -> SearchOutcome:
     runner = _Runner(probe, config)
 
     def done(outcome: Outcome, why: StoppedBecause, low: float | None, high: float | None) -> SearchOutcome:
-        return SearchOutcome(outcome, why, low, high, runner.probes, runner.spent_s)
+        return SearchOutcome(outcome, why, low, high, runner.probes, runner.spent_s, config.notes())
 
     rate = config.min_rate
     try:
@@ -195,4 +215,4 @@ def report(found: SearchOutcome, config: SearchConfig, *, scenario: str, url: st
         limiting_threshold=found.limiting, stopped_because=found.stopped_because, precision=config.precision,
         budget_s=config.budget_s, spent_s=found.spent_s, min_rate=config.min_rate, max_rate_allowed=config.max_rate,
         probe_duration_s=config.probe_duration_s, max_probe_duration_s=config.rerun_cap_s, confidence=confidence,
-        arrivals=arrivals, probes=tuple(found.probes))
+        arrivals=arrivals, probes=tuple(found.probes), notes=tuple(found.notes))

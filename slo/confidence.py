@@ -39,6 +39,7 @@ from slo.expressions import COMPARISONS, exact_fraction
 __all__ = [
     "ABOVE",
     "AT_OR_ABOVE",
+    "DEFAULT_CONFIDENCE",
     "EXIT_INCONCLUSIVE",
     "AlphaSpending",
     "InconclusivePolicy",
@@ -71,7 +72,8 @@ EXIT_INCONCLUSIVE = 98
 AT_OR_ABOVE = ">="  # samples x with x >= L
 ABOVE = ">"  # samples x with x > L
 
-_DEFAULT_CONFIDENCE = 0.95
+DEFAULT_CONFIDENCE = 0.95  # the gate's --slo-confidence unless set
+_DEFAULT_CONFIDENCE = DEFAULT_CONFIDENCE
 _MAX_PROJECTED_REQUESTS = 10**12
 
 

@@ -56,7 +56,7 @@ from locust.rpc import Message
 from locust.runners import STATE_INIT, STATE_STOPPED, LocalRunner, MasterRunner, Runner, WorkerRunner
 
 from openmodel.counts import ITERATION_KEY, LATE_TOLERANCE_S, ArrivalCounts, CountsByWorker, GoodputPlan
-from slo.confidence import AlphaSpending, check_confidence
+from slo.confidence import DEFAULT_CONFIDENCE, AlphaSpending, check_confidence
 from slo.evaluate import POLICIES, abort_triggers, attach_open_model, conclude, evaluate, plan_for
 from slo.formatting import format_summary
 from slo.recorder import RecorderPlan, RequestRecorder
@@ -103,7 +103,8 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--slo-allow-lost-workers", action="store_true", default=False,
                        env_var="OSIRIS_SLO_ALLOW_LOST_WORKERS", include_in_web_ui=True,
                        help="judge on the data received even if a worker was lost (default: a lost worker fails)")
-    group.add_argument("--slo-confidence", default="0.95", env_var="OSIRIS_SLO_CONFIDENCE", include_in_web_ui=True,
+    group.add_argument("--slo-confidence", default=str(DEFAULT_CONFIDENCE), env_var="OSIRIS_SLO_CONFIDENCE",
+                       include_in_web_ui=True,
                        help="confidence of each end of a threshold's interval (0.5 < C < 1; 0 turns intervals "
                             "off: point estimates only, as k6). Default 0.95")
     group.add_argument("--slo-inconclusive", default="estimate", choices=POLICIES, env_var="OSIRIS_SLO_INCONCLUSIVE",

@@ -52,7 +52,9 @@ def test_the_search_lands_within_10_percent_of_the_true_capacity(tmp_path: Path)
     assert doc["max_rate"] == low and low < high
     assert abs(low - true) / true <= 0.10, (low, high, true, done.stdout)
     assert doc["limiting_threshold"]["row"] == "work" and doc["limiting_threshold"]["expression"] == "p(95)<100"
+    assert doc["notes"] == []  # p(95)<100 needs 59 requests: 6.6 s at 9/s, within the 16 s cap
     for probe in doc["probes"]:
+        assert probe["planned_duration_s"] == pytest.approx(59 / probe["rate"])  # queue_work: 1 request/iteration
         assert (tmp_path / f"{probe['files']}_slo.json").is_file()
         assert probe["goodput"] is not None and probe["late"] is not None and probe["dropped"] is not None
         assert [t["row"] for t in probe["thresholds"]] == ["work"]

@@ -6,8 +6,14 @@ import random
 
 import pytest
 
-from capacity.model import ProbeResult, ProbeThreshold
-from capacity.search import SearchConfig, SearchError, limiting_threshold, search
+from capacity.model import CapacityReport, ProbeResult, ProbeThreshold
+from capacity.plan import SampleNeed, plan_needs, planned_duration, samples_to_pass, scenario_rows
+from capacity.search import SearchConfig, SearchError, limiting_threshold, report, search
+from slo.confidence import State, judge_percentile, judge_rate
+from slo.table import DEFAULT_TABLE_PATH, load_table
+from tests.conftest import ROOT
+
+LOCUSTFILES = ROOT / "locustfiles"
 
 
 def result(rate: float, duration: float, state: str, attempt: int = 1, observed: float = 100.0) -> ProbeResult:
@@ -143,3 +149,85 @@ def test_bad_settings_name_the_option(config: SearchConfig, option: str) -> None
 
 def test_limiting_threshold_none_without_a_failing_probe() -> None:
     assert limiting_threshold([], 3.0) is None
+
+
+# --- the probe duration planned from the SLO table (capacity.plan) ---------------------------------
+
+def test_samples_to_pass_are_the_gates_own_minimums() -> None:
+    assert samples_to_pass("rate", ">=", 0.999, None, 0.95) == 2995
+    assert samples_to_pass("rate", ">=", 0.995, None, 0.95) == 598
+    assert samples_to_pass("p", "<", 800, 95, 0.95) == 59
+    assert samples_to_pass("p", "<", 1200, 99, 0.95) == 299
+    assert samples_to_pass("fail_rate", "<", 0.01, None, 0.95) == 299
+    # the gate agrees: all-success 2995 requests PASS, 2994 do not; 59 samples below the limit PASS, 58 do not
+    assert judge_rate("rate", ">=", 0.999, 2995, 0).state == State.PASS
+    assert judge_rate("rate", ">=", 0.999, 2994, 0).state == State.INCONCLUSIVE
+    assert judge_percentile(95, "<", 800, 59, at_or_above=0).state == State.PASS
+    assert judge_percentile(95, "<", 800, 58, at_or_above=0).state == State.INCONCLUSIVE
+    # no interval, or no best case that passes: nothing to plan
+    assert samples_to_pass("avg", "<", 100, None, 0.95) is None
+    assert samples_to_pass("p", "==", 100, 99, 0.95) is None
+    assert samples_to_pass("rate", ">=", 0.999, None, 0) is None
+
+
+def test_scenario_rows_come_from_slo_rows_split_by_weight(tmp_path) -> None:
+    assert scenario_rows(LOCUSTFILES / "sidecar_load.py") == {"generate": 1.0, "metrics": 1.0}
+    assert scenario_rows(LOCUSTFILES / "propose_trade.py") == {"propose": 1.0}
+    mixed = scenario_rows(LOCUSTFILES / "mixed.py")  # weights 5 (sidecar) : 5 (read heavy) : 3 (propose)
+    assert mixed == pytest.approx({"generate": 5 / 13, "metrics": 10 / 13, "health": 5 / 13, "propose": 3 / 13})
+    plain = tmp_path / "plain.py"
+    plain.write_text("class U:\n    weight = 2\n")
+    assert scenario_rows(plain) is None and scenario_rows(tmp_path / "missing.py") is None
+
+
+def test_the_default_table_plans_sidecar_load_by_its_strictest_threshold() -> None:
+    needs = plan_needs(load_table(DEFAULT_TABLE_PATH), scenario_rows(LOCUSTFILES / "sidecar_load.py"), 0.95)
+    assert [(n.row, n.expression, n.samples) for n in needs] == [
+        ("generate", "rate>=0.999", 2995), ("generate", "p(95)<800", 59), ("generate", "p(99)<1200", 299),
+        ("metrics", "rate>=0.999", 2995), ("metrics", "p(95)<400", 59)]
+    assert planned_duration(needs, 10) == pytest.approx(299.5)
+    every_row = plan_needs(load_table(DEFAULT_TABLE_PATH), None, 0.95)  # rows unknown: all, 1 per iteration
+    assert {n.row for n in every_row} == {"generate", "health", "metrics", "propose"}
+
+
+def recording_probe(capacity: float, durations: list[float]):
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        durations.append(duration)
+        return result(rate, duration, "PASS" if rate < capacity else "FAIL", attempt)
+    return probe
+
+
+def test_each_probe_lasts_what_the_table_needs_at_its_rate() -> None:
+    needs = (SampleNeed("echo", "rate>=0.999", 2995, 1.0), SampleNeed("echo", "p(95)<100", 59, 1.0))
+    durations: list[float] = []
+    config = SearchConfig(min_rate=10, max_rate=100, budget_s=10_000, probe_duration_s=20,
+                          max_probe_duration_s=400, needs=needs)
+    found = search(recording_probe(1e9, durations), config)
+    assert [p.rate for p in found.probes] == [10, 20, 40, 80, 100]
+    assert durations == pytest.approx([299.5, 149.75, 74.875, 37.4375, 29.95])
+    assert [p.planned_duration_s for p in found.probes] == pytest.approx(durations)
+    assert found.notes == []
+    assert report(found, config, scenario="echo").notes == ()
+
+
+def test_the_cap_and_the_budget_shorten_a_plan_and_a_note_says_so_up_front() -> None:
+    needs = (SampleNeed("generate", "rate>=0.999", 2995, 1.0),)
+    durations: list[float] = []
+    config = SearchConfig(min_rate=1, max_rate=100, budget_s=100, probe_duration_s=20, max_probe_duration_s=80,
+                          needs=needs)
+    notes = config.notes()
+    assert len(notes) == 1
+    assert notes[0].startswith("generate rate>=0.999 needs 2995 requests to PASS with confidence: 50 min at 1/s")
+    assert "cannot PASS below 37.4/s" in notes[0]
+    found = search(recording_probe(1e9, durations), config)
+    assert durations == [80, 20]  # 2995 s capped at 80 s; then the 20 s left of the budget
+    assert found.probes[0].planned_duration_s == 2995 and found.probes[1].planned_duration_s == 1497.5
+    doc = CapacityReport.from_json(report(found, config, scenario="sidecar_load").to_json())
+    assert doc.notes == tuple(notes) and doc.probes[0].planned_duration_s == 2995
+
+
+def test_without_needs_nothing_is_planned() -> None:
+    durations: list[float] = []
+    found = search(recording_probe(1e9, durations), SearchConfig(min_rate=1, max_rate=4, budget_s=100,
+                                                                probe_duration_s=5))
+    assert durations == [5, 5, 5] and all(p.planned_duration_s is None for p in found.probes)
