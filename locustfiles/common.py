@@ -10,17 +10,21 @@ precompiled JSON-schema validator, and failure messages built only when somethin
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from locust import FastHttpUser, events
+from locust.exception import StopTest, StopUser
 
 import slo_locust  # noqa: F401  (registers the SLO gate)
 from locustfiles import PromptsError, load_prompts, prompts_path
@@ -233,21 +237,61 @@ THINK_TIME_S = 1.0
 """Closed model: every k6 iteration ends with ``sleep(1)``."""
 
 
+def _timed(task: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``task`` timed as one k6 iteration (``iteration_duration``): Locust has no event around a
+    task, so the base class wraps each scenario's ``@task`` function. Two ``perf_counter`` calls and
+    one call into the SLO gate per iteration; an iteration cut short by ``StopUser``/``StopTest`` (or
+    the greenlet killed at the run's end) is no whole iteration and is not recorded. One that
+    raised is, as k6 records an iteration that threw."""
+
+    @functools.wraps(task)
+    def iteration(user: Any) -> None:
+        start = perf_counter()
+        try:
+            task(user)
+        except (StopUser, StopTest):
+            raise
+        except Exception:
+            user._osiris_iteration_end(start)
+            raise
+        user._osiris_iteration_end(start)
+
+    iteration._osiris_timed = True  # type: ignore[attr-defined]  # a subclass of a subclass: wrap once
+    return iteration
+
+
 class OsirisUser(FastHttpUser):
     """Shared behaviour of every scenario: k6's think time, the host rule and the checked requests.
 
     ``abstract`` so Locust does not offer it as a runnable user; each scenario subclass has one
-    task, which is one k6 iteration.
+    task, which is one k6 iteration: its wall time goes to the SLO gate as ``iteration_duration``
+    (``_timed``; closed and open model alike).
     """
 
     abstract = True
     host = OSIRIS_URL or DEFAULT_HOST  # --host overrides it (Locust sets user_class.host)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Locust's metaclass has collected the @task functions into cls.tasks (a weight repeats one)
+        wrapped: dict[Any, Callable[[Any], None]] = {}
+        cls.tasks = [wrapped.setdefault(t, _timed(t))
+                     if inspect.isfunction(t) and not getattr(t, "_osiris_timed", False) else t for t in cls.tasks]
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         run = getattr(environment, "osiris_open_model", None)
         self._osiris_open = run if run is not None and run.active else None
         self._osiris_iteration, self._osiris_context = new_iteration_context()
+        self._osiris_gate = getattr(environment, "slo_gate", None)  # slo_locust.plugin.SloGate
+        self._osiris_scenario = type(self).__name__  # k6's scenario tag: the user class
+
+    def _osiris_iteration_end(self, start: float) -> None:
+        """One iteration ended (``_timed``): its wall time in ms to the gate, never a request event."""
+        gate = self._osiris_gate
+        if gate is not None:
+            gate.record_iteration(self._osiris_scenario, (perf_counter() - start) * 1000.0,
+                                  self._osiris_open is not None)
 
     # Open model (--arrival-rate/--rate-stages, locustfiles.open_model): instead of starting at
     # once and sleeping 1 s after each iteration, the user waits for the next due iteration of its

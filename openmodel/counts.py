@@ -172,6 +172,8 @@ class GoodputPlan:
     def from_table(cls, table: SloTable) -> GoodputPlan:
         rows = []
         for row in table.rows:
+            if row.is_iteration:  # iteration_duration judges iterations, not a request of one
+                continue
             lt = le = math.inf
             for spec in row.thresholds:
                 threshold = spec.threshold

@@ -34,6 +34,7 @@ from fractions import Fraction
 from slo import confidence as conf
 from slo.expressions import Threshold, exact_fraction
 from slo.formatting import describe_lost, failure_reason
+from slo.k6_metrics import ITERATION_METHOD
 from slo.recorder import EndpointStats, RecorderPlan, RequestRecorder, nearest_rank
 from slo.table import SloRow, SloTable, ThresholdSpec
 from slo.verdict import (
@@ -63,7 +64,9 @@ _NS = 1e-6  # one nanosecond in ms: how far a displayed estimate is moved to the
 def plan_for(table: SloTable) -> RecorderPlan:
     """What a recorder must count for ``table``: its latency limits and its rows' requests."""
     limits = tuple(sorted({limit for row in table.rows for limit in row.latency_limits}))
-    return RecorderPlan(limits=limits, rows=tuple((row.name, row.requests) for row in table.rows),
+    # iteration rows route no request (their keys never overflow: ``RequestRecorder.record_iteration``)
+    return RecorderPlan(limits=limits, rows=tuple((row.name, row.requests) for row in table.rows
+                                                  if not row.is_iteration),
                         split=table.needs_split)
 
 
@@ -297,10 +300,10 @@ def evaluate(table: SloTable, recorder: RequestRecorder, *, strict: bool = False
     for row in table.rows:
         keys = [k for k in counts if row.matches_key(k)]
         judged_keys.update(keys)
-        pooled.append((row, recorder.pooled(keys, row=None if row.needs_split else row.name)))
+        pooled.append((row, recorder.pooled(keys, row=None if row.needs_split or row.is_iteration else row.name)))
     unjudged_counts: dict[tuple[str, str], int] = {}
     for k, c in counts.items():
-        if k not in judged_keys:
+        if k not in judged_keys and k[0] != ITERATION_METHOD:  # iterations are no requests
             unjudged_counts[(k[0], k[1])] = unjudged_counts.get((k[0], k[1]), 0) + c
     unjudged = [(m, n, c) for (m, n), c in unjudged_counts.items()]
     unjudged_names = [f"{m} {n}" for m, n, _ in unjudged] + [f"{m} {n}" for m, n in recorder.unrecorded_keys]
@@ -357,11 +360,12 @@ def evaluate(table: SloTable, recorder: RequestRecorder, *, strict: bool = False
 
 def _judged_once(recorder: RequestRecorder, pooled: list[tuple[SloRow, EndpointStats]],
                  judged_keys: set[tuple]) -> int:
-    """Requests judged by at least one row, each counted once (rows may share requests)."""
+    """Requests judged by at least one row, each counted once (rows may share requests; iterations
+    are no requests)."""
     counts = recorder.raw_key_counts()
     rows = {row.name for row, _ in pooled}
     in_pools = sum(recorder.pool_count(p) for p in recorder.pool_rows() if rows.intersection(p))
-    return sum(counts[k] for k in judged_keys) + in_pools
+    return sum(counts[k] for k in judged_keys if k[0] != ITERATION_METHOD) + in_pools
 
 
 def conclude(verdict: Verdict, *, lost_workers: tuple[LostWorkerInfo, ...] = (), allow_lost: bool = False,

@@ -8,11 +8,15 @@ status and outcome filters come from the tags, and whose expressions keep k6's m
 * ``checks``: ``rate`` is the share that passed (a failed check fails its request here);
 * ``http_req_duration``: latency (``avg min max med p(N)``);
 * ``http_reqs``: ``count``, and ``rate`` = requests per second over the run (a throughput);
-* ``iteration_duration``: not measured (Locust has no per-iteration event): listed, not judged.
+* ``iteration_duration``: the wall time (ms) of one iteration (one run of a user's ``@task``),
+  measured by ``locustfiles.common.OsirisUser`` and recorded under the reserved method
+  :data:`ITERATION_METHOD`, which no request row, count or listing ever takes (``avg min max med p(N)``,
+  and ``count``: the number of iterations).
 
 Tags: ``name`` (the Locust request name), ``method`` (``GET``, ``POST`` ...), ``status`` (the
 response code; 0 when no response came) and ``expected_response`` (``true``: successful requests
-only, ``false``: failed ones only). Pure: no Locust import; the message of every
+only, ``false``: failed ones only); on ``iteration_duration`` only ``scenario`` (the user class).
+Pure: no Locust import; the message of every
 :class:`K6KeyError` names the 1-based column of the problem in the key.
 """
 
@@ -23,7 +27,13 @@ from dataclasses import dataclass
 
 from slo.expressions import Aggregation, ExpressionError, Threshold, parse_threshold
 
-__all__ = ["K6_METRICS", "K6_TAGS", "K6Key", "K6KeyError", "NOT_MEASURED", "parse_k6_expression", "parse_k6_key"]
+__all__ = ["ITERATION_METHOD", "ITERATION_METRIC", "K6_METRICS", "K6_TAGS", "K6Key", "K6KeyError", "NOT_MEASURED",
+           "parse_k6_expression", "parse_k6_key"]
+
+#: The recorder's method for iteration durations: Locust request types are printable names, so a
+#: key starting with NUL can never be a request's (and the overflow pools use the empty method).
+ITERATION_METHOD = "\x00ITERATION"
+ITERATION_METRIC = "iteration_duration"
 
 # metric -> the aggregations k6 allows on it (in the order a message lists them)
 K6_METRICS: dict[str, tuple[str, ...]] = {
@@ -31,13 +41,12 @@ K6_METRICS: dict[str, tuple[str, ...]] = {
     "checks": ("rate",),
     "http_req_duration": ("avg", "min", "max", "med", "p(N)"),
     "http_reqs": ("count", "rate"),
+    ITERATION_METRIC: ("avg", "min", "max", "med", "p(N)", "count"),  # count: of iterations (a k6 Trend's)
 }
 # k6 metrics that exist but are not measured here: why, for the listing
-NOT_MEASURED: dict[str, str] = {
-    "iteration_duration": "not measured: Locust has no event around a task (one iteration); "
-                          "use http_req_duration, or a [[row]] on the requests of the iteration",
-}
+NOT_MEASURED: dict[str, str] = {}
 K6_TAGS: tuple[str, ...] = ("name", "method", "status", "expected_response")
+_ITERATION_TAGS: tuple[str, ...] = ("scenario",)  # k6's scenario tag: here the user class
 _KNOWN_K6 = ("http_req_blocked", "http_req_connecting", "http_req_receiving", "http_req_sending",
              "http_req_tls_handshaking", "http_req_waiting", "iterations", "vus", "vus_max", "data_received",
              "data_sent", "dropped_iterations", "group_duration")
@@ -59,10 +68,15 @@ class K6Key:
     method: str | None = None
     status: int | None = None
     expected: bool | None = None
+    scenario: str | None = None
 
     @property
     def requests(self) -> tuple[str, ...]:
-        """The ``"METHOD NAME"`` pattern this key selects (``*`` for any method or name)."""
+        """The ``"METHOD NAME"`` pattern this key selects (``*`` for any method or name); for
+        ``iteration_duration``, ``"ITERATION <user class or *>"`` (shown; ``SloRow.matches_key``
+        takes only :data:`ITERATION_METHOD` keys for it)."""
+        if self.metric == ITERATION_METRIC:
+            return (f"ITERATION {self.scenario if self.scenario is not None else '*'}",)
         return (f"{self.method or '*'} {self.name if self.name is not None else '*'}",)
 
 
@@ -96,16 +110,19 @@ def parse_k6_key(key: str) -> K6Key:
             if not colon or not tag or not value:
                 raise K6KeyError(f"threshold key {key!r}: bad tag selector {part.strip()!r} at column {column}: "
                                  "write tag:value, e.g. {name:/generate}")
-            if tag not in K6_TAGS:
-                raise K6KeyError(f"threshold key {key!r}: tag {tag!r} at column {column} is not recorded here; "
-                                 f"supported tags: {', '.join(K6_TAGS)}")
+            tags = _ITERATION_TAGS if metric == ITERATION_METRIC else K6_TAGS
+            if tag not in tags:
+                raise K6KeyError(f"threshold key {key!r}: tag {tag!r} at column {column} is not recorded here"
+                                 f"{' for ' + metric if metric == ITERATION_METRIC else ''}; "
+                                 f"supported tags: {', '.join(tags)}")
             if tag in fields:
                 raise K6KeyError(f"threshold key {key!r}: tag {tag!r} given twice (column {column})")
             fields[tag] = _tag_value(key, tag, value, column)
             column += len(part) + 1
     return K6Key(source=key.strip(), metric=metric, name=fields.get("name"),  # type: ignore[arg-type]
                  method=fields.get("method"), status=fields.get("status"),  # type: ignore[arg-type]
-                 expected=fields.get("expected_response"))  # type: ignore[arg-type]
+                 expected=fields.get("expected_response"),  # type: ignore[arg-type]
+                 scenario=fields.get("scenario"))  # type: ignore[arg-type]
 
 
 def _tag_value(key: str, tag: str, value: str, column: int) -> object:
@@ -132,7 +149,8 @@ def parse_k6_expression(metric: str, text: str) -> Threshold:
     kind = threshold.aggregation.kind
     allowed = K6_METRICS[metric]
     ok = {"http_req_failed": kind == "rate", "checks": kind == "rate", "http_reqs": kind in ("count", "throughput"),
-          "http_req_duration": threshold.aggregation.is_latency}[metric]
+          "http_req_duration": threshold.aggregation.is_latency,
+          ITERATION_METRIC: threshold.aggregation.is_latency or kind == "count"}[metric]
     if not ok:
         label = threshold.aggregation.label()
         raise ExpressionError(f"{metric} has no {label!r} in k6; use {' or '.join(allowed)}", text, 1)

@@ -34,6 +34,12 @@ Bounded memory. At most ``max_keys`` distinct keys get their own histogram. A re
 further key is never dropped when an SLO row names it: it goes into that row's overflow pool (one
 per set of matching rows), so the row still judges it. Only requests that no row names are left
 unrecorded (counted, and the first few keys kept for the message).
+
+Iterations. :meth:`RequestRecorder.record_iteration` records one iteration's wall time (k6's
+``iteration_duration``) under ``(ITERATION_METHOD, user class)``: it ships and merges like a
+request's key, never takes the key cap's overflow path, and is left out of everything that lists or
+counts *requests* (:meth:`RequestRecorder.key_counts`, :attr:`RequestRecorder.total_requests`,
+:meth:`RequestRecorder.requests_in`); only ``iteration_duration`` rows select it.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from slo.expressions import Aggregation, exact_fraction
+from slo.k6_metrics import ITERATION_METHOD
 from slo.table import request_matchers  # the table owns the "METHOD NAME" pattern rules
 
 __all__ = [
@@ -391,7 +398,7 @@ class RequestRecorder:
         """A new key's entry; past ``max_keys``, the overflow pool of the rows that name it, or
         ``None`` (and ``requests`` counted as unrecorded) when no row does. (An overflow pool
         does not split by status or outcome: rows that filter by them do not see it.)"""
-        if len(self._entries) < self.max_keys:
+        if len(self._entries) < self.max_keys or raw_key[0] == ITERATION_METHOD:  # one per user class
             entry = self._entries[raw_key] = _Entry(len(self.limits))
             return entry
         method, name = raw_key[0], raw_key[1]
@@ -407,23 +414,28 @@ class RequestRecorder:
             self.unrecorded_keys.append(key)
         return None
 
+    def record_iteration(self, scenario: str, duration_ms: float) -> None:
+        """Record one iteration's wall time (ms) of the user class ``scenario``: never a request."""
+        self.record(ITERATION_METHOD, scenario, duration_ms, False)
+
     # -- reading ------------------------------------------------------------------------------
     def keys(self) -> list[Key]:
         """The recorded (method, name) keys, in first-seen order (overflow pools not included)."""
         return list(self.key_counts())
 
     def key_counts(self) -> dict[Key, int]:
-        """Requests per recorded (method, name) key (split keys folded together)."""
+        """Requests per recorded (method, name) key (split keys folded together; no iterations)."""
         counts: dict[Key, int] = {}
         for key, entry in self._entries.items():
-            if entry.count:
+            if entry.count and key[0] != ITERATION_METHOD:
                 base = (key[0], key[1])
                 counts[base] = counts.get(base, 0) + entry.count
         return counts
 
     def raw_key_counts(self) -> dict[RawKey, int]:
         """Requests per recorded key as recorded: ``(method, name)`` or, split, ``(method, name,
-        status, failed)``; what rows select from (``SloRow.matches_key``)."""
+        status, failed)``; what rows select from (``SloRow.matches_key``). Iteration keys included:
+        callers that count requests must leave ``ITERATION_METHOD`` keys out."""
         return {key: entry.count for key, entry in self._entries.items() if entry.count}
 
     def pool_rows(self) -> list[tuple[str, ...]]:
@@ -436,8 +448,9 @@ class RequestRecorder:
 
     @property
     def total_requests(self) -> int:
-        """Every request recorded (keys and overflow pools; not the unrecorded ones)."""
-        return sum(e.count for e in self._entries.values()) + sum(e.count for e in self._pools.values())
+        """Every request recorded (keys and overflow pools; not the unrecorded ones, nor iterations)."""
+        return (sum(e.count for k, e in self._entries.items() if k[0] != ITERATION_METHOD)
+                + sum(e.count for e in self._pools.values()))
 
     def stats(self, method: str, name: str) -> EndpointStats | None:
         """A snapshot of one key (exact method and name), or ``None`` if it was never recorded."""
@@ -537,8 +550,9 @@ class RequestRecorder:
 
     @staticmethod
     def requests_in(data: dict[str, Any]) -> int:
-        """How many requests an encoded report carries (recorded and unrecorded)."""
-        return sum(int(e.get("count", 0)) for e in data.get("entries", ())) + int(data.get("unrecorded", 0))
+        """How many requests an encoded report carries (recorded and unrecorded; not iterations)."""
+        return (sum(int(e.get("count", 0)) for e in data.get("entries", ()) if e.get("method") != ITERATION_METHOD)
+                + int(data.get("unrecorded", 0)))
 
     def merge_encoded(self, data: dict[str, Any]) -> None:
         """Add another recorder's :meth:`encode` output (master side). Raises ``ValueError`` on data

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from slo.expressions import ExpressionError, Threshold, format_number, parse_threshold
-from slo.k6_metrics import NOT_MEASURED, K6KeyError, parse_k6_expression, parse_k6_key
+from slo.k6_metrics import (
+    ITERATION_METHOD,
+    ITERATION_METRIC,
+    NOT_MEASURED,
+    K6KeyError,
+    parse_k6_expression,
+    parse_k6_key,
+)
 
 __all__ = [
     "DEFAULT_TABLE_PATH",
@@ -128,6 +135,11 @@ class SloRow:
         return self._matches(method, name)
 
     @property
+    def is_iteration(self) -> bool:
+        """Whether this row judges iteration durations (k6's ``iteration_duration``), not requests."""
+        return self.metric == ITERATION_METRIC
+
+    @property
     def needs_split(self) -> bool:
         """Whether judging this row needs the recorder's keys split by status and outcome."""
         return self.status is not None or self.outcome is not None
@@ -135,7 +147,13 @@ class SloRow:
     def matches_key(self, key: tuple[str, ...]) -> bool:
         """Whether a recorder key belongs to this row: ``(method, name)``, or, from a recorder that
         splits, ``(method, name, status, failed)``. A row with a status or outcome filter takes
-        no unsplit key (it cannot tell which of its requests qualify)."""
+        no unsplit key (it cannot tell which of its requests qualify). Iteration durations
+        (:data:`~slo.k6_metrics.ITERATION_METHOD` keys) belong to ``iteration_duration`` rows only,
+        and those rows take nothing else."""
+        if (key[0] == ITERATION_METHOD) != self.is_iteration:
+            return False
+        if self.is_iteration:
+            return self._matches("ITERATION", key[1])
         if not self._matches(key[0], key[1]):
             return False
         if not self.needs_split:

@@ -187,6 +187,14 @@ class SloGate:
         if iteration.good and (failed or not self.goodput.meets(request_type, name, corrected)):
             iteration.good = False
 
+    def record_iteration(self, scenario: str, duration_ms: float, open_model: bool) -> None:
+        """One iteration's wall time (k6's ``iteration_duration``), from ``OsirisUser``: measured,
+        never corrected, so under the open model it goes as is into both recorders. No Locust
+        request event: it is in no request figure (``RequestRecorder.record_iteration``)."""
+        self.recorder.record_iteration(scenario, duration_ms)
+        if open_model:
+            self.uncorrected.record_iteration(scenario, duration_ms)
+
     def open_run(self) -> Any:
         """The open model of this process (``locustfiles.open_model.OpenModelRun``), or None (closed)."""
         run = getattr(self.environment, "osiris_open_model", None)

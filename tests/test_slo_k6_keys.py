@@ -1,14 +1,15 @@
 """k6's metric names as SLO keys ([thresholds]): parsing, k6's meanings, tag selectors, status and
-outcome filters, throughput, what is not measured, and the rate<small warning. Pure: a recorder
-filled by hand, judged by the same evaluate() every view reads."""
+outcome filters, throughput, iteration durations (never counted as requests), and the rate<small
+warning. Pure: a recorder filled by hand, judged by the same evaluate() every view reads."""
 
 from __future__ import annotations
 
 import pytest
 
+from openmodel.counts import GoodputPlan
 from slo.evaluate import abort_triggers, evaluate, plan_for
 from slo.expressions import ExpressionError, parse_threshold
-from slo.formatting import format_limit, format_observed, format_summary
+from slo.formatting import format_limit, format_observed
 from slo.k6_metrics import K6KeyError, parse_k6_key
 from slo.recorder import RecorderPlan, RequestRecorder
 from slo.table import SloFileError, SloTable, parse_table
@@ -195,15 +196,105 @@ def test_http_reqs_rate_is_a_throughput_over_the_elapsed_time() -> None:
     assert evaluate(table, rec).thresholds[1].state == NO_DATA  # no duration known: not judged
 
 
-def test_iteration_duration_is_listed_as_not_measured() -> None:
-    table = _table('[thresholds]\niteration_duration = ["p(95)<2000"]\nhttp_reqs = ["count>0"]\n')
-    assert [r.name for r in table.rows] == ["http_reqs"]
-    assert len(table.notes) == 1 and table.notes[0].startswith("iteration_duration: not measured")
-    rec = _recorder(table)
-    _record(rec, "GET", "/x", 1.0)
-    verdict = evaluate(table, rec)
-    assert any("iteration_duration: not measured" in n and "'p(95)<2000' not judged" in n for n in verdict.notes)
-    assert "iteration_duration: not measured" in format_summary(verdict)
+# -- iteration_duration: iterations, never requests ----------------------------------------------
+
+ITERATION_TABLE = """
+[thresholds]
+iteration_duration = ["p(95)<100", "avg<100", "med<100", "min>=40", "max<=60", "count==2"]
+"iteration_duration{scenario:Other}" = ["count==0"]
+http_req_duration = ["max<10"]
+"http_req_duration{status:200}" = ["max<10"]
+http_reqs = ["count==3", "rate>=3"]
+http_req_failed = ["rate<0.01"]
+checks = ["rate>0.99"]
+
+[[row]]
+name = "any get"
+requests = ["GET *"]
+thresholds = ["count==3"]
+"""
+
+
+def _iterations_recorded(table: SloTable, max_keys: int = 500) -> RequestRecorder:
+    """Three 5 ms requests (the table splits by status) and two iterations of 40 and 60 ms."""
+    rec = RequestRecorder(plan_for(table), max_keys=max_keys)
+    for _ in range(3):
+        _record(rec, "GET", "/x", 5.0)
+    rec.record_iteration("Caller", 40.0)
+    rec.record_iteration("Caller", 60.0)
+    return rec
+
+
+def test_iteration_duration_judges_the_iterations_with_every_aggregation() -> None:
+    table = _table(ITERATION_TABLE)
+    assert table.notes == () and table.row("iteration_duration").requests == ("ITERATION *",)
+    verdict = evaluate(table, _iterations_recorded(table), elapsed_s=1.0)
+    iteration = [r for r in verdict.thresholds if r.row == "iteration_duration"]
+    assert [(r.expression, r.state, r.n) for r in iteration] == [
+        ("p(95)<100", PASS, 2), ("avg<100", PASS, 2), ("med<100", PASS, 2), ("min>=40", PASS, 2),
+        ("max<=60", PASS, 2), ("count==2", PASS, 2)]
+    assert [r.observed for r in iteration[1:5]] == [50.0, 40.0, 40.0, 60.0]  # med: nearest rank 1 of 2
+    assert [r.unit for r in iteration] == ["ms"] * 5 + ["requests"]
+    [other] = [r for r in verdict.thresholds if r.row == "iteration_duration{scenario:Other}"]
+    assert (other.state, other.observed) == (PASS, 0.0)  # {scenario:...} is the user class
+
+
+def test_iterations_are_in_no_request_row_count_or_listing() -> None:
+    table = _table(ITERATION_TABLE)
+    rec = _iterations_recorded(table)
+    verdict = evaluate(table, rec, elapsed_s=1.0)
+    requests = {(r.row, r.expression): (r.state, r.n, r.observed) for r in verdict.thresholds
+                if not r.row.startswith("iteration_duration")}
+    assert requests == {("http_req_duration", "max<10"): (PASS, 3, 5.0),  # wildcard rows: not the 40/60 ms
+                        ("http_req_duration{status:200}", "max<10"): (PASS, 3, 5.0),
+                        ("http_reqs", "count==3"): (PASS, 3, 3.0), ("http_reqs", "rate>=3"): (PASS, 3, 3.0),
+                        ("http_req_failed", "rate<0.01"): (PASS, 3, 0.0), ("checks", "rate>0.99"): (PASS, 3, 1.0),
+                        ("any get", "count==3"): (PASS, 3, 3.0)}
+    assert verdict.passed
+    tally = verdict.tally
+    assert (tally.recorded, tally.judged, tally.unjudged, tally.unrecorded) == (3, 3, (), 0)
+    assert rec.keys() == [("GET", "/x")] and rec.key_counts() == {("GET", "/x"): 3}  # _slo_endpoints.csv's keys
+    assert rec.total_requests == 3
+    # a table with no request row lists the requests as unjudged, and never the iterations
+    only = _table('[thresholds]\niteration_duration = ["p(95)<100"]\n')
+    alone = RequestRecorder(plan_for(only))
+    _record(alone, "GET", "/x", 5.0)
+    alone.record_iteration("Caller", 40.0)
+    assert evaluate(only, alone).tally.unjudged == (("GET", "/x", 1),)
+    # nothing routes requests to the iteration rows (overflow pools, goodput bounds)
+    assert all(not name.startswith("iteration_duration") for name, _ in plan_for(table).rows)
+    assert all(not name.startswith("iteration_duration") for name, *_ in GoodputPlan.from_table(table).rows)
+
+
+def test_iterations_ship_with_a_worker_report_and_count_as_no_request() -> None:
+    table = _table(ITERATION_TABLE)
+    worker = _iterations_recorded(table)
+    report = worker.drain()
+    assert RequestRecorder.requests_in(report) == 3  # what the master's worker ledger counts
+    master = RequestRecorder(plan_for(table))
+    master.merge_encoded(report)
+    verdict = evaluate(table, master, elapsed_s=1.0)
+    assert {(r.row, r.expression): r.n for r in verdict.thresholds}[("iteration_duration", "p(95)<100")] == 2
+    assert (verdict.tally.recorded, verdict.passed) == (3, True)
+
+
+def test_iterations_never_overflow_and_a_request_called_iteration_is_a_request() -> None:
+    table = _table('[thresholds]\niteration_duration = ["count==1"]\nhttp_reqs = ["count==2"]\n')
+    rec = RequestRecorder(plan_for(table), max_keys=1)
+    _record(rec, "ITERATION", "Caller", 5.0)  # a Locust request_type may be any name: still a request
+    _record(rec, "ITERATION", "*", 5.0)  # past the key cap: the http_reqs row's overflow pool
+    rec.record_iteration("Caller", 40.0)  # past the key cap too: an iteration has its own key
+    states = {(r.row, r.expression): (r.state, r.n) for r in evaluate(table, rec).thresholds}
+    assert states == {("iteration_duration", "count==1"): (PASS, 1), ("http_reqs", "count==2"): (PASS, 2)}
+    assert rec.unrecorded == 0
+
+
+def test_iteration_duration_keys_and_expressions_keep_k6_meaning() -> None:
+    with pytest.raises(SloFileError, match="tag 'name' at column 20 is not recorded here for iteration_duration"):
+        _table('[thresholds]\n"iteration_duration{name:/x}" = ["p(95)<1"]\n')
+    with pytest.raises(SloFileError, match="iteration_duration has no 'rate' in k6"):
+        _table('[thresholds]\niteration_duration = ["rate<0.1"]\n')
+    assert parse_k6_key("iteration_duration{scenario:ReadHeavyUser}").requests == ("ITERATION ReadHeavyUser",)
 
 
 def test_abort_on_fail_spelled_as_in_k6() -> None:
