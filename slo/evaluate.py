@@ -214,7 +214,8 @@ def _point_judgement(row: SloRow, spec: ThresholdSpec, stats: EndpointStats,
     aggregation = threshold.aggregation
     kind, op, limit = aggregation.kind, threshold.op, threshold.value
     base = {"row": row.name, "patterns": row.requests, "expression": threshold.source, "kind": kind,
-            "arg": aggregation.arg, "op": op, "limit": limit, "unit": _unit(threshold), "requests": stats.count,
+            "arg": aggregation.arg, "op": op, "limit": limit, "requests": stats.count,
+            "unit": "iterations" if row.is_iteration and kind == "count" else _unit(threshold),
             "abort_on_fail": spec.abort_on_fail, "delay_abort_eval_s": spec.delay_abort_eval_s}
     if kind in ("p", "med"):
         n = stats.timed

@@ -89,10 +89,11 @@ class VerdictFormatError(ValueError):
 class ThresholdResult:
     """One threshold of one row, judged.
 
-    ``observed`` is the aggregate in ``unit`` (``ms``, ``ratio``, ``requests`` or ``requests/s``), ``None`` exactly
-    when ``state`` is NO_DATA; for percentiles it is the histogram's value, placed on the side of
-    the limit that the exact counts decided. ``requests`` counts the row's requests (once each);
-    ``n`` the samples the aggregate is over (timed requests for latency). ``beyond`` is the number
+    ``observed`` is the aggregate in ``unit`` (``ms``, ``ratio``, ``requests``, ``iterations`` or
+    ``requests/s``), ``None`` exactly when ``state`` is NO_DATA; for percentiles it is the
+    histogram's value, placed on the side of the limit that the exact counts decided. ``requests``
+    counts the row's requests (once each; an ``iteration_duration`` row's iterations); ``n`` the
+    samples the aggregate is over (timed requests for latency). ``beyond`` is the number
     of samples on the failing side of the limit for a percentile (``p(q) < L`` holds iff
     ``beyond <= n - rank``), the failures for ``rate`` and ``fail_rate``.
 

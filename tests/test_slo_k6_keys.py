@@ -234,7 +234,7 @@ def test_iteration_duration_judges_the_iterations_with_every_aggregation() -> No
         ("p(95)<100", PASS, 2), ("avg<100", PASS, 2), ("med<100", PASS, 2), ("min>=40", PASS, 2),
         ("max<=60", PASS, 2), ("count==2", PASS, 2)]
     assert [r.observed for r in iteration[1:5]] == [50.0, 40.0, 40.0, 60.0]  # med: nearest rank 1 of 2
-    assert [r.unit for r in iteration] == ["ms"] * 5 + ["requests"]
+    assert [r.unit for r in iteration] == ["ms"] * 5 + ["iterations"]
     [other] = [r for r in verdict.thresholds if r.row == "iteration_duration{scenario:Other}"]
     assert (other.state, other.observed) == (PASS, 0.0)  # {scenario:...} is the user class
 
