@@ -155,6 +155,9 @@ def _threshold_items(key: str, raw: Any, warnings: list[str]) -> list[str] | Non
             out.append("{ " + ", ".join(parts) + " }")
         else:
             out.append(toml_string(expr))
+    if parsed.scenario is not None and out:
+        warnings.append(f"thresholds: {key}: {{scenario:...}} names a Locust user class here (e.g. ReadHeavyUser), "
+                        "not a k6 scenario: check that the name is one")
     if parsed.metric in NOT_MEASURED and out:
         warnings.append(f"thresholds: {key}: {NOT_MEASURED[parsed.metric]} (kept in the file, listed at every run)")
     return out or None

@@ -106,11 +106,15 @@ def test_what_cannot_carry_over_is_listed() -> None:
     text = "\n".join(imported.warnings)
     for fragment in ("iterations: not carried over", "summaryTrendStats: not carried over",
                      "'my_trend' is not a k6 built-in metric", "tag 'scenario' at column 19 is not recorded here",
-                     "iteration_duration: not measured", "http_req_failed has no 'p(95)' in k6",
+                     "http_req_failed has no 'p(95)' in k6",
                      "vus: ignored, as in k6, because stages are given"):
         assert fragment in text
+    assert "not measured" not in text  # iteration_duration is measured now: carried over as is
+    scenario = convert({"thresholds": {"iteration_duration{scenario:browse}": ["p(95)<1000"]}})
+    assert "names a Locust user class here" in "\n".join(scenario.warnings)
+    assert parse_table(scenario.toml).rows[0].requests == ("ITERATION browse",)
     table = parse_table(imported.toml)
-    assert [r.name for r in table.rows] == ["http_req_failed"] and table.notes
+    assert [r.name for r in table.rows] == ["iteration_duration", "http_req_failed"] and not table.notes
     many = convert({"scenarios": {"a": {"executor": "ramping-vus", "stages": [{"duration": "1s", "target": 1}]},
                                   "b": {"executor": "per-vu-iterations", "vus": 1, "iterations": 1}}})
     assert any("'a' is imported, the others are not carried over" in w for w in many.warnings)
