@@ -24,6 +24,10 @@
   ``--slo-until-settled DURATION`` keeps the stages shape's last non-zero stage going (through
   ``environment.osiris_hold_steady``) until every threshold is settled or DURATION has passed.
 
+* **Iterations** (k6's ``iteration_duration``): ``OsirisUser`` times each run of a task and calls
+  :meth:`SloGate.record_iteration`: no Locust request event, a reserved recorder key that ships and
+  merges with the requests and that no request figure counts.
+
 * **Open model** (``--arrival-rate``/``--rate-stages`` of the Osiris locustfiles,
   ``locustfiles.open_model``): a request whose event ``context`` carries its iteration
   (``openmodel.counts.ITERATION_KEY``) is recorded at ``latency + the iteration's lateness`` in the
