@@ -33,7 +33,7 @@ from slo.table import DEFAULT_TABLE_PATH, SloFileError, load_table
 from slo.verdict import EXIT_BAD_CONFIG, EXIT_CAPACITY_ABOVE_MAX, EXIT_CAPACITY_BELOW_MIN, EXIT_PROBE_ERROR
 from slo.windows import WindowMarks
 from suite.children import start_child, stop_children
-from suite.main_job import EXIT_TARGET_DOWN, RUNS_DIR, SCENARIOS, MainJob, default_run_dir, wait_healthy
+from suite.main_job import EXIT_TARGET_DOWN, RUNS_DIR, SCENARIOS, MainJob, default_run_dir
 
 __all__ = ["EXIT_CODES_HELP", "add_capacity_arguments", "run_capacity"]
 
@@ -121,14 +121,8 @@ class CapacityJob(MainJob):
         except (ValueError, SloFileError) as exc:
             print(f"osiris-load capacity: {exc}", file=sys.stderr)
             return EXIT_BAD_CONFIG
-        url = (args.url or "").rstrip("/")
-        sidecar = None
-        if not url:
-            url, sidecar = self.start_sidecar()
-        try:
-            wait_healthy(url, sidecar, args.startup_timeout if sidecar else 30.0)
-        except RuntimeError as exc:
-            print(f"osiris-load capacity: the target is not usable: {exc}", file=sys.stderr)
+        url = self.reach_target("osiris-load capacity")
+        if url is None:
             return EXIT_TARGET_DOWN
         settings = replace(settings_without_url, url=url)
         print(f"Capacity search of {args.scenario} against {url}: rates {config.min_rate:g}..{config.max_rate:g}/s, "

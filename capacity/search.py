@@ -165,26 +165,16 @@ def search(probe: Probe, config: SearchConfig) -> SearchOutcome:
         return done("fails_at_min_rate", "budget", None, None)
     low = rate
     high: float | None = None
-    while high is None:
-        if low >= config.max_rate:
+    # bracket by growing the rate, then bisect (geometric midpoint): one probe per step either way
+    while high is None or (high - low) / low > config.precision:
+        if high is None and low >= config.max_rate:
             return done("passes_at_highest_rate", "max_rate", low, None)
-        rate = min(low * config.growth, config.max_rate)
+        rate = min(low * config.growth, config.max_rate) if high is None else math.sqrt(low * high)
         try:
-            if runner.passes(rate):
-                low = rate
-            else:
-                high = rate
+            passed = runner.passes(rate)
         except _Budget:
-            return done("passes_at_highest_rate", "budget", low, None)
-    while (high - low) / low > config.precision:
-        rate = math.sqrt(low * high)
-        try:
-            if runner.passes(rate):
-                low = rate
-            else:
-                high = rate
-        except _Budget:
-            return done("capacity_found", "budget", low, high)
+            return done("passes_at_highest_rate" if high is None else "capacity_found", "budget", low, high)
+        low, high = (rate, high) if passed else (low, rate)
     return done("capacity_found", "precision", low, high)
 
 

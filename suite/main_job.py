@@ -192,7 +192,8 @@ class MainJob:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def _run(self, out: Path) -> int:
+    def reach_target(self, prog: str) -> str | None:
+        """``--url``, or the bundled sidecar started here, once it answers; None (said on stderr) if not."""
         args = self.args
         url = (args.url or "").rstrip("/")
         sidecar = None
@@ -201,9 +202,15 @@ class MainJob:
         try:
             wait_healthy(url, sidecar, args.startup_timeout if sidecar else 30.0)
         except RuntimeError as exc:
-            print(f"osiris-load: the target is not usable: {exc}", file=sys.stderr)
+            print(f"{prog}: the target is not usable: {exc}", file=sys.stderr)
+            return None
+        return url
+
+    def _run(self, out: Path) -> int:
+        url = self.reach_target("osiris-load")
+        if url is None:
             return EXIT_TARGET_DOWN
-        codes = {name: self.run_scenario(name, url, out) for name in args.scenarios}
+        codes = {name: self.run_scenario(name, url, out) for name in self.args.scenarios}
         self.stop_all()  # the sidecar is not needed for the reports
         return finish(out, codes)
 
