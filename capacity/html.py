@@ -18,7 +18,8 @@ __all__ = ["render_capacity_html", "write_capacity_html"]
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 HEADLINES = {"capacity_found": "Capacity found", "fails_at_min_rate": "Fails even at the lowest rate",
-             "passes_at_highest_rate": "Meets the SLO at every rate probed"}
+             "passes_at_highest_rate": "Meets the SLO at every rate probed",
+             "interrupted": "Interrupted: no answer"}
 _TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                          autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
 

@@ -7,7 +7,9 @@ open mode (``capacity.probe``), and writes ``capacity.json`` and ``capacity.html
 folder beside every probe's files. Exit codes (``slo.verdict``; docs/capacity.md): 0 a capacity
 was found; 96 the SLO is not met even at ``--min-rate``; 97 it is met at every rate probed (up to
 ``--max-rate``, or up to where the budget ran out); 2 bad configuration; 3 the target is down; 95 a
-probe ended without a verdict; 128 + signal when interrupted (every child stopped).
+probe ended without a verdict; 128 + signal when interrupted (130 SIGINT, 143 SIGTERM, 129 SIGHUP):
+the running probe's Locust run is stopped, and ``capacity.json``/``capacity.html`` say
+``interrupted`` with the probes that ended and their bracket.
 """
 
 from __future__ import annotations
@@ -25,15 +27,15 @@ from capacity.html import write_capacity_html
 from capacity.model import CapacityReport, ProbeResult
 from capacity.plan import plan_needs, scenario_rows
 from capacity.probe import LocustProbe, ProbeError, ProbeSettings
-from capacity.search import SearchConfig, SearchError, report, search
+from capacity.search import Search, SearchConfig, SearchError, SearchOutcome, report
 from locustfiles.stages import StagesError, parse_duration
 from slo.confidence import DEFAULT_CONFIDENCE, check_confidence
 from slo.formatting import format_duration, format_value
 from slo.table import DEFAULT_TABLE_PATH, SloFileError, load_table
 from slo.verdict import EXIT_BAD_CONFIG, EXIT_CAPACITY_ABOVE_MAX, EXIT_CAPACITY_BELOW_MIN, EXIT_PROBE_ERROR
 from slo.windows import WindowMarks
-from suite.children import start_child, stop_children
-from suite.main_job import EXIT_TARGET_DOWN, RUNS_DIR, SCENARIOS, MainJob, default_run_dir
+from suite.children import stop_children
+from suite.main_job import EXIT_TARGET_DOWN, RUNS_DIR, SCENARIOS, Interrupted, MainJob, default_run_dir
 
 __all__ = ["EXIT_CODES_HELP", "add_capacity_arguments", "run_capacity"]
 
@@ -107,8 +109,7 @@ class CapacityJob(MainJob):
 
     def run_child(self, command: list[str], env: dict[str, str], log: Path) -> int:
         with log.open("wb") as handle:
-            proc = start_child(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
-        self.children.append(proc)
+            proc = self.start(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
         code = proc.wait()
         stop_children([proc], grace_s=0)  # sweeps its group (Locust's --processes workers)
         self.children.remove(proc)
@@ -121,30 +122,50 @@ class CapacityJob(MainJob):
         except (ValueError, SloFileError) as exc:
             print(f"osiris-load capacity: {exc}", file=sys.stderr)
             return EXIT_BAD_CONFIG
-        url = self.reach_target("osiris-load capacity")
-        if url is None:
-            return EXIT_TARGET_DOWN
-        settings = replace(settings_without_url, url=url)
-        print(f"Capacity search of {args.scenario} against {url}: rates {config.min_rate:g}..{config.max_rate:g}/s, "
-              f"precision {config.precision:g}, budget {format_duration(config.budget_s)}, probes of "
-              f"{format_duration(config.probe_duration_s)} (files: {out})", flush=True)
-        planned = config.planned_s(config.min_rate)
-        if planned is not None:
-            print(f"  probe duration planned from the SLO table: {format_duration(planned)} at {config.min_rate:g}/s "
-                  f"(the fewest requests that could PASS with confidence), at least --probe-duration, at most "
-                  f"{format_duration(min(config.rerun_cap_s, config.budget_s))}", flush=True)
-        for note in config.notes():
-            print(f"  note: {note}", flush=True)
-        probe = LocustProbe(settings, self.run_child, lambda i, p: print(describe(i, p), flush=True))
+        state = Search(config)
+        url = args.url
         try:
-            found = search(probe, config)
-        except ProbeError as exc:
-            print(f"osiris-load capacity: {exc}", file=sys.stderr)
-            return EXIT_BAD_CONFIG if exc.code == EXIT_BAD_CONFIG else EXIT_PROBE_ERROR
-        self.stop_all()
-        confidence = next((p.confidence for p in found.probes if p.confidence is not None), None)
-        result = report(found, config, scenario=args.scenario, url=url, confidence=confidence, arrivals=args.arrivals)
-        return finish(result, out)
+            url = self.reach_target("osiris-load capacity")
+            if url is None:
+                return EXIT_TARGET_DOWN
+            settings = replace(settings_without_url, url=url)
+            _announce(args, config, url, out)
+            probe = LocustProbe(settings, self.run_child, lambda i, p: print(describe(i, p), flush=True))
+            try:
+                found = state.run(probe)
+            except ProbeError as exc:
+                print(f"osiris-load capacity: {exc}", file=sys.stderr)
+                return EXIT_BAD_CONFIG if exc.code == EXIT_BAD_CONFIG else EXIT_PROBE_ERROR
+            self.stop_all()
+            return finish(_report(found, config, args, url), out)
+        except Interrupted as exc:
+            # what the search had is the user's: stop the running probe (its Locust and workers), then
+            # write the probes that ended and their bracket, and exit 128 + signal as documented
+            print(f"\nosiris-load capacity: interrupted by {exc}: stopping the running probe ...", file=sys.stderr,
+                  flush=True)
+            self.stop_all()
+            result = _report(state.interrupted(), config, args, url, interrupted_by=str(exc))
+            return finish(result, out, code=exc.code)
+
+
+def _announce(args: argparse.Namespace, config: SearchConfig, url: str, out: Path) -> None:
+    print(f"Capacity search of {args.scenario} against {url}: rates {config.min_rate:g}..{config.max_rate:g}/s, "
+          f"precision {config.precision:g}, budget {format_duration(config.budget_s)}, probes of "
+          f"{format_duration(config.probe_duration_s)} (files: {out})", flush=True)
+    planned = config.planned_s(config.min_rate)
+    if planned is not None:
+        print(f"  probe duration planned from the SLO table: {format_duration(planned)} at {config.min_rate:g}/s "
+              f"(the fewest requests that could PASS with confidence), at least --probe-duration, at most "
+              f"{format_duration(min(config.rerun_cap_s, config.budget_s))}", flush=True)
+    for note in config.notes():
+        print(f"  note: {note}", flush=True)
+
+
+def _report(found: SearchOutcome, config: SearchConfig, args: argparse.Namespace, url: str | None,
+            interrupted_by: str | None = None) -> CapacityReport:
+    confidence = next((p.confidence for p in found.probes if p.confidence is not None), None)
+    return report(found, config, scenario=args.scenario, url=url, confidence=confidence, arrivals=args.arrivals,
+                  interrupted_by=interrupted_by)
 
 
 def _settings(args: argparse.Namespace, out: Path) -> tuple[SearchConfig, ProbeSettings]:
@@ -174,7 +195,9 @@ def _settings(args: argparse.Namespace, out: Path) -> tuple[SearchConfig, ProbeS
                                  window=args.slo_window)
 
 
-def finish(result: CapacityReport, out: Path) -> int:
+def finish(result: CapacityReport, out: Path, code: int | None = None) -> int:
+    """Write ``capacity.json`` and ``capacity.html``, say the answer; the exit code is the outcome's
+    unless ``code`` (128 + signal for an interrupted search) is given."""
     json_path = out / "capacity.json"
     json_path.write_text(result.to_json(), encoding="utf-8")
     html_path = write_capacity_html(result, out / "capacity.html")
@@ -188,6 +211,11 @@ def finish(result: CapacityReport, out: Path) -> int:
         print(f"  none: the SLO is not {'shown to be ' if unsettled else ''}met even at --min-rate "
               f"{result.min_rate:g}/s" + (" (INCONCLUSIVE up to --max-probe-duration: more samples settle it, "
                                           "e.g. a higher --min-rate or longer probes)" if unsettled else ""))
+    elif result.outcome == "interrupted":
+        done = sum(p.counted_as is not None for p in result.probes)
+        bracket = f"[{'-' if low is None else f'{low:.4g}'}, {'-' if high is None else f'{high:.4g}'}]/s"
+        print(f"  interrupted by {result.interrupted_by}: no answer; {done} rate(s) probed to a verdict, bracket "
+              f"{bracket}" + (f" (passes with confidence at {low:.4g}/s)" if low is not None else ""))
     else:
         print(f"  above {low:.4g}/s: every rate probed passed (stopped because: {result.stopped_because})")
     if result.limiting_threshold:
@@ -196,7 +224,7 @@ def finish(result: CapacityReport, out: Path) -> int:
               f"({lt.state}) at {lt.rate:.4g}/s")
     for note in result.notes:
         print(f"  note: {note}")
-    code = OUTCOME_CODES[result.outcome]
+    code = OUTCOME_CODES[result.outcome] if code is None else code
     print(f"Wrote {json_path}\nWrote {html_path}\nExit code {code}")
     return code
 

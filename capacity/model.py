@@ -18,11 +18,12 @@ SCHEMA = "osiris-load/capacity"
 VERSION = 1
 
 State = Literal["PASS", "FAIL", "INCONCLUSIVE", "NO_DATA"]
-Outcome = Literal["capacity_found", "fails_at_min_rate", "passes_at_highest_rate"]
+Outcome = Literal["capacity_found", "fails_at_min_rate", "passes_at_highest_rate", "interrupted"]
 """``capacity_found``: a passing and a failing rate bracket the answer; ``fails_at_min_rate``: not
 even ``--min-rate`` passes; ``passes_at_highest_rate``: every rate probed passed (up to ``--max-rate``,
-or up to where the budget ran out: ``stopped_because`` says which)."""
-StoppedBecause = Literal["precision", "budget", "min_rate", "max_rate"]
+or up to where the budget ran out: ``stopped_because`` says which); ``interrupted``: a stop signal
+cut the search short (``interrupted_by``), the bracket and probes are those it had."""
+StoppedBecause = Literal["precision", "budget", "min_rate", "max_rate", "interrupted"]
 
 
 class _Frozen(BaseModel):
@@ -99,7 +100,8 @@ class CapacityReport(_Frozen):
     scenario: str
     url: str | None = None
     outcome: Outcome
-    max_rate: float | None = Field(description="highest rate that passed with confidence; None if none did")
+    max_rate: float | None = Field(description="highest rate that passed with confidence; None if none did "
+                                                      "or the search was interrupted (the bracket has what it had)")
     bracket: tuple[float | None, float | None]
     limiting_threshold: LimitingThreshold | None = None
     stopped_because: StoppedBecause
@@ -112,6 +114,8 @@ class CapacityReport(_Frozen):
     max_probe_duration_s: float
     confidence: float | None = None
     arrivals: str | None = None
+    interrupted_by: str | None = Field(default=None, description="the stop signal's name (SIGINT, SIGTERM, SIGHUP) "
+                                                                 "when the outcome is interrupted")
     probes: tuple[ProbeResult, ...] = ()
     notes: tuple[str, ...] = Field(default=(), description="thresholds that the probe-duration cap keeps from "
                                                           "passing at --min-rate, said before the first probe")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from capacity.model import Goodput, ProbeResult, ProbeThreshold
 from slo.verdict import EXIT_BAD_CONFIG, ThresholdResult, Verdict, VerdictFormatError, from_json
+from suite.children import free_port
 
 __all__ = ["LocustProbe", "ProbeError", "ProbeSettings", "probe_result"]
 
@@ -88,7 +89,12 @@ class LocustProbe:
         if s.max_vus:
             command += ["--max-vus", str(s.max_vus)]
         if s.workers:
-            command += ["--processes", str(s.workers)]
+            # Locust's master would bind every interface on its fixed default port (5557): two probes
+            # with workers at once (other searches, other tools) would collide, and it would listen
+            # beyond loopback. A free loopback port per probe, for the master and its forked workers.
+            port = str(free_port())
+            command += ["--processes", str(s.workers), "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+                        "--master-host", "127.0.0.1", "--master-port", port]
         if s.slo_file:
             command += ["--slo-file", str(s.slo_file)]
         return command
@@ -103,7 +109,7 @@ class LocustProbe:
             env["OSIRIS_SLO_CONFIDENCE"] = self.settings.confidence
         if self.settings.window is not None:
             env["OSIRIS_SLO_WINDOW"] = self.settings.window
-        log = prefix.with_suffix(".log")
+        log = Path(f"{prefix}.log")  # not with_suffix: "probe-04-35.78rps" has a dot of its own
         started = time.monotonic()
         code = self.run_child(self.command(rate, seconds, prefix), env, log)
         elapsed = time.monotonic() - started

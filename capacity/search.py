@@ -29,6 +29,10 @@ that the cap keeps from passing at ``min_rate``, before any probe runs.
 The budget is the sum of the probes' ``elapsed_s`` (their real cost, start-up included). A probe is
 only started when its planned duration still fits; when none fits, the search stops with
 ``stopped_because == "budget"`` and reports the bracket it has.
+
+A search cut short (the caller's stop signal, raised from inside a probe) keeps what it had:
+:meth:`Search.interrupted` gives the probes that ended and their bracket, with ``outcome`` and
+``stopped_because`` both ``"interrupted"``; the probe that was running is not among them.
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ from dataclasses import dataclass, field
 from capacity.model import CapacityReport, LimitingThreshold, Outcome, ProbeResult, StoppedBecause
 from capacity.plan import SampleNeed, planned_duration, unreachable_notes
 
-__all__ = ["Probe", "SearchConfig", "SearchError", "SearchOutcome", "limiting_threshold", "report", "search"]
+__all__ = ["Probe", "Search", "SearchConfig", "SearchError", "SearchOutcome", "limiting_threshold", "report",
+           "search"]
 
 Probe = Callable[[float, float, int], ProbeResult]
 """``probe(rate, duration_s, attempt)``: run the scenario at ``rate`` iterations/s for ``duration_s``."""
@@ -116,32 +121,74 @@ class _Budget(Exception):
     """No probe of the planned duration fits what is left of the budget."""
 
 
-class _Runner:
-    """Runs probes for the search, with the INCONCLUSIVE reruns and the budget."""
+class Search:
+    """One search, its state kept as it goes: :meth:`run` drives it to its end; when it is cut
+    short (a stop signal raised inside a probe), :meth:`interrupted` is what it had: every probe
+    that ended, and the bracket they made. Nothing here knows about signals: the caller decides
+    what an interruption is."""
 
-    def __init__(self, probe: Probe, config: SearchConfig) -> None:
-        self.probe, self.config = probe, config
+    def __init__(self, config: SearchConfig) -> None:
+        config.check()
+        self.config = config
         self.probes: list[ProbeResult] = []
         self.spent_s = 0.0
+        self.low: float | None = None  # highest rate that passed so far
+        self.high: float | None = None  # lowest rate that failed so far
+        self._probe: Probe | None = None
 
-    def fits(self, duration_s: float) -> bool:
+    def run(self, probe: Probe) -> SearchOutcome:
+        """Find the highest rate at which ``probe`` passes (see the module docstring)."""
+        self._probe = probe
+        config = self.config
+        rate = config.min_rate
+        try:
+            if not self._passes(rate):
+                self.high = rate
+                return self._done("fails_at_min_rate", "min_rate")
+        except _Budget:  # unreachable after check(); kept so that a zero-cost misuse cannot loop
+            return self._done("fails_at_min_rate", "budget")
+        self.low = low = rate
+        # bracket by growing the rate, then bisect (geometric midpoint): one probe per step either way
+        while self.high is None or (self.high - low) / low > config.precision:
+            if self.high is None and low >= config.max_rate:
+                return self._done("passes_at_highest_rate", "max_rate")
+            rate = min(low * config.growth, config.max_rate) if self.high is None else math.sqrt(low * self.high)
+            try:
+                passed = self._passes(rate)
+            except _Budget:
+                return self._done("passes_at_highest_rate" if self.high is None else "capacity_found", "budget")
+            if passed:
+                self.low = low = rate
+            else:
+                self.high = rate
+        return self._done("capacity_found", "precision")
+
+    def interrupted(self) -> SearchOutcome:
+        """What the search had when it was cut short: the probes that ended and their bracket."""
+        return self._done("interrupted", "interrupted")
+
+    def _done(self, outcome: Outcome, why: StoppedBecause) -> SearchOutcome:
+        return SearchOutcome(outcome, why, self.low, self.high, list(self.probes), self.spent_s, self.config.notes())
+
+    def _fits(self, duration_s: float) -> bool:
         return self.spent_s + duration_s <= self.config.budget_s + 1e-9
 
-    def passes(self, rate: float) -> bool:
+    def _passes(self, rate: float) -> bool:
         """Probe ``rate`` until its state is settled (or the rerun cap); raise :class:`_Budget` when
         not even the first run fits."""
-        config = self.config
+        config, probe = self.config, self._probe
+        assert probe is not None
         planned = config.planned_s(rate)
         left = config.budget_s - self.spent_s
         duration, attempt = max(config.probe_duration_s, min(planned or 0.0, config.rerun_cap_s, left)), 1
-        if not self.fits(duration):
+        if not self._fits(duration):
             raise _Budget
         while True:
-            result = self.probe(rate, duration, attempt).model_copy(update={"planned_duration_s": planned})
+            result = probe(rate, duration, attempt).model_copy(update={"planned_duration_s": planned})
             self.spent_s += result.elapsed_s
             settled = result.state in ("PASS", "FAIL")
-            longer = min(duration * 2, self.config.rerun_cap_s)
-            if settled or result.state != "INCONCLUSIVE" or longer <= duration or not self.fits(longer):
+            longer = min(duration * 2, config.rerun_cap_s)
+            if settled or result.state != "INCONCLUSIVE" or longer <= duration or not self._fits(longer):
                 counted = "pass" if result.state == "PASS" else "fail"
                 self.probes.append(result.model_copy(update={"counted_as": counted}))
                 return counted == "pass"
@@ -151,31 +198,7 @@ class _Runner:
 
 def search(probe: Probe, config: SearchConfig) -> SearchOutcome:
     """Find the highest rate at which ``probe`` passes (see the module docstring)."""
-    config.check()
-    runner = _Runner(probe, config)
-
-    def done(outcome: Outcome, why: StoppedBecause, low: float | None, high: float | None) -> SearchOutcome:
-        return SearchOutcome(outcome, why, low, high, runner.probes, runner.spent_s, config.notes())
-
-    rate = config.min_rate
-    try:
-        if not runner.passes(rate):
-            return done("fails_at_min_rate", "min_rate", None, rate)
-    except _Budget:  # unreachable after check(); kept so that a zero-cost misuse cannot loop
-        return done("fails_at_min_rate", "budget", None, None)
-    low = rate
-    high: float | None = None
-    # bracket by growing the rate, then bisect (geometric midpoint): one probe per step either way
-    while high is None or (high - low) / low > config.precision:
-        if high is None and low >= config.max_rate:
-            return done("passes_at_highest_rate", "max_rate", low, None)
-        rate = min(low * config.growth, config.max_rate) if high is None else math.sqrt(low * high)
-        try:
-            passed = runner.passes(rate)
-        except _Budget:
-            return done("passes_at_highest_rate" if high is None else "capacity_found", "budget", low, high)
-        low, high = (rate, high) if passed else (low, rate)
-    return done("capacity_found", "precision", low, high)
+    return Search(config).run(probe)
 
 
 _BLAME_ORDER = ("FAIL", "INCONCLUSIVE", "NO_DATA")
@@ -198,11 +221,14 @@ def limiting_threshold(probes: list[ProbeResult], rate: float | None) -> Limitin
 
 
 def report(found: SearchOutcome, config: SearchConfig, *, scenario: str, url: str | None = None,
-           confidence: float | None = None, arrivals: str | None = None) -> CapacityReport:
-    """``capacity.json``'s document for a finished (or budget-stopped) search."""
+           confidence: float | None = None, arrivals: str | None = None,
+           interrupted_by: str | None = None) -> CapacityReport:
+    """``capacity.json``'s document for a finished, budget-stopped or interrupted search
+    (``interrupted_by``: the signal's name)."""
     return CapacityReport(
-        scenario=scenario, url=url, outcome=found.outcome, max_rate=found.low, bracket=(found.low, found.high),
+        scenario=scenario, url=url, outcome=found.outcome,
+        max_rate=None if found.outcome == "interrupted" else found.low, bracket=(found.low, found.high),
         limiting_threshold=found.limiting, stopped_because=found.stopped_because, precision=config.precision,
         budget_s=config.budget_s, spent_s=found.spent_s, min_rate=config.min_rate, max_rate_allowed=config.max_rate,
         probe_duration_s=config.probe_duration_s, max_probe_duration_s=config.rerun_cap_s, confidence=confidence,
-        arrivals=arrivals, probes=tuple(found.probes), notes=tuple(found.notes))
+        arrivals=arrivals, interrupted_by=interrupted_by, probes=tuple(found.probes), notes=tuple(found.notes))

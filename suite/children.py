@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ _PR_SET_PDEATHSIG = 1
 
 def _in_own_group_dying_with_parent() -> None:  # runs in the child between fork and exec
     os.setpgid(0, 0)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])  # the parent may hold its stop signals while it registers us
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -37,6 +39,14 @@ def start_child(command: Sequence[str], *, cwd: Path | None = None, env: dict[st
     """Start ``command`` in a new process group that dies with this process."""
     return subprocess.Popen(list(command), cwd=cwd, env=env, stdout=stdout, stderr=stderr,
                             preexec_fn=_in_own_group_dying_with_parent)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free on loopback now, for a child to listen on (the sidecar, a Locust master). Here
+    and not the sidecar's copy: the load tester is installed without the sidecar's packages."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
 
 
 def _kill_group(pgid: int, sig: int) -> None:

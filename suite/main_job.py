@@ -29,11 +29,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, Any
 
 import locustfiles
 from slo.verdict import EXIT_BAD_CONFIG, EXIT_INCONCLUSIVE, EXIT_SLO_FAILED
-from suite.children import start_child, stop_children
+from suite.children import free_port, start_child, stop_children
 
 SCENARIOS = ("read_heavy", "sidecar_load", "propose_trade")
 EXIT_TARGET_DOWN = 3
@@ -126,6 +126,18 @@ class MainJob:
         for sig in STOP_SIGNALS:
             signal.signal(sig, self._on_signal)
 
+    def start(self, command: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+        """Start a child (``suite.children.start_child``) and register it for :meth:`stop_all`, with
+        the stop signals held in between: a signal that lands there is raised once the child is
+        registered, so no child escapes the stopping (the child unblocks them for itself)."""
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            proc = start_child(command, **popen)
+            self.children.append(proc)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        return proc
+
     def stop_all(self) -> None:
         for forwarder in self.forwarders:
             forwarder.muted = True
@@ -134,13 +146,10 @@ class MainJob:
 
     # -- the parts --
     def start_sidecar(self) -> tuple[str, subprocess.Popen[bytes]]:
-        from sidecar.redis_server import free_port
-
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         print(f"Starting the bundled sidecar on {url} (first start builds the default models)...", flush=True)
-        proc = start_child([sys.executable, "-m", "sidecar", "--port", str(port)])
-        self.children.append(proc)
+        proc = self.start([sys.executable, "-m", "sidecar", "--port", str(port)])
         return url, proc
 
     def locust_command(self, name: str, url: str, out: Path) -> list[str]:
@@ -159,8 +168,7 @@ class MainJob:
         command = self.locust_command(name, url, out)
         print(f"\n=== {name}: locust {' '.join(command[3:])}", flush=True)
         env = {**os.environ, "OSIRIS_URL": url, "PYTHONUNBUFFERED": "1"}  # lines as they come, in order
-        proc = start_child(command, env=env, stdout=subprocess.PIPE)
-        self.children.append(proc)
+        proc = self.start(command, env=env, stdout=subprocess.PIPE)
         assert proc.stdout is not None
         forwarder = _Forwarder(proc.stdout)
         self.forwarders.append(forwarder)

@@ -8,6 +8,12 @@ exactly ``k / service``); :func:`simulate_quantile` computes either's latency pe
 simulating the same queue (FIFO over ``k`` servers) and :func:`capacity_for` finds the rate at a
 percentile limit by bisection: the true capacity the search must find.
 
+The real queue is slower than its nominal service time: a worker thread oversleeps and waits for
+the interpreter lock, more so on a busy machine. So each worker measures what it actually spent per
+request (from taking it off the queue to answering it), and ``GET /stats`` returns the sum and the
+count: :func:`measured_capacity` is the D/D/k queue's true capacity from them (workers / mean
+measured service time), the known answer of *this* run rather than of the ideal queue.
+
 Run as a process (``python tests/queueing_target.py --workers 2 --service-ms 50``): it prints
 ``PORT <n>`` once listening on 127.0.0.1 and serves until SIGTERM. ``running_target`` starts and
 stops it for a test.
@@ -18,17 +24,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import heapq
+import json
 import queue
 import random
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-__all__ = ["capacity_for", "running_target", "simulate_quantile"]
+__all__ = ["capacity_for", "measured_capacity", "running_target", "simulate_quantile", "stats"]
 
 
 def simulate_quantile(rate: float, workers: int, service_s: float, q: float, *, exponential: bool = False,
@@ -64,15 +72,35 @@ def capacity_for(limit_s: float, q: float, workers: int, service_s: float, *, ex
     return (low + high) / 2
 
 
+def stats(url: str) -> dict[str, float]:
+    """``GET /stats``: ``workers``, ``requests`` served and ``busy_s``, the workers' time on them."""
+    with urllib.request.urlopen(f"{url}/stats", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def measured_capacity(url: str) -> float:
+    """The D/D/k capacity of the running target as it really served: workers / mean service time
+    measured by its workers (constant arrivals: no wait below it, a growing queue above it)."""
+    served = stats(url)
+    return served["workers"] * served["requests"] / served["busy_s"]
+
+
 def serve(workers: int, service_s: float, exponential: bool, seed: int = 1) -> ThreadingHTTPServer:
     jobs: queue.Queue[threading.Event] = queue.Queue()
     rng = random.Random(seed)
+    lock = threading.Lock()
+    served = {"workers": workers, "requests": 0, "busy_s": 0.0}
 
     def worker() -> None:
         while True:
             done = jobs.get()
+            started = time.perf_counter()
             time.sleep(rng.expovariate(1 / service_s) if exponential else service_s)
             done.set()
+            spent = time.perf_counter() - started
+            with lock:
+                served["requests"] += 1
+                served["busy_s"] += spent
 
     for _ in range(workers):
         threading.Thread(target=worker, daemon=True).start()
@@ -81,11 +109,14 @@ def serve(workers: int, service_s: float, exponential: bool, seed: int = 1) -> T
         protocol_version = "HTTP/1.1"  # keep-alive: one connection per user, no reconnect per request
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            body = b"ok"
             if self.path == "/work":
                 done = threading.Event()
                 jobs.put(done)
                 done.wait(60)
-            body = b"ok"
+            elif self.path == "/stats":
+                with lock:
+                    body = json.dumps(served).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

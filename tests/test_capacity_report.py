@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from capacity.html import render_capacity_html
 from capacity.model import CapacityReport, Goodput, ProbeResult, ProbeThreshold
-from capacity.search import SearchConfig, report, search
+from capacity.search import Search, SearchConfig, report, search
 
 
 def fabricated_probe(rate: float, duration: float, attempt: int) -> ProbeResult:
@@ -81,3 +81,13 @@ def test_html_for_a_target_that_fails_at_the_lowest_rate() -> None:
     config = SearchConfig(min_rate=50, max_rate=100, budget_s=100, probe_duration_s=5)
     page = render_capacity_html(report(search(fabricated_probe, config), config, scenario="echo"))
     assert 'data-outcome="fails_at_min_rate"' in page and "Fails even at the lowest rate" in page
+
+
+def test_html_for_an_interrupted_search_says_so_and_keeps_the_bracket() -> None:
+    config = SearchConfig(min_rate=2, max_rate=100, budget_s=1000, probe_duration_s=5)
+    state = Search(config)
+    state.run(fabricated_probe)
+    interrupted = report(state.interrupted(), config, scenario="echo", interrupted_by="SIGINT")
+    page = render_capacity_html(interrupted)
+    assert 'data-outcome="interrupted"' in page and "Interrupted: no answer" in page and "SIGINT cut" in page
+    assert 'data-max-rate=""' in page and f"at {interrupted.bracket[0]:.3g}/s so far" in page

@@ -8,7 +8,7 @@ import pytest
 
 from capacity.model import CapacityReport, ProbeResult, ProbeThreshold
 from capacity.plan import SampleNeed, plan_needs, planned_duration, samples_to_pass, scenario_rows
-from capacity.search import SearchConfig, SearchError, limiting_threshold, report, search
+from capacity.search import Search, SearchConfig, SearchError, limiting_threshold, report, search
 from slo.confidence import State, judge_percentile, judge_rate
 from slo.table import DEFAULT_TABLE_PATH, load_table
 from tests.conftest import ROOT
@@ -231,3 +231,35 @@ def test_without_needs_nothing_is_planned() -> None:
     found = search(recording_probe(1e9, durations), SearchConfig(min_rate=1, max_rate=4, budget_s=100,
                                                                 probe_duration_s=5))
     assert durations == [5, 5, 5] and all(p.planned_duration_s is None for p in found.probes)
+
+
+def test_an_interrupted_search_keeps_the_probes_that_ended_and_their_bracket() -> None:
+    """A stop signal raised inside the third probe (the probe is where the search waits): the two
+    that ended and the bracket they made are kept; the cut-short one is not among them."""
+    inner = threshold_probe(3)
+
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        if rate == 4:
+            raise KeyboardInterrupt  # what a signal handler raises, mid-probe
+        return inner(rate, duration, attempt)
+
+    config = SearchConfig(min_rate=1, max_rate=100, budget_s=100, probe_duration_s=5)
+    state = Search(config)
+    with pytest.raises(KeyboardInterrupt):
+        state.run(probe)
+    found = state.interrupted()
+    assert (found.outcome, found.stopped_because, found.low, found.high) == ("interrupted", "interrupted", 2, None)
+    assert [p.rate for p in found.probes] == [1, 2] and found.spent_s == 10
+    doc = CapacityReport.from_json(report(found, config, scenario="echo", interrupted_by="SIGTERM").to_json())
+    assert (doc.outcome, doc.max_rate, doc.bracket, doc.interrupted_by) == ("interrupted", None, (2, None), "SIGTERM")
+
+
+def test_a_search_interrupted_before_any_verdict_has_no_bracket() -> None:
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        raise KeyboardInterrupt
+
+    state = Search(SearchConfig(min_rate=1, max_rate=100, budget_s=100, probe_duration_s=5))
+    with pytest.raises(KeyboardInterrupt):
+        state.run(probe)
+    found = state.interrupted()
+    assert (found.low, found.high, found.probes, found.outcome) == (None, None, [], "interrupted")

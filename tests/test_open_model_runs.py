@@ -23,6 +23,7 @@ from sidecar.redis_server import free_port
 from tests.conftest import ROOT
 
 READ_HEAVY = ROOT / "locustfiles" / "read_heavy.py"
+SLOW_START = ROOT / "tests" / "locustfiles_for_tests" / "slow_start.py"
 RATE = 20.0
 HOLD_S = float(os.environ.get("OSIRIS_OPEN_MODEL_TEST_S", "15"))
 
@@ -180,6 +181,14 @@ def _mixed(url: str, prefix: Path) -> Finished:
                                 cwd=ROOT, capture_output=True, text=True, timeout=90, env=env()), prefix)
 
 
+def _slow_start(url: str, prefix: Path) -> Finished:
+    """A locustfile whose import blocks 2 s (the loop not running), then ``-t 2s``."""
+    return _done(subprocess.run([sys.executable, "-m", "locust", "-f", str(SLOW_START), "--headless", "--only-summary",
+                                 "--host", url, "--csv", str(prefix), "--arrival-rate", f"{RATE:g}", "--arrivals",
+                                 "constant", "-t", "2s"], cwd=ROOT, capture_output=True, text=True, timeout=90,
+                                env=env()), prefix)
+
+
 def _closed(url: str, prefix: Path) -> Finished:
     return _done(run_local(url, prefix, "--stages", "1s:2,2s:2"), prefix)
 
@@ -207,6 +216,7 @@ RUNS: dict[str, Callable[[Path], Finished]] = {
     "poisson": _against_a_fast_target(_poisson),
     "mixed": _against_a_fast_target(_mixed),
     "closed": _against_a_fast_target(_closed),
+    "slow-start": _against_a_fast_target(_slow_start),
     **{f"bad-{i}": _bad(args) for i, (args, _) in enumerate(BAD_OPTIONS)},
 }
 
@@ -358,3 +368,13 @@ def test_bad_open_model_options_exit_2_before_any_load(runs: dict[str, Any], ind
     assert result.returncode == 2, result.output
     assert f"osiris-load: {message}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_slow_start_does_not_shorten_the_run(runs: dict[str, Any]) -> None:
+    """Locust starts ``-t``'s timer on gevent's cached loop time, which stood still while the
+    locustfile was imported: without ``_fresh_loop_clock`` this run (a 2 s blocking import, -t 2s)
+    ended before its first iteration (window 0.09 s, nothing judged); a busy machine's slow start
+    did the same to 3 s capacity probes."""
+    result = finished(runs, "slow-start")
+    model = verdict_doc(result.prefix)["open_model"]
+    assert model["window_s"] >= 1.5 and model["started"] >= 0.75 * RATE * 2, (model, result.output[-2000:])
