@@ -222,11 +222,26 @@ def finish(result: CapacityReport, out: Path, code: int | None = None) -> int:
         lt = result.limiting_threshold
         print(f"  limiting: {lt.row} {lt.expression}: {format_value(lt.unit, lt.observed, lt.limit)} "
               f"({lt.state}) at {lt.rate:.4g}/s")
+    for line in estimate_lines(result):
+        print(f"  {line}")
     for note in result.notes:
         print(f"  note: {note}")
     code = OUTCOME_CODES[result.outcome] if code is None else code
     print(f"Wrote {json_path}\nWrote {html_path}\nExit code {code}")
     return code
+
+
+def estimate_lines(result: CapacityReport) -> list[str]:
+    """One line per percentile threshold that the probes straddle: where a straight line between
+    them crosses the limit (``capacity.estimate``), labelled as the estimate it is."""
+    lines = []
+    for e in result.estimates:
+        if e.rate is not None and e.within is not None and e.beyond is not None:
+            lines.append(f"estimate (interpolated, not confident): {e.row} {e.expression} reaches "
+                         f"{format_value(e.unit, e.limit)} near {e.rate:.4g}/s (straight line between "
+                         f"{e.within.rate:.4g}/s: {format_value(e.unit, e.within.observed)} and "
+                         f"{e.beyond.rate:.4g}/s: {format_value(e.unit, e.beyond.observed)})")
+    return lines
 
 
 def default_capacity_dir(now: dt.datetime | None = None) -> Path:

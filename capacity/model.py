@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["SCHEMA", "VERSION", "CapacityReport", "Goodput", "LimitingThreshold", "ProbeResult",
-           "ProbeThreshold", "Outcome", "StoppedBecause"]
+__all__ = ["SCHEMA", "VERSION", "CapacityReport", "CrossingEstimate", "Goodput", "LimitingThreshold", "ProbeResult",
+           "ProbeThreshold", "Outcome", "RatePoint", "StoppedBecause"]
 
 SCHEMA = "osiris-load/capacity"
 VERSION = 1
@@ -42,6 +42,7 @@ class ProbeThreshold(_Frozen):
     interval: tuple[float | None, float | None] | None = None
     uncorrected_observed: float | None = None
     percentile: float | None = Field(default=None, description="q of p(q)/med thresholds, else None")
+    op: str | None = Field(default=None, description="the comparison (<, <=, >, >=, ==, !=)")
 
 
 class Goodput(_Frozen):
@@ -92,6 +93,28 @@ class LimitingThreshold(_Frozen):
     rate: float
 
 
+class RatePoint(_Frozen):
+    """An observed value at a rate."""
+
+    rate: float
+    observed: float
+
+
+class CrossingEstimate(_Frozen):
+    """Where one percentile threshold's observed value crosses its limit, *estimated* by a straight
+    line between the highest rate within the limit (``within``) and the lowest one beyond it
+    (``beyond``, above it): no interval, not a confident answer (``capacity.estimate``). ``rate``
+    is None when the probes do not straddle the limit (``within`` or ``beyond`` missing)."""
+
+    row: str
+    expression: str
+    unit: str
+    limit: float
+    rate: float | None
+    within: RatePoint | None = None
+    beyond: RatePoint | None = None
+
+
 class CapacityReport(_Frozen):
     """``capacity.json``: the answer, how it was reached, and every probe."""
 
@@ -117,6 +140,9 @@ class CapacityReport(_Frozen):
     interrupted_by: str | None = Field(default=None, description="the stop signal's name (SIGINT, SIGTERM, SIGHUP) "
                                                                  "when the outcome is interrupted")
     probes: tuple[ProbeResult, ...] = ()
+    estimates: tuple[CrossingEstimate, ...] = Field(
+        default=(), description="per percentile threshold, the rate where its observed value crosses the limit, "
+                                "interpolated between probes: an estimate beside max_rate, never the answer")
     notes: tuple[str, ...] = Field(default=(), description="thresholds that the probe-duration cap keeps from "
                                                           "passing at --min-rate, said before the first probe")
 

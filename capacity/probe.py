@@ -50,7 +50,7 @@ class ProbeSettings:
 def _threshold(t: ThresholdResult) -> ProbeThreshold:
     return ProbeThreshold(row=t.row, expression=t.expression, unit=t.unit, limit=t.limit, state=t.state,
                           observed=t.observed, interval=t.interval,
-                          uncorrected_observed=t.uncorrected_observed,
+                          uncorrected_observed=t.uncorrected_observed, op=t.op,
                           percentile=t.arg if t.kind == "p" else 50.0 if t.kind == "med" else None)
 
 

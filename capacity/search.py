@@ -41,6 +41,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from capacity.estimate import crossing_estimates
 from capacity.model import CapacityReport, LimitingThreshold, Outcome, ProbeResult, StoppedBecause
 from capacity.plan import SampleNeed, planned_duration, unreachable_notes
 
@@ -231,4 +232,5 @@ def report(found: SearchOutcome, config: SearchConfig, *, scenario: str, url: st
         limiting_threshold=found.limiting, stopped_because=found.stopped_because, precision=config.precision,
         budget_s=config.budget_s, spent_s=found.spent_s, min_rate=config.min_rate, max_rate_allowed=config.max_rate,
         probe_duration_s=config.probe_duration_s, max_probe_duration_s=config.rerun_cap_s, confidence=confidence,
-        arrivals=arrivals, interrupted_by=interrupted_by, probes=tuple(found.probes), notes=tuple(found.notes))
+        arrivals=arrivals, interrupted_by=interrupted_by, probes=tuple(found.probes),
+        estimates=crossing_estimates(found.probes), notes=tuple(found.notes))

@@ -21,9 +21,9 @@ def fabricated_probe(rate: float, duration: float, attempt: int) -> ProbeResult:
         state = "INCONCLUSIVE"
     thresholds = (
         ProbeThreshold(row="echo", expression="p(95)<120", unit="ms", limit=120, state=state, observed=p95,
-                       interval=(p95 * 0.9, p95 * 1.1), uncorrected_observed=p95 * 0.8, percentile=95),
+                       interval=(p95 * 0.9, p95 * 1.1), uncorrected_observed=p95 * 0.8, percentile=95, op="<"),
         ProbeThreshold(row="echo", expression="p(99)<400", unit="ms", limit=400, state="PASS", observed=p95 * 1.5,
-                       interval=(p95 * 1.3, p95 * 1.8), uncorrected_observed=p95 * 1.1, percentile=99),
+                       interval=(p95 * 1.3, p95 * 1.8), uncorrected_observed=p95 * 1.1, percentile=99, op="<"),
         ProbeThreshold(row="echo", expression="rate>=0.99", unit="ratio", limit=0.99, state="PASS", observed=1.0,
                        interval=(0.995, 1.0)),
     )
@@ -91,3 +91,19 @@ def test_html_for_an_interrupted_search_says_so_and_keeps_the_bracket() -> None:
     page = render_capacity_html(interrupted)
     assert 'data-outcome="interrupted"' in page and "Interrupted: no answer" in page and "SIGINT cut" in page
     assert 'data-max-rate=""' in page and f"at {interrupted.bracket[0]:.3g}/s so far" in page
+
+
+def test_json_and_html_state_each_percentiles_estimated_crossing_beside_the_answer(
+        capacity_report: CapacityReport) -> None:
+    """p(95) = 40 + 4 x rate crosses 120 ms at exactly 20/s: the straight line between the probes
+    that straddle it finds it; p(99)<400 is never reached (no crossing); the rate threshold has none."""
+    doc = CapacityReport.from_json(capacity_report.to_json())
+    p95, p99 = doc.estimates
+    assert (p95.row, p95.expression, p95.unit, p95.limit) == ("echo", "p(95)<120", "ms", 120)
+    assert p95.within is not None and p95.beyond is not None and p95.within.rate < 20 < p95.beyond.rate
+    assert p95.rate == pytest.approx(20)
+    assert (p99.expression, p99.rate, p99.beyond) == ("p(99)<400", None, None) and p99.within is not None
+    page = render_capacity_html(doc)
+    assert re.findall(r'class="estimate" data-row="echo" data-expression="p\(95\)&lt;120" data-rate="([^"]+)"',
+                      page) == [str(p95.rate)]
+    assert "not confident" in page and page.count('class="estimate"') == 1

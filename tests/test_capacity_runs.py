@@ -222,6 +222,11 @@ def test_the_search_lands_within_10_percent_of_the_true_capacity(runs: dict[str,
     assert low - true <= high - low, (low, high, true)  # above the truth by no more than the bracket's width
     assert doc["limiting_threshold"]["row"] == "work" and doc["limiting_threshold"]["expression"] == "p(95)<200"
     assert doc["notes"] == []  # p(95)<200 needs 59 requests: 2 s at 30/s, within the 12 s cap
+    (estimate,) = doc["estimates"]  # where the observed p(95) crosses 200 ms: an estimate beside the answer
+    assert estimate["expression"] == "p(95)<200" and estimate["rate"] is not None and low <= estimate["rate"]
+    if doc["limiting_threshold"]["state"] == "FAIL":  # observed beyond the limit at the failing rate
+        assert estimate["rate"] <= high, estimate
+    assert "estimate (interpolated, not confident): work p(95)<200" in done.stdout
     for probe in doc["probes"]:
         assert probe["planned_duration_s"] == pytest.approx(59 / probe["rate"])  # queue_work: 1 request/iteration
         assert (folder / f"{probe['files']}_slo.json").is_file() and (folder / f"{probe['files']}.log").is_file()

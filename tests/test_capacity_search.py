@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from capacity.estimate import crossing_estimates
 from capacity.model import CapacityReport, ProbeResult, ProbeThreshold
 from capacity.plan import SampleNeed, plan_needs, planned_duration, samples_to_pass, scenario_rows
 from capacity.search import Search, SearchConfig, SearchError, limiting_threshold, report, search
@@ -263,3 +264,19 @@ def test_a_search_interrupted_before_any_verdict_has_no_bracket() -> None:
         state.run(probe)
     found = state.interrupted()
     assert (found.low, found.high, found.probes, found.outcome) == (None, None, [], "interrupted")
+
+
+def test_crossing_estimate_joins_the_highest_rate_within_and_the_lowest_beyond() -> None:
+    def probe(rate: float, observed: float | None, counted: str | None = "pass") -> ProbeResult:
+        t = ProbeThreshold(row="echo", expression="p(95)<100", unit="ms", limit=100.0, op="<", percentile=95.0,
+                           state="PASS" if observed is not None and observed < 100 else "FAIL", observed=observed)
+        return ProbeResult(rate=rate, duration_s=1, elapsed_s=1, state=t.state, counted_as=counted, thresholds=(t,))
+
+    # in run order; 30/s is within again (noise), 35/s a superseded attempt (not counted)
+    probes = [probe(10, 50), probe(40, 150, "fail"), probe(20, 90), probe(35, 300, None), probe(30, 80)]
+    (estimate,) = crossing_estimates(probes)
+    assert (estimate.within.rate, estimate.beyond.rate) == (30, 40)  # type: ignore[union-attr]
+    assert estimate.rate == pytest.approx(30 + (100 - 80) / (150 - 80) * 10)
+    assert crossing_estimates([probe(10, None, "fail")]) == ()  # nothing observed: nothing to read
+    (never,) = crossing_estimates([probe(10, 50), probe(20, 60)])
+    assert never.rate is None and never.beyond is None
