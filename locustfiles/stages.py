@@ -272,6 +272,8 @@ def _build_shape_class() -> type[LoadTestShape]:
     """Define ``StagesShape`` (needs Locust, hence deferred; see the module docstring)."""
     from locust import LoadTestShape
 
+    from locustfiles.open_model import OpenModelError
+
     class StagesShape(LoadTestShape):
         """Follow k6-style stages: ``--stages``/``OSIRIS_STAGES`` when given, else ``default_stages``.
 
@@ -334,9 +336,11 @@ def _build_shape_class() -> type[LoadTestShape]:
             """The stages for this run (parsed once per run; raises StagesError if invalid)."""
             if self._stages is None:
                 open_run = getattr(getattr(self.runner, "environment", None), "osiris_open_model", None)
-                if open_run is not None and open_run.active:  # the open model: --max-vus users throughout
-                    self._stages = open_run.user_stages()
-                    return self._stages
+                if open_run is not None:
+                    open_run.refresh()  # a run starts: the web UI's form may have set (or cleared) a rate
+                    if open_run.active:  # the open model: --max-vus users throughout
+                        self._stages = open_run.user_stages()
+                        return self._stages
                 common = self.common_options()
                 if common is not None:
                     self._stages = common_options_stages(*common, parse_stages(self.default_stages))
@@ -361,7 +365,7 @@ def _build_shape_class() -> type[LoadTestShape]:
             """Interpolated users for now (k6 ramp), or ``None`` after the last stage (ends the test)."""
             try:
                 stages = self.stages()
-            except StagesError as exc:
+            except (StagesError, OpenModelError) as exc:
                 # Only reachable from the web UI (the CLI value is validated at init): stop cleanly.
                 logger.error("%s: bad stages, stopping: %s", type(self).__name__, exc)
                 return None
