@@ -36,8 +36,8 @@ from locustfiles.open_model import (
     install,
     new_iteration_context,
 )
-from locustfiles.stages import StagesError, format_stages, parse_stages
 from openmodel.schedule import ARRIVALS
+from openmodel.stages import StagesError, format_stages, parse_stages
 from sidecar.contract import load_proposal_schema
 
 logger = logging.getLogger("osiris.locustfiles")

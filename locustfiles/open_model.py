@@ -35,7 +35,6 @@ from gevent.queue import Queue
 from locust.runners import MasterRunner, WorkerRunner
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
 
-from locustfiles.stages import Stage
 from openmodel.counts import ITERATION_KEY, LATE_TOLERANCE_S, ArrivalCounts, IssuedSpan, Iteration
 from openmodel.schedule import (
     ARRIVALS,
@@ -48,6 +47,7 @@ from openmodel.schedule import (
     parse_rate_stages,
     worker_share,
 )
+from openmodel.stages import Stage
 
 __all__ = ["OPTION_NAMES", "OpenModelConfig", "OpenModelError", "OpenModelRun", "SPLIT_OPTION", "attach_start_form",
            "check_stages", "configure", "describe", "install", "new_iteration_context", "start_form_refusal"]
