@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import pytest
 from sidecar.redis_server import free_port
 from slo.verdict import Verdict, from_json
 from tests.conftest import ROOT, stop_process, wait_until
+from tests.side_by_side import outcome, run_side_by_side
 
 LOCUSTFILE = ROOT / "tests" / "locustfiles_for_tests" / "events_only.py"
 TABLE = ('[[row]]\nname = "health"\nrequests = ["GET /health"]\nthresholds = ["rate>=0.9", "p(95)<800"]\n'
@@ -202,23 +202,10 @@ SCENARIOS: dict[str, Callable[[Path], Any]] = {
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Every scenario, three at a time (each is light: 1-4 users firing events, no network)."""
-    folders = {name: tmp_path_factory.mktemp(name.replace("+", "")) for name in SCENARIOS}  # mktemp: not thread-safe
-
-    def one(name: str) -> Any:
-        try:
-            return SCENARIOS[name](folders[name])
-        except Exception as exc:  # reported by the test that reads it
-            return exc
-
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        return dict(zip(SCENARIOS, pool.map(one, SCENARIOS), strict=True))
+    return run_side_by_side(SCENARIOS, tmp_path_factory, at_once=3)
 
 
-def result(runs: dict[str, Any], name: str) -> Any:
-    value = runs[name]
-    if isinstance(value, Exception):
-        raise value
-    return value
+result = outcome
 
 
 @pytest.mark.parametrize("name", ["master-SIGTERM", "Ctrl+C"])

@@ -11,10 +11,7 @@ the SLO tab); the next start with the rate emptied is the closed model again (th
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,42 +19,20 @@ from typing import Any
 import httpx
 import pytest
 
-from sidecar.redis_server import free_port
-from tests.conftest import ROOT, stop_process, wait_until
+from tests.conftest import wait_until
 from tests.test_open_model_runs import Target
+from tests.test_webui import LocustUi, serving
 
 RATE = 20.0
 MAX_VUS = 10
 OPEN_ITERATIONS = 80  # ~4 s at 20/s: enough to see the rate, short enough for the suite
 
 
-class Ui:
-    """``locust -f locustfiles/read_heavy.py`` (stages shape on, as a user starts it) with its web UI
-    on a free loopback port; the log in ``log_path``."""
+class Ui(LocustUi):
+    """The scenario with its own stages and gate options, as a user starts it, and the start form."""
 
     def __init__(self, target: str, log_path: Path) -> None:
-        self.url = f"http://127.0.0.1:{free_port()}"
-        self.target = target
-        self.log_path = log_path
-        self._log = log_path.open("wb")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OSIRIS_", "LOCUST_"))}
-        port = self.url.rsplit(":", 1)[1]
-        self.proc = subprocess.Popen([sys.executable, "-m", "locust", "-f", "locustfiles/read_heavy.py", "--host",
-                                      target, "--web-host", "127.0.0.1", "--web-port", port],
-                                     cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
-
-    def output(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def serving(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"locust exited with {self.proc.returncode}: {self.output()}")
-        try:
-            return httpx.get(self.url + "/", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+        super().__init__(target, log_path, plan=())
 
     def form(self, **fields: str) -> dict[str, str]:
         """The start form as the page fills it: host and every custom text field with its shown
@@ -73,31 +48,21 @@ class Ui:
     def swarm(self, **fields: str) -> dict[str, Any]:
         return httpx.post(self.url + "/swarm", data=self.form(**fields), timeout=10).json()
 
-    def stats(self) -> dict[str, Any]:
-        return httpx.get(self.url + "/stats/requests", timeout=10).json()
-
     def verdict(self) -> dict[str, Any]:
         return httpx.get(self.url + "/slo/verdict.json", timeout=10).json()
 
     def stop_test(self) -> None:
         assert httpx.post(self.url + "/stop", timeout=10).json()["success"]
-        wait_until(lambda: self.stats()["state"] == "stopped", 30, "the test to stop", interval_s=0.2)
-
-    def close(self) -> int:
-        code = stop_process(self.proc)
-        self._log.close()
-        return code
+        self.wait_stopped()
 
 
 @pytest.fixture
 def ui(tmp_path: Path) -> Iterator[Ui]:
     target = Target()
-    web = Ui(target.url, tmp_path / "locust.log")
     try:
-        wait_until(web.serving, 60, f"the Locust web UI on {web.url}", interval_s=0.2)
-        yield web
+        with serving(Ui(target.url, tmp_path / "locust.log")) as web:
+            yield web
     finally:
-        web.close()
         target.stop()
 
 
@@ -146,5 +111,5 @@ def test_the_start_form_runs_the_open_model_and_an_empty_rate_the_closed_one(ui:
     wait_until(lambda: ui.verdict()["tally"]["judged"] > 0, 30, "a live verdict", interval_s=0.25)
     assert ui.verdict().get("open_model") is None
     ui.stop_test()
-    assert ui.close() == 0, ui.output()
+    assert ui.stop() == 0, ui.output()
     assert "closed model: no arrival rate" in ui.output()
