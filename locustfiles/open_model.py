@@ -181,7 +181,7 @@ class OpenModelRun:
         self._started_at: float | None = None
         self._stopped_at: float | None = None
         self._key: tuple[str, ...] | None = None  # the options ``config`` was made from (``refresh``)
-        self._run_time: float | None = None  # -t as given at init (``install`` takes it off the options)
+        self.given_run_time: float | None = None  # -t as given at init (``install`` takes it off the options)
 
     @property
     def active(self) -> bool:
@@ -197,7 +197,7 @@ class OpenModelRun:
         options = self.environment.parsed_options
         if options is None or _option_key(options) == self._key:
             return
-        run_time = getattr(options, "run_time", None) or self._run_time
+        run_time = getattr(options, "run_time", None) or self.given_run_time
         self.config = configure(SimpleNamespace(**{**vars(options), "run_time": run_time}))
         self._key = _option_key(options)
         log.info(describe(self.config) if self.config is not None else "closed model: no arrival rate")
@@ -429,7 +429,7 @@ def install(environment: Any, config: OpenModelConfig | None) -> OpenModelRun:
     runner = environment.runner
     events = environment.events
     if options is not None:
-        run._run_time = getattr(options, "run_time", None) or None
+        run.given_run_time = getattr(options, "run_time", None) or None
     if config is not None and options is not None:
         options.num_users = config.max_vus
         options.spawn_rate = max(1.0, config.max_vus * SPAWN_RATE_PER_USER)
@@ -494,7 +494,7 @@ def start_form_refusal(environment: Any, form: Mapping[str, str], default_stages
         except ValueError:
             return None  # Locust's own form check says what is wrong with it
     else:
-        values["run_time"] = values.get("run_time") or getattr(environment.osiris_open_model, "_run_time", None)
+        values["run_time"] = values.get("run_time") or environment.osiris_open_model.given_run_time
     try:
         config = configure(SimpleNamespace(**values))
         check_stages(config, values.get("stages"), default_stages)
