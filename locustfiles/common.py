@@ -29,9 +29,16 @@ from locust.exception import StopTest, StopUser
 
 import slo_locust  # noqa: F401  (registers the SLO gate)
 from locustfiles import PromptsError, load_prompts, prompts_path
-from locustfiles.open_model import OpenModelError, configure, install, new_iteration_context
-from locustfiles.stages import StagesError, format_stages, parse_stages
+from locustfiles.open_model import (
+    OpenModelError,
+    attach_start_form,
+    check_stages,
+    configure,
+    install,
+    new_iteration_context,
+)
 from openmodel.schedule import ARRIVALS
+from openmodel.stages import StagesError, format_stages, parse_stages
 from sidecar.contract import load_proposal_schema
 
 logger = logging.getLogger("osiris.locustfiles")
@@ -372,17 +379,17 @@ def _add_options(parser: Any, **_kwargs: Any) -> None:
         type=str,
         default=None,
         env_var="OSIRIS_ARRIVAL_RATE",
-        include_in_web_ui=False,
+        include_in_web_ui=SHAPE_ENABLED,
         help="Open model: start this many scenario iterations per second across all workers (e.g. 20 or "
         "0.5), whatever the target does; latencies are corrected for late starts (docs/open-model.md). "
-        "The run lasts -t (or until stopped); -u/-r and --stages do not apply.",
+        "The run lasts -t (or until stopped); -u/-r and --stages do not apply. Empty: the closed model.",
     )
     parser.add_argument(
         "--rate-stages",
         type=str,
         default=None,
         env_var="OSIRIS_RATE_STAGES",
-        include_in_web_ui=False,
+        include_in_web_ui=SHAPE_ENABLED,
         help="Open model with ramps of the rate, k6 ramping-arrival-rate style: <duration>:<iterations/s>,... "
         "e.g. 10s:2,30s:5,5s:0 (each stage ramps from the previous target, starting at 0). Sets the "
         "duration: do not also give a different -t.",
@@ -392,7 +399,7 @@ def _add_options(parser: Any, **_kwargs: Any) -> None:
         choices=ARRIVALS,
         default=ARRIVALS[0],
         env_var="OSIRIS_ARRIVALS",
-        include_in_web_ui=False,
+        include_in_web_ui=SHAPE_ENABLED,
         help="Open model: poisson (random, exponential gaps; default) or constant (evenly spaced) arrivals.",
     )
     parser.add_argument(
@@ -400,7 +407,7 @@ def _add_options(parser: Any, **_kwargs: Any) -> None:
         type=str,
         default=None,
         env_var="OSIRIS_MAX_VUS",
-        include_in_web_ui=False,
+        include_in_web_ui=SHAPE_ENABLED,
         help="Open model: users available to run iterations, across all workers (default max(10, ceil(4 x "
         "peak rate))). When all are busy, due iterations wait and start late; past 10 s worth of waiting "
         "iterations they are dropped.",
@@ -431,7 +438,7 @@ def _fail_startup(message: str) -> None:
     raise SystemExit(2)
 
 
-def _on_init(environment: Any, **_kwargs: Any) -> None:
+def _on_init(environment: Any, **kwargs: Any) -> None:
     """Apply the host precedence, validate ``--stages`` and reconcile the shape switch, before any load.
 
     Runs on master, workers and local runners alike; ``init`` is fired synchronously from
@@ -462,12 +469,16 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
     except OpenModelError as exc:
         _fail_startup(str(exc))
         return
-    if open_config is not None and stages_value and stages_value != _ui_default_stages:
-        _fail_startup(f"--stages {stages_value} ramps users (the closed model); with --arrival-rate or "
-                      "--rate-stages the users are --max-vus: ramp the rate with --rate-stages instead")
+    try:
+        check_stages(open_config, stages_value, _ui_default_stages)
+    except OpenModelError as exc:
+        _fail_startup(str(exc))
     if open_config is not None and getattr(options, "no_shape", False) and isinstance(shape, StagesShape):
         environment.shape_class = None  # --no-shape from a config file (see below)
     install(environment, open_config)
+    web_ui = kwargs.get("web_ui")
+    if web_ui is not None and SHAPE_ENABLED:  # the open model's fields are in the start form
+        attach_start_form(environment, web_ui, lambda: _ui_default_stages)
     if open_config is not None:
         return  # the shape (if any) runs --max-vus users for the open model's duration
     if getattr(options, "no_shape", False) and isinstance(shape, StagesShape):

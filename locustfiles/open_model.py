@@ -13,7 +13,11 @@ part. With ``--arrival-rate`` or ``--rate-stages``:
 * the iteration's lateness (start - due) is on the user's request ``context``; the SLO gate adds
   it to each request's latency (``slo_locust.plugin``) and counts goodput;
 * the master splits the rate: before each spawn it names the workers in the options it sends
-  (:data:`SPLIT_OPTION`), and each worker runs ``1/N`` of the plan at its own phase.
+  (:data:`SPLIT_OPTION`), and each worker runs ``1/N`` of the plan at its own phase;
+* from the web UI, the options are fields of the start form (with the stages shape on): a start
+  whose fields do not make a plan is refused with the reason (:func:`attach_start_form`), and each
+  run takes up the fields it was started with (:meth:`OpenModelRun.refresh`, called by the shape
+  when a run starts): an arrival rate makes it open, an empty one closed.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import gevent
@@ -29,7 +35,6 @@ from gevent.queue import Queue
 from locust.runners import MasterRunner, WorkerRunner
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
 
-from locustfiles.stages import Stage
 from openmodel.counts import ITERATION_KEY, LATE_TOLERANCE_S, ArrivalCounts, IssuedSpan, Iteration
 from openmodel.schedule import (
     ARRIVALS,
@@ -42,9 +47,13 @@ from openmodel.schedule import (
     parse_rate_stages,
     worker_share,
 )
+from openmodel.stages import Stage
 
-__all__ = ["OpenModelConfig", "OpenModelError", "OpenModelRun", "SPLIT_OPTION", "configure", "describe", "install",
-           "new_iteration_context"]
+__all__ = ["OPTION_NAMES", "OpenModelConfig", "OpenModelError", "OpenModelRun", "SPLIT_OPTION", "attach_start_form",
+           "check_stages", "configure", "describe", "install", "new_iteration_context", "start_form_refusal"]
+
+OPTION_NAMES = ("arrival_rate", "rate_stages", "arrivals", "max_vus", "arrival_seed")
+"""The open model's options on ``parsed_options`` (and fields of the web UI's start form)."""
 
 SPLIT_OPTION = "osiris_open_split"
 """On ``parsed_options``: the worker ids the master split the rate among (sent with each spawn)."""
@@ -123,6 +132,19 @@ def configure(options: Any) -> OpenModelConfig | None:
                            rate_stages=bool(stages_text))
 
 
+def check_stages(config: OpenModelConfig | None, stages_value: Any, default_stages: str | None) -> None:
+    """Refuse ``--stages`` (users: the closed model) beside an open-model plan, unless it is the
+    scenario's own default (what the web UI's form shows in its ``stages`` field)."""
+    if config is not None and stages_value and stages_value != default_stages:
+        raise OpenModelError(f"--stages {stages_value} ramps users (the closed model); with --arrival-rate or "
+                             "--rate-stages the users are --max-vus: ramp the rate with --rate-stages instead")
+
+
+def _option_key(options: Any) -> tuple[str, ...]:
+    """What an open-model configuration is made of: its options and ``-t``, as texts."""
+    return tuple(str(getattr(options, name, None) or "").strip() for name in (*OPTION_NAMES, "run_time"))
+
+
 def describe(config: OpenModelConfig) -> str:
     """The one log line that says which open-model plan runs."""
     rate = f"rate stages {config.plan.text}" if config.rate_stages else f"arrival rate {config.plan.text}"
@@ -158,11 +180,27 @@ class OpenModelRun:
         self._dispatchers: list[gevent.Greenlet] = []
         self._started_at: float | None = None
         self._stopped_at: float | None = None
+        self._key: tuple[str, ...] | None = None  # the options ``config`` was made from (``refresh``)
+        self.given_run_time: float | None = None  # -t as given at init (``install`` takes it off the options)
 
     @property
     def active(self) -> bool:
         """Whether this run is open-model (the options asked for an arrival rate)."""
         return self.config is not None
+
+    def refresh(self) -> None:
+        """A run starts on a local runner or the master (the stages shape calls this before its first
+        tick): take up the open-model options as they are now. The web UI's start form writes its
+        fields onto the options, so a start with an arrival rate is open, one with an empty rate
+        closed; unchanged options keep the configuration (the command line's). ``-t`` falls back to
+        the one given at init. Raises :class:`OpenModelError` (the form refused it already)."""
+        options = self.environment.parsed_options
+        if options is None or _option_key(options) == self._key:
+            return
+        run_time = getattr(options, "run_time", None) or self.given_run_time
+        self.config = configure(SimpleNamespace(**{**vars(options), "run_time": run_time}))
+        self._key = _option_key(options)
+        log.info(describe(self.config) if self.config is not None else "closed model: no arrival rate")
 
     def target_rate(self, window_s: float) -> float:
         """The plan's mean rate over ``window_s`` (the verdict's ``target_rate``)."""
@@ -390,6 +428,8 @@ def install(environment: Any, config: OpenModelConfig | None) -> OpenModelRun:
     options = environment.parsed_options
     runner = environment.runner
     events = environment.events
+    if options is not None:
+        run.given_run_time = getattr(options, "run_time", None) or None
     if config is not None and options is not None:
         options.num_users = config.max_vus
         options.spawn_rate = max(1.0, config.max_vus * SPAWN_RATE_PER_USER)
@@ -398,17 +438,18 @@ def install(environment: Any, config: OpenModelConfig | None) -> OpenModelRun:
         if config.rate_stages and environment.shape_class is None:
             options.run_time = config.duration_s  # without the shape, Locust's -t timer ends the stages
         log.info(describe(config))
+    if options is not None:
+        run._key = _option_key(options)
     if isinstance(runner, MasterRunner):
-        if config is not None:
-            original_start = runner.start
+        original_start = runner.start
 
-            def start_with_split(*args: Any, **kwargs: Any) -> Any:
-                ids = sorted(node.id for node in runner.clients.all if node.state != "missing")
-                if list(getattr(options, SPLIT_OPTION, None) or []) != ids:
-                    setattr(options, SPLIT_OPTION, ids)  # a new list: workers see a new split
-                return original_start(*args, **kwargs)
+        def start_with_split(*args: Any, **kwargs: Any) -> Any:
+            ids = sorted(node.id for node in runner.clients.all if node.state != "missing")
+            if run.active and list(getattr(options, SPLIT_OPTION, None) or []) != ids:
+                setattr(options, SPLIT_OPTION, ids)  # a new list: workers see a new split
+            return original_start(*args, **kwargs)
 
-            runner.start = start_with_split  # type: ignore[method-assign]
+        runner.start = start_with_split  # type: ignore[method-assign]  # (a web UI run may go open later)
         return run
 
     def on_test_start(**_: Any) -> None:
@@ -437,3 +478,41 @@ def install(environment: Any, config: OpenModelConfig | None) -> OpenModelRun:
     events.test_stopping.add_listener(on_test_stopping)
     events.user_error.add_listener(on_user_error)
     return run
+
+
+def start_form_refusal(environment: Any, form: Mapping[str, str], default_stages: str | None) -> str | None:
+    """Why a start from the web UI's form must be refused (its open-model fields make no plan, or
+    ramp users beside a rate), as the command line exits 2; ``None`` to let it start."""
+    options = environment.parsed_options
+    values = dict(vars(options)) if options is not None else {}
+    values.update({name: form[name] for name in (*OPTION_NAMES, "stages") if name in form})
+    if str(form.get("run_time", "") or "").strip():
+        from locust.util.timespan import parse_timespan
+
+        try:
+            values["run_time"] = parse_timespan(str(form["run_time"]))
+        except ValueError:
+            return None  # Locust's own form check says what is wrong with it
+    else:
+        values["run_time"] = values.get("run_time") or environment.osiris_open_model.given_run_time
+    try:
+        config = configure(SimpleNamespace(**values))
+        check_stages(config, values.get("stages"), default_stages)
+    except OpenModelError as exc:
+        return f"Open model: {exc}"
+    return None
+
+
+def attach_start_form(environment: Any, web_ui: Any, default_stages: Callable[[], str | None]) -> None:
+    """Refuse a start from the web UI's form whose open-model fields make no plan, with the reason in
+    the form (``default_stages``: what the form's ``stages`` field shows, not a ramp of users)."""
+    from flask import jsonify, request
+
+    @web_ui.app.before_request
+    def refuse_a_bad_open_model() -> Any:
+        if request.endpoint != "locust.swarm" or request.method != "POST":
+            return None
+        why = start_form_refusal(environment, request.form, default_stages())
+        if why is None:
+            return None
+        return jsonify({"success": False, "message": why, "host": environment.host})

@@ -1,10 +1,11 @@
-"""k6-style load stages: a parser, the k6 ramp arithmetic, and a Locust ``LoadTestShape`` that follows them.
+"""k6-style load stages: the k6 ramp arithmetic and a Locust ``LoadTestShape`` that follows them.
 
 The three Osiris k6 scripts ramp with ``stages`` (the ramping-VUs executor).  To stay a drop-in
 replacement, every scenario here ramps the same way by default, and the stages can be overridden
 with the same compact notation the k6 CLI uses, ``--stages 10s:5,30s:5,5s:0``.
 
-The parser and the arithmetic (everything above ``StagesShape``) import nothing from Locust on
+The notation (parser and formatter) is the pure ``openmodel.stages``, shared with ``--rate-stages``
+and re-exported here. The arithmetic (everything above ``StagesShape``) imports nothing from Locust on
 purpose: importing ``locust`` monkey-patches the whole process with gevent, which a CLI, a report
 generator or a pytest process must not suffer just to validate a ``--stages`` value.  The Locust
 shape class is therefore created lazily, on first access to ``locustfiles.stages.StagesShape``
@@ -16,11 +17,20 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from openmodel.stages import (
+    Stage,
+    StagesError,
+    format_duration,
+    format_stages,
+    parse_duration,
+    parse_stages,
+    split_stages,
+    total_duration,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - only for type checkers
     from locust import LoadTestShape
@@ -43,106 +53,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("osiris.locustfiles.stages")
-
-_UNIT_SECONDS: dict[str, float] = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-# One component of a Go/k6 duration: a number and a unit.  "ms" must be tried before "m".
-_COMPONENT = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|h|m|s)")
-_DURATION = re.compile(rf"(?:{_COMPONENT.pattern})+")
-_DURATION_HINT = "use e.g. 500ms, 10s, 1m30s, 2m, 1h"
-
-
-class StagesError(ValueError):
-    """A ``--stages`` value (or one part of it) that cannot be understood; the message names the part."""
-
-
-@dataclass(frozen=True, slots=True)
-class Stage:
-    """One k6 stage: ramp linearly from the previous target to ``target`` users over ``duration_s``."""
-
-    duration_s: float
-    target: int
-
-
-def parse_duration(text: str) -> float:
-    """Parse a k6/Go duration (``500ms``, ``10s``, ``1m30s``, ``2m``, ``1h``, ``1.5s``, ``0``) into seconds.
-
-    A bare ``0`` is accepted like Go does; any other number needs a unit, because a bare ``30``
-    is ambiguous (k6 reads numbers as milliseconds in JSON, Locust reads them as seconds).
-    """
-    value = text.strip()
-    if not value:
-        raise StagesError("empty duration")
-    if value == "0":
-        return 0.0
-    if not _DURATION.fullmatch(value):
-        if re.fullmatch(r"\d+(?:\.\d*)?", value):
-            raise StagesError(f"duration {value!r} has no unit ({_DURATION_HINT})")
-        raise StagesError(f"bad duration {value!r} ({_DURATION_HINT})")
-    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _COMPONENT.findall(value))
-
-
-def split_stages(text: str, *, noun: str = "stage", shape: str = "<target>", example: str = "10s:5,30s:5,5s:0",
-                 error: type[StagesError] = StagesError) -> list[tuple[str, float, str]]:
-    """Split a k6 stages text into ``(where, duration_s, target_text)`` per comma-separated part;
-    ``error`` names the offending part (1-based position and text). Shared by ``--stages`` and the
-    open model's ``--rate-stages`` (``openmodel.schedule``), which differ only in their targets."""
-    if text is None or not str(text).strip():
-        raise error(f"no {noun}s given (expected e.g. {example})")
-    parts: list[tuple[str, float, str]] = []
-    for position, raw in enumerate(str(text).split(","), start=1):
-        part = raw.strip()
-        where = f"{noun} {position} {part!r}"
-        if not part:
-            raise error(f"{noun} {position} is empty (stray comma?) in {text!r}")
-        if part.count(":") != 1:
-            raise error(f"{where}: expected <duration>:{shape}, e.g. {example.split(',')[0]}")
-        duration_text, target_text = (piece.strip() for piece in part.split(":"))
-        try:
-            duration_s = parse_duration(duration_text)
-        except StagesError as exc:
-            raise error(f"{where}: {exc}") from None
-        parts.append((where, duration_s, target_text))
-    return parts
-
-
-def parse_stages(text: str) -> list[Stage]:
-    """Parse ``"10s:5,30s:5,5s:0"`` into ``[Stage(10.0, 5), Stage(30.0, 5), Stage(5.0, 0)]``.
-
-    Each comma-separated part is ``<duration>:<target users>``.  Errors raise :class:`StagesError`
-    naming the offending part (1-based position and text) so a user can fix a long spec quickly.
-    """
-    stages: list[Stage] = []
-    for where, duration_s, target_text in split_stages(text):
-        if not re.fullmatch(r"\d+", target_text):
-            raise StagesError(f"{where}: target must be a whole number of users >= 0, got {target_text!r}")
-        stages.append(Stage(duration_s=duration_s, target=int(target_text)))
-    if total_duration(stages) <= 0:
-        raise StagesError(f"stages {text!r} last 0s in total; at least one stage needs a duration")
-    return stages
-
-
-def _format_duration(seconds: float) -> str:
-    """Render seconds compactly in the same notation ``parse_duration`` reads (round-trips)."""
-    if seconds == 0:
-        return "0s"
-    millis = round(seconds * 1000)
-    if millis % 1000:
-        return f"{millis}ms"
-    whole = millis // 1000
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    out = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
-    return out
-
-
-def format_stages(stages: list[Stage]) -> str:
-    """The inverse of :func:`parse_stages`, for log lines and the web UI."""
-    return ",".join(f"{_format_duration(s.duration_s)}:{s.target}" for s in stages)
-
-
-def total_duration(stages: list[Stage]) -> float:
-    """Seconds from the start of the first stage to the end of the last one."""
-    return sum(s.duration_s for s in stages)
 
 
 def _toward_start(start: int, end: int, fraction: float) -> int:
@@ -254,9 +164,9 @@ def describe_plan(num_users: int | None, spawn_rate: float | None, run_time: flo
     given = " ".join(part for part in (
         f"-u {num_users}" if num_users is not None else "",
         f"-r {spawn_rate:g}" if spawn_rate else "",
-        f"-t {_format_duration(run_time)}" if run_time else "",
+        f"-t {format_duration(run_time)}" if run_time else "",
     ) if part)
-    until = f"until {_format_duration(run_time)}" if run_time else "until stopped"
+    until = f"until {format_duration(run_time)}" if run_time else "until stopped"
     return (f"{given} given: they replace the scenario's default stages (ramp to {users} users at "
             f"{spawn_rate or 1:g}/s, hold {until}); use --stages for a k6-style ramp")
 
@@ -271,6 +181,8 @@ _shape_class: type[LoadTestShape] | None = None
 def _build_shape_class() -> type[LoadTestShape]:
     """Define ``StagesShape`` (needs Locust, hence deferred; see the module docstring)."""
     from locust import LoadTestShape
+
+    from locustfiles.open_model import OpenModelError
 
     class StagesShape(LoadTestShape):
         """Follow k6-style stages: ``--stages``/``OSIRIS_STAGES`` when given, else ``default_stages``.
@@ -334,9 +246,11 @@ def _build_shape_class() -> type[LoadTestShape]:
             """The stages for this run (parsed once per run; raises StagesError if invalid)."""
             if self._stages is None:
                 open_run = getattr(getattr(self.runner, "environment", None), "osiris_open_model", None)
-                if open_run is not None and open_run.active:  # the open model: --max-vus users throughout
-                    self._stages = open_run.user_stages()
-                    return self._stages
+                if open_run is not None:
+                    open_run.refresh()  # a run starts: the web UI's form may have set (or cleared) a rate
+                    if open_run.active:  # the open model: --max-vus users throughout
+                        self._stages = open_run.user_stages()
+                        return self._stages
                 common = self.common_options()
                 if common is not None:
                     self._stages = common_options_stages(*common, parse_stages(self.default_stages))
@@ -361,7 +275,7 @@ def _build_shape_class() -> type[LoadTestShape]:
             """Interpolated users for now (k6 ramp), or ``None`` after the last stage (ends the test)."""
             try:
                 stages = self.stages()
-            except StagesError as exc:
+            except (StagesError, OpenModelError) as exc:
                 # Only reachable from the web UI (the CLI value is validated at init): stop cleanly.
                 logger.error("%s: bad stages, stopping: %s", type(self).__name__, exc)
                 return None

@@ -2,7 +2,9 @@
 
 Pure (no Locust import): the rate plans (``--arrival-rate``, ``--rate-stages``), the due-time
 schedules (poisson or constant arrivals, split among workers) and the accounting of due, started,
-late and dropped iterations and of goodput (``openmodel.schedule``, ``openmodel.counts``). The
+late and dropped iterations and of goodput (``openmodel.schedule``, ``openmodel.counts``); the k6
+stages notation that ``--rate-stages`` shares with the closed model's ``--stages``
+(``openmodel.stages``). The
 Locust part, which runs due iterations on a pool of users, is ``locustfiles.open_model``; the SLO
 gate (``slo_locust.plugin``) records the corrected times. See docs/open-model.md.
 """

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from slo.recorder import add_counters
 from slo.table import SloTable, request_matchers
 
 __all__ = ["ITERATION_KEY", "LATE_TOLERANCE_S", "ArrivalCounts", "CountsByWorker", "GoodputPlan", "Iteration",
@@ -59,6 +60,10 @@ class Iteration:
         self.good = True
 
 
+_COUNTS = ("due", "started", "late", "dropped", "iterations", "good")
+"""The counts of :class:`ArrivalCounts` (summed and drained); its other fields are the window's."""
+
+
 @dataclass
 class ArrivalCounts:
     """Counts of one process (or, on the master, of all: :class:`CountsByWorker`). ``window_s`` is
@@ -83,7 +88,7 @@ class ArrivalCounts:
     def from_data(cls, data: Any) -> ArrivalCounts:
         """The inverse of :meth:`to_data`; ``ValueError`` on anything else."""
         try:
-            ints = {f: int(data[f]) for f in ("due", "started", "late", "dropped", "iterations", "good")}
+            ints = {f: int(data[f]) for f in _COUNTS}
             window = float(data["window_s"])
             share_s = float(data["share_s"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -94,17 +99,13 @@ class ArrivalCounts:
 
     def add(self, other: ArrivalCounts) -> None:
         """Add another report's counts (not the window: see :class:`CountsByWorker`)."""
-        self.due += other.due
-        self.started += other.started
-        self.late += other.late
-        self.dropped += other.dropped
-        self.iterations += other.iterations
-        self.good += other.good
+        add_counters(self, other, _COUNTS)
 
     def drain(self) -> ArrivalCounts:
         """A copy of the counts, which are then zeroed (a worker's report; the window is kept)."""
         copy = ArrivalCounts(**asdict(self))
-        self.due = self.started = self.late = self.dropped = self.iterations = self.good = 0
+        for name in _COUNTS:
+            setattr(self, name, 0)
         return copy
 
 

@@ -29,7 +29,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from locustfiles.stages import StagesError, split_stages  # pure: the one k6 stages splitter
+from openmodel.stages import StagesError, format_duration, split_stages  # the one k6 stages notation
 
 __all__ = [
     "ARRIVALS",
@@ -103,9 +103,7 @@ def parse_rate_stages(text: str) -> list[RateStage]:
 
 def format_rate_stages(stages: Sequence[RateStage]) -> str:
     """The inverse of :func:`parse_rate_stages`, for log lines."""
-    from locustfiles.stages import _format_duration
-
-    return ",".join(f"{_format_duration(s.duration_s)}:{s.target:g}" for s in stages)
+    return ",".join(f"{format_duration(s.duration_s)}:{s.target:g}" for s in stages)
 
 
 def default_max_vus(peak_rate: float) -> int:

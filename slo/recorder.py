@@ -290,6 +290,19 @@ def _to_ns(ms: float) -> int:
     return min(int(ms * NS_PER_MS + 0.5), HIGHEST_NS)
 
 
+COUNTERS = ("count", "failures", "timed", "invalid", "beyond_range")
+"""The whole-number counters of a key (``_Entry``, :class:`EndpointStats`, an encoded entry): summed
+field by field when keys are pooled or a worker's report is merged."""
+
+
+def add_counters(into: Any, values: Any, names: Sequence[str]) -> None:
+    """Add ``values``' counters ``names`` (a mapping, or an object's attributes) to ``into``'s
+    attributes: the one field-by-field sum of the recorder's keys and the open model's counts."""
+    read = values.__getitem__ if isinstance(values, dict) else values.__getattribute__
+    for name in names:
+        setattr(into, name, getattr(into, name) + read(name))
+
+
 class _Entry:
     """Live counters of one key (or one row set's overflow pool); slots keep the hot path cheap."""
 
@@ -499,11 +512,7 @@ class RequestRecorder:
             merged.total_count = sum(e.hist.total_count for e in timed)
             stats.histogram = merged
         for e in entries:
-            stats.count += e.count
-            stats.failures += e.failures
-            stats.timed += e.timed
-            stats.invalid += e.invalid
-            stats.beyond_range += e.beyond_range
+            add_counters(stats, e, COUNTERS)
             stats.sum_ms += e.sum_ms
         if timed:
             stats.min_ms = min(e.min_ms for e in timed)
@@ -583,7 +592,7 @@ class RequestRecorder:
                 if item.get("status") is not None:
                     key = (*key, int(item["status"]), bool(item["split_failed"]))
                 rows = None if item.get("rows") is None else tuple(str(r) for r in item["rows"])
-                ints = {f: int(item[f]) for f in ("count", "failures", "timed", "invalid", "beyond_range")}
+                ints = {f: int(item[f]) for f in COUNTERS}
                 floats = {f: float(item[f]) for f in ("min_ms", "max_ms", "sum_ms")}
                 bins, equal = [int(v) for v in item["bins"]], [int(v) for v in item["equal"]]
                 if len(item["counts"]) != len(item["index"]):
@@ -617,11 +626,7 @@ class RequestRecorder:
                     continue
             entry.view[index] += counts
             entry.hist.total_count += ints["timed"]
-            entry.count += ints["count"]
-            entry.failures += ints["failures"]
-            entry.timed += ints["timed"]
-            entry.invalid += ints["invalid"]
-            entry.beyond_range += ints["beyond_range"]
+            add_counters(entry, ints, COUNTERS)
             if ints["timed"]:
                 entry.min_ms = min(entry.min_ms, floats["min_ms"])
                 entry.max_ms = max(entry.max_ms, floats["max_ms"])

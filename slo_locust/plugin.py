@@ -57,7 +57,16 @@ from locust import events
 from locust import log as locust_log
 from locust.env import Environment
 from locust.rpc import Message
-from locust.runners import STATE_INIT, STATE_STOPPED, LocalRunner, MasterRunner, Runner, WorkerRunner
+from locust.runners import (
+    STATE_INIT,
+    STATE_RUNNING,
+    STATE_SPAWNING,
+    STATE_STOPPED,
+    LocalRunner,
+    MasterRunner,
+    Runner,
+    WorkerRunner,
+)
 
 from openmodel.counts import ITERATION_KEY, LATE_TOLERANCE_S, ArrivalCounts, CountsByWorker, GoodputPlan
 from slo.confidence import DEFAULT_CONFIDENCE, AlphaSpending, check_confidence
@@ -217,10 +226,18 @@ class SloGate:
 
     def send_final_report(self, **_: Any) -> None:
         """Worker ``quitting`` (before Locust's listener tells the master "quit"): one last report,
-        marked final, on the same socket, so the master has every result before it lets us go."""
+        marked final, on the same socket, so the master has every result before it lets us go.
+
+        A worker quitting on its own (SIGTERM, Ctrl+C) still has users running: they are stopped
+        first (up to ``--stop-timeout``, as the master's "quit" does), so that what they finish is in
+        this report. Sent before they stopped, it left their last requests to Locust's next periodic
+        report, which the master takes (merged, though Locust logs "Discarded report from
+        unrecognized worker": the worker has said "quit") only when it comes before the worker exits."""
         runner = self.runner
         if not isinstance(runner, WorkerRunner):
             return
+        if runner.state in (STATE_SPAWNING, STATE_RUNNING):
+            runner.stop()
         self.final = True
         try:
             runner._send_stats()  # Locust's own report: its stats and ours travel together

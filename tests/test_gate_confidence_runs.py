@@ -5,7 +5,6 @@ as one process on the same samples. No network (``events_only.py``), 2 users, a 
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from slo.confidence import AlphaSpending
 from slo.verdict import FAIL, INCONCLUSIVE, PASS, Verdict
 from tests.conftest import ROOT
+from tests.side_by_side import outcome, run_side_by_side
 from tests.test_gate_verdict_runs import Finished, run_distributed, run_local
 
 # Per user: 30 fast successes and 2 slow failures (64 samples with 2 users). health's p(95)<800 fails on
@@ -122,23 +122,11 @@ SCENARIOS: dict[str, Callable[[Path], Finished]] = {
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Every run of the module, three at a time (each is light: 1-2 users firing events, no network, and
     mostly waits on its -t or stages), instead of one after the other."""
-    folders = {name: tmp_path_factory.mktemp(name) for name in SCENARIOS}  # here: mktemp is not thread-safe
-
-    def one(name: str) -> Any:
-        try:
-            return SCENARIOS[name](folders[name])
-        except Exception as exc:  # reported by the test that reads it
-            return exc
-
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        return dict(zip(SCENARIOS, pool.map(one, SCENARIOS), strict=True))
+    return run_side_by_side(SCENARIOS, tmp_path_factory, at_once=3)
 
 
 def finished(runs: dict[str, Any], name: str) -> Finished:
-    value = runs[name]
-    if isinstance(value, Exception):
-        raise value
-    return value
+    return outcome(runs, name)
 
 
 def test_until_settled_holds_the_steady_stage_until_every_threshold_settles(runs: dict[str, Any]) -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from locustfiles.stages import Stage, common_options_given, common_options_stages, describe_plan
+from locustfiles.stages import common_options_given, common_options_stages, describe_plan
+from openmodel.stages import Stage
 from tests import test_locustfiles
 from tests.test_locustfiles import (
     EXPECTED_ROWS,

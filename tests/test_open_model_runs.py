@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 
 from sidecar.redis_server import free_port
 from tests.conftest import ROOT
+from tests.side_by_side import outcome, run_side_by_side
 
 READ_HEAVY = ROOT / "locustfiles" / "read_heavy.py"
 SLOW_START = ROOT / "tests" / "locustfiles_for_tests" / "slow_start.py"
@@ -228,23 +228,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     and mostly waits on its -t, and what the tests assert is exact by construction under load: the
     counts due come from the schedule over the span it issued (not the wall clock), what started is
     bounded by what was due, and late/dropped follow from the stalls the target makes."""
-    folders = {name: tmp_path_factory.mktemp(name) for name in RUNS}  # here: mktemp is not thread-safe
-
-    def one(name: str) -> Any:
-        try:
-            return RUNS[name](folders[name])
-        except Exception as exc:  # reported by the test that reads it
-            return exc
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip(RUNS, pool.map(one, RUNS), strict=True))
+    return run_side_by_side(RUNS, tmp_path_factory, at_once=4)
 
 
 def finished(runs: dict[str, Any], name: str) -> Finished:
-    value = runs[name]
-    if isinstance(value, Exception):
-        raise value
-    return value
+    return outcome(runs, name)
 
 
 @pytest.mark.parametrize("workers", [0, 2], ids=["one-process", "master-and-2-workers"])

@@ -1,6 +1,7 @@
-"""The k6-style stages: parser, ramp arithmetic and the Locust shape's ticks.
+"""The k6-style stages: parser (``openmodel.stages``), ramp arithmetic and the Locust shape's ticks
+(``locustfiles.stages``).
 
-The parser and arithmetic are tested in-process (``locustfiles.stages`` imports no Locust).  The
+The parser and arithmetic are tested in-process (neither module imports Locust).  The
 shape class needs Locust, and importing Locust monkey-patches the whole process with gevent, so
 its ticks are computed in a child process and compared here.
 """
@@ -16,17 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from locustfiles.stages import (
-    Stage,
-    StagesError,
-    format_stages,
-    parse_duration,
-    parse_stages,
-    plan_tick,
-    steady_end_s,
-    target_at,
-    total_duration,
-)
+from locustfiles.stages import plan_tick, steady_end_s, target_at
+from openmodel.stages import Stage, StagesError, format_stages, parse_duration, parse_stages, total_duration
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,6 +23,7 @@ import sys
 import time
 import types
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -507,10 +508,15 @@ def test_no_web_ui_means_no_adapter(seen: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-class LocustUi:
-    """``locust -f locustfiles/read_heavy.py`` with its web UI on a free loopback port."""
+SHORT_PLAN = ("--stages", "1s:2,20s:2", "--slo-confidence", "0")
+"""A 20 s run settles nothing at 95 %: the wiring is tested."""
 
-    def __init__(self, target: str, log_path: Path, *args: str) -> None:
+
+class LocustUi:
+    """``locust -f locustfiles/read_heavy.py`` with its web UI on a free loopback port (``plan``: its
+    stages and gate options; empty, the scenario's own as a user starts it)."""
+
+    def __init__(self, target: str, log_path: Path, *args: str, plan: tuple[str, ...] = SHORT_PLAN) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.target = target
@@ -518,8 +524,7 @@ class LocustUi:
         self._log = log_path.open("wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("OSIRIS_SLO") and k != "OSIRIS_URL"}
         command = [sys.executable, "-m", "locust", "-f", "locustfiles/read_heavy.py", "--host", target,
-                   "--stages", "1s:2,20s:2", "--web-host", "127.0.0.1", "--web-port", str(self.port),
-                   "--slo-confidence", "0", *args]  # a 20 s run settles nothing at 95 %: the wiring is tested
+                   "--web-host", "127.0.0.1", "--web-port", str(self.port), *plan, *args]
         self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
     def output(self) -> str:
@@ -551,14 +556,20 @@ class LocustUi:
         return code
 
 
-@pytest.fixture
-def locust_ui(sidecar: Any, tmp_path: Path) -> Iterator[LocustUi]:
-    ui = LocustUi(sidecar.url, tmp_path / "locust.log")
+@contextmanager
+def serving(ui: LocustUi) -> Iterator[LocustUi]:
+    """``ui`` once its web UI answers; stopped on the way out, whatever happened."""
     try:
         wait_until(ui.serving, 60, f"the Locust web UI on {ui.url}", interval_s=0.2)
         yield ui
     finally:
         ui.stop()
+
+
+@pytest.fixture
+def locust_ui(sidecar: Any, tmp_path: Path) -> Iterator[LocustUi]:
+    with serving(LocustUi(sidecar.url, tmp_path / "locust.log")) as ui:
+        yield ui
 
 
 def passing_reads(rows: list[dict[str, Any]], names: tuple[str, ...]) -> bool:

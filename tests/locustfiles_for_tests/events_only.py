@@ -7,13 +7,15 @@ so a test controls every response time exactly. Every loop is bounded.
 "takes" ``ms`` (the user sleeps that long first, so it is in flight at a stop); ``{"raise": true}``: each
 user's task raises once (a locustfile bug);
 ``{"slo_rows": [...]}``: the rows the user declares; ``{"failing_quitting": true}``: another plugin's ``quitting``
-listener raises.
+listener raises; ``{"count_dir": path}``: each process writes how many request events it fired to
+``path/fired.<pid>`` as it exits (Locust's ``quit``), the truth a verdict's judged count is held to.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -22,6 +24,18 @@ from locust import User, constant, events, task
 import slo_locust  # noqa: F401  (registers the SLO gate)
 
 SCRIPT: dict[str, Any] = json.loads(os.environ.get("GATE_SCRIPT", "{}"))
+
+
+if SCRIPT.get("count_dir"):
+    _fired = [0]
+
+    @events.request.add_listener
+    def _count(**_: Any) -> None:
+        _fired[0] += 1
+
+    @events.quit.add_listener
+    def _write_count(**_: Any) -> None:
+        (Path(SCRIPT["count_dir"]) / f"fired.{os.getpid()}").write_text(str(_fired[0]))
 
 
 if SCRIPT.get("failing_quitting"):
