@@ -28,7 +28,7 @@ from capacity.model import CapacityReport, ProbeResult
 from capacity.plan import plan_needs, scenario_rows
 from capacity.probe import LocustProbe, ProbeError, ProbeSettings
 from capacity.search import Search, SearchConfig, SearchError, SearchOutcome, report
-from locustfiles.stages import StagesError, parse_duration
+from openmodel.stages import StagesError, parse_duration
 from slo.confidence import DEFAULT_CONFIDENCE, check_confidence
 from slo.formatting import format_duration, format_value
 from slo.table import DEFAULT_TABLE_PATH, SloFileError, load_table
