@@ -71,7 +71,8 @@ from capacity.model import (  # noqa: E402
 )
 from capacity.probe import LocustProbe, ProbeSettings  # noqa: E402
 from locustfiles.stages import parse_duration  # noqa: E402
-from slo.table import load_table  # noqa: E402
+from slo.formatting import format_value  # noqa: E402
+from slo.table import SloFileError, load_table  # noqa: E402
 from suite.children import stop_children  # noqa: E402
 from tests.queueing_target import capacity_for, stats  # noqa: E402
 
@@ -81,7 +82,11 @@ TARGET = REPO / "tests" / "queueing_target.py"
 
 def percentile_threshold(slo_file: Path) -> tuple[str, str, float, float]:
     """The table's first percentile threshold with an upper limit: (row, expression, q in 0..1, limit ms)."""
-    for row in load_table(slo_file).rows:
+    try:
+        table = load_table(slo_file)
+    except SloFileError as exc:
+        raise SystemExit(f"--slo-file: {exc}") from None
+    for row in table.rows:
         for spec in row.thresholds:
             t = spec.threshold
             if t.aggregation.kind in ("p", "med") and t.op in ("<", "<="):
@@ -115,6 +120,29 @@ def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}/s"
 
 
+def _interval(t: ProbeThreshold | None) -> str:
+    """As capacity.html shows a probe's interval: ``[low, high]`` in the threshold's unit."""
+    if t is None or t.interval is None:
+        return "-"
+    return f"[{format_value(t.unit, t.interval[0])}, {format_value(t.unit, t.interval[1])}]"
+
+
+def _observed(t: ProbeThreshold | None) -> str:
+    return "no result" if t is None else (f"{t.expression} observed {format_value(t.unit, t.observed, t.limit)} "
+                                          f"{_interval(t)}")
+
+
+def _crossing(c: dict) -> str:
+    """The crossing's rate, or the side of the sweep it lies on when the sweep does not straddle it."""
+    if c.get("rate") is not None:
+        return _rate(c["rate"])
+    if c.get("beyond") and not c.get("within"):
+        return f"below {_rate(c['beyond']['rate'])} (no sweep point within the limit)"
+    if c.get("within"):
+        return f"above {_rate(c['within']['rate'])} (no sweep point beyond the limit)"
+    return "-"
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f} ms"
 
@@ -138,7 +166,8 @@ class KnownAnswerJob(CapacityJob):
 
     def run_search(self, url: str, out: Path) -> tuple[int, CapacityReport | None]:
         a = self.args
-        command = [sys.executable, "-m", "suite", "capacity", "--scenario", str(LOCUSTFILE), "--url", url,
+        scenario = str(LOCUSTFILE.relative_to(REPO))  # the search runs in the repository: a short name in its report
+        command = [sys.executable, "-m", "suite", "capacity", "--scenario", scenario, "--url", url,
                    "--slo-file", str(a.slo_file), "--arrivals", a.arrivals, "--out", str(out),
                    *(["--slo-window", a.slo_window] if a.slo_window else []), *shlex.split(a.search)]
         print(f"\n=== search: {shlex.join(command[1:])}", flush=True)
@@ -161,9 +190,7 @@ class KnownAnswerJob(CapacityJob):
         for rate in rates:
             point = probe(rate, a.sweep_duration, 1)
             t = judged(point, expression)
-            print(f"  {rate:.4g}/s: achieved {_rate(point.achieved_rate)}, "
-                  f"{'' if t is None else f'{t.expression} observed {t.observed} {t.unit} interval {t.interval} '}"
-                  f"{point.state}", flush=True)
+            print(f"  {rate:.4g}/s: achieved {_rate(point.achieved_rate)}, {_observed(t)} {point.state}", flush=True)
             points.append(point)
         return points
 
@@ -232,7 +259,7 @@ def print_table(r: dict) -> None:
           f"load average {r['load_average']['before'][0]:.1f} -> {r['load_average']['after'][0]:.1f}\n")
     print("| answer | rate | search max_rate error |\n|---|---:|---:|")
     print(f"| ideal capacity (simulation) | {_rate(r['ideal_capacity'])} | {_share(e['vs_ideal'])} |")
-    print(f"| measured crossing (sweep, achieved rates) | {_rate(crossing.get('rate'))} | "
+    print(f"| measured crossing (sweep, achieved rates) | {_crossing(crossing)} | "
           f"{_share(e['vs_measured_crossing'])} |")
     if r["dd_k_capacity_measured"] is not None:
         print(f"| D/D/k capacity from /stats (measured service) | {_rate(r['dd_k_capacity_measured'])} | "
@@ -241,16 +268,12 @@ def print_table(r: dict) -> None:
           f"{s['probes']} probes, {s['spent_s'] or 0:.0f} s) | **{_rate(s['max_rate'])}** "
           f"[{_rate(bracket[0])}, {_rate(bracket[1])}] | |")
     print(f"| search's estimated crossing (capacity/estimate.py) | {_rate(estimate.get('rate'))} | |")
-    print(f"\n| sweep rate | achieved | {r['threshold']['expression']} observed (ms) | interval | state | late "
-          "| dropped |")
+    print(f"\n| sweep rate | achieved | {r['threshold']['expression']} observed | interval | state | late | dropped |")
     print("|---:|---:|---:|---|---|---:|---:|")
     for p in r["sweep"]:
-        t = next((t for t in p["thresholds"] if t["expression"] == r["threshold"]["expression"]), {})
-        interval = t.get("interval")
-        shown = "-" if not interval else f"[{', '.join('-' if v is None else f'{v:.1f}' for v in interval)}]"
-        observed = t.get("observed")
-        print(f"| {p['rate']:.4g}/s | {_rate(p['achieved_rate'])} | {'-' if observed is None else f'{observed:.2f}'} | "
-              f"{shown} | {p['state']} | {p['late']} | {p['dropped']} |")
+        t = judged(ProbeResult.model_validate(p), r["threshold"]["expression"])
+        print(f"| {p['rate']:.4g}/s | {_rate(p['achieved_rate'])} | {format_value('ms', t and t.observed)} | "
+              f"{_interval(t)} | {p['state']} | {p['late']} | {p['dropped']} |")
 
 
 def main() -> int:
@@ -271,7 +294,6 @@ def main() -> int:
     parser.add_argument("--sweep-duration", type=parse_duration, default=150.0, metavar="DURATION",
                         help="length of each sweep run (default 150s)")
     parser.add_argument("--out", type=Path, default=Path("osiris-runs/bench-known-answer"))
-    parser.add_argument("--url", help=argparse.SUPPRESS)  # the main job's: the target is ours
     args = parser.parse_args()
     return KnownAnswerJob(args).run()
 

@@ -129,7 +129,9 @@ def rate_chart(series: Sequence[Series], *, title: str, unit: str = "ms", marker
         out.append(f'<polygon points="{x},{y - r} {x + r},{y} {x},{y + r} {x - r},{y}" fill="#fff" stroke="{c.color}" '
                    f'stroke-width="2" class="estimate-marker" data-rate="{c.x:g}">'
                    f"<title>{escape(c.label)}</title></polygon>")
-        out.append(f'<text x="{x + r + 3}" y="{y - r - 2}" class="limit-label" fill="{c.color}">'
+        # under the limit line (its own label sits above it), on the side with more room
+        anchor, tx = ("end", x - r - 3) if x > left + plot_w * 0.6 else ("start", x + r + 3)
+        out.append(f'<text x="{tx}" y="{y + r + 12}" class="limit-label" text-anchor="{anchor}" fill="{c.color}">'
                    f"{escape(c.label)}</text>")
     lx = float(left)
     for s in series:
