@@ -30,6 +30,13 @@ A short check (minutes; the figures are noisy)::
       --sweep-duration 20s --search "--min-rate 12 --max-rate 64 --growth 1.5 --probe-duration 10s \\
       --max-probe-duration 20s --precision 0.1 --budget 3m" --slo-window 2
 
+Constant arrivals (D/D/k: the ideal answer is workers / service, the measured one the workers'
+``GET /stats``)::
+
+    python bench/capacity_known_answer.py --arrivals constant --out /tmp/ka-const --sweep-factors 0.9 1.0 1.1 \\
+      --sweep-duration 10s --search "--min-rate 30 --max-rate 64 --growth 1.5 --probe-duration 6s \\
+      --max-probe-duration 12s --precision 0.1 --budget 90s"
+
 The long runs of docs/benchmarks.md ("Capacity search: known answers", runs 2 and 3: about 35-45
 minutes each on the shared 2-core machine)::
 
@@ -224,6 +231,7 @@ class KnownAnswerJob(CapacityJob):
                        "arrivals": a.arrivals, "mean_service_ms_measured": mean_service_ms},
             "threshold": {"row": row, "expression": expression, "q": q, "limit_ms": limit_ms},
             "ideal_capacity": ideal,
+            "ideal_from": "workers / service (D/D/k)" if deterministic_constant else "simulation (capacity_for)",
             "measured_crossing": None if crossing is None else crossing.model_dump(),
             "dd_k_capacity_measured": dd_k,
             "search": {"exit_code": code, "command_options": a.search, "max_rate": max_rate,
@@ -258,7 +266,7 @@ def print_table(r: dict) -> None:
           f"{r['target']['arrivals']} arrivals; measured mean service {_ms(r['target']['mean_service_ms_measured'])}; "
           f"load average {r['load_average']['before'][0]:.1f} -> {r['load_average']['after'][0]:.1f}\n")
     print("| answer | rate | search max_rate error |\n|---|---:|---:|")
-    print(f"| ideal capacity (simulation) | {_rate(r['ideal_capacity'])} | {_share(e['vs_ideal'])} |")
+    print(f"| ideal capacity ({r['ideal_from']}) | {_rate(r['ideal_capacity'])} | {_share(e['vs_ideal'])} |")
     print(f"| measured crossing (sweep, achieved rates) | {_crossing(crossing)} | "
           f"{_share(e['vs_measured_crossing'])} |")
     if r["dd_k_capacity_measured"] is not None:
