@@ -3,7 +3,9 @@
 The report's charts (``reports.charts``) run over time; this one runs over the rate, with one series
 per latency threshold (corrected, as the gate judged it, solid; uncorrected, dashed), each
 threshold's limit as a horizontal line in its series' colour, every probe's point coloured by its
-state, and the answer (``max_rate``) and the lowest failing rate as vertical lines. Pure: numbers
+state, the answer (``max_rate``) and the lowest failing rate as vertical lines, and each
+percentile's estimated crossing of its limit (``capacity.estimate``) as a small diamond on the limit
+line labelled as an estimate, never a line like the answer's. Pure: numbers
 in, an SVG string out, with ``data-*`` attributes that tests and scripts read.
 """
 
@@ -16,7 +18,7 @@ from html import escape
 
 from reports.charts import nice_ticks
 
-__all__ = ["Marker", "Series", "rate_chart"]
+__all__ = ["Crossing", "Marker", "Series", "rate_chart"]
 
 STATE_COLORS = {"PASS": "#2ca02c", "FAIL": "#d62728", "INCONCLUSIVE": "#e0a800", "NO_DATA": "#7f7f7f"}
 
@@ -43,12 +45,24 @@ class Marker:
     label_left: bool = False  # the label left of the line (the answer), so that it never covers the other
 
 
+@dataclass(frozen=True)
+class Crossing:
+    """An estimated crossing of a limit (``capacity.estimate``): a small hollow diamond on the limit
+    line at the estimated rate, labelled as the estimate it is (no line across the chart: it is not
+    an answer)."""
+
+    label: str
+    x: float
+    y: float
+    color: str
+
+
 def _fmt(value: float) -> str:
     return f"{int(value)}" if value == int(value) else f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 def rate_chart(series: Sequence[Series], *, title: str, unit: str = "ms", markers: Sequence[Marker] = (),
-               width: int = 1040, height: int = 400) -> str:
+               crossings: Sequence[Crossing] = (), width: int = 1040, height: int = 400) -> str:
     left, right, top, bottom = 62, 20, 52, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     xs = [x for s in series for x, _, _ in s.points] + [m.x for m in markers]
@@ -110,6 +124,15 @@ def rate_chart(series: Sequence[Series], *, title: str, unit: str = "ms", marker
                        f'stroke-width="1.5" class="point" data-rate="{x:g}" data-state="{escape(state)}">'
                        f"<title>{escape(s.label)} at {x:.3g}/s: {y:.1f} {escape(unit)} ({escape(state)})"
                        "</title></circle>")
+    for c in crossings:  # over the data: small, so it hides at most one point's edge
+        x, y, r = px(c.x), py(c.y), 6
+        out.append(f'<polygon points="{x},{y - r} {x + r},{y} {x},{y + r} {x - r},{y}" fill="#fff" stroke="{c.color}" '
+                   f'stroke-width="2" class="estimate-marker" data-rate="{c.x:g}">'
+                   f"<title>{escape(c.label)}</title></polygon>")
+        # under the limit line (its own label sits above it), on the side with more room
+        anchor, tx = ("end", x - r - 3) if x > left + plot_w * 0.6 else ("start", x + r + 3)
+        out.append(f'<text x="{tx}" y="{y + r + 12}" class="limit-label" text-anchor="{anchor}" fill="{c.color}">'
+                   f"{escape(c.label)}</text>")
     lx = float(left)
     for s in series:
         dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""

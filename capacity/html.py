@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from capacity.chart import Marker, Series, rate_chart
+from capacity.chart import Crossing, Marker, Series, rate_chart
 from capacity.model import CapacityReport, ProbeResult
 from slo.formatting import format_duration, format_value
 
@@ -53,8 +53,12 @@ def chart(report: CapacityReport) -> str:
         markers.append(Marker(f"capacity {report.max_rate:.3g}/s", report.max_rate, "#2e7d32", label_left=True))
     if report.bracket[1] is not None:
         markers.append(Marker(f"fails at {report.bracket[1]:.3g}/s", report.bracket[1], "#c62828", "4 3"))
+    colors = {s.label: s.color for s in _series(report)}
+    crossings = [Crossing(f"estimate ~{e.rate:.3g}/s (not confident)", e.rate, e.limit,
+                          colors.get(f"{e.row} {e.expression}", "#555"))
+                 for e in report.estimates if e.rate is not None and e.unit == "ms"]
     return rate_chart(_series(report), title=f"{report.scenario}: judged percentiles against the arrival rate",
-                      markers=markers)
+                      markers=markers, crossings=crossings)
 
 
 def render_capacity_html(report: CapacityReport) -> str:

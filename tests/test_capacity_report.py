@@ -107,3 +107,6 @@ def test_json_and_html_state_each_percentiles_estimated_crossing_beside_the_answ
     assert re.findall(r'class="estimate" data-row="echo" data-expression="p\(95\)&lt;120" data-rate="([^"]+)"',
                       page) == [str(p95.rate)]
     assert "not confident" in page and page.count('class="estimate"') == 1
+    # the chart's small labelled diamond at the estimate, on the limit line, never a full-height marker
+    assert re.findall(r'class="estimate-marker" data-rate="([^"]+)"', page) == [f"{p95.rate:g}"]
+    assert f"estimate ~{p95.rate:.3g}/s (not confident)" in page
