@@ -7,7 +7,8 @@ so a test controls every response time exactly. Every loop is bounded.
 "takes" ``ms`` (the user sleeps that long first, so it is in flight at a stop); ``{"raise": true}``: each
 user's task raises once (a locustfile bug);
 ``{"slo_rows": [...]}``: the rows the user declares; ``{"failing_quitting": true}``: another plugin's ``quitting``
-listener raises.
+listener raises; ``{"slow_start_s": S}``: importing this file blocks S seconds without running gevent's loop
+(as imports on a busy machine do).
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ import os
 from typing import Any
 
 import gevent
+import gevent.monkey
 from locust import User, constant, events, task
 
 import slo_locust  # noqa: F401  (registers the SLO gate)
 
 SCRIPT: dict[str, Any] = json.loads(os.environ.get("GATE_SCRIPT", "{}"))
+
+if SCRIPT.get("slow_start_s"):
+    gevent.monkey.get_original("time", "sleep")(float(SCRIPT["slow_start_s"]))  # the loop's clock stands still
 
 
 if SCRIPT.get("failing_quitting"):
