@@ -655,17 +655,35 @@ print(json.dumps({
 """
 
 
-@pytest.mark.parametrize(
-    ("scenario", "users", "shape", "stages"),
-    [
-        ("sidecar_load", ["SidecarLoadUser"], "SidecarLoadShape", "10s:5,30s:5,5s:0"),
-        ("read_heavy", ["ReadHeavyUser"], "ReadHeavyShape", "5s:5,20s:5,5s:0"),
-        ("propose_trade", ["ProposeTradeUser"], "ProposeTradeShape", "5s:3,20s:3,5s:0"),
-        ("mixed", ["ProposeTradeUser", "ReadHeavyUser", "SidecarLoadUser"], "MixedShape", "10s:13,30s:13,5s:0"),
-    ],
-)
-def test_locust_finds_the_users_and_the_shape(scenario: str, users: list[str], shape: str, stages: str) -> None:
-    found = python_json(CLASSES_PROBE, str(LOCUSTFILES / f"{scenario}.py"))
+SHAPES = [
+    ("sidecar_load", ["SidecarLoadUser"], "SidecarLoadShape", "10s:5,30s:5,5s:0"),
+    ("read_heavy", ["ReadHeavyUser"], "ReadHeavyShape", "5s:5,20s:5,5s:0"),
+    ("propose_trade", ["ProposeTradeUser"], "ProposeTradeShape", "5s:3,20s:3,5s:0"),
+    ("mixed", ["ProposeTradeUser", "ReadHeavyUser", "SidecarLoadUser"], "MixedShape", "10s:13,30s:13,5s:0"),
+]
+MIXED = str(LOCUSTFILES / "mixed.py")
+# name -> (the probe's arguments, its environment): what Locust sees in each locustfile, and under each switch
+PROBES: dict[str, tuple[tuple[str, ...], dict[str, str] | None]] = {
+    **{scenario: ((str(LOCUSTFILES / f"{scenario}.py"),), None) for scenario, *_ in SHAPES},
+    "mixed-shape-off": ((MIXED,), {"OSIRIS_SHAPE": "off"}),
+    "mixed-shape-ON": ((MIXED,), {"OSIRIS_SHAPE": "ON"}),
+    "mixed-no-shape": ((MIXED, "--no-shape"), None),
+    "osiris-url": ((str(LOCUSTFILES / "read_heavy.py"),), {"OSIRIS_URL": "http://osiris.example:9000/"}),
+}
+
+
+@pytest.fixture(scope="module")
+def probed() -> dict[str, Any]:
+    """Every probe of ``PROBES`` at once (each is a child Python importing Locust: CPU, no waiting)."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(PROBES, pool.map(lambda name: python_json(CLASSES_PROBE, *PROBES[name][0], env=PROBES[name][1]),
+                                         PROBES), strict=True))
+
+
+@pytest.mark.parametrize(("scenario", "users", "shape", "stages"), SHAPES)
+def test_locust_finds_the_users_and_the_shape(probed: dict[str, Any], scenario: str, users: list[str], shape: str,
+                                              stages: str) -> None:
+    found = probed[scenario]
     assert sorted(found["users"]) == users  # the abstract base is not offered as a user
     assert found["base_abstract"] is True
     for info in found["users"].values():
@@ -677,19 +695,15 @@ def test_locust_finds_the_users_and_the_shape(scenario: str, users: list[str], s
         assert weights == {"SidecarLoadUser": 5, "ReadHeavyUser": 5, "ProposeTradeUser": 3}
 
 
-def test_no_shape_means_no_shape_class() -> None:
-    mixed = str(LOCUSTFILES / "mixed.py")
-    assert python_json(CLASSES_PROBE, mixed)["shapes"] == {"MixedShape": "10s:13,30s:13,5s:0"}
-    assert python_json(CLASSES_PROBE, mixed, env={"OSIRIS_SHAPE": "off"})["shapes"] == {}
-    assert python_json(CLASSES_PROBE, mixed, env={"OSIRIS_SHAPE": "ON"})["shapes"] != {}
-    assert python_json(CLASSES_PROBE, mixed, "--no-shape")["shapes"] == {}
+def test_no_shape_means_no_shape_class(probed: dict[str, Any]) -> None:
+    assert probed["mixed"]["shapes"] == {"MixedShape": "10s:13,30s:13,5s:0"}
+    assert probed["mixed-shape-off"]["shapes"] == {}
+    assert probed["mixed-shape-ON"]["shapes"] != {}
+    assert probed["mixed-no-shape"]["shapes"] == {}
 
 
-def test_osiris_url_sets_the_class_host() -> None:
-    found = python_json(
-        CLASSES_PROBE, str(LOCUSTFILES / "read_heavy.py"), env={"OSIRIS_URL": "http://osiris.example:9000/"}
-    )
-    assert found["users"]["ReadHeavyUser"]["host"] == "http://osiris.example:9000"
+def test_osiris_url_sets_the_class_host(probed: dict[str, Any]) -> None:
+    assert probed["osiris-url"]["users"]["ReadHeavyUser"]["host"] == "http://osiris.example:9000"
 
 
 # (check, status, body) -> the failure message fragment, or None when the check must pass
