@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 RELIABILITY_LOCUSTFILE = HERE / "locustfile_reliability.py"
 LOCUSTFILES = ROOT / "locustfiles"
-# The keyed sidecar's OSIRIS_API_KEY (here, not in conftest.py: pytest imports a conftest under a name of its
-# own, so a module importing it would get a second copy with another key).
+# The keyed sidecar's OSIRIS_API_KEY. Here, not in conftest.py: pytest imports a conftest under a name of its
+# own, so a test module importing one gets a second copy, which would draw another key.
 API_KEY = f"key-{uuid.uuid4().hex}"
 
 # Settings a developer may have exported that would change what a run does.

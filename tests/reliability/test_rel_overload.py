@@ -6,7 +6,7 @@ table in docs/reliability.md). Every answer must be a 200 or a 503 with ``Retry-
 other status, no dropped connection (Locust's status 0). The sidecar's RSS is sampled before, during
 and after; the p99 of the admitted (200) requests must stay bounded.
 
-The sidecar (``overload_sidecar`` of this package's conftest) runs with ``OSIRIS_MAX_QUEUE=16``
+The sidecar (``overload_sidecar`` of tests/conftest.py) runs with ``OSIRIS_MAX_QUEUE=16``
 (``OSIRIS_RELIABILITY_OVERLOAD_QUEUE``): with the
 default 64, 50 users never fill the queue (no 503 at all, only queueing), and admission control is
 what this case is about.
@@ -19,8 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import SidecarProcess
-from tests.reliability.conftest import OVERLOAD_QUEUE
+from tests.conftest import OVERLOAD_QUEUE, SidecarProcess
 from tests.reliability.reliability_support import (
     RELIABILITY_LOCUSTFILE,
     RssSampler,

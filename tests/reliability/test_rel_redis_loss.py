@@ -19,8 +19,7 @@ import httpx
 import redis
 
 from sidecar.redis_server import RedisServer
-from tests.conftest import SidecarProcess, wait_until
-from tests.reliability.conftest import REDIS_LOSS_STREAM, OwnRedis
+from tests.conftest import REDIS_LOSS_STREAM, OwnRedis, SidecarProcess, wait_until
 from tests.reliability.reliability_support import (
     RELIABILITY_LOCUSTFILE,
     LocustProcess,

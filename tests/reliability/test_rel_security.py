@@ -1,6 +1,6 @@
 """Case 4, security: loopback only, the optional API key, and no prompts or keys in the logs.
 
-One sidecar for the module (``keyed_sidecar`` of this package's conftest), started as ``make sidecar``
+One sidecar for the module (``keyed_sidecar`` of tests/conftest.py), started as ``make sidecar``
 starts it (the launcher, no ``REDIS_URL``: it starts its own ``redis-server``) with ``OSIRIS_API_KEY`` set.
 """
 
