@@ -21,7 +21,6 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-import gevent
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from locust import FastHttpUser, events
@@ -541,19 +540,8 @@ def _one_shape(environment: Any, stages_shape: type) -> Any:
     return mixed
 
 
-def _fresh_loop_clock(**_kwargs: Any) -> None:
-    """Bring gevent's loop clock up to date, last thing at ``init``: right after it, a headless
-    local run starts its ``-t`` timer (``gevent.spawn_later``) on the loop's *cached* time, which
-    has not moved since the loop last ran (``import locust``, before the locustfile and the
-    plugins were imported). The timer would fire that much early: about a second on an idle
-    machine, the whole run when a busy one takes longer than ``-t`` to start (a 3 s capacity probe
-    ended before its first request: NO_DATA)."""
-    gevent.get_hub().loop.update_now()
-
-
 if __name__ == "locustfiles.common":
     # Locust also loads this file by path as a module named "common" when -f names the folder; the
     # listeners belong to the one real module, so the options are added once (no argparse conflict).
     events.init_command_line_parser.add_listener(_add_options)
     events.init.add_listener(_on_init)
-    events.init.add_listener(_fresh_loop_clock)

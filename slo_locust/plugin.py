@@ -631,3 +631,7 @@ def on_init(environment: Environment, runner: Runner | None = None, web_ui: Any 
         ev.quit.add_listener(gate.on_quit)
     if web_ui is not None:
         attach_web_ui(environment, web_ui, gate)
+    # Locust's -t timer (gevent.spawn_later, set right after init) counts from the event loop's cached clock,
+    # last read when the loop last ran: before the imports. On a busy machine those take seconds, and -t 2s
+    # would end the run before its first user ran. Read the clock now.
+    gevent.get_hub().loop.update_now()

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from sidecar.redis_server import RedisServer, free_port
+from tests.reliability.reliability_support import API_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_CACHE = ROOT / ".cache" / "models"
@@ -176,6 +178,149 @@ def faulty_sidecar(_sidecar_pair: tuple[SidecarProcess, SidecarProcess]) -> Side
     faulty = _sidecar_pair[1]
     faulty.wait_ready()
     return faulty
+
+
+# -- Sidecars with settings of their own ----------------------------------------------------------------------
+
+# Each case that breaks, overloads or reconfigures a sidecar needs one of its own (a start costs seconds of
+# model loading). The first test that needs one starts it; the others that the session's selected tests ask
+# for then start one after another in the background, in the order the tests need them, each once the one
+# before serves: each loads while the tests before its own run, and never several at once on a busy machine.
+OVERLOAD_QUEUE = os.environ.get("OSIRIS_RELIABILITY_OVERLOAD_QUEUE", "16")
+OVERLOAD_STREAM = f"reliability:overload:{os.getpid()}"
+REDIS_LOSS_STREAM = f"reliability:redis-loss:{os.getpid()}"
+
+
+@dataclass
+class OwnRedis:
+    """A sidecar's own ``redis-server`` (append-only file in ``data_dir``), which its test stops and restarts."""
+
+    server: RedisServer
+    data_dir: Path
+
+
+OWN_SIDECARS = ("killable_sidecar", "overload_sidecar", "keyed_sidecar", "redis_loss_sidecar", "queue_of_one_sidecar",
+                "own_redis_sidecar")
+WITH_OWN_REDIS = ("redis_loss_sidecar", "own_redis_sidecar")
+
+
+def _own_environments(redis_server: RedisServer, own: dict[str, OwnRedis]) -> dict[str, dict[str, str]]:
+    """name -> the sidecar's extra environment. ``keyed_sidecar`` has no REDIS_URL: it starts as ``make sidecar``
+    does, its launcher starting its own ``redis-server``."""
+    envs = {
+        "killable_sidecar": {"REDIS_URL": redis_server.url},
+        "overload_sidecar": {"REDIS_URL": redis_server.url, "OSIRIS_MAX_QUEUE": OVERLOAD_QUEUE,
+                             "OSIRIS_PROPOSAL_STREAM": OVERLOAD_STREAM},
+        "keyed_sidecar": {"OSIRIS_API_KEY": API_KEY},
+        "queue_of_one_sidecar": {"REDIS_URL": redis_server.url, "OSIRIS_MAX_QUEUE": "1", "OSIRIS_MAX_BATCH_SIZE": "1"},
+    }
+    if "redis_loss_sidecar" in own:
+        envs["redis_loss_sidecar"] = {"REDIS_URL": own["redis_loss_sidecar"].server.url,
+                                      "OSIRIS_PROPOSAL_STREAM": REDIS_LOSS_STREAM}
+    if "own_redis_sidecar" in own:
+        envs["own_redis_sidecar"] = {"REDIS_URL": own["own_redis_sidecar"].server.url}
+    return envs
+
+
+class OwnSidecars:
+    """The sidecars of ``OWN_SIDECARS`` a session needs, started one after another in a background thread."""
+
+    def __init__(self, envs: dict[str, dict[str, str]], logs: dict[str, Path], own_redis: dict[str, OwnRedis]) -> None:
+        self.own_redis = own_redis
+        self.processes: dict[str, SidecarProcess] = {}
+        self._started = {name: threading.Event() for name in envs}
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._start_all, args=(envs, logs), name="own-sidecars", daemon=True)
+        self._thread.start()
+
+    def _start_all(self, envs: dict[str, dict[str, str]], logs: dict[str, Path]) -> None:
+        for name, env in envs.items():
+            if self._stopping.is_set():
+                break
+            process = self.processes[name] = SidecarProcess(env, logs[name])
+            self._started[name].set()
+            try:  # the next one starts once this one serves (or failed: its test reports why)
+                wait_until(lambda p=process: self._stopping.is_set() or p.healthy(), 300, f"{name} to serve", 0.2)
+            except AssertionError:
+                continue
+
+    def ready(self, name: str) -> SidecarProcess:
+        if not self._started[name].wait(600):
+            raise AssertionError(f"{name} was not started within 600 s")
+        process = self.processes[name]
+        process.wait_ready()
+        return process
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(30)
+        for process in self.processes.values():  # all told at once: each takes a while to stop
+            if process.proc.poll() is None:
+                process.proc.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            process.stop()
+
+
+@pytest.fixture(scope="session")
+def _own_sidecars(request: pytest.FixtureRequest, redis_server: RedisServer,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnSidecars]:
+    """The sidecars of ``OWN_SIDECARS`` that the selected tests ask for, in the order they ask."""
+    wanted = sorted({name for item in request.session.items for name in getattr(item, "fixturenames", ())
+                     if name in OWN_SIDECARS},
+                    key=lambda name: next(i for i, item in enumerate(request.session.items)
+                                          if name in getattr(item, "fixturenames", ())))
+    own: dict[str, OwnRedis] = {}
+    sidecars: OwnSidecars | None = None
+    try:
+        for name in WITH_OWN_REDIS:
+            if name in wanted:
+                data_dir = tmp_path_factory.mktemp("redis")
+                own[name] = OwnRedis(RedisServer(data_dir=data_dir).start(), data_dir)
+        envs = _own_environments(redis_server, own)
+        logs = {name: tmp_path_factory.mktemp(name) / "sidecar.log" for name in wanted}  # mktemp: not thread-safe
+        sidecars = OwnSidecars({name: envs[name] for name in wanted}, logs, own)
+        yield sidecars
+    finally:
+        if sidecars is not None:
+            sidecars.stop()
+        for redis in own.values():
+            redis.server.stop()
+
+
+@pytest.fixture(scope="session")
+def killable_sidecar(_own_sidecars: OwnSidecars) -> SidecarProcess:
+    """On the shared Redis; its test kills it."""
+    return _own_sidecars.ready("killable_sidecar")
+
+
+@pytest.fixture(scope="session")
+def overload_sidecar(_own_sidecars: OwnSidecars) -> SidecarProcess:
+    """On the shared Redis, with ``OSIRIS_MAX_QUEUE=OVERLOAD_QUEUE`` and a stream of its own."""
+    return _own_sidecars.ready("overload_sidecar")
+
+
+@pytest.fixture(scope="session")
+def keyed_sidecar(_own_sidecars: OwnSidecars) -> SidecarProcess:
+    """Started as ``make sidecar`` starts it (its own ``redis-server``), with ``OSIRIS_API_KEY=API_KEY``."""
+    return _own_sidecars.ready("keyed_sidecar")
+
+
+@pytest.fixture(scope="session")
+def redis_loss_sidecar(_own_sidecars: OwnSidecars) -> tuple[SidecarProcess, OwnRedis]:
+    """On a Redis of its own (which its test stops and restarts) and the stream ``REDIS_LOSS_STREAM``."""
+    return _own_sidecars.ready("redis_loss_sidecar"), _own_sidecars.own_redis["redis_loss_sidecar"]
+
+
+@pytest.fixture(scope="session")
+def queue_of_one_sidecar(_own_sidecars: OwnSidecars) -> SidecarProcess:
+    """On the shared Redis, with a queue and a batch of one."""
+    return _own_sidecars.ready("queue_of_one_sidecar")
+
+
+@pytest.fixture(scope="session")
+def own_redis_sidecar(_own_sidecars: OwnSidecars) -> tuple[SidecarProcess, OwnRedis]:
+    """On a Redis of its own (which its test stops and restarts), the default stream."""
+    return _own_sidecars.ready("own_redis_sidecar"), _own_sidecars.own_redis["own_redis_sidecar"]
 
 
 # -- The scenario runs several modules read ----------------------------------------------------------

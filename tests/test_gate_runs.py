@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
@@ -96,10 +97,26 @@ def test_injected_latency_and_errors_fail_the_right_rows(scenario_runs: Scenario
     assert "SLO gate: FAILED" in result.stdout
 
 
-def test_gate_is_right_where_locust_bucketing_is_wrong(tmp_path: Path) -> None:
-    """Every /health takes 1165 ms: Locust's bucketed p99 reads 1200 (would fail p(99)<1200); the gate's exact
-    p99 passes. ``events_only.py`` fires the response times, so the case does not hang on a real process's
-    timing (a busy machine stretched the sidecar's injected 1160 ms past 1200 at p99)."""
+@pytest.fixture(scope="module")
+def gate_runs(sidecar: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The module's runs of its own, side by side (each mostly waits out its run time, stages or think time):
+    the bucketing case, the distributed run, abort-on-fail, and the lenient and strict no-data runs.
+    ``dirs``: each run's folder."""
+    dirs = {name: tmp_path_factory.mktemp(name) for name in ("bucketing", "distributed", "abort", "lenient", "strict")}
+    jobs: dict[str, Callable[[], Any]] = {
+        "bucketing": lambda: _bucketing_run(dirs["bucketing"]),
+        "distributed": lambda: _distributed_run(sidecar.url, dirs["distributed"]),
+        "abort": lambda: _abort_run(sidecar.url, dirs["abort"]),
+        "lenient": lambda: _no_data_run(sidecar.url, "--csv", str(dirs["lenient"] / "lenient")),
+        "strict": lambda: _no_data_run(sidecar.url, "--slo-strict", "--slo-rows",
+                                       "health,metrics,generate", "--csv", str(dirs["strict"] / "strict")),
+    }
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = {name: pool.submit(job) for name, job in jobs.items()}
+        return {"dirs": dirs, **{name: future.result() for name, future in futures.items()}}
+
+
+def _bucketing_run(tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
     slo_file = write(tmp_path / "p99.toml", '[[row]]\nname = "health"\nrequests = ["GET /health"]\n'
                                             'thresholds = ["p(99)<1200"]\n')
     prefix = tmp_path / "p99"
@@ -108,6 +125,14 @@ def test_gate_is_right_where_locust_bucketing_is_wrong(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "locust", "-f", str(EVENTS_ONLY), "--headless", "--only-summary",
                              "-u", "1", "-r", "1", "-t", "2s", "--csv", str(prefix), "--slo-file", str(slo_file)],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return result, prefix
+
+
+def test_gate_is_right_where_locust_bucketing_is_wrong(gate_runs: dict[str, Any]) -> None:
+    """Every /health takes 1165 ms: Locust's bucketed p99 reads 1200 (would fail p(99)<1200); the gate's exact
+    p99 passes. ``events_only.py`` fires the response times, so the case does not hang on a real process's
+    timing (a busy machine stretched the sidecar's injected 1160 ms past 1200 at p99)."""
+    result, prefix = gate_runs["bucketing"]
     rows = read_slo_csv(prefix)
     assert rows[("health", "p(99)<1200")]["samples"] == 100, result.stdout + result.stderr
     assert float(rows[("health", "p(99)<1200")]["observed"]) == 1165.0
@@ -123,7 +148,7 @@ def nearest_rank(values: list[float], p: float) -> float:
     return ordered[max(0, math.ceil(Fraction(str(p)) * len(ordered) / 100) - 1)]
 
 
-def test_distributed_counts_and_percentiles_are_exact(sidecar, tmp_path: Path) -> None:
+def _distributed_run(url: str, tmp_path: Path) -> tuple[int, str, Path, Path]:
     port = free_port()
     raw_dir = tmp_path / "raw"
     raw_dir.mkdir()
@@ -132,7 +157,7 @@ def test_distributed_counts_and_percentiles_are_exact(sidecar, tmp_path: Path) -
     base = [sys.executable, "-m", "locust", "-f", str(RAW_SAMPLES)]
     master = subprocess.Popen(
         base + ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), "--headless",
-                "--expect-workers", "2", "-u", "6", "-r", "6", "-t", "6s", "--host", sidecar.url,
+                "--expect-workers", "2", "-u", "6", "-r", "6", "-t", "6s", "--host", url,
                 "--csv", str(prefix), "--only-summary"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     workers = [subprocess.Popen(base + ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
@@ -146,7 +171,12 @@ def test_distributed_counts_and_percentiles_are_exact(sidecar, tmp_path: Path) -
         for proc in [master, *workers]:
             if proc.poll() is None:
                 proc.kill()
-    assert master.returncode == 0, output
+    return master.returncode, output, raw_dir, prefix
+
+
+def test_distributed_counts_and_percentiles_are_exact(gate_runs: dict[str, Any]) -> None:
+    returncode, output, raw_dir, prefix = gate_runs["distributed"]
+    assert returncode == 0, output
 
     per_process = [json.loads(p.read_text()) for p in raw_dir.glob("*.json")]
     worker_samples = [s for s in per_process if s]
@@ -182,25 +212,31 @@ def requests_served(url: str) -> float:
                if s.name == "osiris_http_requests_total" and s.labels["route"] != "/metrics")
 
 
-def test_abort_on_fail_stops_the_run_early(sidecar, tmp_path: Path) -> None:
+def _abort_run(url: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], float]:
     slo_file = write(tmp_path / "abort.toml", '[[row]]\nname = "health"\nrequests = ["GET /health"]\n'
                                               'thresholds = [{ threshold = "max<0.001", abort_on_fail = true, '
                                               'delay_abort_eval = "1s" }]\n')
     started = time.monotonic()
-    result = run_locust(LOCUSTFILES / "read_heavy.py", sidecar.url, "--stages", "1s:2,60s:2", "--slo-file",
+    result = run_locust(LOCUSTFILES / "read_heavy.py", url, "--stages", "1s:2,60s:2", "--slo-file",
                         str(slo_file), "--slo-eval-interval", "0.5", "--csv", str(tmp_path / "abort"))
+    return result, time.monotonic() - started
+
+
+def test_abort_on_fail_stops_the_run_early(gate_runs: dict[str, Any]) -> None:
+    result, seconds = gate_runs["abort"]
     assert result.returncode == 99, result.stdout + result.stderr
-    assert time.monotonic() - started < 40
+    assert seconds < 40
     assert "abort-on-fail threshold crossed: health: max<0.001" in result.stdout
-    assert overall(read_slo_csv(tmp_path / "abort"))["verdict"] == "fail"
+    assert overall(read_slo_csv(gate_runs["dirs"]["abort"] / "abort"))["verdict"] == "fail"
 
 
-def test_rows_with_no_data_fail_only_when_strict(sidecar, tmp_path: Path) -> None:
-    runs = {"lenient": ("--csv", str(tmp_path / "lenient")),
-            "strict": ("--slo-strict", "--slo-rows", "health,metrics,generate", "--csv", str(tmp_path / "strict"))}
-    with ThreadPoolExecutor(max_workers=2) as pool:  # side by side: each mostly waits out its stages
-        lenient, strict = pool.map(lambda args: run_locust(LOCUSTFILES / "read_heavy.py", sidecar.url, "--stages",
-                                                           "1s:1,1s:1", *args), runs.values())
+def _no_data_run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_locust(LOCUSTFILES / "read_heavy.py", url, "--stages", "1s:1,1s:1", *args)
+
+
+def test_rows_with_no_data_fail_only_when_strict(gate_runs: dict[str, Any]) -> None:
+    lenient, strict = gate_runs["lenient"], gate_runs["strict"]
+    tmp_path = gate_runs["dirs"]["lenient"]
     assert lenient.returncode == 0, lenient.stdout + lenient.stderr
     assert ("generate", "p(95)<800") not in read_slo_csv(tmp_path / "lenient")  # not a row read_heavy exercises
     assert strict.returncode == 99, strict.stdout + strict.stderr

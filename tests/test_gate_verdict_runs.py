@@ -12,11 +12,13 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +191,7 @@ SCENARIOS: dict[str, Callable[[Path], Any]] = {
     "worker-never-reports": lambda tmp: run_distributed(tmp, FAST, workers=2, during=_worker_lost("never")),
     "worker-comes-back": lambda tmp: run_distributed(tmp, FAST, workers=2, during=_worker_comes_back),
     "run-time-end": lambda tmp: run_distributed(tmp, FAST, workers=2, run_time="3s"),
+    "slow-start": lambda tmp: run_local(tmp, {**FAST, "slow_start_s": 2.5}, *SHORT),
     "reset-stats": lambda tmp: run_local(tmp, FAST, "-u", "4", "-r", "1", "-t", "5s", "--reset-stats"),
     "task-raises": lambda tmp: run_local(tmp, {**FAST, "raise": True}, *SHORT),
     "quitting-fails": lambda tmp: run_local(tmp, {**FAST, "failing_quitting": True}, *SHORT),
@@ -271,6 +274,18 @@ def test_a_worker_that_comes_back_is_not_lost(runs: dict[str, Any]) -> None:
 def test_run_time_end_with_two_workers_judges_everything(runs: dict[str, Any]) -> None:
     finished = result(runs, "run-time-end")
     assert _judged_all(finished).passed and finished.returncode == 0
+
+
+def test_run_time_counts_from_the_start_of_the_run_not_from_the_imports(runs: dict[str, Any]) -> None:
+    """``-t 2s`` after 2.5 s of startup that never ran gevent's loop: before, the timer counted from the loop's
+    stale clock and the run ended before its first request (exit 99, no data); now it runs its 2 s."""
+    finished = result(runs, "slow-start")
+    stamps = {m.group(2): datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f") for m in re.finditer(
+        r"^\[([^\]]+)\] \S+/INFO/locust\.main: (Run time limit set|--run-time limit reached)", finished.output, re.M)}
+    assert len(stamps) == 2, finished.output[-3000:]
+    # a gevent timer may fire late on a busy machine, never early
+    assert (stamps["--run-time limit reached"] - stamps["Run time limit set"]).total_seconds() >= 1.99, stamps
+    assert _judged_all(finished).passed and finished.returncode == 0, finished.output[-3000:]
 
 
 def test_reset_stats_resets_the_gate_too(runs: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ import selectors
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -332,13 +332,108 @@ def assert_sent_like_k6(requests: list[dict[str, Any]], scenario: str, api_key: 
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("scenario", sorted(EXPECTED_ROWS))
-def test_scenario_sends_what_k6_sends_and_passes_its_checks(
-    servers: dict[str, TestServer], tmp_path: Path, scenario: str
-) -> None:
+@dataclass(frozen=True)
+class ServedRun:
+    """One headless run against test servers of its own: its result, CSV prefix and what each server received."""
+
+    result: subprocess.CompletedProcess[str]
+    prefix: Path
+    received: dict[str, list[dict[str, Any]]]
+
+
+# name -> (scenario, the modes of its own servers, (server URLs, CSV prefix) -> (Locust arguments, environment))
+RunPlan = tuple[str, tuple[str, ...], Callable[[dict[str, str], Path], tuple[list[str], dict[str, str]]]]
+WRONG = ("bad", "garbage")
+
+
+def _served_run(plan: RunPlan, workdir: Path) -> ServedRun:
+    """Start the run's own servers, run Locust against them, stop them: side by side, no run sees another's."""
+    scenario, modes, arguments = plan
+    started: dict[str, tuple[subprocess.Popen[str], TestServer]] = {}
+    try:
+        for mode in modes:
+            started[mode] = start_server(mode, workdir)
+        prefix = workdir / "run"
+        args, env = arguments({mode: server.url for mode, (_, server) in started.items()}, prefix)
+        result = run_locust(scenario, workdir, *args, env=env)
+        return ServedRun(result, prefix, {mode: server.requests() for mode, (_, server) in started.items()})
+    finally:
+        for process, _ in started.values():
+            stop_server(process)
+
+
+def _good_scenario(scenario: str) -> RunPlan:
     stages = "1s:13,2s:13" if scenario == "mixed" else SHORT  # 13 users: 5 + 5 + 3 by weight
-    prefix = tmp_path / scenario
-    result = run_locust(scenario, tmp_path, "--host", servers["good"].url, "--stages", stages, "--csv", str(prefix))
+    return scenario, ("good",), lambda urls, prefix: (["--host", urls["good"], "--stages", stages, "--csv",
+                                                       str(prefix)], {})
+
+
+def _wrong_scenario(scenario: str, mode: str) -> RunPlan:
+    stages = "0s:13,2s:13" if scenario == "mixed" else "0s:2,2s:2"
+    return scenario, (mode,), lambda urls, prefix: (["--host", urls[mode], "--stages", stages, "--csv", str(prefix)],
+                                                    {})
+
+
+def _shape_off(how: str) -> RunPlan:
+    def arguments(urls: dict[str, str], prefix: Path) -> tuple[list[str], dict[str, str]]:
+        args = ["--host", urls["good"], "-u", "3", "-r", "3", "-t", "2s", "--csv", str(prefix)]
+        return (["--no-shape", *args], {}) if how == "flag" else (args, {"OSIRIS_SHAPE": "off"})
+    return "read_heavy", ("good",), arguments
+
+
+def _config_file(urls: dict[str, str], prefix: Path) -> tuple[list[str], dict[str, str]]:
+    config = prefix.parent / "run.conf"
+    config.write_text("no-shape = true\nusers = 2\nspawn-rate = 2\nrun-time = 2s\n", encoding="utf-8")
+    return ["--config", str(config), "--host", urls["good"]], {}
+
+
+SERVED_RUNS: dict[str, RunPlan] = {
+    **{f"good-{scenario}": _good_scenario(scenario) for scenario in sorted(EXPECTED_ROWS)},
+    **{f"{mode}-{scenario}": _wrong_scenario(scenario, mode) for scenario in sorted(EXPECTED_ROWS) for mode in WRONG},
+    "host-wins": ("read_heavy", ("good", "bad"), lambda urls, _: (
+        ["--host", urls["good"] + "/", "--stages", "0s:1,1s:1"], {"OSIRIS_URL": urls["bad"]})),
+    "osiris-url": ("sidecar_load", ("good",), lambda urls, _: (
+        ["--stages", "0s:1,1s:1"], {"OSIRIS_URL": urls["good"]})),
+    "api-key": ("mixed", ("good",), lambda urls, _: (["--host", urls["good"], "--stages", "0s:13,1s:13"],
+                                                    {"OSIRIS_API_KEY": "s3cret"})),
+    "shape-off-flag": _shape_off("flag"),
+    "shape-off-env": _shape_off("env"),
+    "config-file": ("read_heavy", ("good",), _config_file),
+    "stages-env": ("propose_trade", ("good",), lambda urls, _: (
+        ["--host", urls["good"]], {"OSIRIS_STAGES": "0s:3,1s:3"})),
+    "explicit-stages": ("read_heavy", ("good",), lambda urls, _: (
+        ["--host", urls["good"], "-u", "9", "--stages", "0s:1,1s:1"], {})),
+}
+
+
+@dataclass(frozen=True)
+class ServedRuns:
+    """Every run of the module against test servers of its own, and what the module's shared servers received
+    meanwhile (nothing: each run talks only to the servers it was given)."""
+
+    runs: dict[str, ServedRun]
+    shared_received: dict[str, list[dict[str, Any]]]
+
+    def run(self, name: str) -> ServedRun:
+        return self.runs[name]
+
+
+@pytest.fixture(scope="module")
+def served_runs(server_processes: dict[str, TestServer], tmp_path_factory: pytest.TempPathFactory) -> ServedRuns:
+    """The module's runs against test servers, four at a time: each mostly waits on its stages and think time,
+    and each has its own servers, so what a server received is that run's alone."""
+    shared = {mode: server.fresh() for mode, server in server_processes.items()}
+    workdirs = {name: tmp_path_factory.mktemp(name) for name in SERVED_RUNS}  # mktemp: not thread-safe
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = dict(zip(SERVED_RUNS, pool.map(lambda name: _served_run(SERVED_RUNS[name], workdirs[name]),
+                                              SERVED_RUNS), strict=True))
+    return ServedRuns(runs, {mode: view.requests() for mode, view in shared.items()})
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED_ROWS))
+def test_scenario_sends_what_k6_sends_and_passes_its_checks(served_runs: ServedRuns, scenario: str) -> None:
+    run = served_runs.run(f"good-{scenario}")
+    result, prefix = run.result, run.prefix
     assert result.returncode == 0, output(result)
     assert "Traceback" not in result.stderr, output(result)
 
@@ -348,45 +443,18 @@ def test_scenario_sends_what_k6_sends_and_passes_its_checks(
         assert int(row["Request Count"]) > 0, key
         assert row["Failure Count"] == "0", key
     assert failure_rows(prefix) == {}
-    assert_sent_like_k6(servers["good"].requests(), scenario)
+    assert_sent_like_k6(run.received["good"], scenario)
     if scenario == "mixed":
         assert '{"ProposeTradeUser": 3, "ReadHeavyUser": 5, "SidecarLoadUser": 5} (13 total users)' in result.stderr
     for other in ("bad", "garbage"):
-        assert servers[other].requests() == []
-
-
-WRONG = ("bad", "garbage")
-
-
-@pytest.fixture(scope="module")
-def wrong_answer_runs(server_processes: dict[str, TestServer], tmp_path_factory: pytest.TempPathFactory
-                      ) -> dict[tuple[str, str], tuple[subprocess.CompletedProcess[str], Path, list[dict[str, Any]]]]:
-    """Each scenario against the bad and the garbage server at once (two servers, two records: each run's
-    requests stay apart), scenario after scenario: (result, CSV prefix, the requests its server received)."""
-    runs = {}
-    for scenario in sorted(EXPECTED_ROWS):
-        stages = "0s:13,2s:13" if scenario == "mixed" else "0s:2,2s:2"
-        views = {mode: server_processes[mode].fresh() for mode in WRONG}
-        workdirs = {mode: tmp_path_factory.mktemp(f"{scenario}-{mode}") for mode in WRONG}
-
-        def one(mode: str, scenario: str = scenario, stages: str = stages,
-                views: dict[str, TestServer] = views, workdirs: dict[str, Path] = workdirs
-                ) -> tuple[subprocess.CompletedProcess[str], Path]:
-            prefix = workdirs[mode] / f"{scenario}-{mode}"
-            return run_locust(scenario, workdirs[mode], "--host", views[mode].url, "--stages", stages,
-                              "--csv", str(prefix)), prefix
-
-        with ThreadPoolExecutor(max_workers=len(WRONG)) as pool:
-            for mode, (result, prefix) in zip(WRONG, pool.map(one, WRONG), strict=True):
-                runs[(scenario, mode)] = (result, prefix, views[mode].requests())
-    return runs
+        assert served_runs.shared_received[other] == []
 
 
 @pytest.mark.parametrize("mode", WRONG)
 @pytest.mark.parametrize("scenario", sorted(EXPECTED_ROWS))
-def test_checks_catch_wrong_answers_with_their_message(wrong_answer_runs: dict[tuple[str, str], Any],
-                                                       scenario: str, mode: str) -> None:
-    result, prefix, received = wrong_answer_runs[(scenario, mode)]
+def test_checks_catch_wrong_answers_with_their_message(served_runs: ServedRuns, scenario: str, mode: str) -> None:
+    run = served_runs.run(f"{mode}-{scenario}")
+    result, prefix, received = run.result, run.prefix, run.received[mode]
     # 1 is Locust's exit code for failed requests; the SLO gate may turn it into its own (99)
     assert result.returncode not in (0, 2), output(result)
     assert "Traceback" not in result.stderr, output(result)
@@ -409,78 +477,59 @@ def test_checks_catch_wrong_answers_with_their_message(wrong_answer_runs: dict[t
 # ---------------------------------------------------------------------------------------------
 
 
-def test_host_wins_over_osiris_url(servers: dict[str, TestServer], tmp_path: Path) -> None:
+def test_host_wins_over_osiris_url(served_runs: ServedRuns) -> None:
     """As in Locust, the command line beats the environment: --host over OSIRIS_URL (the default k6 users
     expect); a trailing slash does not double the path's."""
-    result = run_locust(
-        "read_heavy",
-        tmp_path,
-        "--host",
-        servers["good"].url + "/",
-        "--stages",
-        "0s:1,1s:1",
-        env={"OSIRIS_URL": servers["bad"].url},
-    )
+    run = served_runs.run("host-wins")
+    result = run.result
     assert result.returncode == 0, output(result)
-    assert f"--host {servers['good'].url} overrides OSIRIS_URL" in result.stderr
-    assert servers["bad"].requests() == []
-    assert {r["path"] for r in servers["good"].requests()} == {"/health", "/metrics"}
+    good = result.args[result.args.index("--host") + 1].rstrip("/")
+    assert f"--host {good} overrides OSIRIS_URL" in result.stderr
+    assert run.received["bad"] == []
+    assert {r["path"] for r in run.received["good"]} == {"/health", "/metrics"}
 
 
-def test_osiris_url_is_used_without_host(servers: dict[str, TestServer], tmp_path: Path) -> None:
-    result = run_locust("sidecar_load", tmp_path, "--stages", "0s:1,1s:1", env={"OSIRIS_URL": servers["good"].url})
-    assert result.returncode == 0, output(result)
-    assert_sent_like_k6(servers["good"].requests(), "sidecar_load")
+def test_osiris_url_is_used_without_host(served_runs: ServedRuns) -> None:
+    run = served_runs.run("osiris-url")
+    assert run.result.returncode == 0, output(run.result)
+    assert_sent_like_k6(run.received["good"], "sidecar_load")
 
 
-def test_api_key_goes_on_posts_only(servers: dict[str, TestServer], tmp_path: Path) -> None:
-    result = run_locust(
-        "mixed",
-        tmp_path,
-        "--host",
-        servers["good"].url,
-        "--stages",
-        "0s:13,1s:13",
-        env={"OSIRIS_API_KEY": "s3cret"},
-    )
-    assert result.returncode == 0, output(result)
-    assert_sent_like_k6(servers["good"].requests(), "mixed", api_key="s3cret")
+def test_api_key_goes_on_posts_only(served_runs: ServedRuns) -> None:
+    run = served_runs.run("api-key")
+    assert run.result.returncode == 0, output(run.result)
+    assert_sent_like_k6(run.received["good"], "mixed", api_key="s3cret")
 
 
 @pytest.mark.parametrize("how", ["flag", "env"])
-def test_shape_off_gives_users_and_run_time_back(servers: dict[str, TestServer], tmp_path: Path, how: str) -> None:
-    args = ["--host", servers["good"].url, "-u", "3", "-r", "3", "-t", "2s", "--csv", str(tmp_path / how)]
-    if how == "flag":
-        result = run_locust("read_heavy", tmp_path, "--no-shape", *args)
-    else:
-        result = run_locust("read_heavy", tmp_path, *args, env={"OSIRIS_SHAPE": "off"})
+def test_shape_off_gives_users_and_run_time_back(served_runs: ServedRuns, how: str) -> None:
+    run = served_runs.run(f"shape-off-{how}")
+    result = run.result
     assert result.returncode == 0, output(result)
     assert "Shape test" not in result.stderr, output(result)
     assert "Ramping to 3 users" in result.stderr, output(result)
     assert "Run time limit set to 2 seconds" in result.stderr, output(result)
-    assert set(stats_rows(tmp_path / how)) == EXPECTED_ROWS["read_heavy"]
+    assert set(stats_rows(run.prefix)) == EXPECTED_ROWS["read_heavy"]
 
 
-def test_no_shape_from_a_config_file_still_turns_the_shape_off(servers: dict[str, TestServer], tmp_path: Path) -> None:
+def test_no_shape_from_a_config_file_still_turns_the_shape_off(served_runs: ServedRuns) -> None:
     """Import-time detection cannot see a config file; the init listener drops the shape instead."""
-    config = tmp_path / "run.conf"
-    config.write_text("no-shape = true\nusers = 2\nspawn-rate = 2\nrun-time = 2s\n", encoding="utf-8")
-    result = run_locust("read_heavy", tmp_path, "--config", str(config), "--host", servers["good"].url)
+    result = served_runs.run("config-file").result
     assert result.returncode == 0, output(result)
     assert "-u/-r/-t apply after all" in result.stderr, output(result)
     assert "Ramping to 2 users" in result.stderr, output(result)
     assert "Shape test" not in result.stderr, output(result)
 
 
-def test_stages_from_the_environment(servers: dict[str, TestServer], tmp_path: Path) -> None:
-    result = run_locust("propose_trade", tmp_path, "--host", servers["good"].url, env={"OSIRIS_STAGES": "0s:3,1s:3"})
+def test_stages_from_the_environment(served_runs: ServedRuns) -> None:
+    result = served_runs.run("stages-env").result
     assert result.returncode == 0, output(result)
     assert "ProposeTradeShape: stages 0s:3,1s:3" in result.stderr, output(result)
     assert "Shape test updating to 3 users" in result.stderr, output(result)
 
 
-def test_explicit_stages_win_over_users(servers: dict[str, TestServer], tmp_path: Path) -> None:
-    result = run_locust("read_heavy", tmp_path, "--host", servers["good"].url, "-u", "9", "--stages", "0s:1,1s:1")
+def test_explicit_stages_win_over_users(served_runs: ServedRuns) -> None:
+    result = served_runs.run("explicit-stages").result
     assert result.returncode == 0, output(result)
     assert "--stages 0s:1,1s:1 wins over -u/-r" in result.stderr, output(result)
     assert "Shape test updating to 1 users" in result.stderr and "to 9 users" not in result.stderr
@@ -606,17 +655,35 @@ print(json.dumps({
 """
 
 
-@pytest.mark.parametrize(
-    ("scenario", "users", "shape", "stages"),
-    [
-        ("sidecar_load", ["SidecarLoadUser"], "SidecarLoadShape", "10s:5,30s:5,5s:0"),
-        ("read_heavy", ["ReadHeavyUser"], "ReadHeavyShape", "5s:5,20s:5,5s:0"),
-        ("propose_trade", ["ProposeTradeUser"], "ProposeTradeShape", "5s:3,20s:3,5s:0"),
-        ("mixed", ["ProposeTradeUser", "ReadHeavyUser", "SidecarLoadUser"], "MixedShape", "10s:13,30s:13,5s:0"),
-    ],
-)
-def test_locust_finds_the_users_and_the_shape(scenario: str, users: list[str], shape: str, stages: str) -> None:
-    found = python_json(CLASSES_PROBE, str(LOCUSTFILES / f"{scenario}.py"))
+SHAPES = [
+    ("sidecar_load", ["SidecarLoadUser"], "SidecarLoadShape", "10s:5,30s:5,5s:0"),
+    ("read_heavy", ["ReadHeavyUser"], "ReadHeavyShape", "5s:5,20s:5,5s:0"),
+    ("propose_trade", ["ProposeTradeUser"], "ProposeTradeShape", "5s:3,20s:3,5s:0"),
+    ("mixed", ["ProposeTradeUser", "ReadHeavyUser", "SidecarLoadUser"], "MixedShape", "10s:13,30s:13,5s:0"),
+]
+MIXED = str(LOCUSTFILES / "mixed.py")
+# name -> (the probe's arguments, its environment): what Locust sees in each locustfile, and under each switch
+PROBES: dict[str, tuple[tuple[str, ...], dict[str, str] | None]] = {
+    **{scenario: ((str(LOCUSTFILES / f"{scenario}.py"),), None) for scenario, *_ in SHAPES},
+    "mixed-shape-off": ((MIXED,), {"OSIRIS_SHAPE": "off"}),
+    "mixed-shape-ON": ((MIXED,), {"OSIRIS_SHAPE": "ON"}),
+    "mixed-no-shape": ((MIXED, "--no-shape"), None),
+    "osiris-url": ((str(LOCUSTFILES / "read_heavy.py"),), {"OSIRIS_URL": "http://osiris.example:9000/"}),
+}
+
+
+@pytest.fixture(scope="module")
+def probed() -> dict[str, Any]:
+    """Every probe of ``PROBES`` at once (each is a child Python importing Locust: CPU, no waiting)."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(PROBES, pool.map(lambda name: python_json(CLASSES_PROBE, *PROBES[name][0], env=PROBES[name][1]),
+                                         PROBES), strict=True))
+
+
+@pytest.mark.parametrize(("scenario", "users", "shape", "stages"), SHAPES)
+def test_locust_finds_the_users_and_the_shape(probed: dict[str, Any], scenario: str, users: list[str], shape: str,
+                                              stages: str) -> None:
+    found = probed[scenario]
     assert sorted(found["users"]) == users  # the abstract base is not offered as a user
     assert found["base_abstract"] is True
     for info in found["users"].values():
@@ -628,19 +695,15 @@ def test_locust_finds_the_users_and_the_shape(scenario: str, users: list[str], s
         assert weights == {"SidecarLoadUser": 5, "ReadHeavyUser": 5, "ProposeTradeUser": 3}
 
 
-def test_no_shape_means_no_shape_class() -> None:
-    mixed = str(LOCUSTFILES / "mixed.py")
-    assert python_json(CLASSES_PROBE, mixed)["shapes"] == {"MixedShape": "10s:13,30s:13,5s:0"}
-    assert python_json(CLASSES_PROBE, mixed, env={"OSIRIS_SHAPE": "off"})["shapes"] == {}
-    assert python_json(CLASSES_PROBE, mixed, env={"OSIRIS_SHAPE": "ON"})["shapes"] != {}
-    assert python_json(CLASSES_PROBE, mixed, "--no-shape")["shapes"] == {}
+def test_no_shape_means_no_shape_class(probed: dict[str, Any]) -> None:
+    assert probed["mixed"]["shapes"] == {"MixedShape": "10s:13,30s:13,5s:0"}
+    assert probed["mixed-shape-off"]["shapes"] == {}
+    assert probed["mixed-shape-ON"]["shapes"] != {}
+    assert probed["mixed-no-shape"]["shapes"] == {}
 
 
-def test_osiris_url_sets_the_class_host() -> None:
-    found = python_json(
-        CLASSES_PROBE, str(LOCUSTFILES / "read_heavy.py"), env={"OSIRIS_URL": "http://osiris.example:9000/"}
-    )
-    assert found["users"]["ReadHeavyUser"]["host"] == "http://osiris.example:9000"
+def test_osiris_url_sets_the_class_host(probed: dict[str, Any]) -> None:
+    assert probed["osiris-url"]["users"]["ReadHeavyUser"]["host"] == "http://osiris.example:9000"
 
 
 # (check, status, body) -> the failure message fragment, or None when the check must pass

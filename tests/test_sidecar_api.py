@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sidecar.bus import CHANNEL_ASSESSED, CHANNEL_CREATED
 from sidecar.contract import PROPOSAL_SCHEMA
 from sidecar.redis_server import RedisServer
-from tests.conftest import FAULT_ERROR_RATE, FAULT_LATENCY_MS, wait_until
+from tests.conftest import FAULT_ERROR_RATE, FAULT_LATENCY_MS, OwnRedis, SidecarProcess, wait_until
 
 STREAM = "osiris:proposals"
 
@@ -165,20 +164,14 @@ def test_oversized_body_is_413(sidecar) -> None:
 
 
 @pytest.fixture(scope="module")
-def own_sidecars(start_sidecars, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-        dict[str, Any]]:
-    """This module's two sidecars with settings of their own, started side by side (model loading takes
-    seconds): ``queue_of_one`` (a queue and a batch of one) and ``own_redis`` (on a Redis of its own, which
-    its test stops and restarts; ``redis`` is that Redis, ``redis_dir`` its data directory)."""
-    redis_dir = tmp_path_factory.mktemp("redis")
-    own = RedisServer(data_dir=redis_dir).start()
-    try:
-        queue_of_one, own_redis = start_sidecars(
-            {"REDIS_URL": redis_server.url, "OSIRIS_MAX_QUEUE": "1", "OSIRIS_MAX_BATCH_SIZE": "1"},
-            {"REDIS_URL": own.url})
-        yield {"queue_of_one": queue_of_one, "own_redis": own_redis, "redis": own, "redis_dir": redis_dir}
-    finally:
-        own.stop()
+def own_sidecars(queue_of_one_sidecar: SidecarProcess, own_redis_sidecar: tuple[SidecarProcess, OwnRedis]
+                 ) -> dict[str, Any]:
+    """This module's two sidecars with settings of their own (conftest: they load side by side with the
+    suite's other such sidecars): ``queue_of_one`` (a queue and a batch of one) and ``own_redis`` (on a Redis
+    of its own, which its test stops and restarts; ``redis`` is that Redis, ``redis_dir`` its data directory)."""
+    own_redis, own = own_redis_sidecar
+    return {"queue_of_one": queue_of_one_sidecar, "own_redis": own_redis, "redis": own.server,
+            "redis_dir": own.data_dir}
 
 
 def test_queue_full_is_503_with_retry_after(own_sidecars: dict[str, Any]) -> None:

@@ -8,7 +8,9 @@ so a test controls every response time exactly. Every loop is bounded.
 user's task raises once (a locustfile bug);
 ``{"slo_rows": [...]}``: the rows the user declares; ``{"failing_quitting": true}``: another plugin's ``quitting``
 listener raises; ``{"count_dir": path}``: each process writes how many request events it fired to
-``path/fired.<pid>`` as it exits (Locust's ``quit``), the truth a verdict's judged count is held to.
+``path/fired.<pid>`` as it exits (Locust's ``quit``), the truth a verdict's judged count is held to;
+``{"slow_start_s": S}``: importing this file blocks S seconds without running gevent's loop
+(as imports on a busy machine do).
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.monkey
 from locust import User, constant, events, task
 
 import slo_locust  # noqa: F401  (registers the SLO gate)
 
 SCRIPT: dict[str, Any] = json.loads(os.environ.get("GATE_SCRIPT", "{}"))
+
+if SCRIPT.get("slow_start_s"):
+    gevent.monkey.get_original("time", "sleep")(float(SCRIPT["slow_start_s"]))  # the loop's clock stands still
 
 
 if SCRIPT.get("count_dir"):

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 RELIABILITY_LOCUSTFILE = HERE / "locustfile_reliability.py"
 LOCUSTFILES = ROOT / "locustfiles"
+# The keyed sidecar's OSIRIS_API_KEY. Here, not in conftest.py: pytest imports a conftest under a name of its
+# own, so a test module importing one gets a second copy, which would draw another key.
+API_KEY = f"key-{uuid.uuid4().hex}"
 
 # Settings a developer may have exported that would change what a run does.
 _SCRUBBED_PREFIXES = ("OSIRIS_URL", "OSIRIS_API_KEY", "OSIRIS_STAGES", "OSIRIS_SHAPE", "OSIRIS_SLO_", "OSIRIS_PROMPTS",

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from sidecar.redis_server import RedisServer, free_port
-from tests.conftest import wait_until
+from sidecar.redis_server import free_port
+from tests.conftest import SidecarProcess, wait_until
 from tests.reliability.reliability_support import (
     LOCUSTFILES,
     RELIABILITY_LOCUSTFILE,
@@ -97,9 +97,9 @@ def test_target_down_at_start_fails_the_run_with_a_clear_message(suite_against_c
     assert finished.seconds < 30
 
 
-def test_target_killed_mid_run_fails_the_run_and_ends_by_itself(start_sidecar, redis_server: RedisServer,
+def test_target_killed_mid_run_fails_the_run_and_ends_by_itself(killable_sidecar: SidecarProcess,
                                                                 tmp_path: Path) -> None:
-    sidecar = start_sidecar({"REDIS_URL": redis_server.url})
+    sidecar = killable_sidecar
     prefix = tmp_path / "killed"
     locust = LocustProcess(locust_command(LOCUSTFILES / "read_heavy.py", "--headless", "--host", sidecar.url,
                                           "--only-summary", "--stages", "1s:3,9s:3", "--csv", str(prefix)),

@@ -1,12 +1,13 @@
 """Case 1, overload: ten times the guide's load (50 users, no think time) against a real sidecar.
 
 The guide's load is 5 users with 1 s think time; here 50 users send ``POST /generate/`` (the k6 body)
-and some proposals back to back for ``OSIRIS_RELIABILITY_OVERLOAD_S`` seconds (20 in CI, 60 for the
+and some proposals back to back for ``OSIRIS_RELIABILITY_OVERLOAD_S`` seconds (10 in CI, 60 for the
 table in docs/reliability.md). Every answer must be a 200 or a 503 with ``Retry-After``: no 500, no
 other status, no dropped connection (Locust's status 0). The sidecar's RSS is sampled before, during
 and after; the p99 of the admitted (200) requests must stay bounded.
 
-The sidecar runs with ``OSIRIS_MAX_QUEUE=16`` (``OSIRIS_RELIABILITY_OVERLOAD_QUEUE``): with the
+The sidecar (``overload_sidecar`` of tests/conftest.py) runs with ``OSIRIS_MAX_QUEUE=16``
+(``OSIRIS_RELIABILITY_OVERLOAD_QUEUE``): with the
 default 64, 50 users never fill the queue (no 503 at all, only queueing), and admission control is
 what this case is about.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from sidecar.redis_server import RedisServer
+from tests.conftest import OVERLOAD_QUEUE, SidecarProcess
 from tests.reliability.reliability_support import (
     RELIABILITY_LOCUSTFILE,
     RssSampler,
@@ -29,22 +30,18 @@ from tests.reliability.reliability_support import (
     run_locust,
 )
 
-DURATION_S = int(os.environ.get("OSIRIS_RELIABILITY_OVERLOAD_S", "20"))
-QUEUE = os.environ.get("OSIRIS_RELIABILITY_OVERLOAD_QUEUE", "16")
+DURATION_S = int(os.environ.get("OSIRIS_RELIABILITY_OVERLOAD_S", "10"))
 USERS = 50
 P99_LIMIT_MS = 20_000  # admitted requests: well under the 30 s client timeout, even with Locust at 100% CPU
 RSS_GROWTH_LIMIT_MB = 200  # peak over the idle sidecar
 RSS_SECOND_HALF_LIMIT_MB = 40  # peak of the second half over the peak of the first half
 
 
-def test_overload_gets_only_200_or_503_with_retry_after(start_sidecar, redis_server: RedisServer,
-                                                        tmp_path: Path) -> None:
-    sidecar = start_sidecar({"REDIS_URL": redis_server.url, "OSIRIS_MAX_QUEUE": QUEUE,
-                             "OSIRIS_PROPOSAL_STREAM": f"reliability:overload:{os.getpid()}"})
+def test_overload_gets_only_200_or_503_with_retry_after(overload_sidecar: SidecarProcess, tmp_path: Path) -> None:
     try:
-        run_overload(sidecar, tmp_path)
+        run_overload(overload_sidecar, tmp_path)
     finally:
-        sidecar.stop()
+        overload_sidecar.stop()
 
 
 def run_overload(sidecar, tmp_path: Path) -> None:
@@ -67,7 +64,7 @@ def run_overload(sidecar, tmp_path: Path) -> None:
     during = sampler.values
     half = len(during) // 2
     numbers = {
-        "duration_s": DURATION_S, "users": USERS, "max_queue": int(QUEUE), "sent": records.sent,
+        "duration_s": DURATION_S, "users": USERS, "max_queue": int(OVERLOAD_QUEUE), "sent": records.sent,
         "status_200": statuses.get(200, 0), "status_503": statuses.get(503, 0),
         "status_5xx_other": sum(n for s, n in statuses.items() if s >= 500 and s != 503),
         "connection_errors": statuses.get(0, 0), "other_statuses": {s: n for s, n in statuses.items()

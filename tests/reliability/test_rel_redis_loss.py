@@ -11,7 +11,6 @@ exactly once.
 
 from __future__ import annotations
 
-import os
 import signal
 from collections import Counter
 from pathlib import Path
@@ -20,7 +19,7 @@ import httpx
 import redis
 
 from sidecar.redis_server import RedisServer
-from tests.conftest import wait_until
+from tests.conftest import REDIS_LOSS_STREAM, OwnRedis, SidecarProcess, wait_until
 from tests.reliability.reliability_support import (
     RELIABILITY_LOCUSTFILE,
     LocustProcess,
@@ -43,17 +42,15 @@ def refused_proposals(url: str) -> float:
                         status="503")
 
 
-def test_redis_lost_and_restarted_under_load_loses_nothing(start_sidecar, tmp_path: Path) -> None:
-    data_dir = tmp_path / "redis"
-    stream = f"reliability:redis-loss:{os.getpid()}"
-    server = RedisServer(data_dir=data_dir).start()
+def test_redis_lost_and_restarted_under_load_loses_nothing(redis_loss_sidecar: tuple[SidecarProcess, OwnRedis],
+                                                           tmp_path: Path) -> None:
+    sidecar, own = redis_loss_sidecar
+    server, data_dir, stream = own.server, own.data_dir, REDIS_LOSS_STREAM
     client = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=2)
     out = tmp_path / "records"
     out.mkdir()
     locust: LocustProcess | None = None
-    sidecar = None
     try:
-        sidecar = start_sidecar({"REDIS_URL": server.url, "OSIRIS_PROPOSAL_STREAM": stream})
         locust = LocustProcess(
             locust_command(RELIABILITY_LOCUSTFILE, "ProposerUser", "--headless", "--host", sidecar.url,
                            "--only-summary", "-u", str(USERS), "-r", str(USERS), "-t", f"{RUN_LIMIT_S}s"),
@@ -114,7 +111,6 @@ def test_redis_lost_and_restarted_under_load_loses_nothing(start_sidecar, tmp_pa
     finally:
         if locust is not None:
             locust.kill()
-        if sidecar is not None:
-            sidecar.stop()
+        sidecar.stop()
         client.close()
         server.stop()

@@ -1,34 +1,25 @@
 """Case 4, security: loopback only, the optional API key, and no prompts or keys in the logs.
 
-One sidecar for the module, started as ``make sidecar`` starts it (the launcher, no ``REDIS_URL``:
-it starts its own ``redis-server``) with ``OSIRIS_API_KEY`` set.
+One sidecar for the module (``keyed_sidecar`` of tests/conftest.py), started as ``make sidecar``
+starts it (the launcher, no ``REDIS_URL``: it starts its own ``redis-server``) with ``OSIRIS_API_KEY`` set.
 """
 
 from __future__ import annotations
 
 import csv
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
-from tests.reliability.reliability_support import LOCUSTFILES, record, run_locust
+from tests.reliability.reliability_support import API_KEY, LOCUSTFILES, record, run_locust
 
-API_KEY = f"key-{uuid.uuid4().hex}"
 MARKER = f"MARKER-{uuid.uuid4().hex}"
 POSTS = {"/generate": {"prompt": f"generate {MARKER}", "max_length": 4},
          "/propose_trade_adjustments/": {"prompt": f"propose {MARKER}", "max_length": 8}}
 UNAUTHORIZED = "missing or invalid API key"
-
-
-@pytest.fixture(scope="module")
-def keyed_sidecar(start_sidecar) -> Iterator:
-    sidecar = start_sidecar({"OSIRIS_API_KEY": API_KEY})
-    yield sidecar
-    sidecar.stop()
 
 
 def listening(process: psutil.Process) -> list[tuple[str, int]]:
