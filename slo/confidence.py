@@ -31,12 +31,32 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
-
-from scipy import special
+from functools import cache
+from types import ModuleType
 
 from slo.expressions import COMPARISONS, exact_fraction
 
+
+@cache
+def _special() -> ModuleType:
+    """``scipy.special``, imported on first use: it costs 0.2 s of CPU, and every Locust process
+    (master and each worker) imports this module through the SLO plugin, while only the process that
+    judges uses it (which imports it at init with :func:`load_quantiles`). Cached, so the per-call
+    cost stays a function call (clopper_pearson is hot)."""
+    from scipy import special
+
+    return special
+
+
+def load_quantiles() -> None:
+    """Import the quantile functions now. For a process that judges during its run (a Locust master
+    or local runner with live evaluations): at init, before any load, not as a 0.2 s stall of its
+    event loop at the first evaluation, which would delay requests and show in their latencies."""
+    _special()
+
+
 __all__ = [
+    "load_quantiles",
     "ABOVE",
     "AT_OR_ABOVE",
     "DEFAULT_CONFIDENCE",
@@ -141,8 +161,8 @@ def clopper_pearson(count: float, n: float, confidence: float) -> Interval:
     if not 0 <= count <= n or n <= 0:
         raise ValueError(f"need 0 <= count <= n and n > 0, got count={count!r}, n={n!r}")
     alpha = 1.0 - confidence
-    low = 0.0 if count <= 0 else float(special.betaincinv(count, n - count + 1, alpha))
-    high = 1.0 if count >= n else float(special.betaincinv(count + 1, n - count, 1.0 - alpha))
+    low = 0.0 if count <= 0 else float(_special().betaincinv(count, n - count + 1, alpha))
+    high = 1.0 if count >= n else float(_special().betaincinv(count + 1, n - count, 1.0 - alpha))
     return Interval(low, high)
 
 
@@ -363,7 +383,7 @@ def _rank_bounds(p: float, n: int, confidence: float, deff: float) -> tuple[int,
         return bound > tail
 
     # Start where the normal approximation puts them (exact enough to need a few calls, not log2(n)).
-    spread = float(special.ndtri(confidence)) * math.sqrt(n * (1 - tail) * tail * deff)
+    spread = float(_special().ndtri(confidence)) * math.sqrt(n * (1 - tail) * tail * deff)
     centre = n * (1 - tail)
     high = _first_true(high_ok, 0, n + 1, round(centre + spread) + 1)
     low = _first_true(lambda r: not low_ok(r), 0, n + 1, round(centre - spread) + 1) - 1
@@ -475,7 +495,7 @@ def judge_avg(op: str, limit_ms: float, n: int, mean_ms: float, stddev_ms: float
 
 def _t_quantile(level: float, df: float) -> float:
     """Student's t quantile (``scipy.stats.t.ppf(level, df)``, via ``scipy.special.stdtrit``)."""
-    return float(special.stdtrit(df, level))
+    return float(_special().stdtrit(df, level))
 
 
 def _mean_interval(n_eff: float, mean: float, stddev: float, level: float) -> Interval:

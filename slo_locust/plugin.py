@@ -69,7 +69,7 @@ from locust.runners import (
 )
 
 from openmodel.counts import ITERATION_KEY, LATE_TOLERANCE_S, ArrivalCounts, CountsByWorker, GoodputPlan
-from slo.confidence import DEFAULT_CONFIDENCE, AlphaSpending, check_confidence
+from slo.confidence import DEFAULT_CONFIDENCE, AlphaSpending, check_confidence, load_quantiles
 from slo.evaluate import POLICIES, abort_triggers, attach_open_model, conclude, evaluate, plan_for
 from slo.formatting import format_summary
 from slo.recorder import RecorderPlan, RequestRecorder
@@ -589,6 +589,7 @@ def on_init(environment: Environment, runner: Runner | None = None, web_ui: Any 
     is_worker = isinstance(runner, WorkerRunner)
     table, left_out = None, ()
     if not is_worker:
+        load_quantiles()  # this process judges: scipy now, not in the middle of the run
         try:
             table, left_out = load_gate_table(environment)
             check_gate_options(lambda name: option(environment, name))

@@ -120,9 +120,9 @@ SCENARIOS: dict[str, Callable[[Path], Finished]] = {
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Every run of the module, three at a time (each is light: 1-2 users firing events, no network, and
-    mostly waits on its -t or stages), instead of one after the other."""
-    return run_side_by_side(SCENARIOS, tmp_path_factory, at_once=3)
+    """Every run of the module, five at a time (each is light: 1-2 users firing events, no network, and
+    mostly waits on its -t or stages; three at a time left two cores half idle)."""
+    return run_side_by_side(SCENARIOS, tmp_path_factory, at_once=5)
 
 
 def finished(runs: dict[str, Any], name: str) -> Finished:

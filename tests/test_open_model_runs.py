@@ -223,12 +223,12 @@ RUNS: dict[str, Callable[[Path], Finished]] = {
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Every run of the module, four at a time, instead of one after the other. Each is light (20
+    """Every run of the module, six at a time, instead of one after the other. Each is light (20
     iterations/s at most against its own tiny target, or an option check that exits before any load)
     and mostly waits on its -t, and what the tests assert is exact by construction under load: the
     counts due come from the schedule over the span it issued (not the wall clock), what started is
     bounded by what was due, and late/dropped follow from the stalls the target makes."""
-    return run_side_by_side(RUNS, tmp_path_factory, at_once=4)
+    return run_side_by_side(RUNS, tmp_path_factory, at_once=6)
 
 
 def finished(runs: dict[str, Any], name: str) -> Finished:
