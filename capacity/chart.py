@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from reports.charts import nice_ticks
+from reports.charts import Plot, axes, nice_ticks
 
 __all__ = ["Crossing", "Marker", "Series", "rate_chart"]
 
@@ -57,10 +57,6 @@ class Crossing:
     color: str
 
 
-def _fmt(value: float) -> str:
-    return f"{int(value)}" if value == int(value) else f"{value:.3f}".rstrip("0").rstrip(".")
-
-
 def rate_chart(series: Sequence[Series], *, title: str, unit: str = "ms", markers: Sequence[Marker] = (),
                crossings: Sequence[Crossing] = (), width: int = 1040, height: int = 400) -> str:
     left, right, top, bottom = 62, 20, 52, 40
@@ -82,19 +78,8 @@ def rate_chart(series: Sequence[Series], *, title: str, unit: str = "ms", marker
            f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" data-chart="capacity">',
            f"<title>{escape(title)}</title>",
            f'<text x="{left}" y="16" class="chart-title">{escape(title)}</text>']
-    for tick in y_ticks:
-        out.append(f'<line x1="{left}" y1="{py(tick)}" x2="{left + plot_w}" y2="{py(tick)}" class="grid"/>')
-        out.append(f'<text x="{left - 6}" y="{py(tick) + 4}" class="tick" text-anchor="end">{_fmt(tick)}</text>')
-    for tick in x_ticks:
-        out.append(f'<line x1="{px(tick)}" y1="{top + plot_h}" x2="{px(tick)}" y2="{top + plot_h + 4}" class="axis"/>')
-        out.append(f'<text x="{px(tick)}" y="{top + plot_h + 16}" class="tick" text-anchor="middle">'
-                   f"{_fmt(tick)}</text>")
-    out.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" class="axis"/>')
-    out.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" class="axis"/>')
-    out.append(f'<text x="14" y="{top + plot_h / 2}" class="tick" text-anchor="middle" '
-               f'transform="rotate(-90 14 {top + plot_h / 2})">{escape(unit)}</text>')
-    out.append(f'<text x="{left + plot_w}" y="{height - 4}" class="tick" text-anchor="end">'
-               "arrival rate (iterations/s)</text>")
+    out += axes(Plot(left, top, plot_w, plot_h, height), x_ticks, y_ticks, px, py, unit=unit,
+                x_label="arrival rate (iterations/s)")
     for s in series:  # limits under the data
         if s.limit is not None and not s.dash:
             y = py(s.limit)

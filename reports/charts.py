@@ -11,11 +11,11 @@ Everything here is pure: numbers in, an SVG string out.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
-__all__ = ["Line", "Rule", "format_seconds", "line_chart", "nice_ticks"]
+__all__ = ["Line", "Plot", "Rule", "axes", "format_seconds", "format_tick", "line_chart", "nice_ticks"]
 
 Point = tuple[float, float | None]
 
@@ -101,7 +101,7 @@ def format_seconds(seconds: float) -> str:
     return f"{h}h{m}m" if m else f"{h}h"
 
 
-def _fmt(value: float) -> str:
+def format_tick(value: float) -> str:
     """A tick label without float noise (``0.25``, ``1200``, ``1.5k`` is not used: ms read better)."""
     if value == int(value):
         return f"{int(value)}"
@@ -118,6 +118,40 @@ def _segments(points: Sequence[Point]) -> list[list[tuple[float, float]]]:
         else:
             runs[-1].append((x, y))
     return [r for r in runs if r]
+
+
+@dataclass(frozen=True)
+class Plot:
+    """Where the plot area sits in the SVG (pixels): its left/top corner, size, and the SVG's height."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+    svg_height: float
+
+
+def axes(plot: Plot, x_ticks: Sequence[float], y_ticks: Sequence[float], px: Callable[[float], float],
+         py: Callable[[float], float], *, unit: str, x_label: str,
+         x_format: Callable[[float], str] = format_tick) -> list[str]:
+    """The grid, the ticks and their labels, both axes and their names: the same for every chart."""
+    left, top, plot_w, plot_h = plot.left, plot.top, plot.width, plot.height
+    out = []
+    for tick in y_ticks:
+        y = py(tick)
+        out.append(f'<line x1="{left}" y1="{y}" x2="{left + plot_w}" y2="{y}" class="grid"/>')
+        out.append(f'<text x="{left - 6}" y="{y + 4}" class="tick" text-anchor="end">{format_tick(tick)}</text>')
+    for tick in x_ticks:
+        x = px(tick)
+        out.append(f'<line x1="{x}" y1="{top + plot_h}" x2="{x}" y2="{top + plot_h + 4}" class="axis"/>')
+        out.append(f'<text x="{x}" y="{top + plot_h + 16}" class="tick" text-anchor="middle">{x_format(tick)}</text>')
+    out.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" class="axis"/>')
+    out.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" class="axis"/>')
+    out.append(f'<text x="14" y="{top + plot_h / 2}" class="tick" text-anchor="middle" '
+               f'transform="rotate(-90 14 {top + plot_h / 2})">{escape(unit)}</text>')
+    out.append(f'<text x="{left + plot_w}" y="{plot.svg_height - 4}" class="tick" text-anchor="end">'
+               f"{escape(x_label)}</text>")
+    return out
 
 
 def line_chart(lines: Sequence[Line], *, title: str, unit: str, rules: Sequence[Rule] = (),
@@ -173,27 +207,14 @@ def line_chart(lines: Sequence[Line], *, title: str, unit: str, rules: Sequence[
            f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}"{data_attrs}>',
            f"<title>{escape(title)}</title>",
            f'<text x="{left}" y="16" class="chart-title">{escape(title)}</text>']
-    # grid and axes
-    for tick in y_ticks:
-        y = py(tick)
-        out.append(f'<line x1="{left}" y1="{y}" x2="{left + plot_w}" y2="{y}" class="grid"/>')
-        out.append(f'<text x="{left - 6}" y="{y + 4}" class="tick" text-anchor="end">{_fmt(tick)}</text>')
-    for tick in x_ticks:
-        x = px(tick)
-        out.append(f'<line x1="{x}" y1="{top + plot_h}" x2="{x}" y2="{top + plot_h + 4}" class="axis"/>')
-        out.append(f'<text x="{x}" y="{top + plot_h + 16}" class="tick" text-anchor="middle">'
-                   f"{format_seconds(tick)}</text>")
-    out.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" class="axis"/>')
-    out.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" class="axis"/>')
-    out.append(f'<text x="14" y="{top + plot_h / 2}" class="tick" text-anchor="middle" '
-               f'transform="rotate(-90 14 {top + plot_h / 2})">{escape(unit)}</text>')
-    out.append(f'<text x="{left + plot_w}" y="{height - 4}" class="tick" text-anchor="end">time since start</text>')
+    out += axes(Plot(left, top, plot_w, plot_h, height), x_ticks, y_ticks, px, py, unit=unit,
+                x_label="time since start", x_format=format_seconds)
     # confidence bands under everything else
     for band in bands:
         y_high = top if band.high is None else max(py(min(band.high, y_max)), top)
         y_low = py(0.0 if band.low is None else min(band.low, y_max))
-        low_text = "-" if band.low is None else _fmt(round(band.low, 2))
-        high_text = "-" if band.high is None else _fmt(round(band.high, 2))
+        low_text = "-" if band.low is None else format_tick(round(band.low, 2))
+        high_text = "-" if band.high is None else format_tick(round(band.high, 2))
         out.append(f'<rect x="{left}" y="{y_high}" width="{plot_w}" height="{round(max(y_low - y_high, 1.0), 2)}" '
                    f'fill="{band.color}" fill-opacity="0.14" class="band" data-low="{low_text}" '
                    f'data-high="{high_text}"><title>{escape(band.label)}: {low_text} .. {high_text} '
@@ -230,7 +251,7 @@ def line_chart(lines: Sequence[Line], *, title: str, unit: str, rules: Sequence[
             if markers:
                 for x, y in run:
                     out.append(f'<circle cx="{px(x)}" cy="{py(y)}" r="2" fill="{line.color}">'
-                               f"<title>{escape(line.label)} at {format_seconds(x)}: {_fmt(round(y, 2))} "
+                               f"<title>{escape(line.label)} at {format_seconds(x)}: {format_tick(round(y, 2))} "
                                f"{escape(unit)}</title></circle>")
     for x, y, label, color, dash in legend:
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
