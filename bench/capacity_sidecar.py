@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from sidecar.redis_server import free_port  # noqa: E402
+from suite.children import free_port  # noqa: E402
 
 
 def healthy(url: str) -> bool:

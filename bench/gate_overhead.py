@@ -31,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sidecar.redis_server import free_port  # noqa: E402
 from slo.recorder import RequestRecorder  # noqa: E402
 from suite.__main__ import wait_healthy  # noqa: E402
+from suite.children import free_port  # noqa: E402
 
 
 def locust_run(url: str, gate: bool, seconds: int, users: int, out: Path) -> tuple[float, int]:

