@@ -65,8 +65,7 @@ class Interrupted(Exception):
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=os.environ.get("OSIRIS_URL"),
-                        help="a running sidecar (default: $OSIRIS_URL, else start the bundled one)")
+    parser.add_argument("--url", help="a running sidecar (default: $OSIRIS_URL, else start the bundled one)")
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS + ("mixed",), default=list(SCENARIOS))
     parser.add_argument("--out", type=Path, help=f"run folder (default: ./{RUNS_DIR}/<UTC timestamp>)")
     parser.add_argument("--stages", help="k6-style stages for every scenario, e.g. 5s:2,10s:2,2s:0")
@@ -356,5 +355,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"osiris-load run: {exc}", file=sys.stderr, flush=True)
         print(closing_line(EXIT_BAD_CONFIG), flush=True)
         return EXIT_BAD_CONFIG
-    args.out = out
+    args.out, args.url = out, args.url or os.environ.get("OSIRIS_URL")
     return MainJob(args).run()

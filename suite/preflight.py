@@ -75,11 +75,11 @@ def check_run(args: argparse.Namespace, environ: Mapping[str, str], out: Path) -
 
 
 def _check_target(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
-    if not args.url:
+    url, source = (args.url, "--url") if args.url else (environ.get("OSIRIS_URL"), "OSIRIS_URL")
+    if not url:
         return
-    source = "OSIRIS_URL" if args.url == environ.get("OSIRIS_URL") else "--url"
     try:
-        check_url(args.url, source)
+        check_url(url, source)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 
