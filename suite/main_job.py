@@ -102,7 +102,7 @@ def health_problem(url: str) -> tuple[str | None, bool]:
         if isinstance(reason, ssl.SSLCertVerificationError):
             return f"its TLS certificate does not verify ({reason.verify_message})", True
         if isinstance(reason, ConnectionRefusedError):
-            return "connection refused (nothing listens there yet)", False
+            return "connection refused: nothing listens there (yet)", False
         if isinstance(reason, TimeoutError):
             return f"no answer within {HEALTH_TIMEOUT_S:g}s", False
         return str(getattr(reason, "strerror", None) or reason), False
@@ -132,7 +132,7 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, timeout_s: floa
         if now >= deadline:
             raise RuntimeError(f"{url} was not healthy after {timeout_s:.0f}s ({why})")
         if now >= say_at:
-            print(f"osiris-load: waiting for {what} ({url}/health): {why} [{now - start:.0f}s of {timeout_s:.0f}s]",
+            print(f"osiris-load: waiting for {what} at {url}/health: {why} [{now - start:.0f}s of {timeout_s:.0f}s]",
                   file=sys.stderr, flush=True)
             say_at += WAIT_SAY_EVERY_S
         time.sleep(0.25)

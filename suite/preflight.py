@@ -102,15 +102,19 @@ def check_out_dir(path: Path, source: str) -> None:
 
 def _check_slo(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
     """The SLO file each scenario's gate loads (``--slo-file``, else ``OSIRIS_SLO_FILE``, else the
-    default) and the rows ``OSIRIS_SLO_ROWS`` names in it."""
+    default) and the rows ``OSIRIS_SLO_ROWS`` names in it; an environment variable is named."""
+    from_env = not args.slo_file and bool(environ.get(ENV_VAR["slo_file"]))
     path = args.slo_file or environ.get(ENV_VAR["slo_file"]) or str(DEFAULT_TABLE_PATH)
     try:
         table = load_table(path)
-        rows = requested_rows(environ.get(ENV_VAR["slo_rows"]))
+    except SloFileError as exc:
+        raise ConfigError(f"{exc} (from {ENV_VAR['slo_file']})" if from_env else str(exc)) from None
+    rows = requested_rows(environ.get(ENV_VAR["slo_rows"]))
+    try:
         if rows:
             table.select(rows)
     except SloFileError as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(f"{ENV_VAR['slo_rows']}={environ[ENV_VAR['slo_rows']]!r}: {exc}") from None
 
 
 def _check_load_shape(args: argparse.Namespace, environ: Mapping[str, str]) -> None:

@@ -104,8 +104,8 @@ def test_a_typo_in_the_slo_file_is_said_before_any_wait_for_the_target(door: Doo
 
 @pytest.mark.parametrize(("args", "env", "fragments"), [
     (["--stages", "10x:5"], {}, ["bad --stages value '10x:5': stage 1 '10x:5': bad duration '10x'"]),
-    ([], {"OSIRIS_SLO_FILE": "missing.toml"}, ["missing.toml: SLO file not found"]),
-    ([], {"OSIRIS_SLO_ROWS": "helth"}, ["no row called 'helth' (did you mean 'health'?)"]),
+    ([], {"OSIRIS_SLO_FILE": "missing.toml"}, ["missing.toml: SLO file not found (from OSIRIS_SLO_FILE)"]),
+    ([], {"OSIRIS_SLO_ROWS": "helth"}, ["OSIRIS_SLO_ROWS='helth': ", "no row called 'helth' (did you mean 'health'?)"]),
     ([], {"OSIRIS_RATE_STAGES": "10s:x"}, ["bad --rate-stages value '10s:x'", "OSIRIS_RATE_STAGES='10s:x'"]),
     (["--stages", "5s:2"], {"OSIRIS_RATE_STAGES": "5s:2"}, ["--stages 5s:2 ramps users"]),
     ([], {"OSIRIS_RATE_STAGES": "5s:2", "OSIRIS_MAX_VUS": "0"}, ["--max-vus must be a whole number", "'0'"]),
@@ -234,7 +234,7 @@ def test_waiting_says_what_it_waits_for_and_why(unavailable_url: str, capsys: py
         with pytest.raises(RuntimeError, match=f"was not healthy after 0s \\({why}"):
             wait_healthy(url, None, 0.3, "the target")
         said = capsys.readouterr().err.splitlines()
-        assert said and said[0].startswith(f"osiris-load: waiting for the target ({url}/health): {why}"), said
+        assert said and said[0].startswith(f"osiris-load: waiting for the target at {url}/health: {why}"), said
 
 
 def test_a_name_that_does_not_resolve_ends_the_wait_at_once_with_exit_3(tmp_path: Path) -> None:
