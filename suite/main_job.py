@@ -36,9 +36,10 @@ from types import FrameType
 from typing import IO, Any
 
 import locustfiles
+from locustfiles import check_url
 from slo.verdict import EXIT_BAD_CONFIG, EXIT_INCONCLUSIVE, EXIT_SLO_FAILED
 from suite.children import free_port, start_child, stop_children
-from suite.preflight import ConfigError, check_run
+from suite.preflight import ConfigError, check_run, target_url
 
 SCENARIOS = ("read_heavy", "sidecar_load", "propose_trade")
 EXIT_TARGET_DOWN = 3
@@ -355,5 +356,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"osiris-load run: {exc}", file=sys.stderr, flush=True)
         print(closing_line(EXIT_BAD_CONFIG), flush=True)
         return EXIT_BAD_CONFIG
-    args.out, args.url = out, args.url or os.environ.get("OSIRIS_URL")
+    url = target_url(args, os.environ)[0]
+    args.out, args.url = out, check_url(url) if url else None  # checked: its normal form (no trailing /)
     return MainJob(args).run()

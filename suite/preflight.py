@@ -36,7 +36,7 @@ from openmodel.stages import StagesError
 from slo.gate_options import ENV_VAR, check_gate_env, requested_rows
 from slo.table import DEFAULT_TABLE_PATH, SloFileError, load_table
 
-__all__ = ["ConfigError", "check_out_dir", "check_run", "locustfile_of"]
+__all__ = ["ConfigError", "check_out_dir", "check_run", "locustfile_of", "target_url"]
 
 RUN_TIME_ENV = "LOCUST_RUN_TIME"
 """Locust's own ``-t`` as an environment variable: the one way to give ``osiris-load run``'s scenarios one."""
@@ -74,9 +74,17 @@ def check_run(args: argparse.Namespace, environ: Mapping[str, str], out: Path) -
             raise ConfigError(f"{exc} {PROMPTS_HINT}") from None
 
 
+def target_url(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str | None, str]:
+    """The target ``run`` uses and where it comes from: ``--url``, else ``OSIRIS_URL`` (blank: unset,
+    as the locustfiles read it), else None (the bundled sidecar)."""
+    if args.url:
+        return args.url, "--url"
+    return environ.get("OSIRIS_URL", "").strip() or None, "OSIRIS_URL"
+
+
 def _check_target(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
-    url, source = (args.url, "--url") if args.url else (environ.get("OSIRIS_URL"), "OSIRIS_URL")
-    if not url:
+    url, source = target_url(args, environ)
+    if url is None:
         return
     try:
         check_url(url, source)
