@@ -35,11 +35,10 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-import locustfiles
 from locustfiles import check_url
 from slo.verdict import EXIT_BAD_CONFIG, EXIT_INCONCLUSIVE, EXIT_SLO_FAILED
 from suite.children import free_port, start_child, stop_children
-from suite.preflight import ConfigError, check_run, target_url
+from suite.preflight import ConfigError, check_run, locustfile_of, target_url
 
 SCENARIOS = ("read_heavy", "sidecar_load", "propose_trade")
 EXIT_TARGET_DOWN = 3
@@ -202,7 +201,7 @@ class MainJob:
         return url, proc
 
     def locust_command(self, name: str, url: str, out: Path) -> list[str]:
-        locustfile = Path(locustfiles.__file__).parent / f"{name}.py"
+        locustfile = locustfile_of(name)
         command = [sys.executable, "-m", "locust", "-f", f"{locustfile},{PROGRESS_PLUGIN}", "--headless", "--host", url,
                    "--csv", str(out / name), "--csv-full-history", "--only-summary",
                    "--html", str(out / f"{name}_locust.html"),
