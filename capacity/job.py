@@ -22,7 +22,6 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import locustfiles
 from capacity.html import write_capacity_html
 from capacity.model import CapacityReport, ProbeResult
 from capacity.plan import plan_needs, scenario_rows
@@ -36,6 +35,7 @@ from slo.verdict import EXIT_BAD_CONFIG, EXIT_CAPACITY_ABOVE_MAX, EXIT_CAPACITY_
 from slo.windows import WindowMarks
 from suite.children import stop_children
 from suite.main_job import EXIT_TARGET_DOWN, RUNS_DIR, SCENARIOS, Interrupted, MainJob, default_run_dir
+from suite.preflight import locustfile_of
 
 __all__ = ["EXIT_CODES_HELP", "add_capacity_arguments", "run_capacity"]
 
@@ -88,7 +88,7 @@ def add_capacity_arguments(parser: argparse.ArgumentParser) -> None:
 def resolve_locustfile(scenario: str) -> Path:
     """A scenario's locustfile, or a given locustfile path; :class:`ValueError` says what is known."""
     if scenario in SCENARIO_NAMES:
-        return Path(locustfiles.__file__).parent / f"{scenario}.py"
+        return locustfile_of(scenario)
     path = Path(scenario)
     if path.suffix == ".py" and path.is_file():
         return path.resolve()

@@ -4,21 +4,28 @@ Run one with ``locust -f locustfiles/<scenario>.py``.
 
 This package ``__init__`` deliberately imports nothing from Locust: importing ``locust``
 monkey-patches the whole process with gevent, which tools and test processes that only need the
-stages parser (``locustfiles.stages``) or the prompts loader below must not suffer.  That is why
-the pure prompts loader lives here rather than in ``locustfiles.common`` (which re-exports it).
+stages parser (``locustfiles.stages``) or the rules below must not suffer.  That is why the pure
+rules the locustfiles apply when they are imported (the prompts file, ``OSIRIS_SHAPE``,
+``OSIRIS_URL``) live here rather than in ``locustfiles.common`` (which applies them): ``osiris-load
+run`` applies the same functions before it starts anything (``suite.preflight``).
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
-from collections.abc import Mapping
+import urllib.parse
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_PROMPTS_PATH", "PromptsError", "load_prompts", "prompts_path"]
+__all__ = ["DEFAULT_PROMPTS_PATH", "PROMPTS_HINT", "PromptsError", "check_url", "load_prompts", "loads_prompts",
+           "prompts_path", "shape_switch"]
 
 DEFAULT_PROMPTS_PATH = Path(__file__).with_name("prompts.json")
+PROMPTS_HINT = "(set OSIRIS_PROMPTS to use another file)"
+"""Said after a prompts file's problem, wherever it is reported."""
 
 
 class PromptsError(Exception):
@@ -81,3 +88,69 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "array"
     return "object"
+
+
+def loads_prompts(locustfile: str | os.PathLike[str]) -> bool:
+    """Whether importing ``locustfile`` loads the prompts file: it calls ``load_prompts_or_exit``, or
+    imports a sibling locustfile that does (``mixed.py`` imports ``propose_trade.py``). Read with
+    :mod:`ast`, without importing it (that would import Locust)."""
+    path = Path(locustfile)
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "load_prompts_or_exit" and isinstance(node.ctx, ast.Load):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(f"{__name__}."):
+            sibling = path.with_name(node.module.rsplit(".", 1)[1] + ".py")
+            if sibling != path and sibling.name != "common.py" and loads_prompts(sibling):
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------------
+# OSIRIS_SHAPE / --no-shape
+# --------------------------------------------------------------------------------------------------
+
+_SHAPE_OFF = {"off", "0", "false", "no"}
+_SHAPE_ON = {"", "on", "1", "true", "yes"}
+
+
+def shape_switch(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
+    """Whether a locustfile defines its stages shape: not with ``--no-shape`` in ``argv`` or
+    ``OSIRIS_SHAPE=off``; :class:`ValueError` for an ``OSIRIS_SHAPE`` that is neither on nor off."""
+    if "--no-shape" in argv:
+        return False
+    value = environ.get("OSIRIS_SHAPE", "").strip().lower()
+    if value in _SHAPE_OFF:
+        return False
+    if value in _SHAPE_ON:
+        return True
+    raise ValueError(f"OSIRIS_SHAPE must be 'on' or 'off', got {value!r}")
+
+
+# --------------------------------------------------------------------------------------------------
+# The target: OSIRIS_URL (and osiris-load's --url)
+# --------------------------------------------------------------------------------------------------
+
+
+def check_url(url: str, source: str = "OSIRIS_URL") -> str:
+    """``url`` without a trailing slash, if it can name a target (``http(s)://host[:port][/prefix]``);
+    :class:`ValueError` naming ``source`` and what is wrong otherwise (``localhost:8000`` without its
+    scheme, a port that is not a number, a query string...)."""
+    text = url.strip()
+    try:
+        parts = urllib.parse.urlsplit(text)
+        port = parts.port  # raises ValueError when it is not a number in 0..65535
+    except ValueError as exc:
+        raise ValueError(f"{source} {url!r} is not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{source} {url!r} must start with http:// or https:// (e.g. http://localhost:8000)")
+    if not parts.hostname:
+        raise ValueError(f"{source} {url!r} names no host (e.g. http://localhost:8000)")
+    if port == 0:
+        raise ValueError(f"{source} {url!r}: port 0 is not a port to connect to")
+    if parts.query or parts.fragment:
+        raise ValueError(f"{source} {url!r}: a target is scheme://host[:port][/path], without ?query or #fragment")
+    return text.rstrip("/")

@@ -27,7 +27,7 @@ from locust import FastHttpUser, events
 from locust.exception import StopTest, StopUser
 
 import slo_locust  # noqa: F401  (registers the SLO gate)
-from locustfiles import PromptsError, load_prompts, prompts_path
+from locustfiles import PROMPTS_HINT, PromptsError, check_url, load_prompts, prompts_path, shape_switch
 from locustfiles.open_model import (
     OpenModelError,
     attach_start_form,
@@ -36,8 +36,10 @@ from locustfiles.open_model import (
     install,
     new_iteration_context,
 )
+from locustfiles.stages import STAGES_ENV, stages_option
+from openmodel.config import OPTION_ENV
 from openmodel.schedule import ARRIVALS
-from openmodel.stages import StagesError, format_stages, parse_stages
+from openmodel.stages import StagesError, format_stages
 from sidecar.contract import load_proposal_schema
 
 logger = logging.getLogger("osiris.locustfiles")
@@ -105,7 +107,7 @@ def load_prompts_or_exit(path: str | os.PathLike[str] | None = None) -> list[str
     try:
         return load_prompts(target)
     except PromptsError as exc:
-        sys.stderr.write(f"osiris-load: {exc} (set OSIRIS_PROMPTS to use another file)\n")
+        sys.stderr.write(f"osiris-load: {exc} {PROMPTS_HINT}\n")
         sys.stderr.flush()
         raise SystemExit(2) from None
 
@@ -114,28 +116,19 @@ def load_prompts_or_exit(path: str | os.PathLike[str] | None = None) -> list[str
 # Turning the stages shape off
 # --------------------------------------------------------------------------------------------------
 
-_SHAPE_OFF = {"off", "0", "false", "no"}
-_SHAPE_ON = {"", "on", "1", "true", "yes"}
-
-
 def shape_enabled(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> bool:
-    """Whether the locustfile should define its stages shape.
+    """Whether the locustfile should define its stages shape (``locustfiles.shape_switch``; a bad
+    ``OSIRIS_SHAPE`` is one line and exit 2).
 
     Locust imports the locustfile *before* it parses options and picks up any shape class it
     finds, so the only way to give ``-u/-r/-t`` and the web UI's own controls back is not to
     define the class at all; hence this looks at ``sys.argv`` and ``OSIRIS_SHAPE`` at import.
     """
-    argv = sys.argv[1:] if argv is None else argv
-    environ = os.environ if environ is None else environ
-    if "--no-shape" in argv:
-        return False
-    value = environ.get("OSIRIS_SHAPE", "").strip().lower()
-    if value in _SHAPE_OFF:
-        return False
-    if value in _SHAPE_ON:
-        return True
-    sys.stderr.write(f"osiris-load: OSIRIS_SHAPE must be 'on' or 'off', got {value!r}\n")
-    raise SystemExit(2)
+    try:
+        return shape_switch(sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ)
+    except ValueError as exc:
+        sys.stderr.write(f"osiris-load: {exc}\n")
+        raise SystemExit(2) from None
 
 
 SHAPE_ENABLED: bool = shape_enabled()
@@ -368,7 +361,7 @@ def _add_options(parser: Any, **_kwargs: Any) -> None:
         "--stages",
         type=str,
         default=_ui_default_stages,
-        env_var="OSIRIS_STAGES",
+        env_var=STAGES_ENV,
         include_in_web_ui=SHAPE_ENABLED,
         help="k6-style stages, <duration>:<users>,... e.g. 10s:5,30s:5,5s:0 (default: the scenario's own). "
         "Each stage ramps linearly from the previous target (starting at 0).",
@@ -377,7 +370,7 @@ def _add_options(parser: Any, **_kwargs: Any) -> None:
         "--arrival-rate",
         type=str,
         default=None,
-        env_var="OSIRIS_ARRIVAL_RATE",
+        env_var=OPTION_ENV["arrival_rate"],
         include_in_web_ui=SHAPE_ENABLED,
         help="Open model: start this many scenario iterations per second across all workers (e.g. 20 or "
         "0.5), whatever the target does; latencies are corrected for late starts (docs/open-model.md). "
@@ -387,7 +380,7 @@ def _add_options(parser: Any, **_kwargs: Any) -> None:
         "--rate-stages",
         type=str,
         default=None,
-        env_var="OSIRIS_RATE_STAGES",
+        env_var=OPTION_ENV["rate_stages"],
         include_in_web_ui=SHAPE_ENABLED,
         help="Open model with ramps of the rate, k6 ramping-arrival-rate style: <duration>:<iterations/s>,... "
         "e.g. 10s:2,30s:5,5s:0 (each stage ramps from the previous target, starting at 0). Sets the "
@@ -397,7 +390,7 @@ def _add_options(parser: Any, **_kwargs: Any) -> None:
         "--arrivals",
         choices=ARRIVALS,
         default=ARRIVALS[0],
-        env_var="OSIRIS_ARRIVALS",
+        env_var=OPTION_ENV["arrivals"],
         include_in_web_ui=SHAPE_ENABLED,
         help="Open model: poisson (random, exponential gaps; default) or constant (evenly spaced) arrivals.",
     )
@@ -405,7 +398,7 @@ def _add_options(parser: Any, **_kwargs: Any) -> None:
         "--max-vus",
         type=str,
         default=None,
-        env_var="OSIRIS_MAX_VUS",
+        env_var=OPTION_ENV["max_vus"],
         include_in_web_ui=SHAPE_ENABLED,
         help="Open model: users available to run iterations, across all workers (default max(10, ceil(4 x "
         "peak rate))). When all are busy, due iterations wait and start late; past 10 s worth of waiting "
@@ -415,7 +408,7 @@ def _add_options(parser: Any, **_kwargs: Any) -> None:
         "--arrival-seed",
         type=str,
         default=None,
-        env_var="OSIRIS_ARRIVAL_SEED",
+        env_var=OPTION_ENV["arrival_seed"],
         include_in_web_ui=False,
         help="Open model: seed of the poisson arrivals (default: a fresh random schedule each run).",
     )
@@ -454,7 +447,10 @@ def _on_init(environment: Any, **kwargs: Any) -> None:
         if OSIRIS_URL and environment.host != OSIRIS_URL:
             logger.info("--host %s overrides OSIRIS_URL=%s", environment.host, OSIRIS_URL)
     elif OSIRIS_URL:
-        environment.host = OSIRIS_URL
+        try:
+            environment.host = check_url(OSIRIS_URL)
+        except ValueError as exc:
+            _fail_startup(str(exc))
 
     if options is None:  # Locust used as a library: nothing to validate
         return
@@ -491,18 +487,18 @@ def _on_init(environment: Any, **kwargs: Any) -> None:
         return
 
     text = stages_value if isinstance(stages_value, str) and stages_value.strip() else shape.default_stages
+    if not stages_value:
+        source = f"{type(shape).__name__}.default_stages"
+    elif any(arg == "--stages" or arg.startswith("--stages=") for arg in sys.argv[1:]):
+        source = "--stages"
+    elif os.environ.get(STAGES_ENV):
+        source = STAGES_ENV
+    else:
+        source = "stages (config file)"
     try:
-        stages = parse_stages(text)
+        stages = stages_option(text, source)
     except StagesError as exc:
-        if not stages_value:
-            source = f"{type(shape).__name__}.default_stages"
-        elif any(arg == "--stages" or arg.startswith("--stages=") for arg in sys.argv[1:]):
-            source = "--stages"
-        elif os.environ.get("OSIRIS_STAGES"):
-            source = "OSIRIS_STAGES"
-        else:
-            source = "stages (config file)"
-        _fail_startup(f"bad {source} value {text!r}: {exc}")
+        _fail_startup(str(exc))
         return
     options.stages = text
     _ui_default_stages = text

@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover - only for type checkers
     from locust import LoadTestShape
 
 __all__ = [
+    "STAGES_ENV",
     "Stage",
     "StagesError",
     "parse_duration",
@@ -48,11 +49,25 @@ __all__ = [
     "common_options_given",
     "common_options_stages",
     "describe_plan",
+    "stages_option",
     "steady_end_s",
     "StagesShape",  # noqa: F822  (created lazily by the module __getattr__ below)
 ]
 
 logger = logging.getLogger("osiris.locustfiles.stages")
+
+STAGES_ENV = "OSIRIS_STAGES"
+"""The environment variable of ``--stages`` (Locust's parser reads it; so does ``osiris-load run``)."""
+
+
+def stages_option(text: str, source: str) -> list[Stage]:
+    """The stages a ``--stages`` value asks for; :class:`StagesError` naming ``source`` (the flag, the
+    environment variable or the default it came from) and the bad part. The locustfiles' init and
+    ``osiris-load run``'s preflight both call it: one rule, one message."""
+    try:
+        return parse_stages(text)
+    except StagesError as exc:
+        raise StagesError(f"bad {source} value {text!r}: {exc}") from None
 
 
 def _toward_start(start: int, end: int, fraction: float) -> int:

@@ -72,6 +72,7 @@ from openmodel.counts import ITERATION_KEY, LATE_TOLERANCE_S, ArrivalCounts, Cou
 from slo.confidence import DEFAULT_CONFIDENCE, AlphaSpending, check_confidence, load_quantiles
 from slo.evaluate import POLICIES, abort_triggers, attach_open_model, conclude, evaluate, plan_for
 from slo.formatting import format_summary
+from slo.gate_options import ENV_VAR
 from slo.recorder import RecorderPlan, RequestRecorder
 from slo.table import DEFAULT_TABLE_PATH, SloFileError, SloTable, parse_duration
 from slo.verdict import (
@@ -106,33 +107,33 @@ log = logging.getLogger("osiris.slo")
 @events.init_command_line_parser.add_listener
 def add_arguments(parser: Any) -> None:
     group = parser  # Locust's own parser: argument groups drop include_in_web_ui
-    group.add_argument("--slo-file", default=str(DEFAULT_TABLE_PATH), env_var="OSIRIS_SLO_FILE",
+    group.add_argument("--slo-file", default=str(DEFAULT_TABLE_PATH), env_var=ENV_VAR["slo_file"],
                        include_in_web_ui=True, help="TOML SLO table to judge the run against (default: the guide's)")
-    group.add_argument("--slo-rows", default="", env_var="OSIRIS_SLO_ROWS", include_in_web_ui=True,
+    group.add_argument("--slo-rows", default="", env_var=ENV_VAR["slo_rows"], include_in_web_ui=True,
                        help="comma-separated rows of the SLO table to judge (default: the rows the locustfile's "
                             "users declare in slo_rows, else all)")
-    group.add_argument("--slo-strict", action="store_true", default=False, env_var="OSIRIS_SLO_STRICT",
+    group.add_argument("--slo-strict", action="store_true", default=False, env_var=ENV_VAR["slo_strict"],
                        include_in_web_ui=True, help="a row whose requests never ran fails the run")
     group.add_argument("--slo-allow-lost-workers", action="store_true", default=False,
-                       env_var="OSIRIS_SLO_ALLOW_LOST_WORKERS", include_in_web_ui=True,
+                       env_var=ENV_VAR["slo_allow_lost_workers"], include_in_web_ui=True,
                        help="judge on the data received even if a worker was lost (default: a lost worker fails)")
-    group.add_argument("--slo-confidence", default=str(DEFAULT_CONFIDENCE), env_var="OSIRIS_SLO_CONFIDENCE",
+    group.add_argument("--slo-confidence", default=str(DEFAULT_CONFIDENCE), env_var=ENV_VAR["slo_confidence"],
                        include_in_web_ui=True,
                        help="confidence of each end of a threshold's interval (0.5 < C < 1; 0 turns intervals "
                             "off: point estimates only, as k6). Default 0.95")
-    group.add_argument("--slo-inconclusive", default="estimate", choices=POLICIES, env_var="OSIRIS_SLO_INCONCLUSIVE",
+    group.add_argument("--slo-inconclusive", default="estimate", choices=POLICIES, env_var=ENV_VAR["slo_inconclusive"],
                        include_in_web_ui=True,
                        help="exit code of an INCONCLUSIVE run: estimate (the point estimate decides, as k6; "
                             "default), fail (exit 98), pass (exit 0)")
-    group.add_argument("--slo-until-settled", default="", env_var="OSIRIS_SLO_UNTIL_SETTLED", include_in_web_ui=True,
+    group.add_argument("--slo-until-settled", default="", env_var=ENV_VAR["slo_until_settled"], include_in_web_ui=True,
                        help="keep the last non-zero stage going until every threshold is settled or this much "
                             "longer has passed (e.g. 5m); needs a stages shape")
-    group.add_argument("--slo-window", type=float, default=DEFAULT_WINDOW_S, env_var="OSIRIS_SLO_WINDOW",
+    group.add_argument("--slo-window", type=float, default=DEFAULT_WINDOW_S, env_var=ENV_VAR["slo_window"],
                        include_in_web_ui=False,
                        help="seconds per time window whose counts widen intervals for dependence (0: off)")
-    group.add_argument("--slo-eval-interval", type=float, default=2.0, env_var="OSIRIS_SLO_EVAL_INTERVAL",
+    group.add_argument("--slo-eval-interval", type=float, default=2.0, env_var=ENV_VAR["slo_eval_interval"],
                        include_in_web_ui=False, help="seconds between live evaluations (abort-on-fail)")
-    group.add_argument("--slo-final-wait", type=float, default=10.0, env_var="OSIRIS_SLO_FINAL_WAIT",
+    group.add_argument("--slo-final-wait", type=float, default=10.0, env_var=ENV_VAR["slo_final_wait"],
                        include_in_web_ui=False,
                        help="master: seconds beyond --stop-timeout to wait for each worker's final results")
 

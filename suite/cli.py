@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="the main job: start the sidecar (unless --url), run the scenarios, judge",
                          description="Start the bundled sidecar (unless --url/OSIRIS_URL), run the scenarios "
                                      "headless, judge the SLOs, write reports; exit 0 pass, 99 SLO failed, "
-                                     "3 target down, 130/143 interrupted.")
+                                     "2 bad input (checked before anything starts), 3 target down, 130/143 "
+                                     "interrupted.")
     add_run_arguments(run)
     from capacity.job import EXIT_CODES_HELP, add_capacity_arguments
 

@@ -19,24 +19,36 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import http.client
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-import locustfiles
+from locustfiles import check_url
 from slo.verdict import EXIT_BAD_CONFIG, EXIT_INCONCLUSIVE, EXIT_SLO_FAILED
 from suite.children import free_port, start_child, stop_children
+from suite.preflight import ConfigError, check_run, locustfile_of, target_url
 
 SCENARIOS = ("read_heavy", "sidecar_load", "propose_trade")
 EXIT_TARGET_DOWN = 3
+"""The target never became healthy, or waiting for it cannot help (its name does not resolve)."""
+TARGET_WAIT_S = 30.0
+"""How long ``--url``'s target gets to answer /health (the bundled sidecar: ``--startup-timeout``)."""
+WAIT_SAY_EVERY_S = 5.0
+HEALTH_TIMEOUT_S = 2.0
+NO_SUCH_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+"""getaddrinfo's answers for a name that does not exist (not a lookup that may work next time)."""
 RUNS_DIR = "osiris-runs"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PROGRESS_PLUGIN = Path(__file__).with_name("progress_plugin.py")
@@ -53,8 +65,7 @@ class Interrupted(Exception):
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default=os.environ.get("OSIRIS_URL"),
-                        help="a running sidecar (default: $OSIRIS_URL, else start the bundled one)")
+    parser.add_argument("--url", help="a running sidecar (default: $OSIRIS_URL, else start the bundled one)")
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS + ("mixed",), default=list(SCENARIOS))
     parser.add_argument("--out", type=Path, help=f"run folder (default: ./{RUNS_DIR}/<UTC timestamp>)")
     parser.add_argument("--stages", help="k6-style stages for every scenario, e.g. 5s:2,10s:2,2s:0")
@@ -71,23 +82,60 @@ def default_run_dir(now: dt.datetime | None = None) -> Path:
     return Path.cwd() / RUNS_DIR / stamp
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, timeout_s: float) -> None:
-    """Poll /health until 200; fail fast if the sidecar process exits."""
-    deadline = time.monotonic() + timeout_s
-    last = "no answer"
-    while time.monotonic() < deadline:
+def health_problem(url: str) -> tuple[str | None, bool]:
+    """Why ``url``'s ``/health`` does not answer 200 now (None when it does), and whether waiting
+    cannot help: a name that does not resolve, a TLS certificate that does not verify."""
+    host = urllib.parse.urlsplit(url).hostname or url
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=HEALTH_TIMEOUT_S) as response:
+            if response.status == 200:
+                return None, False
+            return f"/health answered HTTP {response.status}", False
+    except urllib.error.HTTPError as exc:
+        return f"/health answered HTTP {exc.code} {exc.reason}", False
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, socket.gaierror):
+            if reason.errno in NO_SUCH_NAME:
+                return f"the name {host!r} does not resolve (DNS: {reason.strerror})", True
+            return f"DNS lookup of {host!r} failed ({reason.strerror})", False
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            return f"its TLS certificate does not verify ({reason.verify_message})", True
+        if isinstance(reason, ConnectionRefusedError):
+            return "connection refused: nothing listens there (yet)", False
+        if isinstance(reason, TimeoutError):
+            return f"no answer within {HEALTH_TIMEOUT_S:g}s", False
+        return str(getattr(reason, "strerror", None) or reason), False
+    except TimeoutError:
+        return f"no answer within {HEALTH_TIMEOUT_S:g}s", False
+    except (OSError, http.client.HTTPException) as exc:
+        return f"{type(exc).__name__}: {exc}", False
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, timeout_s: float, what: str | None = None) -> None:
+    """Poll /health until 200, saying on stderr what it waits for and why every few seconds
+    (:data:`WAIT_SAY_EVERY_S`); :class:`RuntimeError` when the sidecar process exits, when waiting
+    cannot help (:func:`health_problem`), or after ``timeout_s``."""
+    what = what or url
+    start = time.monotonic()
+    deadline = start + timeout_s
+    say_at = start
+    while True:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"the sidecar exited with code {proc.returncode} before it was healthy")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except urllib.error.HTTPError as exc:
-            last = f"/health answered {exc.code}"
-        except OSError as exc:
-            last = str(exc)
+        why, hopeless = health_problem(url)
+        if why is None:
+            return
+        if hopeless:
+            raise RuntimeError(f"{url}: {why}; waiting cannot help")
+        now = time.monotonic()
+        if now >= deadline:
+            raise RuntimeError(f"{url} was not healthy after {timeout_s:.0f}s ({why})")
+        if now >= say_at:
+            print(f"osiris-load: waiting for {what} at {url}/health: {why} [{now - start:.0f}s of {timeout_s:.0f}s]",
+                  file=sys.stderr, flush=True)
+            say_at += WAIT_SAY_EVERY_S
         time.sleep(0.25)
-    raise RuntimeError(f"{url} was not healthy after {timeout_s:.0f}s ({last})")
 
 
 class _Forwarder(threading.Thread):
@@ -153,7 +201,7 @@ class MainJob:
         return url, proc
 
     def locust_command(self, name: str, url: str, out: Path) -> list[str]:
-        locustfile = Path(locustfiles.__file__).parent / f"{name}.py"
+        locustfile = locustfile_of(name)
         command = [sys.executable, "-m", "locust", "-f", f"{locustfile},{PROGRESS_PLUGIN}", "--headless", "--host", url,
                    "--csv", str(out / name), "--csv-full-history", "--only-summary",
                    "--html", str(out / f"{name}_locust.html"),
@@ -208,7 +256,10 @@ class MainJob:
         if not url:
             url, sidecar = self.start_sidecar()
         try:
-            wait_healthy(url, sidecar, args.startup_timeout if sidecar else 30.0)
+            if sidecar is None:
+                wait_healthy(url, None, TARGET_WAIT_S, "the target (--url/OSIRIS_URL)")
+            else:
+                wait_healthy(url, sidecar, args.startup_timeout, "the bundled sidecar")
         except RuntimeError as exc:
             print(f"{prog}: the target is not usable: {exc}", file=sys.stderr)
             return None
@@ -217,6 +268,7 @@ class MainJob:
     def _run(self, out: Path) -> int:
         url = self.reach_target("osiris-load")
         if url is None:
+            print(closing_line(EXIT_TARGET_DOWN))
             return EXIT_TARGET_DOWN
         codes = {name: self.run_scenario(name, url, out) for name in self.args.scenarios}
         self.stop_all()  # the sidecar is not needed for the reports
@@ -281,9 +333,28 @@ def finish(out: Path, codes: dict[str, int]) -> int:
     if closing:
         print("\n=== How sure (each threshold: settled, or what would settle it)")
         print("\n".join(closing))
-    print(f"Reports: {out}\nOverall: {'PASS' if code == 0 else 'FAIL'} (exit code {code})")
+    print(f"Reports: {out}\n{closing_line(code)}")
     return code
 
 
+def closing_line(code: int) -> str:
+    """The run's last line: FAIL and INCONCLUSIVE are the gate's verdicts; any other non-zero code
+    (bad configuration, the target down, Locust's own errors) is an ERROR, never a FAIL."""
+    word = {0: "PASS", EXIT_SLO_FAILED: "FAIL", EXIT_INCONCLUSIVE: "INCONCLUSIVE"}.get(code, "ERROR")
+    return f"Overall: {word} (exit code {code})"
+
+
 def run(args: argparse.Namespace) -> int:
+    """Check every input first (``suite.preflight``): a bad one is one line and exit 2, with nothing
+    started or waited for; then the job."""
+    args.scenarios = list(dict.fromkeys(args.scenarios))  # a scenario named twice runs once
+    out = args.out or default_run_dir()
+    try:
+        check_run(args, os.environ, out)
+    except ConfigError as exc:
+        print(f"osiris-load run: {exc}", file=sys.stderr, flush=True)
+        print(closing_line(EXIT_BAD_CONFIG), flush=True)
+        return EXIT_BAD_CONFIG
+    url = target_url(args, os.environ)[0]
+    args.out, args.url = out, check_url(url) if url else None  # checked: its normal form (no trailing /)
     return MainJob(args).run()

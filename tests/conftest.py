@@ -12,7 +12,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -32,6 +34,28 @@ LOCUSTFILES = ROOT / "locustfiles"
 # every /metrics answered 500 (a failing run fails whatever few requests it makes; a rate could let all pass).
 FAULT_LATENCY_MS = {"/generate": 900.0}
 FAULT_ERROR_RATE = {"/metrics": 1.0}
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A known-answer HTTP server for a test, in a thread: quiet when a client drops its connection."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a run that stops mid-request closes its connection: nothing to report
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` served on a free loopback port, in a thread, while the block runs; yields its URL."""
+    server = QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.05) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import csv
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, serving
 from tests.test_gate_runs import run_locust, write
 from tests.verdict_files import read_verdict_rows
 
@@ -57,23 +57,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # a run that stops mid-request closes its connection: nothing to report
-
-
 @pytest.fixture(scope="module")
 def target() -> Iterator[str]:
-    server = _Server(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Handler) as url:
+        yield url
 
 
 def _run(target: str, tmp_path: Path, errors: int) -> tuple[int, dict[tuple[str, str], str], str]:

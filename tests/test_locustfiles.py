@@ -564,6 +564,9 @@ BAD_STAGES = [
 ]
 
 
+BAD_OSIRIS_URL = "127.0.0.1:8000"  # no scheme: every request would fail; refused at init instead
+
+
 @dataclass(frozen=True)
 class StartupRefusals:
     """Every bad-startup run of the module (each exits before any load, so they run side by side) and the
@@ -595,6 +598,9 @@ def startup_refusals(server_processes: dict[str, TestServer],
         scenario, workdir, args, env, prompts = jobs[key]
         return run_locust(scenario, workdir, *args, env=env), prompts
 
+    workdir = tmp_path_factory.mktemp("osiris-url")  # no --host: OSIRIS_URL names the target, and is checked
+    jobs[("osiris-url", 0)] = ("read_heavy", workdir, ["--stages", "0s:1,1s:1"], {"OSIRIS_URL": BAD_OSIRIS_URL}, None)
+
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = dict(zip(jobs, pool.map(one, jobs), strict=True))
     return StartupRefusals(results, good.requests())
@@ -618,6 +624,11 @@ def test_bad_stages_exit_2_before_any_load(
     result, _ = startup_refusals.results[(f"stages-{scenario}", case)]
     assert_clean_exit_2(result, *fragments)
     assert startup_refusals.received == []
+
+
+def test_an_osiris_url_without_scheme_exits_2_before_any_load(startup_refusals: StartupRefusals) -> None:
+    result, _ = startup_refusals.results[("osiris-url", 0)]
+    assert_clean_exit_2(result, f"OSIRIS_URL {BAD_OSIRIS_URL!r} must start with http:// or https://")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,249 @@
+"""``osiris-load run`` refuses bad input before it starts anything, and says it once.
+
+Each case runs the real front door (``suite.cli.main``, in this process: no interpreter start per
+case) with one bad input, and checks that it exits 2 with exactly one line naming the problem and
+``Overall: ERROR (exit code 2)``, that no process was started (every child of the job is a Python
+process: the sidecar, which starts Redis, and each Locust run; a ``sitecustomize`` on their
+``PYTHONPATH`` writes a line into a marker file the moment one starts), that nothing was waited for
+(the ``--url`` target is a listening socket that would see a connection) and that no run folder was
+made. One case runs the installed console script, where the marker also shows the job itself.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import psutil
+import pytest
+
+from locustfiles import loads_prompts
+from slo.table import DEFAULT_TABLE_PATH
+from suite import cli
+from suite.main_job import closing_line, wait_healthy
+from suite.preflight import locustfile_of
+from tests.conftest import ROOT, serving
+from tests.test_locustfiles import BAD_OSIRIS_URL, BAD_PROMPTS, BAD_STAGES, child_env
+
+FRONT_DOOR = Path(sys.executable).parent / "osiris-load"
+MARKER = 'import os, sys\nopen(os.environ["STARTED_LOG"], "a").write(" ".join(sys.argv) + "\\n")\n'
+
+
+@dataclass
+class Door:
+    """The front door in this process, with a listening target and a marker for started processes."""
+
+    tmp: Path
+    target: socket.socket
+    started_log: Path
+    capsys: pytest.CaptureFixture[str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.target.getsockname()[1]}"
+
+    def refuses(self, *args: str, url: bool = True) -> str:
+        """Run ``osiris-load run ARGS``; assert the refusal; return its one line."""
+        out = self.tmp / "run"
+        argv = ["run", *(["--url", self.url] if url else ["--startup-timeout", "5"]), *args]
+        if "--out" not in args:
+            argv += ["--out", str(out)]
+        before = {child.pid for child in psutil.Process().children()}
+        code = cli.main(argv)
+        captured = self.capsys.readouterr()
+        assert code == 2, captured
+        lines = captured.err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("osiris-load run: "), captured
+        assert captured.out == closing_line(2) + "\n" == "Overall: ERROR (exit code 2)\n", captured
+        assert "FAIL" not in captured.out + captured.err
+        assert not self.started_log.exists(), self.started_log.read_text()  # no sidecar, Redis or Locust
+        assert {child.pid for child in psutil.Process().children()} <= before
+        self.target.settimeout(0)
+        with pytest.raises(BlockingIOError):  # nobody connected to the target: nothing was waited for
+            self.target.accept()
+        assert not out.exists()
+        return lines[0]
+
+
+@pytest.fixture
+def door(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Door]:
+    for name in list(os.environ):
+        if name.startswith(("OSIRIS_", "LOCUST_")):
+            monkeypatch.delenv(name)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(MARKER, encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path / 'site'}{os.pathsep}{ROOT}")
+    monkeypatch.setenv("STARTED_LOG", str(tmp_path / "started.log"))
+    monkeypatch.chdir(tmp_path)
+    with socket.create_server(("127.0.0.1", 0)) as target:
+        yield Door(tmp_path, target, tmp_path / "started.log", capsys)
+
+
+def typo_table(folder: Path) -> Path:
+    """The user's default table with one character mistyped (the issue's ``p(95)<<400``)."""
+    path = folder / "slo.toml"
+    path.write_text(DEFAULT_TABLE_PATH.read_text(encoding="utf-8").replace("p(95)<400", "p(95)<<400", 1),
+                    encoding="utf-8")
+    return path
+
+
+def test_a_typo_in_the_slo_file_without_url_starts_no_sidecar(door: Door) -> None:
+    line = door.refuses("--slo-file", str(typo_table(door.tmp)), url=False)
+    assert "slo.toml: row 2 'health': threshold 'p(95)<<400': unknown operator '<<'" in line
+
+
+def test_a_typo_in_the_slo_file_is_said_before_any_wait_for_the_target(door: Door) -> None:
+    assert "threshold 'p(95)<<400'" in door.refuses("--slo-file", str(typo_table(door.tmp)))
+
+
+@pytest.mark.parametrize(("args", "env", "fragments"), [
+    (["--stages", "10x:5"], {}, ["bad --stages value '10x:5': stage 1 '10x:5': bad duration '10x'"]),
+    ([], {"OSIRIS_SLO_FILE": "missing.toml"}, ["missing.toml: SLO file not found (from OSIRIS_SLO_FILE)"]),
+    ([], {"OSIRIS_SLO_ROWS": "helth"}, ["OSIRIS_SLO_ROWS='helth': ", "no row called 'helth' (did you mean 'health'?)"]),
+    ([], {"OSIRIS_RATE_STAGES": "10s:x"}, ["bad --rate-stages value '10s:x'", "OSIRIS_RATE_STAGES='10s:x'"]),
+    (["--stages", "5s:2"], {"OSIRIS_RATE_STAGES": "5s:2"}, ["--stages 5s:2 ramps users"]),
+    ([], {"OSIRIS_RATE_STAGES": "5s:2", "OSIRIS_MAX_VUS": "0"}, ["--max-vus must be a whole number", "'0'"]),
+    ([], {"OSIRIS_RATE_STAGES": "5s:2", "OSIRIS_ARRIVALS": "poison"}, ["--arrivals must be one of"]),
+    ([], {"OSIRIS_RATE_STAGES": "5s:2", "OSIRIS_ARRIVAL_SEED": "x"}, ["--arrival-seed must be a whole number"]),
+    ([], {"OSIRIS_RATE_STAGES": "5s:2", "OSIRIS_ARRIVAL_RATE": "2"}, ["--arrival-rate and --rate-stages both"]),
+    ([], {"OSIRIS_ARRIVAL_RATE": "5"}, ["OSIRIS_ARRIVAL_RATE='5' runs until stopped", "OSIRIS_RATE_STAGES"]),
+    ([], {"OSIRIS_SHAPE": "off"}, ["OSIRIS_SHAPE='off'", "would run until stopped"]),
+    ([], {"OSIRIS_SLO_CONFIDENCE": "95"}, ["OSIRIS_SLO_CONFIDENCE '95'"]),
+    ([], {"OSIRIS_SLO_WINDOW": "5s"}, ["OSIRIS_SLO_WINDOW '5s': not a number"]),
+    ([], {"OSIRIS_SLO_UNTIL_SETTLED": "5 minutes"}, ["OSIRIS_SLO_UNTIL_SETTLED '5 minutes'"]),
+    ([], {"OSIRIS_SLO_INCONCLUSIVE": "fial"}, ["OSIRIS_SLO_INCONCLUSIVE 'fial': must be one of estimate"]),
+    ([], {"OSIRIS_SLO_STRICT": "ja"}, ["OSIRIS_SLO_STRICT 'ja'", "true, false"]),
+    (["--progress-every", "-1"], {}, ["--progress-every -1"]),
+    (["--startup-timeout", "0"], {}, ["--startup-timeout 0"]),
+])
+def test_each_bad_input_is_one_line_and_exit_2_with_nothing_started(
+    door: Door, monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str], fragments: list[str]
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    line = door.refuses(*args)
+    for fragment in fragments:
+        assert fragment in line, line
+
+
+@pytest.mark.parametrize(("url", "fragment"), [
+    ("localhost:8000", "OSIRIS_URL 'localhost:8000' must start with http:// or https://"),
+    (BAD_OSIRIS_URL, f"OSIRIS_URL {BAD_OSIRIS_URL!r} must start with http:// or https://"),
+    ("http://127.0.0.1:99999", "OSIRIS_URL 'http://127.0.0.1:99999' is not a URL (Port out of range"),
+    ("http://:8000", "names no host"),
+])
+def test_a_bad_target_url_is_refused_before_waiting(door: Door, monkeypatch: pytest.MonkeyPatch, url: str,
+                                                    fragment: str) -> None:
+    monkeypatch.setenv("OSIRIS_URL", url)
+    assert fragment in door.refuses(url=False)
+    assert f"--url {url!r}" in door.refuses("--url", url, url=False)
+
+
+def test_an_unusable_run_folder_is_refused(door: Door) -> None:
+    a_file = door.tmp / "a-file"
+    a_file.write_text("x", encoding="utf-8")
+    assert f"--out {a_file}: is a file, not a folder" in door.refuses("--out", str(a_file))
+    assert f"{a_file} is a file, not a folder" in door.refuses("--out", str(a_file / "run"))
+
+
+@pytest.mark.parametrize(("case", "reason"), list(enumerate(reason for _, reason in BAD_PROMPTS)))
+def test_a_bad_prompts_file_is_refused_as_the_locustfiles_refuse_it(
+    door: Door, monkeypatch: pytest.MonkeyPatch, case: int, reason: str
+) -> None:
+    content = BAD_PROMPTS[case][0]
+    prompts = door.tmp / "my-prompts.json"
+    if content is not None:
+        prompts.write_text(content, encoding="utf-8")
+    monkeypatch.setenv("OSIRIS_PROMPTS", str(prompts))
+    line = door.refuses("--scenarios", "read_heavy", "propose_trade")
+    assert f"prompts file {prompts}" in line and reason in line and "OSIRIS_PROMPTS" in line, line
+
+
+@pytest.mark.parametrize(("case", "fragments"), list(enumerate(fragments for _, _, fragments in BAD_STAGES)))
+def test_bad_stages_are_refused_as_the_locustfiles_refuse_them(
+    door: Door, monkeypatch: pytest.MonkeyPatch, case: int, fragments: list[str]
+) -> None:
+    """The cases ``test_locustfiles`` gives plain ``locust``: the same words from the front door."""
+    args, env, _ = BAD_STAGES[case]
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    line = door.refuses(*args)
+    for fragment in fragments:
+        assert fragment in line, line
+
+
+def test_prompts_are_checked_only_for_the_scenarios_that_load_them() -> None:
+    assert {name: loads_prompts(locustfile_of(name)) for name in ("read_heavy", "sidecar_load", "propose_trade",
+                                                                   "mixed")} == {
+        "read_heavy": False, "sidecar_load": False, "propose_trade": True, "mixed": True}
+
+
+def test_a_bad_scenario_name_is_argparse_s_one_error(door: Door) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["run", "--scenarios", "read_hevy", "--url", door.url])
+    captured = door.capsys.readouterr()
+    assert exited.value.code == 2
+    errors = [line for line in captured.err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "argument --scenarios: invalid choice: 'read_hevy'" in errors[0], captured.err
+    assert not door.started_log.exists()
+
+
+def test_the_console_script_refuses_the_issue_s_first_command_in_its_own_process(tmp_path: Path) -> None:
+    """The installed ``osiris-load``: the marker sees the job itself start (so it works), and nothing else."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(MARKER, encoding="utf-8")
+    started = tmp_path / "started.log"
+    env = child_env(PYTHONPATH=f"{tmp_path / 'site'}{os.pathsep}{ROOT}", STARTED_LOG=str(started))
+    result = subprocess.run([str(FRONT_DOOR), "run", "--slo-file", str(typo_table(tmp_path))], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result
+    assert len(result.stderr.splitlines()) == 1 and "threshold 'p(95)<<400'" in result.stderr, result
+    assert result.stdout == "Overall: ERROR (exit code 2)\n", result
+    assert started.read_text().splitlines() == [f"{FRONT_DOOR} run --slo-file {tmp_path / 'slo.toml'}"]
+    assert not (tmp_path / "osiris-runs").exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# Waiting for the target: what, why, and not where it cannot help
+# --------------------------------------------------------------------------------------------------
+
+
+class _Unavailable(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802  (http.server's name)
+        self.send_response(503)
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def unavailable_url() -> Iterator[str]:
+    with serving(_Unavailable) as url:
+        yield url
+
+
+def test_waiting_says_what_it_waits_for_and_why(unavailable_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        refused = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    for url, why in ((refused, "connection refused"), (unavailable_url, "/health answered HTTP 503")):
+        with pytest.raises(RuntimeError, match=f"was not healthy after 0s \\({why}"):
+            wait_healthy(url, None, 0.3, "the target")
+        said = capsys.readouterr().err.splitlines()
+        assert said and said[0].startswith(f"osiris-load: waiting for the target at {url}/health: {why}"), said
+
+
+def test_a_name_that_does_not_resolve_ends_the_wait_at_once_with_exit_3(tmp_path: Path) -> None:
+    url = "http://no-such-host.invalid:8000"  # .invalid never resolves (RFC 6761)
+    result = subprocess.run([str(FRONT_DOOR), "run", "--url", url, "--out", str(tmp_path / "run")], cwd=tmp_path,
+                            env=child_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3, result
+    assert "the target is not usable: http://no-such-host.invalid:8000: the name 'no-such-host.invalid' does not " \
+           "resolve" in result.stderr and "waiting cannot help" in result.stderr, result
+    assert result.stdout.splitlines()[-1] == "Overall: ERROR (exit code 3)", result
