@@ -23,6 +23,7 @@ from slo.k6_metrics import (
     ITERATION_METRIC,
     NOT_MEASURED,
     K6KeyError,
+    k6_seconds,
     parse_k6_expression,
     parse_k6_key,
 )
@@ -359,8 +360,8 @@ class _Loader:
                                  f"got {_type_name(abort)}")
             delay = 0.0
             if "delayAbortEval" in raw:
-                try:
-                    delay = parse_duration(raw["delayAbortEval"])
+                try:  # k6's reading, as every key of [thresholds]: a number is milliseconds
+                    delay = k6_seconds(raw["delayAbortEval"])
                 except ValueError as exc:
                     raise self.error(f"{where}: threshold {expr!r}: 'delayAbortEval': {exc}") from None
         elif isinstance(raw, str):

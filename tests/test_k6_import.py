@@ -81,17 +81,18 @@ def test_seed_scripts_options_carry_the_seed_slo_table(fixture: Path) -> None:
 
 def test_stages_vus_duration_and_executors() -> None:
     assert convert({"vus": 10, "duration": "1m"}).locust_args == ["-u", "10", "-r", "10", "-t", "1m"]
-    ramp = convert({"scenarios": {"ramp": {"executor": "ramping-vus", "stages": [
-        {"duration": "30s", "target": 20}, {"duration": "1m30s", "target": 20}, {"duration": 10, "target": 0}]}}})
+    ramp = convert({"scenarios": {"ramp": {"executor": "ramping-vus", "startVUs": 0, "stages": [
+        {"duration": "30s", "target": 20}, {"duration": "1m30s", "target": 20}, {"duration": 10000, "target": 0}]}}})
     assert ramp.locust_args == ["--stages", "30s:20,1m30s:20,10s:0"]
-    assert ramp.warnings == ["no threshold carried over: the SLO file keeps the guide's default rows"]
+    assert ramp.warnings[0].startswith("no threshold carried over (the options have no thresholds)")
     assert ramp.run_command("slo.toml") == "osiris-load run --slo-file slo.toml --stages 30s:20,1m30s:20,10s:0"
     open_model = convert({"scenarios": {"steady": {"executor": "constant-arrival-rate", "rate": 30, "timeUnit": "1m",
                                                    "duration": "2m", "maxVUs": 20}}})
-    assert open_model.locust_args == ["--arrival-rate", "0.5", "--max-vus", "20", "-t", "2m"]
+    assert open_model.locust_args == ["--arrival-rate", "0.5", "--arrivals", "constant", "--max-vus", "20", "-t", "2m"]
     assert open_model.run_command("slo.toml") is None  # osiris-load run has no open model options
     assert open_model.locust_command("locustfiles/mixed.py", "slo.toml") == (
-        "locust -f locustfiles/mixed.py --headless --slo-file slo.toml --arrival-rate 0.5 --max-vus 20 -t 2m")
+        "locust -f locustfiles/mixed.py --headless --slo-file slo.toml --arrival-rate 0.5 --arrivals constant "
+        "--max-vus 20 -t 2m")
     constant = convert({"scenarios": {"c": {"executor": "constant-vus", "vus": 4, "duration": "30s"}}})
     assert constant.locust_args == ["-u", "4", "-r", "4", "-t", "30s"]
 
@@ -104,22 +105,19 @@ def test_what_cannot_carry_over_is_listed() -> None:
         "scenarios": None,
     })
     text = "\n".join(imported.warnings)
-    for fragment in ("iterations: not carried over", "summaryTrendStats: not carried over",
+    for fragment in ("iterations: k6 refuses iterations together with stages", "summaryTrendStats: not carried over",
                      "'my_trend' is not a k6 built-in metric", "tag 'scenario' at column 19 is not recorded here",
-                     "http_req_failed has no 'p(95)' in k6",
-                     "vus: ignored, as in k6, because stages are given"):
+                     "http_req_failed has no 'p(95)' in k6"):
         assert fragment in text
+    assert imported.locust_args == ["--stages", "0s:2,5s:1"]  # vus: the ramp's start (k6's startVUs)
     assert "not measured" not in text  # iteration_duration is measured now: carried over as is
     scenario = convert({"thresholds": {"iteration_duration{scenario:browse}": ["p(95)<1000"]}})
     assert "names a Locust user class here" in "\n".join(scenario.warnings)
     assert parse_table(scenario.toml).rows[0].requests == ("ITERATION browse",)
     table = parse_table(imported.toml)
     assert [r.name for r in table.rows] == ["iteration_duration", "http_req_failed"] and not table.notes
-    many = convert({"scenarios": {"a": {"executor": "ramping-vus", "stages": [{"duration": "1s", "target": 1}]},
-                                  "b": {"executor": "per-vu-iterations", "vus": 1, "iterations": 1}}})
-    assert any("'a' is imported, the others are not carried over" in w for w in many.warnings)
-    odd = convert({"scenarios": {"x": {"executor": "externally-controlled"}}})
-    assert any("executor 'externally-controlled' has no equivalent here" in w for w in odd.warnings)
+    odd = convert({"scenarios": {"x": {"executor": "constant-vu", "vus": 1, "duration": "1s"}}})
+    assert any("executor 'constant-vu' (did you mean 'constant-vus'?) is not a k6 executor" in w for w in odd.warnings)
 
 
 def test_js_options_literal_is_read_and_computed_values_are_refused() -> None:
@@ -137,7 +135,7 @@ export default function () {}
     for bad, where, fragment in (
         ("export const options = {\n  vus: VUS,\n};", (2, 8), "'VUS' is computed"),
         ("export const options = { ...base };", (1, 26), "spread"),
-        ("export const options = { d: `1m` };", (1, 29), "template strings"),
+        ("export const options = { d: `${d}` };", (1, 30), "template strings with ${...} are computed"),
         ("export const options = { a: 1 + 2 };", (1, 31), "expected ',' or '}'"),
         ("export default function () {}", None, "no 'export const options"),
     ):
@@ -169,8 +167,8 @@ def test_front_door_writes_the_slo_file_prints_commands_and_exit_codes(tmp_path:
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "wrote slo.toml (4 threshold keys)",
-        "locust -f locustfiles/read_heavy.py --headless --slo-file slo.toml --stages 5s:5,20s:5,5s:0",
-        "osiris-load run --scenarios read_heavy --slo-file slo.toml --stages 5s:5,20s:5,5s:0",
+        "locust -f locustfiles/read_heavy.py --headless --slo-file slo.toml --stages 0s:1,5s:5,20s:5,5s:0",
+        "osiris-load run --scenarios read_heavy --slo-file slo.toml --stages 0s:1,5s:5,20s:5,5s:0",
     ]
     assert done.stderr == ""
     assert [r.name for r in load_table(tmp_path / "slo.toml").rows][0] == "http_req_failed{name:/health}"
