@@ -61,7 +61,7 @@ _SHAPE_KEYS = ("stages", "vus", "duration", "iterations", "scenarios", "threshol
 _NO_EQUIVALENT = {
     "summaryTrendStats": "the verdict table and reports show the thresholds' own aggregates",
     "summaryTimeUnit": "times are shown in ms",
-    "tags": "run-wide tags (Locust has none; rows select requests by name and method)",
+    "tags": "run-wide tags: Locust has none; rows select requests by name and method",
     "setupTimeout": "no setup() stage here (use Locust's test_start event)",
     "teardownTimeout": "no teardown() stage here (use Locust's test_stop event)",
     "ext": "k6 Cloud options",
@@ -95,7 +95,7 @@ _SCENARIO_KEY_NOTES = {
     "gracefulRampDown": "k6 lets a ramped-down VU finish its iteration; Locust's --stop-timeout does",
     "startTime": "the run starts at once here",
     "env": "set the variables in the environment of the command",
-    "tags": "no run-wide tags here (rows select requests by name and method)",
+    "tags": "no run-wide tags here: rows select requests by name and method",
     "options": "browser options: no browser here",
 }
 _MAX_DURATION_DEFAULT_S = 600.0  # k6's maxDuration of the iteration executors: 10m
@@ -509,7 +509,7 @@ def _shortcuts(options: dict[str, Any], result: K6Import) -> None:
         if vus is not None and iterations is not None:
             _iterations(result, "iterations", vus, iterations, options.get("duration"), shared=True)
     elif "duration" in has:
-        _executor("duration", "constant-vus", {"vus": options.get("vus", 1), "duration": options["duration"]}, result)
+        _executor("options", "constant-vus", {"vus": options.get("vus", 1), "duration": options["duration"]}, result)
     else:  # k6 runs one iteration on one VU (and ignores vus alone); the locustfile's own stages run here
         ignored = f"ignores vus {options['vus']!r} without duration, iterations or stages and " if has else ""
         warnings.append(f"no duration, iterations, stages or scenarios: k6 {ignored}runs one iteration on one VU; "
