@@ -19,7 +19,11 @@ __all__ = ["JsLiteralError", "extract_options", "read_options"]
 
 # ``export const options = {``, TypeScript's ``export const options: Options = {`` (a type, maybe
 # qualified or generic: ``k6.Options``, ``Partial<Options>``) included
-_EXPORT = re.compile(r"export\s+(?:const|let|var)\s+options\s*(?::\s*[A-Za-z_$][\w$.]*(?:\s*<[^=;{}]*>)?\s*)?=\s*")
+_TYPE = r"(?::\s*[A-Za-z_$][\w$.]*(?:\s*<[^=;{}]*>)?\s*)?"
+_EXPORT = re.compile(rf"export\s+(?:const|let|var)\s+options\s*{_TYPE}=\s*")
+# ``const options = {...}`` exported apart: ``export { options }`` (or ``export { options, ... }``)
+_DECLARED = re.compile(rf"(?:^|[;\n])\s*(?:const|let|var)\s+options\s*{_TYPE}=\s*")
+_EXPORT_LIST = re.compile(r"export\s*\{[^}]*\boptions\b(?!\s*as\b)[^}]*\}")
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|-?\.\d+")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
@@ -185,7 +189,7 @@ def read_options(text: str) -> tuple[dict[str, Any], list[str]]:
     """The ``options`` object a k6 script exports, as plain Python data, and one note per key given
     twice; :class:`JsLiteralError` (with line and column) when there is none or it is not a plain
     literal."""
-    m = _EXPORT.search(text)
+    m = _EXPORT.search(text) or (_DECLARED.search(text) if _EXPORT_LIST.search(text) else None)
     if m is None:
         raise JsLiteralError("no 'export const options = {...}' in the script")
     reader = _Reader(text, m.end())

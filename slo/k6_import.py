@@ -384,8 +384,9 @@ def _executor(where: str, executor: str, sc: dict[str, Any], result: K6Import) -
         if vus is not None and iterations is not None:
             _iterations(result, where, vus, iterations, sc.get("maxDuration"), executor == "shared-iterations")
     else:  # externally-controlled
-        warnings.append(f"{where}: externally-controlled: k6 changes its VUs while it runs (k6 scale); here, run "
-                        "without --headless and change the users in Locust's web UI")
+        cap = f" (up to maxVUs {sc['maxVUs']})" if "maxVUs" in sc else ""
+        warnings.append(f"{where}: externally-controlled: k6 changes its VUs while it runs (k6 scale){cap}; here, "
+                        "run without --headless and change the users in Locust's web UI")
         vus = _count(sc.get("vus", 1), where, "vus", warnings, least=1)
         seconds = _seconds(sc.get("duration", 0), f"{where}: duration", warnings)
         run_time = None if not seconds else _run_time(seconds, f"{where}: duration", warnings)

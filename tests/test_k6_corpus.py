@@ -26,7 +26,7 @@ from suite.cli import main as front_door
 from tests.conftest import ROOT
 
 CORPUS = ROOT / "tests" / "data" / "k6" / "corpus"
-SCRIPTS = sorted(p for p in CORPUS.iterdir() if p.suffix in (".js", ".ts", ".json"))
+SCRIPTS = sorted(p for p in CORPUS.iterdir() if p.suffix in (".js", ".mjs", ".ts", ".json"))
 REFUSED = {  # exit 2, one line: where and why
     "computed_options.js": "line 6, column 8: 'VUS' is computed, not a literal value: write the value out (or export "
                            "the options as JSON)",

@@ -132,12 +132,17 @@ export default function () {}
     assert extract_options(script) == {
         "stages": [{"duration": "10s", "target": 5}, {"duration": "5s", "target": 0}],
         "thresholds": {"http_req_duration{expected_response:true}": ["p(95)<500"], "http_req_failed": ["rate<0.01"]}}
+    for typed in ("export const options: Options = { vus: 1 };", "export let options:Partial<k6.Options>={vus:1}",
+                  "export const options = { vus: 1 } satisfies Options;",
+                  "const options = { vus: 1 };\nexport { options };", "export const options = { vus: 1, d: `1m` };"):
+        assert extract_options(typed)["vus"] == 1, typed
     for bad, where, fragment in (
         ("export const options = {\n  vus: VUS,\n};", (2, 8), "'VUS' is computed"),
         ("export const options = { ...base };", (1, 26), "spread"),
         ("export const options = { d: `${d}` };", (1, 30), "template strings with ${...} are computed"),
         ("export const options = { a: 1 + 2 };", (1, 31), "expected ',' or '}'"),
         ("export default function () {}", None, "no 'export const options"),
+        ("const options = { vus: 1 };\nexport { options as opts };", None, "no 'export const options"),
     ):
         with pytest.raises(JsLiteralError) as info:
             extract_options(bad)
