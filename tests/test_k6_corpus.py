@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from locustfiles.stages import parse_stages, target_at
+from openmodel.schedule import RatePlan, parse_rate_stages
 from slo.evaluate import evaluate, plan_for
 from slo.k6_import import EXECUTORS, convert, read_k6_options
 from slo.recorder import RequestRecorder
@@ -71,6 +73,8 @@ def test_vus_with_stages_is_where_the_ramp_starts() -> None:
     shared by the VUs (not one per VU); ``duration`` beside ``stages`` is named (k6 refuses the mix)."""
     held = convert({"vus": 10, "stages": [{"duration": "1m", "target": 10}]})
     assert held.locust_args == ["--stages", "0s:10,1m:10"]
+    plan = parse_stages(held.locust_args[1])  # what the locustfiles' shape runs: 10 users from the start
+    assert [target_at(plan, t) for t in (0.0, 1.0, 30.0, 59.0)] == [10, 10, 10, 10]
     assert not any("vus" in w for w in held.warnings)
     assert _import("spike_with_vus.js").locust_args == ["--stages", "0s:10,1m:10,10s:200,1m:200,10s:10,1m:10"]
     assert convert({"stages": [{"duration": "10s", "target": 3}]}).locust_args == ["--stages", "0s:1,10s:3"]
@@ -109,6 +113,9 @@ def test_arrival_rate_executors_keep_k6_arrivals() -> None:
     ramp = _import("ramping_arrival_rate.js")  # 60/min start, then 300/min: 1/s -> 5/s
     assert ramp.locust_args == ["--rate-stages", "0s:1,2m:5,5m:5,30s:0", "--arrivals", "constant", "--max-vus", "50"]
     assert ramp.run_args is None
+    plan = RatePlan.from_stages(parse_rate_stages(ramp.locust_args[1]))  # what the open model schedules
+    assert [plan.rate_at(t) for t in (0.0, 60.0, 120.0, 300.0)] == pytest.approx([1.0, 3.0, 5.0, 5.0])
+    assert plan.duration_s == 450.0
     steady = _import("constant_arrival_rate.js")
     assert steady.locust_args == ["--arrival-rate", "30", "--arrivals", "constant", "--max-vus", "60", "-t", "2m"]
     assert not any("no equivalent" in w for w in ramp.warnings + steady.warnings)
