@@ -313,7 +313,7 @@ def _vus_stages(stages: Any, start: int, where: str, warnings: list[str]) -> str
 def _per_second(rate: Any, unit: Any, where: str, warnings: list[str]) -> float | None:
     try:
         seconds = k6_seconds(unit)
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0 or seconds <= 0:
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < math.inf or seconds <= 0:
             raise ValueError
     except ValueError:
         warnings.append(f"{where}: rate {rate!r} per timeUnit {unit!r} is not a rate: not carried over")

@@ -213,3 +213,26 @@ def test_the_corpus_imports_through_the_front_door(tmp_path: Path, capsys: pytes
               if error is not None]
     assert not errors, errors
     assert {shlex.split(c)[0] for _, c in commands} == {"locust", "osiris-load"}
+
+
+ODD = [None, True, 0, -1, 1.5, "x", "", "10", "1m", [], {}, [1], {"a": 1}, float("inf"), float("nan"), 10**30,
+       [{"duration": "1s", "target": 0}], [{"duration": 5, "target": "x"}], [{"target": 1}]]
+
+
+def test_no_value_in_any_slot_ends_in_a_traceback() -> None:
+    """Every option, scenario key and threshold slot given every odd value (JSON's Infinity and NaN too):
+    converted with warnings, never an exception."""
+    for key in ("vus", "duration", "iterations", "stages", "thresholds", "scenarios"):
+        for value in ODD:
+            for beside in ({}, {"vus": 2}, {"stages": [{"duration": "1s", "target": 1}]}):
+                convert({**beside, key: value})
+    for executor in (*EXECUTORS, 5, None):
+        for key in ("vus", "duration", "iterations", "stages", "rate", "timeUnit", "startRate", "startVUs", "maxVUs",
+                    "preAllocatedVUs", "maxDuration"):
+            for value in ODD:
+                convert({"scenarios": {"a": {"executor": executor, "duration": "1m", "rate": 1,
+                                             "stages": [{"duration": "1s", "target": 1}], key: value}}})
+    for value in ODD:
+        imported = convert({"thresholds": {"http_req_duration": [value, {"threshold": "p(95)<1", "abortOnFail": value,
+                                                                          "delayAbortEval": value}]}})
+        parse_table(imported.toml)
