@@ -75,7 +75,7 @@ class _Reader:
             return self.obj()
         if c == "[":
             return self.array()
-        if c in "'\"":
+        if c and c in "'\"":  # ("" is in every string: the end of the text is no quote)
             return self.string()
         m = _NUMBER.match(self.text, self.pos)
         if m and (c.isdigit() or c in "-."):
@@ -135,7 +135,7 @@ class _Reader:
 
     def key(self) -> str:
         c = self.peek()
-        if c in "'\"":
+        if c and c in "'\"":
             return self.string()
         m = _IDENT.match(self.text, self.pos)
         if m is None:

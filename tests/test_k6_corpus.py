@@ -21,6 +21,7 @@ import pytest
 from locustfiles.stages import parse_stages, target_at
 from openmodel.schedule import RatePlan, parse_rate_stages
 from slo.evaluate import evaluate, plan_for
+from slo.js_literal import JsLiteralError, read_options
 from slo.k6_import import EXECUTORS, convert, read_k6_options
 from slo.recorder import RequestRecorder
 from slo.table import load_table, parse_table
@@ -236,3 +237,23 @@ def test_no_value_in_any_slot_ends_in_a_traceback() -> None:
         imported = convert({"thresholds": {"http_req_duration": [value, {"threshold": "p(95)<1", "abortOnFail": value,
                                                                           "delayAbortEval": value}]}})
         parse_table(imported.toml)
+
+
+def test_a_cut_or_damaged_script_is_refused_with_its_position_never_a_traceback() -> None:
+    """Every prefix of every corpus script, and each with one character dropped (a half-pasted file, an
+    unclosed brace or quote): read, or refused with :class:`JsLiteralError`; before, a file ending
+    inside the options object (``{ a: 1, '``) raised IndexError."""
+    with pytest.raises(JsLiteralError, match="unexpected end of the file"):
+        read_options("export const options = { vus: 1, ")
+    with pytest.raises(JsLiteralError, match="line 1, column 34: unterminated string"):
+        read_options("export const options = { vus: 1, '")
+    for script in SCRIPTS:
+        if script.suffix == ".json":
+            continue
+        text = script.read_text(encoding="utf-8")
+        for cut in range(0, len(text), 7):
+            for damaged in (text[:cut], text[:cut] + text[cut + 1:]):
+                try:
+                    read_options(damaged)
+                except JsLiteralError:
+                    pass
