@@ -487,7 +487,8 @@ def _thresholds_toml(options: dict[str, Any], result: K6Import) -> str:
                 f"{toml_string(key)} = [{toml_string(expr)}]"]
     lines += ["[thresholds]", *body]
     toml = "\n".join(lines) + "\n"
-    parse_table(toml, "<imported>")  # what is written must load (a bug here, not the user's input)
+    table = parse_table(toml, "<imported>")  # what is written must load (a bug here, not the user's input)
+    warnings += [w.removeprefix("<imported>: ") for w in table.warnings]  # e.g. checks rate<0.01: said at every run
     return toml
 
 

@@ -104,6 +104,8 @@ def test_a_script_without_thresholds_passes_as_in_k6() -> None:
     assert evaluate(table, recorder).passed
     dropped = _import("typo_thresholds.js")
     assert "none" not in dropped.warnings[0] and parse_table(dropped.toml).rows[0].name == "http_reqs"
+    suspicious = convert({"thresholds": {"checks": ["rate<0.01"]}})  # what the SLO file will warn at every run
+    assert any(w.startswith("row 'checks': 'rate<0.01' asks for a success rate below 1%") for w in suspicious.warnings)
     custom = convert({"thresholds": {"errors": ["rate<0.1"]}})
     assert any("(none of the 1 threshold keys carried over (listed above))" in w for w in custom.warnings)
 
