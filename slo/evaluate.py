@@ -16,7 +16,8 @@ Rules (documented for users in ``docs/slo-file.md``):
   the point estimate's (as k6), ``fail`` and ``pass`` only confident ones (an INCONCLUSIVE run
   then exits 98, resp. 0);
 * the run fails if any threshold fails; NO_DATA fails it for a ``required`` row, in strict mode,
-  and when a request no row judged is close to one of the row's requests (a typo: "did you mean");
+  and when a recorded request (whichever rows judged it) is close to one of the row's requests (a
+  typo: "did you mean");
 * the run fails if no row has any data at all, and when a row's requests had invalid (NaN or
   negative) response times;
 * **unjudged requests**: recorded requests that no row names are listed in the verdict; requests
@@ -273,11 +274,24 @@ def _counts_against(result: ThresholdResult, policy: str) -> bool:
     return result.state == FAIL
 
 
-def _close_match(row: SloRow, unjudged: list[str]) -> str | None:
+def _close_match(row: SloRow, recorded: Sequence[tuple[str, str]]) -> tuple[str, str] | None:
+    """The recorded request (``(method, name)``) one of ``row``'s requests is a typo of, if any.
+
+    Every recorded request is a candidate, whichever rows judged it: a row ``GET /helth`` is a
+    typo of ``GET /health`` just as much when a catch-all row pooled ``/health``. Only the row's own
+    requests are not (a row with a status or outcome filter can lack data with its name right).
+    A k6 key's method is ``*``: its name is compared with the recorded names alone."""
+    others = [(m, n) for m, n in recorded if not row.matches(m, n)]
     for pattern in row.requests:
-        close = difflib.get_close_matches(pattern, unjudged, n=1, cutoff=_TYPO_CUTOFF)
+        method, _, name = pattern.partition(" ")
+        if method == "*":
+            by_text = {n: (m, n) for m, n in others}
+            close = difflib.get_close_matches(name.strip(), list(by_text), n=1, cutoff=_TYPO_CUTOFF)
+        else:
+            by_text = {f"{m} {n}": (m, n) for m, n in others}
+            close = difflib.get_close_matches(pattern, list(by_text), n=1, cutoff=_TYPO_CUTOFF)
         if close:
-            return close[0]
+            return by_text[close[0]]
     return None
 
 
@@ -298,16 +312,20 @@ def evaluate(table: SloTable, recorder: RequestRecorder, *, strict: bool = False
     counts = recorder.raw_key_counts()
     judged_keys: set[tuple] = set()
     pooled: list[tuple[SloRow, EndpointStats]] = []
+    judges: dict[tuple[str, str], list[str]] = {}  # request -> the rows that pooled it (for the typo reason)
     for row in table.rows:
         keys = [k for k in counts if row.matches_key(k)]
         judged_keys.update(keys)
+        for request in dict.fromkeys((k[0], k[1]) for k in keys):
+            judges.setdefault(request, []).append(row.name)
         pooled.append((row, recorder.pooled(keys, row=None if row.needs_split or row.is_iteration else row.name)))
     unjudged_counts: dict[tuple[str, str], int] = {}
     for k, c in counts.items():
         if k not in judged_keys and k[0] != ITERATION_METHOD:  # iterations are no requests
             unjudged_counts[(k[0], k[1])] = unjudged_counts.get((k[0], k[1]), 0) + c
     unjudged = [(m, n, c) for (m, n), c in unjudged_counts.items()]
-    unjudged_names = [f"{m} {n}" for m, n, _ in unjudged] + [f"{m} {n}" for m, n in recorder.unrecorded_keys]
+    recorded = list(dict.fromkeys([(k[0], k[1]) for k in counts if k[0] != ITERATION_METHOD]
+                                  + list(recorder.unrecorded_keys)))
     results: list[ThresholdResult] = []
     reasons: list[str] = []
     notes: list[str] = list(table.notes)
@@ -318,10 +336,13 @@ def evaluate(table: SloTable, recorder: RequestRecorder, *, strict: bool = False
             any_data = True
         else:
             requests = ", ".join(row.requests)
-            close = _close_match(row, unjudged_names)
+            close = _close_match(row, recorded)
             if close is not None:
-                reasons.append(f"{row.name}: no data: none of {requests} ran; did you mean {close!r}? "
-                               "(it was requested, and no row judges it)")
+                rows = judges.get(close, [])
+                by = (f"judged by row{'s' if len(rows) > 1 else ''} {', '.join(map(repr, rows))}" if rows
+                      else "and no row judges it")
+                reasons.append(f"{row.name}: no data: none of {requests} ran; did you mean {' '.join(close)!r}? "
+                               f"(it was requested, {by})")
             elif row.required or strict:
                 why = "a required row" if row.required else "strict mode"
                 reasons.append(f"{row.name}: no data: none of {requests} ran ({why})")

@@ -2,10 +2,12 @@
 
 k6 options are almost always a plain object literal. This is a small recursive-descent reader
 for exactly that subset: objects (bare or quoted keys), arrays, strings in ``'`` or ``"``,
-numbers, ``true``/``false``/``null``, trailing commas and comments. Anything computed (a variable,
-a call, a template string, a spread, an arithmetic expression) is refused with its line and
-column, so nothing is guessed: the user is told to write the value out or export the object as
-JSON. Pure and dependency-free.
+numbers, ``true``/``false``/``null``, trailing commas, comments and template strings without
+``${...}``. TypeScript's ``export const options: Options = {...}`` is read too (k6 runs ``.ts``
+files). Anything computed (a variable, a call, a ``${...}`` template, a spread, an arithmetic
+expression) is refused with its line and column, so nothing is guessed: the user is told to write
+the value out or export the object as JSON. A key given twice keeps its last value, as JavaScript
+(and so k6) does; the reader lists it (:func:`read_options`). Pure and dependency-free.
 """
 
 from __future__ import annotations
@@ -13,9 +15,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["JsLiteralError", "extract_options"]
+__all__ = ["JsLiteralError", "extract_options", "read_options"]
 
-_EXPORT = re.compile(r"export\s+(?:const|let|var)\s+options\s*=\s*")
+# ``export const options = {``, TypeScript's ``export const options: Options = {`` (a type, maybe
+# qualified or generic: ``k6.Options``, ``Partial<Options>``) included
+_TYPE = r"(?::\s*[A-Za-z_$][\w$.]*(?:\s*<[^=;{}]*>)?\s*)?"
+_EXPORT = re.compile(rf"export\s+(?:const|let|var)\s+options\s*{_TYPE}=\s*")
+# ``const options = {...}`` exported apart: ``export { options }`` (or ``export { options, ... }``)
+_DECLARED = re.compile(rf"(?:^|[;\n])\s*(?:const|let|var)\s+options\s*{_TYPE}=\s*")
+_EXPORT_LIST = re.compile(r"export\s*\{[^}]*\boptions\b(?!\s*as\b)[^}]*\}")
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|-?\.\d+")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
@@ -33,6 +41,7 @@ class JsLiteralError(ValueError):
 class _Reader:
     def __init__(self, text: str, pos: int) -> None:
         self.text, self.pos = text, pos
+        self.duplicates: list[str] = []  # "line L: key 'k' given twice ..." for each repeated key
 
     def fail(self, message: str, pos: int | None = None) -> JsLiteralError:
         pos = self.pos if pos is None else pos
@@ -66,7 +75,7 @@ class _Reader:
             return self.obj()
         if c == "[":
             return self.array()
-        if c in "'\"":
+        if c and c in "'\"":  # ("" is in every string: the end of the text is no quote)
             return self.string()
         m = _NUMBER.match(self.text, self.pos)
         if m and (c.isdigit() or c in "-."):
@@ -82,7 +91,7 @@ class _Reader:
             raise self.fail(f"{m.group()!r} is computed, not a literal value: write the value out "
                             "(or export the options as JSON)")
         if c == "`":
-            raise self.fail("template strings are not read: write a plain '...' string")
+            return self.template()
         if c == "":
             raise self.fail("unexpected end of the file inside the options object")
         raise self.fail(f"unexpected {c!r}: the options must be a plain object literal")
@@ -111,9 +120,22 @@ class _Reader:
             self.pos += 1
         raise self.fail("unterminated string", start)
 
+    def template(self) -> str:
+        """A template string without ``${...}``: a plain string (one with ``${`` is computed)."""
+        start = self.pos
+        end = self.text.find("`", start + 1)
+        if end < 0:
+            raise self.fail("unterminated template string", start)
+        body = self.text[start + 1:end]
+        hole = body.find("${")
+        if hole >= 0:
+            raise self.fail("template strings with ${...} are computed: write the value out", start + 1 + hole)
+        self.pos = end + 1
+        return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body, flags=re.DOTALL)
+
     def key(self) -> str:
         c = self.peek()
-        if c in "'\"":
+        if c and c in "'\"":
             return self.string()
         m = _IDENT.match(self.text, self.pos)
         if m is None:
@@ -137,8 +159,9 @@ class _Reader:
             if self.peek() != ":":
                 raise self.fail(f"expected ':' after key {key!r}")
             self.pos += 1
-            if key in out:
-                raise self.fail(f"key {key!r} given twice", key_pos)
+            if key in out:  # JavaScript keeps the last value, in the key's first place
+                line = self.text.count("\n", 0, key_pos) + 1
+                self.duplicates.append(f"line {line}: key {key!r} given twice: the last value is kept, as in k6")
             out[key] = self.value()
             c = self.peek()
             if c == ",":
@@ -162,13 +185,19 @@ class _Reader:
                 raise self.fail("expected ',' or ']' in an array" + (f", found {c!r}" if c else ""))
 
 
-def extract_options(text: str) -> dict[str, Any]:
-    """The ``options`` object a k6 script exports, as plain Python data; :class:`JsLiteralError`
-    (with line and column) when there is none or it is not a plain literal."""
-    m = _EXPORT.search(text)
+def read_options(text: str) -> tuple[dict[str, Any], list[str]]:
+    """The ``options`` object a k6 script exports, as plain Python data, and one note per key given
+    twice; :class:`JsLiteralError` (with line and column) when there is none or it is not a plain
+    literal."""
+    m = _EXPORT.search(text) or (_DECLARED.search(text) if _EXPORT_LIST.search(text) else None)
     if m is None:
         raise JsLiteralError("no 'export const options = {...}' in the script")
     reader = _Reader(text, m.end())
     if reader.peek() != "{":
         raise reader.fail("options must be an object literal '{...}'")
-    return reader.obj()
+    return reader.obj(), reader.duplicates
+
+
+def extract_options(text: str) -> dict[str, Any]:
+    """:func:`read_options` without the notes."""
+    return read_options(text)[0]

@@ -22,13 +22,15 @@ Pure: no Locust import; the message of every
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from slo.expressions import Aggregation, ExpressionError, Threshold, parse_threshold
 
 __all__ = ["ITERATION_METHOD", "ITERATION_METRIC", "K6_METRICS", "K6_TAGS", "K6Key", "K6KeyError", "NOT_MEASURED",
-           "parse_k6_expression", "parse_k6_key"]
+           "k6_seconds", "parse_k6_expression", "parse_k6_key", "sum_of_units"]
 
 #: The recorder's method for iteration durations: Locust request types are printable names, so a
 #: key starting with NUL can never be a request's (and the overflow pools use the empty method).
@@ -51,6 +53,7 @@ _KNOWN_K6 = ("http_req_blocked", "http_req_connecting", "http_req_receiving", "h
              "http_req_tls_handshaking", "http_req_waiting", "iterations", "vus", "vus_max", "data_received",
              "data_sent", "dropped_iterations", "group_duration")
 _METRIC = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_K6_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 class K6KeyError(ValueError):
@@ -158,3 +161,39 @@ def parse_k6_expression(metric: str, text: str) -> Threshold:
         return Threshold(source=threshold.source, aggregation=Aggregation("fail_rate"), op=threshold.op,
                          value=threshold.value)
     return threshold
+
+
+def sum_of_units(text: str, units: dict[str, float]) -> float | None:
+    """``1m30s`` -> 90.0: the sum of number-unit parts (``units``: each suffix's seconds), the whole
+    text and nothing else; ``None`` when it is not that. One reader for the SLO file's durations
+    and k6's (which adds ``ns us µs d``)."""
+    suffixes = "|".join(sorted(map(re.escape, units), key=len, reverse=True))
+    pos, seconds = 0, 0.0
+    for m in re.finditer(rf"(\d+(?:\.\d+)?|\.\d+)({suffixes})", text):
+        if m.start() != pos:
+            break
+        seconds += float(m.group(1)) * units[m.group(2)]
+        pos = m.end()
+    return seconds if text and pos == len(text) else None
+
+
+def k6_seconds(value: Any) -> float:
+    """Seconds from a duration as k6 reads it: a number (or a string of digits) is milliseconds,
+    a string is Go's duration syntax (``1m30s``, ``500ms``, ``1.5h``) with k6's ``d`` for days.
+    ``ValueError`` with what is wrong otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{value!r} is not a duration (a number of milliseconds or a string like '30s')")
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            seconds = float(text) / 1000
+        else:
+            parsed = sum_of_units(text, _K6_UNITS)
+            if parsed is None:
+                raise ValueError(f"{value!r} is not a duration (e.g. '30s', '1m30s', '500ms', or a number of ms)")
+            seconds = parsed
+    else:
+        seconds = float(value) / 1000
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{value!r} is not a duration >= 0")
+    return seconds

@@ -23,8 +23,10 @@ from slo.k6_metrics import (
     ITERATION_METRIC,
     NOT_MEASURED,
     K6KeyError,
+    k6_seconds,
     parse_k6_expression,
     parse_k6_key,
+    sum_of_units,
 )
 
 __all__ = [
@@ -52,7 +54,6 @@ _K6_THRESHOLD_KEYS = ("threshold", "abortOnFail", "delayAbortEval")  # [threshol
 # A success-rate threshold ``rate < x`` (or ``<=``) with x at most this is almost surely a failure
 # rate written the k6 way (``http_req_failed: rate<0.01``): warned about when the table loads.
 SMALL_RATE = 0.1
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -249,15 +250,11 @@ def parse_duration(value: object) -> float:
         seconds = float(value)
     else:
         text = value.strip()
-        pos, seconds = 0, 0.0
-        for m in _DURATION_PART.finditer(text):
-            if m.start() != pos:
-                break
-            seconds += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-            pos = m.end()
-        if not text or pos != len(text):
+        parsed = sum_of_units(text, _DURATION_UNITS)
+        if parsed is None:
             hint = " (a string needs a unit)" if re.fullmatch(r"[\d.]+", text) else ""
             raise ValueError(f"bad duration {value!r}{hint}: {accepted}")
+        seconds = parsed
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"bad duration {value!r}: must be a finite number of seconds >= 0")
     return seconds
@@ -359,8 +356,8 @@ class _Loader:
                                  f"got {_type_name(abort)}")
             delay = 0.0
             if "delayAbortEval" in raw:
-                try:
-                    delay = parse_duration(raw["delayAbortEval"])
+                try:  # k6's reading, as every key of [thresholds]: a number is milliseconds
+                    delay = k6_seconds(raw["delayAbortEval"])
                 except ValueError as exc:
                     raise self.error(f"{where}: threshold {expr!r}: 'delayAbortEval': {exc}") from None
         elif isinstance(raw, str):

@@ -70,8 +70,10 @@ def _parser() -> argparse.ArgumentParser:
                                     "meanings) and print the matching locust / osiris-load run command line. "
                                     "What cannot carry over is listed on stderr (exit 0); unreadable input "
                                     "exits 2. See docs/k6-migration.md.")
-    k6.add_argument("options", help="a JSON file with the options object, or a k6 script (.js) whose "
+    k6.add_argument("options", help="a JSON file with the options object, or a k6 script (.js, .ts) whose "
                                     "'export const options = {...}' is a plain literal")
+    k6.add_argument("--scenario", default=None, metavar="NAME",
+                    help="which of the options' scenarios to import (default: the first; one load shape per run)")
     k6.add_argument("--out", default="slo.toml", help="the SLO file to write (default: slo.toml)")
     k6.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     k6.add_argument("--locustfile", default=None,
@@ -127,14 +129,17 @@ def _reports(command: str, rest: list[str]) -> int:
     return code
 
 
-def import_k6(options_path: str, out: str, *, force: bool = False, locustfile: str | None = None) -> int:
-    """``osiris-load import-k6``: 0 written (warnings on stderr), 2 unreadable input or --out exists."""
+def import_k6(options_path: str, out: str, *, force: bool = False, locustfile: str | None = None,
+              scenario: str | None = None) -> int:
+    """``osiris-load import-k6``: 0 written (warnings on stderr), 2 unreadable input, an unknown
+    ``--scenario`` or --out exists."""
     from pathlib import Path
 
-    from slo.k6_import import DEFAULT_LOCUSTFILE, K6ImportError, convert, guess_scenario, load_options
+    from slo.k6_import import DEFAULT_LOCUSTFILE, K6ImportError, convert, guess_scenario, read_k6_options
 
     try:
-        imported = convert(load_options(options_path))
+        options, notes = read_k6_options(options_path)
+        imported = convert(options, scenario=scenario, notes=notes)
     except K6ImportError as exc:
         print(f"{PROG} import-k6: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -183,7 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_capacity(args)
     if args.command == "import-k6":
-        return import_k6(args.options, args.out, force=args.force, locustfile=args.locustfile)
+        return import_k6(args.options, args.out, force=args.force, locustfile=args.locustfile,
+                         scenario=args.scenario)
     from suite.main_job import run
 
     return run(args)

@@ -70,9 +70,9 @@ def locust_count_now(prefix: Path) -> int:
         return 0
 
 
-def run_local(tmp: Path, script: dict[str, Any], *args: str, timeout: float = 60) -> Finished:
+def run_local(tmp: Path, script: dict[str, Any], *args: str, timeout: float = 60, rows: str = TABLE) -> Finished:
     table = tmp / "table.toml"
-    table.write_text(TABLE)
+    table.write_text(rows)
     prefix = tmp / "local"
     proc = subprocess.run(_command("--headless", "--only-summary", "--csv", str(prefix), "--slo-file", str(table),
                                    *args), cwd=ROOT, env=_env(script), capture_output=True, text=True, timeout=timeout)
@@ -201,7 +201,11 @@ SCENARIOS: dict[str, Callable[[Path], Any]] = {
     "declared-rows": lambda tmp: run_local(tmp, {**FAST, "slo_rows": ["health"]}, *SHORT),
     "slo-rows": lambda tmp: run_local(tmp, FAST, *SHORT, "--slo-rows", "other,health"),
     "unknown-row": lambda tmp: run_local(tmp, FAST, *SHORT, "--slo-rows", "helth"),
+    "typo-behind-catch-all": lambda tmp: run_local(tmp, FAST, *SHORT, rows=TYPO_TABLE),
 }
+# issue 17's typo hole: /health is recorded and pooled by the catch-all row; the row naming /helth has no data
+TYPO_TABLE = ('[[row]]\nname = "all"\nrequests = ["GET *"]\nthresholds = ["p(95)<800"]\n'
+              '[[row]]\nname = "health"\nrequests = ["GET /helth"]\nthresholds = ["p(95)<800"]\n')
 
 
 @pytest.fixture(scope="module")
@@ -337,3 +341,12 @@ def test_rows_a_locustfile_declares_and_slo_rows(runs: dict[str, Any]) -> None:
     assert {t.row for t in chosen.verdict.thresholds} == {"health", "other"}
     unknown = result(runs, "unknown-row")
     assert unknown.returncode == 2 and "no row called 'helth' (did you mean 'health'?)" in unknown.output
+
+
+def test_a_typo_row_fails_even_when_a_catch_all_row_judged_the_request(runs: dict[str, Any]) -> None:
+    """Issue 17: ``GET /helth`` has no data while ``GET /health`` ran under the catch-all row: exit 99 with
+    "did you mean" (it passed with exit 0 before)."""
+    finished = result(runs, "typo-behind-catch-all")
+    assert finished.returncode == 99, finished.output[-3000:]
+    assert ("health: no data: none of GET /helth ran; did you mean 'GET /health'? (it was requested, judged by row "
+            "'all')") in finished.verdict.reasons

@@ -18,6 +18,7 @@ from slo.k6_import import K6ImportError, convert, load_options
 from slo.recorder import RequestRecorder
 from slo.table import load_table, parse_table
 from slo.verdict import FAIL, PASS
+from suite.cli import main as front_door
 from tests.conftest import ROOT
 
 DATA = ROOT / "tests" / "data" / "k6"
@@ -81,17 +82,18 @@ def test_seed_scripts_options_carry_the_seed_slo_table(fixture: Path) -> None:
 
 def test_stages_vus_duration_and_executors() -> None:
     assert convert({"vus": 10, "duration": "1m"}).locust_args == ["-u", "10", "-r", "10", "-t", "1m"]
-    ramp = convert({"scenarios": {"ramp": {"executor": "ramping-vus", "stages": [
-        {"duration": "30s", "target": 20}, {"duration": "1m30s", "target": 20}, {"duration": 10, "target": 0}]}}})
+    ramp = convert({"scenarios": {"ramp": {"executor": "ramping-vus", "startVUs": 0, "stages": [
+        {"duration": "30s", "target": 20}, {"duration": "1m30s", "target": 20}, {"duration": 10000, "target": 0}]}}})
     assert ramp.locust_args == ["--stages", "30s:20,1m30s:20,10s:0"]
-    assert ramp.warnings == ["no threshold carried over: the SLO file keeps the guide's default rows"]
+    assert ramp.warnings[0].startswith("no threshold carried over (the options have no thresholds)")
     assert ramp.run_command("slo.toml") == "osiris-load run --slo-file slo.toml --stages 30s:20,1m30s:20,10s:0"
     open_model = convert({"scenarios": {"steady": {"executor": "constant-arrival-rate", "rate": 30, "timeUnit": "1m",
                                                    "duration": "2m", "maxVUs": 20}}})
-    assert open_model.locust_args == ["--arrival-rate", "0.5", "--max-vus", "20", "-t", "2m"]
+    assert open_model.locust_args == ["--arrival-rate", "0.5", "--arrivals", "constant", "--max-vus", "20", "-t", "2m"]
     assert open_model.run_command("slo.toml") is None  # osiris-load run has no open model options
     assert open_model.locust_command("locustfiles/mixed.py", "slo.toml") == (
-        "locust -f locustfiles/mixed.py --headless --slo-file slo.toml --arrival-rate 0.5 --max-vus 20 -t 2m")
+        "locust -f locustfiles/mixed.py --headless --slo-file slo.toml --arrival-rate 0.5 --arrivals constant "
+        "--max-vus 20 -t 2m")
     constant = convert({"scenarios": {"c": {"executor": "constant-vus", "vus": 4, "duration": "30s"}}})
     assert constant.locust_args == ["-u", "4", "-r", "4", "-t", "30s"]
 
@@ -104,22 +106,19 @@ def test_what_cannot_carry_over_is_listed() -> None:
         "scenarios": None,
     })
     text = "\n".join(imported.warnings)
-    for fragment in ("iterations: not carried over", "summaryTrendStats: not carried over",
+    for fragment in ("iterations: k6 refuses iterations together with stages", "summaryTrendStats: not carried over",
                      "'my_trend' is not a k6 built-in metric", "tag 'scenario' at column 19 is not recorded here",
-                     "http_req_failed has no 'p(95)' in k6",
-                     "vus: ignored, as in k6, because stages are given"):
+                     "http_req_failed has no 'p(95)' in k6"):
         assert fragment in text
+    assert imported.locust_args == ["--stages", "0s:2,5s:1"]  # vus: the ramp's start (k6's startVUs)
     assert "not measured" not in text  # iteration_duration is measured now: carried over as is
     scenario = convert({"thresholds": {"iteration_duration{scenario:browse}": ["p(95)<1000"]}})
     assert "names a Locust user class here" in "\n".join(scenario.warnings)
     assert parse_table(scenario.toml).rows[0].requests == ("ITERATION browse",)
     table = parse_table(imported.toml)
     assert [r.name for r in table.rows] == ["iteration_duration", "http_req_failed"] and not table.notes
-    many = convert({"scenarios": {"a": {"executor": "ramping-vus", "stages": [{"duration": "1s", "target": 1}]},
-                                  "b": {"executor": "per-vu-iterations", "vus": 1, "iterations": 1}}})
-    assert any("'a' is imported, the others are not carried over" in w for w in many.warnings)
-    odd = convert({"scenarios": {"x": {"executor": "externally-controlled"}}})
-    assert any("executor 'externally-controlled' has no equivalent here" in w for w in odd.warnings)
+    odd = convert({"scenarios": {"x": {"executor": "constant-vu", "vus": 1, "duration": "1s"}}})
+    assert any("executor 'constant-vu' (did you mean 'constant-vus'?) is not a k6 executor" in w for w in odd.warnings)
 
 
 def test_js_options_literal_is_read_and_computed_values_are_refused() -> None:
@@ -134,12 +133,17 @@ export default function () {}
     assert extract_options(script) == {
         "stages": [{"duration": "10s", "target": 5}, {"duration": "5s", "target": 0}],
         "thresholds": {"http_req_duration{expected_response:true}": ["p(95)<500"], "http_req_failed": ["rate<0.01"]}}
+    for typed in ("export const options: Options = { vus: 1 };", "export let options:Partial<k6.Options>={vus:1}",
+                  "export const options = { vus: 1 } satisfies Options;",
+                  "const options = { vus: 1 };\nexport { options };", "export const options = { vus: 1, d: `1m` };"):
+        assert extract_options(typed)["vus"] == 1, typed
     for bad, where, fragment in (
         ("export const options = {\n  vus: VUS,\n};", (2, 8), "'VUS' is computed"),
         ("export const options = { ...base };", (1, 26), "spread"),
-        ("export const options = { d: `1m` };", (1, 29), "template strings"),
+        ("export const options = { d: `${d}` };", (1, 30), "template strings with ${...} are computed"),
         ("export const options = { a: 1 + 2 };", (1, 31), "expected ',' or '}'"),
         ("export default function () {}", None, "no 'export const options"),
+        ("const options = { vus: 1 };\nexport { options as opts };", None, "no 'export const options"),
     ):
         with pytest.raises(JsLiteralError) as info:
             extract_options(bad)
@@ -163,34 +167,36 @@ def _front_door(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(FRONT_DOOR), "import-k6", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
-def test_front_door_writes_the_slo_file_prints_commands_and_exit_codes(tmp_path: Path) -> None:
+def test_front_door_writes_the_slo_file_prints_commands_and_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """The installed ``osiris-load`` once (a child process); the refusals and warnings through the same
+    ``suite.cli.main`` in this process (a child each cost a second of the suite's time)."""
     fixture = DATA / "k6_read_heavy.options.json"
     done = _front_door(str(fixture), "--out", "slo.toml", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "wrote slo.toml (4 threshold keys)",
-        "locust -f locustfiles/read_heavy.py --headless --slo-file slo.toml --stages 5s:5,20s:5,5s:0",
-        "osiris-load run --scenarios read_heavy --slo-file slo.toml --stages 5s:5,20s:5,5s:0",
+        "locust -f locustfiles/read_heavy.py --headless --slo-file slo.toml --stages 0s:1,5s:5,20s:5,5s:0",
+        "osiris-load run --scenarios read_heavy --slo-file slo.toml --stages 0s:1,5s:5,20s:5,5s:0",
     ]
     assert done.stderr == ""
     assert [r.name for r in load_table(tmp_path / "slo.toml").rows][0] == "http_req_failed{name:/health}"
-    again = _front_door(str(fixture), "--out", "slo.toml", cwd=tmp_path)
-    assert (again.returncode, again.stderr) == (2, "osiris-load import-k6: slo.toml exists; pass --force to "
-                                                   "overwrite it\n")
+    monkeypatch.chdir(tmp_path)
+    assert front_door(["import-k6", str(fixture), "--out", "slo.toml"]) == 2
+    assert capsys.readouterr().err == "osiris-load import-k6: slo.toml exists; pass --force to overwrite it\n"
     script = tmp_path / "k6_other.js"
     script.write_text("export const options = { vus: 2, duration: '10s', noConnectionReuse: true,\n"
                       "  thresholds: { http_reqs: ['rate>1'] } };\n")
-    warned = _front_door(str(script), "--out", "k6.toml", cwd=tmp_path)
-    assert warned.returncode == 0
-    assert warned.stderr == ("osiris-load import-k6: warning: noConnectionReuse: not carried over (no equivalent "
-                             "here)\n")
-    assert "locust -f locustfiles/mixed.py --headless --slo-file k6.toml -u 2 -r 2 -t 10s" in warned.stdout
+    assert front_door(["import-k6", str(script), "--out", "k6.toml"]) == 0
+    warned = capsys.readouterr()
+    assert warned.err == ("osiris-load import-k6: warning: noConnectionReuse: not carried over (no equivalent "
+                          "here)\n")
+    assert "locust -f locustfiles/mixed.py --headless --slo-file k6.toml -u 2 -r 2 -t 10s" in warned.out
     broken = tmp_path / "broken.js"
     broken.write_text("export const options = {\n  vus: N };\n")
-    failed = _front_door(str(broken), "--out", "b.toml", cwd=tmp_path)
-    assert failed.returncode == 2 and not (tmp_path / "b.toml").exists()
-    assert failed.stderr == (f"osiris-load import-k6: {broken}: line 2, column 8: 'N' is computed, not a literal "
-                             "value: write the value out (or export the options as JSON)\n")
+    assert front_door(["import-k6", str(broken), "--out", "b.toml"]) == 2 and not (tmp_path / "b.toml").exists()
+    assert capsys.readouterr().err == (f"osiris-load import-k6: {broken}: line 2, column 8: 'N' is computed, not a "
+                                       "literal value: write the value out (or export the options as JSON)\n")
 
 
 def test_migration_page_shows_what_the_importer_prints(tmp_path: Path) -> None:

@@ -93,7 +93,8 @@ def test_bad_keys_say_what_and_where(key: str, fragment: str) -> None:
     ('checks = [{threshold = "rate>0.9", abort_on_fail = true}]',
      "unknown key 'abort_on_fail' (did you mean 'abortOnFail'?)"),
     ('checks = [{threshold = "rate>0.9", abortOnFail = "yes"}]', "'abortOnFail' must be true or false"),
-    ('checks = [{threshold = "rate>0.9", abortOnFail = true, delayAbortEval = "ten"}]', "'delayAbortEval': bad"),
+    ('checks = [{threshold = "rate>0.9", abortOnFail = true, delayAbortEval = "ten"}]',
+     "'delayAbortEval': 'ten' is not a duration"),
     ('checks = []', "expected a non-empty array"),
     ('checks = ["rate>>0.9"]', "unknown operator '>>' at column 5"),
 ])
@@ -307,6 +308,17 @@ def test_abort_on_fail_spelled_as_in_k6() -> None:
     verdict = evaluate(table, rec)
     assert abort_triggers(verdict, 5.0) == []
     assert [r.row for r in abort_triggers(verdict, 10.0)] == ["http_req_failed"]
+
+
+def test_delay_abort_eval_reads_as_k6_reads_it() -> None:
+    """Issue 22: in [thresholds] a number is milliseconds, as k6 reads ``delayAbortEval: 1500``; a string
+    takes k6's units (``1d`` included); a string of digits is milliseconds too."""
+    for value, seconds in (("1500", 1.5), ("1.5", 0.0015), ('"2m"', 120.0), ('"250ms"', 0.25), ('"1500"', 1.5),
+                           ('"1d"', 86400.0), ("0", 0.0)):
+        table = _table(f'[thresholds]\nchecks = [{{threshold = "rate>0.9", delayAbortEval = {value}}}]\n')
+        assert table.rows[0].thresholds[0].delay_abort_eval_s == pytest.approx(seconds), value
+    with pytest.raises(SloFileError, match="'delayAbortEval': -5 is not a duration >= 0"):
+        _table('[thresholds]\nchecks = [{threshold = "rate>0.9", delayAbortEval = -5}]\n')
 
 
 # -- the warning -----------------------------------------------------------------------------------

@@ -192,10 +192,10 @@ def test_a_shown_value_lies_on_the_decided_side(estimate: float, op: str, holds:
 
 def test_typo_detection_needs_a_close_name() -> None:
     row = TABLE.rows[1]  # GET /nothing
-    assert _close_match(row, ["GET /nothinG", "GET /x"]) == "GET /nothinG"
-    assert _close_match(row, ["GET /n", "POST /nothing/else"]) is None
+    assert _close_match(row, [("GET", "/nothinG"), ("GET", "/x")]) == ("GET", "/nothinG")
+    assert _close_match(row, [("GET", "/n"), ("POST", "/nothing/else")]) is None
     assert _close_match(parse_table('[[row]]\nname = "a"\nrequests = ["GET /n"]\nthresholds = ["count>1"]\n').rows[0],
-                        ["GET /x"]) is None
+                        [("GET", "/x")]) is None
 
 
 def test_the_ledger_in_detail() -> None:

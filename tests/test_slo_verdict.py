@@ -157,6 +157,43 @@ def test_typos_fail_with_did_you_mean_and_unjudged_requests_are_listed() -> None
     assert "unjudged: POST /propose_trade_adjustments/ (100 requests): no SLO row names it" in text
 
 
+@pytest.mark.parametrize("catch_all", ["GET *", "GET /*", "GET /heal*"])
+def test_a_typo_fails_even_when_another_row_judged_the_request(catch_all: str) -> None:
+    """Issue 17's typo hole: ``GET /helth`` reads NO DATA while ``GET /health`` was recorded and
+    pooled by a catch-all row: the run fails with "did you mean", as when no row judged it."""
+    table = parse_table(f'[[row]]\nname = "all"\nrequests = ["{catch_all}"]\nthresholds = ["p(95)<800"]\n'
+                        '[[row]]\nname = "health"\nrequests = ["GET /helth"]\nthresholds = ["p(95)<100"]\n')
+    recorder = RequestRecorder(plan_for(table))
+    for _ in range(50):
+        recorder.record("GET", "/health", 5.0, False)
+    verdict = evaluate(table, recorder)
+    assert not verdict.passed and choose_exit_code(slo_failed=not verdict.passed, preset=None, user_exceptions=0,
+                                                   unhandled=False, code_on_error=1) == EXIT_SLO_FAILED
+    assert ("health: no data: none of GET /helth ran; did you mean 'GET /health'? (it was requested, judged by "
+            "row 'all')") in verdict.reasons
+    assert verdict.tally.unjudged == ()
+
+
+def test_a_typo_in_a_k6_key_is_caught_and_a_filtered_row_is_no_typo() -> None:
+    """A k6 key names no method (``* /helth``): its name alone is compared. A row whose name is right
+    but whose status/outcome filter saw nothing is no typo of its own request; the user's default
+    table, its rows far apart, flags nothing."""
+    table = parse_table('[thresholds]\n"http_req_duration{name:/health}" = ["p(95)<800"]\n'
+                        '"http_req_failed{name:/helth}" = ["rate<0.01"]\n'
+                        '"http_req_duration{name:/health,expected_response:false}" = ["p(95)<800"]\n')
+    recorder = RequestRecorder(plan_for(table))
+    for _ in range(50):
+        recorder.record("GET", "/health", 5.0, False)
+    verdict = evaluate(table, recorder)
+    typo = [r for r in verdict.reasons if "did you mean" in r]
+    assert typo == ["http_req_failed{name:/helth}: no data: none of * /helth ran; did you mean 'GET /health'? "
+                    "(it was requested, judged by row 'http_req_duration{name:/health}')"]
+    default = RequestRecorder(plan_for(DEFAULT))
+    for _ in range(50):
+        default.record("GET", "/health", 5.0, False)
+    assert evaluate(DEFAULT, default).passed  # generate, metrics, propose: no data, no typo
+
+
 def test_a_wildcard_row_judges_every_request_past_the_key_cap() -> None:
     """Row 4: ``GET /items/*`` over 2000 ids, those from 500 up failing at 3 s: the row sees all 2000."""
     table = parse_table('[[row]]\nname = "items"\nrequests = ["GET /items/*"]\nthresholds = ["rate>=0.99", '
