@@ -152,6 +152,44 @@ def test_an_unusable_run_folder_is_refused(door: Door) -> None:
     assert f"{a_file} is a file, not a folder" in door.refuses("--out", str(a_file / "run"))
 
 
+LONG_NAME = "x" * 300
+"""Longer than any Linux filesystem allows a name to be (255 bytes): refused whoever asks, root too."""
+
+
+@pytest.mark.parametrize(("out", "fragment"), [
+    (LONG_NAME, ": cannot make it: File name too long"),
+    (f"made/by/the/job/{LONG_NAME}/run", f"/made/by/the/job/{LONG_NAME}: File name too long"),
+    ("dangling", "dangling is a link to nowhere, which is not a folder"),
+    ("loop/run", "loop is a link to loop, which is not a folder"),
+])
+def test_a_run_folder_that_cannot_be_made_is_refused_even_for_root_and_leaves_nothing(
+    door: Door, out: str, fragment: str
+) -> None:
+    """Permission bits do not stop root (these tests run as root): only making the folder tells."""
+    (door.tmp / "dangling").symlink_to("nowhere")
+    (door.tmp / "loop").symlink_to("loop")
+    before = sorted(door.tmp.iterdir())
+    line = door.refuses("--out", out)
+    assert line.startswith(f"osiris-load run: --out {door.tmp / out}: ") and fragment in line, line
+    assert sorted(door.tmp.iterdir()) == before  # the folders it made on the way ("made/by/the/job") are gone
+
+
+def test_a_run_folder_nobody_may_write_into_is_refused_even_for_root(door: Door) -> None:
+    """An immutable folder (chattr +i): not even root may create a file in it."""
+    locked = door.tmp / "locked"
+    locked.mkdir()
+    if subprocess.run(["chattr", "+i", str(locked)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here (no e2fsprogs, not ext2/3/4, or no CAP_LINUX_IMMUTABLE)")
+    try:
+        line = door.refuses("--out", str(locked))
+        assert f"--out {locked}: cannot write into it: Operation not permitted" in line, line
+        assert f"--out {locked / 'run'}: cannot make it: Operation not permitted" in \
+            door.refuses("--out", str(locked / "run"))
+        assert list(locked.iterdir()) == []
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], check=True)
+
+
 @pytest.mark.parametrize(("case", "reason"), list(enumerate(reason for _, reason in BAD_PROMPTS)))
 def test_a_bad_prompts_file_is_refused_as_the_locustfiles_refuse_it(
     door: Door, monkeypatch: pytest.MonkeyPatch, case: int, reason: str
@@ -247,3 +285,21 @@ def test_a_name_that_does_not_resolve_ends_the_wait_at_once_with_exit_3(tmp_path
     assert "the target is not usable: http://no-such-host.invalid:8000: the name 'no-such-host.invalid' does not " \
            "resolve" in result.stderr and "waiting cannot help" in result.stderr, result
     assert result.stdout.splitlines()[-1] == "Overall: ERROR (exit code 3)", result
+    assert not (tmp_path / "run").exists()  # nothing was written: the run folder made for it is gone
+
+
+def test_a_target_that_is_not_usable_leaves_no_run_folder_behind(door: Door) -> None:
+    """The run folder is made once the inputs are checked, and removed again if the job ends before
+    writing anything in it (here: waiting cannot help, as in the test above); a folder the user
+    had is kept, whatever the job did."""
+    url = "http://no-such-host.invalid:8000"
+    mine = door.tmp / "mine"
+    mine.mkdir()
+    for out in ([], ["--out", "made/by/the/job/run"], ["--out", str(mine)]):
+        code = cli.main(["run", "--url", url, *out])
+        captured = door.capsys.readouterr()
+        assert code == 3 and captured.out.splitlines()[-1] == "Overall: ERROR (exit code 3)", captured
+        assert "does not resolve" in captured.err, captured
+        assert not (door.tmp / "osiris-runs").exists() and not (door.tmp / "made").exists()
+        assert mine.is_dir()
+    assert not door.started_log.exists()
