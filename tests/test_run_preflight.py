@@ -48,10 +48,10 @@ class Door:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.target.getsockname()[1]}"
 
-    def refuses(self, *args: str, url: bool = True) -> str:
-        """Run ``osiris-load run ARGS``; assert the refusal; return its one line."""
+    def refuses(self, *args: str, url: bool = True, command: str = "run") -> str:
+        """Run ``osiris-load COMMAND ARGS``; assert the refusal; return its one line."""
         out = self.tmp / "run"
-        argv = ["run", *(["--url", self.url] if url else ["--startup-timeout", "5"]), *args]
+        argv = [command, *(["--url", self.url] if url else ["--startup-timeout", "5"]), *args]
         if "--out" not in args:
             argv += ["--out", str(out)]
         before = {child.pid for child in psutil.Process().children()}
@@ -59,8 +59,11 @@ class Door:
         captured = self.capsys.readouterr()
         assert code == 2, captured
         lines = captured.err.splitlines()
-        assert len(lines) == 1 and lines[0].startswith("osiris-load run: "), captured
-        assert captured.out == closing_line(2) + "\n" == "Overall: ERROR (exit code 2)\n", captured
+        assert len(lines) == 1 and lines[0].startswith(f"osiris-load {command}: "), captured
+        if command == "run":
+            assert captured.out == closing_line(2) + "\n" == "Overall: ERROR (exit code 2)\n", captured
+        else:
+            assert captured.out == "", captured
         assert "FAIL" not in captured.out + captured.err
         assert not self.started_log.exists(), self.started_log.read_text()  # no sidecar, Redis or Locust
         assert {child.pid for child in psutil.Process().children()} <= before
@@ -73,6 +76,12 @@ class Door:
 
 @pytest.fixture
 def door(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Door]:
+    yield from open_door(tmp_path, monkeypatch, capsys)
+
+
+def open_door(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Door]:
+    """The ``door`` fixture's body (other modules' fixtures use it): no ``OSIRIS_*``/``LOCUST_*`` of the
+    caller's, the marker on every child's path, a listening target, the current folder ``tmp_path``."""
     for name in list(os.environ):
         if name.startswith(("OSIRIS_", "LOCUST_")):
             monkeypatch.delenv(name)
