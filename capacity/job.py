@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import os
 import subprocess
 import sys
@@ -36,7 +37,16 @@ from slo.gate_options import ENV_VAR
 from slo.verdict import EXIT_BAD_CONFIG, EXIT_CAPACITY_ABOVE_MAX, EXIT_CAPACITY_BELOW_MIN, EXIT_PROBE_ERROR
 from slo.windows import WindowMarks
 from suite.children import stop_children
-from suite.main_job import EXIT_TARGET_DOWN, RUNS_DIR, SCENARIOS, Interrupted, MainJob, default_run_dir
+from suite.locust_config import check_locust_config
+from suite.main_job import (
+    EXIT_TARGET_DOWN,
+    PLACEHOLDER_URL,
+    RUNS_DIR,
+    SCENARIOS,
+    Interrupted,
+    MainJob,
+    default_run_dir,
+)
 from suite.preflight import (
     check_gate_environment,
     check_open_model,
@@ -224,6 +234,9 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[Sea
     check_open_model(environ, environ.get(STAGES_ENV), {"arrival_rate": f"{args.min_rate:g}", "arrivals": args.arrivals,
                                                         **({"max_vus": str(args.max_vus)} if args.max_vus else {})})
     check_prompts([locustfile], environ)
+    probe = LocustProbe(replace(settings, url=PLACEHOLDER_URL), lambda *_: 0)
+    check_locust_config([probe.command(config.min_rate, math.ceil(config.probe_duration_s), args.out / "probe")[3:]],
+                        probe_environment(settings, environ))
     return config, settings
 
 

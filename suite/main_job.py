@@ -38,6 +38,7 @@ from typing import IO, Any
 
 from slo.verdict import EXIT_BAD_CONFIG, EXIT_INCONCLUSIVE, EXIT_SLO_FAILED
 from suite.children import free_port, start_child, stop_children
+from suite.locust_config import check_locust_config
 from suite.preflight import ConfigError, check_run, check_target, locustfile_of
 from suite.run_folder import make_run_folder, remove_unused
 
@@ -51,6 +52,8 @@ HEALTH_TIMEOUT_S = 2.0
 NO_SUCH_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
 """getaddrinfo's answers for a name that does not exist (not a lookup that may work next time)."""
 RUNS_DIR = "osiris-runs"
+PLACEHOLDER_URL = "http://127.0.0.1"
+"""The ``--host`` of a Locust command line that is only parsed (the real one is known once the target is)."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PROGRESS_PLUGIN = Path(__file__).with_name("progress_plugin.py")
 """Loaded by each Locust child beside the scenario (by path: importing Locust here would gevent-patch this process)."""
@@ -356,10 +359,13 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or default_run_dir()
     try:
         check_run(args, os.environ, out)
+        job = MainJob(args)  # Locust's own inputs (LOCUST_*, locust.conf): its parser on each run's command line
+        check_locust_config([job.locust_command(name, PLACEHOLDER_URL, out)[3:] for name in args.scenarios],
+                            os.environ)
         created = make_run_folder(out, "--out" if args.out is not None else "the run folder")
     except ConfigError as exc:
         print(f"osiris-load run: {exc}", file=sys.stderr, flush=True)
         print(closing_line(EXIT_BAD_CONFIG), flush=True)
         return EXIT_BAD_CONFIG
     args.out, args.url = out, check_target(args, os.environ)  # checked: its normal form (no trailing /)
-    return MainJob(args).run(created)
+    return job.run(created)

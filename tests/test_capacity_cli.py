@@ -126,3 +126,12 @@ def test_the_search_s_own_gate_options_win_over_the_environment(monkeypatch: pyt
     planned_80 = _settings(args, {"OSIRIS_SLO_CONFIDENCE": "0.8"})[0].needs
     planned_99 = _settings(args, {"OSIRIS_SLO_CONFIDENCE": "0.99"})[0].needs
     assert planned_80 != planned_99
+
+
+def test_locust_s_own_inputs_are_asked_of_locust_s_parser_with_a_probe_s_command_line(
+    door: Door, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (door.tmp / "locust.conf").write_text("spawn-rate = fast\n", encoding="utf-8")
+    line = door.refuses("--scenario", "read_heavy", command="capacity", asks_locust=True)
+    assert f"{door.tmp / 'locust.conf'}: Locust refuses it: argument -r/--spawn-rate: " in line, line
+    assert "'fast'" in line, line

@@ -26,13 +26,17 @@ import pytest
 from locustfiles import loads_prompts
 from slo.table import DEFAULT_TABLE_PATH
 from suite import cli
+from suite.locust_config import CONFIG_FILES, locust_sources
 from suite.main_job import closing_line, wait_healthy
 from suite.preflight import locustfile_of
 from tests.conftest import ROOT, serving
 from tests.test_locustfiles import BAD_OSIRIS_URL, BAD_PROMPTS, BAD_STAGES, child_env
 
 FRONT_DOOR = Path(sys.executable).parent / "osiris-load"
-MARKER = 'import os, sys\nopen(os.environ["STARTED_LOG"], "a").write(" ".join(sys.argv) + "\\n")\n'
+MARKER = ('import os, sys\nopen(os.environ["STARTED_LOG"], "a").write(" ".join(sys.orig_argv[1:]) + "\\n")\n')
+"""Each Python process started: its command line without the interpreter (``-m locust ...``, ``-m sidecar ...``)."""
+LOCUST_CHECK = "-m suite.locust_config"
+"""The one child a refusal may start: Locust's parser reading ``LOCUST_*``/``locust.conf`` (suite.locust_config)."""
 
 
 @dataclass
@@ -48,8 +52,9 @@ class Door:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.target.getsockname()[1]}"
 
-    def refuses(self, *args: str, url: bool = True, command: str = "run") -> str:
-        """Run ``osiris-load COMMAND ARGS``; assert the refusal; return its one line."""
+    def refuses(self, *args: str, url: bool = True, command: str = "run", asks_locust: bool = False) -> str:
+        """Run ``osiris-load COMMAND ARGS``; assert the refusal; return its one line. ``asks_locust``:
+        Locust's parser was asked (its child is the one process started)."""
         out = self.tmp / "run"
         argv = [command, *(["--url", self.url] if url else ["--startup-timeout", "5"]), *args]
         if "--out" not in args:
@@ -65,6 +70,9 @@ class Door:
         else:
             assert captured.out == "", captured
         assert "FAIL" not in captured.out + captured.err
+        if asks_locust:
+            assert self.started_log.read_text().splitlines() == [LOCUST_CHECK]
+            self.started_log.unlink()
         assert not self.started_log.exists(), self.started_log.read_text()  # no sidecar, Redis or Locust
         assert {child.pid for child in psutil.Process().children()} <= before
         self.target.settimeout(0)
@@ -312,3 +320,53 @@ def test_a_target_that_is_not_usable_leaves_no_run_folder_behind(door: Door) -> 
         assert not (door.tmp / "osiris-runs").exists() and not (door.tmp / "made").exists()
         assert mine.is_dir()
     assert not door.started_log.exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# Locust's own inputs: LOCUST_* and its config files, judged by Locust's parser (suite.locust_config)
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("env", "conf", "fragment"), [
+    ({"LOCUST_USERS": "1O"}, None,
+     "LOCUST_USERS='1O': Locust refuses it: argument -u/--users: invalid int value: '1O'"),
+    ({}, "usres = 5\nstages = 5s:2\n",
+     "locust.conf: Locust refuses it: unrecognized arguments: --usres=5 Did you mean '--users'?"),
+])
+def test_locust_s_own_inputs_are_refused_in_locust_s_words_naming_the_variable_or_file(
+    door: Door, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], conf: str | None, fragment: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    if conf is not None:
+        (door.tmp / "locust.conf").write_text(conf, encoding="utf-8")
+    line = door.refuses("--scenarios", "read_heavy", asks_locust=True)
+    assert fragment in line, line
+    if conf is not None:
+        assert f"osiris-load run: {door.tmp / 'locust.conf'}: " in line
+
+
+def test_locust_inputs_it_accepts_pass_the_check(door: Door, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our own options in a config file (``stages``: registered by the locustfile) and a variable
+    the command line overrides (``--headless``) are what the runs accept: not refused."""
+    (door.tmp / "pyproject.toml").write_text('[tool.locust]\nusers = 3\nstages = "5s:2"\n', encoding="utf-8")
+    monkeypatch.setenv("LOCUST_HEADLESS", "maybe")
+    code = cli.main(["run", "--scenarios", "read_heavy", "--url", "http://no-such-host.invalid:8000"])
+    captured = door.capsys.readouterr()
+    assert code == 3 and "does not resolve" in captured.err, captured  # past every check, to the target
+    assert door.started_log.read_text().splitlines() == [LOCUST_CHECK]
+
+
+def test_no_locust_input_no_question(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The usual run (no LOCUST_*, no config file, a pyproject.toml without [tool.locust]) starts no
+    child for this; the config files looked for are Locust's own list."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n', encoding="utf-8")
+    assert locust_sources({"OSIRIS_URL": "http://x", "PATH": "/bin"}) == []
+    (tmp_path / ".locust.conf").write_text("users = 1\n", encoding="utf-8")
+    (tmp_path / "locust.conf").write_text("users = 1\n", encoding="utf-8")
+    assert locust_sources({"LOCUST_USERS": "1"}) == ["LOCUST_USERS", "~/.locust.conf", "locust.conf"]
+    done = subprocess.run([sys.executable, "-c", "from locust.argument_parser import DEFAULT_CONFIG_FILES as F; "
+                           "print(list(F))"], capture_output=True, text=True, timeout=60, env=child_env())
+    assert done.stdout.strip() == str(list(CONFIG_FILES)), done
