@@ -47,10 +47,19 @@ class Door:
     target: socket.socket
     started_log: Path
     capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.target.getsockname()[1]}"
+
+    def refuses_saying(self, args: list[str], env: dict[str, str], fragments: list[str], command: str = "run") -> None:
+        """With ``env`` set, ``osiris-load COMMAND ARGS`` is refused with a line that says each fragment."""
+        for name, value in env.items():
+            self.monkeypatch.setenv(name, value)
+        line = self.refuses(*args, command=command)
+        for fragment in fragments:
+            assert fragment in line, line
 
     def refuses(self, *args: str, url: bool = True, command: str = "run", asks_locust: bool = False) -> str:
         """Run ``osiris-load COMMAND ARGS``; assert the refusal; return its one line. ``asks_locust``:
@@ -99,7 +108,7 @@ def open_door(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
     monkeypatch.setenv("STARTED_LOG", str(tmp_path / "started.log"))
     monkeypatch.chdir(tmp_path)
     with socket.create_server(("127.0.0.1", 0)) as target:
-        yield Door(tmp_path, target, tmp_path / "started.log", capsys)
+        yield Door(tmp_path, target, tmp_path / "started.log", capsys, monkeypatch)
 
 
 def typo_table(folder: Path) -> Path:
@@ -119,10 +128,22 @@ def test_a_typo_in_the_slo_file_is_said_before_any_wait_for_the_target(door: Doo
     assert "threshold 'p(95)<<400'" in door.refuses("--slo-file", str(typo_table(door.tmp)))
 
 
-@pytest.mark.parametrize(("args", "env", "fragments"), [
-    (["--stages", "10x:5"], {}, ["bad --stages value '10x:5': stage 1 '10x:5': bad duration '10x'"]),
+SHARED_BAD_INPUTS: list[tuple[list[str], dict[str, str], list[str]]] = [
     ([], {"OSIRIS_SLO_FILE": "missing.toml"}, ["missing.toml: SLO file not found (from OSIRIS_SLO_FILE)"]),
     ([], {"OSIRIS_SLO_ROWS": "helth"}, ["OSIRIS_SLO_ROWS='helth': ", "no row called 'helth' (did you mean 'health'?)"]),
+    ([], {"OSIRIS_SLO_CONFIDENCE": "95"}, ["OSIRIS_SLO_CONFIDENCE '95'"]),
+    ([], {"OSIRIS_SLO_WINDOW": "5s"}, ["OSIRIS_SLO_WINDOW '5s': not a number"]),
+    ([], {"OSIRIS_SLO_UNTIL_SETTLED": "5 minutes"}, ["OSIRIS_SLO_UNTIL_SETTLED '5 minutes'"]),
+    ([], {"OSIRIS_SLO_INCONCLUSIVE": "fial"}, ["OSIRIS_SLO_INCONCLUSIVE 'fial': must be one of estimate"]),
+    ([], {"OSIRIS_SLO_STRICT": "ja"}, ["OSIRIS_SLO_STRICT 'ja'", "true, false"]),
+    ([], {"OSIRIS_SHAPE": "of"}, ["OSIRIS_SHAPE must be 'on' or 'off', got 'of'"]),
+    (["--startup-timeout", "0"], {}, ["--startup-timeout 0"]),
+]
+"""Refused alike by ``osiris-load run`` and ``osiris-load capacity`` (test_capacity_cli), in the same words."""
+
+
+@pytest.mark.parametrize(("args", "env", "fragments"), [
+    (["--stages", "10x:5"], {}, ["bad --stages value '10x:5': stage 1 '10x:5': bad duration '10x'"]),
     ([], {"OSIRIS_RATE_STAGES": "10s:x"}, ["bad --rate-stages value '10s:x'", "OSIRIS_RATE_STAGES='10s:x'"]),
     (["--stages", "5s:2"], {"OSIRIS_RATE_STAGES": "5s:2"}, ["--stages 5s:2 ramps users"]),
     ([], {"OSIRIS_RATE_STAGES": "5s:2", "OSIRIS_MAX_VUS": "0"}, ["--max-vus must be a whole number", "'0'"]),
@@ -131,22 +152,13 @@ def test_a_typo_in_the_slo_file_is_said_before_any_wait_for_the_target(door: Doo
     ([], {"OSIRIS_RATE_STAGES": "5s:2", "OSIRIS_ARRIVAL_RATE": "2"}, ["--arrival-rate and --rate-stages both"]),
     ([], {"OSIRIS_ARRIVAL_RATE": "5"}, ["OSIRIS_ARRIVAL_RATE='5' runs until stopped", "OSIRIS_RATE_STAGES"]),
     ([], {"OSIRIS_SHAPE": "off"}, ["OSIRIS_SHAPE='off'", "would run until stopped"]),
-    ([], {"OSIRIS_SLO_CONFIDENCE": "95"}, ["OSIRIS_SLO_CONFIDENCE '95'"]),
-    ([], {"OSIRIS_SLO_WINDOW": "5s"}, ["OSIRIS_SLO_WINDOW '5s': not a number"]),
-    ([], {"OSIRIS_SLO_UNTIL_SETTLED": "5 minutes"}, ["OSIRIS_SLO_UNTIL_SETTLED '5 minutes'"]),
-    ([], {"OSIRIS_SLO_INCONCLUSIVE": "fial"}, ["OSIRIS_SLO_INCONCLUSIVE 'fial': must be one of estimate"]),
-    ([], {"OSIRIS_SLO_STRICT": "ja"}, ["OSIRIS_SLO_STRICT 'ja'", "true, false"]),
+    *SHARED_BAD_INPUTS,
     (["--progress-every", "-1"], {}, ["--progress-every -1"]),
-    (["--startup-timeout", "0"], {}, ["--startup-timeout 0"]),
 ])
 def test_each_bad_input_is_one_line_and_exit_2_with_nothing_started(
-    door: Door, monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str], fragments: list[str]
+    door: Door, args: list[str], env: dict[str, str], fragments: list[str]
 ) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    line = door.refuses(*args)
-    for fragment in fragments:
-        assert fragment in line, line
+    door.refuses_saying(args, env, fragments)
 
 
 @pytest.mark.parametrize(("url", "fragment"), [
