@@ -12,9 +12,12 @@ made. One case runs the installed console script, where the marker also shows th
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
@@ -382,3 +385,26 @@ def test_no_locust_input_no_question(tmp_path: Path, monkeypatch: pytest.MonkeyP
     done = subprocess.run([sys.executable, "-c", "from locust.argument_parser import DEFAULT_CONFIG_FILES as F; "
                            "print(list(F))"], capture_output=True, text=True, timeout=60, env=child_env())
     assert done.stdout.strip() == str(list(CONFIG_FILES)), done
+
+
+def test_ctrl_c_while_waiting_for_the_target_leaves_no_run_folder_behind(door: Door) -> None:
+    """The folder exists while the job waits (made once the inputs were checked); Ctrl+C there ends
+    the job with 130 and takes the empty folder away again."""
+    out = door.tmp / "made" / "run"
+    seen: list[bool] = []
+
+    def interrupt_once_waiting() -> None:
+        deadline = time.monotonic() + 30
+        while not out.is_dir() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        seen.append(out.is_dir())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    interrupter = threading.Thread(target=interrupt_once_waiting)
+    interrupter.start()
+    code = cli.main(["run", "--url", door.url, "--out", str(out)])  # the target accepts, never answers
+    interrupter.join()
+    captured = door.capsys.readouterr()
+    assert seen == [True] and code == 130, captured
+    assert "the run was interrupted (SIGINT)" in captured.err and "Nothing was written." in captured.err, captured
+    assert not (door.tmp / "made").exists()
