@@ -236,7 +236,7 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[Sea
     check_prompts([locustfile], environ)
     probe = LocustProbe(replace(settings, url=PLACEHOLDER_URL), lambda *_: 0)
     check_locust_config([probe.command(config.min_rate, math.ceil(config.probe_duration_s), args.out / "probe")[3:]],
-                        probe_environment(settings, environ))
+                        probe_env)
     return config, settings
 
 
