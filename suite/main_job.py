@@ -3,7 +3,8 @@
 Starts the bundled sidecar (with its own Redis) unless ``--url``/``OSIRIS_URL`` names a running
 one, waits until ``/health`` answers 200, runs each scenario headless with its k6 stages (a
 progress line every few seconds), lets the SLO gate judge each run, writes everything into a run
-folder under the current directory (``./osiris-runs/<UTC timestamp>/`` or ``--out``), stops the
+folder under the current directory (``./osiris-runs/<UTC timestamp>/`` or ``--out``; made once every
+input is checked, ``suite.run_folder``, and removed again if the job ends before writing in it), stops the
 sidecar and exits with the gate's verdict, by the documented precedence: 2 bad input > 3 the sidecar
 did not come up > 99 an SLO failed > 98 one was INCONCLUSIVE under ``--slo-inconclusive fail`` >
 any other code > 0 every scenario passed. The closing lines say, per threshold, whether its interval
