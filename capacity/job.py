@@ -16,26 +16,49 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from capacity.html import write_capacity_html
 from capacity.model import CapacityReport, ProbeResult
 from capacity.plan import plan_needs, scenario_rows
-from capacity.probe import LocustProbe, ProbeError, ProbeSettings
+from capacity.probe import LocustProbe, ProbeError, ProbeSettings, probe_environment
 from capacity.search import Search, SearchConfig, SearchError, SearchOutcome, report
+from locustfiles.stages import STAGES_ENV
 from openmodel.stages import StagesError, parse_duration
 from slo.confidence import DEFAULT_CONFIDENCE, check_confidence
 from slo.formatting import format_duration, format_value
-from slo.table import DEFAULT_TABLE_PATH, SloFileError, load_table
+from slo.gate_options import ENV_VAR
 from slo.verdict import EXIT_BAD_CONFIG, EXIT_CAPACITY_ABOVE_MAX, EXIT_CAPACITY_BELOW_MIN, EXIT_PROBE_ERROR
 from slo.windows import WindowMarks
 from suite.children import stop_children
-from suite.main_job import EXIT_TARGET_DOWN, RUNS_DIR, SCENARIOS, Interrupted, MainJob, default_run_dir
-from suite.preflight import locustfile_of
+from suite.locust_config import check_locust_config
+from suite.main_job import (
+    EXIT_TARGET_DOWN,
+    PLACEHOLDER_URL,
+    RUNS_DIR,
+    SCENARIOS,
+    Interrupted,
+    MainJob,
+    default_run_dir,
+)
+from suite.preflight import (
+    check_gate_environment,
+    check_open_model,
+    check_out_dir,
+    check_prompts,
+    check_shape_switch,
+    check_slo,
+    check_startup_timeout,
+    check_target,
+    locustfile_of,
+)
+from suite.run_folder import make_run_folder
 
 __all__ = ["EXIT_CODES_HELP", "add_capacity_arguments", "run_capacity"]
 
@@ -58,7 +81,7 @@ def _duration(text: str) -> float:
 def add_capacity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", required=True, metavar="NAME",
                         help=f"a scenario ({', '.join(SCENARIO_NAMES)}) or the path of a locustfile")
-    parser.add_argument("--url", default=os.environ.get("OSIRIS_URL"),
+    parser.add_argument("--url",
                         help="a running target (default: $OSIRIS_URL, else start the bundled sidecar)")
     parser.add_argument("--slo-file", type=Path, help="SLO table (default: the guide's, slo/default.toml)")
     parser.add_argument("--min-rate", type=float, default=1.0, help="first rate probed, iterations/s (default 1)")
@@ -75,11 +98,13 @@ def add_capacity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arrivals", choices=("poisson", "constant"), default="poisson")
     parser.add_argument("--max-vus", type=int, help="users available to run iterations (default: the scenario's)")
     parser.add_argument("--workers", type=int, help="Locust worker processes per probe (default: one process)")
-    parser.add_argument("--slo-confidence", default=os.environ.get("OSIRIS_SLO_CONFIDENCE"),
-                        help="confidence of the gate's intervals (default: the gate's, 0.95)")
-    parser.add_argument("--slo-window", default=os.environ.get("OSIRIS_SLO_WINDOW"), metavar="SECONDS",
-                        help="the gate's time window for the design effect (default: the gate's, 5 s); a probe "
-                             "needs several windows to settle, so short probes want short windows")
+    parser.add_argument("--slo-confidence",
+                        help="confidence of the gate's intervals (default: $OSIRIS_SLO_CONFIDENCE, else the gate's, "
+                             "0.95)")
+    parser.add_argument("--slo-window", metavar="SECONDS",
+                        help="the gate's time window for the design effect (default: $OSIRIS_SLO_WINDOW, else the "
+                             "gate's, 5 s); a probe needs several windows to settle, so short probes want short "
+                             "windows")
     parser.add_argument("--out", type=Path, help=f"folder (default: ./{RUNS_DIR}/<UTC timestamp>-capacity)")
     parser.add_argument("--startup-timeout", type=float, default=600.0,
                         help="seconds to wait for the bundled sidecar's /health")
@@ -107,6 +132,11 @@ def describe(index: int, probe: ProbeResult) -> str:
 class CapacityJob(MainJob):
     """The search's children (the sidecar, each probe) and its signals, as the main job's."""
 
+    def __init__(self, args: argparse.Namespace, config: SearchConfig, settings: ProbeSettings) -> None:
+        super().__init__(args)
+        self.config = config
+        self.settings = settings
+
     def run_child(self, command: list[str], env: dict[str, str], log: Path) -> int:
         with log.open("wb") as handle:
             proc = self.start(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
@@ -116,12 +146,7 @@ class CapacityJob(MainJob):
         return code
 
     def _run(self, out: Path) -> int:
-        args = self.args
-        try:
-            config, settings_without_url = _settings(args, out)
-        except (ValueError, SloFileError) as exc:
-            print(f"osiris-load capacity: {exc}", file=sys.stderr)
-            return EXIT_BAD_CONFIG
+        args, config, settings_without_url = self.args, self.config, self.settings
         state = Search(config)
         url = args.url
         try:
@@ -168,12 +193,20 @@ def _report(found: SearchOutcome, config: SearchConfig, args: argparse.Namespace
                   interrupted_by=interrupted_by)
 
 
-def _settings(args: argparse.Namespace, out: Path) -> tuple[SearchConfig, ProbeSettings]:
+def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[SearchConfig, ProbeSettings]:
+    """Every input of the search, checked before anything starts: its own options, then what each
+    probe's Locust run reads, by the rules ``osiris-load run`` checks them with (``suite.preflight``):
+    the target, the SLO table and ``OSIRIS_SLO_ROWS``, the gate's ``OSIRIS_SLO_*``
+    variables as the probes get them, ``OSIRIS_SHAPE``, the open model's ``OSIRIS_*`` variables beside
+    the probes' own ``--arrival-rate``, the prompts file. :class:`ValueError` says what is wrong."""
+    args.url = check_target(args, environ)
+    check_startup_timeout(args.startup_timeout)
     locustfile = resolve_locustfile(args.scenario)
     slo_file = args.slo_file.resolve() if args.slo_file else None
     # a bad table is a bad configuration before any load; the table the probes judge by plans them
-    table = load_table(str(slo_file or os.environ.get("OSIRIS_SLO_FILE") or DEFAULT_TABLE_PATH))
-    confidence = check_confidence(args.slo_confidence) if args.slo_confidence else DEFAULT_CONFIDENCE
+    table = check_slo(slo_file, environ)
+    if args.slo_confidence:
+        check_confidence(args.slo_confidence)
     if args.slo_window:
         try:
             WindowMarks(float(args.slo_window))
@@ -183,6 +216,13 @@ def _settings(args: argparse.Namespace, out: Path) -> tuple[SearchConfig, ProbeS
         value = getattr(args, name)
         if value is not None and value < 1:
             raise ValueError(f"--{name.replace('_', '-')} {value}: must be at least 1")
+    settings = ProbeSettings(locustfile=locustfile, url="", out=args.out, arrivals=args.arrivals,
+                             max_vus=args.max_vus, workers=args.workers, slo_file=slo_file,
+                             confidence=args.slo_confidence, window=args.slo_window)
+    probe_env = probe_environment(settings, environ)  # the flags above win over their OSIRIS_SLO_* variables
+    check_gate_environment(probe_env)
+    confidence_text = probe_env.get(ENV_VAR["slo_confidence"])
+    confidence = check_confidence(confidence_text) if confidence_text else DEFAULT_CONFIDENCE
     config = SearchConfig(min_rate=args.min_rate, max_rate=args.max_rate, growth=args.growth,
                           precision=args.precision, budget_s=args.budget, probe_duration_s=args.probe_duration,
                           max_probe_duration_s=args.max_probe_duration,
@@ -190,9 +230,14 @@ def _settings(args: argparse.Namespace, out: Path) -> tuple[SearchConfig, ProbeS
     config.check()
     if config.probe_duration_s < 1:
         raise SearchError(f"--probe-duration {config.probe_duration_s:g}s: at least 1s (Locust's -t is in seconds)")
-    return config, ProbeSettings(locustfile=locustfile, url="", out=out, arrivals=args.arrivals, max_vus=args.max_vus,
-                                 workers=args.workers, slo_file=slo_file, confidence=args.slo_confidence,
-                                 window=args.slo_window)
+    check_shape_switch(environ)
+    check_open_model(environ, environ.get(STAGES_ENV), {"arrival_rate": f"{args.min_rate:g}", "arrivals": args.arrivals,
+                                                        **({"max_vus": str(args.max_vus)} if args.max_vus else {})})
+    check_prompts([locustfile], environ)
+    probe = LocustProbe(replace(settings, url=PLACEHOLDER_URL), lambda *_: 0)
+    check_locust_config([probe.command(config.min_rate, math.ceil(config.probe_duration_s), args.out / "probe")[3:]],
+                        probe_env)
+    return config, settings
 
 
 def finish(result: CapacityReport, out: Path, code: int | None = None) -> int:
@@ -251,6 +296,15 @@ def default_capacity_dir(now: dt.datetime | None = None) -> Path:
 
 
 def run_capacity(args: argparse.Namespace) -> int:
-    if args.out is None:
-        args.out = default_capacity_dir()
-    return CapacityJob(args).run()
+    """Check every input (``_settings``), make the out folder, search; a bad input is one line and
+    exit 2 with nothing started, waited for or left behind."""
+    source = "--out" if args.out is not None else "the capacity folder"
+    args.out = Path(args.out or default_capacity_dir()).absolute()
+    try:
+        check_out_dir(args.out, source)
+        config, settings = _settings(args, os.environ)
+        created = make_run_folder(args.out, source)
+    except ValueError as exc:  # ConfigError, SloFileError, SearchError: each names what is wrong
+        print(f"osiris-load capacity: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    return CapacityJob(args, config, settings).run(created)

@@ -13,15 +13,16 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from capacity.model import Goodput, ProbeResult, ProbeThreshold
+from slo.gate_options import ENV_VAR
 from slo.verdict import EXIT_BAD_CONFIG, ThresholdResult, Verdict, VerdictFormatError, from_json
 from suite.children import free_port
 
-__all__ = ["LocustProbe", "ProbeError", "ProbeSettings", "probe_result"]
+__all__ = ["LocustProbe", "ProbeError", "ProbeSettings", "probe_environment", "probe_result"]
 
 _TAIL_LINES = 12
 
@@ -104,11 +105,7 @@ class LocustProbe:
         seconds = max(1, math.ceil(duration_s))
         name = f"probe-{self.count:02d}-{rate:.4g}rps" + (f"-try{attempt}" if attempt > 1 else "")
         prefix = self.settings.out / name
-        env = {**os.environ, "OSIRIS_URL": self.settings.url, "PYTHONUNBUFFERED": "1"}
-        if self.settings.confidence is not None:
-            env["OSIRIS_SLO_CONFIDENCE"] = self.settings.confidence
-        if self.settings.window is not None:
-            env["OSIRIS_SLO_WINDOW"] = self.settings.window
+        env = probe_environment(self.settings, os.environ)
         log = Path(f"{prefix}.log")  # not with_suffix: "probe-04-35.78rps" has a dot of its own
         started = time.monotonic()
         code = self.run_child(self.command(rate, seconds, prefix), env, log)
@@ -126,6 +123,17 @@ class LocustProbe:
         if self.on_result:
             self.on_result(self.count, result)
         return result
+
+
+def probe_environment(settings: ProbeSettings, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a probe's Locust run: ``environ`` with the search's target and gate options
+    (which win over the user's ``OSIRIS_SLO_*``); also what ``osiris-load capacity`` checks up front."""
+    env = {**environ, "OSIRIS_URL": settings.url, "PYTHONUNBUFFERED": "1"}
+    if settings.confidence is not None:
+        env[ENV_VAR["slo_confidence"]] = settings.confidence
+    if settings.window is not None:
+        env[ENV_VAR["slo_window"]] = settings.window
+    return env
 
 
 def _tail(log: Path) -> str:

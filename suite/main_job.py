@@ -3,7 +3,8 @@
 Starts the bundled sidecar (with its own Redis) unless ``--url``/``OSIRIS_URL`` names a running
 one, waits until ``/health`` answers 200, runs each scenario headless with its k6 stages (a
 progress line every few seconds), lets the SLO gate judge each run, writes everything into a run
-folder under the current directory (``./osiris-runs/<UTC timestamp>/`` or ``--out``), stops the
+folder under the current directory (``./osiris-runs/<UTC timestamp>/`` or ``--out``; made once every
+input is checked, ``suite.run_folder``, and removed again if the job ends before writing in it), stops the
 sidecar and exits with the gate's verdict, by the documented precedence: 2 bad input > 3 the sidecar
 did not come up > 99 an SLO failed > 98 one was INCONCLUSIVE under ``--slo-inconclusive fail`` >
 any other code > 0 every scenario passed. The closing lines say, per threshold, whether its interval
@@ -31,14 +32,16 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from locustfiles import check_url
 from slo.verdict import EXIT_BAD_CONFIG, EXIT_INCONCLUSIVE, EXIT_SLO_FAILED
 from suite.children import free_port, start_child, stop_children
-from suite.preflight import ConfigError, check_run, locustfile_of, target_url
+from suite.locust_config import check_locust_config
+from suite.preflight import ConfigError, check_run, check_target, locustfile_of
+from suite.run_folder import make_run_folder, remove_unused
 
 SCENARIOS = ("read_heavy", "sidecar_load", "propose_trade")
 EXIT_TARGET_DOWN = 3
@@ -50,6 +53,8 @@ HEALTH_TIMEOUT_S = 2.0
 NO_SUCH_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
 """getaddrinfo's answers for a name that does not exist (not a lookup that may work next time)."""
 RUNS_DIR = "osiris-runs"
+PLACEHOLDER_URL = "http://127.0.0.1"
+"""The ``--host`` of a Locust command line that is only parsed (the real one is known once the target is)."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PROGRESS_PLUGIN = Path(__file__).with_name("progress_plugin.py")
 """Loaded by each Locust child beside the scenario (by path: importing Locust here would gevent-patch this process)."""
@@ -228,7 +233,9 @@ class MainJob:
         self.forwarders.remove(forwarder)
         return code
 
-    def run(self) -> int:
+    def run(self, created: Sequence[Path] = ()) -> int:
+        """The job in ``args.out``; ``created``: the folders ``make_run_folder`` made for it, removed
+        again at the end if nothing was written in them (the target was down, Ctrl+C while waiting)."""
         out = (self.args.out or default_run_dir()).resolve()
         out.mkdir(parents=True, exist_ok=True)
         previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
@@ -239,14 +246,16 @@ class MainJob:
             print(f"\nosiris-load: interrupted by {exc}: stopping the load and the sidecar ...", file=sys.stderr,
                   flush=True)
             self.stop_all()
+            files = f"Partial files: {out}" if any(out.iterdir()) else "Nothing was written."
             print(f"osiris-load: the run was interrupted ({exc}); no verdict: a cut-short scenario is not the "
-                  f"run's result. Partial files: {out}", file=sys.stderr, flush=True)
+                  f"run's result. {files}", file=sys.stderr, flush=True)
             return exc.code
         finally:
             self._signalled = True  # from here on a signal only adds to the stopping below
             self.stop_all()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            remove_unused(created)
 
     def reach_target(self, prog: str) -> str | None:
         """``--url``, or the bundled sidecar started here, once it answers; None (said on stderr) if not."""
@@ -351,10 +360,13 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or default_run_dir()
     try:
         check_run(args, os.environ, out)
+        job = MainJob(args)  # Locust's own inputs (LOCUST_*, locust.conf): its parser on each run's command line
+        check_locust_config([job.locust_command(name, PLACEHOLDER_URL, out)[3:] for name in args.scenarios],
+                            os.environ)
+        created = make_run_folder(out, "--out" if args.out is not None else "the run folder")
     except ConfigError as exc:
         print(f"osiris-load run: {exc}", file=sys.stderr, flush=True)
         print(closing_line(EXIT_BAD_CONFIG), flush=True)
         return EXIT_BAD_CONFIG
-    url = target_url(args, os.environ)[0]
-    args.out, args.url = out, check_url(url) if url else None  # checked: its normal form (no trailing /)
-    return MainJob(args).run()
+    args.out, args.url = out, check_target(args, os.environ)  # checked: its normal form (no trailing /)
+    return job.run(created)

@@ -24,19 +24,20 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
 import locustfiles
 from locustfiles import PROMPTS_HINT, PromptsError, check_url, load_prompts, loads_prompts, prompts_path, shape_switch
 from locustfiles.stages import STAGES_ENV, stages_option
-from openmodel.config import OPTION_ENV, OpenModelError, check_stages, configure
+from openmodel.config import OPTION_ENV, OpenModelConfig, OpenModelError, check_stages, configure
 from openmodel.stages import StagesError
 from slo.gate_options import ENV_VAR, check_gate_env, requested_rows
-from slo.table import DEFAULT_TABLE_PATH, SloFileError, load_table
+from slo.table import DEFAULT_TABLE_PATH, SloFileError, SloTable, load_table
 
-__all__ = ["ConfigError", "check_out_dir", "check_run", "locustfile_of", "target_url"]
+__all__ = ["ConfigError", "check_gate_environment", "check_open_model", "check_out_dir", "check_prompts", "check_run",
+           "check_shape_switch", "check_slo", "check_startup_timeout", "check_target", "locustfile_of", "target_url"]
 
 RUN_TIME_ENV = "LOCUST_RUN_TIME"
 """Locust's own ``-t`` as an environment variable: the one way to give ``osiris-load run``'s scenarios one."""
@@ -54,24 +55,62 @@ def locustfile_of(scenario: str) -> Path:
 def check_run(args: argparse.Namespace, environ: Mapping[str, str], out: Path) -> None:
     """Raise :class:`ConfigError` for the first unusable input of ``run`` (``out``: its run folder,
     ``--out`` or the default): its options first, then the environment variables its Locust runs read."""
-    _check_target(args, environ)
+    check_target(args, environ)
     check_out_dir(out, "--out" if args.out is not None else "the run folder")
     if args.progress_every < 0:
         raise ConfigError(f"--progress-every {args.progress_every:g}: seconds between progress lines must be >= 0 "
                           "(0: none)")
-    if not args.startup_timeout > 0:
-        raise ConfigError(f"--startup-timeout {args.startup_timeout:g}: seconds to wait for the sidecar, must be > 0")
+    check_startup_timeout(args.startup_timeout)
     _check_load_shape(args, environ)
-    _check_slo(args, environ)
+    check_slo(args.slo_file, environ)
+    check_gate_environment(environ)
+    check_prompts([locustfile_of(name) for name in args.scenarios], environ)
+
+
+def check_startup_timeout(seconds: float) -> None:
+    if not seconds > 0:
+        raise ConfigError(f"--startup-timeout {seconds:g}: seconds to wait for the sidecar, must be > 0")
+
+
+def check_gate_environment(environ: Mapping[str, str]) -> None:
+    """The SLO gate's ``OSIRIS_SLO_*`` variables as its Locust runs read them (``slo.gate_options``)."""
     try:
         check_gate_env(environ)
     except SloFileError as exc:
         raise ConfigError(str(exc)) from None
-    if any(loads_prompts(locustfile_of(name)) for name in args.scenarios):
+
+
+def check_prompts(locustfiles_run: Sequence[Path], environ: Mapping[str, str]) -> None:
+    """The prompts file (``OSIRIS_PROMPTS``, else the bundled one), if one of these locustfiles loads it."""
+    if any(loads_prompts(path) for path in locustfiles_run):
         try:
             load_prompts(prompts_path(environ))
         except PromptsError as exc:
             raise ConfigError(f"{exc} {PROMPTS_HINT}") from None
+
+
+def check_shape_switch(environ: Mapping[str, str]) -> bool:
+    """``OSIRIS_SHAPE`` as the locustfiles read it at import (``locustfiles.shape_switch``): on or off."""
+    try:
+        return shape_switch((), environ)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def check_open_model(environ: Mapping[str, str], stages: str | None,
+                     given: Mapping[str, str] | None = None) -> OpenModelConfig | None:
+    """The open model a Locust run with these options reads (``openmodel.config``): ``given`` are its
+    command line's (by option name), which win over their ``OSIRIS_*`` variables, as in Locust's parser;
+    ``stages``: its ``--stages`` (else ``OSIRIS_STAGES``), which only the closed model takes."""
+    given = dict(given or {})
+    from_env = {name: environ[env] for name, env in OPTION_ENV.items() if environ.get(env) and name not in given}
+    try:
+        config = configure(SimpleNamespace(**from_env, **given, run_time=None))
+        check_stages(config, stages, None)
+    except OpenModelError as exc:
+        settings = ", ".join(f"{OPTION_ENV[name]}={value!r}" for name, value in from_env.items())
+        raise ConfigError(f"{exc} (from the environment: {settings})" if settings else str(exc)) from None
+    return config
 
 
 def target_url(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str | None, str]:
@@ -82,39 +121,37 @@ def target_url(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[st
     return environ.get("OSIRIS_URL", "").strip() or None, "OSIRIS_URL"
 
 
-def _check_target(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
+def check_target(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
+    """The target (:func:`target_url`) in its normal form (no trailing /), or None: the bundled sidecar."""
     url, source = target_url(args, environ)
     if url is None:
-        return
+        return None
     try:
-        check_url(url, source)
+        return check_url(url, source)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 
 
 def check_out_dir(path: Path, source: str) -> None:
-    """``path`` is a folder this process can write into, or can create: checked without creating it
-    (a refused run leaves nothing behind)."""
+    """``path`` is not a file, nor under one: said in these words before anything else is checked
+    (whether the folder can really be made and written is known only by doing it:
+    ``suite.run_folder.make_run_folder``, once every input is checked)."""
     path = Path(path).absolute()
     existing = path
-    while not existing.exists() and existing != existing.parent:
+    while not os.path.exists(existing) and existing != existing.parent:  # False, not an error, where it cannot look
         existing = existing.parent
-    where = f"{source} {path}"
-    if not existing.is_dir():
-        raise ConfigError(f"{where}: {existing} is a file, not a folder" if existing != path
-                          else f"{where}: is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"{where}: {existing} is not writable" + (" (cannot create the folder in it)"
-                                                                     if existing != path else ""))
+    if not os.path.isdir(existing):
+        raise ConfigError(f"{source} {path}: {existing} is a file, not a folder" if existing != path
+                          else f"{source} {path}: is a file, not a folder")
 
 
-def _check_slo(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
-    """The SLO file each scenario's gate loads (``--slo-file``, else ``OSIRIS_SLO_FILE``, else the
-    default) and the rows ``OSIRIS_SLO_ROWS`` names in it; an environment variable is named."""
-    from_env = not args.slo_file and bool(environ.get(ENV_VAR["slo_file"]))
-    path = args.slo_file or environ.get(ENV_VAR["slo_file"]) or str(DEFAULT_TABLE_PATH)
+def check_slo(slo_file: str | Path | None, environ: Mapping[str, str]) -> SloTable:
+    """The SLO table each Locust run's gate loads (``--slo-file``, else ``OSIRIS_SLO_FILE``, else the
+    default) with the rows ``OSIRIS_SLO_ROWS`` names in it; an environment variable is named."""
+    from_env = not slo_file and bool(environ.get(ENV_VAR["slo_file"]))
+    path = slo_file or environ.get(ENV_VAR["slo_file"]) or str(DEFAULT_TABLE_PATH)
     try:
-        table = load_table(path)
+        table = load_table(str(path))
     except SloFileError as exc:
         raise ConfigError(f"{exc} (from {ENV_VAR['slo_file']})" if from_env else str(exc)) from None
     rows = requested_rows(environ.get(ENV_VAR["slo_rows"]))
@@ -123,24 +160,16 @@ def _check_slo(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
             table.select(rows)
     except SloFileError as exc:
         raise ConfigError(f"{ENV_VAR['slo_rows']}={environ[ENV_VAR['slo_rows']]!r}: {exc}") from None
+    return table
 
 
 def _check_load_shape(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
     """How each scenario ramps, as its locustfile decides at init (``locustfiles.common._on_init``):
     ``OSIRIS_SHAPE``, the open model's variables, then ``--stages`` (else ``OSIRIS_STAGES``), which
     only a shape of the closed model reads."""
-    try:
-        shape = shape_switch((), environ)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    shape = check_shape_switch(environ)
     stages, source = (args.stages, "--stages") if args.stages else (environ.get(STAGES_ENV), STAGES_ENV)
-    given = {name: environ[env] for name, env in OPTION_ENV.items() if environ.get(env)}
-    try:
-        config = configure(SimpleNamespace(**given, run_time=None))
-        check_stages(config, stages, None)
-    except OpenModelError as exc:
-        settings = ", ".join(f"{OPTION_ENV[name]}={value!r}" for name, value in given.items())
-        raise ConfigError(f"{exc} (from the environment: {settings})") from None
+    config = check_open_model(environ, stages)
     if shape and config is None and stages:
         try:
             stages_option(stages, source)
@@ -153,6 +182,7 @@ def _check_load_shape(args: argparse.Namespace, environ: Mapping[str, str]) -> N
                           f"osiris-load run gives them no -t: each would run until stopped; unset OSIRIS_SHAPE, or set "
                           f"{RUN_TIME_ENV} (e.g. 1m)")
     if config is not None and config.duration_s is None:
-        raise ConfigError(f"{OPTION_ENV['arrival_rate']}={given['arrival_rate']!r} runs until stopped (osiris-load "
-                          f"run gives its scenarios no -t): use {OPTION_ENV['rate_stages']} (e.g. 30s:"
-                          f"{given['arrival_rate']}), which sets the duration, or set {RUN_TIME_ENV} (e.g. 1m)")
+        rate = environ[OPTION_ENV["arrival_rate"]]
+        raise ConfigError(f"{OPTION_ENV['arrival_rate']}={rate!r} runs until stopped (osiris-load run gives its "
+                          f"scenarios no -t): use {OPTION_ENV['rate_stages']} (e.g. 30s:{rate}), which sets the "
+                          f"duration, or set {RUN_TIME_ENV} (e.g. 1m)")

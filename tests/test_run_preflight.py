@@ -12,9 +12,12 @@ made. One case runs the installed console script, where the marker also shows th
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
@@ -26,13 +29,17 @@ import pytest
 from locustfiles import loads_prompts
 from slo.table import DEFAULT_TABLE_PATH
 from suite import cli
+from suite.locust_config import CONFIG_FILES, locust_sources
 from suite.main_job import closing_line, wait_healthy
 from suite.preflight import locustfile_of
 from tests.conftest import ROOT, serving
 from tests.test_locustfiles import BAD_OSIRIS_URL, BAD_PROMPTS, BAD_STAGES, child_env
 
 FRONT_DOOR = Path(sys.executable).parent / "osiris-load"
-MARKER = 'import os, sys\nopen(os.environ["STARTED_LOG"], "a").write(" ".join(sys.argv) + "\\n")\n'
+MARKER = ('import os, sys\nopen(os.environ["STARTED_LOG"], "a").write(" ".join(sys.orig_argv[1:]) + "\\n")\n')
+"""Each Python process started: its command line without the interpreter (``-m locust ...``, ``-m sidecar ...``)."""
+LOCUST_CHECK = "-m suite.locust_config"
+"""The one child a refusal may start: Locust's parser reading ``LOCUST_*``/``locust.conf`` (suite.locust_config)."""
 
 
 @dataclass
@@ -43,15 +50,25 @@ class Door:
     target: socket.socket
     started_log: Path
     capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.target.getsockname()[1]}"
 
-    def refuses(self, *args: str, url: bool = True) -> str:
-        """Run ``osiris-load run ARGS``; assert the refusal; return its one line."""
+    def refuses_saying(self, args: list[str], env: dict[str, str], fragments: list[str], command: str = "run") -> None:
+        """With ``env`` set, ``osiris-load COMMAND ARGS`` is refused with a line that says each fragment."""
+        for name, value in env.items():
+            self.monkeypatch.setenv(name, value)
+        line = self.refuses(*args, command=command)
+        for fragment in fragments:
+            assert fragment in line, line
+
+    def refuses(self, *args: str, url: bool = True, command: str = "run", asks_locust: bool = False) -> str:
+        """Run ``osiris-load COMMAND ARGS``; assert the refusal; return its one line. ``asks_locust``:
+        Locust's parser was asked (its child is the one process started)."""
         out = self.tmp / "run"
-        argv = ["run", *(["--url", self.url] if url else ["--startup-timeout", "5"]), *args]
+        argv = [command, *(["--url", self.url] if url else ["--startup-timeout", "5"]), *args]
         if "--out" not in args:
             argv += ["--out", str(out)]
         before = {child.pid for child in psutil.Process().children()}
@@ -59,9 +76,15 @@ class Door:
         captured = self.capsys.readouterr()
         assert code == 2, captured
         lines = captured.err.splitlines()
-        assert len(lines) == 1 and lines[0].startswith("osiris-load run: "), captured
-        assert captured.out == closing_line(2) + "\n" == "Overall: ERROR (exit code 2)\n", captured
+        assert len(lines) == 1 and lines[0].startswith(f"osiris-load {command}: "), captured
+        if command == "run":
+            assert captured.out == closing_line(2) + "\n" == "Overall: ERROR (exit code 2)\n", captured
+        else:
+            assert captured.out == "", captured
         assert "FAIL" not in captured.out + captured.err
+        if asks_locust:
+            assert self.started_log.read_text().splitlines() == [LOCUST_CHECK]
+            self.started_log.unlink()
         assert not self.started_log.exists(), self.started_log.read_text()  # no sidecar, Redis or Locust
         assert {child.pid for child in psutil.Process().children()} <= before
         self.target.settimeout(0)
@@ -73,6 +96,12 @@ class Door:
 
 @pytest.fixture
 def door(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Door]:
+    yield from open_door(tmp_path, monkeypatch, capsys)
+
+
+def open_door(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Door]:
+    """The ``door`` fixture's body (other modules' fixtures use it): no ``OSIRIS_*``/``LOCUST_*`` of the
+    caller's, the marker on every child's path, a listening target, the current folder ``tmp_path``."""
     for name in list(os.environ):
         if name.startswith(("OSIRIS_", "LOCUST_")):
             monkeypatch.delenv(name)
@@ -82,7 +111,7 @@ def door(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capture
     monkeypatch.setenv("STARTED_LOG", str(tmp_path / "started.log"))
     monkeypatch.chdir(tmp_path)
     with socket.create_server(("127.0.0.1", 0)) as target:
-        yield Door(tmp_path, target, tmp_path / "started.log", capsys)
+        yield Door(tmp_path, target, tmp_path / "started.log", capsys, monkeypatch)
 
 
 def typo_table(folder: Path) -> Path:
@@ -102,10 +131,22 @@ def test_a_typo_in_the_slo_file_is_said_before_any_wait_for_the_target(door: Doo
     assert "threshold 'p(95)<<400'" in door.refuses("--slo-file", str(typo_table(door.tmp)))
 
 
-@pytest.mark.parametrize(("args", "env", "fragments"), [
-    (["--stages", "10x:5"], {}, ["bad --stages value '10x:5': stage 1 '10x:5': bad duration '10x'"]),
+SHARED_BAD_INPUTS: list[tuple[list[str], dict[str, str], list[str]]] = [
     ([], {"OSIRIS_SLO_FILE": "missing.toml"}, ["missing.toml: SLO file not found (from OSIRIS_SLO_FILE)"]),
     ([], {"OSIRIS_SLO_ROWS": "helth"}, ["OSIRIS_SLO_ROWS='helth': ", "no row called 'helth' (did you mean 'health'?)"]),
+    ([], {"OSIRIS_SLO_CONFIDENCE": "95"}, ["OSIRIS_SLO_CONFIDENCE '95'"]),
+    ([], {"OSIRIS_SLO_WINDOW": "5s"}, ["OSIRIS_SLO_WINDOW '5s': not a number"]),
+    ([], {"OSIRIS_SLO_UNTIL_SETTLED": "5 minutes"}, ["OSIRIS_SLO_UNTIL_SETTLED '5 minutes'"]),
+    ([], {"OSIRIS_SLO_INCONCLUSIVE": "fial"}, ["OSIRIS_SLO_INCONCLUSIVE 'fial': must be one of estimate"]),
+    ([], {"OSIRIS_SLO_STRICT": "ja"}, ["OSIRIS_SLO_STRICT 'ja'", "true, false"]),
+    ([], {"OSIRIS_SHAPE": "of"}, ["OSIRIS_SHAPE must be 'on' or 'off', got 'of'"]),
+    (["--startup-timeout", "0"], {}, ["--startup-timeout 0"]),
+]
+"""Refused alike by ``osiris-load run`` and ``osiris-load capacity`` (test_capacity_cli), in the same words."""
+
+
+@pytest.mark.parametrize(("args", "env", "fragments"), [
+    (["--stages", "10x:5"], {}, ["bad --stages value '10x:5': stage 1 '10x:5': bad duration '10x'"]),
     ([], {"OSIRIS_RATE_STAGES": "10s:x"}, ["bad --rate-stages value '10s:x'", "OSIRIS_RATE_STAGES='10s:x'"]),
     (["--stages", "5s:2"], {"OSIRIS_RATE_STAGES": "5s:2"}, ["--stages 5s:2 ramps users"]),
     ([], {"OSIRIS_RATE_STAGES": "5s:2", "OSIRIS_MAX_VUS": "0"}, ["--max-vus must be a whole number", "'0'"]),
@@ -114,22 +155,13 @@ def test_a_typo_in_the_slo_file_is_said_before_any_wait_for_the_target(door: Doo
     ([], {"OSIRIS_RATE_STAGES": "5s:2", "OSIRIS_ARRIVAL_RATE": "2"}, ["--arrival-rate and --rate-stages both"]),
     ([], {"OSIRIS_ARRIVAL_RATE": "5"}, ["OSIRIS_ARRIVAL_RATE='5' runs until stopped", "OSIRIS_RATE_STAGES"]),
     ([], {"OSIRIS_SHAPE": "off"}, ["OSIRIS_SHAPE='off'", "would run until stopped"]),
-    ([], {"OSIRIS_SLO_CONFIDENCE": "95"}, ["OSIRIS_SLO_CONFIDENCE '95'"]),
-    ([], {"OSIRIS_SLO_WINDOW": "5s"}, ["OSIRIS_SLO_WINDOW '5s': not a number"]),
-    ([], {"OSIRIS_SLO_UNTIL_SETTLED": "5 minutes"}, ["OSIRIS_SLO_UNTIL_SETTLED '5 minutes'"]),
-    ([], {"OSIRIS_SLO_INCONCLUSIVE": "fial"}, ["OSIRIS_SLO_INCONCLUSIVE 'fial': must be one of estimate"]),
-    ([], {"OSIRIS_SLO_STRICT": "ja"}, ["OSIRIS_SLO_STRICT 'ja'", "true, false"]),
+    *SHARED_BAD_INPUTS,
     (["--progress-every", "-1"], {}, ["--progress-every -1"]),
-    (["--startup-timeout", "0"], {}, ["--startup-timeout 0"]),
 ])
 def test_each_bad_input_is_one_line_and_exit_2_with_nothing_started(
-    door: Door, monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str], fragments: list[str]
+    door: Door, args: list[str], env: dict[str, str], fragments: list[str]
 ) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    line = door.refuses(*args)
-    for fragment in fragments:
-        assert fragment in line, line
+    door.refuses_saying(args, env, fragments)
 
 
 @pytest.mark.parametrize(("url", "fragment"), [
@@ -150,6 +182,44 @@ def test_an_unusable_run_folder_is_refused(door: Door) -> None:
     a_file.write_text("x", encoding="utf-8")
     assert f"--out {a_file}: is a file, not a folder" in door.refuses("--out", str(a_file))
     assert f"{a_file} is a file, not a folder" in door.refuses("--out", str(a_file / "run"))
+
+
+LONG_NAME = "x" * 300
+"""Longer than any Linux filesystem allows a name to be (255 bytes): refused whoever asks, root too."""
+
+
+@pytest.mark.parametrize(("out", "fragment"), [
+    (LONG_NAME, ": cannot make it: File name too long"),
+    (f"made/by/the/job/{LONG_NAME}/run", f"/made/by/the/job/{LONG_NAME}: File name too long"),
+    ("dangling", "dangling is a link to nowhere, which is not a folder"),
+    ("loop/run", "loop is a link to loop, which is not a folder"),
+])
+def test_a_run_folder_that_cannot_be_made_is_refused_even_for_root_and_leaves_nothing(
+    door: Door, out: str, fragment: str
+) -> None:
+    """Permission bits do not stop root (these tests run as root): only making the folder tells."""
+    (door.tmp / "dangling").symlink_to("nowhere")
+    (door.tmp / "loop").symlink_to("loop")
+    before = sorted(door.tmp.iterdir())
+    line = door.refuses("--out", out)
+    assert line.startswith(f"osiris-load run: --out {door.tmp / out}: ") and fragment in line, line
+    assert sorted(door.tmp.iterdir()) == before  # the folders it made on the way ("made/by/the/job") are gone
+
+
+def test_a_run_folder_nobody_may_write_into_is_refused_even_for_root(door: Door) -> None:
+    """An immutable folder (chattr +i): not even root may create a file in it."""
+    locked = door.tmp / "locked"
+    locked.mkdir()
+    if subprocess.run(["chattr", "+i", str(locked)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here (no e2fsprogs, not ext2/3/4, or no CAP_LINUX_IMMUTABLE)")
+    try:
+        line = door.refuses("--out", str(locked))
+        assert f"--out {locked}: cannot write into it: Operation not permitted" in line, line
+        assert f"--out {locked / 'run'}: cannot make it: Operation not permitted" in \
+            door.refuses("--out", str(locked / "run"))
+        assert list(locked.iterdir()) == []
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], check=True)
 
 
 @pytest.mark.parametrize(("case", "reason"), list(enumerate(reason for _, reason in BAD_PROMPTS)))
@@ -247,3 +317,94 @@ def test_a_name_that_does_not_resolve_ends_the_wait_at_once_with_exit_3(tmp_path
     assert "the target is not usable: http://no-such-host.invalid:8000: the name 'no-such-host.invalid' does not " \
            "resolve" in result.stderr and "waiting cannot help" in result.stderr, result
     assert result.stdout.splitlines()[-1] == "Overall: ERROR (exit code 3)", result
+    assert not (tmp_path / "run").exists()  # nothing was written: the run folder made for it is gone
+
+
+def test_a_target_that_is_not_usable_leaves_no_run_folder_behind(door: Door) -> None:
+    """The run folder is made once the inputs are checked, and removed again if the job ends before
+    writing anything in it (here: waiting cannot help, as in the test above); a folder the user
+    had is kept, whatever the job did."""
+    url = "http://no-such-host.invalid:8000"
+    mine = door.tmp / "mine"
+    mine.mkdir()
+    for out in ([], ["--out", "made/by/the/job/run"], ["--out", str(mine)]):
+        code = cli.main(["run", "--url", url, *out])
+        captured = door.capsys.readouterr()
+        assert code == 3 and captured.out.splitlines()[-1] == "Overall: ERROR (exit code 3)", captured
+        assert "does not resolve" in captured.err, captured
+        assert not (door.tmp / "osiris-runs").exists() and not (door.tmp / "made").exists()
+        assert mine.is_dir()
+    assert not door.started_log.exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# Locust's own inputs: LOCUST_* and its config files, judged by Locust's parser (suite.locust_config)
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("env", "conf", "fragment"), [
+    ({"LOCUST_USERS": "1O"}, None,
+     "LOCUST_USERS='1O': Locust refuses it: argument -u/--users: invalid int value: '1O'"),
+    ({}, "usres = 5\nstages = 5s:2\n",
+     "locust.conf: Locust refuses it: unrecognized arguments: --usres=5 Did you mean '--users'?"),
+])
+def test_locust_s_own_inputs_are_refused_in_locust_s_words_naming_the_variable_or_file(
+    door: Door, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], conf: str | None, fragment: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    if conf is not None:
+        (door.tmp / "locust.conf").write_text(conf, encoding="utf-8")
+    line = door.refuses("--scenarios", "read_heavy", asks_locust=True)
+    assert fragment in line, line
+    if conf is not None:
+        assert f"osiris-load run: {door.tmp / 'locust.conf'}: " in line
+
+
+def test_locust_inputs_it_accepts_pass_the_check(door: Door, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our own options in a config file (``stages``: registered by the locustfile) and a variable
+    the command line overrides (``--headless``) are what the runs accept: not refused."""
+    (door.tmp / "pyproject.toml").write_text('[tool.locust]\nusers = 3\nstages = "5s:2"\n', encoding="utf-8")
+    monkeypatch.setenv("LOCUST_HEADLESS", "maybe")
+    code = cli.main(["run", "--scenarios", "read_heavy", "--url", "http://no-such-host.invalid:8000"])
+    captured = door.capsys.readouterr()
+    assert code == 3 and "does not resolve" in captured.err, captured  # past every check, to the target
+    assert door.started_log.read_text().splitlines() == [LOCUST_CHECK]
+
+
+def test_no_locust_input_no_question(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The usual run (no LOCUST_*, no config file, a pyproject.toml without [tool.locust]) starts no
+    child for this; the config files looked for are Locust's own list."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n', encoding="utf-8")
+    assert locust_sources({"OSIRIS_URL": "http://x", "PATH": "/bin"}) == []
+    (tmp_path / ".locust.conf").write_text("users = 1\n", encoding="utf-8")
+    (tmp_path / "locust.conf").write_text("users = 1\n", encoding="utf-8")
+    assert locust_sources({"LOCUST_USERS": "1"}) == ["LOCUST_USERS", "~/.locust.conf", "locust.conf"]
+    done = subprocess.run([sys.executable, "-c", "from locust.argument_parser import DEFAULT_CONFIG_FILES as F; "
+                           "print(list(F))"], capture_output=True, text=True, timeout=60, env=child_env())
+    assert done.stdout.strip() == str(list(CONFIG_FILES)), done
+
+
+def test_ctrl_c_while_waiting_for_the_target_leaves_no_run_folder_behind(door: Door) -> None:
+    """The folder exists while the job waits (made once the inputs were checked); Ctrl+C there ends
+    the job with 130 and takes the empty folder away again."""
+    out = door.tmp / "made" / "run"
+    seen: list[bool] = []
+
+    def interrupt_once_waiting() -> None:
+        deadline = time.monotonic() + 30
+        while not out.is_dir() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        seen.append(out.is_dir())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    interrupter = threading.Thread(target=interrupt_once_waiting)
+    interrupter.start()
+    code = cli.main(["run", "--url", door.url, "--out", str(out)])  # the target accepts, never answers
+    interrupter.join()
+    captured = door.capsys.readouterr()
+    assert seen == [True] and code == 130, captured
+    assert "the run was interrupted (SIGINT)" in captured.err and "Nothing was written." in captured.err, captured
+    assert not (door.tmp / "made").exists()
