@@ -139,7 +139,7 @@ def deferral_notes(needs: tuple[SampleNeed, ...], rate: float, cap_s: float, bud
                          f"{format_duration(math.ceil(seconds))} at {rate:g}/s ({need.per_iteration:g} per "
                          f"iteration), longer than a {format_duration(cap_s)} probe below {from_rate:.3g}/s. Below "
                          f"that the search only checks that it does not FAIL, and settles it with one confirmation "
-                         f"probe at the answer ({margin:g} x {need.samples} requests): the budget "
-                         f"({format_duration(budget_s)}) holds that for an answer from about {budget_rate:.3g}/s; "
-                         f"an answer at {rate:g}/s would need {format_duration(math.ceil(margin * seconds))} more")
+                         f"probe at the answer ({margin:g} x {need.samples} requests): the whole budget "
+                         f"({format_duration(budget_s)}) holds that probe only for an answer from {budget_rate:.3g}/s "
+                         f"up; at {rate:g}/s it lasts {format_duration(math.ceil(margin * seconds))}")
     return notes

@@ -369,8 +369,8 @@ def test_a_budget_too_small_to_confirm_reports_the_latency_bounded_rate_and_what
     notes = config.notes()
     assert [n.split(" needs")[0] for n in notes] == ["generate rate>=0.999", "generate p(99)<1200",
                                                      "metrics rate>=0.999"]
-    assert "the budget (10 min) holds that for an answer from about 5.49/s" in notes[0]
-    assert notes[0].endswith("an answer at 1/s would need 55 min more")
+    assert "the whole budget (10 min) holds that probe only for an answer from 5.49/s up" in notes[0]
+    assert notes[0].endswith("at 1/s it lasts 55 min")
     found = search(table_probe(3.0), config)
     assert found.outcome == "capacity_found" and found.confirmed is False
     assert found.low is not None and found.low < 3.0 <= found.high  # type: ignore[operator]
