@@ -188,6 +188,7 @@ class Search:
         self.low: float | None = None  # highest rate that passed so far
         self.high: float | None = None  # lowest rate that failed so far
         self.passing: list[float] = []  # every rate that passed its bracketing probe, in the order found
+        self._reserving = False  # the candidate's confirmation is kept in reserve
         self._probe: Probe | None = None
 
     def run(self, probe: Probe) -> SearchOutcome:
@@ -226,8 +227,10 @@ class Search:
         return self._done("capacity_found", "precision")
 
     def _passed(self, rate: float) -> None:
+        """``rate`` is the new candidate: keep its confirmation in reserve from now on if it fits now."""
         self.low = rate
         self.passing.append(rate)
+        self._reserving = bool(self._counted(rate)[0].deferred) and self._fits(self._confirmation(rate))
 
     def _confirm(self, bracketed: SearchOutcome) -> SearchOutcome:
         """Settle at the candidate ``low`` what its bracketing probe deferred: one probe as long as
@@ -238,7 +241,7 @@ class Search:
             if not deferred:
                 return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=True)
             duration = self.config.confirm_s(self.low)
-            if not self._fits(duration + self._overhead()):
+            if not self._fits(duration):  # as every probe: its duration fits (the overhead is the reserve's margin)
                 return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=False,
                                   to_settle_s=self._to_settle(duration))
             state = self._settle(self.low, duration)
@@ -266,7 +269,7 @@ class Search:
                 update={"planned_duration_s": self.config.planned_s(rate), "role": "confirm"})
             self.spent_s += result.elapsed_s
             longer = 2 * duration
-            if result.state == "INCONCLUSIVE" and self._fits(longer + self._overhead()):
+            if result.state == "INCONCLUSIVE" and self._fits(longer):
                 self.probes.append(result)  # superseded by the longer rerun: counted_as stays None
                 duration, attempt = longer, attempt + 1
                 continue
@@ -294,17 +297,21 @@ class Search:
         return max((max(0.0, p.elapsed_s - p.duration_s) for p in self.probes), default=0.0)
 
     def _to_settle(self, duration: float) -> float:
-        """How much more budget a confirmation probe of ``duration`` needs than is left."""
+        """How much more budget a confirmation probe of ``duration`` needs than is left (with a
+        probe's overhead, so that the budget it names is enough)."""
         return max(0.0, self.spent_s + duration + self._overhead() - self.config.budget_s)
+
+    def _confirmation(self, rate: float) -> float:
+        """What the confirmation at ``rate`` costs the budget: its duration and a probe's overhead."""
+        return self.config.confirm_s(rate) + self._overhead()
 
     def _reserve(self) -> float:
         """Budget kept for the confirmation at the current candidate while bracketing above it (a
-        higher candidate's confirmation is shorter): none when there is nothing to confirm, or
-        when it does not fit anyway (the search then looks for a higher rate it can confirm)."""
-        if self.low is None or not self._counted(self.low)[0].deferred:
-            return 0.0
-        reserve = self.config.confirm_s(self.low) + self._overhead()
-        return reserve if self._fits(reserve) else 0.0
+        higher candidate's confirmation is shorter): none when there is nothing to confirm, or when
+        it did not fit when the candidate was found (the search then looks for a higher rate whose
+        confirmation fits). Once kept, a probe that would eat into it is not started: the search
+        stops bracketing and confirms."""
+        return self._confirmation(self.low) if self._reserving and self.low is not None else 0.0
 
     def _passes(self, rate: float) -> bool:
         """Probe ``rate`` until its state is settled (or the rerun cap); raise :class:`_Budget` when
@@ -357,23 +364,26 @@ def limiting_threshold(probes: list[ProbeResult], rate: float | None) -> Limitin
 
 def settlement(probes: list[ProbeResult], rate: float | None,
                needs: tuple[SampleNeed, ...] = ()) -> tuple[Settlement, ...]:
-    """How each threshold was settled at ``rate`` (the answer): the first probe at that rate that
-    decided it (PASS or FAIL), in table order; INCONCLUSIVE with no probe when none did."""
+    """How each threshold stands at ``rate`` (the answer), in table order: its state in the probe
+    that decided the rate (the last counted there: the confirmation when there was one, which
+    judges every threshold at once), and the first probe at that rate where it had that settled
+    state; INCONCLUSIVE with no probe when the deciding probe left it unsettled."""
     if rate is None:
         return ()
     at = [(i, p) for i, p in enumerate(probes, 1) if p.rate == rate and p.counted_as is not None]
+    if not at:
+        return ()
     samples = {(n.row, n.expression): n.samples for n in needs}
-    found: dict[tuple[str, str], Settlement] = {}
-    for i, probe in at:
-        for t in probe.thresholds:
-            key = (t.row, t.expression)
-            if key in found and found[key].probe is not None:
-                continue
-            settled = t.state in ("PASS", "FAIL")
-            found[key] = Settlement(row=t.row, expression=t.expression, state=t.state, rate=rate,
-                                    probe=i if settled else None, role=probe.role if settled else None,
-                                    requests_needed=samples.get(key))
-    return tuple(found.values())
+    found = []
+    for t in at[-1][1].thresholds:
+        first = next(((i, p) for i, p in at for u in p.thresholds
+                      if (u.row, u.expression) == (t.row, t.expression) and u.state == t.state), None)
+        settled = first is not None and t.state in ("PASS", "FAIL")
+        found.append(Settlement(row=t.row, expression=t.expression, state=t.state, rate=rate,
+                                probe=first[0] if settled and first else None,
+                                role=first[1].role if settled and first else None,
+                                requests_needed=samples.get((t.row, t.expression))))
+    return tuple(found)
 
 
 def report(found: SearchOutcome, config: SearchConfig, *, scenario: str, url: str | None = None,

@@ -438,3 +438,28 @@ def test_a_threshold_inconclusive_where_it_could_settle_still_counts_against_the
     found = search(probe, SearchConfig(min_rate=10, budget_s=100, probe_duration_s=6, max_probe_duration_s=12,
                                        needs=needs))
     assert found.outcome == "fails_at_min_rate" and [p.duration_s for p in found.probes] == [6, 12]
+
+
+def test_a_confirmation_inconclusive_at_the_capacity_is_not_confirmed_and_says_which_thresholds() -> None:
+    """The issue's target as it ran: 16/s is right at the p(95)<800 crossing, so its long
+    confirmation probe leaves p(95) INCONCLUSIVE (its bracketing probe had PASSED it) and its rerun
+    does not fit: the answer is not confirmed, and the settlement names p(95), not rate>=0.999."""
+    inner = table_probe(16.5)
+
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        result = inner(rate, duration, attempt)
+        if rate == 16 and duration > 80:
+            thresholds = tuple(t.model_copy(update={"state": "INCONCLUSIVE"}) if t.expression == "p(95)<800" else t
+                               for t in result.thresholds)
+            return result.model_copy(update={"thresholds": thresholds, "state": "INCONCLUSIVE"})
+        return result
+
+    config = SearchConfig(**DEFAULTS)
+    found = search(probe, config)
+    assert (found.low, found.confirmed) == (16, False) and found.probes[-1].role == "confirm"
+    assert found.to_settle_s is not None and found.to_settle_s > 0 and found.spent_s <= config.budget_s
+    doc = report(found, config, scenario="sidecar_load")
+    states = {(s.row, s.expression): (s.state, s.role) for s in doc.settlement}
+    assert states[("generate", "p(95)<800")] == ("INCONCLUSIVE", None)
+    assert states[("generate", "rate>=0.999")] == ("PASS", "confirm")
+    assert states[("generate", "p(99)<1200")] == ("PASS", "bracket")
