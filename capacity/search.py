@@ -18,9 +18,9 @@ Not every threshold can settle in every probe: ``rate>=0.999`` needs 2995 reques
 failure before it can PASS with 95 % confidence, 50 min at 1/s. So the search judges a rate in two
 kinds of probe (``role``):
 
-- **Bracketing** probes (steps 1 and 2) last as long as the thresholds that *can* settle within
-  ``max_probe_duration_s`` at their rate need (``SearchConfig.bracket_s``). A rate passes when no
-  threshold FAILs with confidence and every threshold the probe was long enough for PASSes; a
+- **Bracketing** probes (steps 1 and 2) last ``probe_duration_s`` (``SearchConfig.bracket_s``:
+  the budget is kept for the confirmation, not spent settling slow thresholds at low rates). A
+  rate passes when no threshold FAILs with confidence and every threshold the probe was long enough for PASSes; a
   threshold left INCONCLUSIVE because the probe was too short for it at that rate is *deferred*
   (``ProbeResult.deferred``): it was checked not to FAIL, it is not held against the rate. An
   INCONCLUSIVE threshold the probe *was* long enough for (typically right at the capacity) reruns
@@ -103,9 +103,12 @@ class SearchConfig:
         return planned_duration(self.needs, rate) if self.needs else None
 
     def bracket_s(self, rate: float) -> float:
-        """How long a bracketing probe at ``rate`` must last for the thresholds that *can* settle
-        within ``max_probe_duration_s`` to be able to PASS (0 without needs); the others are deferred."""
-        return planned_duration(tuple(n for n in self.needs if n.seconds(rate) <= self.rerun_cap_s + 1e-9), rate)
+        """How long a bracketing probe at ``rate`` lasts: ``probe_duration_s``. The thresholds that
+        need more requests than that makes at ``rate`` are deferred (the confirmation settles them):
+        planning bracketing probes for them too would spend the budget at low rates (59 s at 1/s for
+        the default table's ``p(95)``, 75 s at 4/s for its ``p(99)``) that the confirmation at the
+        answer needs."""
+        return self.probe_duration_s
 
     def confirm_s(self, rate: float) -> float:
         """The confirmation probe at ``rate``: every threshold's need, with :data:`CONFIRM_MARGIN`
@@ -128,7 +131,7 @@ class SearchConfig:
     def notes(self) -> list[str]:
         """One line per threshold that a bracketing probe cannot settle at ``min_rate``: what it
         needs, and the budget that would settle it (said before the first probe)."""
-        return deferral_notes(self.needs, self.min_rate, self.rerun_cap_s, self.budget_s, CONFIRM_MARGIN)
+        return deferral_notes(self.needs, self.min_rate, self.probe_duration_s, self.budget_s, CONFIRM_MARGIN)
 
     def check(self) -> None:
         """Raise :class:`SearchError` naming the first option that cannot work."""

@@ -199,17 +199,28 @@ def recording_probe(capacity: float, durations: list[float]):
     return probe
 
 
-def test_each_probe_lasts_what_the_table_needs_at_its_rate() -> None:
+def test_bracketing_probes_last_the_probe_duration_and_the_confirmation_what_every_threshold_needs() -> None:
+    """Bracketing probes last --probe-duration whatever the table needs (the slow thresholds are
+    deferred, the budget kept for the confirmation); each records the plan (uncapped), and the
+    confirmation at the answer lasts 1.1 x the plan."""
     needs = (SampleNeed("echo", "rate>=0.999", 2995, 1.0), SampleNeed("echo", "p(95)<100", 59, 1.0))
     durations: list[float] = []
     config = SearchConfig(min_rate=10, max_rate=100, budget_s=10_000, probe_duration_s=20,
                           max_probe_duration_s=400, needs=needs)
-    found = search(recording_probe(1e9, durations), config)
-    assert [p.rate for p in found.probes] == [10, 20, 40, 80, 100]
-    assert durations == pytest.approx([299.5, 149.75, 74.875, 37.4375, 29.95])
-    assert [p.planned_duration_s for p in found.probes] == pytest.approx(durations)
-    assert found.notes == []
-    assert report(found, config, scenario="echo").notes == ()
+    inner = table_probe(1e9, needs=needs)
+
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        durations.append(duration)
+        return inner(rate, duration, attempt)
+
+    found = search(probe, config)
+    assert [(p.rate, p.role) for p in found.probes] == [(10, "bracket"), (20, "bracket"), (40, "bracket"),
+                                                         (80, "bracket"), (100, "bracket"), (100, "confirm")]
+    assert durations == [20, 20, 20, 20, 20, math.ceil(1.1 * 29.95)]
+    assert [p.planned_duration_s for p in found.probes] == pytest.approx([299.5, 149.75, 74.875, 37.4375, 29.95,
+                                                                           29.95])
+    assert found.probes[0].deferred == ("echo rate>=0.999",) and found.confirmed is True
+    assert len(found.notes) == 1 and found.notes[0].startswith("echo rate>=0.999 needs 2995 requests")
 
 
 def test_a_threshold_the_cap_keeps_from_settling_is_deferred_and_a_note_says_so_up_front() -> None:
@@ -220,7 +231,7 @@ def test_a_threshold_the_cap_keeps_from_settling_is_deferred_and_a_note_says_so_
     notes = config.notes()
     assert len(notes) == 1
     assert notes[0].startswith("generate rate>=0.999 needs 2995 requests to PASS with confidence: 50 min at 1/s")
-    assert "longer than a 80 s probe below 37.4/s" in notes[0]
+    assert "longer than a 20 s probe below 150/s" in notes[0]
     inner = table_probe(1e9, needs=needs)
 
     def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
@@ -322,7 +333,7 @@ DEFAULTS = {"min_rate": 1, "max_rate": 100, "precision": 0.1, "budget_s": 600, "
             "max_probe_duration_s": 80, "needs": DEFAULT_NEEDS}
 
 
-@pytest.mark.parametrize("truth", [16.0, 37.0, 70.0])
+@pytest.mark.parametrize("truth", [10.0, 16.0, 37.0, 70.0])
 def test_the_default_table_finds_the_highest_rate_meeting_every_threshold_within_the_budget(truth: float) -> None:
     """The issue's case (16/s: the old search stopped at 1/s, exit 96) and others: the answer is
     within the precision below the truth, confirmed by one probe that PASSED every threshold, and
@@ -356,9 +367,12 @@ def test_the_issue_case_brackets_on_latency_then_confirms_at_the_answer() -> Non
     assert rates[:6] == [(1, "bracket"), (2, "bracket"), (4, "bracket"), (8, "bracket"), (16, "bracket"),
                          (pytest.approx(11.31, abs=0.01), "bracket")]
     assert rates[-1] == (found.low, "confirm")
-    # 1/s lasts what p(95) needs (59 s: p(99) and rate>=0.999 cannot settle within 80 s at 1/s), 4/s what p(99) needs
-    assert [p.duration_s for p in found.probes[:3]] == pytest.approx([59, 29.5, 74.75])
-    assert found.probes[0].deferred == ("generate rate>=0.999", "generate p(99)<1200", "metrics rate>=0.999")
+    # every bracketing probe lasts --probe-duration: at 1/s it settles nothing (a check for a confident FAIL),
+    # at 4/s p(95) (59 requests), from 15/s p(99) too (299); rate>=0.999 only in the confirmation
+    assert all(p.duration_s == 20 for p in found.probes[:-1])
+    assert len(found.probes[0].deferred) == 5
+    assert found.probes[2].deferred == ("generate rate>=0.999", "generate p(99)<1200", "metrics rate>=0.999")
+    assert found.probes[4].state == "FAIL" and found.probes[4].deferred == ()  # 16/s: a FAIL defers nothing
 
 
 def test_a_budget_too_small_to_confirm_reports_the_latency_bounded_rate_and_what_would_settle_it() -> None:
@@ -367,8 +381,9 @@ def test_a_budget_too_small_to_confirm_reports_the_latency_bounded_rate_and_what
     budget it lacked; never 'none'."""
     config = SearchConfig(**DEFAULTS)
     notes = config.notes()
-    assert [n.split(" needs")[0] for n in notes] == ["generate rate>=0.999", "generate p(99)<1200",
-                                                     "metrics rate>=0.999"]
+    assert [n.split(" needs")[0] for n in notes] == ["generate rate>=0.999", "generate p(95)<800",
+                                                     "generate p(99)<1200", "metrics rate>=0.999",
+                                                     "metrics p(95)<400"]
     assert "the whole budget (10 min) holds that probe only for an answer from 5.49/s up" in notes[0]
     assert notes[0].endswith("at 1/s it lasts 55 min")
     found = search(table_probe(3.0), config)
@@ -420,8 +435,8 @@ def test_every_rate_passing_is_confirmed_at_the_highest() -> None:
     assert (found.outcome, found.low, found.confirmed) == ("passes_at_highest_rate", 30, True)
     assert [(p.rate, p.role) for p in found.probes] == [(15, "bracket"), (30, "bracket"), (30, "confirm")]
     assert found.probes[-1].duration_s == math.ceil(1.1 * 2995 / 30)
-    # at 40/s rate>=0.999 settles within a bracketing probe (75 s of the 80 allowed): nothing to confirm
-    found = search(table_probe(1e9), SearchConfig(**{**DEFAULTS, "min_rate": 20, "max_rate": 40}))
+    # at 150/s rate>=0.999 settles within a 20 s bracketing probe: nothing to confirm
+    found = search(table_probe(1e9), SearchConfig(**{**DEFAULTS, "min_rate": 100, "max_rate": 150}))
     assert found.confirmed is True and [p.role for p in found.probes] == ["bracket", "bracket"]
 
 
