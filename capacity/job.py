@@ -154,11 +154,11 @@ def _announce(args: argparse.Namespace, config: SearchConfig, url: str, out: Pat
           f"precision {config.precision:g}, budget {format_duration(config.budget_s)}, probes of "
           f"{format_duration(config.probe_duration_s)} (files: {out})", flush=True)
     if config.needs:
-        first = max(config.probe_duration_s, config.bracket_s(config.min_rate))
-        print(f"  probe duration planned from the SLO table: {format_duration(first)} at {config.min_rate:g}/s "
-              f"(the fewest requests that could PASS with confidence, for the thresholds that can settle in a probe "
-              f"of at most {format_duration(config.rerun_cap_s)}; at least --probe-duration); the others are "
-              f"settled by one confirmation probe at the answer", flush=True)
+        print(f"  bracketing probes of {format_duration(config.bracket_s(config.min_rate))} (a threshold that "
+              f"needs more requests at a probe's rate is deferred: checked not to FAIL), then one confirmation "
+              f"probe at the answer, planned from the SLO table to let every threshold PASS with confidence: "
+              f"{format_duration(config.confirm_s(config.min_rate))} at {config.min_rate:g}/s, "
+              f"{format_duration(config.confirm_s(config.max_rate))} at {config.max_rate:g}/s", flush=True)
     for note in config.notes():
         print(f"  note: {note}", flush=True)
 
