@@ -69,7 +69,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from capacity.estimate import crossing_estimates  # noqa: E402
-from capacity.job import CapacityJob  # noqa: E402
+from capacity.job import CapacityJob, resolve_locustfile  # noqa: E402
 from capacity.model import (  # noqa: E402
     CapacityReport,
     CrossingEstimate,
@@ -79,12 +79,13 @@ from capacity.model import (  # noqa: E402
 from capacity.probe import LocustProbe, ProbeSettings  # noqa: E402
 from locustfiles.stages import parse_duration  # noqa: E402
 from slo.formatting import format_value  # noqa: E402
-from slo.table import SloFileError, load_table  # noqa: E402
+from slo.table import DEFAULT_TABLE_PATH, SloFileError, load_table  # noqa: E402
 from suite.children import stop_children  # noqa: E402
 from tests.queueing_target import capacity_for, stats  # noqa: E402
 
 LOCUSTFILE = REPO / "tests" / "locustfiles_for_tests" / "queue_work.py"
 TARGET = REPO / "tests" / "queueing_target.py"
+QUEUE_WORK_TABLE = LOCUSTFILE.with_suffix(".toml")
 
 
 def percentile_threshold(slo_file: Path) -> tuple[str, str, float, float]:
@@ -173,9 +174,9 @@ class KnownAnswerJob(CapacityJob):
 
     def run_search(self, url: str, out: Path) -> tuple[int, CapacityReport | None]:
         a = self.args
-        scenario = str(LOCUSTFILE.relative_to(REPO))  # the search runs in the repository: a short name in its report
-        command = [sys.executable, "-m", "suite", "capacity", "--scenario", scenario, "--url", url,
-                   "--slo-file", str(a.slo_file), "--arrivals", a.arrivals, "--out", str(out),
+        command = [sys.executable, "-m", "suite", "capacity", "--scenario", a.scenario, "--url", url,
+                   *(["--slo-file", str(a.slo_file)] if a.slo_file else []), "--arrivals", a.arrivals,
+                   "--out", str(out),
                    *(["--slo-window", a.slo_window] if a.slo_window else []), *shlex.split(a.search)]
         print(f"\n=== search: {shlex.join(command[1:])}", flush=True)
         proc = self.start(command, cwd=REPO)
@@ -188,10 +189,10 @@ class KnownAnswerJob(CapacityJob):
     def run_sweep(self, url: str, rates: Sequence[float], out: Path) -> list[ProbeResult]:
         a = self.args
         out.mkdir(parents=True, exist_ok=True)
-        settings = ProbeSettings(locustfile=LOCUSTFILE, url=url, out=out, arrivals=a.arrivals,
+        settings = ProbeSettings(locustfile=resolve_locustfile(a.scenario), url=url, out=out, arrivals=a.arrivals,
                                  slo_file=a.slo_file, window=a.slo_window)
         probe = LocustProbe(settings, self.run_child)
-        expression = percentile_threshold(a.slo_file)[1]
+        expression = percentile_threshold(a.slo_file or DEFAULT_TABLE_PATH)[1]
         print(f"\n=== sweep: {len(rates)} fixed-rate runs of {a.sweep_duration:g}s (files: {out})", flush=True)
         points = []
         for rate in rates:
@@ -203,8 +204,10 @@ class KnownAnswerJob(CapacityJob):
 
     def _run(self, out: Path) -> int:
         a = self.args
-        a.slo_file = a.slo_file.resolve()
-        row, expression, q, limit_ms = percentile_threshold(a.slo_file)
+        if a.slo_file is None and a.scenario == str(LOCUSTFILE.relative_to(REPO)):
+            a.slo_file = QUEUE_WORK_TABLE  # queue_work's requests are in no row of the default table
+        a.slo_file = a.slo_file.resolve() if a.slo_file else None  # None: the search's default, slo/default.toml
+        row, expression, q, limit_ms = percentile_threshold(a.slo_file or DEFAULT_TABLE_PATH)
         service_s = a.service_ms / 1000
         deterministic_constant = a.arrivals == "constant" and not a.exponential
         print(f"Ideal capacity of the {a.workers}-worker queue at {expression} (simulation) ...", flush=True)
@@ -234,7 +237,10 @@ class KnownAnswerJob(CapacityJob):
             "ideal_from": "workers / service (D/D/k)" if deterministic_constant else "simulation (capacity_for)",
             "measured_crossing": None if crossing is None else crossing.model_dump(),
             "dd_k_capacity_measured": dd_k,
+            "scenario": a.scenario, "slo_file": str(a.slo_file or DEFAULT_TABLE_PATH),
             "search": {"exit_code": code, "command_options": a.search, "max_rate": max_rate,
+                       "confirmed": None if found is None else found.confirmed,
+                       "budget_s": None if found is None else found.budget_s,
                        "bracket": None if found is None else found.bracket,
                        "outcome": None if found is None else found.outcome,
                        "stopped_because": None if found is None else found.stopped_because,
@@ -272,8 +278,9 @@ def print_table(r: dict) -> None:
     if r["dd_k_capacity_measured"] is not None:
         print(f"| D/D/k capacity from /stats (measured service) | {_rate(r['dd_k_capacity_measured'])} | "
               f"{_share(e['vs_dd_k_measured'])} |")
-    print(f"| **search max_rate** (exit {s['exit_code']}, {s['outcome']}, stopped: {s['stopped_because']}, "
-          f"{s['probes']} probes, {s['spent_s'] or 0:.0f} s) | **{_rate(s['max_rate'])}** "
+    print(f"| **search max_rate** (exit {s['exit_code']}, {s['outcome']}, confirmed: {s.get('confirmed')}, stopped: "
+          f"{s['stopped_because']}, {s['probes']} probes, {s['spent_s'] or 0:.0f} s of {s.get('budget_s') or 0:.0f} s) "
+          f"| **{_rate(s['max_rate'])}** "
           f"[{_rate(bracket[0])}, {_rate(bracket[1])}] | |")
     print(f"| search's estimated crossing (capacity/estimate.py) | {_rate(estimate.get('rate'))} | |")
     print(f"\n| sweep rate | achieved | {r['threshold']['expression']} observed | interval | state | late | dropped |")
@@ -290,7 +297,12 @@ def main() -> int:
     parser.add_argument("--service-ms", type=float, default=50.0, help="service time per request (default 50)")
     parser.add_argument("--exponential", action="store_true", help="exponential service times (default: fixed)")
     parser.add_argument("--arrivals", choices=("poisson", "constant"), default="poisson")
-    parser.add_argument("--slo-file", type=Path, default=REPO / "tests" / "locustfiles_for_tests" / "queue_work.toml")
+    parser.add_argument("--scenario", default=str(LOCUSTFILE.relative_to(REPO)),
+                        help="scenario or locustfile (default: the test-only queue_work.py; sidecar_load posts "
+                             "/generate, which the target queues, and scrapes /metrics, answered at once)")
+    parser.add_argument("--slo-file", type=Path,
+                        help="SLO table (default: queue_work.toml for queue_work.py, else the default table "
+                             "slo/default.toml, passed as no --slo-file at all: the user's own default)")
     parser.add_argument("--slo-window", default="2", metavar="SECONDS", help="the gate's window (default 2)")
     parser.add_argument("--search", default="--min-rate 12 --max-rate 64 --growth 1.5 --probe-duration 30s "
                         "--max-probe-duration 240s --precision 0.05 --budget 20m",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from capacity.answer import headline, settlement_lines
 from capacity.chart import Crossing, Marker, Series, rate_chart
 from capacity.model import CapacityReport, ProbeResult
 from slo.formatting import format_duration, format_value
@@ -66,7 +67,8 @@ def render_capacity_html(report: CapacityReport) -> str:
     for probe in report.probes:
         thresholds += [(t.row, t.expression) for t in probe.thresholds if (t.row, t.expression) not in thresholds]
     return _TEMPLATES.get_template("capacity.html.j2").render(
-        report=report, headline=HEADLINES[report.outcome], chart=chart(report), thresholds=thresholds,
+        report=report, title=HEADLINES[report.outcome], headline=headline(report), settlement=settlement_lines(report),
+        chart=chart(report), thresholds=thresholds,
         value=format_value, duration=format_duration)
 
 

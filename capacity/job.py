@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
+from capacity.answer import headline, settlement_lines
 from capacity.html import write_capacity_html
 from capacity.model import CapacityReport, ProbeResult
 from capacity.plan import plan_needs, scenario_rows
@@ -177,11 +178,12 @@ def _announce(args: argparse.Namespace, config: SearchConfig, url: str, out: Pat
     print(f"Capacity search of {args.scenario} against {url}: rates {config.min_rate:g}..{config.max_rate:g}/s, "
           f"precision {config.precision:g}, budget {format_duration(config.budget_s)}, probes of "
           f"{format_duration(config.probe_duration_s)} (files: {out})", flush=True)
-    planned = config.planned_s(config.min_rate)
-    if planned is not None:
-        print(f"  probe duration planned from the SLO table: {format_duration(planned)} at {config.min_rate:g}/s "
-              f"(the fewest requests that could PASS with confidence), at least --probe-duration, at most "
-              f"{format_duration(min(config.rerun_cap_s, config.budget_s))}", flush=True)
+    if config.needs:
+        print(f"  bracketing probes of {format_duration(config.bracket_s(config.min_rate))} (a threshold that "
+              f"needs more requests at a probe's rate is deferred: checked not to FAIL), then one confirmation "
+              f"probe at the answer, planned from the SLO table to let every threshold PASS with confidence: "
+              f"{format_duration(config.confirm_s(config.min_rate))} at {config.min_rate:g}/s, "
+              f"{format_duration(config.confirm_s(config.max_rate))} at {config.max_rate:g}/s", flush=True)
     for note in config.notes():
         print(f"  note: {note}", flush=True)
 
@@ -246,23 +248,10 @@ def finish(result: CapacityReport, out: Path, code: int | None = None) -> int:
     json_path = out / "capacity.json"
     json_path.write_text(result.to_json(), encoding="utf-8")
     html_path = write_capacity_html(result, out / "capacity.html")
-    low, high = result.bracket
     print(f"\n=== Capacity of {result.scenario}")
-    if result.outcome == "capacity_found":
-        print(f"  {result.max_rate:.4g} iterations/s: passes with confidence at {low:.4g}/s, not at {high:.4g}/s "
-              f"(stopped because: {result.stopped_because})")
-    elif result.outcome == "fails_at_min_rate":
-        unsettled = result.limiting_threshold is not None and result.limiting_threshold.state == "INCONCLUSIVE"
-        print(f"  none: the SLO is not {'shown to be ' if unsettled else ''}met even at --min-rate "
-              f"{result.min_rate:g}/s" + (" (INCONCLUSIVE up to --max-probe-duration: more samples settle it, "
-                                          "e.g. a higher --min-rate or longer probes)" if unsettled else ""))
-    elif result.outcome == "interrupted":
-        done = sum(p.counted_as is not None for p in result.probes)
-        bracket = f"[{'-' if low is None else f'{low:.4g}'}, {'-' if high is None else f'{high:.4g}'}]/s"
-        print(f"  interrupted by {result.interrupted_by}: no answer; {done} rate(s) probed to a verdict, bracket "
-              f"{bracket}" + (f" (passes with confidence at {low:.4g}/s)" if low is not None else ""))
-    else:
-        print(f"  above {low:.4g}/s: every rate probed passed (stopped because: {result.stopped_because})")
+    print(f"  {headline(result)}")
+    for line in settlement_lines(result):
+        print(f"    {line}")
     if result.limiting_threshold:
         lt = result.limiting_threshold
         print(f"  limiting: {lt.row} {lt.expression}: {format_value(lt.unit, lt.observed, lt.limit)} "

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["SCHEMA", "VERSION", "CapacityReport", "CrossingEstimate", "Goodput", "LimitingThreshold", "ProbeResult",
-           "ProbeThreshold", "Outcome", "RatePoint", "StoppedBecause"]
+           "ProbeThreshold", "Outcome", "RatePoint", "Role", "Settlement", "StoppedBecause"]
 
 SCHEMA = "osiris-load/capacity"
 VERSION = 1
@@ -24,6 +24,9 @@ even ``--min-rate`` passes; ``passes_at_highest_rate``: every rate probed passed
 or up to where the budget ran out: ``stopped_because`` says which); ``interrupted``: a stop signal
 cut the search short (``interrupted_by``), the bracket and probes are those it had."""
 StoppedBecause = Literal["precision", "budget", "min_rate", "max_rate", "interrupted"]
+Role = Literal["bracket", "confirm"]
+"""``bracket``: a probe of the bracketing and bisection, as long as the thresholds that can settle at
+its rate need; ``confirm``: one probe at the candidate answer, as long as *every* threshold needs."""
 
 
 class _Frozen(BaseModel):
@@ -75,6 +78,11 @@ class ProbeResult(_Frozen):
     planned_duration_s: float | None = Field(
         default=None, description="how long the table needs at this rate before it could PASS (uncapped); "
                                   "None without a plan")
+    role: Role = "bracket"
+    deferred: tuple[str, ...] = Field(
+        default=(), description="'row expression' of each threshold left INCONCLUSIVE because this probe was "
+                                "too short for it to settle at this rate (checked not to FAIL, settled by the "
+                                "confirmation probe)")
 
     @property
     def passed(self) -> bool:
@@ -91,6 +99,21 @@ class LimitingThreshold(_Frozen):
     unit: str
     limit: float
     rate: float
+
+
+class Settlement(_Frozen):
+    """How one threshold was settled at the answer (``rate``): by which probe (``probe``, 1-based in
+    ``probes``; its ``role``), in which ``state``; ``probe`` None and ``state`` INCONCLUSIVE when no
+    probe at the answer settled it (the budget could not hold the confirmation probe)."""
+
+    row: str
+    expression: str
+    state: State
+    rate: float
+    probe: int | None = None
+    role: Role | None = None
+    requests_needed: int | None = Field(default=None, description="the fewest requests that could PASS "
+                                                                  "(capacity.plan); None without a plan")
 
 
 class RatePoint(_Frozen):
@@ -145,6 +168,16 @@ class CapacityReport(_Frozen):
                                 "interpolated between probes: an estimate beside max_rate, never the answer")
     notes: tuple[str, ...] = Field(default=(), description="thresholds that the probe-duration cap keeps from "
                                                           "passing at --min-rate, said before the first probe")
+    confirmed: bool | None = Field(
+        default=None, description="True: every threshold PASSED with confidence at max_rate; False: the "
+                                  "thresholds a bracketing probe can settle did, the others were not shown to "
+                                  "FAIL but not settled (settlement says which; to_settle_s what would); None "
+                                  "without a max_rate")
+    settlement: tuple[Settlement, ...] = Field(default=(), description="each threshold at max_rate: how and where "
+                                                                      "it was settled")
+    to_settle_s: float | None = Field(
+        default=None, description="when not confirmed: how much more budget the confirmation probe at max_rate "
+                                  "would need (its planned duration and a probe's start-up, less what was left)")
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

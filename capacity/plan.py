@@ -28,7 +28,7 @@ from slo.confidence import State, judge_percentile, judge_rate, projected_state,
 from slo.formatting import format_duration
 from slo.table import SloTable
 
-__all__ = ["SampleNeed", "plan_needs", "planned_duration", "samples_to_pass", "scenario_rows", "unreachable_notes"]
+__all__ = ["SampleNeed", "deferral_notes", "plan_needs", "planned_duration", "samples_to_pass", "scenario_rows"]
 
 
 @dataclass(frozen=True)
@@ -123,15 +123,23 @@ def planned_duration(needs: tuple[SampleNeed, ...], rate: float) -> float:
     return max((need.seconds(rate) for need in needs), default=0.0)
 
 
-def unreachable_notes(needs: tuple[SampleNeed, ...], rate: float, cap_s: float) -> list[str]:
-    """One line per threshold that cannot PASS at ``rate`` in a probe of at most ``cap_s``."""
+def deferral_notes(needs: tuple[SampleNeed, ...], rate: float, cap_s: float, budget_s: float,
+                   margin: float) -> list[str]:
+    """One line per threshold that a probe of at most ``cap_s`` cannot settle at ``rate`` (the
+    search's lowest): the requests it needs, the rate from which a bracketing probe settles it,
+    and the budget its confirmation probe (``margin`` x the need) takes at the answer, so that the
+    user knows before the first probe what the budget can settle."""
     notes = []
     for need in needs:
         seconds = need.seconds(rate)
         if seconds > cap_s + 1e-9:
             from_rate = need.samples / (need.per_iteration * cap_s)
+            budget_rate = margin * need.samples / (need.per_iteration * budget_s)
             notes.append(f"{need.row} {need.expression} needs {need.samples} requests to PASS with confidence: "
-                         f"{format_duration(math.ceil(seconds))} at {rate:g}/s "
-                         f"({need.per_iteration:g} per iteration), longer than the {format_duration(cap_s)} a probe "
-                         f"may last; it cannot PASS below {from_rate:.3g}/s")
+                         f"{format_duration(math.ceil(seconds))} at {rate:g}/s ({need.per_iteration:g} per "
+                         f"iteration), longer than a {format_duration(cap_s)} probe below {from_rate:.3g}/s. Below "
+                         f"that the search only checks that it does not FAIL, and settles it with one confirmation "
+                         f"probe at the answer ({margin:g} x {need.samples} requests): the whole budget "
+                         f"({format_duration(budget_s)}) holds that probe only for an answer from {budget_rate:.3g}/s "
+                         f"up; at {rate:g}/s it lasts {format_duration(math.ceil(margin * seconds))}")
     return notes

@@ -14,21 +14,43 @@ The search, on rates in iterations/s:
    their geometric mean, since the precision is relative) until ``(high - low) / low <=
    precision``. The answer is ``low``: the highest rate that *passed with confidence*.
 
-A probe passes only when the gate's confident state is PASS. An INCONCLUSIVE probe (the samples
-cannot settle a threshold) is rerun at the same rate for twice as long, again and again, up to
-``max_probe_duration_s``; a fresh run each time (samples are not pooled across runs, so each verdict
-keeps the exact meaning of its interval). If it is still INCONCLUSIVE (or a rerun does not fit the
-budget), it counts against the rate, as NO_DATA does: the answer is a rate that was *shown* to meet
-the SLO, never one that merely was not shown to miss it.
+Not every threshold can settle in every probe: ``rate>=0.999`` needs 2995 requests without a
+failure before it can PASS with 95 % confidence, 50 min at 1/s. So the search judges a rate in two
+kinds of probe (``role``):
 
-Each probe's duration is *planned* (``capacity.plan``): the longer of ``probe_duration_s`` and the
-time the table's thresholds need at that rate before they could PASS with confidence (``needs``),
-capped by ``max_probe_duration_s`` and what is left of the budget. ``notes`` name every threshold
-that the cap keeps from passing at ``min_rate``, before any probe runs.
+- **Bracketing** probes (steps 1 and 2) last ``probe_duration_s`` (``SearchConfig.bracket_s``:
+  the budget is kept for the confirmation, not spent settling slow thresholds at low rates). A
+  rate passes when no threshold FAILs with confidence and every threshold the probe was long enough for PASSes; a
+  threshold left INCONCLUSIVE because the probe was too short for it at that rate is *deferred*
+  (``ProbeResult.deferred``): it was checked not to FAIL, it is not held against the rate. An
+  INCONCLUSIVE threshold the probe *was* long enough for (typically right at the capacity) reruns
+  the probe at the same rate for twice as long, up to ``max_probe_duration_s``; a fresh run each
+  time. Still INCONCLUSIVE at the cap (or when a rerun does not fit the budget), or NO_DATA, it
+  counts against the rate.
+3. **Confirmation**: if the candidate ``low`` deferred thresholds, one probe at ``low`` as long as
+   *every* threshold needs (``SearchConfig.confirm_s``: the plan with a 10 % margin, not capped by
+   ``max_probe_duration_s``, only by the budget), rerun twice as long while INCONCLUSIVE and the
+   budget holds it. PASS: the answer is *confirmed* (every threshold PASSED with confidence at it).
+   FAIL: ``low`` becomes the lowest failing rate and the next lower passing rate is the candidate,
+   confirmed in turn. When the budget cannot hold the confirmation, the answer is the *latency
+   bounded* rate, reported as such (``confirmed`` False, ``to_settle_s`` the budget it lacked).
+   While bracketing, the budget keeps the confirmation of the current candidate in reserve (when
+   it fits at all): a probe above it starts only if the confirmation would still fit after it.
+
+Evidence is never pooled across probes: each verdict keeps the exact meaning of its interval, and
+the confirmed answer rests on one probe at one rate that PASSED every threshold. (Pooling a
+success rate across rates would be sound only if it could only worsen with load, which a target
+that sheds load by failing fast at low rates, or caches at high ones, does not promise.) The
+answer is therefore a rate *shown* to meet the SLO, never one that merely was not shown to miss
+it, except where ``confirmed`` says otherwise.
+
+Each probe's planned duration (``planned_duration_s``: every threshold's need at its rate,
+uncapped) comes from ``capacity.plan``. ``notes`` name every threshold a bracketing probe cannot
+settle at ``min_rate``, with the budget its confirmation takes, before any probe runs.
 
 The budget is the sum of the probes' ``elapsed_s`` (their real cost, start-up included). A probe is
-only started when its planned duration still fits; when none fits, the search stops with
-``stopped_because == "budget"`` and reports the bracket it has.
+only started when its planned duration (and the reserve) still fits; when none fits, the search
+stops with ``stopped_because == "budget"`` and reports the bracket it has.
 
 A search cut short (the caller's stop signal, raised from inside a probe) keeps what it had:
 :meth:`Search.interrupted` gives the probes that ended and their bracket, with ``outcome`` and
@@ -42,11 +64,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from capacity.estimate import crossing_estimates
-from capacity.model import CapacityReport, LimitingThreshold, Outcome, ProbeResult, StoppedBecause
-from capacity.plan import SampleNeed, planned_duration, unreachable_notes
+from capacity.model import CapacityReport, LimitingThreshold, Outcome, ProbeResult, Settlement, StoppedBecause
+from capacity.plan import SampleNeed, deferral_notes, planned_duration
 
-__all__ = ["Probe", "Search", "SearchConfig", "SearchError", "SearchOutcome", "limiting_threshold", "report",
-           "search"]
+__all__ = ["CONFIRM_MARGIN", "Probe", "Search", "SearchConfig", "SearchError", "SearchOutcome", "limiting_threshold",
+           "report", "search", "settlement"]
+
+CONFIRM_MARGIN = 1.1
+"""A confirmation probe lasts 10 % longer than the best case needs: a Poisson probe of 3000
+expected arrivals sees +-55 (2 %), and the first iterations start a little after Locust's timer."""
 
 Probe = Callable[[float, float, int], ProbeResult]
 """``probe(rate, duration_s, attempt)``: run the scenario at ``rate`` iterations/s for ``duration_s``."""
@@ -76,9 +102,36 @@ class SearchConfig:
         ``None`` without needs."""
         return planned_duration(self.needs, rate) if self.needs else None
 
+    def bracket_s(self, rate: float) -> float:
+        """How long a bracketing probe at ``rate`` lasts: ``probe_duration_s``. The thresholds that
+        need more requests than that makes at ``rate`` are deferred (the confirmation settles them):
+        planning bracketing probes for them too would spend the budget at low rates (59 s at 1/s for
+        the default table's ``p(95)``, 75 s at 4/s for its ``p(99)``) that the confirmation at the
+        answer needs."""
+        return self.probe_duration_s
+
+    def confirm_s(self, rate: float) -> float:
+        """The confirmation probe at ``rate``: every threshold's need, with :data:`CONFIRM_MARGIN`
+        (arrivals vary, and the open model starts a little after the timer), at least a probe."""
+        return max(self.probe_duration_s, math.ceil(CONFIRM_MARGIN * (self.planned_s(rate) or 0.0)))
+
+    def bracket_state(self, result: ProbeResult, duration_s: float) -> tuple[str, tuple[str, ...]]:
+        """What a bracketing probe says of its rate, and which thresholds it deferred: FAIL when any
+        threshold (or the run) failed with confidence, INCONCLUSIVE when a threshold it was long
+        enough for is, else PASS; the INCONCLUSIVE thresholds it was too short for are deferred.
+        NO_DATA counts as FAIL."""
+        if result.state in ("FAIL", "NO_DATA"):
+            return "FAIL", ()
+        too_short = {f"{n.row} {n.expression}" for n in self.needs if n.seconds(result.rate) > duration_s + 1e-9}
+        unsettled = [f"{t.row} {t.expression}" for t in result.thresholds if t.state == "INCONCLUSIVE"]
+        if any(name not in too_short for name in unsettled) or (result.state == "INCONCLUSIVE" and not unsettled):
+            return "INCONCLUSIVE", ()
+        return "PASS", tuple(unsettled)
+
     def notes(self) -> list[str]:
-        """One line per threshold that cannot PASS at ``min_rate`` in the longest probe allowed."""
-        return unreachable_notes(self.needs, self.min_rate, min(self.rerun_cap_s, self.budget_s))
+        """One line per threshold that a bracketing probe cannot settle at ``min_rate``: what it
+        needs, and the budget that would settle it (said before the first probe)."""
+        return deferral_notes(self.needs, self.min_rate, self.probe_duration_s, self.budget_s, CONFIRM_MARGIN)
 
     def check(self) -> None:
         """Raise :class:`SearchError` naming the first option that cannot work."""
@@ -112,6 +165,8 @@ class SearchOutcome:
     probes: list[ProbeResult] = field(default_factory=list)
     spent_s: float = 0.0
     notes: list[str] = field(default_factory=list)
+    confirmed: bool | None = None  # every threshold PASSED at low (None: no low)
+    to_settle_s: float | None = None  # not confirmed: the budget the confirmation lacked
 
     @property
     def limiting(self) -> LimitingThreshold | None:
@@ -135,11 +190,19 @@ class Search:
         self.spent_s = 0.0
         self.low: float | None = None  # highest rate that passed so far
         self.high: float | None = None  # lowest rate that failed so far
+        self.passing: list[float] = []  # every rate that passed its bracketing probe, in the order found
+        self._reserving = False  # the candidate's confirmation is kept in reserve
         self._probe: Probe | None = None
 
     def run(self, probe: Probe) -> SearchOutcome:
         """Find the highest rate at which ``probe`` passes (see the module docstring)."""
         self._probe = probe
+        bracketed = self._bracket()
+        if bracketed.outcome == "fails_at_min_rate":
+            return bracketed
+        return self._confirm(bracketed)
+
+    def _bracket(self) -> SearchOutcome:
         config = self.config
         rate = config.min_rate
         try:
@@ -148,7 +211,8 @@ class Search:
                 return self._done("fails_at_min_rate", "min_rate")
         except _Budget:  # unreachable after check(); kept so that a zero-cost misuse cannot loop
             return self._done("fails_at_min_rate", "budget")
-        self.low = low = rate
+        self._passed(rate)
+        low = rate
         # bracket by growing the rate, then bisect (geometric midpoint): one probe per step either way
         while self.high is None or (self.high - low) / low > config.precision:
             if self.high is None and low >= config.max_rate:
@@ -159,39 +223,119 @@ class Search:
             except _Budget:
                 return self._done("passes_at_highest_rate" if self.high is None else "capacity_found", "budget")
             if passed:
-                self.low = low = rate
+                self._passed(rate)
+                low = rate
             else:
                 self.high = rate
         return self._done("capacity_found", "precision")
+
+    def _passed(self, rate: float) -> None:
+        """``rate`` is the new candidate: keep its confirmation in reserve from now on if it fits now."""
+        self.low = rate
+        self.passing.append(rate)
+        self._reserving = bool(self._counted(rate)[0].deferred) and self._fits(self._confirmation(rate))
+
+    def _confirm(self, bracketed: SearchOutcome) -> SearchOutcome:
+        """Settle at the candidate ``low`` what its bracketing probe deferred: one probe as long as
+        every threshold needs (longer reruns while INCONCLUSIVE and the budget holds them); when it
+        FAILs, the rate fails and the next lower passing rate is the candidate."""
+        while self.low is not None:
+            deferred = self._counted(self.low)[0].deferred
+            if not deferred:
+                return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=True)
+            duration = self.config.confirm_s(self.low)
+            if not self._fits(duration):  # as every probe: its duration fits (the overhead is the reserve's margin)
+                return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=False,
+                                  to_settle_s=self._to_settle(duration))
+            state = self._settle(self.low, duration)
+            if state == "PASS":
+                return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=True)
+            if state != "FAIL":  # still INCONCLUSIVE when no longer rerun fits
+                return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=False,
+                                  to_settle_s=self._to_settle(2 * duration))
+            self.high = self.low
+            self.passing.remove(self.low)
+            lower = [r for r in self.passing if r < self.high]
+            self.low = max(lower) if lower else None
+        return self._done("fails_at_min_rate", "min_rate")
+
+    def _outcome(self, bracketed: SearchOutcome) -> Outcome:
+        """A failed confirmation at ``--max-rate`` makes it the lowest failing rate: a bracket."""
+        return "capacity_found" if bracketed.outcome == "passes_at_highest_rate" and self.high else bracketed.outcome
+
+    def _settle(self, rate: float, duration: float) -> str:
+        """The confirmation probe(s) at ``rate``: its state, rerun twice as long while INCONCLUSIVE."""
+        assert self._probe is not None
+        attempt = 1
+        while True:
+            result = self._probe(rate, duration, attempt).model_copy(
+                update={"planned_duration_s": self.config.planned_s(rate), "role": "confirm"})
+            self.spent_s += result.elapsed_s
+            longer = 2 * duration
+            if result.state == "INCONCLUSIVE" and self._fits(longer):
+                self.probes.append(result)  # superseded by the longer rerun: counted_as stays None
+                duration, attempt = longer, attempt + 1
+                continue
+            self.probes.append(result.model_copy(update={"counted_as": "pass" if result.state == "PASS" else "fail"}))
+            return result.state
 
     def interrupted(self) -> SearchOutcome:
         """What the search had when it was cut short: the probes that ended and their bracket."""
         return self._done("interrupted", "interrupted")
 
-    def _done(self, outcome: Outcome, why: StoppedBecause) -> SearchOutcome:
-        return SearchOutcome(outcome, why, self.low, self.high, list(self.probes), self.spent_s, self.config.notes())
+    def _done(self, outcome: Outcome, why: StoppedBecause, *, confirmed: bool | None = None,
+              to_settle_s: float | None = None) -> SearchOutcome:
+        return SearchOutcome(outcome, why, self.low, self.high, list(self.probes), self.spent_s, self.config.notes(),
+                             confirmed=confirmed if self.low is not None else None, to_settle_s=to_settle_s)
+
+    def _counted(self, rate: float) -> list[ProbeResult]:
+        return [p for p in self.probes if p.rate == rate and p.counted_as is not None]
 
     def _fits(self, duration_s: float) -> bool:
         return self.spent_s + duration_s <= self.config.budget_s + 1e-9
 
+    def _overhead(self) -> float:
+        """A probe's cost beyond its duration so far (Locust's start-up, the final judgement): the
+        largest seen, so that a reservation is not short by it."""
+        return max((max(0.0, p.elapsed_s - p.duration_s) for p in self.probes), default=0.0)
+
+    def _to_settle(self, duration: float) -> float:
+        """How much more budget a confirmation probe of ``duration`` needs than is left (with a
+        probe's overhead, so that the budget it names is enough)."""
+        return max(0.0, self.spent_s + duration + self._overhead() - self.config.budget_s)
+
+    def _confirmation(self, rate: float) -> float:
+        """What the confirmation at ``rate`` costs the budget: its duration and a probe's overhead."""
+        return self.config.confirm_s(rate) + self._overhead()
+
+    def _reserve(self) -> float:
+        """Budget kept for the confirmation at the current candidate while bracketing above it (a
+        higher candidate's confirmation is shorter): none when there is nothing to confirm, or when
+        it did not fit when the candidate was found (the search then looks for a higher rate whose
+        confirmation fits). Once kept, a probe that would eat into it is not started: the search
+        stops bracketing and confirms."""
+        return self._confirmation(self.low) if self._reserving and self.low is not None else 0.0
+
     def _passes(self, rate: float) -> bool:
         """Probe ``rate`` until its state is settled (or the rerun cap); raise :class:`_Budget` when
-        not even the first run fits."""
+        not even the first run fits. A threshold left INCONCLUSIVE because the probe was too short
+        for it at this rate is *deferred* (to the confirmation), not held against the rate."""
         config, probe = self.config, self._probe
         assert probe is not None
         planned = config.planned_s(rate)
-        left = config.budget_s - self.spent_s
-        duration, attempt = max(config.probe_duration_s, min(planned or 0.0, config.rerun_cap_s, left)), 1
-        if not self._fits(duration):
+        reserve = self._reserve()
+        left = config.budget_s - self.spent_s - reserve
+        duration, attempt = max(config.probe_duration_s, min(config.bracket_s(rate), left)), 1
+        if not self._fits(duration + reserve):
             raise _Budget
         while True:
             result = probe(rate, duration, attempt).model_copy(update={"planned_duration_s": planned})
             self.spent_s += result.elapsed_s
-            settled = result.state in ("PASS", "FAIL")
+            state, deferred = config.bracket_state(result, duration)
             longer = min(duration * 2, config.rerun_cap_s)
-            if settled or result.state != "INCONCLUSIVE" or longer <= duration or not self._fits(longer):
-                counted = "pass" if result.state == "PASS" else "fail"
-                self.probes.append(result.model_copy(update={"counted_as": counted}))
+            if state != "INCONCLUSIVE" or longer <= duration or not self._fits(longer + reserve):
+                counted = "pass" if state == "PASS" else "fail"
+                self.probes.append(result.model_copy(update={"counted_as": counted, "deferred": deferred}))
                 return counted == "pass"
             self.probes.append(result)  # superseded by the longer rerun: counted_as stays None
             duration, attempt = longer, attempt + 1
@@ -221,6 +365,30 @@ def limiting_threshold(probes: list[ProbeResult], rate: float | None) -> Limitin
     return None
 
 
+def settlement(probes: list[ProbeResult], rate: float | None,
+               needs: tuple[SampleNeed, ...] = ()) -> tuple[Settlement, ...]:
+    """How each threshold stands at ``rate`` (the answer), in table order: its state in the probe
+    that decided the rate (the last counted there: the confirmation when there was one, which
+    judges every threshold at once), and the first probe at that rate where it had that settled
+    state; INCONCLUSIVE with no probe when the deciding probe left it unsettled."""
+    if rate is None:
+        return ()
+    at = [(i, p) for i, p in enumerate(probes, 1) if p.rate == rate and p.counted_as is not None]
+    if not at:
+        return ()
+    samples = {(n.row, n.expression): n.samples for n in needs}
+    found = []
+    for t in at[-1][1].thresholds:
+        first = next(((i, p) for i, p in at for u in p.thresholds
+                      if (u.row, u.expression) == (t.row, t.expression) and u.state == t.state), None)
+        settled = first is not None and t.state in ("PASS", "FAIL")
+        found.append(Settlement(row=t.row, expression=t.expression, state=t.state, rate=rate,
+                                probe=first[0] if settled and first else None,
+                                role=first[1].role if settled and first else None,
+                                requests_needed=samples.get((t.row, t.expression))))
+    return tuple(found)
+
+
 def report(found: SearchOutcome, config: SearchConfig, *, scenario: str, url: str | None = None,
            confidence: float | None = None, arrivals: str | None = None,
            interrupted_by: str | None = None) -> CapacityReport:
@@ -233,4 +401,5 @@ def report(found: SearchOutcome, config: SearchConfig, *, scenario: str, url: st
         budget_s=config.budget_s, spent_s=found.spent_s, min_rate=config.min_rate, max_rate_allowed=config.max_rate,
         probe_duration_s=config.probe_duration_s, max_probe_duration_s=config.rerun_cap_s, confidence=confidence,
         arrivals=arrivals, interrupted_by=interrupted_by, probes=tuple(found.probes),
-        estimates=crossing_estimates(found.probes), notes=tuple(found.notes))
+        estimates=crossing_estimates(found.probes), notes=tuple(found.notes), confirmed=found.confirmed,
+        settlement=settlement(found.probes, found.low, config.needs), to_settle_s=found.to_settle_s)

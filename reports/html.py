@@ -46,6 +46,7 @@ h1{font-size:22px;margin:8px 0 12px}h2{font-size:19px;margin:36px 0 8px;border-b
 h3{font-size:16px;margin:24px 0 6px}h4{font-size:14px;margin:14px 0 4px}
 .verdict{display:flex;align-items:center;gap:18px;padding:16px 20px;border-radius:8px;color:#fff;margin:8px 0 16px}
 .verdict strong{font-size:34px;letter-spacing:1px}.verdict span{font-size:15px}
+.verdict p.headline{margin:0}.verdict p.headline b{font-size:18px}
 .v-pass{background:#2e7d32}.v-fail{background:#c62828}.v-inconclusive{background:#b8860b}.v-not-judged,.v-no-data{background:#6d6d6d}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px;font-weight:600;
 vertical-align:middle}
@@ -111,8 +112,10 @@ def _overall(run: Run) -> str:
     starts = [s.started_at for s in run.scenarios if s.started_at]
     when = f" &middot; started {min(starts):%Y-%m-%d %H:%M:%S} UTC" if starts else ""
     css = run.verdict.replace(" ", "-")
-    return (f'<div class="verdict v-{css}" id="verdict" data-verdict="{escape(run.verdict)}">'
-            f"<strong>{WORDS[run.verdict]}</strong><span>{text}{when}</span></div>")
+    word, detail = run.headline_parts  # the run's one headline (the console's last line): word big, detail beside
+    return (f'<div class="verdict v-{css}" id="verdict" data-verdict="{escape(run.verdict)}" '
+            f'data-headline="{escape(run.headline)}"><p class="headline"><strong>{escape(word)}</strong>'
+            + (f" <b>({escape(detail)})</b>" if detail else "") + f"</p><span>{text}{when}</span></div>")
 
 
 def _nav(run: Run) -> str:

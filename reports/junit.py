@@ -37,7 +37,7 @@ def render_junit(run: Run) -> str:
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     time_total = 0.0
     for scenario in run.scenarios:
-        suite = _suite(scenario)
+        suite = _suite(scenario, run.headline)
         root.append(suite)
         for key in totals:
             totals[key] += int(suite.get(key, "0"))
@@ -49,13 +49,15 @@ def render_junit(run: Run) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _suite(s: Scenario) -> ET.Element:
+def _suite(s: Scenario, headline: str) -> ET.Element:
+    """One scenario's testsuite; ``headline`` is the run's (a property of each suite, the same words
+    as the console's last line)."""
     suite = ET.Element("testsuite", name=s.name)
     if s.started_at is not None:
         suite.set("timestamp", s.started_at.replace(tzinfo=None).isoformat(timespec="seconds"))
     suite.set("time", f"{s.duration_s or 0.0:.3f}")
     properties = ET.SubElement(suite, "properties")
-    for name, value in (("verdict", s.verdict), ("requests", str(s.request_count)),
+    for name, value in (("headline", headline), ("verdict", s.verdict), ("requests", str(s.request_count)),
                         ("failed_requests", str(s.total.failures if s.total else 0))):
         ET.SubElement(properties, "property", name=name, value=value)
     cases: list[ET.Element] = []

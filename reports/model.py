@@ -22,6 +22,8 @@ from slo.formatting import (
     format_settle,
     format_uncorrected,
     format_value,
+    headline_parts,
+    run_headline,
 )
 from slo.table import SloRow  # the gate's own matching rules (exact names, ``*`` wildcards)
 from slo.verdict import ThresholdResult, Verdict
@@ -324,6 +326,16 @@ class Run:
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def headline_parts(self) -> tuple[str, str]:
+        """The run's one headline as (word, detail): ``slo.formatting.headline_parts`` of its verdicts."""
+        return headline_parts({s.name: s.gate.verdict if s.gate else None for s in self.scenarios})
+
+    @property
+    def headline(self) -> str:
+        """The run's one headline, the console's last line's words (``slo.formatting.run_headline``)."""
+        return run_headline({s.name: s.gate.verdict if s.gate else None for s in self.scenarios})
 
     @property
     def verdict(self) -> str:

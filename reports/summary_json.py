@@ -105,6 +105,7 @@ def summarize(run: Run) -> dict[str, Any]:
         "schema": SCHEMA,
         "run": run.name,
         "verdict": run.verdict,
+        "headline": run.headline,
         "thresholds": {v: results.count(v) for v in (PASS, FAIL, INCONCLUSIVE, NO_DATA)},
         "scenarios": {s.name: _scenario(s) for s in run.scenarios},
     }

@@ -7,6 +7,8 @@ limit it does not meet (799.996 ms against ``p(95)<800`` prints ``799.996 ms``, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from slo.expressions import format_number
 from slo.verdict import (
     FAIL,
@@ -21,7 +23,7 @@ from slo.verdict import (
 
 __all__ = ["describe_lost", "failure_reason", "format_duration", "format_goodput", "format_interval",
            "format_limit", "format_observed", "format_open_model", "format_rate", "format_settle", "format_summary",
-           "format_uncorrected", "format_value", "settle_lines", "state_word"]
+           "format_uncorrected", "format_value", "headline_parts", "run_headline", "settle_lines", "state_word"]
 
 _SCALE = {"ms": 1.0, "ratio": 100.0, "requests/s": 1.0}
 _SUFFIX = {"ms": " ms", "ratio": "%", "requests/s": "/s"}
@@ -233,6 +235,64 @@ def format_summary(verdict: Verdict, *, ascii_only: bool = False) -> str:
         lines.append(f"  {verdict.exceptions.count} unhandled exceptions in user code (first: "
                      f"{verdict.exceptions.first})")
     return "\n".join(lines)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def headline_parts(verdicts: Mapping[str, Verdict | None]) -> tuple[str, str]:
+    """The run's headline as (word, detail): ``PASS``, ``FAIL``, ``ERROR`` or ``NOT JUDGED``, and
+    why in a few words ("" when there is nothing to add). ``verdicts`` maps each scenario of the
+    run to its verdict object (``None``: it wrote none). The word follows the exit-code policy
+    (``Verdict.passed``: INCONCLUSIVE passes by estimate unless ``--slo-inconclusive fail``); the
+    detail says what the states add, so that a PASS with unsettled thresholds reads as such."""
+    if not verdicts:
+        return "NOT JUDGED", "no scenario ran"
+    judged = {name: v for name, v in verdicts.items() if v is not None}
+
+    def where(names: list[str]) -> str:  # which scenarios, when the run has several
+        return f" in {', '.join(names)}" if len(verdicts) > 1 else ""
+
+    failed = [name for name, v in judged.items() if not v.passed]
+    if failed:
+        count = sum(judged[name].count(FAIL) for name in failed)
+        if count:
+            return "FAIL", f"{_plural(count, 'threshold')} failed with confidence{where(failed)}"
+        reasons = judged[failed[0]].reasons
+        return "FAIL", f"{reasons[0] if reasons else 'the gate failed'}{where(failed[:1])}"
+    missing = [name for name, v in verdicts.items() if v is None]
+    if missing:
+        return "NOT JUDGED", f"no SLO verdict{where(missing)}"
+    errors = [(name, v.exit_code) for name, v in judged.items() if v.exit_code not in (None, 0)]
+    if errors:
+        return "ERROR", f"exit code {errors[0][1]}{where([errors[0][0]])}"
+    unsettled = [(name, t) for name, v in judged.items() for t in v.thresholds if t.state == INCONCLUSIVE]
+    if not unsettled:
+        return "PASS", ""
+    needs: dict[str, float] = {}  # per scenario, the longest a threshold still needs: the runs add up
+    never = False
+    for name, t in unsettled:
+        if t.seconds_needed is None:
+            never = True
+        else:
+            needs[name] = max(needs.get(name, 0.0), t.seconds_needed)
+    more = ""
+    if needs:
+        more = f": ~{format_duration(sum(needs.values()))} more would settle {'it' if len(unsettled) == 1 else 'them'}"
+        if never:
+            more += " (some sit on their limit and would not settle)"
+    elif never:
+        more = ": they sit on their limit and would not settle"
+    return "PASS", f"by estimate; {_plural(len(unsettled), 'threshold')} not yet settled{more}"
+
+
+def run_headline(verdicts: Mapping[str, Verdict | None]) -> str:
+    """The one headline of a run, e.g. ``PASS (by estimate; 6 thresholds not yet settled: ~12 min
+    more would settle them)``: the console's last line, report.html's banner, summary.json, JUnit
+    and the GitHub step summary all print this string (``headline_parts`` joined)."""
+    word, detail = headline_parts(verdicts)
+    return f"{word} ({detail})" if detail else word
 
 
 def describe_lost(lost: LostWorkerInfo) -> str:

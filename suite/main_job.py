@@ -37,7 +37,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from slo.verdict import EXIT_BAD_CONFIG, EXIT_INCONCLUSIVE, EXIT_SLO_FAILED
+from slo.formatting import run_headline
+from slo.verdict import EXIT_BAD_CONFIG, EXIT_INCONCLUSIVE, EXIT_SLO_FAILED, Verdict
 from suite.children import free_port, start_child, stop_children
 from suite.locust_config import check_locust_config
 from suite.preflight import ConfigError, check_run, check_target, locustfile_of
@@ -310,20 +311,28 @@ def overall_code(codes: dict[str, int]) -> int:
     return others[0] if others else 0
 
 
-def settle_report(out: Path, names: list[str]) -> list[str]:
-    """The closing lines: per scenario, its run state and each threshold's interval, settled or
-    what would settle it (from the verdict object each run wrote; nothing judged again)."""
-    from slo.formatting import settle_lines
+def read_verdicts(out: Path, names: list[str]) -> dict[str, Verdict | None]:
+    """Each scenario's verdict object (``NAME_slo.json``), ``None`` where it wrote none."""
     from slo.verdict import VerdictFormatError, from_json
 
-    lines = []
+    verdicts: dict[str, Verdict | None] = {}
     for name in names:
         path = out / f"{name}_slo.json"
         try:
-            verdict = from_json(path.read_text(encoding="utf-8"), str(path))
+            verdicts[name] = from_json(path.read_text(encoding="utf-8"), str(path))
         except (OSError, VerdictFormatError):
-            continue
-        if not verdict.confidence:
+            verdicts[name] = None
+    return verdicts
+
+
+def settle_report(verdicts: dict[str, Verdict | None]) -> list[str]:
+    """The closing lines: per scenario, its run state and each threshold's interval, settled or
+    what would settle it (from the verdict object each run wrote; nothing judged again)."""
+    from slo.formatting import settle_lines
+
+    lines = []
+    for name, verdict in verdicts.items():
+        if verdict is None or not verdict.confidence:
             continue
         level = f"{verdict.confidence * 100:g}%" + (f", look {verdict.looks}" if verdict.looks else "")
         lines.append(f"  {name}: {verdict.state} ({level} intervals)")
@@ -338,11 +347,12 @@ def finish(out: Path, codes: dict[str, int]) -> int:
     words = {0: "PASS", EXIT_SLO_FAILED: "FAIL (SLO)", EXIT_INCONCLUSIVE: "INCONCLUSIVE (--slo-inconclusive fail)"}
     for name, rc in codes.items():
         print(f"  {name:<15} {words.get(rc, f'ERROR (exit {rc})')}")
-    closing = settle_report(out, list(codes))
+    verdicts = read_verdicts(out, list(codes))
+    closing = settle_report(verdicts)
     if closing:
         print("\n=== How sure (each threshold: settled, or what would settle it)")
         print("\n".join(closing))
-    print(f"Reports: {out}\n{closing_line(code)}")
+    print(f"Reports: {out}\nOverall: {run_headline(verdicts)} (exit code {code})")
     return code
 
 

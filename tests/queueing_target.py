@@ -1,12 +1,14 @@
 """A target with a known answer: a FIFO queue served by ``k`` workers with a known service time.
 
-Requests to ``GET /work`` wait in one FIFO queue; each of ``k`` worker threads takes the next one and
-holds it for a service time (``deterministic``: exactly ``service_ms``; ``exponential``: drawn with
-that mean from a seeded generator), then the request is answered. Under Poisson arrivals at rate
-``lambda`` this is the M/D/k (or M/M/k) queue, under evenly spaced arrivals the D/D/k queue (capacity
-exactly ``k / service``); :func:`simulate_quantile` computes either's latency percentiles by
-simulating the same queue (FIFO over ``k`` servers) and :func:`capacity_for` finds the rate at a
-percentile limit by bisection: the true capacity the search must find.
+Requests to ``GET /work`` (and ``POST /generate``, so that the bundled ``sidecar_load`` scenario and
+the default SLO table run against it; ``GET /metrics`` answers at once) wait in one FIFO queue; each
+of ``k`` worker threads takes the next one and holds it for a service time (``deterministic``:
+exactly ``service_ms``; ``exponential``: drawn with that mean from a seeded generator), then the
+request is answered. Under Poisson arrivals at rate ``lambda`` this is the M/D/k (or M/M/k) queue,
+under evenly spaced arrivals the D/D/k queue (capacity exactly ``k / service``);
+:func:`simulate_quantile` computes either's latency percentiles by simulating the same queue (FIFO
+over ``k`` servers) and :func:`capacity_for` finds the rate at a percentile limit by bisection: the
+true capacity the search must find.
 
 The real queue is slower than its nominal service time: a worker thread oversleeps and waits for
 the interpreter lock, more so on a busy machine. So each worker measures what it actually spent per
@@ -35,6 +37,10 @@ import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+GENERATED = b'{"generated_text":"ok"}'
+METRICS = b"# HELP queue_target_up The queueing target is up.\n# TYPE queue_target_up gauge\nqueue_target_up 1\n"
+"""``GET /metrics``: Prometheus text, answered at once (not through the queue)."""
 
 __all__ = ["capacity_for", "measured_capacity", "running_target", "simulate_quantile", "stats"]
 
@@ -105,19 +111,36 @@ def serve(workers: int, service_s: float, exponential: bool, seed: int = 1) -> T
     for _ in range(workers):
         threading.Thread(target=worker, daemon=True).start()
 
+    def queued() -> None:
+        done = threading.Event()
+        jobs.put(done)
+        done.wait(60)
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: one connection per user, no reconnect per request
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             body = b"ok"
             if self.path == "/work":
-                done = threading.Event()
-                jobs.put(done)
-                done.wait(60)
+                queued()
             elif self.path == "/stats":
                 with lock:
                     body = json.dumps(served).encode()
-            self.send_response(200)
+            elif self.path == "/metrics":
+                body = METRICS
+            self.answer(body)
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            """``POST /generate(/)``: the sidecar's answer, served by the queue (sidecar_load's first request)."""
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path.rstrip("/") != "/generate":
+                self.answer(b"not found", 404)
+                return
+            queued()
+            self.answer(GENERATED)
+
+        def answer(self, body: bytes, status: int = 200) -> None:
+            self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

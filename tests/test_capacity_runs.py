@@ -2,18 +2,21 @@
 whose capacity is known (tests/queueing_target.py), the documented exit codes, ``--workers 2``, and
 stop signals (the search writes what it had).
 
-The search test runs with constant arrivals, where the queue's capacity is crisp (D/D/2: workers /
-service time; no latency above it is bounded), and compares with the capacity of the queue as it
-really ran: 2 workers / the mean service time the target's workers measured (above the nominal
-50 ms on a busy machine). Poisson arrivals (M/D/2, capacity 21.1/s for queue_work.toml's p(95)<100)
-need much longer probes to settle near the capacity: that run is recorded, with its command, in
-docs/benchmarks.md.
+The search test runs the bundled ``sidecar_load`` scenario with the user's own SLO table (the
+default, ``slo/default.toml``: ``rate>=0.999`` needs 2995 requests to PASS) against a queue of 64
+workers x 600 ms, with constant arrivals, where the queue's capacity is crisp (D/D/64: workers /
+service time, 106.7/s; above it the queue grows without bound, and a service time near the 800 ms
+limit makes the overload show in a short probe), and compares with the capacity of the queue as it
+really ran: 64 workers / the mean service time the target's workers measured. The high rate lets
+the confirmation probe reach 2995 requests in about 33 s. Poisson arrivals need much longer probes
+to settle near the capacity: those runs are recorded, with their commands, in docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -33,12 +36,6 @@ from tests.queueing_target import capacity_for, measured_capacity, running_targe
 LOCUSTFILE = ROOT / "tests" / "locustfiles_for_tests" / "queue_work.py"
 SLO_FILE = LOCUSTFILE.with_suffix(".toml")
 WORKERS, SERVICE_MS, Q = 2, 50.0, 0.95
-SEARCH_LIMIT_MS = 200
-"""The search's table: p(95)<200. The D/D/2 capacity is the same for any limit above the service
-time (no wait below it, a growing queue above it); a limit well above it lets a probe just below
-the capacity absorb a scheduling stall of about 150 ms (the backlog drains before the percentile
-notices), where with p(95)<100 (queue_work.toml) a 50 ms stall of a busy machine fails a probe at
-90 % of the capacity."""
 
 
 def capacity_command(url: str, out: Path, *extra: str) -> list[str]:
@@ -74,13 +71,25 @@ class Searched:
     measured: float  # its D/D/2 capacity from what its workers really spent per request
 
 
+DEFAULT_TABLE_TARGET = (64, 600.0)
+"""Workers and service time of the target the default-table search runs against: capacity 106.7/s."""
+SEARCH_BUDGET_S = 120
+
+
 def _search(folder: Path) -> Searched:
-    """From 30/s (passes), grow by 1.5 to 45/s (fails), then bisect: 36.7/s, then 40.6/s (or
-    33.2/s), and the bracket is within 11 %: four probes of 6 s."""
-    with running_target(WORKERS, SERVICE_MS) as url:
-        done = capacity(url, folder, "--slo-file", _table(folder, SEARCH_LIMIT_MS), "--arrivals", "constant",
-                        "--min-rate", "30", "--growth", "1.5", "--max-rate", "96", "--probe-duration", "6s",
-                        "--max-probe-duration", "12s", "--precision", "0.11", "--slo-window", "1", "--budget", "120s")
+    """The default table, no --slo-file: from 45/s (passes), grow by 1.5 to 67.5 and 101.25/s (95 %
+    of the capacity: passes) and 151.9/s (fails), bisect at 124 and 112/s (both fail), and the
+    bracket is within 11 %: six bracketing probes of 6 s (rate>=0.999 deferred: 2995 requests take
+    more than 12 s below 250/s), then one confirmation probe of 33 s at 101.25/s."""
+    workers, service_ms = DEFAULT_TABLE_TARGET
+    env = {k: v for k, v in os.environ.items() if k not in ("OSIRIS_SLO_FILE", "OSIRIS_SLO_CONFIDENCE",
+                                                             "OSIRIS_SLO_WINDOW")}
+    with running_target(workers, service_ms) as url:
+        command = [sys.executable, "-m", "suite", "capacity", "--scenario", "sidecar_load", "--url", url,
+                   "--out", str(folder), "--arrivals", "constant", "--min-rate", "45", "--growth", "1.5",
+                   "--max-rate", "200", "--probe-duration", "6s", "--max-probe-duration", "12s", "--precision",
+                   "0.11", "--slo-window", "1", "--budget", f"{SEARCH_BUDGET_S}s", "--max-vus", "300"]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
         return Searched(done, stats(url), measured_capacity(url))
 
 
@@ -157,8 +166,8 @@ RUNS: dict[str, Callable[[Path], Any]] = {
 
 
 def _low_end_settled(folder: Path) -> bool:
-    """The search's third probe passed: its low end (30 and 36.7/s: 77 and 94 % of the queue's
-    capacity) is decided, and its next probe (40.6/s) sits above the capacity."""
+    """The search's third probe passed: its low end (45, 67.5 and 101.25/s: up to 95 % of the
+    queue's capacity) is decided, and its next probes (151.9, 124, 112/s) sit above the capacity."""
     for path in folder.glob("probe-03-*_slo.json"):
         try:
             return json.loads(path.read_text())["state"] == "PASS"
@@ -169,12 +178,13 @@ def _low_end_settled(folder: Path) -> bool:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Any]]:
-    """The search first, alone: its probes at 77 and 94 % of the queue's capacity are where a
-    scheduling stall could fail a rate below the capacity (each other run starts a Python process,
-    most a Locust run too: seconds of CPU on two cores). Once its third probe has passed, every
-    other run starts side by side, each against its own target (its own process and port) in its
-    own folder, beside the search's last probe (40.6/s, above the capacity: load can only make it
-    fail, which leaves the bracket's low end where it was); if it did not pass, they wait for the
+    """The search first, alone: its probe at 95 % of the queue's capacity is where a scheduling
+    stall could fail a rate below the capacity (each other run starts a Python process, most a
+    Locust run too: seconds of CPU on two cores). Once its third probe has passed, every other run
+    starts side by side, each against its own target (its own process and port) in its own folder,
+    beside the search's next probes (all above the capacity: load can only make them fail, which
+    leaves the bracket's low end where it was; they take about 27 s, and the other runs about as
+    long, before the confirmation probe at the low end); if it did not pass, they wait for the
     search's end."""
     folders = {name: tmp_path_factory.mktemp(name) for name in RUNS}  # here: mktemp is not thread-safe
 
@@ -186,8 +196,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Any]
 
     with ThreadPoolExecutor(max_workers=len(RUNS)) as pool:
         search = pool.submit(one, "search")
-        wait_until(lambda: search.done() or _low_end_settled(folders["search"]), 300,
-                   "the search's third probe")  # bounded by the search's own timeout (240 s)
+        wait_until(lambda: search.done() or _low_end_settled(folders["search"]), 330,
+                   "the search's third probe")  # bounded by the search's own timeout (300 s)
         futures = {name: pool.submit(one, name) for name in RUNS if name != "search"}
         futures["search"] = search
         return {name: (folders[name], futures[name].result()) for name in RUNS}
@@ -200,35 +210,51 @@ def finished(runs: dict[str, tuple[Path, Any]], name: str) -> tuple[Path, Any]:
     return folder, value
 
 
-def test_the_search_lands_within_10_percent_of_the_true_capacity(runs: dict[str, tuple[Path, Any]]) -> None:
-    """The known answer is the real queue's: 2 workers / the mean service time they measured (at or
-    above the nominal 50 ms; 40/s is the ideal D/D/2's, which the simulation confirms)."""
-    ideal = capacity_for(SEARCH_LIMIT_MS / 1000, Q, WORKERS, SERVICE_MS / 1000, constant=True, n=20_000)
-    assert abs(ideal - WORKERS / (SERVICE_MS / 1000)) < 0.5  # D/D/k: k / service time, whatever the limit
+def test_the_default_table_search_lands_within_10_percent_of_the_true_capacity_every_threshold_settled(
+        runs: dict[str, tuple[Path, Any]]) -> None:
+    """The known answer is the real queue's: workers / the mean service time they measured (at or
+    above the nominal 600 ms; 106.7/s is the ideal D/D/64's, which the simulation confirms). Every
+    threshold of the default table's rows that sidecar_load exercises PASSED with confidence at the
+    answer: the latency ones in a bracketing probe, rate>=0.999 (2995 requests) in the confirmation
+    probe; the budget (2 min) is honoured within 10 %."""
+    workers, service_ms = DEFAULT_TABLE_TARGET
+    ideal = capacity_for(1.0, Q, workers, service_ms / 1000, constant=True, n=20_000)
+    assert abs(ideal - workers / (service_ms / 1000)) < 1  # D/D/k: k / service time, whatever the limit above it
     folder, searched = finished(runs, "search")
     done, true = searched.done, searched.measured
     assert done.returncode == 0, done.stdout + done.stderr
-    assert searched.served["requests"] > 0 and true <= WORKERS / (SERVICE_MS / 1000), searched.served
+    assert searched.served["requests"] > 0 and true <= workers / (service_ms / 1000), searched.served
     doc = read(folder)
-    assert doc["outcome"] == "capacity_found"
+    assert doc["outcome"] == "capacity_found" and doc["confirmed"] is True, done.stdout
     assert doc["stopped_because"] in ("precision", "budget")
+    assert doc["spent_s"] <= 1.1 * SEARCH_BUDGET_S, doc["spent_s"]
     low, high = doc["bracket"]
     assert doc["max_rate"] == low and low < high
     assert abs(low - true) / true <= 0.10, (low, high, true, searched.served, done.stdout)
     assert low - true <= high - low, (low, high, true)  # above the truth by no more than the bracket's width
-    assert doc["limiting_threshold"]["row"] == "work" and doc["limiting_threshold"]["expression"] == "p(95)<200"
-    assert doc["notes"] == []  # p(95)<200 needs 59 requests: 2 s at 30/s, within the 12 s cap
-    (estimate,) = doc["estimates"]  # where the observed p(95) crosses 200 ms: an estimate beside the answer
-    assert estimate["expression"] == "p(95)<200" and estimate["rate"] is not None and low <= estimate["rate"]
-    if doc["limiting_threshold"]["state"] == "FAIL":  # observed beyond the limit at the failing rate
-        assert estimate["rate"] <= high, estimate
-    assert "estimate (interpolated, not confident): work p(95)<200" in done.stdout
+    settled = {(s["row"], s["expression"]): s for s in doc["settlement"]}
+    assert set(settled) == {("generate", "rate>=0.999"), ("generate", "p(95)<800"), ("generate", "p(99)<1200"),
+                            ("metrics", "rate>=0.999"), ("metrics", "p(95)<400")}
+    assert all(s["state"] == "PASS" and s["rate"] == low for s in settled.values()), settled
+    confirmation = doc["probes"][settled[("generate", "rate>=0.999")]["probe"] - 1]
+    assert (confirmation["role"], confirmation["rate"], confirmation["counted_as"]) == ("confirm", low, "pass")
+    assert confirmation["duration_s"] >= 2995 / low
+    assert settled[("generate", "p(95)<800")]["role"] == "bracket"
+    assert all(p["duration_s"] <= 12 for p in doc["probes"] if p["role"] == "bracket")
+    assert "generate rate>=0.999: PASS at" in done.stdout and "(confirmation, needs 2995 requests)" in done.stdout
+    assert doc["limiting_threshold"]["row"] == "generate"
+    # said before the first probe: what a 6 s probe at 45/s cannot settle (its confirmation settles them)
+    assert [n.split(" needs")[0] for n in doc["notes"]] == ["generate rate>=0.999", "generate p(99)<1200",
+                                                            "metrics rate>=0.999"]
+    estimate = next(e for e in doc["estimates"] if e["expression"] == "p(95)<800")  # an estimate beside the answer
+    assert estimate["rate"] is not None and low <= estimate["rate"]
     for probe in doc["probes"]:
-        assert probe["planned_duration_s"] == pytest.approx(59 / probe["rate"])  # queue_work: 1 request/iteration
+        assert probe["planned_duration_s"] == pytest.approx(2995 / probe["rate"])  # 1 request per row and iteration
         assert (folder / f"{probe['files']}_slo.json").is_file() and (folder / f"{probe['files']}.log").is_file()
         assert probe["goodput"] is not None and probe["late"] is not None and probe["dropped"] is not None
-        assert [t["row"] for t in probe["thresholds"]] == ["work"]
-    assert 'data-chart="capacity"' in (folder / "capacity.html").read_text()
+        assert [t["row"] for t in probe["thresholds"]] == ["generate"] * 3 + ["metrics"] * 2
+    page = (folder / "capacity.html").read_text()
+    assert 'data-chart="capacity"' in page and 'data-confirmed="true"' in page
 
 
 def test_exit_codes_below_the_lowest_and_above_the_highest_rate(runs: dict[str, tuple[Path, Any]]) -> None:

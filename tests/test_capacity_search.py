@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -198,20 +199,31 @@ def recording_probe(capacity: float, durations: list[float]):
     return probe
 
 
-def test_each_probe_lasts_what_the_table_needs_at_its_rate() -> None:
+def test_bracketing_probes_last_the_probe_duration_and_the_confirmation_what_every_threshold_needs() -> None:
+    """Bracketing probes last --probe-duration whatever the table needs (the slow thresholds are
+    deferred, the budget kept for the confirmation); each records the plan (uncapped), and the
+    confirmation at the answer lasts 1.1 x the plan."""
     needs = (SampleNeed("echo", "rate>=0.999", 2995, 1.0), SampleNeed("echo", "p(95)<100", 59, 1.0))
     durations: list[float] = []
     config = SearchConfig(min_rate=10, max_rate=100, budget_s=10_000, probe_duration_s=20,
                           max_probe_duration_s=400, needs=needs)
-    found = search(recording_probe(1e9, durations), config)
-    assert [p.rate for p in found.probes] == [10, 20, 40, 80, 100]
-    assert durations == pytest.approx([299.5, 149.75, 74.875, 37.4375, 29.95])
-    assert [p.planned_duration_s for p in found.probes] == pytest.approx(durations)
-    assert found.notes == []
-    assert report(found, config, scenario="echo").notes == ()
+    inner = table_probe(1e9, needs=needs)
+
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        durations.append(duration)
+        return inner(rate, duration, attempt)
+
+    found = search(probe, config)
+    assert [(p.rate, p.role) for p in found.probes] == [(10, "bracket"), (20, "bracket"), (40, "bracket"),
+                                                         (80, "bracket"), (100, "bracket"), (100, "confirm")]
+    assert durations == [20, 20, 20, 20, 20, math.ceil(1.1 * 29.95)]
+    assert [p.planned_duration_s for p in found.probes] == pytest.approx([299.5, 149.75, 74.875, 37.4375, 29.95,
+                                                                           29.95])
+    assert found.probes[0].deferred == ("echo rate>=0.999",) and found.confirmed is True
+    assert len(found.notes) == 1 and found.notes[0].startswith("echo rate>=0.999 needs 2995 requests")
 
 
-def test_the_cap_and_the_budget_shorten_a_plan_and_a_note_says_so_up_front() -> None:
+def test_a_threshold_the_cap_keeps_from_settling_is_deferred_and_a_note_says_so_up_front() -> None:
     needs = (SampleNeed("generate", "rate>=0.999", 2995, 1.0),)
     durations: list[float] = []
     config = SearchConfig(min_rate=1, max_rate=100, budget_s=100, probe_duration_s=20, max_probe_duration_s=80,
@@ -219,10 +231,18 @@ def test_the_cap_and_the_budget_shorten_a_plan_and_a_note_says_so_up_front() -> 
     notes = config.notes()
     assert len(notes) == 1
     assert notes[0].startswith("generate rate>=0.999 needs 2995 requests to PASS with confidence: 50 min at 1/s")
-    assert "cannot PASS below 37.4/s" in notes[0]
-    found = search(recording_probe(1e9, durations), config)
-    assert durations == [80, 20]  # 2995 s capped at 80 s; then the 20 s left of the budget
+    assert "longer than a 20 s probe below 150/s" in notes[0]
+    inner = table_probe(1e9, needs=needs)
+
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        durations.append(duration)
+        return inner(rate, duration, attempt).model_copy(update={"elapsed_s": duration})
+
+    found = search(probe, config)
+    assert durations == [20, 20, 20, 20, 20]  # nothing else to settle: --probe-duration, until the budget is spent
     assert found.probes[0].planned_duration_s == 2995 and found.probes[1].planned_duration_s == 1497.5
+    assert (found.outcome, found.stopped_because, found.low, found.confirmed) == (
+        "passes_at_highest_rate", "budget", 16, False)
     doc = CapacityReport.from_json(report(found, config, scenario="sidecar_load").to_json())
     assert doc.notes == tuple(notes) and doc.probes[0].planned_duration_s == 2995
 
@@ -280,3 +300,181 @@ def test_crossing_estimate_joins_the_highest_rate_within_and_the_lowest_beyond()
     assert crossing_estimates([probe(10, None, "fail")]) == ()  # nothing observed: nothing to read
     (never,) = crossing_estimates([probe(10, 50), probe(20, 60)])
     assert never.rate is None and never.beyond is None
+
+
+# --- every threshold of the user's own table: bracket on what settles, confirm the rest -----------
+
+DEFAULT_NEEDS = plan_needs(load_table(DEFAULT_TABLE_PATH), scenario_rows(LOCUSTFILES / "sidecar_load.py"), 0.95)
+STARTUP_S = 3.0  # what each probe costs beyond its duration (Locust's start-up), as a real probe's elapsed_s
+
+
+def table_probe(latency_capacity: float, *, errors_from: float = float("inf"), needs=DEFAULT_NEEDS):
+    """A target judged like the gate would: each threshold of ``needs`` settles once the probe has
+    made its requests (``samples`` at the row's share), PASS below its bound and FAIL above it (a
+    FAIL shows with fewer requests: 30); unsettled it is INCONCLUSIVE. Latency bounds the rate at
+    ``latency_capacity``; from ``errors_from`` on one request in 200 fails (``rate>=...`` FAILs)."""
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        thresholds = []
+        for need in needs:
+            requests = rate * duration * need.per_iteration
+            bound = errors_from if need.expression.startswith("rate") else latency_capacity
+            bad = rate >= bound
+            state = ("FAIL" if bad else "PASS") if requests >= (30 if bad else need.samples) else "INCONCLUSIVE"
+            thresholds.append(ProbeThreshold(row=need.row, expression=need.expression, unit="ms", limit=1.0,
+                                             state=state, observed=rate / latency_capacity))
+        states = {t.state for t in thresholds}
+        state = "FAIL" if "FAIL" in states else "INCONCLUSIVE" if "INCONCLUSIVE" in states else "PASS"
+        return ProbeResult(rate=rate, duration_s=duration, elapsed_s=duration + STARTUP_S, state=state,
+                           attempt=attempt, thresholds=tuple(thresholds))
+    return probe
+
+
+DEFAULTS = {"min_rate": 1, "max_rate": 100, "precision": 0.1, "budget_s": 600, "probe_duration_s": 20,
+            "max_probe_duration_s": 80, "needs": DEFAULT_NEEDS}
+
+
+@pytest.mark.parametrize("truth", [10.0, 16.0, 37.0, 70.0])
+def test_the_default_table_finds_the_highest_rate_meeting_every_threshold_within_the_budget(truth: float) -> None:
+    """The issue's case (16/s: the old search stopped at 1/s, exit 96) and others: the answer is
+    within the precision below the truth, confirmed by one probe that PASSED every threshold, and
+    the probes' real cost (start-up included) stays within the budget."""
+    config = SearchConfig(**DEFAULTS)
+    found = search(table_probe(truth), config)
+    assert found.outcome == "capacity_found" and found.confirmed is True, found
+    assert found.low is not None and found.high is not None and found.low < truth <= found.high
+    assert truth / found.low <= 1 + 0.1 + 1e-9 or (found.high - found.low) / found.low > 0.1  # budget-stopped
+    assert truth / found.low <= 1.25
+    assert found.spent_s <= config.budget_s
+    doc = CapacityReport.from_json(report(found, config, scenario="sidecar_load").to_json())
+    assert doc.max_rate == found.low and doc.confirmed is True and doc.to_settle_s is None
+    settled = {(s.row, s.expression): s for s in doc.settlement}
+    assert set(settled) == {(n.row, n.expression) for n in DEFAULT_NEEDS}
+    assert all(s.state == "PASS" and s.rate == found.low and s.probe is not None for s in settled.values())
+    rate_row = settled[("generate", "rate>=0.999")]
+    if 2995 / found.low > 80:  # more than a bracketing probe may last: the confirmation settled it
+        confirm = doc.probes[rate_row.probe - 1]  # type: ignore[operator]
+        assert rate_row.role == "confirm" and confirm.role == "confirm" and confirm.rate == found.low
+        assert confirm.duration_s >= 2995 / found.low and confirm.counted_as == "pass"
+        assert settled[("generate", "p(95)<800")].role == "bracket"
+        bracketing = [p for p in doc.probes if p.role == "bracket" and p.counted_as == "pass"]
+        assert all("generate rate>=0.999" in p.deferred for p in bracketing)
+        assert all(p.duration_s <= 80 for p in doc.probes if p.role == "bracket")
+
+
+def test_the_issue_case_brackets_on_latency_then_confirms_at_the_answer() -> None:
+    found = search(table_probe(16.0), SearchConfig(**DEFAULTS))
+    rates = [(p.rate, p.role) for p in found.probes]
+    assert rates[:6] == [(1, "bracket"), (2, "bracket"), (4, "bracket"), (8, "bracket"), (16, "bracket"),
+                         (pytest.approx(11.31, abs=0.01), "bracket")]
+    assert rates[-1] == (found.low, "confirm")
+    # every bracketing probe lasts --probe-duration: at 1/s it settles nothing (a check for a confident FAIL),
+    # at 4/s p(95) (59 requests), from 15/s p(99) too (299); rate>=0.999 only in the confirmation
+    assert all(p.duration_s == 20 for p in found.probes[:-1])
+    assert len(found.probes[0].deferred) == 5
+    assert found.probes[2].deferred == ("generate rate>=0.999", "generate p(99)<1200", "metrics rate>=0.999")
+    assert found.probes[4].state == "FAIL" and found.probes[4].deferred == ()  # 16/s: a FAIL defers nothing
+
+
+def test_a_budget_too_small_to_confirm_reports_the_latency_bounded_rate_and_what_would_settle_it() -> None:
+    """At a true capacity of 3/s, confirming rate>=0.999 takes 1.1 x 2995 / 2.8 s, more than a
+    10 min budget holds: the answer is the latency-bounded rate, said to be unconfirmed, with the
+    budget it lacked; never 'none'."""
+    config = SearchConfig(**DEFAULTS)
+    notes = config.notes()
+    assert [n.split(" needs")[0] for n in notes] == ["generate rate>=0.999", "generate p(95)<800",
+                                                     "generate p(99)<1200", "metrics rate>=0.999",
+                                                     "metrics p(95)<400"]
+    assert "the whole budget (10 min) holds that probe only for an answer from 5.49/s up" in notes[0]
+    assert notes[0].endswith("at 1/s it lasts 55 min")
+    found = search(table_probe(3.0), config)
+    assert found.outcome == "capacity_found" and found.confirmed is False
+    assert found.low is not None and found.low < 3.0 <= found.high  # type: ignore[operator]
+    assert all(p.role == "bracket" for p in found.probes) and found.spent_s <= config.budget_s
+    assert found.to_settle_s is not None
+    assert config.budget_s + found.to_settle_s >= found.spent_s + 1.1 * 2995 / found.low
+    doc = report(found, config, scenario="sidecar_load")
+    assert doc.max_rate == found.low and doc.confirmed is False
+    unsettled = [(s.row, s.expression) for s in doc.settlement if s.probe is None]
+    assert ("generate", "rate>=0.999") in unsettled and all(s.state == "INCONCLUSIVE" for s in doc.settlement
+                                                            if s.probe is None)
+    with_budget = search(table_probe(3.0), SearchConfig(**{**DEFAULTS, "budget_s": 600 + found.to_settle_s + 1}))
+    assert with_budget.confirmed is True and with_budget.low == found.low
+
+
+def test_a_failed_confirmation_steps_down_to_the_next_passing_rate() -> None:
+    """Errors from 12/s on, too rare for a bracketing probe to see (they FAIL rate>=0.999 only in a
+    probe of 2000 requests or more): the candidate 14.7/s fails its confirmation, then 13.5/s; the
+    search steps down to the next lower passing rate each time, and confirms 11.3/s."""
+    needs = DEFAULT_NEEDS
+
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        inner = table_probe(16.0, needs=needs)(rate, duration, attempt)
+        if rate >= 12 and rate * duration >= 2000:  # the errors show only in a long probe
+            failed = tuple(t.model_copy(update={"state": "FAIL"}) if t.expression.startswith("rate") else t
+                           for t in inner.thresholds)
+            return inner.model_copy(update={"thresholds": failed, "state": "FAIL"})
+        return inner
+
+    config = SearchConfig(**{**DEFAULTS, "budget_s": 1200})
+    found = search(probe, config)
+    confirms = [p for p in found.probes if p.role == "confirm"]
+    assert [p.counted_as for p in confirms] == ["fail", "fail", "pass"]
+    assert [round(p.rate, 2) for p in confirms] == [14.67, 13.45, 11.31]
+    assert found.low == confirms[2].rate and found.high == confirms[1].rate
+    assert found.confirmed is True and found.spent_s <= config.budget_s
+    assert found.limiting is not None and found.limiting.expression == "rate>=0.999"
+
+
+def test_errors_at_every_rate_fail_at_the_lowest_rate() -> None:
+    found = search(table_probe(16.0, errors_from=0.0), SearchConfig(**{**DEFAULTS, "min_rate": 4}))
+    assert (found.outcome, found.low, found.confirmed) == ("fails_at_min_rate", None, None)
+
+
+def test_every_rate_passing_is_confirmed_at_the_highest() -> None:
+    found = search(table_probe(1e9), SearchConfig(**{**DEFAULTS, "min_rate": 15, "max_rate": 30}))
+    assert (found.outcome, found.low, found.confirmed) == ("passes_at_highest_rate", 30, True)
+    assert [(p.rate, p.role) for p in found.probes] == [(15, "bracket"), (30, "bracket"), (30, "confirm")]
+    assert found.probes[-1].duration_s == math.ceil(1.1 * 2995 / 30)
+    # at 150/s rate>=0.999 settles within a 20 s bracketing probe: nothing to confirm
+    found = search(table_probe(1e9), SearchConfig(**{**DEFAULTS, "min_rate": 100, "max_rate": 150}))
+    assert found.confirmed is True and [p.role for p in found.probes] == ["bracket", "bracket"]
+
+
+def test_a_threshold_inconclusive_where_it_could_settle_still_counts_against_the_rate() -> None:
+    """Deferral is only for thresholds the probe was too short for: p(95) INCONCLUSIVE in a probe
+    long enough for it reruns, and counts against the rate at the cap."""
+    needs = (SampleNeed("echo", "p(95)<100", 59, 1.0),)
+
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        t = ProbeThreshold(row="echo", expression="p(95)<100", unit="ms", limit=100, state="INCONCLUSIVE")
+        return ProbeResult(rate=rate, duration_s=duration, elapsed_s=duration, state="INCONCLUSIVE",
+                           attempt=attempt, thresholds=(t,))
+
+    found = search(probe, SearchConfig(min_rate=10, budget_s=100, probe_duration_s=6, max_probe_duration_s=12,
+                                       needs=needs))
+    assert found.outcome == "fails_at_min_rate" and [p.duration_s for p in found.probes] == [6, 12]
+
+
+def test_a_confirmation_inconclusive_at_the_capacity_is_not_confirmed_and_says_which_thresholds() -> None:
+    """The issue's target as it ran: 16/s is right at the p(95)<800 crossing, so its long
+    confirmation probe leaves p(95) INCONCLUSIVE (its bracketing probe had PASSED it) and its rerun
+    does not fit: the answer is not confirmed, and the settlement names p(95), not rate>=0.999."""
+    inner = table_probe(16.5)
+
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        result = inner(rate, duration, attempt)
+        if rate == 16 and duration > 80:
+            thresholds = tuple(t.model_copy(update={"state": "INCONCLUSIVE"}) if t.expression == "p(95)<800" else t
+                               for t in result.thresholds)
+            return result.model_copy(update={"thresholds": thresholds, "state": "INCONCLUSIVE"})
+        return result
+
+    config = SearchConfig(**DEFAULTS)
+    found = search(probe, config)
+    assert (found.low, found.confirmed) == (16, False) and found.probes[-1].role == "confirm"
+    assert found.to_settle_s is not None and found.to_settle_s > 0 and found.spent_s <= config.budget_s
+    doc = report(found, config, scenario="sidecar_load")
+    states = {(s.row, s.expression): (s.state, s.role) for s in doc.settlement}
+    assert states[("generate", "p(95)<800")] == ("INCONCLUSIVE", None)
+    assert states[("generate", "rate>=0.999")] == ("PASS", "confirm")
+    assert states[("generate", "p(99)<1200")] == ("PASS", "bracket")

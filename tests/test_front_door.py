@@ -8,6 +8,7 @@ run is bounded by its stages and by timeouts; readiness is polled, never slept f
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -137,7 +138,8 @@ def test_run_writes_its_folder_under_the_current_directory_and_shows_progress(
     assert progress, result.stdout
     assert any("/0:04 | 1 users | " in line and " req/s" in line for line in progress), progress
     assert any("SLO: " in line and "health p(95)<400 PASS" in line for line in progress), progress
-    assert "Overall: PASS (exit code 0)" in result.stdout
+    # the run's one headline (a 4 s run cannot settle the default table's rate>=0.999: PASS by estimate)
+    assert re.search(r"^Overall: PASS( \(by estimate; [^\n]*\))? \(exit code 0\)$", result.stdout, re.M), result.stdout
 
 
 def descendants(pid: int) -> list[psutil.Process]:

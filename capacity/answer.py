@@ -1,0 +1,62 @@
+"""The capacity search's answer in words: one headline and one line per threshold's settlement.
+
+Pure (reads a :class:`~capacity.model.CapacityReport`, judges nothing again), so that the console
+(``capacity.job.finish``) and ``capacity.html``'s banner say the same words.
+"""
+
+from __future__ import annotations
+
+import math
+
+from capacity.model import CapacityReport
+from slo.formatting import format_duration
+
+__all__ = ["headline", "settlement_lines"]
+
+
+def _unsettled(report: CapacityReport) -> list[str]:
+    return [f"{s.row} {s.expression}" for s in report.settlement if s.probe is None]
+
+
+def headline(report: CapacityReport) -> str:
+    """The answer in one line: the rate, and whether every threshold PASSED with confidence at it
+    (``confirmed``) or only those a bracketing probe can settle (the latency-bounded rate, with
+    what would settle the rest)."""
+    low, high = report.bracket
+    if report.outcome == "interrupted":
+        done = sum(p.counted_as is not None for p in report.probes)
+        bracket = f"[{'-' if low is None else f'{low:.4g}'}, {'-' if high is None else f'{high:.4g}'}]/s"
+        return (f"interrupted by {report.interrupted_by}: no answer; {done} rate(s) probed to a verdict, bracket "
+                f"{bracket}" + (f" (passes at {low:.4g}/s so far)" if low is not None else ""))
+    if report.max_rate is None:
+        unsettled = report.limiting_threshold is not None and report.limiting_threshold.state == "INCONCLUSIVE"
+        return (f"none: the SLO is not {'shown to be ' if unsettled else ''}met even at --min-rate "
+                f"{report.min_rate:g}/s" + (" (INCONCLUSIVE up to --max-probe-duration: more samples settle it, "
+                                            "e.g. a higher --min-rate or longer probes)" if unsettled else ""))
+    rate = f"{report.max_rate:.4g} iterations/s"
+    where = (f"not at {high:.4g}/s" if report.outcome == "capacity_found"
+             else "the capacity is above it: every rate probed passed")
+    if report.confirmed is False:
+        unsettled = _unsettled(report)
+        more = "" if report.to_settle_s is None else (
+            f": ~{format_duration(math.ceil(report.to_settle_s))} more budget would settle "
+            f"{'it' if len(unsettled) == 1 else 'them'} (--budget "
+            f"{format_duration(math.ceil(report.budget_s + report.to_settle_s))})")
+        return (f"{rate} by the thresholds a probe could settle, {where}; NOT CONFIRMED: {len(unsettled)} "
+                f"threshold{'s' if len(unsettled) != 1 else ''} not settled ({', '.join(unsettled)}){more} "
+                f"(stopped because: {report.stopped_because})")
+    return f"{rate}: every threshold PASSED with confidence at it, {where} (stopped because: {report.stopped_because})"
+
+
+def settlement_lines(report: CapacityReport) -> list[str]:
+    """One line per threshold at the answer: PASSED by which probe (bracketing or confirmation), or
+    not settled."""
+    lines = []
+    for s in report.settlement:
+        needed = f", needs {s.requests_needed} requests" if s.requests_needed is not None else ""
+        if s.probe is None:
+            lines.append(f"{s.row} {s.expression}: not settled at {s.rate:.4g}/s ({s.state}{needed})")
+        else:
+            kind = "confirmation" if s.role == "confirm" else "bracketing"
+            lines.append(f"{s.row} {s.expression}: {s.state} at {s.rate:.4g}/s in probe {s.probe} ({kind}{needed})")
+    return lines
