@@ -20,15 +20,8 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import OVERLOAD_QUEUE, SidecarProcess
-from tests.reliability.reliability_support import (
-    RELIABILITY_LOCUSTFILE,
-    RssSampler,
-    nearest_rank,
-    read_records,
-    record,
-    rss_mb,
-    run_locust,
-)
+from tests.reliability.reliability_support import RELIABILITY_LOCUSTFILE, RssSampler, read_records, record, rss_mb
+from tests.support import nearest_rank, run_locust
 
 DURATION_S = int(os.environ.get("OSIRIS_RELIABILITY_OVERLOAD_S", "10"))
 USERS = 50
@@ -50,10 +43,9 @@ def run_overload(sidecar, tmp_path: Path) -> None:
     pid = sidecar.proc.pid
     before = rss_mb(pid)
     with RssSampler(pid, interval_s=0.5) as sampler:
-        finished = run_locust(RELIABILITY_LOCUSTFILE, sidecar.url,
-                              ["OverloadUser", "-u", str(USERS), "-r", str(USERS), "-t", f"{DURATION_S}s",
-                               "--stop-timeout", "10", "--csv", str(tmp_path / "overload")],
-                              tmp_path / "locust.log", env={"REL_OUT_DIR": str(out)}, timeout_s=DURATION_S + 90)
+        finished = run_locust(RELIABILITY_LOCUSTFILE, "--host", sidecar.url, "OverloadUser", "-u", str(USERS), "-r",
+                              str(USERS), "-t", f"{DURATION_S}s", "--stop-timeout", "10", "--csv",
+                              str(tmp_path / "overload"), env={"REL_OUT_DIR": str(out)}, timeout=DURATION_S + 90)
     after = rss_mb(pid)
 
     assert finished.returncode in (0, 99), finished.output[-4000:]
