@@ -101,13 +101,13 @@ def test_queue_full_is_refused_immediately(model_dir: Path) -> None:
         queued = asyncio.create_task(r.generate("queued", 4))
         await wait_until(lambda: r.queue_depth == 1)
         assert sample(metrics, "osiris_model_queue_depth") == 1
-        t0 = time.perf_counter()
         with pytest.raises(QueueFull):
             await r.generate("refused", 4)
         with pytest.raises(QueueFull):
             await r.generate_proposal("refused too", 4)
-        assert time.perf_counter() - t0 < 0.05
-        assert r.in_flight == 1  # the long generation is still running
+        # immediately: the long generation is still running, so neither refusal waited for a place
+        # (what a refusal costs: bench/runner_loop.py)
+        assert r.in_flight == 1 and r.queue_depth == 1
         return await long, await queued
 
     long, queued = with_runner(model_dir, body, metrics=metrics, max_batch_size=1, max_queue=1)
