@@ -16,6 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from suite.children import free_port  # noqa: E402
 from suite.main_job import wait_healthy  # noqa: E402
+from tests.support import stop_process  # noqa: E402
 
 __all__ = ["sidecar"]
 
@@ -41,9 +42,4 @@ def sidecar(url: str | None = None, env: Mapping[str, str] | None = None, log: P
         wait_healthy(started, proc, timeout_s)
         yield started, proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc)

@@ -23,11 +23,9 @@ its own Redis) and measures its RSS; with ``--url`` it measures a running sideca
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import sys
 import tempfile
-import time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -38,9 +36,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_sidecar import sidecar  # noqa: E402
 from tests.reliability.reliability_support import (  # noqa: E402
-    PARTIAL_REQUESTS,
     RELIABILITY_LOCUSTFILE,
     RssSampler,
+    normal_requests,
+    partial_clients,
     read_records,
     rss_mb,
 )
@@ -48,26 +47,11 @@ from tests.support import nearest_rank, run_locust  # noqa: E402
 
 
 def slow_clients(url: str, held_count: int, requests: int) -> None:
-    host, port = url.removeprefix("http://").split(":")
-    held = []
     latencies = []
-    try:
-        for i in range(held_count):
-            sock = socket.create_connection((host, int(port)), timeout=10)
-            sock.sendall(PARTIAL_REQUESTS[i % len(PARTIAL_REQUESTS)])
-            held.append(sock)
-        with httpx.Client(timeout=30) as client:
-            for i in range(requests):
-                started = time.perf_counter()
-                if i % 2:
-                    response = client.get(f"{url}/health")
-                else:
-                    response = client.post(f"{url}/generate", json={"prompt": f"hi {i}", "max_length": 4})
-                latencies.append(time.perf_counter() - started)
-                response.raise_for_status()
-    finally:
-        for sock in held:
-            sock.close()
+    with partial_clients(url, held_count), httpx.Client(timeout=30) as client:
+        for seconds, response in normal_requests(client, url, requests):
+            response.raise_for_status()
+            latencies.append(seconds)
     print(f"slow clients: {held_count} partial connections held; {requests} normal requests: median "
           f"{statistics.median(latencies) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")
 

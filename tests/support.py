@@ -28,7 +28,7 @@ import pytest
 from suite.children import free_port
 
 __all__ = ["ROOT", "LocustRun", "guarded", "locust_command", "locust_env", "nearest_rank", "outcome",
-           "run_distributed", "run_locust", "run_side_by_side", "side_by_side_folders"]
+           "run_distributed", "run_locust", "run_side_by_side", "side_by_side_folders", "stop_process"]
 
 ROOT = Path(__file__).resolve().parent.parent
 # Settings of the developer's shell that would change what a child run does (target, stages, SLO file...).
@@ -118,23 +118,24 @@ def run_distributed(locustfile: Path | str, *master_args: str, workers: int, cwd
                                          f"{log_path.read_text(errors='replace')[-4000:]}") from None
             finally:
                 for proc in [master, *procs]:
-                    _stop(proc)
+                    stop_process(proc, 10)
         return LocustRun(code, log_path.read_text(errors="replace"), "", time.monotonic() - started)
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGCONT (it may be stopped), SIGTERM, then SIGKILL after 10 s."""
-    if proc.poll() is not None:
-        return
-    try:
-        proc.send_signal(signal.SIGCONT)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(10)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
+def stop_process(proc: subprocess.Popen, timeout_s: float = 30) -> int | None:
+    """SIGCONT (it may have been stopped), SIGTERM, wait, then SIGKILL if it did not stop: a test (or a bench)
+    never leaves a process behind. Its exit status."""
+    if proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGCONT)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout_s)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    return proc.returncode
 
 
 # -- Runs side by side --------------------------------------------------------------------------------

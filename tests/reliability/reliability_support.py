@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,39 @@ class LocustProcess:
             self.proc.wait()
         if not self._handle.closed:
             self._handle.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# Slow and partial clients
+# --------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def partial_clients(url: str, count: int) -> Iterator[list[socket.socket]]:
+    """``count`` connections to ``url``, each having sent part of a request (``PARTIAL_REQUESTS`` in turn)
+    and held open; closed on the way out."""
+    host, port = url.removeprefix("http://").split(":")
+    held: list[socket.socket] = []
+    try:
+        for i in range(count):
+            sock = socket.create_connection((host, int(port)), timeout=10)
+            sock.sendall(PARTIAL_REQUESTS[i % len(PARTIAL_REQUESTS)])
+            held.append(sock)
+        yield held
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def normal_requests(client: httpx.Client, url: str, count: int) -> Iterator[tuple[float, httpx.Response]]:
+    """``count`` normal requests one after another, /generate (4 tokens) and /health in turn: (seconds, answer)."""
+    for i in range(count):
+        started = time.perf_counter()
+        if i % 2:
+            response = client.get(f"{url}/health")
+        else:
+            response = client.post(f"{url}/generate", json={"prompt": f"hi {i}", "max_length": 4})
+        yield time.perf_counter() - started, response
 
 
 # --------------------------------------------------------------------------------------------------
