@@ -106,8 +106,9 @@ def _judged_all(result: Finished) -> Verdict:
     return verdict
 
 
-def _when_log(prefix: Path, text: str) -> Callable[[], bool]:
-    return lambda: text in (prefix.parent / "master.log").read_text()
+def _when_log(prefix: Path, *texts: str) -> Callable[[], bool]:
+    """Once the master's log holds any of ``texts``."""
+    return lambda: any(text in (prefix.parent / "master.log").read_text() for text in texts)
 
 
 def _worker_sigterm(master: subprocess.Popen, workers: list[subprocess.Popen], prefix: Path) -> None:
@@ -125,7 +126,10 @@ def _worker_lost(how: str) -> Callable[..., None]:
             wait_until(when_running(200)(prefix), 60, "200 requests", interval_s=0.1)
             workers[0].send_signal(signal.SIGKILL)
         else:
-            wait_until(_when_log(prefix, "All users spawned"), 60, "the users to start", interval_s=0.02)
+            # on a busy machine the workers' spawn reports can come late: Locust then says "Spawning is
+            # complete and report waittime is expired" instead (seen at load average 13-15)
+            wait_until(_when_log(prefix, "All users spawned", "Spawning is complete"), 60, "the users to start",
+                       interval_s=0.02)
             workers[0].send_signal(signal.SIGSTOP)  # before its first report with requests (every 3 s)
             wait_until(when_running(100)(prefix), 60, "100 requests", interval_s=0.1)
         wait_until(_when_log(prefix, "failed to send heartbeat"), 30, "the master to miss the worker", interval_s=0.1)
