@@ -47,9 +47,10 @@ lint: $(TEST_STAMP)
 sidecar: $(RUN_STAMP)
 	$(VENV)/bin/osiris-load sidecar
 
+## Every benchmark of bench/ with the settings docs/benchmarks.md records (hours in all; BENCH=batching,soak picks
+## some). The suite runs each on a tiny input (tests/test_benches.py: bench/run_all.py --smoke).
 bench: $(TEST_STAMP)
-	$(PY) bench/batching.py
-	$(PY) bench/gate_overhead.py
+	$(PY) bench/run_all.py $(if $(BENCH),--only $(BENCH))
 
 ## Refresh requirements.lock: every extra installed into a fresh venv, then frozen.
 lock:

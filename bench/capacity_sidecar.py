@@ -14,26 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from suite.children import free_port  # noqa: E402
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
+from bench.bench_sidecar import sidecar  # noqa: E402
 
 
 def main() -> int:
@@ -41,27 +31,16 @@ def main() -> int:
     parser.add_argument("--scenarios", nargs="+", default=["read_heavy", "sidecar_load", "propose_trade"])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 16])
     parser.add_argument("--out", type=Path, default=Path("osiris-runs/bench-capacity"))
+    parser.add_argument("--url", help="search a running sidecar instead (its own batch size; --batch-sizes ignored)")
     parser.add_argument("--search", default="--min-rate 4 --max-rate 256 --probe-duration 20s --slo-window 2 "
                         f"--budget 4m --slo-file {REPO / 'bench' / 'capacity_slo.toml'}",
                         help="options passed to every osiris-load capacity search")
     args = parser.parse_args()
     rows = []
-    for batch in args.batch_sizes:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "OSIRIS_MAX_BATCH_SIZE": str(batch),
-               "OSIRIS_MODEL_CACHE_DIR": os.environ.get("OSIRIS_MODEL_CACHE_DIR", str(REPO / ".cache" / "models"))}
-        log = (args.out / f"sidecar-batch{batch}.log")
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("wb") as handle:
-            sidecar = subprocess.Popen([sys.executable, "-m", "sidecar", "--port", str(port)], cwd=REPO, env=env,
-                                       stdout=handle, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 600
-            while not healthy(url):
-                if sidecar.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"sidecar (batch {batch}) did not come up: see {log}")
-                time.sleep(0.5)
+    batches: list[int | str] = args.batch_sizes if args.url is None else ["running"]
+    for batch in batches:
+        with sidecar(args.url, env={"OSIRIS_MAX_BATCH_SIZE": str(batch)},
+                     log=args.out / f"sidecar-batch{batch}.log") as (url, _):
             for scenario in args.scenarios:
                 out = args.out / f"{scenario}-batch{batch}"
                 command = [sys.executable, "-m", "suite", "capacity", "--scenario", scenario, "--url", url,
@@ -70,9 +49,6 @@ def main() -> int:
                 code = subprocess.run(command, cwd=REPO).returncode
                 doc = json.loads((out / "capacity.json").read_text()) if (out / "capacity.json").exists() else {}
                 rows.append((scenario, batch, code, doc, time.monotonic() - started))
-        finally:
-            sidecar.terminate()
-            sidecar.wait(30)
     print("\n| scenario | OSIRIS_MAX_BATCH_SIZE | capacity /s | bracket | stopped | limiting | probes | exit | wall |")
     print("|---|---|---|---|---|---|---|---|---|")
     for scenario, batch, code, doc, wall in rows:

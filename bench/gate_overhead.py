@@ -8,14 +8,13 @@
    p50..p99.99 against exact nearest-rank values over the raw samples.
 3. Memory: the recorder's traced allocation after those million records.
 
-    .venv/bin/python bench/gate_overhead.py [--rounds 3] [--seconds 10] [--users 10]
+    .venv/bin/python bench/gate_overhead.py [--rounds 3] [--seconds 10] [--users 10] [--url URL]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import math
 import os
 import random
 import resource
@@ -25,15 +24,14 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_sidecar import sidecar  # noqa: E402
 from slo.recorder import RequestRecorder  # noqa: E402
-from suite.__main__ import wait_healthy  # noqa: E402
-from suite.children import free_port  # noqa: E402
+from tests.support import nearest_rank  # noqa: E402
 
 
 def locust_run(url: str, gate: bool, seconds: int, users: int, out: Path) -> tuple[float, int]:
@@ -72,35 +70,23 @@ def listener_cost(calls: int = 300_000) -> float:
     return (time.perf_counter() - started) / calls * 1e6
 
 
-def cpu_per_request(rounds: int, seconds: int, users: int) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    sidecar = subprocess.Popen([sys.executable, "-m", "sidecar", "--port", str(port)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_healthy(url, sidecar, 600)
+def cpu_per_request(url: str | None, rounds: int, seconds: int, users: int, listener_calls: int) -> None:
+    with sidecar(url) as (target, _):
         results: dict[bool, list[float]] = {True: [], False: []}
         with tempfile.TemporaryDirectory() as tmp:
             for i in range(rounds):
                 for gate in (False, True) if i % 2 == 0 else (True, False):
-                    cpu, requests = locust_run(url, gate, seconds, users, Path(tmp))
+                    cpu, requests = locust_run(target, gate, seconds, users, Path(tmp))
                     per_request = cpu / max(requests, 1) * 1e6
                     results[gate].append(per_request)
                     print(f"  round {i + 1} {'gate' if gate else 'bare'}: {requests} requests, "
                           f"{cpu:.2f} s CPU, {per_request:.1f} us CPU/request", flush=True)
-        bare, gated = statistics.median(results[False]), statistics.median(results[True])
-        print(f"CPU per request (median of {rounds}): bare {bare:.1f} us, with gate {gated:.1f} us, "
-              f"ratio {gated / bare:.3f} ({(gated / bare - 1) * 100:+.1f} %)")
-        own = listener_cost()
-        print(f"the gate's listener alone: {own:.2f} us per request = {own / bare * 100:.2f} % of bare Locust's "
-              "CPU per request")
-    finally:
-        sidecar.terminate()
-        sidecar.wait(30)
-
-
-def nearest_rank(ordered: list[float], p: float) -> float:
-    return ordered[max(0, math.ceil(Fraction(str(p)) * len(ordered) / 100) - 1)]
+    bare, gated = statistics.median(results[False]), statistics.median(results[True])
+    print(f"CPU per request (median of {rounds}): bare {bare:.1f} us, with gate {gated:.1f} us, "
+          f"ratio {gated / bare:.3f} ({(gated / bare - 1) * 100:+.1f} %)")
+    own = listener_cost(listener_calls)
+    print(f"the gate's listener alone: {own:.2f} us per request = {own / bare * 100:.2f} % of bare Locust's "
+          "CPU per request")
 
 
 def accuracy_and_memory(n: int) -> None:
@@ -138,12 +124,14 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--samples", type=int, default=1_000_000)
     parser.add_argument("--skip-cpu", action="store_true")
+    parser.add_argument("--listener-calls", type=int, default=300_000)
+    parser.add_argument("--url", help="a running sidecar (default: start the bundled one)")
     args = parser.parse_args()
     print("== Percentile error and memory")
     accuracy_and_memory(args.samples)
     if not args.skip_cpu:
         print("== Generator CPU per request, with and without the gate (same sidecar, same run)")
-        cpu_per_request(args.rounds, args.seconds, args.users)
+        cpu_per_request(args.url, args.rounds, args.seconds, args.users, args.listener_calls)
 
 
 if __name__ == "__main__":

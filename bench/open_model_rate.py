@@ -72,9 +72,11 @@ def main() -> int:
     parser.add_argument("--arrivals", choices=("constant", "poisson"), default="constant")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--listener", action="store_true", help="measure the gate's listener, closed vs open")
+    parser.add_argument("--calls", type=int, default=300_000, help="--listener: calls per round")
+    parser.add_argument("--rounds", type=int, default=5, help="--listener: alternating rounds")
     args = parser.parse_args()
     if args.listener:
-        closed, opened = listener_costs()
+        closed, opened = listener_costs(args.calls, args.rounds)
         print(f"# {platform.node()} {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
         print(f"gate listener: closed {closed:.2f} us/call, open {opened:.2f} us/call, ratio {opened / closed:.2f}")
         return 0

@@ -76,6 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--window", type=float, default=5.0, help="seconds per batch-means window")
     p.add_argument("--confidence", type=float, default=0.95)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--truth-draws", type=int, default=TRUTH_DRAWS, help="requests of the Monte Carlo truth")
     p.add_argument("--sample-sizes", action="store_true", help="print the requests the guide's table needs")
     return p.parse_args(argv)
 
@@ -117,8 +118,9 @@ class Server:
 
     def truth(self, rng: np.random.Generator) -> dict[str, float]:
         """The stationary truth: many requests spread over a long run."""
-        duration = TRUTH_DRAWS / self.args.rate
-        latency, failed = self.requests(rng, rng.random(TRUTH_DRAWS) * duration, duration)
+        draws = self.args.truth_draws
+        duration = draws / self.args.rate
+        latency, failed = self.requests(rng, rng.random(draws) * duration, duration)
         return {"share": float(np.mean(latency >= self.args.limit_ms)),
                 "p95": float(np.quantile(latency, QUANTILE / 100, method="inverted_cdf")),
                 "fail_rate": float(np.mean(failed)), "avg": float(np.mean(latency))}

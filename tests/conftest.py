@@ -23,6 +23,7 @@ import pytest
 from sidecar.redis_server import RedisServer
 from suite.children import free_port
 from tests.reliability.reliability_support import API_KEY
+from tests.support import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_CACHE = ROOT / ".cache" / "models"
@@ -65,18 +66,6 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, inter
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
         time.sleep(interval_s)
-
-
-def stop_process(proc: subprocess.Popen, timeout_s: float = 30) -> int:
-    """SIGTERM, wait, then SIGKILL if it did not stop: a test never leaves a process behind."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-    return proc.returncode
 
 
 class SidecarProcess:

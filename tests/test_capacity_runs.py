@@ -32,6 +32,7 @@ import pytest
 from capacity.model import CapacityReport
 from tests.conftest import ROOT, wait_until
 from tests.queueing_target import capacity_for, measured_capacity, running_target, stats
+from tests.support import guarded, side_by_side_folders
 
 LOCUSTFILE = ROOT / "tests" / "locustfiles_for_tests" / "queue_work.py"
 SLO_FILE = LOCUSTFILE.with_suffix(".toml")
@@ -186,13 +187,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Any]
     leaves the bracket's low end where it was; they take about 27 s, and the other runs about as
     long, before the confirmation probe at the low end); if it did not pass, they wait for the
     search's end."""
-    folders = {name: tmp_path_factory.mktemp(name) for name in RUNS}  # here: mktemp is not thread-safe
+    folders = side_by_side_folders(list(RUNS), tmp_path_factory)
 
     def one(name: str) -> Any:
-        try:
-            return RUNS[name](folders[name])
-        except Exception as exc:  # reported by the test that reads it
-            return exc
+        return guarded(RUNS[name], folders[name])
 
     with ThreadPoolExecutor(max_workers=len(RUNS)) as pool:
         search = pool.submit(one, "search")

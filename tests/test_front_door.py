@@ -22,11 +22,8 @@ from packaging.requirements import Requirement
 from suite import cli
 from tests import test_locustfiles
 from tests.conftest import MODEL_CACHE, ROOT, SidecarProcess, wait_until
-from tests.test_locustfiles import (
-    LOCUSTFILES,
-    TestServer,
-    child_env,
-)
+from tests.support import locust_env
+from tests.test_locustfiles import LOCUSTFILES, TestServer
 
 server_processes = test_locustfiles.server_processes  # the recording test servers (fixtures)
 servers = test_locustfiles.servers
@@ -54,12 +51,12 @@ runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 def front_door(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None,
                timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(FRONT_DOOR), *args], cwd=cwd, env=env or child_env(), capture_output=True, text=True,
+    return subprocess.run([str(FRONT_DOOR), *args], cwd=cwd, env=env or locust_env(), capture_output=True, text=True,
                           timeout=timeout)
 
 
 def without_model_stack(module: str, *args: str, log: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = child_env(BLOCKED_LOG=str(log))
+    env = locust_env({"BLOCKED_LOG": str(log)})
     return subprocess.run([sys.executable, "-c", BLOCKER, module, *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=120)
 
@@ -128,7 +125,7 @@ def test_locust_runs_a_scenario_without_the_model_stack(servers: dict[str, TestS
 def test_run_writes_its_folder_under_the_current_directory_and_shows_progress(
     servers: dict[str, TestServer], tmp_path: Path
 ) -> None:
-    env = child_env(OSIRIS_SLO_EVAL_INTERVAL="0.2")
+    env = locust_env({"OSIRIS_SLO_EVAL_INTERVAL": "0.2"})
     result = front_door("run", "--url", servers["good"].url, "--scenarios", "read_heavy", "--stages", "0s:1,4s:1",
                         "--progress-every", "1", cwd=tmp_path, env=env, timeout=180)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -175,7 +172,7 @@ def test_a_signal_stops_the_locust_child_and_says_the_run_was_interrupted(
     with out_log.open("w") as stdout:
         proc = subprocess.Popen([str(FRONT_DOOR), "run", "--url", servers["good"].url, "--scenarios", "read_heavy",
                                  "--stages", "0s:1,120s:1", "--progress-every", "0.5", "--out", str(tmp_path / "run")],
-                                cwd=tmp_path, env=child_env(), stdout=stdout, stderr=subprocess.PIPE, text=True)
+                                cwd=tmp_path, env=locust_env(), stdout=stdout, stderr=subprocess.PIPE, text=True)
         try:
             interrupt_and_check(proc, sig, out_log, "locust")
         finally:
@@ -190,7 +187,7 @@ def test_sigterm_stops_the_sidecar_its_redis_and_locust(sidecar: SidecarProcess,
     """What CI cancellation and ``timeout`` send: nothing the main job started survives it."""
     del sidecar  # only its models: built once into MODEL_CACHE for the sidecar the main job starts
     out_log = tmp_path / "stdout.log"
-    env = {k: v for k, v in child_env(OSIRIS_MODEL_CACHE_DIR=str(MODEL_CACHE)).items() if k != "REDIS_URL"}
+    env = {k: v for k, v in locust_env({"OSIRIS_MODEL_CACHE_DIR": str(MODEL_CACHE)}).items() if k != "REDIS_URL"}
     with out_log.open("w") as stdout:
         proc = subprocess.Popen([str(FRONT_DOOR), "run", "--scenarios", "read_heavy", "--stages", "0s:1,300s:1",
                                  "--progress-every", "0.5", "--out", str(tmp_path / "run")],

@@ -13,7 +13,7 @@ import pytest
 from slo.confidence import AlphaSpending
 from slo.verdict import FAIL, INCONCLUSIVE, PASS, Verdict
 from tests.conftest import ROOT
-from tests.side_by_side import outcome, run_side_by_side
+from tests.support import outcome, run_side_by_side
 from tests.test_gate_verdict_runs import Finished, run_distributed, run_local
 
 # Per user: 30 fast successes and 2 slow failures (64 samples with 2 users). health's p(95)<800 fails on

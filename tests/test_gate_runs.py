@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +19,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from suite.children import free_port
 from tests.conftest import ROOT, ScenarioRuns
+from tests.support import nearest_rank, run_locust
 from tests.verdict_files import read_verdict_rows
 
 LOCUSTFILES = ROOT / "locustfiles"
 RAW_SAMPLES = ROOT / "tests" / "locustfiles_for_tests" / "raw_samples.py"
 EVENTS_ONLY = ROOT / "tests" / "locustfiles_for_tests" / "events_only.py"
 SHORT = "1s:2,3s:2"
-
-
-def run_locust(locustfile: Path, url: str, *args: str, timeout: float = 120,
-               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--host", url,
-               "--only-summary", *args]
-    full_env = {k: v for k, v in os.environ.items() if k != "OSIRIS_URL"}
-    full_env.update(env or {})
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=full_env)
 
 
 def read_slo_csv(prefix: Path) -> dict[tuple[str, str], dict[str, Any]]:
@@ -143,11 +133,6 @@ def test_gate_is_right_where_locust_bucketing_is_wrong(gate_runs: dict[str, Any]
     assert rows[("health", "p(99)<1200")]["verdict"] == "pass"
 
 
-def nearest_rank(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(Fraction(str(p)) * len(ordered) / 100) - 1)]
-
-
 def _distributed_run(url: str, tmp_path: Path) -> tuple[int, str, Path, Path]:
     port = free_port()
     raw_dir = tmp_path / "raw"
@@ -198,7 +183,8 @@ def test_malformed_slo_file_exits_2_before_any_load(sidecar, tmp_path: Path) -> 
     bad = write(tmp_path / "bad.toml", '[[row]]\nname = "gen"\nrequests = ["POST /generate"]\n'
                                        'thresholds = ["p(95)<8x0"]\n')
     before = requests_served(sidecar.url)
-    result = run_locust(LOCUSTFILES / "sidecar_load.py", sidecar.url, "--slo-file", str(bad), "--stages", SHORT)
+    result = run_locust(LOCUSTFILES / "sidecar_load.py", "--host", sidecar.url, "--slo-file", str(bad),
+                        "--stages", SHORT)
     assert result.returncode == 2
     assert "bad.toml" in result.stderr and "gen" in result.stderr and "p(95)<8x0" in result.stderr
     assert "Traceback" not in result.stderr
@@ -217,7 +203,7 @@ def _abort_run(url: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess[st
                                               'thresholds = [{ threshold = "max<0.001", abort_on_fail = true, '
                                               'delay_abort_eval = "1s" }]\n')
     started = time.monotonic()
-    result = run_locust(LOCUSTFILES / "read_heavy.py", url, "--stages", "1s:2,60s:2", "--slo-file",
+    result = run_locust(LOCUSTFILES / "read_heavy.py", "--host", url, "--stages", "1s:2,60s:2", "--slo-file",
                         str(slo_file), "--slo-eval-interval", "0.5", "--csv", str(tmp_path / "abort"))
     return result, time.monotonic() - started
 
@@ -231,7 +217,7 @@ def test_abort_on_fail_stops_the_run_early(gate_runs: dict[str, Any]) -> None:
 
 
 def _no_data_run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_locust(LOCUSTFILES / "read_heavy.py", url, "--stages", "1s:1,1s:1", *args)
+    return run_locust(LOCUSTFILES / "read_heavy.py", "--host", url, "--stages", "1s:1,1s:1", *args)
 
 
 def test_rows_with_no_data_fail_only_when_strict(gate_runs: dict[str, Any]) -> None:

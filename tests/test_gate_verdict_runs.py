@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,9 +23,9 @@ from typing import Any
 import pytest
 
 from slo.verdict import Verdict, from_json
-from suite.children import free_port
-from tests.conftest import ROOT, stop_process, wait_until
-from tests.side_by_side import outcome, run_side_by_side
+from tests import support
+from tests.conftest import ROOT, wait_until
+from tests.support import locust_command, locust_env, outcome, run_side_by_side
 
 LOCUSTFILE = ROOT / "tests" / "locustfiles_for_tests" / "events_only.py"
 TABLE = ('[[row]]\nname = "health"\nrequests = ["GET /health"]\nthresholds = ["rate>=0.9", "p(95)<800"]\n'
@@ -36,13 +34,8 @@ FAST = {"loop": {"method": "GET", "name": "/health", "ms": 5.0, "every_s": 0.01,
 
 
 def _env(script: dict[str, Any]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "OSIRIS_URL"}
-    env["GATE_SCRIPT"] = json.dumps(script)
-    return env
-
-
-def _command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *args]
+    """What the run sets on purpose (the support module's launchers add the scrubbed environment)."""
+    return {"GATE_SCRIPT": json.dumps(script)}
 
 
 @dataclass
@@ -74,9 +67,9 @@ def run_local(tmp: Path, script: dict[str, Any], *args: str, timeout: float = 60
     table = tmp / "table.toml"
     table.write_text(rows)
     prefix = tmp / "local"
-    proc = subprocess.run(_command("--headless", "--only-summary", "--csv", str(prefix), "--slo-file", str(table),
-                                   *args), cwd=ROOT, env=_env(script), capture_output=True, text=True, timeout=timeout)
-    return Finished(proc.returncode, proc.stdout + proc.stderr, prefix)
+    done = support.run_locust(LOCUSTFILE, "--csv", str(prefix), "--slo-file", str(table), *args, env=_env(script),
+                              timeout=timeout)
+    return Finished(done.returncode, done.output, prefix)
 
 
 def run_distributed(tmp: Path, script: dict[str, Any], *, workers: int = 1, users: int = 2, run_time: str = "60s",
@@ -86,31 +79,12 @@ def run_distributed(tmp: Path, script: dict[str, Any], *, workers: int = 1, user
     """A master and ``workers`` workers; ``during(master, workers, prefix)`` acts while it runs."""
     table = tmp / "table.toml"
     table.write_text(TABLE)
-    prefix, port = tmp / "dist", free_port()
-    log = (tmp / "master.log").open("w")
-    master = subprocess.Popen(
-        _command("--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), "--headless",
-                 "--only-summary", "--expect-workers", str(workers), "-u", str(users), "-r", str(users),
-                 "-t", run_time, "--csv", str(prefix), "--slo-file", str(table), *extra),
-        cwd=ROOT, env=_env(script), stdout=log, stderr=subprocess.STDOUT, text=True)
-    procs = [subprocess.Popen(_command("--worker", "--master-host", "127.0.0.1", "--master-port", str(port)),
-                              cwd=ROOT, env={**_env(script), **(worker_env or {}).get(i, {})},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for i in range(workers)]
-    try:
-        if during is not None:
-            during(master, procs, prefix)
-        code = master.wait(timeout=120)
-    finally:
-        for proc in [master, *procs]:
-            if proc.poll() is None:
-                try:
-                    proc.send_signal(signal.SIGCONT)
-                except ProcessLookupError:
-                    pass
-                stop_process(proc, 10)
-        log.close()
-    return Finished(code, (tmp / "master.log").read_text(), prefix)
+    prefix = tmp / "dist"
+    act = None if during is None else (lambda master, procs: during(master, procs, prefix))
+    done = support.run_distributed(LOCUSTFILE, "-u", str(users), "-r", str(users), "-t", run_time, "--csv",
+                                   str(prefix), "--slo-file", str(table), *extra, workers=workers, env=_env(script),
+                                   worker_env=worker_env, during=act, log=tmp / "master.log", timeout=120)
+    return Finished(done.returncode, done.output, prefix)
 
 
 def when_running(count: int) -> Callable[[Path], Callable[[], bool]]:
@@ -132,8 +106,9 @@ def _judged_all(result: Finished) -> Verdict:
     return verdict
 
 
-def _when_log(prefix: Path, text: str) -> Callable[[], bool]:
-    return lambda: text in (prefix.parent / "master.log").read_text()
+def _when_log(prefix: Path, *texts: str) -> Callable[[], bool]:
+    """Once the master's log holds any of ``texts``."""
+    return lambda: any(text in (prefix.parent / "master.log").read_text() for text in texts)
 
 
 def _worker_sigterm(master: subprocess.Popen, workers: list[subprocess.Popen], prefix: Path) -> None:
@@ -151,7 +126,10 @@ def _worker_lost(how: str) -> Callable[..., None]:
             wait_until(when_running(200)(prefix), 60, "200 requests", interval_s=0.1)
             workers[0].send_signal(signal.SIGKILL)
         else:
-            wait_until(_when_log(prefix, "All users spawned"), 60, "the users to start", interval_s=0.02)
+            # on a busy machine the workers' spawn reports can come late: Locust then says "Spawning is
+            # complete and report waittime is expired" instead (seen at load average 13-15)
+            wait_until(_when_log(prefix, "All users spawned", "Spawning is complete"), 60, "the users to start",
+                       interval_s=0.02)
             workers[0].send_signal(signal.SIGSTOP)  # before its first report with requests (every 3 s)
             wait_until(when_running(100)(prefix), 60, "100 requests", interval_s=0.1)
         wait_until(_when_log(prefix, "failed to send heartbeat"), 30, "the master to miss the worker", interval_s=0.1)
@@ -173,9 +151,9 @@ def _worker_comes_back(master: subprocess.Popen, workers: list[subprocess.Popen]
 def _json_run(tmp: Path) -> subprocess.CompletedProcess[str]:
     table = tmp / "table.toml"
     table.write_text(TABLE)
-    return subprocess.run(_command("--headless", "--json", "--skip-log", "-u", "1", "-r", "1", "-t", "2s",
-                                   "--slo-file", str(table)), cwd=ROOT, env=_env(FAST), capture_output=True,
-                          text=True, timeout=60)
+    command = locust_command(LOCUSTFILE, "--headless", "--json", "--skip-log", "-u", "1", "-r", "1", "-t", "2s",
+                             "--slo-file", str(table))
+    return subprocess.run(command, cwd=ROOT, env=locust_env(_env(FAST)), capture_output=True, text=True, timeout=60)
 
 
 IN_FLIGHT = {"loop": {"method": "GET", "name": "/health", "ms": 1500.0, "every_s": 0.0, "max": 50, "sleep_first": True}}

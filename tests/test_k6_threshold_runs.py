@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, serving
-from tests.test_gate_runs import run_locust, write
+from tests.support import run_locust
+from tests.test_gate_runs import write
 from tests.verdict_files import read_verdict_rows
 
 LOCUSTFILE = ROOT / "tests" / "locustfiles_for_tests" / "k6_thresholds.py"
@@ -66,7 +67,7 @@ def target() -> Iterator[str]:
 def _run(target: str, tmp_path: Path, errors: int) -> tuple[int, dict[tuple[str, str], str], str]:
     slo = write(tmp_path / "k6.toml", SLO)
     prefix = tmp_path / f"errors{errors}"
-    done = run_locust(LOCUSTFILE, target, "-u", "2", "-r", "2", "-t", "3s", "--csv", str(prefix),
+    done = run_locust(LOCUSTFILE, "--host", target, "-u", "2", "-r", "2", "-t", "3s", "--csv", str(prefix),
                       "--slo-file", str(slo), env={"K6_TEST_ERRORS": str(errors)}, timeout=90)
     rows = read_verdict_rows(prefix)
     return done.returncode, {key: row["verdict"] for key, row in rows.items()}, done.stdout + done.stderr
@@ -106,7 +107,7 @@ def _locust_requests(prefix: Path) -> dict[str, int]:
 def test_iteration_duration_is_each_task_runs_wall_time_and_no_request(target: str, tmp_path: Path) -> None:
     slo = write(tmp_path / "iterations.toml", ITERATION_SLO)
     prefix = tmp_path / "iterations"
-    done = run_locust(ITERATIONS, target, "-u", "2", "-r", "2", "-t", "3s", "--csv", str(prefix),
+    done = run_locust(ITERATIONS, "--host", target, "-u", "2", "-r", "2", "-t", "3s", "--csv", str(prefix),
                       "--slo-file", str(slo), timeout=90)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output

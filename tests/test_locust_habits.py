@@ -17,12 +17,12 @@ import pytest
 from locustfiles.stages import common_options_given, common_options_stages, describe_plan
 from openmodel.stages import Stage
 from tests import test_locustfiles
+from tests.support import locust_env
 from tests.test_locustfiles import (
     EXPECTED_ROWS,
     LOCUSTFILES,
     RUN_TIMEOUT_S,
     TestServer,
-    child_env,
     output,
     run_locust,
     stats_rows,
@@ -104,6 +104,6 @@ def test_processes_runs_worker_processes_and_the_gate_counts_them_all(
 def test_locust_help_names_no_traceback_for_a_folder(tmp_path: Path) -> None:
     """``locust -f locustfiles/ --help`` parses (the options are registered once)."""
     result = subprocess.run([sys.executable, "-m", "locust", "-f", str(LOCUSTFILES) + "/", "--help"], cwd=tmp_path,
-                            env=child_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+                            env=locust_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     assert result.returncode == 0, output(result)
     assert "Traceback" not in result.stderr

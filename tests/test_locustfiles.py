@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import selectors
 import subprocess
 import sys
@@ -29,6 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from tests import support
+from tests.support import LocustRun, locust_env
 
 if TYPE_CHECKING:  # not imported at run time: this file is also the test server's script
     from tests.conftest import ScenarioRuns
@@ -198,7 +200,7 @@ def start_server(mode: str, directory: Path) -> tuple[subprocess.Popen[str], Tes
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-        env=child_env(),
+        env=locust_env(),
     )
     assert process.stdout is not None
     with selectors.DefaultSelector() as selector:
@@ -249,36 +251,11 @@ def servers(server_processes: dict[str, TestServer]) -> dict[str, TestServer]:
 # ---------------------------------------------------------------------------------------------
 
 
-def child_env(**extra: str) -> dict[str, str]:
-    """The environment without any OSIRIS_/LOCUST_ settings of the developer's shell, repo importable."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OSIRIS_", "LOCUST_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(extra)
-    return env
-
-
-def run_locust(
-    scenario: str, workdir: Path, *args: str, env: dict[str, str] | None = None, locustfile: str | None = None
-) -> subprocess.CompletedProcess[str]:
+def run_locust(scenario: str, workdir: Path, *args: str, env: dict[str, str] | None = None,
+               locustfile: str | None = None) -> LocustRun:
     """``locust -f locustfiles/<scenario>.py --headless ...`` in ``workdir`` (no stray locust.conf)."""
-    command = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        locustfile or str(LOCUSTFILES / f"{scenario}.py"),
-        "--headless",
-        "--only-summary",
-        *args,
-    ]
-    return subprocess.run(
-        command,
-        cwd=workdir,
-        env=child_env(**(env or {})),
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-    )
+    return support.run_locust(locustfile or LOCUSTFILES / f"{scenario}.py", *args, cwd=workdir, env=env,
+                              timeout=RUN_TIMEOUT_S)
 
 
 def stats_rows(prefix: Path) -> dict[tuple[str, str], dict[str, str]]:
@@ -296,7 +273,7 @@ def failure_rows(prefix: Path) -> dict[tuple[str, str], list[str]]:
     return rows
 
 
-def output(result: subprocess.CompletedProcess[str]) -> str:
+def output(result: subprocess.CompletedProcess[str] | LocustRun) -> str:
     return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
 
 
@@ -641,7 +618,7 @@ def python_json(code: str, *args: str, env: dict[str, str] | None = None) -> Any
     result = subprocess.run(
         [sys.executable, "-c", code, *args],
         cwd=ROOT,
-        env=child_env(**(env or {})),
+        env=locust_env(env),
         capture_output=True,
         text=True,
         timeout=60,
@@ -827,7 +804,7 @@ def test_check_functions_case_by_case() -> None:
         [sys.executable, "-c", CHECKS_PROBE],
         input=payload,
         cwd=ROOT,
-        env=child_env(),
+        env=locust_env(),
         capture_output=True,
         text=True,
         timeout=60,

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from suite.children import free_port
+from tests import support
 from tests.conftest import ROOT
-from tests.side_by_side import outcome, run_side_by_side
+from tests.support import LocustRun, locust_env, outcome, run_side_by_side
 
 READ_HEAVY = ROOT / "locustfiles" / "read_heavy.py"
 SLOW_START = ROOT / "tests" / "locustfiles_for_tests" / "slow_start.py"
@@ -46,37 +47,17 @@ class Target:
         self.process.wait(timeout=10)
 
 
-def env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("OSIRIS_", "LOCUST_"))}
-
-
 def locust(*args: str) -> list[str]:
-    return [sys.executable, "-m", "locust", "-f", str(READ_HEAVY), "--headless", "--only-summary", *args]
+    return support.locust_command(READ_HEAVY, "--headless", "--only-summary", *args)
 
 
-def run_local(url: str, prefix: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(locust("--host", url, "--csv", str(prefix), *args), cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout, env=env())
+def run_local(url: str, prefix: Path, *args: str, timeout: float = 120) -> LocustRun:
+    return support.run_locust(READ_HEAVY, "--host", url, "--csv", str(prefix), *args, timeout=timeout)
 
 
-def run_distributed(url: str, prefix: Path, *args: str, workers: int = 2,
-                    timeout: float = 150) -> subprocess.CompletedProcess[str]:
-    port = free_port()
-    master = subprocess.Popen(locust("--host", url, "--csv", str(prefix), "--master", "--master-bind-host",
-                                     "127.0.0.1", "--master-bind-port", str(port), "--expect-workers", str(workers),
-                                     *args),
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env())
-    procs = [subprocess.Popen([sys.executable, "-m", "locust", "-f", str(READ_HEAVY), "--worker", "--master-host",
-                               "127.0.0.1", "--master-port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env=env()) for _ in range(workers)]
-    try:
-        out, _ = master.communicate(timeout=timeout)
-    finally:
-        for proc in (master, *procs):
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=10)
-    return subprocess.CompletedProcess(master.args, master.returncode, out, "")
+def run_distributed(url: str, prefix: Path, *args: str, workers: int = 2, timeout: float = 150) -> LocustRun:
+    return support.run_distributed(READ_HEAVY, "--host", url, "--csv", str(prefix), *args, workers=workers,
+                                   timeout=timeout)
 
 
 def verdict_doc(prefix: Path) -> dict[str, Any]:
@@ -102,7 +83,7 @@ class Finished:
         return self.stdout + self.stderr
 
 
-def _done(result: subprocess.CompletedProcess[str], prefix: Path) -> Finished:
+def _done(result: subprocess.CompletedProcess[str] | LocustRun, prefix: Path) -> Finished:
     return Finished(result.returncode, result.stdout, result.stderr or "", prefix)
 
 
@@ -133,10 +114,10 @@ def _a_worker_leaves(url: str, prefix: Path) -> Finished:
                                      "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
                                      "--expect-workers", "2", "--arrival-rate", f"{RATE:g}", "--arrivals", "constant",
                                      "-t", "10s"),
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env())
-    workers = [subprocess.Popen([sys.executable, "-m", "locust", "-f", str(READ_HEAVY), "--worker", "--master-host",
-                                 "127.0.0.1", "--master-port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env=env()) for _ in range(2)]
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=locust_env())
+    workers = [subprocess.Popen(support.locust_command(READ_HEAVY, "--worker", "--master-host", "127.0.0.1",
+                                                       "--master-port", str(port)), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=locust_env()) for _ in range(2)]
     lines: list[str] = []
     ran_its_share = False
     try:
@@ -175,18 +156,14 @@ def _stall(folder: Path) -> Finished:
 
 
 def _mixed(url: str, prefix: Path) -> Finished:
-    return _done(subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "mixed.py"),
-                                 "--headless", "--only-summary", "--host", url, "--csv", str(prefix),
-                                 "--arrival-rate", "13", "--arrivals", "constant", "-t", "4s"],
-                                cwd=ROOT, capture_output=True, text=True, timeout=90, env=env()), prefix)
+    return _done(support.run_locust(ROOT / "locustfiles" / "mixed.py", "--host", url, "--csv", str(prefix),
+                                    "--arrival-rate", "13", "--arrivals", "constant", "-t", "4s", timeout=90), prefix)
 
 
 def _slow_start(url: str, prefix: Path) -> Finished:
     """A locustfile whose import blocks 2 s (the loop not running), then ``-t 2s``."""
-    return _done(subprocess.run([sys.executable, "-m", "locust", "-f", str(SLOW_START), "--headless", "--only-summary",
-                                 "--host", url, "--csv", str(prefix), "--arrival-rate", f"{RATE:g}", "--arrivals",
-                                 "constant", "-t", "2s"], cwd=ROOT, capture_output=True, text=True, timeout=90,
-                                env=env()), prefix)
+    return _done(support.run_locust(SLOW_START, "--host", url, "--csv", str(prefix), "--arrival-rate", f"{RATE:g}",
+                                    "--arrivals", "constant", "-t", "2s", timeout=90), prefix)
 
 
 def _closed(url: str, prefix: Path) -> Finished:
@@ -307,7 +284,7 @@ def test_a_stall_shows_in_the_corrected_times_and_is_counted(runs: dict[str, Any
     assert "dropped" in output and "late" in output
     # every view renders both: the report beside the verdict file, and the CSV export
     built = subprocess.run([sys.executable, "-m", "reports", "build", str(folder)], cwd=ROOT, capture_output=True,
-                           text=True, timeout=120, env=env())
+                           text=True, timeout=120, env=locust_env())
     assert built.returncode == 0, built.stdout + built.stderr
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert "uncorrected " in html and f"{model['dropped']} dropped" in html

@@ -8,6 +8,7 @@ write, not on what we believe they write.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -27,8 +28,9 @@ from reports.compare import compare
 from reports.html import render_report
 from reports.load import load_run
 from reports.model import Failure, ReportError
-from reports.summary_json import SCHEMA, render_json, summarize
+from reports.summary_json import SCHEMA, render_json
 from tests.conftest import ROOT, ScenarioRuns
+from tests.verdict_files import read_verdict_rows
 
 SCENARIOS = ("sidecar_load", "read_heavy")
 
@@ -93,15 +95,44 @@ def parse_page(text: str) -> _Page:
 
 # -- HTML ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("which, verdicts", [("passing", ("pass", "inconclusive")), ("failing", ("fail",))])
+def locust_counts(prefix: Path) -> dict[str, int]:
+    """Requests per ``METHOD NAME`` from Locust's own ``_stats.csv`` (not the gate's files)."""
+    with open(f"{prefix}_stats.csv", newline="", encoding="utf-8") as handle:
+        return {f"{r['Type']} {r['Name']}": int(r["Request Count"]) for r in csv.DictReader(handle)
+                if r["Name"] != "Aggregated"}
+
+
+def test_a_short_passing_run_is_headlined_inconclusive_though_it_printed_passed(
+        scenario_runs: ScenarioRuns, run_dirs: dict[str, Path]) -> None:
+    """What is true today, exactly. The passing runs last ~5 s with 2 users and 1 s think time, so no
+    endpoint gets 59 requests: with n < 59 answers, even all under the limit, a p95 under the limit has
+    probability 0.95**n > 0.05 of showing that, so no p(95) threshold settles at 95 % confidence and each
+    scenario's state is INCONCLUSIVE. The default exit policy (``estimate``) judges the point estimates,
+    which pass on the relaxed table: exit 0 and "SLO gate: PASSED". The report headlines the state:
+    INCONCLUSIVE. The two disagree (issue 18 unifies the headline; when it lands, this test changes with it)."""
+    for scenario in SCENARIOS:
+        run = scenario_runs.run("passing", scenario)
+        assert run.returncode == 0 and "SLO gate: PASSED" in run.stdout, run.output
+        counts = locust_counts(run.prefix)
+        assert counts and all(0 < n < 59 for n in counts.values()), counts
+        assert 0.95 ** max(counts.values()) > 0.05
+    page = parse_page(render_report(run_dirs["passing"]))
+    assert page.find("div", id="verdict")[0]["data-verdict"] == "inconclusive"
+    thresholds = [a for t, a in page.tags if t == "tr" and a.get("data-row")]
+    assert thresholds and {a["class"] for a in thresholds} == {"r-inconclusive"}  # every threshold, n < 59
+    assert build_all(run_dirs["passing"])
+    assert json.loads((run_dirs["passing"] / "summary.json").read_text())["verdict"] == "inconclusive"
+
+
+@pytest.mark.parametrize("which, verdict", [("passing", "inconclusive"), ("failing", "fail")])
 def test_html_report_shows_the_verdict_first_and_a_chart_per_endpoint(run_dirs: dict[str, Path], which: str,
-                                                                      verdicts: tuple[str, ...]) -> None:
-    """A short passing run may be INCONCLUSIVE at the default 95 % confidence: shown as such."""
+                                                                      verdict: str) -> None:
+    """The verdict of each run: see the test above for why the passing run reads INCONCLUSIVE."""
     run_dir = run_dirs[which]
     text = render_report(run_dir)
     page = parse_page(text)
     first_section = next(a for t, a in page.tags if a.get("id") in ("verdict", "thresholds"))
-    assert first_section.get("id") == "verdict" and first_section.get("data-verdict") in verdicts
+    assert first_section.get("id") == "verdict" and first_section.get("data-verdict") == verdict
     assert text.index('id="verdict"') < text.index('id="thresholds"') < text.index('class="scenario"')
     run = load_run(run_dir)
     for scenario in run.scenarios:
@@ -170,18 +201,27 @@ def test_junit_has_a_testcase_per_threshold_and_names_observed_and_limit(run_dir
     paths = build_all(run_dirs["failing"])
     root = ET.parse(paths[OUTPUTS.index("junit.xml")]).getroot()
     _check_junit(root)
-    run = load_run(run_dirs["failing"])
-    assert [s.get("name") for s in root] == [s.name for s in run.scenarios]
-    for suite, scenario in zip(root, run.scenarios, strict=True):
-        assert scenario.gate is not None
+    # the suite's order (read_heavy first), each testcase what the gate's _slo.json says of its threshold,
+    # by the rule of the default exit policy: FAIL a failure, INCONCLUSIVE a failure when its point
+    # estimate fails and else skipped, NO DATA skipped, PASS nothing
+    assert [s.get("name") for s in root] == ["read_heavy", "sidecar_load"]
+    for suite in root:
+        name = suite.get("name", "")
+        rows = read_verdict_rows(run_dirs["failing"] / name)
+        expected = {}
+        for (row, expression), r in rows.items():
+            if row == "OVERALL":
+                continue
+            if r["state"] == "fail" or (r["state"] == "inconclusive" and r["result"].estimate == "FAIL"):
+                expected[(f"{name}.{row}", expression)] = "failure"
+            else:
+                expected[(f"{name}.{row}", expression)] = {"pass": None, "inconclusive": "skipped",
+                                                           "no data": "skipped"}[r["state"]]
         cases = suite.findall("testcase")
-        assert [(c.get("classname"), c.get("name")) for c in cases] == [
-            (f"{scenario.name}.{t.row}", t.expression) for t in scenario.gate.thresholds]
-        # INCONCLUSIVE: a failure when the point estimate fails it (default policy), else skipped
-        counted = sum(1 for t in scenario.gate.thresholds if t.verdict == "inconclusive" and t.estimate == "fail")
-        inconclusive = scenario.gate.count("inconclusive")
-        assert int(suite.get("skipped", "0")) == scenario.gate.count("no data") + inconclusive - counted
-        assert int(suite.get("failures", "0")) == scenario.gate.count("fail") + counted
+        found = {(c.get("classname"), c.get("name")): next((x.tag for x in c if x.tag in ("failure", "skipped")), None)
+                 for c in cases}
+        assert found == expected and len(cases) == len(expected)
+        assert "failure" in expected.values()  # each scenario of the failing run fails a threshold
     generate = root.find("testsuite[@name='sidecar_load']/testcase[@classname='sidecar_load.generate']"
                          "[@name='p(95)<800']/failure")
     assert generate is not None
@@ -204,8 +244,17 @@ def test_summary_json_round_trips_with_every_metric_and_threshold(run_dirs: dict
     text = (run_dirs["failing"] / "summary.json").read_text()
     data = json.loads(text)
     assert json.loads(json.dumps(data)) == data
-    assert data == summarize(load_run(run_dirs["failing"]))
     assert data["schema"] == SCHEMA and data["verdict"] == "fail"
+    # every threshold as the gate's own _slo.json has it, in its order
+    for scenario in SCENARIOS:
+        rows = read_verdict_rows(run_dirs["failing"] / scenario)
+        assert [(t["row"], t["expression"], t["verdict"], t["samples"], t["observed"])
+                for t in data["scenarios"][scenario]["thresholds"]] == [
+            (row, expression, r["state"], r["samples"], r["observed"])
+            for (row, expression), r in rows.items() if row != "OVERALL"]
+        assert data["scenarios"][scenario]["reasons"] == list(rows[("OVERALL", "")]["verdict_object"].reasons)
+        assert data["scenarios"][scenario]["total"]["count"] == sum(locust_counts(run_dirs["failing"] / scenario)
+                                                                    .values())
     assert set(data["scenarios"]) == set(SCENARIOS)
     generate = data["scenarios"]["sidecar_load"]["metrics"]["POST /generate"]
     for key in ("count", "failures", "fail_rate", "rps", "avg_ms", "min_ms", "max_ms", "p50_ms", "p90_ms", "p95_ms",

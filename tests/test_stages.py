@@ -9,7 +9,6 @@ its ticks are computed in a child process and compared here.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -19,6 +18,7 @@ import pytest
 
 from locustfiles.stages import plan_tick, steady_end_s, target_at
 from openmodel.stages import Stage, StagesError, format_stages, parse_duration, parse_stages, total_duration
+from tests.support import locust_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -230,7 +230,7 @@ def test_stages_module_does_not_import_locust() -> None:
     """Tools that only validate --stages must not get the whole process gevent-patched."""
     code = "import sys, locustfiles.stages; print('locust' in sys.modules, 'gevent' in sys.modules)"
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=_child_env(), capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code], cwd=ROOT, env=locust_env(), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
@@ -299,16 +299,10 @@ _SHAPE_PROBE = textwrap.dedent(
 )
 
 
-def _child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OSIRIS_", "LOCUST_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    return env
-
-
 @pytest.fixture(scope="module")
 def shape_probe() -> dict[str, object]:
     result = subprocess.run(
-        [sys.executable, "-c", _SHAPE_PROBE], cwd=ROOT, env=_child_env(), capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", _SHAPE_PROBE], cwd=ROOT, env=locust_env(), capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])

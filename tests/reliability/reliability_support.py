@@ -12,16 +12,16 @@ and, when ``OSIRIS_RELIABILITY_RECORD`` names a file, appended to it as JSON lin
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
+import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ import httpx
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support import locust_env
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 RELIABILITY_LOCUSTFILE = HERE / "locustfile_reliability.py"
@@ -37,22 +39,13 @@ LOCUSTFILES = ROOT / "locustfiles"
 # The keyed sidecar's OSIRIS_API_KEY. Here, not in conftest.py: pytest imports a conftest under a name of its
 # own, so a test module importing one gets a second copy, which would draw another key.
 API_KEY = f"key-{uuid.uuid4().hex}"
-
-# Settings a developer may have exported that would change what a run does.
-_SCRUBBED_PREFIXES = ("OSIRIS_URL", "OSIRIS_API_KEY", "OSIRIS_STAGES", "OSIRIS_SHAPE", "OSIRIS_SLO_", "OSIRIS_PROMPTS",
-                      "LOCUST_")
-
-
-def locust_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra or {})
-    return env
-
-
-def locust_command(locustfile: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "locust", "-f", str(locustfile), *args]
-
+# Slow and partial clients: what each held connection sends before it stops (the slow-clients case and its bench).
+PARTIAL_REQUESTS = (
+    b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Ty",  # headers cut short
+    b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"  # half a body
+    b"Content-Length: 200\r\n\r\n{\"prompt\": \"hel",
+    b"GET /health HTTP/1.1\r\n",  # request line only
+)
 
 @dataclass
 class Finished:
@@ -100,11 +93,37 @@ class LocustProcess:
             self._handle.close()
 
 
-def run_locust(locustfile: Path, url: str, args: list[str], log: Path, env: dict[str, str] | None = None,
-               timeout_s: float = 120) -> Finished:
-    process = LocustProcess(locust_command(locustfile, "--headless", "--host", url, "--only-summary", *args),
-                            log, env)
-    return process.wait(timeout_s)
+# --------------------------------------------------------------------------------------------------
+# Slow and partial clients
+# --------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def partial_clients(url: str, count: int) -> Iterator[list[socket.socket]]:
+    """``count`` connections to ``url``, each having sent part of a request (``PARTIAL_REQUESTS`` in turn)
+    and held open; closed on the way out."""
+    host, port = url.removeprefix("http://").split(":")
+    held: list[socket.socket] = []
+    try:
+        for i in range(count):
+            sock = socket.create_connection((host, int(port)), timeout=10)
+            sock.sendall(PARTIAL_REQUESTS[i % len(PARTIAL_REQUESTS)])
+            held.append(sock)
+        yield held
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def normal_requests(client: httpx.Client, url: str, count: int) -> Iterator[tuple[float, httpx.Response]]:
+    """``count`` normal requests one after another, /generate (4 tokens) and /health in turn: (seconds, answer)."""
+    for i in range(count):
+        started = time.perf_counter()
+        if i % 2:
+            response = client.get(f"{url}/health")
+        else:
+            response = client.post(f"{url}/generate", json={"prompt": f"hi {i}", "max_length": 4})
+        yield time.perf_counter() - started, response
 
 
 # --------------------------------------------------------------------------------------------------
@@ -148,11 +167,6 @@ def read_records(directory: Path) -> Records:
         records.proposal_ids.extend(data["proposal_ids"])
         records.connection_errors.update(data["connection_errors"])
     return records
-
-
-def nearest_rank(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,11 @@ from tests.reliability.reliability_support import (
     RELIABILITY_LOCUSTFILE,
     ROOT,
     LocustProcess,
-    locust_command,
-    locust_env,
     read_records,
     record,
     requests_served,
-    run_locust,
 )
+from tests.support import locust_command, locust_env, outcome, run_locust, run_side_by_side
 from tests.verdict_files import read_verdict_rows
 
 EXIT_SLO_FAILED = 99
@@ -79,8 +76,8 @@ def test_target_down_at_start_fails_the_run_with_a_clear_message(suite_against_c
                                                                   tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     prefix = tmp_path / "down"
-    finished = run_locust(LOCUSTFILES / "read_heavy.py", url, ["--stages", "1s:2,3s:2", "--csv", str(prefix)],
-                          tmp_path / "locust.log", timeout_s=60)
+    finished = run_locust(LOCUSTFILES / "read_heavy.py", "--host", url, "--stages", "1s:2,3s:2", "--csv", str(prefix),
+                          timeout=60)
     stats = locust_stats(prefix)
     record("target_down_at_start", exit=finished.returncode, seconds=round(finished.seconds, 1), stats=stats,
            failures=sorted(failure_messages(prefix)))
@@ -197,25 +194,17 @@ def run_with_a_lost_worker(sidecar: Any, tmp_path: Path, killed: str, allow_lost
 @pytest.fixture(scope="module")
 def lost_worker_runs(sidecar: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Both cases at once: each run mostly waits out its -t, so side by side they take the time of one."""
-    folders = {killed: tmp_path_factory.mktemp(killed) for killed in LOST_WORKER_CASES}
-
-    def one(killed: str) -> Any:
-        try:
-            return run_with_a_lost_worker(sidecar, folders[killed], killed, LOST_WORKER_CASES[killed])
-        except Exception as exc:  # reported by the test that reads it
-            return exc
-
-    with ThreadPoolExecutor(max_workers=len(LOST_WORKER_CASES)) as pool:
-        return dict(zip(LOST_WORKER_CASES, pool.map(one, LOST_WORKER_CASES), strict=True))
+    runs = {killed: (lambda folder, killed=killed: run_with_a_lost_worker(sidecar, folder, killed,
+                                                                         LOST_WORKER_CASES[killed]))
+            for killed in LOST_WORKER_CASES}
+    return run_side_by_side(runs, tmp_path_factory, at_once=len(runs))
 
 
 @pytest.mark.parametrize(("killed", "allow_lost"), list(LOST_WORKER_CASES.items()))
 def test_lost_worker_is_named_and_judged(lost_worker_runs: dict[str, Any], killed: str, allow_lost: bool) -> None:
     """Without --slo-allow-lost-workers a lost worker fails the run (99); with it, the gate judges on what it
     received (0 when the SLOs hold)."""
-    run = lost_worker_runs[killed]
-    if isinstance(run, Exception):
-        raise run
+    run = outcome(lost_worker_runs, killed)
     finished, victim_id, survivor_records = run.finished, run.victim_id, run.survivor_records
     output = finished.output
     lost_lines = [line for line in output.splitlines() if "lost worker" in line]

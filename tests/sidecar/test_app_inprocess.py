@@ -83,8 +83,12 @@ def test_oversized_bodies_are_413_declared_or_streamed(client: TestClient) -> No
 
 
 def test_non_utf8_body_is_400(client: TestClient) -> None:
+    """README's status table: 400 for a body not decodable as UTF-8; 422 stays for malformed JSON."""
     r = client.post("/generate", content=b'{"prompt": "\xff\xfe"}', headers={"content-type": "application/json"})
-    assert r.status_code in (400, 422)
+    assert r.status_code == 400, r.text
+    assert r.json() == {"detail": "There was an error parsing the body"}
+    malformed = client.post("/generate", content=b'{"prompt": ', headers={"content-type": "application/json"})
+    assert malformed.status_code == 422 and malformed.json()["detail"][0]["type"] == "json_invalid"
 
 
 def test_metrics_count_requests_by_route_template(client: TestClient) -> None:

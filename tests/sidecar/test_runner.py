@@ -101,13 +101,13 @@ def test_queue_full_is_refused_immediately(model_dir: Path) -> None:
         queued = asyncio.create_task(r.generate("queued", 4))
         await wait_until(lambda: r.queue_depth == 1)
         assert sample(metrics, "osiris_model_queue_depth") == 1
-        t0 = time.perf_counter()
         with pytest.raises(QueueFull):
             await r.generate("refused", 4)
         with pytest.raises(QueueFull):
             await r.generate_proposal("refused too", 4)
-        assert time.perf_counter() - t0 < 0.05
-        assert r.in_flight == 1  # the long generation is still running
+        # immediately: the long generation is still running, so neither refusal waited for a place
+        # (what a refusal costs: bench/runner_loop.py)
+        assert r.in_flight == 1 and r.queue_depth == 1
         return await long, await queued
 
     long, queued = with_runner(model_dir, body, metrics=metrics, max_batch_size=1, max_queue=1)
@@ -185,27 +185,33 @@ def test_long_prompts_are_truncated_from_the_left(model_dir: Path) -> None:
     jsonschema.validate(obj, PROPOSAL_SCHEMA)
 
 
-def test_event_loop_stays_responsive_during_generation(model_dir: Path) -> None:
-    async def body(r: ModelRunner) -> tuple[list[float], float]:
-        ticks: list[float] = []
+LOOP_TURNS = 50
 
-        async def ticker() -> None:
-            while True:
-                ticks.append(time.perf_counter())
-                await asyncio.sleep(0.01)
 
-        task = asyncio.create_task(ticker())
-        t0 = time.perf_counter()
-        while time.perf_counter() - t0 < 0.5:  # a row may sample EOS early: keep the model busy
-            await r.generate("tick tock", 400)
-        elapsed = time.perf_counter() - t0
-        task.cancel()
-        return ticks, elapsed
+def test_the_event_loop_turns_while_a_generation_decodes(model_dir: Path) -> None:
+    """Decoding runs off the event loop (in the batcher's worker thread): while a generation is in flight,
+    another coroutine gets LOOP_TURNS turns of the loop before it ends. Were the decode run on the loop, the
+    generation (a prefill and up to 400 steps; no batch window to wait out) would end before the loop came
+    back. Only generations of 20 tokens or more count (a sampled EOS can end one at once). How often the
+    loop turns and its longest gap are figures of the machine: ``bench/runner_loop.py``."""
+    async def body(r: ModelRunner) -> list[tuple[int, int]]:
+        seen: list[tuple[int, int]] = []
+        for _ in range(10):
+            generation = asyncio.create_task(r.generate("tick tock", 400))
+            turns = 0
+            while turns < LOOP_TURNS and not generation.done():
+                await asyncio.sleep(0)
+                turns += 1
+            result = await generation
+            if result.completion_tokens >= 20:
+                seen.append((turns, result.completion_tokens))
+            if len(seen) == 3:
+                break
+        return seen
 
-    ticks, elapsed = with_runner(model_dir, body)
-    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
-    assert len(ticks) >= elapsed / 0.01 * 0.3
-    assert max(gaps) < 0.25
+    seen = with_runner(model_dir, body, batch_window_ms=0)
+    assert seen, "no generation of 20 tokens or more in 10"
+    assert all(turns == LOOP_TURNS for turns, _ in seen), seen
 
 
 def test_a_failing_batch_fails_only_its_requests(model_dir: Path) -> None:
