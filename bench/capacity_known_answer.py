@@ -21,7 +21,7 @@ This script does both, side by side in one run:
    as ``known_answer.json`` under ``--out`` (with the search's folder and every sweep run's files).
 
 Everything it starts (the target, the search, each sweep run) is a child of one main job
-(``capacity.job.CapacityJob``): Ctrl+C or SIGTERM stops them all, and an interrupted search still
+(``suite.main_job.MainJob``): Ctrl+C or SIGTERM stops them all, and an interrupted search still
 writes its ``capacity.json``.
 
 A short check (minutes; the figures are noisy)::
@@ -69,7 +69,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from capacity.estimate import crossing_estimates  # noqa: E402
-from capacity.job import CapacityJob, resolve_locustfile  # noqa: E402
+from capacity.job import resolve_locustfile  # noqa: E402
 from capacity.model import (  # noqa: E402
     CapacityReport,
     CrossingEstimate,
@@ -81,6 +81,7 @@ from locustfiles.stages import parse_duration  # noqa: E402
 from slo.formatting import format_value  # noqa: E402
 from slo.table import DEFAULT_TABLE_PATH, SloFileError, load_table  # noqa: E402
 from suite.children import stop_children  # noqa: E402
+from suite.main_job import MainJob  # noqa: E402
 from tests.queueing_target import capacity_for, stats  # noqa: E402
 
 LOCUSTFILE = REPO / "tests" / "locustfiles_for_tests" / "queue_work.py"
@@ -159,7 +160,7 @@ def _share(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1%}"
 
 
-class KnownAnswerJob(CapacityJob):
+class KnownAnswerJob(MainJob):
     """The target, the search and the sweep as children of one main job (its signals stop them all)."""
 
     def start_target(self) -> str:

@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import math
 import os
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
@@ -37,7 +36,6 @@ from slo.formatting import format_duration, format_value
 from slo.gate_options import ENV_VAR
 from slo.verdict import EXIT_BAD_CONFIG, EXIT_CAPACITY_ABOVE_MAX, EXIT_CAPACITY_BELOW_MIN, EXIT_PROBE_ERROR
 from slo.windows import WindowMarks
-from suite.children import stop_children
 from suite.locust_config import check_locust_config
 from suite.main_job import (
     EXIT_TARGET_DOWN,
@@ -137,14 +135,6 @@ class CapacityJob(MainJob):
         super().__init__(args)
         self.config = config
         self.settings = settings
-
-    def run_child(self, command: list[str], env: dict[str, str], log: Path) -> int:
-        with log.open("wb") as handle:
-            proc = self.start(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
-        code = proc.wait()
-        stop_children([proc], grace_s=0)  # sweeps its group (Locust's --processes workers)
-        self.children.remove(proc)
-        return code
 
     def _run(self, out: Path) -> int:
         args, config, settings_without_url = self.args, self.config, self.settings

@@ -192,6 +192,15 @@ class MainJob:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return proc
 
+    def run_child(self, command: list[str], env: dict[str, str], log: Path) -> int:
+        """Run one child to its end, its output in ``log``; nothing of it (its process group) outlives it."""
+        with log.open("wb") as handle:
+            proc = self.start(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        code = proc.wait()
+        stop_children([proc], grace_s=0)  # sweeps its group (Locust's --processes workers)
+        self.children.remove(proc)
+        return code
+
     def stop_all(self) -> None:
         for forwarder in self.forwarders:
             forwarder.muted = True

@@ -191,7 +191,9 @@ def test_a_lost_worker_in_the_html_and_json_reports(default_table: SloTable, tmp
     assert scenario["reasons"] == [LOST_REASON]
     assert summary["thresholds"] == {"pass": 2, "fail": 0, "inconclusive": 0, "no data": 7}
     html = render_report(folder)
-    assert '<div class="verdict v-fail" id="verdict" data-verdict="fail"><strong>FAIL</strong>' in html
+    # The run's one headline (issue 18): a failed gate with no failing threshold says why, the lost worker.
+    assert (f'<div class="verdict v-fail" id="verdict" data-verdict="fail" data-headline="FAIL ({LOST_REASON})">'
+            f'<p class="headline"><strong>FAIL</strong> <b>({LOST_REASON})</b></p>') in html
     assert f'<p><b>Why it failed:</b></p><ul class="notes"><li>lost: {LOST_REASON}</li></ul>' in html
 
 
@@ -227,7 +229,8 @@ def test_an_abort_is_said_in_every_report(tmp_path: Path) -> None:
     summary = summary_of(folder)
     assert summary["verdict"] == "fail" and summary["scenarios"]["abort"]["reasons"] == list(reasons)
     html = render_report(folder)
-    assert 'data-verdict="fail"><strong>FAIL</strong>' in html
+    assert ('data-verdict="fail" data-headline="FAIL (1 threshold failed with confidence)">'
+            '<p class="headline"><strong>FAIL</strong> <b>(1 threshold failed with confidence)</b></p>') in html
     assert "<li>abort: aborted by generate: p(95)&lt;800</li>" in html
 
 

@@ -33,7 +33,8 @@ from suite.locust_config import CONFIG_FILES, locust_sources
 from suite.main_job import closing_line, wait_healthy
 from suite.preflight import locustfile_of
 from tests.conftest import ROOT, serving
-from tests.test_locustfiles import BAD_OSIRIS_URL, BAD_PROMPTS, BAD_STAGES, child_env
+from tests.support import locust_env
+from tests.test_locustfiles import BAD_OSIRIS_URL, BAD_PROMPTS, BAD_STAGES
 
 FRONT_DOOR = Path(sys.executable).parent / "osiris-load"
 MARKER = ('import os, sys\nopen(os.environ["STARTED_LOG"], "a").write(" ".join(sys.orig_argv[1:]) + "\\n")\n')
@@ -269,7 +270,7 @@ def test_the_console_script_refuses_the_issue_s_first_command_in_its_own_process
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "sitecustomize.py").write_text(MARKER, encoding="utf-8")
     started = tmp_path / "started.log"
-    env = child_env(PYTHONPATH=f"{tmp_path / 'site'}{os.pathsep}{ROOT}", STARTED_LOG=str(started))
+    env = locust_env({"PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{ROOT}", "STARTED_LOG": str(started)})
     result = subprocess.run([str(FRONT_DOOR), "run", "--slo-file", str(typo_table(tmp_path))], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2, result
@@ -312,7 +313,7 @@ def test_waiting_says_what_it_waits_for_and_why(unavailable_url: str, capsys: py
 def test_a_name_that_does_not_resolve_ends_the_wait_at_once_with_exit_3(tmp_path: Path) -> None:
     url = "http://no-such-host.invalid:8000"  # .invalid never resolves (RFC 6761)
     result = subprocess.run([str(FRONT_DOOR), "run", "--url", url, "--out", str(tmp_path / "run")], cwd=tmp_path,
-                            env=child_env(), capture_output=True, text=True, timeout=60)
+                            env=locust_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 3, result
     assert "the target is not usable: http://no-such-host.invalid:8000: the name 'no-such-host.invalid' does not " \
            "resolve" in result.stderr and "waiting cannot help" in result.stderr, result
@@ -383,7 +384,7 @@ def test_no_locust_input_no_question(tmp_path: Path, monkeypatch: pytest.MonkeyP
     (tmp_path / "locust.conf").write_text("users = 1\n", encoding="utf-8")
     assert locust_sources({"LOCUST_USERS": "1"}) == ["LOCUST_USERS", "~/.locust.conf", "locust.conf"]
     done = subprocess.run([sys.executable, "-c", "from locust.argument_parser import DEFAULT_CONFIG_FILES as F; "
-                           "print(list(F))"], capture_output=True, text=True, timeout=60, env=child_env())
+                           "print(list(F))"], capture_output=True, text=True, timeout=60, env=locust_env())
     assert done.stdout.strip() == str(list(CONFIG_FILES)), done
 
 
