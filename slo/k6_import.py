@@ -154,7 +154,7 @@ def read_k6_options(path: str | Path) -> tuple[dict[str, Any], list[str]]:
     value is kept, as k6 does). :class:`K6ImportError` when it cannot be read."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a BOM (Windows editors, PowerShell's > file) is no text
     except FileNotFoundError:
         raise K6ImportError(f"{source}: no such file") from None
     except IsADirectoryError:
@@ -175,6 +175,8 @@ def read_k6_options(path: str | Path) -> tuple[dict[str, Any], list[str]]:
         except json.JSONDecodeError as exc:
             raise K6ImportError(f"{source}: line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg} "
                                 "(a k6 script is read when its name ends in .js or .ts)") from None
+        except RecursionError:
+            raise K6ImportError(f"{source}: the JSON is nested too deeply to read") from None
         if isinstance(data, dict) and isinstance(data.get("options"), dict) and "thresholds" not in data:
             data = data["options"]  # {"options": {...}} as some exports wrap it
     if not isinstance(data, dict):

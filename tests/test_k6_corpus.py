@@ -22,7 +22,7 @@ from locustfiles.stages import parse_stages, target_at
 from openmodel.schedule import RatePlan, parse_rate_stages
 from slo.evaluate import evaluate, plan_for
 from slo.js_literal import JsLiteralError, read_options
-from slo.k6_import import EXECUTORS, convert, read_k6_options
+from slo.k6_import import EXECUTORS, K6ImportError, convert, read_k6_options
 from slo.recorder import RequestRecorder
 from slo.table import load_table, parse_table
 from suite.cli import main as front_door
@@ -170,7 +170,7 @@ def _keys_accounted_for(options: dict, toml: str, stderr: str) -> list[str]:
     carried = {"vus", "duration", "iterations", "stages", "scenarios", "thresholds"}
     missing = [k for k, v in options.items() if v is not None and k not in carried and f"{k}:" not in stderr]
     for key in options.get("thresholds") or {}:
-        if json.dumps(key) not in toml and key not in stderr:
+        if json.dumps(key, ensure_ascii=False) not in toml and key not in stderr:
             missing.append(f"thresholds.{key}")
     return missing
 
@@ -259,3 +259,50 @@ def test_a_cut_or_damaged_script_is_refused_with_its_position_never_a_traceback(
                     read_options(damaged)
                 except JsLiteralError:
                     pass
+
+
+# -- review: scripts of shapes the corpus above did not have ----------------------------------------
+
+def test_an_options_object_in_a_comment_or_a_string_is_not_the_scripts() -> None:
+    """Before: the first ``export const options`` anywhere in the text was read, so an old options object
+    commented out above the real one was imported instead (``-u 1 -t 10s`` and no thresholds, for a script
+    that runs 50 VUs for 5 minutes with a p(95) threshold), with no word said."""
+    imported = _import("commented_out_options.js")
+    assert imported.locust_args == ["-u", "50", "-r", "50", "-t", "5m"] and imported.threshold_keys == 1
+    assert read_options("const s = 'export const options = { vus: 9 }';\nexport const options = { vus: 2 };")[0] == {
+        "vus": 2}
+    with pytest.raises(JsLiteralError, match="no 'export const options"):
+        read_options("// export const options = { vus: 1, duration: '1s' };\n")
+
+
+def test_typescript_assertions_unicode_names_and_js_numbers_are_read() -> None:
+    """Before: ``'ramping-vus' as const`` (TypeScript without the Options type), a scenario called
+    ``lecture_élevée`` (JavaScript names are Unicode) and ``1_000`` were refused (exit 2)."""
+    imported = _import("as_const_unicode.ts")
+    assert imported.scenario == "lecture_élevée" and imported.locust_args == ["--stages", "30s:10,1m:10"]
+    assert '"http_req_duration{name:/santé}" = ["p(95)<400"]' in imported.toml and imported.threshold_keys == 2
+    assert read_options("export const options = { a: 1_000, b: 5., c: 0x10, d: +.5, e: undefined, f: 2 as number }"
+                        " satisfies Options;")[0] == {"a": 1000, "b": 5.0, "c": 16, "d": 0.5, "e": None, "f": 2}
+
+
+def test_commonjs_bom_and_crlf_are_read(tmp_path: Path) -> None:
+    """Before: ``module.exports.options = {...}`` (k6 runs CommonJS too) was "no 'export const options'"
+    (exit 2), and a JSON options file saved with a BOM was "not valid JSON: Unexpected UTF-8 BOM"."""
+    assert _import("commonjs.js").locust_args == ["-u", "5", "-r", "5", "-t", "30s"]
+    assert read_options("exports.options = { vus: 2 };")[0] == {"vus": 2}
+    script = tmp_path / "win.js"
+    script.write_bytes(b"\xef\xbb\xbfexport const options = {\r\n  vus: 3, // three\r\n  duration: '15s',\r\n};\r\n")
+    as_json = tmp_path / "win.json"
+    as_json.write_bytes(b'\xef\xbb\xbf{"vus": 3, "duration": "15s"}\r\n')
+    for path in (script, as_json):
+        assert convert(read_k6_options(path)[0]).locust_args == ["-u", "3", "-r", "3", "-t", "15s"]
+
+
+def test_options_nested_too_deeply_are_refused_not_a_traceback(tmp_path: Path) -> None:
+    """Before: a RecursionError traceback (exit 1) from the reader, or from json for a JSON file."""
+    with pytest.raises(JsLiteralError, match="nested too deeply"):
+        read_options("export const options = { x: " + "[" * 5000 + "]" * 5000 + " };")
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(K6ImportError, match="nested too deeply"):
+        read_k6_options(deep)
