@@ -53,6 +53,7 @@ from suite.preflight import (
     check_out_dir,
     check_prompts,
     check_shape_switch,
+    check_sidecar_settings,
     check_slo,
     check_startup_timeout,
     check_target,
@@ -200,6 +201,8 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[Sea
     variables as the probes get them, ``OSIRIS_SHAPE``, the open model's ``OSIRIS_*`` variables beside
     the probes' own ``--arrival-rate``, the prompts file. :class:`ValueError` says what is wrong."""
     args.url = check_target(args, environ)
+    if args.url is None:  # the bundled sidecar will start: its OSIRIS_* settings, as it will read them
+        check_sidecar_settings()
     check_startup_timeout(args.startup_timeout)
     locustfile = resolve_locustfile(args.scenario)
     slo_file = args.slo_file.resolve() if args.slo_file else None

@@ -36,8 +36,9 @@ from openmodel.stages import StagesError
 from slo.gate_options import ENV_VAR, check_gate_env, requested_rows
 from slo.table import DEFAULT_TABLE_PATH, SloFileError, SloTable, load_table
 
-__all__ = ["ConfigError", "check_gate_environment", "check_open_model", "check_out_dir", "check_prompts", "check_run",
-           "check_shape_switch", "check_slo", "check_startup_timeout", "check_target", "locustfile_of", "target_url"]
+__all__ = ["ConfigError", "check_gate_environment", "check_open_model", "check_out_dir", "check_prompts",
+           "check_run", "check_shape_switch", "check_sidecar_settings", "check_slo", "check_startup_timeout",
+           "check_target", "locustfile_of", "target_url"]
 
 RUN_TIME_ENV = "LOCUST_RUN_TIME"
 """Locust's own ``-t`` as an environment variable: the one way to give ``osiris-load run``'s scenarios one."""
@@ -55,7 +56,8 @@ def locustfile_of(scenario: str) -> Path:
 def check_run(args: argparse.Namespace, environ: Mapping[str, str], out: Path) -> None:
     """Raise :class:`ConfigError` for the first unusable input of ``run`` (``out``: its run folder,
     ``--out`` or the default): its options first, then the environment variables its Locust runs read."""
-    check_target(args, environ)
+    if check_target(args, environ) is None:
+        check_sidecar_settings()
     check_out_dir(out, "--out" if args.out is not None else "the run folder")
     if args.progress_every < 0:
         raise ConfigError(f"--progress-every {args.progress_every:g}: seconds between progress lines must be >= 0 "
@@ -65,6 +67,22 @@ def check_run(args: argparse.Namespace, environ: Mapping[str, str], out: Path) -
     check_slo(args.slo_file, environ)
     check_gate_environment(environ)
     check_prompts([locustfile_of(name) for name in args.scenarios], environ)
+
+
+def check_sidecar_settings() -> None:
+    """The bundled sidecar's ``OSIRIS_*`` settings, read from this process's environment as the sidecar
+    (its child) will read them (``sidecar.settings.load_checked``; the job gives it its ``--port``). A
+    typo there (``OSIRIS_MAX_BATCH_SIZE=1O``) started the sidecar, which refused it, and the job ended
+    "target not usable", exit 3. Without the sidecar extra there is nothing to check here: the job
+    says what is missing when it starts the sidecar."""
+    try:
+        from sidecar.settings import SettingsError, load_checked
+    except ImportError:
+        return
+    try:
+        load_checked(port=1)
+    except SettingsError as exc:
+        raise ConfigError(f"the bundled sidecar would refuse its {exc}") from None
 
 
 def check_startup_timeout(seconds: float) -> None:

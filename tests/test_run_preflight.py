@@ -31,7 +31,7 @@ from slo.table import DEFAULT_TABLE_PATH
 from suite import cli
 from suite.locust_config import CONFIG_FILES, locust_sources
 from suite.main_job import closing_line, wait_healthy
-from suite.preflight import locustfile_of
+from suite.preflight import check_sidecar_settings, locustfile_of
 from tests.conftest import ROOT, serving
 from tests.test_locustfiles import BAD_OSIRIS_URL, BAD_PROMPTS, BAD_STAGES, child_env
 
@@ -436,3 +436,25 @@ def test_ctrl_c_while_the_inputs_are_checked_is_no_traceback(door: Door) -> None
     assert captured.err.strip() == ("osiris-load run: interrupted (SIGINT) before the job started; nothing was "
                                     "started or written"), captured
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("env", "fragment"), [
+    ({"OSIRIS_MAX_BATCH_SIZE": "1O"}, "OSIRIS_MAX_BATCH_SIZE: Input should be a valid integer"),
+    ({"OSIRIS_FAULT_ERROR_RATE": '{"/generat": 0.5}'}, "OSIRIS_FAULT_ERROR_RATE: Value error, unknown route"),
+    ({"OSIRIS_PHI3_MODEL_DIR": "/no/such/dir"}, "model directory for 'phi3' (/no/such/dir) does not exist"),
+])
+def test_a_typo_in_the_bundled_sidecars_settings_starts_nothing(door: Door, env: dict[str, str], fragment: str) -> None:
+    """Before: the job started the sidecar, which refused its settings (exit 2), and the job ended 'the
+    target is not usable', exit 3. Now the sidecar's own check (sidecar.settings.load_checked) runs first."""
+    door.monkeypatch.setenv(*next(iter(env.items())))
+    line = door.refuses(url=False)
+    assert line.startswith("osiris-load run: the bundled sidecar would refuse its ") and fragment in line, line
+
+
+def test_the_sidecars_settings_are_not_checked_for_a_target_of_ones_own(door: Door) -> None:
+    """With --url the bundled sidecar never starts: its variables are none of the job's business (they may
+    be the remote sidecar's own, set in this shell), and valid ones pass."""
+    door.monkeypatch.setenv("OSIRIS_MAX_BATCH_SIZE", "1O")
+    assert "--stages" in door.refuses("--stages", "10x:5")  # the first problem said is the job's own
+    door.monkeypatch.setenv("OSIRIS_MAX_BATCH_SIZE", "8")
+    check_sidecar_settings()
