@@ -11,6 +11,7 @@ made. One case runs the installed console script, where the marker also shows th
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import socket
@@ -30,7 +31,7 @@ from locustfiles import loads_prompts
 from slo.table import DEFAULT_TABLE_PATH
 from suite import cli
 from suite.locust_config import CONFIG_FILES, locust_sources
-from suite.main_job import closing_line, wait_healthy
+from suite.main_job import closing_line, health_problem, wait_healthy
 from suite.preflight import check_sidecar_settings, locustfile_of
 from tests.conftest import ROOT, serving
 from tests.test_locustfiles import BAD_OSIRIS_URL, BAD_PROMPTS, BAD_STAGES, child_env
@@ -458,3 +459,23 @@ def test_the_sidecars_settings_are_not_checked_for_a_target_of_ones_own(door: Do
     assert "--stages" in door.refuses("--stages", "10x:5")  # the first problem said is the job's own
     door.monkeypatch.setenv("OSIRIS_MAX_BATCH_SIZE", "8")
     check_sidecar_settings()
+
+
+class _BasicAuthHealth(BaseHTTPRequestHandler):
+    """/health behind Basic auth (user ``osiris``, password ``p@ss``)."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        expected = "Basic " + base64.b64encode(b"osiris:p@ss").decode()
+        ok = self.path == "/health" and self.headers.get("Authorization") == expected
+        self.send_response(200 if ok else 401)
+        self.end_headers()
+
+
+def test_a_target_with_credentials_in_its_url_is_reached_as_locust_reaches_it() -> None:
+    """Before: urllib took ``osiris:p%40ss@127.0.0.1`` for a host name: "does not resolve; waiting cannot
+    help", exit 3, for a target Locust's client reaches (it sends the URL's credentials as Basic auth)."""
+    with serving(_BasicAuthHealth) as url:
+        with_credentials = url.replace("http://", "http://osiris:p%40ss@")
+        assert health_problem(with_credentials) == (None, False)
+        assert health_problem(url.replace("http://", "http://osiris:wrong@")) == ("/health answered HTTP 401 "
+                                                                                  "Unauthorized", False)
