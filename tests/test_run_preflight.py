@@ -28,11 +28,13 @@ import psutil
 import pytest
 
 from locustfiles import loads_prompts
+from openmodel.config import OPTION_ENV
+from slo.gate_options import ENV_VAR
 from slo.table import DEFAULT_TABLE_PATH
 from suite import cli
 from suite.locust_config import CONFIG_FILES, locust_sources
 from suite.main_job import closing_line, health_problem, wait_healthy
-from suite.preflight import check_sidecar_settings, locustfile_of
+from suite.preflight import check_sidecar_settings, check_variable_names, locustfile_of
 from tests.conftest import ROOT, serving
 from tests.test_locustfiles import BAD_OSIRIS_URL, BAD_PROMPTS, BAD_STAGES, child_env
 
@@ -142,6 +144,10 @@ SHARED_BAD_INPUTS: list[tuple[list[str], dict[str, str], list[str]]] = [
     ([], {"OSIRIS_SLO_STRICT": "ja"}, ["OSIRIS_SLO_STRICT 'ja'", "true, false"]),
     ([], {"OSIRIS_SHAPE": "of"}, ["OSIRIS_SHAPE must be 'on' or 'off', got 'of'"]),
     (["--startup-timeout", "0"], {}, ["--startup-timeout 0"]),
+    # a name one typo away: every reader ignores it (OSIRIS_ULR started the bundled sidecar instead)
+    ([], {"OSIRIS_ULR": "http://127.0.0.1:1"}, ["OSIRIS_ULR is set, but nothing reads", "did you mean OSIRIS_URL?"]),
+    ([], {"OSIRIS_SLO_FLIE": "slo.toml"}, ["did you mean OSIRIS_SLO_FILE?"]),
+    ([], {"OSIRIS_MAX_BATCH_SIZ": "4"}, ["did you mean OSIRIS_MAX_BATCH_SIZE?"]),
 ]
 """Refused alike by ``osiris-load run`` and ``osiris-load capacity`` (test_capacity_cli), in the same words."""
 
@@ -479,3 +485,12 @@ def test_a_target_with_credentials_in_its_url_is_reached_as_locust_reaches_it() 
         assert health_problem(with_credentials) == (None, False)
         assert health_problem(url.replace("http://", "http://osiris:wrong@")) == ("/health answered HTTP 401 "
                                                                                   "Unauthorized", False)
+
+
+def test_variables_that_are_read_or_far_from_any_pass() -> None:
+    """No false refusal: every name the job, the gate, the open model and the sidecar read, the test and
+    bench knobs of this repository, and the usual environment."""
+    names = {*ENV_VAR.values(), *OPTION_ENV.values(), "OSIRIS_STAGES", "OSIRIS_URL", "OSIRIS_SHAPE",
+             "OSIRIS_PROMPTS", "OSIRIS_API_KEY", "OSIRIS_MAX_BATCH_SIZE", "OSIRIS_REDIS_URL", "REDIS_URL",
+             "OSIRIS_PORT", "OSIRIS_HOST", "OSIRIS_SOAK_S", "OSIRIS_BIND", "OSIRIS_UID", "OSIRIS_CHROMIUM"}
+    check_variable_names({**os.environ, **dict.fromkeys(names, "1")})
