@@ -194,6 +194,25 @@ def toml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def _own_key(key: str, scenarios: tuple[list[str], str], warnings: list[str]) -> str | None:
+    """``key`` as this run judges it, where its ``{scenario:X}`` names one of the options' own k6
+    scenarios (no user class is called that, so it could only be NO DATA, a FAIL): the imported
+    scenario's is the whole run's (the tag dropped); another's is not carried over (it is that
+    scenario's import). k6 names the shortcuts' scenario ``default``."""
+    names, chosen = scenarios
+    parsed = parse_k6_key(key)
+    if parsed.scenario is None or parsed.scenario not in names:
+        return key
+    if parsed.scenario != chosen:
+        warnings.append(f"thresholds: {key}: judges k6 scenario {parsed.scenario!r}, not the one imported "
+                        f"({chosen!r}): not carried over (it comes with --scenario {shlex.quote(parsed.scenario)})")
+        return None
+    if (parsed.name, parsed.method, parsed.status, parsed.expected) != (None, None, None, None):
+        return key
+    warnings.append(f"thresholds: {key}: the imported scenario's own, so the whole run's: written as {parsed.metric}")
+    return parsed.metric
+
+
 def _threshold_items(key: str, raw: Any, warnings: list[str]) -> list[str] | None:
     """The TOML array for one k6 threshold key, or ``None`` (with a warning) if it cannot carry over."""
     try:
@@ -464,19 +483,25 @@ def _scenario(name: str, sc: Any, result: K6Import) -> None:
                             "not carried over")
 
 
-def _thresholds_toml(options: dict[str, Any], result: K6Import) -> str:
-    """The SLO file: the thresholds, or (none carried over) the one row that always holds."""
+def _thresholds_toml(options: dict[str, Any], result: K6Import, scenarios: tuple[list[str], str]) -> str:
+    """The SLO file: the thresholds, or (none carried over) the one row that always holds. ``scenarios``:
+    the options' k6 scenario names and the one imported (:func:`_own_key`)."""
     warnings = result.warnings
     lines = ["# Imported from a k6 options object by `osiris-load import-k6` (see docs/k6-migration.md).",
              "# Keys and expressions are k6's and keep k6's meaning (http_req_failed: rate = share failed).", ""]
     thresholds = options.get("thresholds")
-    body: list[str] = []
     if thresholds is not None and not isinstance(thresholds, dict):
         warnings.append("thresholds: must be an object of metric -> list of expressions: not carried over")
+    kept: dict[str, list[str]] = {}  # one TOML key each (iteration_duration{scenario:x} may become a key given)
     for key, raw in (thresholds if isinstance(thresholds, dict) else {}).items():
-        items = _threshold_items(key, raw, warnings)
-        if items:
-            body.append(f"{toml_string(key)} = [{', '.join(items)}]")
+        try:
+            own = _own_key(key, scenarios, warnings)
+        except K6KeyError:
+            own = key  # said by _threshold_items
+        items = None if own is None else _threshold_items(own, raw, warnings)
+        if own is not None and items:
+            kept.setdefault(own, []).extend(items)
+    body = [f"{toml_string(key)} = [{', '.join(items)}]" for key, items in kept.items()]
     result.threshold_keys = len(body)
     if not body:
         key, expr = ALWAYS_HOLDS
@@ -528,8 +553,10 @@ def convert(options: dict[str, Any], *, scenario: str | None = None, notes: list
     result = K6Import(toml="", warnings=list(notes or []))
     warnings = result.warnings
     options = {k: v for k, v in options.items() if v is not None}  # null is unset (as `k6 inspect` prints it)
-    result.toml = _thresholds_toml(options, result)
     scenarios = options.get("scenarios")
+    names = list(scenarios) if isinstance(scenarios, dict) and scenarios else ["default"]
+    chosen = scenario if scenario in names else names[0]
+    result.toml = _thresholds_toml(options, result, (names, chosen))
     if scenarios is not None and not isinstance(scenarios, dict):
         warnings.append("scenarios: must be an object of name -> scenario: not carried over")
     elif scenarios:

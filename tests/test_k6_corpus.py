@@ -306,3 +306,24 @@ def test_options_nested_too_deeply_are_refused_not_a_traceback(tmp_path: Path) -
     deep.write_text('{"x": ' + "[" * 100_000 + "]" * 100_000 + "}")
     with pytest.raises(K6ImportError, match="nested too deeply"):
         read_k6_options(deep)
+
+
+def test_a_threshold_on_one_of_the_scripts_own_scenarios_follows_that_scenario() -> None:
+    """Before: ``iteration_duration{scenario:si}`` was kept whichever scenario was imported ("check that the
+    name is a user class"): no user class is called ``si``, so every run of the import ended NO DATA, FAIL,
+    exit 99 (seen running the printed command of ``--scenario rar``). Now: the imported scenario's threshold
+    is the whole run's (tag dropped, merged with an untagged key), another scenario's comes with its own
+    import; k6 calls the shortcuts' scenario ``default``; a user class name is kept."""
+    thresholds = {"iteration_duration": ["p(95)<900"], "iteration_duration{scenario:si}": ["avg<500"],
+                  "iteration_duration{scenario:ReadHeavyUser}": ["p(99)<2000"]}
+    scenarios = {"rar": {"executor": "constant-vus", "vus": 1, "duration": "5s"},
+                 "si": {"executor": "shared-iterations", "vus": 2, "iterations": 10}}
+    other = convert({"scenarios": scenarios, "thresholds": thresholds})
+    assert [r.name for r in parse_table(other.toml).rows] == ["iteration_duration",
+                                                              "iteration_duration{scenario:ReadHeavyUser}"]
+    assert ("thresholds: iteration_duration{scenario:si}: judges k6 scenario 'si', not the one imported ('rar'): "
+            "not carried over (it comes with --scenario si)") in other.warnings
+    own = convert({"scenarios": scenarios, "thresholds": thresholds}, scenario="si")
+    assert '"iteration_duration" = ["p(95)<900", "avg<500"]' in own.toml and own.threshold_keys == 2
+    default = convert({"vus": 1, "duration": "5s", "thresholds": {"iteration_duration{scenario:default}": ["avg<5"]}})
+    assert '"iteration_duration" = ["avg<5"]' in default.toml
