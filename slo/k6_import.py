@@ -25,6 +25,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -196,21 +197,27 @@ def toml_string(text: str) -> str:
 
 def _own_key(key: str, scenarios: tuple[list[str], str], warnings: list[str]) -> str | None:
     """``key`` as this run judges it, where its ``{scenario:X}`` names one of the options' own k6
-    scenarios (no user class is called that, so it could only be NO DATA, a FAIL): the imported
+    scenarios (per-scenario thresholds, as k6 scripts with several scenarios write them; no user class
+    is called that, so kept as is it could only be refused or NO DATA, a FAIL): the imported
     scenario's is the whole run's (the tag dropped); another's is not carried over (it is that
     scenario's import). k6 names the shortcuts' scenario ``default``."""
     names, chosen = scenarios
-    parsed = parse_k6_key(key)
-    if parsed.scenario is None or parsed.scenario not in names:
+    m = re.fullmatch(r"\s*([^{}]+?)\s*\{([^{}]*)\}\s*", key)
+    if m is None:
         return key
-    if parsed.scenario != chosen:
-        warnings.append(f"thresholds: {key}: judges k6 scenario {parsed.scenario!r}, not the one imported "
-                        f"({chosen!r}): not carried over (it comes with --scenario {shlex.quote(parsed.scenario)})")
+    tags = m.group(2).split(",")
+    tagged = [t for t in tags if t.partition(":")[0].strip() == "scenario"]
+    scenario = tagged[0].partition(":")[2].strip() if len(tagged) == 1 else None
+    if scenario not in names:
+        return key
+    if scenario != chosen:
+        warnings.append(f"thresholds: {key}: judges k6 scenario {scenario!r}, not the one imported "
+                        f"({chosen!r}): not carried over (it comes with --scenario {shlex.quote(str(scenario))})")
         return None
-    if (parsed.name, parsed.method, parsed.status, parsed.expected) != (None, None, None, None):
-        return key
-    warnings.append(f"thresholds: {key}: the imported scenario's own, so the whole run's: written as {parsed.metric}")
-    return parsed.metric
+    rest = [t.strip() for t in tags if t is not tagged[0]]
+    own = f"{m.group(1)}{{{','.join(rest)}}}" if rest else m.group(1)
+    warnings.append(f"thresholds: {key}: the imported scenario's own, so the whole run's: written as {own}")
+    return own
 
 
 def _threshold_items(key: str, raw: Any, warnings: list[str]) -> list[str] | None:
@@ -494,10 +501,7 @@ def _thresholds_toml(options: dict[str, Any], result: K6Import, scenarios: tuple
         warnings.append("thresholds: must be an object of metric -> list of expressions: not carried over")
     kept: dict[str, list[str]] = {}  # one TOML key each (iteration_duration{scenario:x} may become a key given)
     for key, raw in (thresholds if isinstance(thresholds, dict) else {}).items():
-        try:
-            own = _own_key(key, scenarios, warnings)
-        except K6KeyError:
-            own = key  # said by _threshold_items
+        own = _own_key(key, scenarios, warnings)
         items = None if own is None else _threshold_items(own, raw, warnings)
         if own is not None and items:
             kept.setdefault(own, []).extend(items)

@@ -311,7 +311,8 @@ def test_options_nested_too_deeply_are_refused_not_a_traceback(tmp_path: Path) -
 def test_a_threshold_on_one_of_the_scripts_own_scenarios_follows_that_scenario() -> None:
     """Before: ``iteration_duration{scenario:si}`` was kept whichever scenario was imported ("check that the
     name is a user class"): no user class is called ``si``, so every run of the import ended NO DATA, FAIL,
-    exit 99 (seen running the printed command of ``--scenario rar``). Now: the imported scenario's threshold
+    exit 99 (seen running the printed command of ``--scenario rar``); ``http_req_duration{scenario:x}`` was
+    refused whichever scenario was imported. Now: the imported scenario's threshold
     is the whole run's (tag dropped, merged with an untagged key), another scenario's comes with its own
     import; k6 calls the shortcuts' scenario ``default``; a user class name is kept."""
     thresholds = {"iteration_duration": ["p(95)<900"], "iteration_duration{scenario:si}": ["avg<500"],
@@ -327,3 +328,9 @@ def test_a_threshold_on_one_of_the_scripts_own_scenarios_follows_that_scenario()
     assert '"iteration_duration" = ["p(95)<900", "avg<500"]' in own.toml and own.threshold_keys == 2
     default = convert({"vus": 1, "duration": "5s", "thresholds": {"iteration_duration{scenario:default}": ["avg<5"]}})
     assert '"iteration_duration" = ["avg<5"]' in default.toml
+    # per-scenario thresholds on requests, as multi-scenario scripts write them (were refused: "tag 'scenario'
+    # is not recorded here", so the imported scenario kept none of its own)
+    tagged = {"http_req_duration{scenario:rar,name:/generate}": ["p(95)<300"], "http_reqs{scenario:si}": ["count>1"]}
+    imported = convert({"scenarios": scenarios, "thresholds": tagged})
+    assert [r.name for r in parse_table(imported.toml).rows] == ["http_req_duration{name:/generate}"]
+    assert any(w.startswith("thresholds: http_reqs{scenario:si}: judges k6 scenario 'si'") for w in imported.warnings)
