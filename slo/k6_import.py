@@ -311,6 +311,9 @@ def _k6_stages(stages: Any, where: str, warnings: list[str],
         if not isinstance(stage, dict) or "duration" not in stage or "target" not in stage:
             warnings.append(f"{where}: stage {i} needs duration and target: stages not carried over")
             return None
+        for extra in (k for k in stage if k not in ("duration", "target")):
+            warnings.append(f"{where}: stage {i}: {extra}{did_you_mean(extra, ('duration', 'target'))} is not a "
+                            "stage key (k6 reads duration and target): not carried over")
         seconds = _seconds(stage["duration"], f"{where}: stage {i}: duration", warnings)
         value = target(stage["target"], f"{where}: stage {i}")
         if seconds is None or value is None:

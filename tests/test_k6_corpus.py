@@ -334,3 +334,11 @@ def test_a_threshold_on_one_of_the_scripts_own_scenarios_follows_that_scenario()
     imported = convert({"scenarios": scenarios, "thresholds": tagged})
     assert [r.name for r in parse_table(imported.toml).rows] == ["http_req_duration{name:/generate}"]
     assert any(w.startswith("thresholds: http_reqs{scenario:si}: judges k6 scenario 'si'") for w in imported.warnings)
+
+
+def test_an_unknown_key_in_a_stage_is_named() -> None:
+    """Before: ``{duration: '10s', target: 5, tagret: 8}`` imported ``10s:5`` and said nothing of ``tagret``."""
+    imported = convert({"stages": [{"duration": "10s", "target": 5, "tagret": 8}]})
+    assert imported.locust_args == ["--stages", "0s:1,10s:5"]
+    assert ("stages: stage 1: tagret (did you mean 'target'?) is not a stage key (k6 reads duration and target): "
+            "not carried over") in imported.warnings
