@@ -52,9 +52,11 @@ from suite.preflight import (
     check_out_dir,
     check_prompts,
     check_shape_switch,
+    check_sidecar_settings,
     check_slo,
     check_startup_timeout,
     check_target,
+    check_variable_names,
     locustfile_of,
 )
 from suite.run_folder import make_run_folder
@@ -191,7 +193,10 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[Sea
     the target, the SLO table and ``OSIRIS_SLO_ROWS``, the gate's ``OSIRIS_SLO_*``
     variables as the probes get them, ``OSIRIS_SHAPE``, the open model's ``OSIRIS_*`` variables beside
     the probes' own ``--arrival-rate``, the prompts file. :class:`ValueError` says what is wrong."""
+    check_variable_names(environ)
     args.url = check_target(args, environ)
+    if args.url is None:  # the bundled sidecar will start: its OSIRIS_* settings, as it will read them
+        check_sidecar_settings()
     check_startup_timeout(args.startup_timeout)
     locustfile = resolve_locustfile(args.scenario)
     slo_file = args.slo_file.resolve() if args.slo_file else None

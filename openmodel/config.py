@@ -55,6 +55,10 @@ def configure(options: Any) -> OpenModelConfig | None:
     """
     rate_text = str(getattr(options, "arrival_rate", None) or "").strip()
     stages_text = str(getattr(options, "rate_stages", None) or "").strip()
+    # Checked with or without a rate: Locust's parser refuses a bad --arrivals (OSIRIS_ARRIVALS) either way
+    arrivals = str(getattr(options, "arrivals", None) or ARRIVALS[0])
+    if arrivals not in ARRIVALS:
+        raise OpenModelError(f"--arrivals must be one of {', '.join(ARRIVALS)}, got {arrivals!r}")
     if not rate_text and not stages_text:
         return None
     if rate_text and stages_text:
@@ -73,9 +77,6 @@ def configure(options: Any) -> OpenModelConfig | None:
     except RateStagesError as exc:
         which = "--rate-stages" if stages_text else "--arrival-rate"
         raise OpenModelError(f"bad {which} value {stages_text or rate_text!r}: {exc}") from None
-    arrivals = str(getattr(options, "arrivals", None) or ARRIVALS[0])
-    if arrivals not in ARRIVALS:
-        raise OpenModelError(f"--arrivals must be one of {', '.join(ARRIVALS)}, got {arrivals!r}")
     max_vus_value = getattr(options, "max_vus", None)
     if max_vus_value in (None, ""):
         max_vus = default_max_vus(plan.peak_rate)

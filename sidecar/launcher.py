@@ -16,10 +16,9 @@ import sys
 from pathlib import Path
 
 import uvicorn
-from pydantic import ValidationError
 
 from sidecar.redis_server import RedisServer, RedisStartError
-from sidecar.settings import MODEL_IDS, Settings
+from sidecar.settings import Settings, SettingsError, load_checked
 
 
 def parse_args(argv: list[str] | None, prog: str = "python -m sidecar") -> argparse.Namespace:
@@ -35,7 +34,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
     if args.env_file is not None and not args.env_file.is_file():
         raise SystemExit(f"sidecar: settings file {args.env_file} does not exist")
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
-    return Settings(_env_file=args.env_file, **overrides)
+    return load_checked(_env_file=args.env_file, **overrides)
 
 
 def bind_listening_socket(host: str, port: int) -> socket.socket:
@@ -69,20 +68,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m sidecar") -> int:
     args = parse_args(argv, prog)
     try:
         settings = load_settings(args)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        print(f"sidecar: bad settings: {problems}", file=sys.stderr)
+    except SettingsError as exc:
+        print(f"sidecar: {exc}", file=sys.stderr)
         return 2
     except SystemExit as exc:
         print(exc, file=sys.stderr)
         return 2
-
-    for model_id in MODEL_IDS:
-        directory = settings.model_dir(model_id)
-        if directory is not None and not (directory / "config.json").is_file():
-            print(f"sidecar: model directory for {model_id!r} ({directory}) does not exist or has no config.json",
-                  file=sys.stderr)
-            return 2
 
     try:
         sock = bind_listening_socket(settings.host, settings.port)

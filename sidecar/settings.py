@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MODEL_IDS: tuple[str, ...] = ("hermes", "phi3")
@@ -89,3 +89,30 @@ class Settings(BaseSettings):
 
     def model_dir(self, model_id: str) -> Path | None:
         return {"hermes": self.hermes_model_dir, "phi3": self.phi3_model_dir}[model_id]
+
+
+class SettingsError(ValueError):
+    """Settings the sidecar cannot start with (its launcher exits 2): one line saying which and why."""
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    """The environment variable a validation error's field is read from (``OSIRIS_MAX_BATCH_SIZE``)."""
+    field = str(loc[0]) if loc else ""
+    name = f"OSIRIS_{field.upper()}" if field in Settings.model_fields else field
+    return ".".join([name, *map(str, loc[1:])])
+
+
+def load_checked(**kwargs: object) -> Settings:
+    """``Settings(**kwargs)`` (the environment, an ``_env_file``, overrides) and the model directories
+    they name: what the launcher checks before it binds a port or starts Redis. ``osiris-load run``
+    checks the same before it starts the bundled sidecar (``suite.preflight``): one rule, one message."""
+    try:
+        settings = Settings(**kwargs)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(f"{_variable(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"bad settings: {problems}") from None
+    for model_id in MODEL_IDS:
+        directory = settings.model_dir(model_id)
+        if directory is not None and not (directory / "config.json").is_file():
+            raise SettingsError(f"model directory for {model_id!r} ({directory}) does not exist or has no config.json")
+    return settings

@@ -1,13 +1,16 @@
 """Read ``export const options = {...}`` out of a k6 script, without running any JavaScript.
 
 k6 options are almost always a plain object literal. This is a small recursive-descent reader
-for exactly that subset: objects (bare or quoted keys), arrays, strings in ``'`` or ``"``,
-numbers, ``true``/``false``/``null``, trailing commas, comments and template strings without
-``${...}``. TypeScript's ``export const options: Options = {...}`` is read too (k6 runs ``.ts``
-files). Anything computed (a variable, a call, a ``${...}`` template, a spread, an arithmetic
-expression) is refused with its line and column, so nothing is guessed: the user is told to write
-the value out or export the object as JSON. A key given twice keeps its last value, as JavaScript
-(and so k6) does; the reader lists it (:func:`read_options`). Pure and dependency-free.
+for exactly that subset: objects (bare or quoted keys, unicode names), arrays, strings in ``'``
+or ``"``, numbers (``1_000``, ``0x10``, ``5.``), ``true``/``false``/``null``/``undefined``,
+trailing commas, comments and template strings without ``${...}``. TypeScript's ``export const
+options: Options = {...}`` is read too (k6 runs ``.ts`` files), and so are ``as const`` and
+``satisfies`` after a value, and CommonJS's ``module.exports.options = {...}``. An options object
+in a comment or a string is not the script's: the search skips both. Anything computed (a
+variable, a call, a ``${...}`` template, a spread, an arithmetic expression) is refused with its
+line and column, so nothing is guessed: the user is told to write the value out or export the
+object as JSON. A key given twice keeps its last value, as JavaScript (and so k6) does; the
+reader lists it (:func:`read_options`). Pure and dependency-free.
 """
 
 from __future__ import annotations
@@ -20,12 +23,23 @@ __all__ = ["JsLiteralError", "extract_options", "read_options"]
 # ``export const options = {``, TypeScript's ``export const options: Options = {`` (a type, maybe
 # qualified or generic: ``k6.Options``, ``Partial<Options>``) included
 _TYPE = r"(?::\s*[A-Za-z_$][\w$.]*(?:\s*<[^=;{}]*>)?\s*)?"
-_EXPORT = re.compile(rf"export\s+(?:const|let|var)\s+options\s*{_TYPE}=\s*")
+# ... and CommonJS, which k6 runs too: ``module.exports.options = {`` or ``exports.options = {``
+_EXPORT = re.compile(rf"(?:export\s+(?:const|let|var)\s+options\s*{_TYPE}|(?<![\w$.])(?:module\.)?exports\.options\s*)"
+                     r"=\s*")
 # ``const options = {...}`` exported apart: ``export { options }`` (or ``export { options, ... }``)
 _DECLARED = re.compile(rf"(?:^|[;\n])\s*(?:const|let|var)\s+options\s*{_TYPE}=\s*")
 _EXPORT_LIST = re.compile(r"export\s*\{[^}]*\boptions\b(?!\s*as\b)[^}]*\}")
-_IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|-?\.\d+")
+_IDENT = re.compile(r"(?:[^\W\d]|\$)[\w$]*")  # JavaScript's identifiers are Unicode: {lecture_élevée: ...}
+# JavaScript's number literals: 1_000 separators, 5. and .5, hex/octal/binary (read by int(text, 0))
+_DIGITS = r"\d(?:_?\d)*"
+_NUMBER = re.compile(rf"[-+]?(?:0[xX][0-9a-fA-F](?:_?[0-9a-fA-F])*|0[oO][0-7](?:_?[0-7])*|0[bB][01](?:_?[01])*"
+                     rf"|(?:{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})(?:[eE][+-]?{_DIGITS})?)")
+# TypeScript after a value: ``'ramping-vus' as const``, ``x as Type``, ``{...} satisfies Type`` (types only)
+_TYPE_AFTER = re.compile(r"(?:as|satisfies)\s+(?:const\b|[A-Za-z_$][\w$.]*(?:\s*<[^=;{}]*>)?(?:\[\])*)")
+# What the search for the options skips: comments (an old options object commented out above the real
+# one) and strings/templates; each replaced by spaces, so positions and line numbers stay the same.
+_NOT_CODE = re.compile(r"//[^\n]*|/\*.*?(?:\*/|\Z)|'(?:\\.|[^'\\\n])*'?|\"(?:\\.|[^\"\\\n])*\"?|`(?:\\.|[^`\\])*`?",
+                       re.DOTALL)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 
 
@@ -78,13 +92,20 @@ class _Reader:
         if c and c in "'\"":  # ("" is in every string: the end of the text is no quote)
             return self.string()
         m = _NUMBER.match(self.text, self.pos)
-        if m and (c.isdigit() or c in "-."):
+        if m and (c.isdigit() or c in "-+."):
+            number = m.group().replace("_", "")
+            try:
+                if number.lstrip("+-")[1:2] in ("x", "X", "o", "O", "b", "B"):
+                    value: float = int(number, 0)
+                else:
+                    value = float(number) if any(ch in number for ch in ".eE") else int(number, 10)
+            except ValueError:
+                raise self.fail(f"{m.group()!r} is not a number literal") from None
             self.pos = m.end()
-            number = m.group()
-            return float(number) if any(ch in number for ch in ".eE") else int(number)
+            return value
         m = _IDENT.match(self.text, self.pos)
         if m:
-            word = {"true": True, "false": False, "null": None}
+            word = {"true": True, "false": False, "null": None, "undefined": None}  # undefined: unset, as in k6
             if m.group() in word:
                 self.pos = m.end()
                 return word[m.group()]
@@ -95,6 +116,16 @@ class _Reader:
         if c == "":
             raise self.fail("unexpected end of the file inside the options object")
         raise self.fail(f"unexpected {c!r}: the options must be a plain object literal")
+
+    def typed_value(self) -> Any:
+        """A value and any TypeScript type assertion after it (``'constant-vus' as const``)."""
+        value = self.value()
+        while self.peek() in ("a", "s"):
+            m = _TYPE_AFTER.match(self.text, self.pos)
+            if m is None:
+                break
+            self.pos = m.end()
+        return value
 
     def string(self) -> str:
         quote, start = self.text[self.pos], self.pos
@@ -162,7 +193,7 @@ class _Reader:
             if key in out:  # JavaScript keeps the last value, in the key's first place
                 line = self.text.count("\n", 0, key_pos) + 1
                 self.duplicates.append(f"line {line}: key {key!r} given twice: the last value is kept, as in k6")
-            out[key] = self.value()
+            out[key] = self.typed_value()
             c = self.peek()
             if c == ",":
                 self.pos += 1
@@ -177,7 +208,7 @@ class _Reader:
             if self.peek() == "]":
                 self.pos += 1
                 return out
-            out.append(self.value())
+            out.append(self.typed_value())
             c = self.peek()
             if c == ",":
                 self.pos += 1
@@ -189,13 +220,17 @@ def read_options(text: str) -> tuple[dict[str, Any], list[str]]:
     """The ``options`` object a k6 script exports, as plain Python data, and one note per key given
     twice; :class:`JsLiteralError` (with line and column) when there is none or it is not a plain
     literal."""
-    m = _EXPORT.search(text) or (_DECLARED.search(text) if _EXPORT_LIST.search(text) else None)
+    code = _NOT_CODE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)  # same positions, no comments
+    m = _EXPORT.search(code) or (_DECLARED.search(code) if _EXPORT_LIST.search(code) else None)
     if m is None:
         raise JsLiteralError("no 'export const options = {...}' in the script")
     reader = _Reader(text, m.end())
     if reader.peek() != "{":
         raise reader.fail("options must be an object literal '{...}'")
-    return reader.obj(), reader.duplicates
+    try:
+        return reader.obj(), reader.duplicates
+    except RecursionError:
+        raise reader.fail("the options are nested too deeply to read") from None
 
 
 def extract_options(text: str) -> dict[str, Any]:

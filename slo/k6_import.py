@@ -25,6 +25,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -154,7 +155,7 @@ def read_k6_options(path: str | Path) -> tuple[dict[str, Any], list[str]]:
     value is kept, as k6 does). :class:`K6ImportError` when it cannot be read."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a BOM (Windows editors, PowerShell's > file) is no text
     except FileNotFoundError:
         raise K6ImportError(f"{source}: no such file") from None
     except IsADirectoryError:
@@ -175,6 +176,8 @@ def read_k6_options(path: str | Path) -> tuple[dict[str, Any], list[str]]:
         except json.JSONDecodeError as exc:
             raise K6ImportError(f"{source}: line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg} "
                                 "(a k6 script is read when its name ends in .js or .ts)") from None
+        except RecursionError:
+            raise K6ImportError(f"{source}: the JSON is nested too deeply to read") from None
         if isinstance(data, dict) and isinstance(data.get("options"), dict) and "thresholds" not in data:
             data = data["options"]  # {"options": {...}} as some exports wrap it
     if not isinstance(data, dict):
@@ -190,6 +193,31 @@ def load_options(path: str | Path) -> dict[str, Any]:
 def toml_string(text: str) -> str:
     """A TOML basic string (JSON's escapes are TOML's)."""
     return json.dumps(text, ensure_ascii=False)
+
+
+def _own_key(key: str, scenarios: tuple[list[str], str], warnings: list[str]) -> str | None:
+    """``key`` as this run judges it, where its ``{scenario:X}`` names one of the options' own k6
+    scenarios (per-scenario thresholds, as k6 scripts with several scenarios write them; no user class
+    is called that, so kept as is it could only be refused or NO DATA, a FAIL): the imported
+    scenario's is the whole run's (the tag dropped); another's is not carried over (it is that
+    scenario's import). k6 names the shortcuts' scenario ``default``."""
+    names, chosen = scenarios
+    m = re.fullmatch(r"\s*([^{}]+?)\s*\{([^{}]*)\}\s*", key)
+    if m is None:
+        return key
+    tags = m.group(2).split(",")
+    tagged = [t for t in tags if t.partition(":")[0].strip() == "scenario"]
+    scenario = tagged[0].partition(":")[2].strip() if len(tagged) == 1 else None
+    if scenario not in names:
+        return key
+    if scenario != chosen:
+        warnings.append(f"thresholds: {key}: judges k6 scenario {scenario!r}, not the one imported "
+                        f"({chosen!r}): not carried over (it comes with --scenario {shlex.quote(str(scenario))})")
+        return None
+    rest = [t.strip() for t in tags if t is not tagged[0]]
+    own = f"{m.group(1)}{{{','.join(rest)}}}" if rest else m.group(1)
+    warnings.append(f"thresholds: {key}: the imported scenario's own, so the whole run's: written as {own}")
+    return own
 
 
 def _threshold_items(key: str, raw: Any, warnings: list[str]) -> list[str] | None:
@@ -283,6 +311,9 @@ def _k6_stages(stages: Any, where: str, warnings: list[str],
         if not isinstance(stage, dict) or "duration" not in stage or "target" not in stage:
             warnings.append(f"{where}: stage {i} needs duration and target: stages not carried over")
             return None
+        for extra in (k for k in stage if k not in ("duration", "target")):
+            warnings.append(f"{where}: stage {i}: {extra}{did_you_mean(extra, ('duration', 'target'))} is not a "
+                            "stage key (k6 reads duration and target): not carried over")
         seconds = _seconds(stage["duration"], f"{where}: stage {i}: duration", warnings)
         value = target(stage["target"], f"{where}: stage {i}")
         if seconds is None or value is None:
@@ -462,19 +493,22 @@ def _scenario(name: str, sc: Any, result: K6Import) -> None:
                             "not carried over")
 
 
-def _thresholds_toml(options: dict[str, Any], result: K6Import) -> str:
-    """The SLO file: the thresholds, or (none carried over) the one row that always holds."""
+def _thresholds_toml(options: dict[str, Any], result: K6Import, scenarios: tuple[list[str], str]) -> str:
+    """The SLO file: the thresholds, or (none carried over) the one row that always holds. ``scenarios``:
+    the options' k6 scenario names and the one imported (:func:`_own_key`)."""
     warnings = result.warnings
     lines = ["# Imported from a k6 options object by `osiris-load import-k6` (see docs/k6-migration.md).",
              "# Keys and expressions are k6's and keep k6's meaning (http_req_failed: rate = share failed).", ""]
     thresholds = options.get("thresholds")
-    body: list[str] = []
     if thresholds is not None and not isinstance(thresholds, dict):
         warnings.append("thresholds: must be an object of metric -> list of expressions: not carried over")
+    kept: dict[str, list[str]] = {}  # one TOML key each (iteration_duration{scenario:x} may become a key given)
     for key, raw in (thresholds if isinstance(thresholds, dict) else {}).items():
-        items = _threshold_items(key, raw, warnings)
-        if items:
-            body.append(f"{toml_string(key)} = [{', '.join(items)}]")
+        own = _own_key(key, scenarios, warnings)
+        items = None if own is None else _threshold_items(own, raw, warnings)
+        if own is not None and items:
+            kept.setdefault(own, []).extend(items)
+    body = [f"{toml_string(key)} = [{', '.join(items)}]" for key, items in kept.items()]
     result.threshold_keys = len(body)
     if not body:
         key, expr = ALWAYS_HOLDS
@@ -526,8 +560,10 @@ def convert(options: dict[str, Any], *, scenario: str | None = None, notes: list
     result = K6Import(toml="", warnings=list(notes or []))
     warnings = result.warnings
     options = {k: v for k, v in options.items() if v is not None}  # null is unset (as `k6 inspect` prints it)
-    result.toml = _thresholds_toml(options, result)
     scenarios = options.get("scenarios")
+    names = list(scenarios) if isinstance(scenarios, dict) and scenarios else ["default"]
+    chosen = scenario if scenario in names else names[0]
+    result.toml = _thresholds_toml(options, result, (names, chosen))
     if scenarios is not None and not isinstance(scenarios, dict):
         warnings.append("scenarios: must be an object of name -> scenario: not carried over")
     elif scenarios:

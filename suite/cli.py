@@ -25,6 +25,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 PROG = "osiris-load"
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 128 + 2
+"""Ctrl+C (SIGINT) before a job began: as the jobs' own 128 + signal."""
 SUBCOMMANDS = ("run", "capacity", "sidecar", "report", "compare", "import-k6", "completion")
 EXTRA_OF = {"report": "reports", "compare": "reports", "sidecar": "sidecar"}
 NEEDS = {"reports": ("pandas",), "sidecar": ("torch", "transformers", "fastapi", "uvicorn")}
@@ -180,6 +182,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return sidecar_main(rest, prog=f"{PROG} sidecar")
         return _reports(command, rest)
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:  # Ctrl+C before a job installs its own handlers: while its inputs are checked
+        print(f"\n{PROG} {args.command}: interrupted (SIGINT) before the job started; nothing was started or "
+              "written", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "completion":
         sys.stdout.write(completion_script())
         return 0

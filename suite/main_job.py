@@ -19,6 +19,7 @@ within seconds and, when cut short by a signal, says the run was interrupted and
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import http.client
 import os
@@ -88,12 +89,27 @@ def default_run_dir(now: dt.datetime | None = None) -> Path:
     return Path.cwd() / RUNS_DIR / stamp
 
 
+def health_request(url: str) -> urllib.request.Request:
+    """GET ``url``/health, with the credentials of ``http://user:password@host`` sent as Basic auth, as
+    Locust's client sends them: urllib would take ``user:password@host`` for the host name (a target
+    behind Basic auth was "does not resolve; waiting cannot help", exit 3, where Locust runs fine)."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return urllib.request.Request(f"{url}/health")
+    bare = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    request = urllib.request.Request(f"{bare}/health")
+    user = urllib.parse.unquote(parts.username or "")
+    secret = urllib.parse.unquote(parts.password or "")
+    request.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode("ascii"))
+    return request
+
+
 def health_problem(url: str) -> tuple[str | None, bool]:
     """Why ``url``'s ``/health`` does not answer 200 now (None when it does), and whether waiting
     cannot help: a name that does not resolve, a TLS certificate that does not verify."""
     host = urllib.parse.urlsplit(url).hostname or url
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=HEALTH_TIMEOUT_S) as response:
+        with urllib.request.urlopen(health_request(url), timeout=HEALTH_TIMEOUT_S) as response:
             if response.status == 200:
                 return None, False
             return f"/health answered HTTP {response.status}", False

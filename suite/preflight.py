@@ -36,8 +36,9 @@ from openmodel.stages import StagesError
 from slo.gate_options import ENV_VAR, check_gate_env, requested_rows
 from slo.table import DEFAULT_TABLE_PATH, SloFileError, SloTable, load_table
 
-__all__ = ["ConfigError", "check_gate_environment", "check_open_model", "check_out_dir", "check_prompts", "check_run",
-           "check_shape_switch", "check_slo", "check_startup_timeout", "check_target", "locustfile_of", "target_url"]
+__all__ = ["ConfigError", "check_gate_environment", "check_open_model", "check_out_dir", "check_prompts",
+           "check_run", "check_shape_switch", "check_sidecar_settings", "check_slo", "check_startup_timeout",
+           "check_target", "check_variable_names", "locustfile_of", "target_url"]
 
 RUN_TIME_ENV = "LOCUST_RUN_TIME"
 """Locust's own ``-t`` as an environment variable: the one way to give ``osiris-load run``'s scenarios one."""
@@ -55,7 +56,9 @@ def locustfile_of(scenario: str) -> Path:
 def check_run(args: argparse.Namespace, environ: Mapping[str, str], out: Path) -> None:
     """Raise :class:`ConfigError` for the first unusable input of ``run`` (``out``: its run folder,
     ``--out`` or the default): its options first, then the environment variables its Locust runs read."""
-    check_target(args, environ)
+    check_variable_names(environ)
+    if check_target(args, environ) is None:
+        check_sidecar_settings()
     check_out_dir(out, "--out" if args.out is not None else "the run folder")
     if args.progress_every < 0:
         raise ConfigError(f"--progress-every {args.progress_every:g}: seconds between progress lines must be >= 0 "
@@ -65,6 +68,67 @@ def check_run(args: argparse.Namespace, environ: Mapping[str, str], out: Path) -
     check_slo(args.slo_file, environ)
     check_gate_environment(environ)
     check_prompts([locustfile_of(name) for name in args.scenarios], environ)
+
+
+OWN_VARIABLES = ("OSIRIS_URL", "OSIRIS_SHAPE", "OSIRIS_PROMPTS", "OSIRIS_API_KEY", "OSIRIS_PROGRESS_EVERY")
+"""The job's and the locustfiles' variables besides the gate's (``ENV_VAR``), the open model's
+(``OPTION_ENV``) and ``OSIRIS_STAGES``; the bundled sidecar's come from its settings."""
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """One character inserted, dropped, replaced, or two neighbours swapped: a mistyped name."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and (a[diff[0]], a[diff[1]]) == (b[diff[1]], b[diff[0]]))
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
+def check_variable_names(environ: Mapping[str, str]) -> None:
+    """A variable one typo away from one osiris-load reads (``OSIRIS_ULR``, ``OSRIS_URL``,
+    ``OSIRIS_SLO_FLIE``) is refused with the name meant: every reader ignores an unknown name, so
+    ``OSIRIS_ULR=http://host`` started the bundled sidecar instead of using that target, and
+    ``OSIRIS_SLO_FLIE`` judged by the default table, with no word said. Names further away are left
+    alone (a user's own variables); the sidecar's names are looked up only when one may be meant."""
+    known = {*ENV_VAR.values(), *OPTION_ENV.values(), STAGES_ENV, *OWN_VARIABLES}
+    unknown = [name for name in environ if name not in known]
+    if any(name.upper().startswith(("OSIRIS", "OSRIS", "OISRIS")) for name in unknown):
+        known |= _sidecar_variables()
+    for name in unknown:
+        if name in known:
+            continue
+        meant = sorted(k for k in known if _one_edit_apart(name, k))
+        if meant:
+            raise ConfigError(f"{name} is set, but nothing reads a variable of that name: did you mean "
+                              f"{' or '.join(meant)}? (fix or unset it)")
+
+
+def _sidecar_variables() -> set[str]:
+    """``OSIRIS_<FIELD>`` for each of the sidecar's settings (none without the sidecar extra)."""
+    try:
+        from sidecar.settings import Settings
+    except ImportError:
+        return set()
+    return {f"OSIRIS_{field.upper()}" for field in Settings.model_fields}
+
+
+def check_sidecar_settings() -> None:
+    """The bundled sidecar's ``OSIRIS_*`` settings, read from this process's environment as the sidecar
+    (its child) will read them (``sidecar.settings.load_checked``; the job gives it its ``--port``). A
+    typo there (``OSIRIS_MAX_BATCH_SIZE=1O``) started the sidecar, which refused it, and the job ended
+    "target not usable", exit 3. Without the sidecar extra there is nothing to check here: the job
+    says what is missing when it starts the sidecar."""
+    try:
+        from sidecar.settings import SettingsError, load_checked
+    except ImportError:
+        return
+    try:
+        load_checked(port=1)
+    except SettingsError as exc:
+        raise ConfigError(f"the bundled sidecar would refuse its {exc}") from None
 
 
 def check_startup_timeout(seconds: float) -> None:

@@ -22,7 +22,7 @@ from locustfiles.stages import parse_stages, target_at
 from openmodel.schedule import RatePlan, parse_rate_stages
 from slo.evaluate import evaluate, plan_for
 from slo.js_literal import JsLiteralError, read_options
-from slo.k6_import import EXECUTORS, convert, read_k6_options
+from slo.k6_import import EXECUTORS, K6ImportError, convert, read_k6_options
 from slo.recorder import RequestRecorder
 from slo.table import load_table, parse_table
 from suite.cli import main as front_door
@@ -170,7 +170,7 @@ def _keys_accounted_for(options: dict, toml: str, stderr: str) -> list[str]:
     carried = {"vus", "duration", "iterations", "stages", "scenarios", "thresholds"}
     missing = [k for k, v in options.items() if v is not None and k not in carried and f"{k}:" not in stderr]
     for key in options.get("thresholds") or {}:
-        if json.dumps(key) not in toml and key not in stderr:
+        if json.dumps(key, ensure_ascii=False) not in toml and key not in stderr:
             missing.append(f"thresholds.{key}")
     return missing
 
@@ -259,3 +259,86 @@ def test_a_cut_or_damaged_script_is_refused_with_its_position_never_a_traceback(
                     read_options(damaged)
                 except JsLiteralError:
                     pass
+
+
+# -- review: scripts of shapes the corpus above did not have ----------------------------------------
+
+def test_an_options_object_in_a_comment_or_a_string_is_not_the_scripts() -> None:
+    """Before: the first ``export const options`` anywhere in the text was read, so an old options object
+    commented out above the real one was imported instead (``-u 1 -t 10s`` and no thresholds, for a script
+    that runs 50 VUs for 5 minutes with a p(95) threshold), with no word said."""
+    imported = _import("commented_out_options.js")
+    assert imported.locust_args == ["-u", "50", "-r", "50", "-t", "5m"] and imported.threshold_keys == 1
+    assert read_options("const s = 'export const options = { vus: 9 }';\nexport const options = { vus: 2 };")[0] == {
+        "vus": 2}
+    with pytest.raises(JsLiteralError, match="no 'export const options"):
+        read_options("// export const options = { vus: 1, duration: '1s' };\n")
+
+
+def test_typescript_assertions_unicode_names_and_js_numbers_are_read() -> None:
+    """Before: ``'ramping-vus' as const`` (TypeScript without the Options type), a scenario called
+    ``lecture_élevée`` (JavaScript names are Unicode) and ``1_000`` were refused (exit 2)."""
+    imported = _import("as_const_unicode.ts")
+    assert imported.scenario == "lecture_élevée" and imported.locust_args == ["--stages", "30s:10,1m:10"]
+    assert '"http_req_duration{name:/santé}" = ["p(95)<400"]' in imported.toml and imported.threshold_keys == 2
+    assert read_options("export const options = { a: 1_000, b: 5., c: 0x10, d: +.5, e: undefined, f: 2 as number }"
+                        " satisfies Options;")[0] == {"a": 1000, "b": 5.0, "c": 16, "d": 0.5, "e": None, "f": 2}
+
+
+def test_commonjs_bom_and_crlf_are_read(tmp_path: Path) -> None:
+    """Before: ``module.exports.options = {...}`` (k6 runs CommonJS too) was "no 'export const options'"
+    (exit 2), and a JSON options file saved with a BOM was "not valid JSON: Unexpected UTF-8 BOM"."""
+    assert _import("commonjs.js").locust_args == ["-u", "5", "-r", "5", "-t", "30s"]
+    assert read_options("exports.options = { vus: 2 };")[0] == {"vus": 2}
+    script = tmp_path / "win.js"
+    script.write_bytes(b"\xef\xbb\xbfexport const options = {\r\n  vus: 3, // three\r\n  duration: '15s',\r\n};\r\n")
+    as_json = tmp_path / "win.json"
+    as_json.write_bytes(b'\xef\xbb\xbf{"vus": 3, "duration": "15s"}\r\n')
+    for path in (script, as_json):
+        assert convert(read_k6_options(path)[0]).locust_args == ["-u", "3", "-r", "3", "-t", "15s"]
+
+
+def test_options_nested_too_deeply_are_refused_not_a_traceback(tmp_path: Path) -> None:
+    """Before: a RecursionError traceback (exit 1) from the reader, or from json for a JSON file."""
+    with pytest.raises(JsLiteralError, match="nested too deeply"):
+        read_options("export const options = { x: " + "[" * 5000 + "]" * 5000 + " };")
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(K6ImportError, match="nested too deeply"):
+        read_k6_options(deep)
+
+
+def test_a_threshold_on_one_of_the_scripts_own_scenarios_follows_that_scenario() -> None:
+    """Before: ``iteration_duration{scenario:si}`` was kept whichever scenario was imported ("check that the
+    name is a user class"): no user class is called ``si``, so every run of the import ended NO DATA, FAIL,
+    exit 99 (seen running the printed command of ``--scenario rar``); ``http_req_duration{scenario:x}`` was
+    refused whichever scenario was imported. Now: the imported scenario's threshold
+    is the whole run's (tag dropped, merged with an untagged key), another scenario's comes with its own
+    import; k6 calls the shortcuts' scenario ``default``; a user class name is kept."""
+    thresholds = {"iteration_duration": ["p(95)<900"], "iteration_duration{scenario:si}": ["avg<500"],
+                  "iteration_duration{scenario:ReadHeavyUser}": ["p(99)<2000"]}
+    scenarios = {"rar": {"executor": "constant-vus", "vus": 1, "duration": "5s"},
+                 "si": {"executor": "shared-iterations", "vus": 2, "iterations": 10}}
+    other = convert({"scenarios": scenarios, "thresholds": thresholds})
+    assert [r.name for r in parse_table(other.toml).rows] == ["iteration_duration",
+                                                              "iteration_duration{scenario:ReadHeavyUser}"]
+    assert ("thresholds: iteration_duration{scenario:si}: judges k6 scenario 'si', not the one imported ('rar'): "
+            "not carried over (it comes with --scenario si)") in other.warnings
+    own = convert({"scenarios": scenarios, "thresholds": thresholds}, scenario="si")
+    assert '"iteration_duration" = ["p(95)<900", "avg<500"]' in own.toml and own.threshold_keys == 2
+    default = convert({"vus": 1, "duration": "5s", "thresholds": {"iteration_duration{scenario:default}": ["avg<5"]}})
+    assert '"iteration_duration" = ["avg<5"]' in default.toml
+    # per-scenario thresholds on requests, as multi-scenario scripts write them (were refused: "tag 'scenario'
+    # is not recorded here", so the imported scenario kept none of its own)
+    tagged = {"http_req_duration{scenario:rar,name:/generate}": ["p(95)<300"], "http_reqs{scenario:si}": ["count>1"]}
+    imported = convert({"scenarios": scenarios, "thresholds": tagged})
+    assert [r.name for r in parse_table(imported.toml).rows] == ["http_req_duration{name:/generate}"]
+    assert any(w.startswith("thresholds: http_reqs{scenario:si}: judges k6 scenario 'si'") for w in imported.warnings)
+
+
+def test_an_unknown_key_in_a_stage_is_named() -> None:
+    """Before: ``{duration: '10s', target: 5, tagret: 8}`` imported ``10s:5`` and said nothing of ``tagret``."""
+    imported = convert({"stages": [{"duration": "10s", "target": 5, "tagret": 8}]})
+    assert imported.locust_args == ["--stages", "0s:1,10s:5"]
+    assert ("stages: stage 1: tagret (did you mean 'target'?) is not a stage key (k6 reads duration and target): "
+            "not carried over") in imported.warnings

@@ -11,6 +11,7 @@ made. One case runs the installed console script, where the marker also shows th
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import socket
@@ -27,11 +28,13 @@ import psutil
 import pytest
 
 from locustfiles import loads_prompts
+from openmodel.config import OPTION_ENV
+from slo.gate_options import ENV_VAR
 from slo.table import DEFAULT_TABLE_PATH
 from suite import cli
 from suite.locust_config import CONFIG_FILES, locust_sources
-from suite.main_job import closing_line, wait_healthy
-from suite.preflight import locustfile_of
+from suite.main_job import closing_line, health_problem, wait_healthy
+from suite.preflight import check_sidecar_settings, check_variable_names, locustfile_of
 from tests.conftest import ROOT, serving
 from tests.support import locust_env
 from tests.test_locustfiles import BAD_OSIRIS_URL, BAD_PROMPTS, BAD_STAGES
@@ -142,6 +145,10 @@ SHARED_BAD_INPUTS: list[tuple[list[str], dict[str, str], list[str]]] = [
     ([], {"OSIRIS_SLO_STRICT": "ja"}, ["OSIRIS_SLO_STRICT 'ja'", "true, false"]),
     ([], {"OSIRIS_SHAPE": "of"}, ["OSIRIS_SHAPE must be 'on' or 'off', got 'of'"]),
     (["--startup-timeout", "0"], {}, ["--startup-timeout 0"]),
+    # a name one typo away: every reader ignores it (OSIRIS_ULR started the bundled sidecar instead)
+    ([], {"OSIRIS_ULR": "http://127.0.0.1:1"}, ["OSIRIS_ULR is set, but nothing reads", "did you mean OSIRIS_URL?"]),
+    ([], {"OSIRIS_SLO_FLIE": "slo.toml"}, ["did you mean OSIRIS_SLO_FILE?"]),
+    ([], {"OSIRIS_MAX_BATCH_SIZ": "4"}, ["did you mean OSIRIS_MAX_BATCH_SIZE?"]),
 ]
 """Refused alike by ``osiris-load run`` and ``osiris-load capacity`` (test_capacity_cli), in the same words."""
 
@@ -152,6 +159,10 @@ SHARED_BAD_INPUTS: list[tuple[list[str], dict[str, str], list[str]]] = [
     (["--stages", "5s:2"], {"OSIRIS_RATE_STAGES": "5s:2"}, ["--stages 5s:2 ramps users"]),
     ([], {"OSIRIS_RATE_STAGES": "5s:2", "OSIRIS_MAX_VUS": "0"}, ["--max-vus must be a whole number", "'0'"]),
     ([], {"OSIRIS_RATE_STAGES": "5s:2", "OSIRIS_ARRIVALS": "poison"}, ["--arrivals must be one of"]),
+    # without a rate too: Locust's parser refuses a bad choice whatever else is set (it passed, then every
+    # scenario failed after the target was reached)
+    ([], {"OSIRIS_ARRIVALS": "poison"}, ["--arrivals must be one of poisson, constant, got 'poison'",
+                                         "OSIRIS_ARRIVALS='poison'"]),
     ([], {"OSIRIS_RATE_STAGES": "5s:2", "OSIRIS_ARRIVAL_SEED": "x"}, ["--arrival-seed must be a whole number"]),
     ([], {"OSIRIS_RATE_STAGES": "5s:2", "OSIRIS_ARRIVAL_RATE": "2"}, ["--arrival-rate and --rate-stages both"]),
     ([], {"OSIRIS_ARRIVAL_RATE": "5"}, ["OSIRIS_ARRIVAL_RATE='5' runs until stopped", "OSIRIS_RATE_STAGES"]),
@@ -409,3 +420,78 @@ def test_ctrl_c_while_waiting_for_the_target_leaves_no_run_folder_behind(door: D
     assert seen == [True] and code == 130, captured
     assert "the run was interrupted (SIGINT)" in captured.err and "Nothing was written." in captured.err, captured
     assert not (door.tmp / "made").exists()
+
+
+def test_ctrl_c_while_the_inputs_are_checked_is_no_traceback(door: Door) -> None:
+    """Locust's own inputs are judged in a child (1-3 s on a busy machine): a user who sees their typo and
+    presses Ctrl+C then got a KeyboardInterrupt traceback. Now: one line, exit 130, nothing made."""
+    door.monkeypatch.setenv("LOCUST_USERS", "5")  # a source Locust reads: the checker child starts
+    out = door.tmp / "run"
+
+    def interrupt_once_checking() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+                "suite.locust_config" in " ".join(child.cmdline()) for child in psutil.Process().children()):
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    interrupter = threading.Thread(target=interrupt_once_checking)
+    interrupter.start()
+    code = cli.main(["run", "--url", door.url, "--out", str(out)])
+    interrupter.join()
+    captured = door.capsys.readouterr()
+    assert code == 130, captured
+    assert captured.err.strip() == ("osiris-load run: interrupted (SIGINT) before the job started; nothing was "
+                                    "started or written"), captured
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("env", "fragment"), [
+    ({"OSIRIS_MAX_BATCH_SIZE": "1O"}, "OSIRIS_MAX_BATCH_SIZE: Input should be a valid integer"),
+    ({"OSIRIS_FAULT_ERROR_RATE": '{"/generat": 0.5}'}, "OSIRIS_FAULT_ERROR_RATE: Value error, unknown route"),
+    ({"OSIRIS_PHI3_MODEL_DIR": "/no/such/dir"}, "model directory for 'phi3' (/no/such/dir) does not exist"),
+])
+def test_a_typo_in_the_bundled_sidecars_settings_starts_nothing(door: Door, env: dict[str, str], fragment: str) -> None:
+    """Before: the job started the sidecar, which refused its settings (exit 2), and the job ended 'the
+    target is not usable', exit 3. Now the sidecar's own check (sidecar.settings.load_checked) runs first."""
+    door.monkeypatch.setenv(*next(iter(env.items())))
+    line = door.refuses(url=False)
+    assert line.startswith("osiris-load run: the bundled sidecar would refuse its ") and fragment in line, line
+
+
+def test_the_sidecars_settings_are_not_checked_for_a_target_of_ones_own(door: Door) -> None:
+    """With --url the bundled sidecar never starts: its variables are none of the job's business (they may
+    be the remote sidecar's own, set in this shell), and valid ones pass."""
+    door.monkeypatch.setenv("OSIRIS_MAX_BATCH_SIZE", "1O")
+    assert "--stages" in door.refuses("--stages", "10x:5")  # the first problem said is the job's own
+    door.monkeypatch.setenv("OSIRIS_MAX_BATCH_SIZE", "8")
+    check_sidecar_settings()
+
+
+class _BasicAuthHealth(BaseHTTPRequestHandler):
+    """/health behind Basic auth (user ``osiris``, password ``p@ss``)."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        expected = "Basic " + base64.b64encode(b"osiris:p@ss").decode()
+        ok = self.path == "/health" and self.headers.get("Authorization") == expected
+        self.send_response(200 if ok else 401)
+        self.end_headers()
+
+
+def test_a_target_with_credentials_in_its_url_is_reached_as_locust_reaches_it() -> None:
+    """Before: urllib took ``osiris:p%40ss@127.0.0.1`` for a host name: "does not resolve; waiting cannot
+    help", exit 3, for a target Locust's client reaches (it sends the URL's credentials as Basic auth)."""
+    with serving(_BasicAuthHealth) as url:
+        with_credentials = url.replace("http://", "http://osiris:p%40ss@")
+        assert health_problem(with_credentials) == (None, False)
+        assert health_problem(url.replace("http://", "http://osiris:wrong@")) == ("/health answered HTTP 401 "
+                                                                                  "Unauthorized", False)
+
+
+def test_variables_that_are_read_or_far_from_any_pass() -> None:
+    """No false refusal: every name the job, the gate, the open model and the sidecar read, the test and
+    bench knobs of this repository, and the usual environment."""
+    names = {*ENV_VAR.values(), *OPTION_ENV.values(), "OSIRIS_STAGES", "OSIRIS_URL", "OSIRIS_SHAPE",
+             "OSIRIS_PROMPTS", "OSIRIS_API_KEY", "OSIRIS_MAX_BATCH_SIZE", "OSIRIS_REDIS_URL", "REDIS_URL",
+             "OSIRIS_PORT", "OSIRIS_HOST", "OSIRIS_SOAK_S", "OSIRIS_BIND", "OSIRIS_UID", "OSIRIS_CHROMIUM"}
+    check_variable_names({**os.environ, **dict.fromkeys(names, "1")})

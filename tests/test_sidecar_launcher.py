@@ -37,7 +37,7 @@ def test_bad_settings_exit_2_with_a_message() -> None:
     result = subprocess.run([sys.executable, "-m", "sidecar"], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2
-    assert "max_batch_size" in result.stderr
+    assert "bad settings: OSIRIS_MAX_BATCH_SIZE: " in result.stderr  # the variable the user set, not the field
     assert "Traceback" not in result.stderr
 
 
