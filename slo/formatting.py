@@ -15,11 +15,13 @@ from slo.verdict import (
     PASS,
     LostWorkerInfo,
     OpenModelSummary,
+    ProcessHealth,
     ThresholdResult,
     Verdict,
 )
 
-__all__ = ["describe_lost", "failure_reason", "format_duration", "format_goodput", "format_interval",
+__all__ = ["GENERATOR_ADVICE", "describe_lost", "failure_reason", "format_duration", "format_goodput",
+           "format_health", "format_interval", "generator_bound_reason", "generator_line",
            "format_limit", "format_observed", "format_open_model", "format_rate", "format_settle", "format_summary",
            "format_uncorrected", "format_value", "settle_lines", "state_word"]
 
@@ -163,6 +165,40 @@ def failure_reason(result: ThresholdResult) -> str:
             f"(limit {format_limit(result)}, {detail})")
 
 
+GENERATOR_ADVICE = ("run fewer users per process (--processes N, or more workers), or make the locustfile's "
+                    "checks lighter")
+
+
+def format_health(health: ProcessHealth) -> str:
+    """One process's generator health: ``local: CPU p50 45 % p95 99 % max 100 % (12 s saturated), loop
+    lag p50 0.1 ms p99 152 ms max 160 ms, 80 stalls (12.3 s), 5 users, 95.0 requests/s``."""
+    return (f"{health.process}: CPU p50 {health.cpu_p50:.0f} % p95 {health.cpu_p95:.0f} % max "
+            f"{health.cpu_max:.0f} % ({health.saturated_s:.0f} s saturated), loop lag p50 {health.lag_p50_ms:.1f} ms "
+            f"p99 {health.lag_p99_ms:.1f} ms max {health.lag_max_ms:.1f} ms, {health.stalls} stalls "
+            f"({health.stall_s:.1f} s), {health.users} users, {health.requests_per_s:.1f} requests/s")
+
+
+def generator_line(cpu: float, lag_ms: float) -> str:
+    """The progress line of a generator that is itself late (its last second)."""
+    return (f"generator: CPU {cpu:.0f} %, loop lag p99 {lag_ms:.0f} ms: latencies include the client's own "
+            "delay")
+
+
+def generator_bound_reason(result: ThresholdResult, chargeable: ThresholdResult, worst: ProcessHealth) -> str:
+    """Why a threshold is INCONCLUSIVE (generator-bound): its measured and chargeable judgements
+    disagree, naming the process whose own delays could change the outcome, and what to do."""
+    charged = (f"{format_value(chargeable.unit, chargeable.observed, chargeable.limit)} on what the server can be "
+               "charged with")
+    if result.is_latency:
+        what = "after removing the load generator's own stalls"
+    else:
+        what = "counting failures without an HTTP answer during the generator's stalls as possibly its own"
+    return (f"{result.row}: {result.expression} generator-bound: {result.estimate or result.state} on the measured "
+            f"times ({format_observed(result)}) but {chargeable.estimate} at {charged} ({what}); the load generator "
+            f"may be what is slow: process {worst.process} had loop lag p99 {worst.lag_p99_ms:.0f} ms (max "
+            f"{worst.lag_max_ms:.0f} ms), CPU p95 {worst.cpu_p95:.0f} %; {GENERATOR_ADVICE}")
+
+
 def _widened(result: ThresholdResult) -> str:
     """`` (D 1.84)``: the interval was widened for dependence between requests (design effect)."""
     return f" (D {result.design_effect:.2f})" if result.interval is not None and result.design_effect > 1 else ""
@@ -219,6 +255,8 @@ def format_summary(verdict: Verdict, *, ascii_only: bool = False) -> str:
     tally = verdict.tally
     for method, name, count in tally.unjudged:
         lines.append(f"  unjudged: {method} {name} ({count} requests): no SLO row names it")
+    for health in verdict.generator:
+        lines.append(f"  generator {format_health(health)}")
     for note in verdict.notes:
         lines.append(f"  note: {note}")
     for t in verdict.thresholds:
