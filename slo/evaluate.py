@@ -52,7 +52,8 @@ from slo.verdict import (
     Verdict,
 )
 
-__all__ = ["POLICIES", "abort_triggers", "attach_generator", "attach_open_model", "conclude", "evaluate", "judge_threshold", "plan_for",
+__all__ = ["POLICIES", "abort_triggers", "attach_generator", "attach_open_model", "conclude", "evaluate",
+           "judge_threshold", "plan_for",
            "share_count"]
 
 POLICIES = tuple(p.value for p in conf.InconclusivePolicy)

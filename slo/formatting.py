@@ -179,9 +179,9 @@ def format_health(health: ProcessHealth) -> str:
 
 
 def generator_line(cpu: float, lag_ms: float) -> str:
-    """The progress line of a generator that is itself late (its last second)."""
-    return (f"generator: CPU {cpu:.0f} %, loop lag p99 {lag_ms:.0f} ms: latencies include the client's own "
-            "delay")
+    """The progress line of a generator that is itself late (its last second's CPU and worst wake)."""
+    return (f"generator: CPU {cpu:.0f} %, loop lag up to {lag_ms:.0f} ms in the last second: latencies include the "
+            "client's own delay")
 
 
 def generator_bound_reason(result: ThresholdResult, chargeable: ThresholdResult, worst: ProcessHealth) -> str:
@@ -210,7 +210,10 @@ def settle_lines(verdict: Verdict) -> list[str]:
     for t in verdict.thresholds:
         if t.interval is None:
             continue
-        if t.state == INCONCLUSIVE:
+        if t.generator_bound:
+            lines.append(f"{t.row}: {t.expression} not settled: generator-bound (the load generator's own delays "
+                         "could decide it)")
+        elif t.state == INCONCLUSIVE:
             lines.append(f"{t.row}: {t.expression} not settled ({t.n} samples, interval {format_interval(t)}"
                          f"{_widened(t)}): needs {format_settle(t)}")
         else:
@@ -260,7 +263,12 @@ def format_summary(verdict: Verdict, *, ascii_only: bool = False) -> str:
     for note in verdict.notes:
         lines.append(f"  note: {note}")
     for t in verdict.thresholds:
-        if t.state == INCONCLUSIVE:
+        if t.generator_bound:
+            lines.append(f"  inconclusive: {t.row}: {t.expression} is generator-bound: observed "
+                         f"{format_observed(t)}, chargeable to the server "
+                         f"{format_value(t.unit, t.chargeable_observed, t.limit) if t.is_latency else '-'}; "
+                         f"{GENERATOR_ADVICE}")
+        elif t.state == INCONCLUSIVE:
             lines.append(f"  inconclusive: {t.row}: {t.expression} needs {format_settle(t)}")
     inconclusive = f"{verdict.count(INCONCLUSIVE)} inconclusive, " if with_intervals else ""
     counts = (f"{verdict.count(PASS)} passed, {verdict.count(FAIL)} failed, {inconclusive}"

@@ -8,11 +8,11 @@ the gate needs, per request, a bound on what the generator may have added.
 
 * :class:`StallLog`: a monitor asks to wake every ``interval_s``; each wake later than
   ``interval_s + stall_min_s`` is a **stall**, kept as the whole span ``[asked, woke]`` (the loop
-  may have been blocked from any moment after it asked). :meth:`StallLog.bound_ms` is the stalled
-  time overlapping a request's ``[start, end]``, counting a stall still in progress when the
-  request's event fires (the monitor has not run yet: ``now - last wake`` is already late). This
-  over-counts (a conservative bound on the client's share), except delays shorter than
-  ``interval_s + stall_min_s`` between two wakes, which it does not see.
+  may have been blocked from any moment after it asked). :meth:`StallLog.bound_ms` bounds what the
+  generator added to one request: the time since the loop last kept up (two wakes on time in a
+  row) when it stalled since, or is late now (its answer waited to be read; the monitor may not have
+  run yet), and the stall at its start (its send waited). It over-counts (a conservative bound on
+  the client's share), except delays shorter than ``interval_s + stall_min_s`` between two wakes, which it does not see.
 * :class:`HealthMonitor`: the wakes' lag in an exact HDR histogram, the process's CPU per second
   (``os.times``), the seconds spent saturated, a coarse timeline (for the report's chart), and the
   per-process summary the verdict shows (:class:`slo.verdict.ProcessHealth`).
@@ -61,30 +61,53 @@ class StallLog:
         self.stalls: deque[tuple[float, float]] = deque(maxlen=keep)
         self.last_wake = time.perf_counter() if now is None else now
         self.last_stall_end = -math.inf
+        #: The loop polled its sockets after this moment and kept up: the due time of the first of
+        #: the last two wakes in a row that were on time (see :meth:`bound_ms`).
+        self.free_at = self.last_wake
+        self._on_time_due: float | None = None  # the last wake's due time, when it was on time
 
     def woke(self, asked_at: float, now: float) -> float:
         """The monitor asked at ``asked_at`` to wake ``interval_s`` later and woke at ``now``: its
         lag (seconds, may be slightly negative), and the span kept when it is a stall."""
-        lag = now - asked_at - self.interval_s
+        due = asked_at + self.interval_s
+        lag = now - due
         if lag >= self.stall_min_s:
             self.stalls.append((asked_at, now))
             self.last_stall_end = now
+            self._on_time_due = None
+        else:
+            if self._on_time_due is not None:
+                self.free_at = self._on_time_due
+            self._on_time_due = due
         self.last_wake = now
         return lag
 
     def bound_ms(self, start: float, now: float) -> float:
-        """Milliseconds of stall overlapping ``[start, now]``: at most what the generator added to a
-        request that started at ``start`` and whose event fires at ``now``. The hot path: two
-        compares when nothing stalled since ``start``."""
+        """Milliseconds the generator may have added to a request that started at ``start`` and
+        whose event fires at ``now`` (the hot path: three compares when nothing stalled). Two
+        delays count (docs/verdicts.md, "The generator's own delays"):
+
+        * reading the answer late: a wake on time means the loop polled its sockets at most
+          ``stall_min_s`` before it and took the timer's turn; a second wake on time right after
+          means every answer that had arrived by the first poll was read before it. So an answer
+          read now arrived after :attr:`free_at` and waited at most ``now - free_at`` (counted
+          when the loop stalled since then, or is late now: the monitor has not run yet);
+        * sending late: the stall span that contains ``start`` (the process was descheduled).
+
+        On a kept-alive connection (Locust's default) nothing else of the client lies between;
+        a connect or TLS handshake inside the request (a first request) is not bounded, nor are
+        delays shorter than ``interval_s + stall_min_s`` that no wake sees."""
+        free_at = self.free_at
         total = 0.0
-        since = self.last_wake
-        if now - since > self.late_after:  # a stall in progress: the monitor has not run yet
-            total = now - (since if since > start else start)
-        if self.last_stall_end > start:
+        if now - self.last_wake > self.late_after or self.last_stall_end > free_at:
+            total = now - (free_at if free_at > start else start)
+        if self.last_stall_end > start and free_at > start:
             for s, e in reversed(self.stalls):
                 if e <= start:
                     break
-                total += (e if e < now else now) - (s if s > start else start)
+                if s <= start:
+                    total += e - start
+                    break
         return total * 1000.0
 
 

@@ -293,7 +293,8 @@ class SloGate:
         final = bool(payload.get("final"))
         try:
             self.recorder.merge_encoded(payload)
-            assert self.chargeable is not None  # the master keeps one from the start
+            if self.chargeable is None:  # the master keeps one from the first report on
+                self.chargeable = RequestRecorder(self.recorder.plan)
             self.chargeable.merge_encoded(payload.get("chargeable", payload))  # none shipped: no stall yet
             if "generator" in payload:
                 self._worker_health(client_id, health_from_data(payload["generator"], client_id))

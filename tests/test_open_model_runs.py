@@ -31,8 +31,8 @@ HOLD_S = float(os.environ.get("OSIRIS_OPEN_MODEL_TEST_S", "15"))
 class Target:
     """The target process; ``url`` once it listens."""
 
-    def __init__(self, *stalls: str) -> None:
-        command = [sys.executable, "-m", "tests.open_model_target", "--port", "0"]
+    def __init__(self, *stalls: str, delay_ms: float = 0.0) -> None:
+        command = [sys.executable, "-m", "tests.open_model_target", "--port", "0", "--delay-ms", f"{delay_ms:g}"]
         for stall in stalls:
             command += ["--stall", stall]
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -343,7 +343,7 @@ def test_closed_model_runs_have_no_open_model(runs: dict[str, Any]) -> None:
     result = finished(runs, "closed")
     assert result.returncode in (0, 98), result.output
     doc = verdict_doc(result.prefix)
-    assert doc["version"] == 3 and doc["open_model"] is None
+    assert doc["version"] == 4 and doc["open_model"] is None
     assert all(t["uncorrected_observed"] is None for t in doc["thresholds"])
     assert "open model" not in result.output
     assert "uncorrected" not in result.stdout

@@ -44,14 +44,24 @@ def _on_time(log: StallLog, since: float, until: float) -> None:
         t += INTERVAL_S
 
 
-def test_a_stall_counts_only_where_it_overlaps_the_request() -> None:
+def test_a_stall_at_the_end_of_a_request_counts_since_the_loop_last_kept_up() -> None:
     log = StallLog(now=0.0)
+    _on_time(log, 0.0, 1.0)
+    assert log.free_at == pytest.approx(0.995)  # the first of the last two wakes on time: its due time
     log.woke(1.000, 1.150)  # asked at 1.000, woke 145 ms late: the loop was blocked
-    _on_time(log, 1.150, 1.3)
-    assert log.bound_ms(0.9, 1.2) == pytest.approx(150.0)  # all of it inside
-    assert log.bound_ms(1.1, 1.2) == pytest.approx(50.0)  # the request started during it
-    assert log.bound_ms(0.5, 1.05) == pytest.approx(50.0)  # its event fired during it
-    assert log.bound_ms(1.15, 1.3) == 0.0  # after it
+    assert log.bound_ms(0.9, 1.1501) == pytest.approx(155.1)  # the answer arrived after 0.995 at the earliest
+    assert log.bound_ms(1.1, 1.1501) == pytest.approx(50.1)
+
+
+def test_a_stall_inside_a_request_does_not_count_but_one_at_its_start_does() -> None:
+    log = StallLog(now=0.0)
+    _on_time(log, 0.0, 1.0)
+    log.woke(1.000, 1.150)
+    _on_time(log, 1.150, 1.3)  # the loop kept up again before the answer came
+    now = log.last_wake
+    assert log.bound_ms(0.9, now) == 0.0  # it was waiting for the server anyway
+    assert log.bound_ms(1.1, now) == pytest.approx(50.0)  # its send waited for the stall's end
+    assert log.bound_ms(1.15, now) == 0.0
 
 
 def test_a_short_late_wake_is_no_stall() -> None:
@@ -62,19 +72,25 @@ def test_a_short_late_wake_is_no_stall() -> None:
 
 def test_a_stall_in_progress_counts_before_the_monitor_wakes() -> None:
     log = StallLog(now=0.0)
-    log.woke(0.995, 1.0)  # last wake at 1.0; now it is 1.2: the loop has been blocked since
-    assert log.bound_ms(0.95, 1.2) == pytest.approx(200.0)
+    _on_time(log, 0.9, 1.0)  # last wake at 1.0, on time; now it is 1.2: the loop has been blocked since
+    assert log.bound_ms(0.95, 1.2) == pytest.approx(205.0)
     assert log.bound_ms(1.1, 1.2) == pytest.approx(100.0)
-    assert log.bound_ms(1.1, 1.0 + INTERVAL_S) == 0.0  # not late yet
+    assert log.bound_ms(1.0, 1.0 + INTERVAL_S) == 0.0  # not late yet
 
 
-def test_stalls_sum() -> None:
+def test_one_wake_on_time_between_stalls_does_not_end_the_run_two_do() -> None:
     log = StallLog(now=0.0)
+    _on_time(log, 0.0, 0.9)
+    log.woke(0.9, 1.0)
     log.woke(1.0, 1.1)
-    log.woke(1.1, 1.105)
+    log.woke(1.1, 1.105)  # on time once: the poll before it may not have reached every socket
     log.woke(1.105, 1.3)
-    _on_time(log, 1.3, 1.31)
-    assert log.bound_ms(0.0, 1.31) == pytest.approx(100.0 + 195.0)
+    assert log.bound_ms(0.95, 1.3001) == pytest.approx(350.1)
+    _on_time(log, 1.3, 1.32)  # twice: the loop kept up
+    log.woke(1.32, 1.4)
+    assert 1.3 < log.free_at < 1.32
+    head = 1.3 - 1.2  # the stall its send waited in
+    assert log.bound_ms(1.2, 1.4001) == pytest.approx((1.4001 - log.free_at + head) * 1000)
 
 
 # -- the health summary ---------------------------------------------------------------------------
@@ -104,8 +120,8 @@ def test_health_counts_lag_cpu_stalls_and_requests() -> None:
     assert monitor.bound_ms(60.0) == pytest.approx(60.0)  # the last two stalls, back to back
     assert monitor.bound_ms(30.0) == pytest.approx(30.0) and monitor.bound_ms(None) == 0.0
     clock.now += 0.03
-    assert monitor.bound_ms(100.0) == pytest.approx(70.0 + 30.0)  # and stalled since the last wake
-    assert monitor.bound_ms(200.0) == pytest.approx(100.0 + 30.0)  # not the on-time wakes before
+    assert monitor.bound_ms(100.0) == pytest.approx(100.0)  # and stalled since the last wake
+    assert monitor.bound_ms(200.0) == pytest.approx(135.0)  # since the loop last kept up
     health = monitor.summary()
     assert (health.process, health.users, health.requests, health.bounded_requests) == ("w1", 3, 5, 4)
     assert health.stalls == 20 and health.stall_s == pytest.approx(1.0)
@@ -217,10 +233,11 @@ def test_the_default_table_is_judged_the_same_way() -> None:
 
 def _simulate(rng: random.Random, server_ms: list[float], span_s: float) -> tuple[list[float], list[float]]:
     """Requests at random start times, each answered after its server time; random stalls of the
-    generator's loop (10 ms .. 300 ms) delay reading any answer that arrives during one until it
-    ends. A monitor asks to wake every 5 ms (it wakes when a stall ends). Events are replayed in
-    time order (a request read at a stall's end sometimes before the monitor's wake, sometimes
-    after): returns the measured and the chargeable times."""
+    generator's loop (10 ms .. 300 ms) delay sending a request that starts during one and reading
+    any answer that arrives during one until it ends. A monitor asks to wake every 5 ms (it wakes
+    when a stall ends). Events are replayed in time order (a request read at a stall's end
+    sometimes before the monitor's wake, sometimes after): returns the measured and the
+    chargeable times."""
     stalls, t = [], 0.0
     while t < span_s:
         t += rng.expovariate(1 / 0.3)
@@ -242,7 +259,7 @@ def _simulate(rng: random.Random, server_ms: list[float], span_s: float) -> tupl
     measured = []
     for i, server in enumerate(server_ms):
         start = rng.uniform(0, span_s)
-        end = read_at(start + server / 1000)
+        end = read_at(read_at(start) + server / 1000)  # sent when the loop is free, read when it is again
         measured.append((end - start) * 1000)
         events.append((end, rng.random(), "request", (i, start)))
     events.sort()

@@ -14,6 +14,8 @@ import time
 
 from locust import FastHttpUser, User, constant, task
 
+import slo_locust  # noqa: F401  (the SLO gate)
+
 HOG_MS = float(os.environ.get("HOG_MS", "0"))
 HOG_EVERY_S = float(os.environ.get("HOG_EVERY_S", "0.05"))
 
