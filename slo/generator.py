@@ -1,21 +1,30 @@
 """The load generator's own health, measured in each process that runs users (issue 17): pure, no
-Locust, no gevent (``slo_locust.generator`` drives it from a greenlet).
+Locust, no gevent (``slo_locust.generator`` feeds it from the event loop's own watchers).
 
 Why: a request's measured time is the server's time *plus* whatever the generator added: its event
 loop busy elsewhere (a user burning the CPU, hundreds of users on one core, a shared CI runner)
 while the answer waited in the socket. A confident FAIL must be a statement about the server, so
 the gate needs, per request, a bound on what the generator may have added.
 
-* :class:`StallLog`: a monitor asks to wake every ``interval_s``; each wake later than
-  ``interval_s + stall_min_s`` is a **stall**, kept as the whole span ``[asked, woke]`` (the loop
-  may have been blocked from any moment after it asked). :meth:`StallLog.bound_ms` bounds what the
-  generator added to one request: the time since the loop last kept up (two wakes on time in a
-  row) when it stalled since, or is late now (its answer waited to be read; the monitor may not have
-  run yet), and the stall at its start (its send waited). It over-counts (a conservative bound on
-  the client's share), except delays shorter than ``interval_s + stall_min_s`` between two wakes, which it does not see.
-* :class:`HealthMonitor`: the wakes' lag in an exact HDR histogram, the process's CPU per second
+* :class:`StallLog`: the event loop alternates between polling its sockets and a **stretch** of
+  work (the callbacks of whatever the poll found ready: greenlets resumed, timers fired). An
+  answer that arrives is read at the latest at the end of the stretch after the next poll, so a
+  stretch's length is how late the loop can be to anything: the **loop lag**. A stretch begins
+  when the poll returned, or earlier by the time the operating system kept the process waiting for
+  a CPU during the poll (a shared machine: Linux's ``/proc/thread-self/schedstat``). A stretch of
+  ``stall_min_s`` or more is a **stall**. :meth:`StallLog.bound_ms` bounds what the generator added to
+  one request: the current stretch so far plus the one before it, or the whole run of stalls back
+  to back when the loop has not caught up since (its answer waited to be read), and the stall its
+  start fell in (its send waited). It over-counts (a conservative bound on the
+  client's share), except delays under ``stall_min_s``, which it does not count.
+* :class:`HealthMonitor`: the stretches in an exact HDR histogram, the process's CPU per second
   (``os.times``), the seconds spent saturated, a coarse timeline (for the report's chart), and the
   per-process summary the verdict shows (:class:`slo.verdict.ProcessHealth`).
+
+Why stretches and not a timer that asks to wake every few ms and records how late it woke: such a
+timer costs an operating-system wake-up each time (about 110 µs of CPU on the 2-core test machine,
+2 % of a core at 5 ms), more than the whole gate at a light load; the loop's own prepare and check
+watchers see the same lateness, wake nothing, and cost a callback per loop iteration.
 """
 
 from __future__ import annotations
@@ -30,14 +39,13 @@ from typing import Any
 from slo.recorder import new_histogram
 from slo.verdict import ProcessHealth
 
-__all__ = ["CPU_SATURATED", "INTERVAL_S", "LAG_NOTE_MS", "STALL_MIN_S", "HealthMonitor", "StallLog",
-           "cpu_seconds", "health_from_data", "percentile"]
+__all__ = ["CPU_SATURATED", "LAG_NOTE_MS", "STALL_MIN_S", "HealthMonitor", "StallLog", "cpu_seconds",
+           "health_from_data", "percentile"]
 
-INTERVAL_S = 0.005  # the monitor asks to wake this often
-STALL_MIN_S = 0.002  # a wake later than this beyond the interval is a stall
-STALLS_KEPT = 8192  # recent stalls kept for the per-request bound (>= 40 s of back-to-back stalls)
+STALL_MIN_S = 0.002  # a stretch of work this long or longer is a stall: it delays what became ready meanwhile
+STALLS_KEPT = 8192  # recent stalls kept for the per-request bound (the send delay of long requests)
 CPU_SATURATED = 90.0  # % of one core: a second at or above it is saturated (Locust warns at 90 % too)
-LAG_NOTE_MS = 20.0  # a second whose worst wake was this late says "latencies include the client's delay"
+LAG_NOTE_MS = 20.0  # a second whose longest stretch was this long says "latencies include the client's delay"
 TIMELINE_MAX = 300  # points of the coarse timeline; pairs merge when full (a long run keeps its shape)
 NS_PER_MS = 1_000_000
 
@@ -49,66 +57,75 @@ def cpu_seconds() -> float:
 
 
 class StallLog:
-    """The recent stalls of one event loop, and the bound on each request's client-added time.
+    """The event loop's recent stretches of work, and the bound on each request's client-added time.
 
     Timestamps are ``time.perf_counter()`` seconds, the clock Locust times requests with."""
 
-    def __init__(self, interval_s: float = INTERVAL_S, stall_min_s: float = STALL_MIN_S,
-                 now: float | None = None, keep: int = STALLS_KEPT) -> None:
-        self.interval_s = interval_s
+    def __init__(self, stall_min_s: float = STALL_MIN_S, now: float | None = None, keep: int = STALLS_KEPT) -> None:
         self.stall_min_s = stall_min_s
-        self.late_after = interval_s + stall_min_s
         self.stalls: deque[tuple[float, float]] = deque(maxlen=keep)
-        self.last_wake = time.perf_counter() if now is None else now
+        now = time.perf_counter() if now is None else now
+        self.polled_at = now  # the current stretch began: the last poll returned
+        self.previous_s = 0.0  # the length of the stretch before the last poll
+        self.previous_begin = now  # and when it began
+        self.previous_end = now  # and when it ended (the poll after it began)
+        self.run_begin: float | None = None  # the first of the stalls in a row that the previous one ended
         self.last_stall_end = -math.inf
-        #: The loop polled its sockets after this moment and kept up: the due time of the first of
-        #: the last two wakes in a row that were on time (see :meth:`bound_ms`).
-        self.free_at = self.last_wake
-        self._on_time_due: float | None = None  # the last wake's due time, when it was on time
 
-    def woke(self, asked_at: float, now: float) -> float:
-        """The monitor asked at ``asked_at`` to wake ``interval_s`` later and woke at ``now``: its
-        lag (seconds, may be slightly negative), and the span kept when it is a stall."""
-        due = asked_at + self.interval_s
-        lag = now - due
-        if lag >= self.stall_min_s:
-            self.stalls.append((asked_at, now))
+    def polled(self, now: float, run_delay_s: float = 0.0) -> None:
+        """The loop's poll returned: a stretch of work begins, ``run_delay_s`` earlier than now when the
+        operating system kept the process waiting for a CPU meanwhile (its answer ready, the loop
+        not running: the generator's delay as much as a busy loop's), never before the poll began."""
+        begin = now - run_delay_s
+        self.polled_at = begin if begin > self.polled_at else self.polled_at
+
+    def polling(self, now: float) -> float:
+        """The loop is about to poll: the stretch since :meth:`polled` ends; its length (seconds)."""
+        begin = self.polled_at
+        length = now - begin
+        if length >= self.stall_min_s:
+            self.stalls.append((begin, now))
             self.last_stall_end = now
-            self._on_time_due = None
+            if self.run_begin is None or begin - self.previous_end >= self.stall_min_s:
+                self.run_begin = begin  # a new run: the loop had caught up (a short stretch, or an idle poll)
         else:
-            if self._on_time_due is not None:
-                self.free_at = self._on_time_due
-            self._on_time_due = due
-        self.last_wake = now
-        return lag
+            self.run_begin = None
+        self.previous_s, self.previous_begin, self.previous_end = length, begin, now
+        self.polled_at = now  # until the poll returns, work done counts as this stretch's
+        return length
 
     def bound_ms(self, start: float, now: float) -> float:
         """Milliseconds the generator may have added to a request that started at ``start`` and
-        whose event fires at ``now`` (the hot path: three compares when nothing stalled). Two
-        delays count (docs/verdicts.md, "The generator's own delays"):
+        whose event fires at ``now``, inside a stretch (the hot path: a few compares when nothing
+        stalled). Two delays count (docs/verdicts.md, "The generator's own delays"):
 
-        * reading the answer late: a wake on time means the loop polled its sockets at most
-          ``stall_min_s`` before it and took the timer's turn; a second wake on time right after
-          means every answer that had arrived by the first poll was read before it. So an answer
-          read now arrived after :attr:`free_at` and waited at most ``now - free_at`` (counted
-          when the loop stalled since then, or is late now: the monitor has not run yet);
-        * sending late: the stall span that contains ``start`` (the process was descheduled).
+        * reading the answer late: it arrived after the poll before the previous stretch began
+          (else that stretch would have read it), so it waited at most the previous stretch and the
+          current one so far; and when the loop has not caught up since a run of stalls began
+          (stalls back to back, no short stretch or idle poll between), since that run began: a
+          saturated loop takes several iterations per request (300 users on one core: 5 each),
+          so no single stretch bounds the wait;
+        * sending late: the stall that ``start`` fell in (the send follows ``start`` without a
+          yield on a kept-alive connection; only the process being descheduled delays it).
 
-        On a kept-alive connection (Locust's default) nothing else of the client lies between;
-        a connect or TLS handshake inside the request (a first request) is not bounded, nor are
-        delays shorter than ``interval_s + stall_min_s`` that no wake sees."""
-        free_at = self.free_at
-        total = 0.0
-        if now - self.last_wake > self.late_after or self.last_stall_end > free_at:
-            total = now - (free_at if free_at > start else start)
-        if self.last_stall_end > start and free_at > start:
+        At most ``now - start``; 0 when the sum is under ``stall_min_s`` (noise the monitor does
+        not count). Not bounded: a connect or TLS handshake inside the request (a first request)."""
+        read = now - self.polled_at + self.previous_s
+        run = self.run_begin
+        if run is not None and self.polled_at - self.previous_end < self.stall_min_s and now - run > read:
+            read = now - run  # the loop has not caught up since: every answer since may still wait
+        send = 0.0
+        if self.last_stall_end > start and start < self.previous_begin:
             for s, e in reversed(self.stalls):
                 if e <= start:
                     break
-                if s <= start:
-                    total += e - start
+                if s <= start:  # not the previous stretch (counted): it began after start
+                    send = e - start
                     break
-        return total * 1000.0
+        total = read + send
+        if total < self.stall_min_s:
+            return 0.0
+        return (total if total < now - start else now - start) * 1000.0
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -123,19 +140,17 @@ class HealthMonitor:
     """One process's generator health: what the monitor greenlet feeds in (:meth:`woke`, and
     :meth:`tick` once a second) and what the verdict shows (:meth:`summary`)."""
 
-    def __init__(self, process: str = "local", *, interval_s: float = INTERVAL_S,
-                 stall_min_s: float = STALL_MIN_S, clock: Callable[[], float] = time.perf_counter,
-                 cpu: Callable[[], float] = cpu_seconds) -> None:
+    def __init__(self, process: str = "local", *, stall_min_s: float = STALL_MIN_S,
+                 clock: Callable[[], float] = time.perf_counter, cpu: Callable[[], float] = cpu_seconds) -> None:
         self.process = process
         self.clock, self.cpu = clock, cpu
-        self.interval_s = interval_s
         self.stall_min_s = stall_min_s
         self.reset()
 
     def reset(self) -> None:
         """Start over (a new test): nothing seen yet."""
         now = self.clock()
-        self.log = StallLog(self.interval_s, self.stall_min_s, now=now)
+        self.log = StallLog(self.stall_min_s, now=now)
         self.lags = new_histogram()  # ns, exact to 3 significant digits
         self.lag_max_ms = 0.0
         self.stall_count = 0
@@ -150,21 +165,22 @@ class HealthMonitor:
         self.requests = 0
         self.bounded = 0  # requests whose measured time overlapped a stall
 
-    def woke(self, asked_at: float, now: float) -> None:
-        lag_s = self.log.woke(asked_at, now)
-        lag_ms = lag_s * 1000.0 if lag_s > 0 else 0.0
+    def polling(self, now: float) -> None:
+        """The loop is about to poll: the stretch of work since its last poll ends (the lag)."""
+        length = self.log.polling(now)
+        lag_ms = length * 1000.0
         self.lags.record_value(max(1, int(lag_ms * NS_PER_MS)))
         if lag_ms > self.lag_max_ms:
             self.lag_max_ms = lag_ms
         if lag_ms > self._second_lag_ms:
             self._second_lag_ms = lag_ms
-        if lag_s >= self.stall_min_s:
+        if length >= self.stall_min_s:
             self.stall_count += 1
-            self.stall_s += now - asked_at
+            self.stall_s += length
 
     def tick(self, users: int = 0) -> tuple[float, float] | None:
-        """Once a second: the CPU share since the last tick and the worst lag in it, appended to
-        the timeline; ``None`` when less than half a second passed."""
+        """About once a second: the CPU share since the last tick and the worst lag in it, appended
+        to the timeline; ``None`` when less than half a second passed."""
         now, cpu = self.clock(), self.cpu()
         wall = now - self._tick_wall
         if wall < 0.5:

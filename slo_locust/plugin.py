@@ -145,6 +145,11 @@ def add_arguments(parser: Any) -> None:
                        help="seconds per time window whose counts widen intervals for dependence (0: off)")
     group.add_argument("--slo-eval-interval", type=float, default=2.0, env_var="OSIRIS_SLO_EVAL_INTERVAL",
                        include_in_web_ui=False, help="seconds between live evaluations (abort-on-fail)")
+    group.add_argument("--slo-generator-monitor", default="on", choices=("on", "off"),
+                       env_var="OSIRIS_SLO_GENERATOR_MONITOR", include_in_web_ui=False,
+                       help="measure the load generator's own delays (event-loop lag, CPU) in each process that runs "
+                            "users and charge the server only with the rest (default on; off: measured times are "
+                            "judged as they are)")
     group.add_argument("--slo-final-wait", type=float, default=10.0, env_var="OSIRIS_SLO_FINAL_WAIT",
                        include_in_web_ui=False,
                        help="master: seconds beyond --stop-timeout to wait for each worker's final results")
@@ -498,6 +503,8 @@ class SloGate:
 
     def _start_monitor(self, process: str) -> None:
         """This process runs users: measure its own health from now (a new test starts over)."""
+        if str(option(self.environment, "slo_generator_monitor", "on") or "on") == "off":
+            return
         if self.monitor is None:
             runner = self.runner
             say = None if isinstance(runner, WorkerRunner) else (
