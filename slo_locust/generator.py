@@ -4,9 +4,9 @@ highest priority marks each poll's return (a stretch of work begins: it runs bef
 the poll made ready); a *prepare* watcher at the lowest priority (after gevent's own callbacks)
 marks the next poll (the stretch ends) and, about once a second, samples the process's CPU. Neither
 keeps the loop alive nor wakes it: an idle process pays nothing, a busy one two callbacks per loop
-iteration. After a poll of 2 ms or more, the thread's run-queue wait (Linux
-``/proc/thread-self/schedstat``, one ``pread``) says how long of it the process was ready but kept
-off the CPU by the operating system; elsewhere it is taken as 0.
+iteration. The thread's run-queue wait (Linux ``/proc/thread-self/schedstat``, one ``pread`` before
+each poll and one after a poll of 2 ms or more) says how long of the poll the process was ready but
+kept off the CPU by the operating system; elsewhere it is taken as 0.
 """
 
 from __future__ import annotations
@@ -76,12 +76,14 @@ class GeneratorMonitor:
         delay = 0.0
         if self._run_delay is not None and now - self._poll_began >= STALL_MIN_S:
             waited = self._run_delay()
-            delay, self._waited = waited - self._waited, waited  # since the last reading: at most more
+            delay, self._waited = waited - self._waited, waited  # since the poll began
         self.health.log.polled(now, delay)
 
     def _polling(self) -> None:
         now = self._poll_began = time.perf_counter()
         self.health.polling(now)
+        if self._run_delay is not None:
+            self._waited = self._run_delay()  # so that only the poll's own wait counts after it
         if now < self._next_tick:
             return
         self._next_tick = now + TICK_S

@@ -429,9 +429,12 @@ class SloGate:
         if health:
             charged = verdict
             if self.chargeable is not None:
+                # no time-window widening: the windows' counts are the measured ones, and the last window of the
+                # chargeable counts is skewed by the stop (the loop busy stopping users: requests read then
+                # are bounded by it), which the batch means read as dependence (docs/verdicts.md)
                 charged = evaluate(self.table, self.chargeable, strict=self.strict, rows_left_out=self.rows_left_out,
-                                   confidence=verdict.confidence, policy=verdict.policy, marks=self.windows.marks,
-                                   elapsed_s=self.elapsed_s(), looks=looks)
+                                   confidence=verdict.confidence, policy=verdict.policy, elapsed_s=self.elapsed_s(),
+                                   looks=looks)
             verdict = attach_generator(verdict, charged, health)
         runner = self.runner
         verdict = conclude(
