@@ -25,7 +25,7 @@ CASES = (  # name, server delay ms, limit, users, hog ms, hog every s
     ("a: one user burns 150 ms every 50 ms, server 50 ms", 50, 100, 5, 150, 0.05),
     ("b: 300 users, no think time, server < 1 ms", 0, 20, 300, 0, 0.05),
     ("c: server 150 ms, mild stalls (20 ms every 300 ms), 20 users", 150, 100, 20, 20, 0.3),
-    ("d: clean, server 50 ms", 50, 100, 4, 0, 0.05),
+    ("d: clean, server 50 ms, 10 users", 50, 100, 10, 0, 0.05),
 )
 
 

@@ -138,6 +138,8 @@ def format_settle(result: ThresholdResult) -> str:
     or that it would not settle (the estimate sits on the limit); empty when settled."""
     if result.state != INCONCLUSIVE:
         return ""
+    if result.generator_bound:
+        return f"generator-bound: more requests would not settle it; {GENERATOR_ADVICE}"
     if result.requests_needed is None:
         return "would not settle at the observed share (it sits on the limit)"
     more = max(result.requests_needed - result.n, 1)

@@ -62,6 +62,7 @@ __all__ = [
     "csv_rows",
     "to_csv",
     "from_json",
+    "health_to_dict",
     "to_json",
 ]
 
@@ -318,9 +319,14 @@ def to_json(verdict: Verdict) -> str:
     body["thresholds"] = [{**asdict(t), "patterns": list(t.patterns),
                            "interval": list(t.interval) if t.interval is not None else None}
                           for t in verdict.thresholds]
-    body["generator"] = [{**asdict(h), "timeline": [list(p) for p in h.timeline]} for h in verdict.generator]
+    body["generator"] = [health_to_dict(h) for h in verdict.generator]
     doc.update(body)
     return json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def health_to_dict(health: ProcessHealth) -> dict[str, Any]:
+    """One process's generator health as JSON data (the timeline's points as lists)."""
+    return {**asdict(health), "timeline": [list(p) for p in health.timeline]}
 
 
 def from_json(text: str, source: str = "<verdict>") -> Verdict:

@@ -91,7 +91,7 @@ RUNS = {
     "crowd": _case(0, 20, users=300),
     "slow_server": _case(150, 100, users=20, hog_ms=20, every_s=0.3),  # enough requests that a hiccup of
     # the shared machine (a few hundred ms: every request in flight then is bounded) is a small share
-    "clean": _case(50, 100, users=4),
+    "clean": _case(50, 100, users=10),
 }
 
 
