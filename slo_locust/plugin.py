@@ -246,6 +246,8 @@ class SloGate:
         self.recorder.record_iteration(scenario, duration_ms)
         if open_model:
             self.uncorrected.record_iteration(scenario, duration_ms)
+        if self.chargeable is not None:  # as measured: the generator's share of an iteration is not bounded
+            self.chargeable.record_iteration(scenario, duration_ms)
 
     def open_run(self) -> Any:
         """The open model of this process (``locustfiles.open_model.OpenModelRun``), or None (closed)."""

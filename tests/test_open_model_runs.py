@@ -314,7 +314,8 @@ def test_a_stall_shows_in_the_corrected_times_and_is_counted(runs: dict[str, Any
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert summary["scenarios"]["run"]["open_model"] == model
     csv_text = Path(f"{result.prefix}_slo.csv").read_text(encoding="utf-8")
-    assert csv_text.splitlines()[0].endswith(",uncorrected_observed") and "\nOPEN_MODEL," in csv_text
+    assert csv_text.splitlines()[0].endswith(",uncorrected_observed,chargeable_observed,generator_bound")
+    assert "\nOPEN_MODEL," in csv_text
 
 
 def test_mixed_traffic_splits_the_rate_among_its_scenarios(runs: dict[str, Any]) -> None:
