@@ -14,15 +14,11 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import os
 import random
-import resource
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import tracemalloc
 from fractions import Fraction
@@ -31,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.side_by_side import locust_cpu, side_by_side  # noqa: E402
 from slo.recorder import RequestRecorder  # noqa: E402
 from suite.__main__ import wait_healthy  # noqa: E402
 from suite.children import free_port  # noqa: E402
@@ -40,16 +37,9 @@ def locust_run(url: str, gate: bool, seconds: int, users: int, out: Path) -> tup
     """CPU seconds of one headless Locust process and the requests it sent."""
     prefix = out / f"{'gate' if gate else 'bare'}-{time.monotonic_ns()}"
     env = {**os.environ, "BENCH_GATE": "1" if gate else "0"}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "gate_user.py"), "--headless",
-                    "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", url, "--only-summary",
-                    "--csv", str(prefix), "--loglevel", "WARNING"],
-                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    with open(f"{prefix}_stats.csv", newline="") as handle:
-        total = next(r for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
-    return cpu, int(total["Request Count"])
+    return locust_cpu(["-f", str(ROOT / "bench" / "gate_user.py"), "--headless", "-u", str(users), "-r", str(users),
+                       "-t", f"{seconds}s", "--host", url, "--only-summary", "--loglevel", "WARNING"],
+                      prefix, env, ROOT)
 
 
 def listener_cost(calls: int = 300_000) -> float:
@@ -79,16 +69,8 @@ def cpu_per_request(rounds: int, seconds: int, users: int) -> None:
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_healthy(url, sidecar, 600)
-        results: dict[bool, list[float]] = {True: [], False: []}
-        with tempfile.TemporaryDirectory() as tmp:
-            for i in range(rounds):
-                for gate in (False, True) if i % 2 == 0 else (True, False):
-                    cpu, requests = locust_run(url, gate, seconds, users, Path(tmp))
-                    per_request = cpu / max(requests, 1) * 1e6
-                    results[gate].append(per_request)
-                    print(f"  round {i + 1} {'gate' if gate else 'bare'}: {requests} requests, "
-                          f"{cpu:.2f} s CPU, {per_request:.1f} us CPU/request", flush=True)
-        bare, gated = statistics.median(results[False]), statistics.median(results[True])
+        bare, gated = side_by_side(lambda gate, out: locust_run(url, gate, seconds, users, out), rounds,
+                                   ("bare", "gate"))
         print(f"CPU per request (median of {rounds}): bare {bare:.1f} us, with gate {gated:.1f} us, "
               f"ratio {gated / bare:.3f} ({(gated / bare - 1) * 100:+.1f} %)")
         own = listener_cost()

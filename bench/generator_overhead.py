@@ -15,19 +15,17 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import os
-import resource
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.side_by_side import locust_cpu, side_by_side  # noqa: E402
 
 
 def target() -> tuple[subprocess.Popen, str]:
@@ -43,31 +41,16 @@ def locust_run(url: str, monitor: bool, seconds: int, users: int, out: Path) -> 
     prefix = out / f"{'on' if monitor else 'off'}-{time.monotonic_ns()}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OSIRIS_", "LOCUST_"))}
     env["OSIRIS_SLO_GENERATOR_MONITOR"] = "on" if monitor else "off"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "locustfiles" / "read_heavy.py"), "--no-shape",
-                    "--headless", "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", url,
-                    "--only-summary", "--csv", str(prefix), "--loglevel", "WARNING"],
-                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    with open(f"{prefix}_stats.csv", newline="") as handle:
-        total = next(r for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
-    return cpu, int(total["Request Count"])
+    return locust_cpu(["-f", str(ROOT / "locustfiles" / "read_heavy.py"), "--no-shape", "--headless", "-u", str(users),
+                       "-r", str(users), "-t", f"{seconds}s", "--host", url, "--only-summary", "--loglevel", "WARNING"],
+                      prefix, env, ROOT)
 
 
 def end_to_end(rounds: int, seconds: int, users: int) -> float:
     proc, url = target()
     try:
-        results: dict[bool, list[float]] = {True: [], False: []}
-        with tempfile.TemporaryDirectory() as tmp:
-            for i in range(rounds):
-                for monitor in (False, True) if i % 2 == 0 else (True, False):
-                    cpu, requests = locust_run(url, monitor, seconds, users, Path(tmp))
-                    per_request = cpu / max(requests, 1) * 1e6
-                    results[monitor].append(per_request)
-                    print(f"  round {i + 1} monitor {'on ' if monitor else 'off'}: {requests} requests, "
-                          f"{cpu:.2f} s CPU, {per_request:.1f} us CPU/request", flush=True)
-        off, on = statistics.median(results[False]), statistics.median(results[True])
+        off, on = side_by_side(lambda monitor, out: locust_run(url, monitor, seconds, users, out), rounds,
+                               ("monitor off", "monitor on "))
         print(f"CPU per request (median of {rounds}): monitor off {off:.1f} us, on {on:.1f} us, "
               f"ratio {on / off:.3f} ({(on / off - 1) * 100:+.1f} %)")
         return off
