@@ -21,30 +21,31 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = '[[row]]\nname = "health"\nrequests = ["GET /health"]\nthresholds = ["p(95)<{limit}"]\n'
-CASES = (  # name, server delay ms, limit, users, hog ms, hog every s
+CASES = (  # name, server delay ms, limit, users, hog ms, hog every s[, extra Locust options]
     ("a: one user burns 150 ms every 50 ms, server 50 ms", 50, 100, 5, 150, 0.05),
     ("b: 300 users, no think time, server < 1 ms", 0, 20, 300, 0, 0.05),
     ("c: server 150 ms, mild stalls (20 ms every 300 ms), 20 users", 150, 100, 20, 20, 0.3),
     ("d: clean, server 50 ms, 10 users", 50, 100, 10, 0, 0.05),
+    ("d': the same, --slo-window 0", 50, 100, 10, 0, 0.05, ("--slo-window", "0")),
 )
 
 
-def run(code: Path, name: str, delay: float, limit: int, users: int, hog: float, every: float, seconds: int,
-        tmp: Path) -> str:
+def run(code: Path, name: str, delay: float, limit: int, users: int, hog: float, every: float,
+        extra: tuple[str, ...] = (), *, seconds: int, tmp: Path) -> str:
     target = subprocess.Popen([sys.executable, "-m", "tests.open_model_target", "--port", "0", "--delay-ms",
                                f"{delay:g}"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert target.stdout is not None
     url = f"http://127.0.0.1:{int(target.stdout.readline().split()[1])}"
     table = tmp / f"{limit}.toml"
     table.write_text(TABLE.format(limit=limit))
-    prefix = tmp / name[0]
+    prefix = tmp / f"case{len(list(tmp.glob('case*_slo.json')))}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OSIRIS_", "LOCUST_"))}
     env.update(HOG_MS=f"{hog:g}", HOG_EVERY_S=f"{every:g}")
     try:
         proc = subprocess.run([sys.executable, "-m", "locust", "-f",
                                str(code / "tests" / "locustfiles_for_tests" / "generator_hog.py"), "--headless",
                                "--only-summary", "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host",
-                               url, "--slo-file", str(table), "--csv", str(prefix)],
+                               url, "--slo-file", str(table), "--csv", str(prefix), *extra],
                               cwd=code, env=env, capture_output=True, text=True, timeout=seconds + 90)
     finally:
         target.terminate()
@@ -68,7 +69,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for case in CASES:
-            print(run(args.code.resolve(), *case, args.seconds, Path(tmp)), flush=True)
+            print(run(args.code.resolve(), *case, seconds=args.seconds, tmp=Path(tmp)), flush=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ against its own fixture server of known latency (``tests/open_model_target.py --
 * (a, distributed) the same on one worker: the master names the worker;
 * (b) 300 users without think time in one process against a fast server, ``p(95)<20``: not a FAIL;
 * (c) control: a server at 150 ms with mild stalls (20 ms every 300 ms, 20 users) still FAILs ``p(95)<100``;
-* (d) control: a clean run against the 50 ms server PASSes with no generator note.
+* (d) control: a clean run against the 50 ms server PASSes ``p(95)<200`` with no generator note.
 """
 
 from __future__ import annotations
@@ -51,14 +51,14 @@ def _locust(*args: str) -> list[str]:
 
 
 def _case(delay_ms: float, limit: int, users: int, hog_ms: float = 0.0, every_s: float = 0.05,
-          workers: int = 0) -> Callable[[Path], Finished]:
+          workers: int = 0, extra: tuple[str, ...] = ()) -> Callable[[Path], Finished]:
     def run(folder: Path) -> Finished:
         table = folder / "table.toml"
         table.write_text(TABLE.format(limit=limit))
         prefix = folder / "run"
         target = Target(delay_ms=delay_ms)
         common = ("--headless", "--only-summary", "-u", str(users), "-r", str(users), "-t", f"{RUN_S}s",
-                  "--host", target.url, "--slo-file", str(table), "--csv", str(prefix))
+                  "--host", target.url, "--slo-file", str(table), "--csv", str(prefix), *extra)
         try:
             if not workers:
                 proc = subprocess.run(_locust(*common), cwd=ROOT, env=_env(hog_ms, every_s), capture_output=True,
@@ -91,7 +91,9 @@ RUNS = {
     "crowd": _case(0, 20, users=300),
     "slow_server": _case(150, 100, users=20, hog_ms=20, every_s=0.3),  # enough requests that a hiccup of
     # the shared machine (a few hundred ms: every request in flight then is bounded) is a small share
-    "clean": _case(50, 100, users=10),
+    # p(95)<200 and --slo-window 0: on the loaded 2-core machine a 50 ms server's p95 reaches 80 ms and the
+    # time-window widening can leave a 5 s run unsettled (main too); this control is about the generator
+    "clean": _case(50, 200, users=10, extra=("--slo-window", "0")),
 }
 
 
