@@ -82,7 +82,7 @@ from openmodel.counts import ITERATION_KEY, LATE_TOLERANCE_S, ArrivalCounts, Cou
 from slo.confidence import DEFAULT_CONFIDENCE, AlphaSpending, check_confidence, load_quantiles
 from slo.evaluate import POLICIES, abort_triggers, attach_generator, attach_open_model, conclude, evaluate, plan_for
 from slo.formatting import format_summary, generator_line
-from slo.generator import health_from_data
+from slo.generator import CPU_SATURATED, LAG_NOTE_MS, health_from_data
 from slo.recorder import RecorderPlan, RequestRecorder
 from slo.table import DEFAULT_TABLE_PATH, SloFileError, SloTable, parse_duration
 from slo.verdict import (
@@ -100,7 +100,7 @@ from slo.verdict import (
 from slo.windows import DEFAULT_WINDOW_S, WindowMarks
 from slo.workers import WorkerLedger
 from slo_locust.final_csv import write_final_locust_csv
-from slo_locust.generator import GeneratorMonitor
+from slo_locust.generator import SAY_EVERY_S, GeneratorMonitor
 from slo_locust.selection import check_gate_options, load_gate_table, option
 from slo_locust.webui import attach as attach_web_ui
 
@@ -324,7 +324,8 @@ class SloGate:
             return
         _, cpu, lag = health.timeline[-1]
         now = time.monotonic()
-        if (cpu >= 90.0 or lag >= 20.0) and now - self._said_by_worker.get(client_id, -1e9) >= 10.0:
+        late = cpu >= CPU_SATURATED or lag >= LAG_NOTE_MS
+        if late and now - self._said_by_worker.get(client_id, -1e9) >= SAY_EVERY_S:
             self._said_by_worker[client_id] = now
             self._say(f"SLO gate: worker {client_id}: {generator_line(cpu, lag)}")
 
