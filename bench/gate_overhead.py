@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.side_by_side import locust_cpu, side_by_side  # noqa: E402
+from bench.side_by_side import listener_us, locust_cpu, side_by_side  # noqa: E402
 from slo.recorder import RequestRecorder  # noqa: E402
 from suite.__main__ import wait_healthy  # noqa: E402
 from suite.children import free_port  # noqa: E402
@@ -53,13 +53,7 @@ def listener_cost(calls: int = 300_000) -> float:
 
         from slo_locust.plugin import SloGate
 
-    gate = SloGate(Environment(), None)
-    on_request = gate.on_request
-    started = time.perf_counter()
-    for i in range(calls):
-        on_request(request_type="GET", name="/health", response_time=12.3 + (i & 63), response_length=120,
-                   response=None, context={}, exception=None, start_time=0.0, url="http://127.0.0.1/health")
-    return (time.perf_counter() - started) / calls * 1e6
+    return listener_us(SloGate(Environment(), None).on_request, calls)
 
 
 def cpu_per_request(rounds: int, seconds: int, users: int) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.side_by_side import locust_cpu, side_by_side  # noqa: E402
+from bench.side_by_side import listener_us, locust_cpu, side_by_side  # noqa: E402
 
 
 def target() -> tuple[subprocess.Popen, str]:
@@ -70,12 +70,7 @@ def listener_costs(calls: int = 200_000) -> dict[str, float]:
         from slo_locust.plugin import SloGate
 
     def timed(gate: SloGate) -> float:
-        on_request = gate.on_request
-        started = time.perf_counter()
-        for i in range(calls):
-            on_request(request_type="GET", name="/health", response_time=12.3 + (i & 63), response_length=120,
-                       response=None, context={}, exception=None, start_time=0.0, url="http://127.0.0.1/health")
-        return (time.perf_counter() - started) / calls * 1e6
+        return listener_us(gate.on_request, calls)
 
     costs = {"without the monitor": timed(SloGate(Environment(), None))}
     gate = SloGate(Environment(), None)
