@@ -36,7 +36,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from slo.recorder import new_histogram
+from slo.recorder import EndpointStats, new_histogram
 from slo.verdict import ProcessHealth
 
 __all__ = ["CPU_SATURATED", "LAG_NOTE_MS", "STALL_MIN_S", "HealthMonitor", "StallLog", "cpu_seconds",
@@ -153,6 +153,7 @@ class HealthMonitor:
         self.log = StallLog(self.stall_min_s, now=now)
         self.lags = new_histogram()  # ns, exact to 3 significant digits
         self.lag_max_ms = 0.0
+        self.lag_min_ms = math.inf
         self.stall_count = 0
         self.stall_s = 0.0
         self.cpu_samples: list[float] = []  # % of one core, one per second
@@ -168,10 +169,13 @@ class HealthMonitor:
     def polling(self, now: float) -> None:
         """The loop is about to poll: the stretch of work since its last poll ends (the lag)."""
         length = self.log.polling(now)
-        lag_ms = length * 1000.0
-        self.lags.record_value(max(1, int(lag_ms * NS_PER_MS)))
+        ns = max(1, int(length * 1e9))
+        self.lags.record_value(ns)
+        lag_ms = ns / NS_PER_MS
         if lag_ms > self.lag_max_ms:
             self.lag_max_ms = lag_ms
+        if lag_ms < self.lag_min_ms:
+            self.lag_min_ms = lag_ms
         if lag_ms > self._second_lag_ms:
             self._second_lag_ms = lag_ms
         if length >= self.stall_min_s:
@@ -220,9 +224,9 @@ class HealthMonitor:
     def summary(self) -> ProcessHealth:
         """What the verdict's ``generator`` section shows for this process."""
         duration = max(0.0, self.clock() - self.started)
-        lags = self.lags
-        n = lags.get_total_count()
-        at = (lambda p: lags.get_value_at_percentile(p) / NS_PER_MS) if n else (lambda p: 0.0)
+        n = self.lags.get_total_count()
+        stats = EndpointStats(count=n, timed=n, min_ms=self.lag_min_ms, max_ms=self.lag_max_ms, histogram=self.lags)
+        at = stats.percentile if n else (lambda p: 0.0)  # the recorder's percentiles: C-speed, exact ends
         cpu = self.cpu_samples
         return ProcessHealth(
             process=self.process, users=self.users, requests=self.requests,
