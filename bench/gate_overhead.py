@@ -14,12 +14,9 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import random
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_sidecar import sidecar  # noqa: E402
+from bench.side_by_side import listener_us, locust_cpu  # noqa: E402
 from slo.recorder import RequestRecorder  # noqa: E402
 from tests.support import nearest_rank  # noqa: E402
 
@@ -38,16 +36,9 @@ def locust_run(url: str, gate: bool, seconds: int, users: int, out: Path) -> tup
     """CPU seconds of one headless Locust process and the requests it sent."""
     prefix = out / f"{'gate' if gate else 'bare'}-{time.monotonic_ns()}"
     env = {**os.environ, "BENCH_GATE": "1" if gate else "0"}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "gate_user.py"), "--headless",
-                    "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", url, "--only-summary",
-                    "--csv", str(prefix), "--loglevel", "WARNING"],
-                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    with open(f"{prefix}_stats.csv", newline="") as handle:
-        total = next(r for r in csv.DictReader(handle) if r["Name"] == "Aggregated")
-    return cpu, int(total["Request Count"])
+    return locust_cpu(["-f", str(ROOT / "bench" / "gate_user.py"), "--headless", "-u", str(users), "-r", str(users),
+                       "-t", f"{seconds}s", "--host", url, "--only-summary", "--loglevel", "WARNING"],
+                      prefix, env, ROOT)
 
 
 def listener_cost(calls: int = 300_000) -> float:
@@ -61,13 +52,7 @@ def listener_cost(calls: int = 300_000) -> float:
 
         from slo_locust.plugin import SloGate
 
-    gate = SloGate(Environment(), None)
-    on_request = gate.on_request
-    started = time.perf_counter()
-    for i in range(calls):
-        on_request(request_type="GET", name="/health", response_time=12.3 + (i & 63), response_length=120,
-                   response=None, context={}, exception=None, start_time=0.0, url="http://127.0.0.1/health")
-    return (time.perf_counter() - started) / calls * 1e6
+    return listener_us(SloGate(Environment(), None).on_request, calls)
 
 
 def cpu_per_request(url: str | None, rounds: int, seconds: int, users: int, listener_calls: int) -> None:

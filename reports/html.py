@@ -30,11 +30,14 @@ from reports.model import (
     Series,
     format_ms,
 )
+from slo.formatting import format_health
+from slo.generator import CPU_SATURATED
+from slo.verdict import ProcessHealth
 
 __all__ = ["render_html", "render_report"]
 
 COLORS = {"p50": "#1f77b4", "p95": "#ff7f0e", "p99": "#9467bd", "rps": "#1f77b4", "errors": "#d62728",
-          "users": "#2ca02c"}
+          "users": "#2ca02c", "cpu": "#8c564b", "lag": "#e377c2"}
 CHART_WIDTH = 520  # two charts side by side in the 1100 px page
 RULE_COLORS = {PASS: "#2ca02c", FAIL: "#d62728", INCONCLUSIVE: "#e0a800", NO_DATA: "#7f7f7f"}
 WORDS = {PASS: "PASS", FAIL: "FAIL", INCONCLUSIVE: "INCONCLUSIVE", NO_DATA: "NO DATA", NOT_JUDGED: "NOT JUDGED"}
@@ -141,6 +144,8 @@ def _thresholds(run: Run) -> str:
                         f'<td class="num">{escape(t.observed_text)}'
                         + (f'<br><span class="muted">uncorrected {escape(t.uncorrected_text)}</span>'
                            if t.uncorrected_text else "")
+                        + (f'<br><span class="muted">chargeable {escape(t.chargeable_text)}</span>'
+                           if t.chargeable_text else "")
                         + f'</td><td class="num">{escape(t.interval_text)}</td>'
                         f'<td class="num">{escape(t.limit_text)}</td>'
                         f'<td class="num">{t.samples}</td><td>{_badge(t.verdict)}'
@@ -151,6 +156,7 @@ def _thresholds(run: Run) -> str:
         if s.gate.open_model_text:
             notes.append(f"{s.name}: {s.gate.open_model_text}")
         notes.extend(f"{s.name}: {n}" for n in verdict.notes)
+        notes.extend(f"{s.name}: generator {format_health(h)}" for h in verdict.generator)
         if verdict.rows_left_out:
             notes.append(f"{s.name}: not judged (rows this run does not exercise): {', '.join(verdict.rows_left_out)}")
         notes.extend(f"{s.name}: unjudged: {m} {n} ({c} requests): no SLO row names it"
@@ -184,6 +190,7 @@ def _scenario(s: Scenario) -> str:
         out.append('<div class="charts">')
         out.append(_users_chart(s.name, s.history))
         out.append(_throughput_chart(s.name, "all requests", s.history))
+        out.extend(_generator_chart(s.name, h) for h in (s.gate.verdict.generator if s.gate else ()))
         out.append("</div>")
     out.append("<h3>Per endpoint (exact percentiles)</h3>" + _endpoint_table(s))
     for endpoint in s.endpoints:
@@ -250,6 +257,18 @@ def _users_chart(scenario: str, series: Series) -> str:
     return line_chart([Line("users", list(zip(series.t, map(float, series.users), strict=True)), COLORS["users"],
                             step=True)],
                       title=f"{scenario}: users", unit="users", attrs={"chart": "users", "scenario": scenario},
+                      width=CHART_WIDTH)
+
+
+def _generator_chart(scenario: str, health: ProcessHealth) -> str:
+    """The load generator's own health over the run (issue 17): one process's CPU (% of one core) and
+    its event loop's longest stretch per second (ms); both high: latencies include the client's delay."""
+    cpu = [(t, c) for t, c, _ in health.timeline]
+    lag = [(t, g) for t, _, g in health.timeline]
+    return line_chart([Line("CPU %", cpu, COLORS["cpu"]), Line("loop lag ms (longest stretch)", lag, COLORS["lag"])],
+                      title=f"generator {health.process}: CPU and loop lag", unit="% / ms",
+                      rules=[Rule(f"{CPU_SATURATED:g} % CPU: saturated", CPU_SATURATED, COLORS["errors"])],
+                      attrs={"chart": "generator", "scenario": scenario, "process": health.process},
                       width=CHART_WIDTH)
 
 

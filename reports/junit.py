@@ -22,6 +22,7 @@ from pathlib import Path
 
 from reports.load import load_run
 from reports.model import FAIL, INCONCLUSIVE, NO_DATA, Run, Scenario
+from slo.formatting import format_health
 
 __all__ = ["render_junit", "render_junit_file"]
 
@@ -80,6 +81,8 @@ def _suite(s: Scenario, headline: str) -> ET.Element:
             elif t.verdict == INCONCLUSIVE:
                 message = (f"inconclusive: observed {t.observed_text}, interval {t.interval_text}, limit "
                            f"{t.limit_text}; needs {t.settle_text}")
+                if t.result.generator_bound:  # the load generator's own delays could decide it
+                    message = f"inconclusive: {t.result.reason}"
                 policy = s.gate.verdict.policy
                 if policy == "fail" or (policy == "estimate" and t.estimate == FAIL):
                     why = "the point estimate fails" if policy == "estimate" else "--slo-inconclusive fail"
@@ -105,6 +108,8 @@ def _suite(s: Scenario, headline: str) -> ET.Element:
     suite.set("errors", str(sum(1 for c in cases if c.find("error") is not None)))
     suite.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
     suite.extend(cases)
-    if s.gate is not None and s.gate.reasons:
-        ET.SubElement(suite, "system-out").text = "\n".join(s.gate.reasons)
+    out = [*(s.gate.reasons if s.gate else ()),
+           *(f"generator {format_health(h)}" for h in (s.gate.verdict.generator if s.gate else ()))]
+    if out:
+        ET.SubElement(suite, "system-out").text = "\n".join(out)
     return suite

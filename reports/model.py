@@ -136,6 +136,13 @@ class ThresholdRow:
         return format_uncorrected(self.result)
 
     @property
+    def chargeable_text(self) -> str | None:
+        """A generator-bound latency's value over what the server can be charged with; ``None`` otherwise."""
+        if not self.result.generator_bound or self.result.chargeable_observed is None:
+            return None
+        return format_value(self.result.unit, self.result.chargeable_observed, self.result.limit)
+
+    @property
     def limit_text(self) -> str:
         """``< 800 ms``: the operator and the value, as a reader compares them."""
         return format_limit(self.result)

@@ -16,6 +16,7 @@ from typing import Any
 
 from reports.load import load_run
 from reports.model import FAIL, INCONCLUSIVE, NO_DATA, PASS, PERCENTILES, Endpoint, Run, Scenario
+from slo.verdict import health_to_dict
 
 __all__ = ["SCHEMA", "metric_dict", "render_json", "summarize", "summary_of"]
 
@@ -68,6 +69,8 @@ def _scenario(s: Scenario) -> dict[str, Any]:
             "beyond": t.result.beyond,
             "observed_text": t.observed_text,
             "uncorrected_observed": t.result.uncorrected_observed,
+            "chargeable_observed": t.result.chargeable_observed,
+            "generator_bound": t.result.generator_bound,
             "limit_text": t.limit_text,
         }
         for t in s.gate.thresholds
@@ -85,6 +88,7 @@ def _scenario(s: Scenario) -> dict[str, Any]:
         "rows_left_out": list(s.gate.verdict.rows_left_out) if s.gate else [],
         "open_model": (asdict(s.gate.verdict.open_model)
                        if s.gate and s.gate.verdict.open_model is not None else None),
+        "generator": [health_to_dict(h) for h in s.gate.verdict.generator] if s.gate else [],
         "notes": list(s.notes),
         "started_at": s.started_at.isoformat() if s.started_at else None,
         "duration_s": s.duration_s,

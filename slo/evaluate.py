@@ -34,7 +34,8 @@ from fractions import Fraction
 
 from slo import confidence as conf
 from slo.expressions import Threshold, exact_fraction
-from slo.formatting import describe_lost, failure_reason
+from slo.formatting import GENERATOR_ADVICE, describe_lost, failure_reason, format_health, generator_bound_reason
+from slo.generator import CPU_SATURATED
 from slo.k6_metrics import ITERATION_METHOD
 from slo.recorder import EndpointStats, RecorderPlan, RequestRecorder, nearest_rank
 from slo.table import SloRow, SloTable, ThresholdSpec
@@ -45,13 +46,15 @@ from slo.verdict import (
     PASS,
     LostWorkerInfo,
     OpenModelSummary,
+    ProcessHealth,
     RequestTally,
     ThresholdResult,
     UserExceptions,
     Verdict,
 )
 
-__all__ = ["POLICIES", "abort_triggers", "attach_open_model", "conclude", "evaluate", "judge_threshold", "plan_for",
+__all__ = ["POLICIES", "abort_triggers", "attach_generator", "attach_open_model", "conclude", "evaluate",
+           "judge_threshold", "plan_for",
            "share_count"]
 
 POLICIES = tuple(p.value for p in conf.InconclusivePolicy)
@@ -421,6 +424,56 @@ def attach_open_model(verdict: Verdict, uncorrected: Verdict, summary: OpenModel
                      f"--max-vus {summary.max_vus} users busy and the backlog full, or the run ended): they are "
                      "in no latency figure; raise --max-vus, or read it as overload")
     return replace(verdict, thresholds=thresholds, notes=tuple(notes), open_model=summary)
+
+
+def _decided(result: ThresholdResult) -> bool:
+    return result.state in (PASS, FAIL)
+
+
+def attach_generator(verdict: Verdict, chargeable: Verdict, health: Sequence[ProcessHealth]) -> Verdict:
+    """The load generator's own delays, accounted for (docs/verdicts.md, "The generator's own delays").
+
+    ``verdict`` judged the measured times, ``chargeable`` the same table (same thresholds, same
+    order, both from :func:`evaluate`) over what the server can be charged with: each request's
+    time less the generator's stalls that overlapped it, and failures without an HTTP answer during
+    a stall excused. The true server lies between the two. Where they agree the state stands (so a
+    PASS of an upper limit stays PASS: removing client delay only lowers times, and a FAIL that
+    still fails on the chargeable times is the server's). Where they disagree the threshold is
+    INCONCLUSIVE, ``generator_bound``, its point estimate does not count against the run, and its
+    reason names the process whose loop lag was worst and what to do. ``health`` is shown as the
+    verdict's ``generator`` section."""
+    if len(chargeable.thresholds) != len(verdict.thresholds):
+        raise ValueError("the chargeable verdict judged another table")
+    health = tuple(health)
+    worst = max(health, key=lambda h: (h.stall_s, h.lag_p99_ms), default=None)
+    thresholds, dropped, bound = [], [], []
+    for m, c in zip(verdict.thresholds, chargeable.thresholds, strict=True):
+        t = replace(m, chargeable_observed=c.observed) if m.is_latency else m
+        state_differs = _decided(m) and c.state != m.state
+        estimate_differs = m.estimate is not None and c.estimate is not None and c.estimate != m.estimate
+        if worst is not None and (state_differs or estimate_differs):
+            if m.reason is not None:
+                dropped.append(m.reason)
+            t = replace(t, state=INCONCLUSIVE if state_differs else m.state,
+                        estimate=PASS if estimate_differs else m.estimate, generator_bound=True,
+                        reason=generator_bound_reason(m, c, worst))
+            bound.append(t)
+        thresholds.append(t)
+    reasons = list(verdict.reasons)
+    for reason in dropped:
+        if reason in reasons:
+            reasons.remove(reason)
+    notes = list(verdict.notes)
+    if bound and worst is not None:
+        names = ", ".join(f"{t.row}: {t.expression}" for t in bound)
+        notes.append(f"generator-bound: the load generator's own delays could change the outcome of {names}; "
+                     f"worst process {format_health(worst)}; {GENERATOR_ADVICE}")
+    for h in health:
+        if h.cpu_p95 >= CPU_SATURATED and not bound:
+            notes.append(f"generator saturated: {format_health(h)}: latencies include the client's own delay (the "
+                         "verdict charges the server only with what remains without it)")
+    return replace(verdict, thresholds=tuple(thresholds), reasons=tuple(reasons), notes=tuple(notes),
+                   generator=health)
 
 
 def abort_triggers(verdict: Verdict, elapsed_s: float) -> list[ThresholdResult]:

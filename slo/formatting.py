@@ -17,11 +17,13 @@ from slo.verdict import (
     PASS,
     LostWorkerInfo,
     OpenModelSummary,
+    ProcessHealth,
     ThresholdResult,
     Verdict,
 )
 
-__all__ = ["describe_lost", "failure_reason", "format_duration", "format_goodput", "format_interval",
+__all__ = ["GENERATOR_ADVICE", "describe_lost", "failure_reason", "format_duration", "format_goodput",
+           "format_health", "format_interval", "generator_bound_reason", "generator_line",
            "format_limit", "format_observed", "format_open_model", "format_rate", "format_settle", "format_summary",
            "format_uncorrected", "format_value", "headline_parts", "run_headline", "settle_lines", "state_word"]
 
@@ -138,6 +140,8 @@ def format_settle(result: ThresholdResult) -> str:
     or that it would not settle (the estimate sits on the limit); empty when settled."""
     if result.state != INCONCLUSIVE:
         return ""
+    if result.generator_bound:
+        return f"generator-bound: more requests would not settle it; {GENERATOR_ADVICE}"
     if result.requests_needed is None:
         return "would not settle at the observed share (it sits on the limit)"
     more = max(result.requests_needed - result.n, 1)
@@ -165,6 +169,40 @@ def failure_reason(result: ThresholdResult) -> str:
             f"(limit {format_limit(result)}, {detail})")
 
 
+GENERATOR_ADVICE = ("run fewer users per process (--processes N, or more workers), or make the locustfile's "
+                    "checks lighter")
+
+
+def format_health(health: ProcessHealth) -> str:
+    """One process's generator health: ``local: CPU p50 45 % p95 99 % max 100 % (12 s saturated), loop
+    lag p50 0.1 ms p99 152 ms max 160 ms, 80 stalls (12.3 s), 5 users, 95.0 requests/s``."""
+    return (f"{health.process}: CPU p50 {health.cpu_p50:.0f} % p95 {health.cpu_p95:.0f} % max "
+            f"{health.cpu_max:.0f} % ({health.saturated_s:.0f} s saturated), loop lag p50 {health.lag_p50_ms:.1f} ms "
+            f"p99 {health.lag_p99_ms:.1f} ms max {health.lag_max_ms:.1f} ms, {health.stalls} stalls "
+            f"({health.stall_s:.1f} s), {health.users} users, {health.requests_per_s:.1f} requests/s")
+
+
+def generator_line(cpu: float, lag_ms: float) -> str:
+    """The progress line of a generator that is itself late (its last second's CPU and worst wake)."""
+    return (f"generator: CPU {cpu:.0f} %, loop lag up to {lag_ms:.0f} ms in the last second: latencies include the "
+            "client's own delay")
+
+
+def generator_bound_reason(result: ThresholdResult, chargeable: ThresholdResult, worst: ProcessHealth) -> str:
+    """Why a threshold is INCONCLUSIVE (generator-bound): its measured and chargeable judgements
+    disagree, naming the process whose own delays could change the outcome, and what to do."""
+    charged = (f"{format_value(chargeable.unit, chargeable.observed, chargeable.limit)} on what the server can be "
+               "charged with")
+    if result.is_latency:
+        what = "after removing the load generator's own stalls"
+    else:
+        what = "counting failures without an HTTP answer during the generator's stalls as possibly its own"
+    return (f"{result.row}: {result.expression} generator-bound: {result.estimate or result.state} on the measured "
+            f"times ({format_observed(result)}) but {chargeable.estimate} at {charged} ({what}); the load generator "
+            f"may be what is slow: process {worst.process} had loop lag p99 {worst.lag_p99_ms:.0f} ms (max "
+            f"{worst.lag_max_ms:.0f} ms), CPU p95 {worst.cpu_p95:.0f} %; {GENERATOR_ADVICE}")
+
+
 def _widened(result: ThresholdResult) -> str:
     """`` (D 1.84)``: the interval was widened for dependence between requests (design effect)."""
     return f" (D {result.design_effect:.2f})" if result.interval is not None and result.design_effect > 1 else ""
@@ -176,7 +214,10 @@ def settle_lines(verdict: Verdict) -> list[str]:
     for t in verdict.thresholds:
         if t.interval is None:
             continue
-        if t.state == INCONCLUSIVE:
+        if t.generator_bound:
+            lines.append(f"{t.row}: {t.expression} not settled: generator-bound (the load generator's own delays "
+                         "could decide it)")
+        elif t.state == INCONCLUSIVE:
             lines.append(f"{t.row}: {t.expression} not settled ({t.n} samples, interval {format_interval(t)}"
                          f"{_widened(t)}): needs {format_settle(t)}")
         else:
@@ -221,10 +262,17 @@ def format_summary(verdict: Verdict, *, ascii_only: bool = False) -> str:
     tally = verdict.tally
     for method, name, count in tally.unjudged:
         lines.append(f"  unjudged: {method} {name} ({count} requests): no SLO row names it")
+    for health in verdict.generator:
+        lines.append(f"  generator {format_health(health)}")
     for note in verdict.notes:
         lines.append(f"  note: {note}")
     for t in verdict.thresholds:
-        if t.state == INCONCLUSIVE:
+        if t.generator_bound:
+            lines.append(f"  inconclusive: {t.row}: {t.expression} is generator-bound: observed "
+                         f"{format_observed(t)}, chargeable to the server "
+                         f"{format_value(t.unit, t.chargeable_observed, t.limit) if t.is_latency else '-'}; "
+                         f"{GENERATOR_ADVICE}")
+        elif t.state == INCONCLUSIVE:
             lines.append(f"  inconclusive: {t.row}: {t.expression} needs {format_settle(t)}")
     inconclusive = f"{verdict.count(INCONCLUSIVE)} inconclusive, " if with_intervals else ""
     counts = (f"{verdict.count(PASS)} passed, {verdict.count(FAIL)} failed, {inconclusive}"
@@ -267,24 +315,35 @@ def headline_parts(verdicts: Mapping[str, Verdict | None]) -> tuple[str, str]:
     errors = [(name, v.exit_code) for name, v in judged.items() if v.exit_code not in (None, 0)]
     if errors:
         return "ERROR", f"exit code {errors[0][1]}{where([errors[0][0]])}"
-    unsettled = [(name, t) for name, v in judged.items() for t in v.thresholds if t.state == INCONCLUSIVE]
-    if not unsettled:
+    inconclusive = [(name, t) for name, v in judged.items() for t in v.thresholds if t.state == INCONCLUSIVE]
+    if not inconclusive:
         return "PASS", ""
-    needs: dict[str, float] = {}  # per scenario, the longest a threshold still needs: the runs add up
-    never = False
-    for name, t in unsettled:
-        if t.seconds_needed is None:
-            never = True
-        else:
-            needs[name] = max(needs.get(name, 0.0), t.seconds_needed)
-    more = ""
-    if needs:
-        more = f": ~{format_duration(sum(needs.values()))} more would settle {'it' if len(unsettled) == 1 else 'them'}"
-        if never:
-            more += " (some sit on their limit and would not settle)"
-    elif never:
-        more = ": they sit on their limit and would not settle"
-    return "PASS", f"by estimate; {_plural(len(unsettled), 'threshold')} not yet settled{more}"
+    # A generator-bound threshold is not short of samples: more time would not settle it, a lighter
+    # load generator would (docs/verdicts.md). It is said apart from those that time would settle.
+    bound = [t for _, t in inconclusive if t.generator_bound]
+    unsettled = [(name, t) for name, t in inconclusive if not t.generator_bound]
+    parts = []
+    if bound:
+        parts.append(f"{_plural(len(bound), 'threshold')} generator-bound: the load generator's own delays "
+                     "could change the outcome")
+    if unsettled:
+        needs: dict[str, float] = {}  # per scenario, the longest a threshold still needs: the runs add up
+        never = False
+        for name, t in unsettled:
+            if t.seconds_needed is None:
+                never = True
+            else:
+                needs[name] = max(needs.get(name, 0.0), t.seconds_needed)
+        more = ""
+        if needs:
+            more = (f": ~{format_duration(sum(needs.values()))} more would settle "
+                    f"{'it' if len(unsettled) == 1 else 'them'}")
+            if never:
+                more += " (some sit on their limit and would not settle)"
+        elif never:
+            more = ": they sit on their limit and would not settle"
+        parts.append(f"{_plural(len(unsettled), 'threshold')} not yet settled{more}")
+    return "PASS", "by estimate; " + "; ".join(parts)
 
 
 def run_headline(verdicts: Mapping[str, Verdict | None]) -> str:

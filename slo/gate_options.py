@@ -16,13 +16,15 @@ from slo.evaluate import POLICIES
 from slo.table import SloFileError, parse_duration
 from slo.windows import WindowMarks
 
-__all__ = ["ENV_VAR", "FLAG_OPTIONS", "FLOAT_OPTIONS", "check_gate_env", "check_gate_options", "flag_value",
-           "requested_rows"]
+__all__ = ["ENV_VAR", "FLAG_OPTIONS", "FLOAT_OPTIONS", "GENERATOR_MONITOR_CHOICES", "check_gate_env",
+           "check_gate_options", "flag_value", "requested_rows"]
 
 ENV_VAR = {name: f"OSIRIS_{name.upper()}" for name in (
     "slo_file", "slo_rows", "slo_strict", "slo_allow_lost_workers", "slo_confidence", "slo_inconclusive",
-    "slo_until_settled", "slo_window", "slo_eval_interval", "slo_final_wait")}
+    "slo_until_settled", "slo_window", "slo_eval_interval", "slo_final_wait", "slo_generator_monitor")}
 """Each gate option's environment variable (``OSIRIS_SLO_FILE``...), as the Locust parser reads them."""
+GENERATOR_MONITOR_CHOICES = ("on", "off")
+"""``--slo-generator-monitor``: measure the generator's own delays (on, the default) or not."""
 FLOAT_OPTIONS = ("slo_window", "slo_eval_interval", "slo_final_wait")
 """The options the Locust parser reads as numbers (``type=float``)."""
 FLAG_OPTIONS = ("slo_strict", "slo_allow_lost_workers")
@@ -78,6 +80,8 @@ def check_gate_env(environ: Mapping[str, str]) -> None:
                 flag_value(text)
             elif name == "slo_inconclusive" and text not in POLICIES:
                 raise ValueError(f"must be one of {', '.join(POLICIES)}")
+            elif name == "slo_generator_monitor" and text not in GENERATOR_MONITOR_CHOICES:
+                raise ValueError(f"must be one of {', '.join(GENERATOR_MONITOR_CHOICES)}")
         except ValueError as exc:
             raise SloFileError(f"{env} {text!r}: {'not a number' if name in FLOAT_OPTIONS else exc}") from None
     check_gate_options(lambda name: environ.get(ENV_VAR[name]), ENV_VAR)

@@ -18,6 +18,13 @@ Version 3 added the open model (``--arrival-rate``, docs/open-model.md): a top-l
 object (:class:`OpenModelSummary`; null for closed-model runs) and, on each threshold,
 ``uncorrected_observed``: the same aggregate over the measured latencies, while ``observed`` (and
 the state) are over the latencies corrected for late starts. Versions 1 and 2 read as closed-model.
+
+Version 4 added the load generator's own health (issue 17, docs/verdicts.md "The generator's own
+delays"): a top-level ``generator`` list (:class:`ProcessHealth`, one per process that ran users)
+and, on each threshold, ``chargeable_observed`` (the same aggregate over what the server can be
+charged with: each request's time less the generator's stalls that overlapped it) and
+``generator_bound`` (the measured and the chargeable times disagree: INCONCLUSIVE, the reason
+names the process). Versions 1 to 3 read with no generator section.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ __all__ = [
     "Goodput",
     "LostWorkerInfo",
     "OpenModelSummary",
+    "ProcessHealth",
     "RequestTally",
     "ThresholdResult",
     "UserExceptions",
@@ -54,12 +62,13 @@ __all__ = [
     "csv_rows",
     "to_csv",
     "from_json",
+    "health_to_dict",
     "to_json",
 ]
 
 SCHEMA = "osiris-load/slo-verdict"
-VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)  # 1: no intervals (confidence 0); 1 and 2: no open model (closed-model runs)
+VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)  # 1: no intervals (confidence 0); 1 and 2: no open model (closed-model runs)
 
 PASS = "PASS"
 FAIL = "FAIL"
@@ -78,7 +87,7 @@ EXIT_PROBE_ERROR = 95  # a probe's Locust run ended without a verdict (its log s
 
 CSV_FIELDS = ("row", "requests", "expression", "state", "estimate", "observed", "unit", "limit", "n", "beyond",
               "interval_low", "interval_high", "confidence", "design_effect", "requests_needed", "seconds_needed",
-              "reason", "uncorrected_observed")
+              "reason", "uncorrected_observed", "chargeable_observed", "generator_bound")
 
 
 class VerdictFormatError(ValueError):
@@ -133,6 +142,8 @@ class ThresholdResult:
     design_effect: float = 1.0
     seconds_needed: float | None = None
     uncorrected_observed: float | None = None
+    chargeable_observed: float | None = None
+    generator_bound: bool = False
 
     @property
     def is_latency(self) -> bool:
@@ -168,6 +179,33 @@ class OpenModelSummary:
     window_s: float = 0.0
     max_vus: int | None = None
     late_tolerance_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProcessHealth:
+    """One process that ran users, as it measured itself (``slo.generator``): CPU in % of one core
+    (per second: p50, p95, max; ``saturated_s`` seconds at or above 90 %), the event loop's lag
+    (how late a monitor that asks to wake every 5 ms woke: p50, p99, max in ms), ``stalls`` (wakes
+    later than 2 ms beyond the interval) and their total span, the users it ran at most, the
+    requests it recorded and their rate, ``bounded_requests`` those whose time overlapped a stall,
+    and a coarse ``timeline`` of (seconds since start, CPU %, worst lag ms)."""
+
+    process: str
+    users: int = 0
+    requests: int = 0
+    requests_per_s: float = 0.0
+    duration_s: float = 0.0
+    cpu_p50: float = 0.0
+    cpu_p95: float = 0.0
+    cpu_max: float = 0.0
+    saturated_s: float = 0.0
+    lag_p50_ms: float = 0.0
+    lag_p99_ms: float = 0.0
+    lag_max_ms: float = 0.0
+    stalls: int = 0
+    stall_s: float = 0.0
+    bounded_requests: int = 0
+    timeline: tuple[tuple[float, float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -222,6 +260,7 @@ class Verdict:
     policy: str = "estimate"
     looks: int = 0
     open_model: OpenModelSummary | None = None
+    generator: tuple[ProcessHealth, ...] = ()
 
     @property
     def state(self) -> str:
@@ -280,8 +319,14 @@ def to_json(verdict: Verdict) -> str:
     body["thresholds"] = [{**asdict(t), "patterns": list(t.patterns),
                            "interval": list(t.interval) if t.interval is not None else None}
                           for t in verdict.thresholds]
+    body["generator"] = [health_to_dict(h) for h in verdict.generator]
     doc.update(body)
     return json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def health_to_dict(health: ProcessHealth) -> dict[str, Any]:
+    """One process's generator health as JSON data (the timeline's points as lists)."""
+    return {**asdict(health), "timeline": [list(p) for p in health.timeline]}
 
 
 def from_json(text: str, source: str = "<verdict>") -> Verdict:
@@ -311,7 +356,9 @@ def from_json(text: str, source: str = "<verdict>") -> Verdict:
             aborted_by=tuple(map(str, doc["aborted_by"])), exceptions=UserExceptions(**doc["exceptions"]),
             strict=bool(doc["strict"]), exit_code=doc["exit_code"], confidence=float(doc.get("confidence", 0.0)),
             policy=str(doc.get("policy", "estimate")), looks=int(doc.get("looks", 0)),
-            open_model=_open_model(doc.get("open_model")))
+            open_model=_open_model(doc.get("open_model")),
+            generator=tuple(ProcessHealth(**{**h, "timeline": tuple(tuple(p) for p in h.get("timeline", ()))})
+                            for h in doc.get("generator", ())))
     except (KeyError, TypeError, ValueError) as exc:
         raise VerdictFormatError(f"{source}: malformed verdict: {type(exc).__name__}: {exc}") from None
     if doc.get("state") != verdict.state:
@@ -364,7 +411,8 @@ def csv_rows(verdict: Verdict) -> list[dict[str, Any]]:
              "interval_high": cell(t.interval[1] if t.interval else None),
              "confidence": cell(t.confidence or None), "design_effect": cell(t.design_effect if t.interval else None),
              "requests_needed": cell(t.requests_needed), "seconds_needed": cell(t.seconds_needed),
-             "reason": t.reason or "", "uncorrected_observed": cell(t.uncorrected_observed)}
+             "reason": t.reason or "", "uncorrected_observed": cell(t.uncorrected_observed),
+             "chargeable_observed": cell(t.chargeable_observed), "generator_bound": t.generator_bound or ""}
             for t in verdict.thresholds]
     overall = dict.fromkeys(CSV_FIELDS, "")
     overall.update({"row": "OVERALL", "requests": verdict.tally.judged, "state": verdict.state,

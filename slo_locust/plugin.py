@@ -36,6 +36,15 @@
   compares). Workers ship the uncorrected recorder and the due/started/late/dropped/goodput counts
   with their reports; the master sums them. The verdict's ``open_model`` object says it all.
 
+* **Generator health** (issue 17, ``slo.generator``, ``slo_locust.generator``): every process that
+  runs users watches its own event loop (a greenlet that asks to wake every 5 ms: how late it woke)
+  and CPU. Each request is also recorded, once the loop first stalled, in a third recorder
+  (``chargeable``) at its judged time less the stalls that overlapped it (failures without an HTTP
+  answer during a stall excused); workers ship it and their health with each report. The verdict
+  judges both (``attach_generator``): where they disagree the threshold is INCONCLUSIVE,
+  generator-bound, naming the process. Before any stall the chargeable recorder would equal the
+  judged one, so it is not kept (a clone of the judged one starts it).
+
 Exit codes (the gate never lowers one): 2 a malformed SLO file or option (before any test) >
 99 an SLO failed > 98 INCONCLUSIVE under ``--slo-inconclusive fail`` > Locust's own (1 for
 exceptions in user code, 2 for an error in a plugin...) > 0. Failed requests are judged by the SLO
@@ -45,6 +54,7 @@ table alone.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import logging
 import sys
@@ -70,9 +80,10 @@ from locust.runners import (
 
 from openmodel.counts import ITERATION_KEY, LATE_TOLERANCE_S, ArrivalCounts, CountsByWorker, GoodputPlan
 from slo.confidence import DEFAULT_CONFIDENCE, AlphaSpending, check_confidence, load_quantiles
-from slo.evaluate import POLICIES, abort_triggers, attach_open_model, conclude, evaluate, plan_for
-from slo.formatting import format_summary
-from slo.gate_options import ENV_VAR
+from slo.evaluate import POLICIES, abort_triggers, attach_generator, attach_open_model, conclude, evaluate, plan_for
+from slo.formatting import format_summary, generator_line
+from slo.gate_options import ENV_VAR, GENERATOR_MONITOR_CHOICES
+from slo.generator import CPU_SATURATED, LAG_NOTE_MS, health_from_data
 from slo.recorder import RecorderPlan, RequestRecorder
 from slo.table import DEFAULT_TABLE_PATH, SloFileError, SloTable, parse_duration
 from slo.verdict import (
@@ -80,6 +91,7 @@ from slo.verdict import (
     INCONCLUSIVE,
     Goodput,
     OpenModelSummary,
+    ProcessHealth,
     UserExceptions,
     Verdict,
     choose_exit_code,
@@ -89,6 +101,7 @@ from slo.verdict import (
 from slo.windows import DEFAULT_WINDOW_S, WindowMarks
 from slo.workers import WorkerLedger
 from slo_locust.final_csv import write_final_locust_csv
+from slo_locust.generator import SAY_EVERY_S, GeneratorMonitor
 from slo_locust.selection import check_gate_options, load_gate_table, option
 from slo_locust.webui import attach as attach_web_ui
 
@@ -133,6 +146,11 @@ def add_arguments(parser: Any) -> None:
                        help="seconds per time window whose counts widen intervals for dependence (0: off)")
     group.add_argument("--slo-eval-interval", type=float, default=2.0, env_var=ENV_VAR["slo_eval_interval"],
                        include_in_web_ui=False, help="seconds between live evaluations (abort-on-fail)")
+    group.add_argument("--slo-generator-monitor", default="on", choices=GENERATOR_MONITOR_CHOICES,
+                       env_var=ENV_VAR["slo_generator_monitor"], include_in_web_ui=False,
+                       help="measure the load generator's own delays (event-loop lag, CPU) in each process that runs "
+                            "users and charge the server only with the rest (default on; off: measured times are "
+                            "judged as they are)")
     group.add_argument("--slo-final-wait", type=float, default=10.0, env_var=ENV_VAR["slo_final_wait"],
                        include_in_web_ui=False,
                        help="master: seconds beyond --stop-timeout to wait for each worker's final results")
@@ -148,6 +166,11 @@ class SloGate:
         self.rows_left_out = rows_left_out
         self.recorder = RequestRecorder(plan_for(table) if table is not None else None)
         self.uncorrected = RequestRecorder(self.recorder.plan)  # open model: the measured latencies
+        # what the server can be charged with (judged time less the generator's stalls); None until a stall
+        self.chargeable: RequestRecorder | None = None
+        self.monitor: GeneratorMonitor | None = None  # where users run: this process's own health
+        self.health_by_worker: dict[str, ProcessHealth] = {}  # master: each worker's latest
+        self._said_by_worker: dict[str, float] = {}
         self.goodput = GoodputPlan.from_table(table) if table is not None else GoodputPlan()
         self.open_counts = CountsByWorker()  # master: the workers' open-model counts, summed
         self.verdict: Verdict | None = None
@@ -187,19 +210,35 @@ class SloGate:
         # the table filters by status or outcome (k6's {status:...}, expected_response): keys carry the code
         status = (getattr(response, "status_code", 0) or 0) if self.recorder.split else None
         iteration = context.get(ITERATION_KEY) if context else None
-        if iteration is None:
-            self.recorder.record(request_type, name, response_time, failed, status)
-            return
-        self.uncorrected.record(request_type, name, response_time, failed, status)
-        if response_time is None:
-            self.recorder.record(request_type, name, None, failed, status)
-            if failed:
-                iteration.good = False
-            return
-        corrected = response_time + iteration.lateness_ms
-        self.recorder.record(request_type, name, corrected, failed, status)
-        if iteration.good and (failed or not self.goodput.meets(request_type, name, corrected)):
-            iteration.good = False
+        judged = response_time
+        if iteration is not None:
+            self.uncorrected.record(request_type, name, response_time, failed, status)
+            if response_time is None:
+                if failed:
+                    iteration.good = False
+            else:
+                judged = response_time + iteration.lateness_ms
+                if iteration.good and (failed or not self.goodput.meets(request_type, name, judged)):
+                    iteration.good = False
+        monitor = self.monitor
+        bound = monitor.health.bound_ms(judged) if monitor is not None else 0.0
+        if bound or self.chargeable is not None:
+            self._record_chargeable(request_type, name, judged, failed, status, bound, response)
+        self.recorder.record(request_type, name, judged, failed, status)
+
+    def _record_chargeable(self, request_type: str, name: str, judged: float | None, failed: bool,
+                           status: int | None, bound: float, response: Any) -> None:
+        """The request at what the server can be charged with: its judged time less ``bound`` (the
+        generator's stalls that overlapped it); a failure without an HTTP answer (connection error,
+        client timeout) during a stall is excused. The first stall starts the recorder as a copy
+        of the judged one (before this request), which it equalled until then."""
+        chargeable = self.chargeable
+        if chargeable is None:
+            chargeable = self.chargeable = RequestRecorder(self.recorder.plan, self.recorder.max_keys)
+            chargeable.merge_encoded(self.recorder.encode())
+        charged = judged if judged is None or not bound else max(0.0, judged - bound)
+        excused = failed and bound > 0 and not (getattr(response, "status_code", 0) or 0)
+        chargeable.record(request_type, name, charged, failed and not excused, status)
 
     def record_iteration(self, scenario: str, duration_ms: float, open_model: bool) -> None:
         """One iteration's wall time (k6's ``iteration_duration``), from ``OsirisUser``: measured,
@@ -208,6 +247,8 @@ class SloGate:
         self.recorder.record_iteration(scenario, duration_ms)
         if open_model:
             self.uncorrected.record_iteration(scenario, duration_ms)
+        if self.chargeable is not None:  # as measured: the generator's share of an iteration is not bounded
+            self.chargeable.record_iteration(scenario, duration_ms)
 
     def open_run(self) -> Any:
         """The open model of this process (``locustfiles.open_model.OpenModelRun``), or None (closed)."""
@@ -217,6 +258,10 @@ class SloGate:
     # -- workers: ship --
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         payload = self.recorder.drain()
+        if self.chargeable is not None:
+            payload["chargeable"] = self.chargeable.drain()
+        if self.monitor is not None:
+            payload["generator"] = dataclasses.asdict(self.monitor.health.summary())
         run = self.open_run()
         if run is not None:
             payload["uncorrected"] = self.uncorrected.drain()
@@ -256,6 +301,11 @@ class SloGate:
         final = bool(payload.get("final"))
         try:
             self.recorder.merge_encoded(payload)
+            if self.chargeable is None:  # the master keeps one from the first report on
+                self.chargeable = RequestRecorder(self.recorder.plan)
+            self.chargeable.merge_encoded(payload.get("chargeable", payload))  # none shipped: no stall yet
+            if "generator" in payload:
+                self._worker_health(client_id, health_from_data(payload["generator"], client_id))
             if "uncorrected" in payload:
                 self.uncorrected.merge_encoded(payload["uncorrected"])
             if "open_model" in payload:
@@ -267,6 +317,24 @@ class SloGate:
         else:
             requests = RequestRecorder.requests_in(payload)
         self.workers.reported(client_id, requests, time.monotonic(), final=final)
+
+    def _worker_health(self, client_id: str, health: ProcessHealth) -> None:
+        """Keep a worker's latest health; say so when its last second was late (once per 10 s)."""
+        self.health_by_worker[client_id] = health
+        if not health.timeline:
+            return
+        _, cpu, lag = health.timeline[-1]
+        now = time.monotonic()
+        late = cpu >= CPU_SATURATED or lag >= LAG_NOTE_MS
+        if late and now - self._said_by_worker.get(client_id, -1e9) >= SAY_EVERY_S:
+            self._said_by_worker[client_id] = now
+            self._say(f"SLO gate: worker {client_id}: {generator_line(cpu, lag)}")
+
+    def generator_health(self) -> tuple[ProcessHealth, ...]:
+        """Every process that ran users: this one (local) or each worker (master)."""
+        if isinstance(self.runner, MasterRunner):
+            return tuple(self.health_by_worker[k] for k in sorted(self.health_by_worker))
+        return (self.monitor.health.summary(),) if self.monitor is not None else ()
 
     def check_workers(self) -> None:
         """Note every connected worker and those Locust has marked missing (no heartbeat for ~3 s)."""
@@ -361,6 +429,17 @@ class SloGate:
         if run is not None:
             unc = evaluate(self.table, self.uncorrected, rows_left_out=self.rows_left_out, elapsed_s=self.elapsed_s())
             verdict = attach_open_model(verdict, unc, self.open_summary(run))
+        health = self.generator_health()
+        if health:
+            charged = verdict
+            if self.chargeable is not None:
+                # no time-window widening: the windows' counts are the measured ones, and the last window of the
+                # chargeable counts is skewed by the stop (the loop busy stopping users: requests read then
+                # are bounded by it), which the batch means read as dependence (docs/verdicts.md)
+                charged = evaluate(self.table, self.chargeable, strict=self.strict, rows_left_out=self.rows_left_out,
+                                   confidence=verdict.confidence, policy=verdict.policy, elapsed_s=self.elapsed_s(),
+                                   looks=looks)
+            verdict = attach_generator(verdict, charged, health)
         runner = self.runner
         verdict = conclude(
             verdict, lost_workers=self.workers.lost(self.started_at),
@@ -402,6 +481,8 @@ class SloGate:
                 log.warning("SLO gate: %s; recording without limits (the master will refuse the reports)", exc)
                 self.recorder = RequestRecorder()
             self.uncorrected = RequestRecorder(self.recorder.plan)
+            self.chargeable = None
+            self._start_monitor(runner.client_id)
             try:
                 self.goodput = GoodputPlan.from_data(option(self.environment, GOODPUT_OPTION) or [])
             except ValueError as exc:
@@ -410,6 +491,11 @@ class SloGate:
             return
         self.recorder = RequestRecorder(plan_for(self.table) if self.table is not None else None)
         self.uncorrected = RequestRecorder(self.recorder.plan)
+        master = isinstance(runner, MasterRunner)
+        self.chargeable = RequestRecorder(self.recorder.plan) if master else None
+        self.health_by_worker, self._said_by_worker = {}, {}
+        if not master:
+            self._start_monitor("local")
         self.open_counts = CountsByWorker()
         self.workers.reset()
         self.verdict, self.aborted_by, self.bad_reports = None, [], 0
@@ -422,6 +508,17 @@ class SloGate:
         if self.table is not None and self._live is None:
             self._live = gevent.spawn(self._live_loop)
 
+    def _start_monitor(self, process: str) -> None:
+        """This process runs users: measure its own health from now (a new test starts over)."""
+        if str(option(self.environment, "slo_generator_monitor", "on") or "on") == "off":
+            return
+        if self.monitor is None:
+            runner = self.runner
+            say = None if isinstance(runner, WorkerRunner) else (
+                lambda cpu, lag: self._say(f"SLO gate: {generator_line(cpu, lag)}"))
+            self.monitor = GeneratorMonitor(process, lambda: runner.user_count if runner is not None else 0, say)
+        self.monitor.start()
+
     def on_spawning_complete(self, **_: Any) -> None:
         """Locust resets its stats here with --reset-stats (without firing ``reset_stats``): so do we."""
         if self.environment.reset_stats:
@@ -431,6 +528,8 @@ class SloGate:
         self.recorder.reset()
         self.counted_since = time.monotonic()
         self.uncorrected.reset()
+        if self.chargeable is not None:
+            self.chargeable = RequestRecorder(self.recorder.plan) if isinstance(self.runner, MasterRunner) else None
         self.windows.reset(time.monotonic())
         self._look_judged = 0
 

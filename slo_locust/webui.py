@@ -34,12 +34,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slo.formatting import (
+    format_health,
     format_interval,
     format_limit,
     format_observed,
     format_open_model,
     format_settle,
     format_uncorrected,
+    format_value,
     state_word,
 )
 from slo.table import DEFAULT_TABLE_PATH, SloFileError
@@ -194,7 +196,9 @@ class SloWebUi:
                          "requests": ", ".join(result.patterns), "expression": _expression_text(result),
                          "observed": format_observed(result) + (
                              f" (uncorrected {format_uncorrected(result)})"
-                             if result.uncorrected_observed is not None else ""),
+                             if result.uncorrected_observed is not None else "") + (
+                             f" (chargeable {format_value(result.unit, result.chargeable_observed, result.limit)})"
+                             if result.generator_bound and result.chargeable_observed is not None else ""),
                          "interval": format_interval(result),
                          "limit": format_limit(result), "settle": format_settle(result),
                          "samples": result.requests})
@@ -207,6 +211,7 @@ class SloWebUi:
         why = list(verdict.reasons) + list(verdict.notes)
         if verdict.open_model is not None:
             why.append(format_open_model(verdict.open_model))
+        why += [f"generator {format_health(h)}" for h in verdict.generator]
         if verdict.rows_left_out:
             why.append(f"not judged (rows this run does not exercise): {', '.join(verdict.rows_left_out)}")
         why += [f"unjudged: {m} {n} ({c} requests): no SLO row names it" for m, n, c in verdict.tally.unjudged]

@@ -4,7 +4,9 @@ Serves what the read-heavy and sidecar-load scenarios check: ``GET /health`` (a 
 ``GET /metrics`` (Prometheus text) and ``POST /generate/`` (``generated_text``), with keep-alive,
 on 127.0.0.1 only. With ``--stall A:D`` (repeatable), every request that arrives between ``A`` and
 ``A + D`` seconds after the first request is answered only at ``A + D`` (a server that freezes, as
-in a GC pause, and then answers its backlog): the corrected latencies must show it.
+in a GC pause, and then answers its backlog): the corrected latencies must show it. With
+``--delay-ms D`` every answer is sent D ms after its request was read (a server of known latency, for
+the generator-health runs of issue 17).
 
 Run ``python -m tests.open_model_target --port 0``; it prints ``listening <port>`` once ready.
 """
@@ -22,8 +24,9 @@ GENERATED = json.dumps({"generated_text": "hello"}).encode()
 
 
 class Target:
-    def __init__(self, stalls: list[tuple[float, float]]) -> None:
+    def __init__(self, stalls: list[tuple[float, float]], delay_s: float = 0.0) -> None:
         self.stalls = stalls
+        self.delay_s = delay_s
         self.first: float | None = None
 
     async def delay(self) -> None:
@@ -51,6 +54,8 @@ class Target:
                 if length:
                     await reader.readexactly(length)
                 await self.delay()
+                if self.delay_s:
+                    await asyncio.sleep(self.delay_s)
                 if path.startswith("/health"):
                     status, body, kind = 200, HEALTH, b"application/json"
                 elif path.startswith("/metrics"):
@@ -68,8 +73,8 @@ class Target:
             writer.close()
 
 
-async def main(port: int, stalls: list[tuple[float, float]]) -> None:
-    target = Target(stalls)
+async def main(port: int, stalls: list[tuple[float, float]], delay_s: float = 0.0) -> None:
+    target = Target(stalls, delay_s)
     server = await asyncio.start_server(target.handle, "127.0.0.1", port, backlog=512)
     bound = server.sockets[0].getsockname()[1]
     sys.stdout.write(f"listening {bound}\n")
@@ -82,9 +87,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--stall", action="append", default=[], help="AFTER:FOR seconds, e.g. 2:1.5")
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="answer each request this late")
     args = parser.parse_args()
     stalls = [(float(a), float(b)) for a, b in (item.split(":") for item in args.stall)]
     try:
-        asyncio.run(main(args.port, stalls))
+        asyncio.run(main(args.port, stalls, args.delay_ms / 1000.0))
     except KeyboardInterrupt:
         pass

@@ -95,10 +95,11 @@ def test_the_csv_export_word_for_word() -> None:
     verdict = _verdict()
     lines = to_csv(verdict).splitlines()
     assert lines[0] == ("row,requests,expression,state,estimate,observed,unit,limit,n,beyond,interval_low,"
-                        "interval_high,confidence,design_effect,requests_needed,seconds_needed,reason,uncorrected_observed")
+                        "interval_high,confidence,design_effect,requests_needed,seconds_needed,reason,uncorrected_observed,"
+                        "chargeable_observed,generator_bound")
     assert lines[1] == ('h,GET /h,rate>=0.999,FAIL,FAIL,0.995,ratio,0.999,200,1,,,,,,,"h: rate>=0.999 failed: '
-                        'observed 99.50% (limit >= 99.9%, 200 requests, 1 failed)",')
-    assert lines[3] == "n,GET /nothing,p(99)<1200,NO_DATA,,,ms,1200.0,0,,,,,,,,,"
+                        'observed 99.50% (limit >= 99.9%, 200 requests, 1 failed)",,,')
+    assert lines[3] == "n,GET /nothing,p(99)<1200,NO_DATA,,,ms,1200.0,0,,,,,,,,,,,"
     assert lines[4].startswith("OVERALL,200,,FAIL,,,,,200,,,,,,,,\"h: rate>=0.999 failed: ")
     assert " | aborted by h: p(95)<800 | 2 worker reports could not be merged | " in lines[4]
     rows = csv_rows(verdict)
@@ -146,8 +147,9 @@ def test_malformed_verdict_files_say_what_is_wrong(edit, message: str) -> None: 
         from_json(json.dumps(doc), "v.json")
     with pytest.raises(VerdictFormatError, match="^v.json: not JSON \\(Expecting value at line 1\\)$"):
         from_json("", "v.json")
-    with pytest.raises(VerdictFormatError, match="^<verdict>: verdict version 4, this osiris-load reads 1, 2 and 3$"):
-        from_json(json.dumps({"schema": "osiris-load/slo-verdict", "version": 4}))
+    with pytest.raises(VerdictFormatError,
+                       match="^<verdict>: verdict version 5, this osiris-load reads 1, 2, 3 and 4$"):
+        from_json(json.dumps({"schema": "osiris-load/slo-verdict", "version": 5}))
 
 
 def test_values_and_limits_in_their_units() -> None:
@@ -251,7 +253,7 @@ def _every_field_verdict() -> Verdict:
 def test_every_field_survives_the_json_round_trip() -> None:
     verdict = _every_field_verdict()
     text = to_json(verdict)
-    assert text.startswith('{\n "schema": "osiris-load/slo-verdict",\n "version": 3,\n "state": "FAIL",\n')
+    assert text.startswith('{\n "schema": "osiris-load/slo-verdict",\n "version": 4,\n "state": "FAIL",\n')
     assert text.endswith("\n}\n") and "généré" in text  # indented, UTF-8 as written
     assert from_json(text) == verdict
     doc = json.loads(text)
@@ -275,12 +277,12 @@ def test_csv_export_joins_patterns_and_uses_plain_newlines() -> None:
     text = to_csv(_every_field_verdict())
     assert "\r" not in text
     assert text.splitlines()[1] == ("généré,GET /a | GET /b,p(95)<1,FAIL,FAIL,2.5,ms,1.0,6,5,2.0,3.0,0.95,1.5,40,12.5,"
-                                    "généré: p(95)<1 failed,2.0")
-    assert text.splitlines()[2] == "OVERALL,7,,FAIL,,,,,7,,,,0.95,,,,a; b,"
+                                    "généré: p(95)<1 failed,2.0,,")
+    assert text.splitlines()[2] == "OVERALL,7,,FAIL,,,,,7,,,,0.95,,,,a; b,,,"
     assert text.splitlines()[3] == (
         "OPEN_MODEL,295,,,,19.5,iterations/s,20.0,300,5,,,,,,,arrivals=constant target_rate=20.0 achieved_rate=19.5 "
         "due=300 started=295 late=3 dropped=5 corrected=True window_s=15.0 max_vus=80 late_tolerance_ms=10.0 "
-        "goodput_iterations=300 goodput_good=290 goodput_share=0.9666666666666667,")
+        "goodput_iterations=300 goodput_good=290 goodput_share=0.9666666666666667,,,")
 
 
 def test_ledger_rates_and_estimates_use_the_right_clock() -> None:

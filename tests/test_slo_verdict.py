@@ -253,7 +253,7 @@ def test_json_round_trip_is_lossless() -> None:
                        exceptions=UserExceptions(2, "ZeroDivisionError: x")).with_exit_code(99)
     text = to_json(verdict)
     doc = json.loads(text)
-    assert doc["schema"] == "osiris-load/slo-verdict" and doc["version"] == 3 and doc["state"] == FAIL
+    assert doc["schema"] == "osiris-load/slo-verdict" and doc["version"] == 4 and doc["state"] == FAIL
     again = from_json(text)
     assert again == verdict
     assert any("; then gone" in r for r in again.reasons)
@@ -262,7 +262,7 @@ def test_json_round_trip_is_lossless() -> None:
     assert (p95.interval, p95.requests_needed) == (None, None)
     assert _result(again, "n", "p(99)<1200").state == NO_DATA
     for bad, message in (("{", "not JSON"), ("{}", "not an SLO verdict"),
-                         (text.replace('"version": 3', '"version": 7'), "version 7"),
+                         (text.replace('"version": 4', '"version": 7'), "version 7"),
                          (text.replace('"state": "FAIL"', '"state": "PASS"', 1), "does not match")):
         with pytest.raises(VerdictFormatError, match=message):
             from_json(bad)
