@@ -185,7 +185,8 @@ def _read(stream: Any, meter: StreamMeter, idle_s: float) -> tuple[Measurement, 
     except StreamFailure:
         raise
     except Exception as exc:  # the connection broke mid-stream (reset, parse error of the HTTP framing)
-        raise StreamFailure(f"stream broken after {meter.chunks} text chunks: {type(exc).__name__}: {exc}") from None
+        raise StreamFailure(f"stream cut before [DONE] after {meter.chunks} text chunks "
+                            f"({type(exc).__name__}: {exc})") from None
     finally:
         timer.close()
 

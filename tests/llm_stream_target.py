@@ -14,7 +14,8 @@ whitespace-separated words (the known answer for ``usage.prompt_tokens``).
 The ``model`` picks a failure instead (``GET /v1/models`` lists ``fixture`` first, then these):
 ``cut`` closes the connection after 2 tokens (no [DONE]); ``badjson`` sends a chunk that is not JSON;
 ``empty`` streams no token at all; ``error`` sends an OpenAI error object after 2 tokens; ``stall``
-sends 1 token and then nothing for an hour.
+sends 1 token and then nothing for an hour; ``cycle`` takes each of the six models in turn, one
+request after another (``fixture`` first).
 
 Run ``python -m tests.llm_stream_target --port 0``; it prints ``listening <port>`` once ready.
 """
@@ -28,6 +29,7 @@ import sys
 from typing import Any
 
 MODELS = ("fixture", "cut", "badjson", "empty", "error", "stall")
+CYCLE = "cycle"
 
 
 def sse(payload: Any) -> bytes:
@@ -40,6 +42,7 @@ class Target:
         self.ttft_s = ttft_ms / 1000
         self.gaps_s = [g / 1000 for g in gaps_ms]
         self.tokens = tokens
+        self.served = 0
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -54,7 +57,7 @@ class Target:
                 body = json.loads(await reader.readexactly(length)) if length else {}
                 if method == "GET" and path.startswith("/v1/models"):
                     await self.whole(writer, 200, {"object": "list", "data": [
-                        {"id": m, "object": "model", "created": 0, "owned_by": "fixture"} for m in MODELS]})
+                        {"id": m, "object": "model", "created": 0, "owned_by": "fixture"} for m in (*MODELS, CYCLE)]})
                 elif method == "POST" and path.startswith("/v1/") and body.get("stream"):
                     if not await self.stream(writer, body, chat=path.startswith("/v1/chat/")):
                         return
@@ -76,6 +79,9 @@ class Target:
     async def stream(self, writer: asyncio.StreamWriter, body: dict[str, Any], *, chat: bool) -> bool:
         """Stream one answer; False when the connection was cut on purpose."""
         model = str(body.get("model", "fixture"))
+        if model == CYCLE:
+            model = MODELS[self.served % len(MODELS)]
+        self.served += 1
         count = min(self.tokens, int(body.get("max_tokens") or body.get("max_completion_tokens") or self.tokens))
         if model == "empty":
             count = 0
