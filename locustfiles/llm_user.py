@@ -269,6 +269,10 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
     options = environment.parsed_options
     if options is None:
         return
+    if type(environment.shape_class).__name__ == "MixedShape":  # -f locustfiles/: the k6 scenarios' mixed run
+        environment.user_classes[:] = [c for c in environment.user_classes if not issubclass(c, LlmUser)]
+        logger.info("the LLM scenario is not part of the mixed run; run it with -f locustfiles/openai_chat.py")
+        return
     if options.max_tokens < 1:
         _fail_startup(f"--max-tokens must be at least 1, got {options.max_tokens}")
     if not options.stream_timeout > 0:
