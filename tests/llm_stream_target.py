@@ -28,6 +28,8 @@ import json
 import sys
 from typing import Any
 
+from tests.open_model_target import read_request
+
 MODELS = ("fixture", "cut", "badjson", "empty", "error", "stall")
 CYCLE = "cycle"
 
@@ -47,14 +49,8 @@ class Target:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = lines[0].split(" ", 2)
-                length = 0
-                for line in lines[1:]:
-                    if line.lower().startswith("content-length:"):
-                        length = int(line.split(":", 1)[1])
-                body = json.loads(await reader.readexactly(length)) if length else {}
+                method, path, raw = await read_request(reader)
+                body = json.loads(raw) if raw else {}
                 if method == "GET" and path.startswith("/v1/models"):
                     await self.whole(writer, 200, {"object": "list", "data": [
                         {"id": m, "object": "model", "created": 0, "owned_by": "fixture"} for m in (*MODELS, CYCLE)]})
