@@ -22,9 +22,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+ENDPOINTS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
+LLM_REQUEST_TYPE = "LLM"  # the Locust request type of the measurement entries
 DATA = b"data:"
 DONE = b"[DONE]"
 _EXCERPT = 120
+
+
+def measurement_names(path: str) -> tuple[str, str, str]:
+    """The request names of the TTFT, ITL and TPOT entries of ``path`` (request type ``LLM``)."""
+    return f"TTFT {path}", f"ITL {path}", f"TPOT {path}"
 
 
 class StreamFailure(Exception):

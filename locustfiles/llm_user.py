@@ -37,12 +37,17 @@ from locust.exception import StopTest
 from locustfiles import DEFAULT_PROMPTS_PATH
 from locustfiles.common import API_KEY, OsirisUser, _status_failure
 from locustfiles.llm_prompts import LlmPromptsError, Messages, as_completion_prompt, generated_prompts, load_llm_prompts
-from locustfiles.llm_stream import Measurement, StreamFailure, StreamMeter
+from locustfiles.llm_stream import (
+    ENDPOINTS,
+    LLM_REQUEST_TYPE,
+    Measurement,
+    StreamFailure,
+    StreamMeter,
+    measurement_names,
+)
 
 logger = logging.getLogger("osiris.llm")
 
-ENDPOINTS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
-LLM_REQUEST_TYPE = "LLM"
 DEFAULT_MAX_TOKENS = 128
 DEFAULT_STREAM_TIMEOUT_S = 60.0
 
@@ -60,11 +65,6 @@ def request_headers() -> dict[str, str]:
 
 
 HEADERS = request_headers()
-
-
-def measurement_names(path: str) -> tuple[str, str, str]:
-    """The request names of the TTFT, ITL and TPOT entries of ``path`` (request type ``LLM``)."""
-    return f"TTFT {path}", f"ITL {path}", f"TPOT {path}"
 
 
 class TokenTotals:

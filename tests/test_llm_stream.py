@@ -95,3 +95,16 @@ def test_generated_prompts_have_the_asked_length_and_differ() -> None:
     assert all(len(w) == 20 for w in words) and len({w[0] for w in words}) == 5
     with pytest.raises(LlmPromptsError):
         generated_prompts(0)
+
+
+def test_the_llm_table_judges_every_measurement_of_both_endpoints() -> None:
+    from locustfiles.llm_stream import ENDPOINTS, LLM_REQUEST_TYPE, measurement_names
+    from slo.table import load_table
+    from tests.conftest import ROOT
+
+    table = load_table(ROOT / "slo" / "llm.toml")
+    for path in ENDPOINTS.values():
+        assert [r.name for r in table.rows if r.matches("POST", path)] == ["llm_e2e"]
+        for name in measurement_names(path):
+            owners = [r.name for r in table.rows if r.matches(LLM_REQUEST_TYPE, name)]
+            assert owners == [f"http_req_duration{{name:{name.split()[0]} /v1/*}}"]
