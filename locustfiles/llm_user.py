@@ -99,7 +99,7 @@ class LlmUser(OsirisUser):
     """Streams OpenAI-style completions and measures them (see the module docstring)."""
 
     abstract = True
-    bodies: list[bytes] = []  # pre-encoded, filled once the model is known (first user's on_start)
+    bodies: list[bytes] = []  # pre-encoded, filled once the model is known (the test's first user's on_start)
     path = ENDPOINTS["chat"]
     chat = True
 
@@ -197,6 +197,8 @@ def _read(stream: Any, meter: StreamMeter, idle_s: float) -> tuple[Measurement, 
 def _prepare(cls: type[LlmUser], user: LlmUser) -> None:
     """The model (``--model``, else the first of ``/v1/models``) and the pre-encoded bodies."""
     options = user.environment.parsed_options
+    endpoint = getattr(options, "endpoint", "chat")
+    cls.path, cls.chat = ENDPOINTS[endpoint], endpoint == "chat"
     model = getattr(options, "model", None) or _first_model(user)
     max_tokens = int(getattr(options, "max_tokens", DEFAULT_MAX_TOKENS) or DEFAULT_MAX_TOKENS)
     extra: dict[str, Any] = {"ignore_eos": True} if getattr(options, "ignore_eos", False) else {}
@@ -278,8 +280,6 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
     if not options.stream_timeout > 0:
         _fail_startup(f"--stream-timeout must be more than 0 seconds, got {options.stream_timeout}")
     _STREAM_TIMEOUT[0] = float(options.stream_timeout)
-    LlmUser.path = ENDPOINTS[options.endpoint]
-    LlmUser.chat = options.endpoint == "chat"
     try:
         if options.llm_prompts:
             prompts = load_llm_prompts(options.llm_prompts)
@@ -293,6 +293,13 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
     _PROMPTS[:] = prompts
 
 
+def _on_test_start(environment: Any, **_kwargs: Any) -> None:
+    """Each test prepares its bodies anew (the web UI's form may have changed the model, length, endpoint)."""
+    for cls in environment.user_classes or []:
+        if issubclass(cls, LlmUser):
+            cls.bodies = []
+
+
 def _on_test_stop(environment: Any, **_kwargs: Any) -> None:
     if TOTALS.answers:
         logger.info("%s", TOTALS.summary())
@@ -301,4 +308,5 @@ def _on_test_stop(environment: Any, **_kwargs: Any) -> None:
 if __name__ == "locustfiles.llm_user":
     events.init_command_line_parser.add_listener(_add_options)
     events.init.add_listener(_on_init)
+    events.test_start.add_listener(_on_test_start)
     events.test_stop.add_listener(_on_test_stop)
