@@ -1,8 +1,7 @@
 """Optional API key for the POST routes (``OSIRIS_API_KEY``), checked before the body is read.
 
 A plain ASGI middleware, so an unauthenticated request gets 401 before any parsing, model work or
-Redis write. OpenAI clients send the same key as ``Authorization: Bearer <key>``, which is accepted
-too. The comparison is constant-time (hmac.compare_digest) and the key is never logged.
+Redis write; the comparison is constant-time (hmac.compare_digest) and the key is never logged.
 """
 
 from __future__ import annotations
@@ -13,8 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 API_KEY_HEADER = "X-API-Key"
 _HEADER = API_KEY_HEADER.lower().encode()
-_BEARER = b"bearer "
-_BODY = b'{"detail":"missing or invalid API key (send it in the X-API-Key header or as Authorization: Bearer)"}'
+_BODY = b'{"detail":"missing or invalid API key (send it in the X-API-Key header)"}'
 
 
 class ApiKeyMiddleware:
@@ -36,8 +34,5 @@ class ApiKeyMiddleware:
         for name, value in scope["headers"]:
             if name == _HEADER:
                 supplied = value
-                break
-            if name == b"authorization" and value[:len(_BEARER)].lower() == _BEARER:
-                supplied = value[len(_BEARER):].strip()
                 break
         return hmac.compare_digest(supplied, self.expected)
