@@ -8,8 +8,11 @@ gets one JSON answer) over HTTP/1.1 chunked encoding with keep-alive, on 127.0.0
   (a comma list, used in turn and cycled), ``--tokens`` tokens in all (fewer if ``max_tokens`` says so);
 - the finish chunk, the usage chunk when ``stream_options.include_usage``, then ``data: [DONE]``.
 
-Each chunk is written and drained alone, so a client sees every gap. Input tokens are the prompt's
-whitespace-separated words (the known answer for ``usage.prompt_tokens``).
+Each chunk is written and drained alone, so a client sees every gap. The schedule is absolute (token
+``i`` is due at receipt + TTFT + the gaps before it), and ``--log FILE`` records when each token of a
+whole answer was really sent (``time.perf_counter``, the system-wide monotonic clock on Linux, so a
+client on the same machine can compare): on a starved machine the known answer is what was sent.
+Input tokens are the prompt's whitespace-separated words (the known answer for ``usage.prompt_tokens``).
 
 The ``model`` picks a failure instead (``GET /v1/models`` lists ``fixture`` first, then these):
 ``cut`` closes the connection after 2 tokens (no [DONE]); ``badjson`` sends a chunk that is not JSON;
@@ -26,7 +29,8 @@ import argparse
 import asyncio
 import json
 import sys
-from typing import Any
+import time
+from typing import Any, TextIO
 
 from tests.open_model_target import read_request
 
@@ -40,7 +44,8 @@ def sse(payload: Any) -> bytes:
 
 
 class Target:
-    def __init__(self, ttft_ms: float, gaps_ms: list[float], tokens: int) -> None:
+    def __init__(self, ttft_ms: float, gaps_ms: list[float], tokens: int, log: TextIO | None = None) -> None:
+        self.log = log
         self.ttft_s = ttft_ms / 1000
         self.gaps_s = [g / 1000 for g in gaps_ms]
         self.tokens = tokens
@@ -74,6 +79,7 @@ class Target:
 
     async def stream(self, writer: asyncio.StreamWriter, body: dict[str, Any], *, chat: bool) -> bool:
         """Stream one answer; False when the connection was cut on purpose."""
+        received = time.perf_counter()
         model = str(body.get("model", "fixture"))
         if model == CYCLE:
             model = MODELS[self.served % len(MODELS)]
@@ -102,11 +108,17 @@ class Target:
         if chat:
             await send(sse({"object": "chat.completion.chunk", "model": model,
                             "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}))
-        await asyncio.sleep(self.ttft_s)
+        due = received + self.ttft_s  # an absolute schedule: a late send does not delay the next ones
+        sent: list[float] = []
         for i in range(count):
             if i:
-                await asyncio.sleep(self.gaps_s[(i - 1) % len(self.gaps_s)])
+                due += self.gaps_s[(i - 1) % len(self.gaps_s)]
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
             await send(chunk(f" t{i}"))
+            sent.append(time.perf_counter())
+            if i + 1 == count and self.log is not None and model == "fixture":
+                self.log.write(json.dumps({"received": received, "sent": sent}) + "\n")
+                self.log.flush()
             if model == "cut" and i == 1:
                 return False
             if model == "error" and i == 1:
@@ -134,9 +146,10 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ttft-ms", type=float, default=50.0)
     parser.add_argument("--gaps-ms", default="10", help="comma list of inter-token gaps, used in turn")
     parser.add_argument("--tokens", type=int, default=16)
+    parser.add_argument("--log", help="append each whole answer's receive and send times (perf_counter) as JSON lines")
     args = parser.parse_args(argv)
     gaps = [float(g) for g in args.gaps_ms.split(",")]
-    target = Target(args.ttft_ms, gaps, args.tokens)
+    target = Target(args.ttft_ms, gaps, args.tokens, open(args.log, "a") if args.log else None)
     server = await asyncio.start_server(target.handle, "127.0.0.1", args.port)
     port = server.sockets[0].getsockname()[1]
     print(f"listening {port}", flush=True)

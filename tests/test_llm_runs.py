@@ -3,7 +3,8 @@ streaming server (``tests/llm_stream_target.py``), two runs side by side, a few 
 
 - known answer: TTFT 50 ms, then gaps of 10, 10, 10, 40 ms in turn (9 tokens, so 8 gaps an answer:
   three quarters 10 ms, one quarter 40 ms). The gate's exact percentiles must land within a few ms of
-  those, every gap must be its own sample (8 per answer: none merged, none split), TPOT must be
+  those (p40/p60 at 10 ms, p85/p95 at 40 ms, away from the 75 % boundary where one late chunk would
+  move a rank), every gap must be its own sample (8 per answer: none merged, none split), TPOT must be
   (3 x 10 + 40) x 2 / 8 = 17.5 ms, and tokens come from ``usage``;
 - failures: the server cycles through a whole answer and its five broken streams; each is a failed
   request with its own reason, and nothing hangs (the stall ends at ``--stream-timeout``).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -30,7 +32,7 @@ TOLERANCE_MS = 6.0
 KNOWN_TABLE = f"""
 [thresholds]
 "http_req_duration{{name:TTFT {PATH}}}" = ["p(50)<100000", "max<100000"]
-"http_req_duration{{name:ITL {PATH}}}" = ["min<100000", "p(50)<100000", "p(70)<100000", "p(80)<100000", "p(95)<100000"]
+"http_req_duration{{name:ITL {PATH}}}" = ["p(40)<100000", "p(60)<100000", "p(85)<100000", "p(95)<100000"]
 "http_req_duration{{name:TPOT {PATH}}}" = ["p(50)<100000"]
 """
 
@@ -61,6 +63,8 @@ def run_locust(folder: Path, target_args: list[str], *args: str) -> dict[str, An
     out: dict[str, Any] = {"rc": done.returncode, "output": done.stdout + done.stderr}
     verdict = folder / "run_slo.json"
     out["verdict"] = json.loads(verdict.read_text()) if verdict.exists() else None
+    sent = folder / "sent.jsonl"
+    out["sent"] = [json.loads(line) for line in sent.read_text().splitlines()] if sent.exists() else []
     with open(folder / "run_stats.csv", newline="") as f:
         out["stats"] = {(r["Type"], r["Name"]): r for r in csv.DictReader(f)}
     with open(folder / "run_failures.csv", newline="") as f:
@@ -71,14 +75,15 @@ def run_locust(folder: Path, target_args: list[str], *args: str) -> dict[str, An
 def known(folder: Path) -> dict[str, Any]:
     table = folder / "known.toml"
     table.write_text(KNOWN_TABLE, encoding="utf-8")
-    return run_locust(folder, ["--ttft-ms", "50", "--gaps-ms", "10,10,10,40", "--tokens", "9"],
-                      "--no-shape", "-u", "2", "-r", "2", "-t", "3s", "--slo-file", str(table))
+    return run_locust(folder, ["--ttft-ms", "50", "--gaps-ms", "10,10,10,40", "--tokens", "9", "--log",
+                               str(folder / "sent.jsonl")],
+                      "--no-shape", "-u", "2", "-r", "2", "-t", "4s", "--slo-file", str(table))
 
 
 def failures(folder: Path) -> dict[str, Any]:
     """The user's defaults (slo/default.toml): the LLM rows are not in it, so nothing is judged."""
     return run_locust(folder, ["--ttft-ms", "5", "--gaps-ms", "2", "--tokens", "4"],
-                      "--arrival-rate", "12", "-t", "3s", "--model", "cycle", "--stream-timeout", "0.5")
+                      "--arrival-rate", "12", "-t", "2s", "--model", "cycle", "--stream-timeout", "0.5")
 
 
 @pytest.fixture(scope="module")
@@ -94,23 +99,33 @@ def observed(verdict: dict[str, Any], measurement: str, expression: str) -> tupl
     raise AssertionError(f"no {row} {expression} in the verdict")
 
 
+def nearest_rank(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
 def test_ttft_itl_and_tpot_percentiles_are_the_known_answer(runs: dict[str, Any]) -> None:
+    """The client's figures against what the server really sent (its log, same monotonic clock): on a
+    starved machine the server's own schedule slips, so its log is the known answer; and that log
+    itself follows the nominal schedule unless the machine is starved (not asserted: machine speed)."""
     run = outcome(runs, "known")
     assert run["rc"] == 0, run["output"][-3000:]
-    verdict = run["verdict"]
+    verdict, sent = run["verdict"], run["sent"]
+    assert sent and all(len(s["sent"]) == 9 for s in sent)
+    server_ttft = [(s["sent"][0] - s["received"]) * 1000 for s in sent]
+    server_gaps = [(b - a) * 1000 for s in sent for a, b in zip(s["sent"], s["sent"][1:], strict=False)]
+    server_tpot = [(s["sent"][-1] - s["sent"][0]) * 1000 / 8 for s in sent]
     ttft, answers = observed(verdict, "TTFT", "p(50)<100000")
     assert answers >= 2
-    assert 50 <= ttft <= 50 + TOLERANCE_MS
-    assert observed(verdict, "TTFT", "max<100000")[0] >= 50  # (the first answer also opens the connection)
-    fastest, gaps = observed(verdict, "ITL", "min<100000")
+    assert abs(ttft - nearest_rank(server_ttft, 50)) <= TOLERANCE_MS, (ttft, sorted(server_ttft))
+    assert observed(verdict, "TTFT", "max<100000")[0] >= 50
+    gaps = observed(verdict, "ITL", "p(40)<100000")[1]
     assert gaps == 8 * answers  # every gap its own sample: none merged, none split
-    assert 10 - TOLERANCE_MS <= fastest
-    for expression, gap_ms in (("p(50)<100000", 10), ("p(70)<100000", 10), ("p(80)<100000", 40),
-                               ("p(95)<100000", 40)):
-        value = observed(verdict, "ITL", expression)[0]
-        assert gap_ms - TOLERANCE_MS <= value <= gap_ms + TOLERANCE_MS, (expression, value)
+    for p, nominal in ((40, 10), (60, 10), (85, 40), (95, 40)):
+        value = observed(verdict, "ITL", f"p({p})<100000")[0]
+        assert abs(value - nearest_rank(server_gaps, p)) <= TOLERANCE_MS, (p, value, nominal, sorted(server_gaps))
     tpot = observed(verdict, "TPOT", "p(50)<100000")[0]
-    assert 17.5 - 1 <= tpot <= 17.5 + TOLERANCE_MS
+    assert abs(tpot - nearest_rank(server_tpot, 50)) <= TOLERANCE_MS, (tpot, sorted(server_tpot))
     answer_row = run["stats"][("POST", PATH)]
     assert int(answer_row["Request Count"]) == answers and int(answer_row["Failure Count"]) == 0
     assert "counted from usage" in run["output"]
@@ -126,4 +141,4 @@ def test_each_broken_stream_fails_its_request_with_its_reason(runs: dict[str, An
     answers = run["stats"][("POST", PATH)]
     assert int(answers["Request Count"]) > int(answers["Failure Count"]) >= 5  # the whole answers pass
     assert int(run["stats"][("LLM", f"TTFT {PATH}")]["Request Count"]) >= 1  # only whole answers are measured
-    assert "Traceback" not in run["output"]
+    assert "locustfiles/" not in run["output"], run["output"][-6000:]  # no traceback through the scenario
