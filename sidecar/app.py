@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from sidecar.bus import ProposalBus
@@ -19,6 +21,9 @@ from sidecar.faults import Faults, InjectedFault
 from sidecar.metrics import SidecarMetrics
 from sidecar.middleware import BodySizeLimitMiddleware, MetricsMiddleware
 from sidecar.model_builder import resolve_model_dir
+from sidecar.openai_format import error_response
+from sidecar.openai_routes import OpenAIError
+from sidecar.openai_routes import router as openai_router
 from sidecar.routes import RETRY_AFTER_S, Unavailable, router
 from sidecar.runner import ModelRunner
 from sidecar.security import ApiKeyMiddleware
@@ -67,6 +72,7 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[], None]
     )
     app.state.settings, app.state.metrics, app.state.faults = settings, metrics, faults
     app.include_router(router)
+    app.include_router(openai_router)
     # Added innermost first: the API key, then the body limit, then (outermost) the metrics, so that
     # 401s and 413s are counted too.
     if settings.api_key is not None and settings.api_key.get_secret_value():
@@ -74,9 +80,13 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[], None]
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
+    # The OpenAI-compatible routes (/v1/...) answer every error as OpenAI's error object; the Osiris
+    # routes keep FastAPI's {"detail": ...}.
     @app.exception_handler(Unavailable)
-    async def _unavailable(_: Request, exc: Unavailable) -> JSONResponse:
+    async def _unavailable(request: Request, exc: Unavailable) -> JSONResponse:
         headers = {"Retry-After": RETRY_AFTER_S} if exc.retry_after else None
+        if _openai(request):
+            return error_response(503, str(exc), headers=headers)
         return JSONResponse({"detail": str(exc)}, status_code=503, headers=headers)
 
     @app.exception_handler(ProposalDecodingError)
@@ -85,8 +95,35 @@ def create_app(settings: Settings | None = None, *, on_ready: Callable[[], None]
                             status_code=501)
 
     @app.exception_handler(InjectedFault)
-    async def _injected(_: Request, exc: InjectedFault) -> JSONResponse:
-        return JSONResponse({"detail": f"injected fault on {exc} (OSIRIS_FAULT_ERROR_RATE)"},
-                            status_code=faults.status)
+    async def _injected(request: Request, exc: InjectedFault) -> JSONResponse:
+        message = f"injected fault on {exc} (OSIRIS_FAULT_ERROR_RATE)"
+        if _openai(request):
+            return error_response(faults.status, message, code="injected_fault")
+        return JSONResponse({"detail": message}, status_code=faults.status)
+
+    @app.exception_handler(OpenAIError)
+    async def _openai_error(_: Request, exc: OpenAIError) -> JSONResponse:
+        return error_response(exc.status, str(exc), param=exc.param, code=exc.code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if not _openai(request):
+            return await request_validation_exception_handler(request, exc)
+        message, param = _validation_message(exc)
+        return error_response(400, message, param=param)
 
     return app
+
+
+def _openai(request: Request) -> bool:
+    return request.url.path.startswith("/v1/")
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    """Every problem of a refused body, as ``where: what`` (OpenAI's one message), and the first field."""
+    problems, param = [], None
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        param = param or where or None
+        problems.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
+    return "; ".join(problems) or "invalid request body", param

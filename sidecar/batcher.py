@@ -5,6 +5,10 @@ share it. Callers ``submit`` items and await a future; a loop takes the first wa
 more for up to ``window_ms`` (or until ``max_batch_size``), then runs the *batch step* (any plain
 function of a list of items) in a worker thread, so the event loop keeps serving while it computes.
 
+Items that must not share a step (e.g. different sampling temperatures) are kept apart by an
+optional ``key``: a batch takes only items whose key equals its first item's; the others keep their
+place in the queue for a later batch.
+
 The step returns one outcome per item (a result, or an exception for that item alone). It may also
 answer an item early, while the rest of its batch is still computing, through the ``deliver``
 callback it is given (thread-safe); the outcome it later returns for that item is then ignored.
@@ -17,7 +21,7 @@ import collections
 import concurrent.futures
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -57,6 +61,7 @@ class MicroBatcher(Generic[T]):
         name: str = "batcher",
         on_depth: Callable[[int], None] | None = None,
         on_reject: Callable[[], None] | None = None,
+        key: Callable[[T], Hashable] | None = None,
     ) -> None:
         if max_batch_size < 1 or max_queue < 1 or window_ms < 0:
             raise ValueError("max_batch_size and max_queue must be >= 1, window_ms >= 0")
@@ -67,6 +72,7 @@ class MicroBatcher(Generic[T]):
         self.name = name
         self._on_depth = on_depth
         self._on_reject = on_reject
+        self.key = key
         self._pending: collections.deque[_Entry[T]] = collections.deque()
         self._inflight: list[_Entry[T]] = []
         self._has_work: asyncio.Event | None = None
@@ -177,11 +183,7 @@ class MicroBatcher(Generic[T]):
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.window_ms / 1000):
                         await self._batch_full.wait()
-            batch: list[_Entry[T]] = []
-            while self._pending and len(batch) < self.max_batch_size:
-                entry = self._pending.popleft()
-                if not entry.future.done():
-                    batch.append(entry)
+            batch = self._take_batch()
             self._depth_changed()
             if not batch:
                 continue
@@ -204,6 +206,26 @@ class MicroBatcher(Generic[T]):
                         _resolve(entry, outcome)
             finally:
                 self._inflight = []
+
+    def _take_batch(self) -> list[_Entry[T]]:
+        """Up to ``max_batch_size`` waiting items (skipping cancelled ones) that share the first one's key."""
+        batch: list[_Entry[T]] = []
+        others: list[_Entry[T]] = []
+        first_key: Hashable = None
+        while self._pending and len(batch) < self.max_batch_size:
+            entry = self._pending.popleft()
+            if entry.future.done():
+                continue
+            if self.key is not None:
+                k = self.key(entry.item)
+                if not batch:
+                    first_key = k
+                elif k != first_key:
+                    others.append(entry)
+                    continue
+            batch.append(entry)
+        self._pending.extendleft(reversed(others))
+        return batch
 
     def _call_step(self, batch: list[_Entry[T]]) -> Sequence[Any]:
         """In the worker thread: the step, with a ``deliver`` that answers an item on the event loop."""

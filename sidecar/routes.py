@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
@@ -107,15 +108,22 @@ def check_prompt(prompt: str, settings: Settings) -> None:
                                        "input": None}])
 
 
-async def model_call(model_id: str, call: Awaitable[T]) -> T:
-    """A runner's answer, with its refusals turned into 503s."""
+@contextmanager
+def refusals_as_503(model_id: str) -> Iterator[None]:
+    """A runner's refusals (queue full, not ready) turned into 503s."""
     try:
-        return await call
+        yield
     except QueueFull as exc:
         raise Unavailable(f"model {model_id!r} is overloaded: the request queue is full; retry later",
                           retry_after=True) from exc
     except RunnerNotReady as exc:
         raise Unavailable(f"model {model_id!r} is not ready: {exc}") from exc
+
+
+async def model_call(model_id: str, call: Awaitable[T]) -> T:
+    """A runner's answer, with its refusals turned into 503s."""
+    with refusals_as_503(model_id):
+        return await call
 
 
 # ------------------------------------------------------------------------------------------ routes

@@ -15,8 +15,8 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,13 @@ from sidecar.constrained.vocabulary import ProposalDecodingError
 from sidecar.decode import Sampling, decode
 from sidecar.loader import LoadedModel, load_model, resolve_device
 from sidecar.metrics import SidecarMetrics
+from sidecar.token_stream import TokenStream
 
 log = logging.getLogger(__name__)
 
 RunnerNotReady = NotRunning  # the model cannot serve requests now (not started, or stopped)
 
-__all__ = ["Generation", "ModelRunner", "QueueFull", "RunnerNotReady", "resolve_device"]
+__all__ = ["Generation", "ModelRunner", "QueueFull", "RunnerNotReady", "TokenStream", "resolve_device"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,12 @@ class _Request:
     budget: int  # free text: max new tokens; proposal: rationale tokens
     proposal: bool
     head: asyncio.Future[dict[str, Any]] | None = None  # proposal: resolved once every field but the rationale is out
+    sampling: Sampling | None = None  # None: the runner's own; requests of different samplings never share a batch
+    ignore_eos: bool = False
+    sink: Callable[[str], None] | None = None  # streamed: each decoded piece, called on the event loop
+    pending: list[int] = field(default_factory=list)  # streamed: tokens not yet sent (an incomplete character)
+    row: FreeTextState | None = None  # set while decoding, so that a cancel can end the row
+    cancelled: bool = False
 
 
 class ModelRunner:
@@ -86,6 +93,7 @@ class ModelRunner:
         self._batcher: MicroBatcher[_Request] = MicroBatcher(
             self._run_batch, max_batch_size=max_batch_size, window_ms=batch_window_ms, max_queue=max_queue,
             name=f"runner-{model_id}", on_depth=self._set_depth, on_reject=self._count_reject,
+            key=lambda req: req.sampling or self.sampling,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -181,12 +189,35 @@ class ModelRunner:
 
     # ------------------------------------------------------------------ requests
 
-    async def generate(self, prompt: str, max_new_tokens: int) -> Generation:
-        """Free text: up to ``max_new_tokens`` new tokens sampled from the model."""
+    async def generate(self, prompt: str, max_new_tokens: int, *, temperature: float | None = None,
+                       ignore_eos: bool = False) -> Generation:
+        """Free text: up to ``max_new_tokens`` new tokens sampled from the model (at ``temperature``,
+        default the runner's; 0 is greedy); ``ignore_eos``: exactly ``max_new_tokens``."""
+        result: Generation = await self._batcher.submit(
+            self._free_text(prompt, max_new_tokens, temperature, ignore_eos))
+        return result
+
+    def stream(self, prompt: str, max_new_tokens: int, *, temperature: float | None = None,
+               ignore_eos: bool = False) -> TokenStream:
+        """:meth:`generate`, each piece of text handed over as it is decoded. Submits at once, so
+        QueueFull/RunnerNotReady are raised here, before anything is streamed."""
+        stream = TokenStream()
+        req = self._free_text(prompt, max_new_tokens, temperature, ignore_eos)
+        req.sink = stream.put
+        stream.attach(self._batcher.submit(req), lambda: _cancel(req))
+        return stream
+
+    def _free_text(self, prompt: str, max_new_tokens: int, temperature: float | None, ignore_eos: bool) -> _Request:
         m = self._ready()
         limit = max(1, min(int(max_new_tokens), m.context - 1))
-        result: Generation = await self._batcher.submit(_Request(prompt, limit, proposal=False))
-        return result
+        sampling = None if temperature is None else Sampling(float(temperature), self.sampling.top_k)
+        return _Request(prompt, limit, proposal=False, sampling=sampling, ignore_eos=ignore_eos)
+
+    def chat_prompt(self, messages: Sequence[dict[str, str]]) -> str:
+        """Chat messages as this model's prompt (its chat template, else the documented fallback)."""
+        from sidecar.chat_template import render_chat
+
+        return render_chat(self._ready().tokenizer, messages)
 
     async def generate_proposal(
         self, prompt: str, max_new_tokens: int, head: asyncio.Future[dict[str, Any]] | None = None,
@@ -243,6 +274,9 @@ class ModelRunner:
         """A row's answer (or its exception) from its new token ids."""
         m = self._model
         assert m is not None
+        if req.sink is not None and req.pending:  # a streamed row's last piece, before its answer
+            self._batcher.call_soon(req.sink, m.table.decode(req.pending))
+            req.pending = []
         text = m.table.decode(ids)
         gen = Generation(text=text, prompt_tokens=len(prompt_ids), completion_tokens=len(ids))
         if not req.proposal:
@@ -265,7 +299,10 @@ class ModelRunner:
                 rows.append(m.grammar.new_state(req.budget))
                 needs.append(m.grammar.max_new_tokens(req.budget))
             else:
-                rows.append(FreeTextState(m.table, req.budget, printable=self.printable_only))
+                row = FreeTextState(m.table, req.budget, printable=self.printable_only, ignore_eos=req.ignore_eos)
+                req.row = row
+                row.cancelled = req.cancelled  # after req.row is set: a cancel in between still lands
+                rows.append(row)
                 needs.append(req.budget)
         new_tokens = min(max(needs), m.context - 1)
         prompts = [self._prompt_ids(req.prompt, m.context - new_tokens) for req in batch]
@@ -279,6 +316,10 @@ class ModelRunner:
             deliver(i, self._outcome(batch[i], prompts[i], ids))
 
         def on_row_step(i: int, row: RowConstraint, ids: list[int]) -> None:
+            sink = batch[i].sink
+            if sink is not None:
+                self._send_piece(batch[i], sink, ids[-1])
+                return
             head = batch[i].head
             if head is None or i in heads_sent or not isinstance(row, ProposalState) or not row.head_done:
                 return
@@ -293,7 +334,8 @@ class ModelRunner:
         t0 = time.perf_counter()
         result = decode(
             m.backend, m.processor, rows, prompts, max_new_tokens=new_tokens, eos_id=m.eos_id, pad_id=m.pad_id,
-            sampling=self.sampling, stop=self._stopping, on_row_done=on_row_done, on_row_step=on_row_step,
+            sampling=batch[0].sampling or self.sampling, stop=self._stopping, on_row_done=on_row_done,
+            on_row_step=on_row_step,
         )
         seconds = time.perf_counter() - t0
         if self._stopping.is_set():
@@ -309,6 +351,23 @@ class ModelRunner:
             mt.batch_size.labels(self.model_id).observe(len(batch))
             mt.tokens_generated.labels(self.model_id).inc(sum(len(ids) for ids in result.ids))
         return outcomes
+
+    def _send_piece(self, req: _Request, sink: Callable[[str], None], token: int) -> None:
+        """Hand a streamed row's new token to its reader, held back only while it ends inside a character."""
+        assert self._model is not None
+        req.pending.append(token)
+        piece = self._model.table.decode(req.pending)
+        if piece.endswith("\ufffd") and len(req.pending) < 4:  # a UTF-8 character spans up to 4 byte tokens
+            return
+        req.pending = []
+        self._batcher.call_soon(sink, piece)
+
+
+def _cancel(req: _Request) -> None:
+    """The reader left: end the row at its next step (or never start it)."""
+    req.cancelled = True
+    if req.row is not None:
+        req.row.cancelled = True
 
 
 def _settle(fut: asyncio.Future[Any], value: Any) -> None:

@@ -13,7 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MODEL_IDS: tuple[str, ...] = ("hermes", "phi3")
 # Routes fault injection can target; "*" targets them all.
-FAULT_ROUTES: tuple[str, ...] = ("/generate", "/propose_trade_adjustments", "/health", "/metrics", "*")
+FAULT_ROUTES: tuple[str, ...] = ("/generate", "/propose_trade_adjustments", "/health", "/metrics",
+                                 "/v1/completions", "/v1/chat/completions", "*")
 
 
 def default_cache_dir() -> Path:

@@ -23,6 +23,18 @@ METRICS = b"# HELP up Whether the target is up.\n# TYPE up gauge\nup 1\n"
 GENERATED = json.dumps({"generated_text": "hello"}).encode()
 
 
+async def read_request(reader: asyncio.StreamReader) -> tuple[str, str, bytes]:
+    """One HTTP/1.1 request off a keep-alive connection: method, path and body (by Content-Length)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    method, path, _ = lines[0].split(" ", 2)
+    length = 0
+    for line in lines[1:]:
+        if line.lower().startswith("content-length:"):
+            length = int(line.split(":", 1)[1])
+    return method, path, await reader.readexactly(length) if length else b""
+
+
 class Target:
     def __init__(self, stalls: list[tuple[float, float]], delay_s: float = 0.0) -> None:
         self.stalls = stalls
@@ -44,15 +56,7 @@ class Target:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = lines[0].split(" ", 2)
-                length = 0
-                for line in lines[1:]:
-                    if line.lower().startswith("content-length:"):
-                        length = int(line.split(":", 1)[1])
-                if length:
-                    await reader.readexactly(length)
+                method, path, _ = await read_request(reader)
                 await self.delay()
                 if self.delay_s:
                     await asyncio.sleep(self.delay_s)

@@ -281,8 +281,10 @@ class FreeTextState:
     table: TokenTable
     limit: int
     printable: bool = True
+    ignore_eos: bool = False  # EOS only at the limit (benchmarks' fixed output lengths)
     generated: int = 0
     done: bool = False
+    cancelled: bool = False  # set from another thread when the caller left: EOS is forced at the next step
 
     def advance(self, token: int) -> None:
         if self.done:
@@ -296,8 +298,8 @@ class FreeTextState:
         t = self.table
         if self.done:
             return NONE, 0
-        if self.generated >= self.limit:
+        if self.generated >= self.limit or self.cancelled:
             return FORCE, t.eos_id
-        if self.generated == 0:
+        if self.generated == 0 or self.ignore_eos:
             return MASK, t.row_printable_no_eos if self.printable else t.row_any_no_eos
         return MASK, t.row_printable if self.printable else t.row_any

@@ -218,3 +218,13 @@ def test_pure_layers_do_not_import_torch() -> None:
     code = ("import sys; import sidecar.batcher, sidecar.constrained.grammar, sidecar.contract; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_items_of_different_keys_never_share_a_batch_and_keep_their_place() -> None:
+    """E.g. two sampling temperatures: one batch per key, in the order of each key's first item."""
+
+    async def body(b: MicroBatcher[int], step: Recorder) -> list[list[int]]:
+        await asyncio.gather(*(b.submit(i) for i in (1, 2, 3, 4, 5)))
+        return step.batches
+
+    assert run(body, max_batch_size=8, window_ms=50, key=lambda x: x % 2) == [[1, 3, 5], [2, 4]]
