@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.side_by_side import outcome, run_side_by_side
+from tests.support import outcome, run_side_by_side
 
 OPENAI_CHAT = ROOT / "locustfiles" / "openai_chat.py"
 PATH = "/v1/chat/completions"
