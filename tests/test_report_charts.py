@@ -180,3 +180,59 @@ def test_format_seconds(seconds: float, text: str) -> None:
                                              (2.5, "2.5"), (1.0004, "1"), (0.1, "0.1"), (-2.0, "-2")])
 def test_format_tick(value: float, text: str) -> None:
     assert format_tick(value) == text
+
+
+def test_time_ticks_default_count_and_float_noise_at_the_end() -> None:
+    assert _time_ticks(9) == [0, 2, 4, 6, 8, 10]  # 9 one-second ticks are more than the default 8
+    assert _time_ticks(10.000000001) == [0, 2, 4, 6, 8, 10]  # not one more tick for a nanosecond
+
+
+def _top_tick(svg: str) -> str:
+    """The label of the highest y tick: the first grid label, ticks are drawn from 0 up."""
+    labels = [line for line in svg.split("\n") if line.startswith('<text x="52" ')]
+    return labels[-1].rsplit(">", 2)[-2].split("<")[0]
+
+
+def test_bands_within_the_headroom_raise_the_axis_and_others_do_not() -> None:
+    data = [Line("a", [(0, 1.0), (4, 2.0)], "#000")]
+    # a band up to 5 (<= 2 * 3): axis to 5.4 -> ticks of 2 up to 6
+    assert _top_tick(line_chart(data, title="t", unit="ms", bands=[Band("b", 1.0, 5.0, None, "#0f0")])) == "6"
+    # exactly at the headroom (6 = 2 * 3) still counts: 6.48 -> 8
+    assert _top_tick(line_chart(data, title="t", unit="ms", bands=[Band("b", 1.0, 6.0, None, "#0f0")])) == "8"
+    # above it: the axis fits the data only (2.16 -> ticks of 0.5 up to 2.5)
+    assert _top_tick(line_chart(data, title="t", unit="ms", bands=[Band("b", 1.0, 6.5, None, "#0f0")])) == "2.5"
+    zeros = [Line("a", [(0, 0.0), (4, 0.0)], "#000")]
+    # data all zero: every band counts (5 -> 5.4 -> 6)
+    assert _top_tick(line_chart(zeros, title="t", unit="ms", bands=[Band("b", 0.0, 5.0, None, "#0f0")])) == "6"
+
+
+def test_small_values_keep_their_own_scale() -> None:
+    small = [Line("a", [(0, 0.25), (4, 0.5)], "#000")]
+    # 0.5 * 1.08 = 0.54 -> ticks of 0.1 up to 0.6; a limit or band above 1.5 stays off the axis
+    assert _top_tick(line_chart(small, title="t", unit="ms")) == "0.6"
+    far = line_chart(small, title="t", unit="ms", rules=[Rule("r", 10, "#f00")], bands=[Band("b", 0, 5, None, "#0")])
+    assert _top_tick(far) == "0.6" and "r (above the chart)" in far
+
+
+def test_legend_wraps_only_past_the_right_margin() -> None:
+    def rows(width: int, first: str = "aaaaa") -> set[str]:
+        svg = line_chart([Line(first, [(0, 1.0)], "#000"), Line("bbbbb", [(0, 1.0)], "#000")], title="t",
+                         unit="ms", width=width)
+        return {line.split('y="')[1].split('"')[0] for line in svg.split("\n") if 'class="legend"' in line}
+
+    # each item is 30 + 6.2 * 5 = 61 px: both end at 58 + 122 = 180 = 196 - 16, still on the first row
+    assert rows(196) == {"32.0"}
+    assert rows(195) == {"32.0", "48.0"}
+    assert rows(180) == {"32.0", "48.0"}
+    # a first item wider than the chart stays on the first row
+    assert rows(400, first="x" * 100) == {"32.0", "48.0"}
+    svg = line_chart([Line("x" * 100, [(0, 1.0)], "#000")], title="t", unit="ms", width=100)
+    assert 'height="250"' in svg.split("\n")[0]
+
+
+def test_coordinates_are_rounded_to_two_decimals_and_attrs_joined() -> None:
+    svg = line_chart([Line("a", [(1, 1.001), (100, 3.0)], "#000")], title="t", unit="ms",
+                     attrs={"a": "1", "b": "2"})
+    # x axis to 105 s (ticks of 15 s): 58 + 686 / 105 = 64.5333; y: 216 - 1.001 * 44 = 171.956
+    assert '<circle cx="64.53" cy="171.96" r="2" fill="#000">' in svg
+    assert ' aria-label="t" data-a="1" data-b="2">' in svg
