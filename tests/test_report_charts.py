@@ -236,3 +236,16 @@ def test_coordinates_are_rounded_to_two_decimals_and_attrs_joined() -> None:
     # x axis to 105 s (ticks of 15 s): 58 + 686 / 105 = 64.5333; y: 216 - 1.001 * 44 = 171.956
     assert '<circle cx="64.53" cy="171.96" r="2" fill="#000">' in svg
     assert ' aria-label="t" data-a="1" data-b="2">' in svg
+
+
+def test_marker_titles_round_to_two_decimals() -> None:
+    svg = line_chart([Line("a", [(0, 1.234), (4, 2.0)], "#000")], title="t", unit="ms")
+    assert "<title>a at 0s: 1.23 ms</title>" in svg
+
+
+def test_a_band_estimate_on_the_top_tick_is_drawn() -> None:
+    # headroom 1: neither the estimate (2.5) nor the band counts for the axis, 2 * 1.08 -> ticks to 2.5
+    svg = line_chart([Line("a", [(0, 1.0), (4, 2.0)], "#000")], title="t", unit="ms", rule_headroom=1.0,
+                     bands=[Band("b", 1.0, None, 2.5, "#0f0")])
+    assert ('<line x1="58" y1="40.0" x2="744" y2="40.0" stroke="#0f0" stroke-opacity="0.5" stroke-width="1" '
+            'class="band-estimate"/>') in svg
