@@ -5,8 +5,9 @@ The configuration is ``[tool.mutmut]`` in pyproject.toml (mutated: ``slo/``, ``o
 core, none of which starts Locust).
 
     make mutation                                   # the whole run, then the figure
-    python scripts/mutation_test.py [--max-children N] [--target PCT] [--keep] [NAME_GLOB ...]
-    python scripts/mutation_test.py --report-only    # the figure of the last run, per module
+    python scripts/mutation_test.py [--max-children N] [--target PCT]
+    python scripts/mutation_test.py --report-only       # the figure of the last run, per module
+    python scripts/mutation_test.py --rerun-not-killed  # after adding tests: re-run what was not killed
 
 The figure is killed / ALL mutants: a mutant that no selected test reaches ("no tests"), a skipped
 one, a suspicious one or one left unchecked counts as NOT killed, so that adding code without tests
@@ -34,41 +35,61 @@ KILLED = ("killed", "timeout")
 COLUMNS = ("killed", "timeout", "survived", "no tests", "other")
 
 
-def tally() -> tuple[dict[str, Counter[str]], list[str]]:
-    """Per module, how many mutants ended in each status; and the survivors' names (from the
-    ``.meta`` files mutmut writes beside each mutated module under ``mutants/``)."""
+BASELINE = ROOT / "mutants" / "baseline-statuses.json"
+
+
+def statuses() -> dict[str, tuple[str, str]]:
+    """Every mutant's name -> (module, status), from the ``.meta`` files mutmut writes beside each
+    mutated module under ``mutants/``; merged with the baseline of ``--rerun-not-killed`` when there
+    is one (a mutant killed in either run is killed)."""
     from mutmut.stats import status_by_exit_code
 
-    per_module: dict[str, Counter[str]] = {}
-    survivors: list[str] = []
+    found: dict[str, tuple[str, str]] = {}
     for meta in sorted((ROOT / "mutants").rglob("*.py.meta")):
         module = str(meta.relative_to(ROOT / "mutants"))[: -len(".meta")]
-        counts = per_module.setdefault(module, Counter())
         for key, exit_code in json.loads(meta.read_text())["exit_code_by_key"].items():
             status = status_by_exit_code[exit_code]
-            counts[status if status in COLUMNS else "other"] += 1
-            if status == "survived":
-                survivors.append(key)
-    return per_module, survivors
+            found[key] = (module, status if status in COLUMNS else "other")
+    if BASELINE.is_file():
+        for key, (module, status) in json.loads(BASELINE.read_text()).items():
+            if status in KILLED and key in found and found[key][1] not in KILLED:
+                found[key] = (module, status)
+    return found
 
 
 def report(target: float) -> int:
     """Print the figure (killed / all mutants) per module and in all; 1 below ``target`` %."""
-    per_module, survivors = tally()
-    if not per_module:
+    found = statuses()
+    if not found:
         print("mutation: no results under mutants/ (run `make mutation` first)", file=sys.stderr)
         return 2
+    per_module: dict[str, Counter[str]] = {}
+    for module, status in found.values():
+        per_module.setdefault(module, Counter())[status] += 1
     total: Counter[str] = Counter()
     print(f"{'module':28} {'mutants':>7} " + " ".join(f"{c:>8}" for c in COLUMNS) + "   killed %")
-    for module, counts in per_module.items():
+    for module, counts in sorted(per_module.items()):
         total.update(counts)
         _row(module, counts)
     _row("all", total)
-    print("survivors:", *survivors, sep="\n  ")
+    print("survivors:", *sorted(k for k, (_, status) in found.items() if status == "survived"), sep="\n  ")
     share = _share(total)
     print(f"mutmut over the pure core: {sum(total[c] for c in KILLED)} of {sum(total.values())} mutants "
           f"killed ({share:.1f} %; no-tests, skipped and unchecked mutants count as not killed)")
     return 0 if share >= target else 1
+
+
+def rerun_not_killed(mutmut: str, max_children: int) -> None:
+    """Keep the last run's statuses as the baseline and re-run only the mutants it did not kill.
+
+    Sound only while the mutated source is unchanged and tests were only added since that run (a
+    mutant a test killed stays killed): e.g. the "after" figure of a change that adds tests, at a
+    fraction of a whole run's cost. ``make mutation`` (a whole fresh run) is the reference figure."""
+    found = statuses()
+    BASELINE.write_text(json.dumps(found))
+    names = sorted(k for k, (_, status) in found.items() if status not in KILLED)
+    print(f"mutation: re-running the {len(names)} mutants the last run did not kill", flush=True)
+    subprocess.run([mutmut, "run", "--max-children", str(max_children), *names], cwd=ROOT, check=False)
 
 
 def _share(counts: Counter[str]) -> float:
@@ -85,17 +106,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--target", type=float, default=95.0, help="minimum share of all mutants killed, in %%")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep mutants/ and its cached results (re-run only what changed or is named)")
     parser.add_argument("--report-only", action="store_true", help="only print the figure of the last run")
-    parser.add_argument("names", nargs="*", help="mutant names or globs to re-run (implies --keep)")
+    parser.add_argument("--rerun-not-killed", action="store_true",
+                        help="re-run only what the last run did not kill, after adding tests (see rerun_not_killed)")
     args = parser.parse_args()
-    if not args.report_only:
-        mutmut = shutil.which("mutmut", path=str(Path(sys.executable).parent)) or "mutmut"
-        if not (args.keep or args.names):
-            shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-        subprocess.run([mutmut, "run", "--max-children", str(args.max_children), *args.names], cwd=ROOT,
-                       check=False)
+    mutmut = shutil.which("mutmut", path=str(Path(sys.executable).parent)) or "mutmut"
+    if args.rerun_not_killed:
+        rerun_not_killed(mutmut, args.max_children)
+    elif not args.report_only:
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+        subprocess.run([mutmut, "run", "--max-children", str(args.max_children)], cwd=ROOT, check=False)
     return report(args.target)
 
 
