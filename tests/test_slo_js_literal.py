@@ -18,11 +18,18 @@ def test_every_literal_form() -> None:
                        "i": None, "j k": "x", "l": [1, "two", [], {}], "m": {"n": {"o": []}}, "$p_1": 0.2}
     assert [type(options[k]) for k in "acf"] == [int, float, int]
     assert extract_options(HEAD + "{a: [1, 2,], b: -7}") == {"a": [1, 2], "b": -7}
+    assert extract_options(HEAD + "{a:1,b:'x',X:[2]}") == {"a": 1, "b": "x", "X": [2]}  # nothing between tokens
+
+
+def test_comments_next_to_tokens() -> None:
+    text = HEAD + "{a: /*x*/1, //c\nb: 2, c: /*/ 3 */ 4, d: /**/ 5}"
+    assert extract_options(text) == {"a": 1, "b": 2, "c": 4, "d": 5}
 
 
 def test_string_escapes() -> None:
     text = HEAD + "{a: '\\n\\t\\r\\b\\f\\v\\0\\'\\\"\\\\\\u00e9\\q', b: \"it's\", c: '\\u12', d: 'A\\u0042'}"
     assert extract_options(text) == {"a": "\n\t\r\b\f\v\0'\"\\\u00e9q", "b": "it's", "c": "u12", "d": "AB"}
+    assert extract_options(HEAD + "{a: '\\u00E9\\u4e2d'}") == {"a": "\u00e9\u4e2d"}
 
 
 def test_comments_and_whitespace_anywhere() -> None:
@@ -41,6 +48,13 @@ def test_comments_and_whitespace_anywhere() -> None:
     (HEAD + "{a: +1}", "unexpected '+': the options must be a plain object literal", 1, 28),
     (HEAD + "{a: 'abc\n}", "unterminated string", 1, 28),
     (HEAD + "{a: 'abc", "unterminated string", 1, 28),
+    (HEAD + "{a: 'ab\nc'}", "unterminated string", 1, 28),
+    (HEAD + "{a: X}", "'X' is computed, not a literal value: write the value out (or export the options as JSON)",
+     1, 28),
+    (HEAD + "{a: -x}", "unexpected '-': the options must be a plain object literal", 1, 28),
+    (HEAD + "{a: /*/ 1}", "unterminated /* comment", 1, 28),
+    ("\n" + HEAD + "{a: q}", "'q' is computed, not a literal value: write the value out (or export the options "
+                            "as JSON)", 2, 28),
     (HEAD + "{[k]: 1}", "computed keys ([...]) are not read: write the key out", 1, 25),
     (HEAD + "{...base}", "spread (...) is not read: write the keys out", 1, 25),
     (HEAD + "{1: 2}", "expected a key, found '1'", 1, 25),
