@@ -22,6 +22,7 @@ mutants are in docs/mutation.md.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import shutil
 import subprocess
@@ -79,7 +80,7 @@ def report(target: float) -> int:
     return 0 if share >= target else 1
 
 
-def rerun_not_killed(mutmut: str, max_children: int) -> None:
+def rerun_not_killed(mutmut: str, max_children: int, only: list[str]) -> None:
     """Keep the last run's statuses as the baseline and re-run only the mutants it did not kill.
 
     Sound only while the mutated source is unchanged and tests were only added since that run (a
@@ -87,7 +88,8 @@ def rerun_not_killed(mutmut: str, max_children: int) -> None:
     fraction of a whole run's cost. ``make mutation`` (a whole fresh run) is the reference figure."""
     found = statuses()
     BASELINE.write_text(json.dumps(found))
-    names = sorted(k for k, (_, status) in found.items() if status not in KILLED)
+    names = sorted(k for k, (module, status) in found.items() if status not in KILLED
+                   and (not only or any(fnmatch.fnmatch(module, pattern) for pattern in only)))
     print(f"mutation: re-running the {len(names)} mutants the last run did not kill", flush=True)
     subprocess.run([mutmut, "run", "--max-children", str(max_children), *names], cwd=ROOT, check=False)
 
@@ -109,10 +111,12 @@ def main() -> int:
     parser.add_argument("--report-only", action="store_true", help="only print the figure of the last run")
     parser.add_argument("--rerun-not-killed", action="store_true",
                         help="re-run only what the last run did not kill, after adding tests (see rerun_not_killed)")
+    parser.add_argument("--only", action="append", default=[], metavar="GLOB",
+                        help="with --rerun-not-killed: only the mutants of these modules (e.g. 'slo/js_literal.py')")
     args = parser.parse_args()
     mutmut = shutil.which("mutmut", path=str(Path(sys.executable).parent)) or "mutmut"
     if args.rerun_not_killed:
-        rerun_not_killed(mutmut, args.max_children)
+        rerun_not_killed(mutmut, args.max_children, args.only)
     elif not args.report_only:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)
         subprocess.run([mutmut, "run", "--max-children", str(args.max_children)], cwd=ROOT, check=False)
