@@ -9,6 +9,7 @@ import pytest
 from slo.js_literal import JsLiteralError, extract_options
 
 HEAD = "export const options = "  # 23 characters: the object starts at column 24
+COMPUTED = "is computed, not a literal value: write the value out (or export the options as JSON)"
 
 
 def test_every_literal_form() -> None:
@@ -43,18 +44,15 @@ def test_comments_and_whitespace_anywhere() -> None:
 @pytest.mark.parametrize(("text", "message", "line", "column"), [
     (HEAD + "[1]", "options must be an object literal '{...}'", 1, 24),
     (HEAD + "{a: /* x", "unterminated /* comment", 1, 28),
-    (HEAD + "{\n  vus: N,\n}", "'N' is computed, not a literal value: write the value out (or export the "
-                                "options as JSON)", 2, 8),
+    (HEAD + "{\n  vus: N,\n}", f"'N' {COMPUTED}", 2, 8),
     (HEAD + "{a: +1}", "unexpected '+': the options must be a plain object literal", 1, 28),
     (HEAD + "{a: 'abc\n}", "unterminated string", 1, 28),
     (HEAD + "{a: 'abc", "unterminated string", 1, 28),
     (HEAD + "{a: 'ab\nc'}", "unterminated string", 1, 28),
-    (HEAD + "{a: X}", "'X' is computed, not a literal value: write the value out (or export the options as JSON)",
-     1, 28),
+    (HEAD + "{a: X}", f"'X' {COMPUTED}", 1, 28),
     (HEAD + "{a: -x}", "unexpected '-': the options must be a plain object literal", 1, 28),
     (HEAD + "{a: /*/ 1}", "unterminated /* comment", 1, 28),
-    ("\n" + HEAD + "{a: q}", "'q' is computed, not a literal value: write the value out (or export the options "
-                            "as JSON)", 2, 28),
+    ("\n" + HEAD + "{a: q}", f"'q' {COMPUTED}", 2, 28),
     (HEAD + "{[k]: 1}", "computed keys ([...]) are not read: write the key out", 1, 25),
     (HEAD + "{...base}", "spread (...) is not read: write the keys out", 1, 25),
     (HEAD + "{1: 2}", "expected a key, found '1'", 1, 25),
@@ -64,8 +62,7 @@ def test_comments_and_whitespace_anywhere() -> None:
     (HEAD + "{a: 1 // end", "expected ',' or '}' after the value of 'a'", 1, 36),
     (HEAD + "{a: [1 2]}", "expected ',' or ']' in an array, found '2'", 1, 31),
     (HEAD + "{a: [1", "expected ',' or ']' in an array", 1, 30),
-    ("x\n\n" + HEAD + "{\n  a: 1,\n    b: q\n}", "'q' is computed, not a literal value: write the value out "
-                                                  "(or export the options as JSON)", 5, 8),
+    ("x\n\n" + HEAD + "{\n  a: 1,\n    b: q\n}", f"'q' {COMPUTED}", 5, 8),
 ])
 def test_refusals_say_what_and_where(text: str, message: str, line: int, column: int) -> None:
     with pytest.raises(JsLiteralError) as caught:
