@@ -42,7 +42,7 @@ BASELINE = ROOT / "mutants" / "baseline-statuses.json"
 def statuses() -> dict[str, tuple[str, str]]:
     """Every mutant's name -> (module, status), from the ``.meta`` files mutmut writes beside each
     mutated module under ``mutants/``; merged with the baseline of ``--rerun-not-killed`` when there
-    is one (a mutant killed in either run is killed)."""
+    is one (a mutant killed in either run is killed; one this run did not check keeps its status)."""
     from mutmut.stats import status_by_exit_code
 
     found: dict[str, tuple[str, str]] = {}
@@ -51,9 +51,9 @@ def statuses() -> dict[str, tuple[str, str]]:
         for key, exit_code in json.loads(meta.read_text())["exit_code_by_key"].items():
             status = status_by_exit_code[exit_code]
             found[key] = (module, status if status in COLUMNS else "other")
-    if BASELINE.is_file():
+    if BASELINE.is_file():  # killed in either run is killed; not re-run keeps the baseline's status
         for key, (module, status) in json.loads(BASELINE.read_text()).items():
-            if status in KILLED and key in found and found[key][1] not in KILLED:
+            if key in found and (status in KILLED or found[key][1] == "other"):
                 found[key] = (module, status)
     return found
 
