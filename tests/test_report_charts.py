@@ -149,11 +149,16 @@ def test_non_finite_values_are_gaps() -> None:
     (0, 10, 0, [0, 100]),
     (0, 10, 2, [0, 5, 10]),
     (0, 0.03, 5, [0, 0.01, 0.02, 0.03]),
+    (123456.7, 123457.3, 5, [123456.6, 123456.8, 123457.0, 123457.2, 123457.4]),  # no float noise left
     (0, math.inf, 5, [0.0, 1.0]),
     (math.nan, 1, 5, [0.0, 1.0]),
 ])
 def test_nice_ticks(lo: float, hi: float, count: int, ticks: list[float]) -> None:
     assert nice_ticks(lo, hi, count) == ticks
+
+
+def test_nice_ticks_default_to_about_five() -> None:
+    assert nice_ticks(0, 5.5) == [0, 2, 4, 6]  # 6 ticks of 1 would be more than 5 steps
 
 
 @pytest.mark.parametrize(("hi", "count", "ticks"), [

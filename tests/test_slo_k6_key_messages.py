@@ -70,6 +70,7 @@ def test_every_tag_is_read() -> None:
     ("http_reqs{name:/x}", ("* /x",)),
     ("http_reqs{method:post}", ("POST *",)),
     ("checks{name:0}", ("* 0",)),
+    ("http_reqs{name:/a:b}", ("* /a:b",)),  # the value runs to the next comma, colons included
     ("iteration_duration", ("ITERATION *",)),
     ("iteration_duration{scenario:Reader}", ("ITERATION Reader",)),
 ])
