@@ -81,3 +81,45 @@ def test_texts_at_their_edges() -> None:
         "would not settle at the observed share (it sits on the limit)")
     assert format_settle(replace(RATE, requests_needed=41, seconds_needed=None)) == "~1 more requests"
     assert format_duration(7380.5) == "2.1 h"  # 2.0501 h, not 2.0496
+
+
+@pytest.mark.parametrize(("interval", "unit", "limit", "text"), [
+    (None, "ms", 800.0, "-"),
+    ((None, None), "ms", 800.0, "unbounded"),
+    ((None, 799.996), "ms", 800.0, "<= 799.996 ms"),
+    ((799.996, None), "ms", 800.0, ">= 799.996 ms"),
+    ((799.996, 900.0), "ms", 800.0, "799.996 .. 900.00 ms"),
+    ((700.0, 800.004), "ms", 800.0, "700.00 .. 800.004 ms"),
+    ((3.0, 5.0), "requests", 4.0, "3 .. 5"),
+])
+def test_format_interval(interval: tuple | None, unit: str, limit: float, text: str) -> None:
+    from dataclasses import replace
+
+    from slo.formatting import format_interval
+
+    assert format_interval(replace(LATENCY, interval=interval, unit=unit, limit=limit)) == text
+
+
+def test_failure_reasons_name_the_interval_and_whether_it_is_settled() -> None:
+    from dataclasses import replace
+
+    from slo.formatting import failure_reason
+
+    failed = replace(LATENCY, state="FAIL", observed=900.0, interval=(850.0, 950.0), confidence=0.512345678,
+                     rank=38, below=30, beyond=10)
+    assert failure_reason(failed) == (
+        "gen: p(95)<800 failed: observed 900.00 ms (limit < 800 ms, 40 requests; 10 of 40 timed samples beyond "
+        "the limit, at most 2 may be; 51.234568% interval 850.00 .. 950.00 ms)")
+    estimate = replace(RATE, observed=0.99, failures=1)
+    assert failure_reason(estimate) == (
+        "gen: rate>=0.999 failed on its point estimate: observed 99.00% (limit >= 99.9%, 40 requests, 1 failed; "
+        "95% interval 93.00 .. 100.00%; not settled: the interval straddles the limit)")
+
+
+def test_limits_and_values_keep_their_digits() -> None:
+    from dataclasses import replace
+
+    from slo.formatting import format_limit, format_value
+
+    assert format_limit(replace(RATE, limit=0.12345678901234)) == ">= 12.3456789012%"  # 10 decimals
+    assert format_value("ms", 800.0000000001, 800.0) == "800.000000000 ms"  # at most 9 decimals
