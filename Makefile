@@ -13,7 +13,7 @@ DEPS := PIP_FLAGS='$(PIP_FLAGS)' $(PY) tools/deps.py install --torch-index '$(TO
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint sidecar bench install install-run lock clean
+.PHONY: run test lint sidecar bench mutation install install-run lock clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ sidecar: $(RUN_STAMP)
 ## some). The suite runs each on a tiny input (tests/test_benches.py: bench/run_all.py --smoke).
 bench: $(TEST_STAMP)
 	$(PY) bench/run_all.py $(if $(BENCH),--only $(BENCH))
+
+## Mutation testing of the pure core (slo/, openmodel/, capacity/search.py, reports/model.py and charts.py):
+## the share of ALL mutants the core's tests kill, per module (docs/mutation.md). Tens of minutes on 2 cores.
+mutation: $(TEST_STAMP)
+	nice -n 15 $(PY) scripts/mutation_test.py --max-children 2
 
 ## Refresh requirements.lock: every extra installed into a fresh venv, then frozen.
 lock:
