@@ -45,7 +45,7 @@ def test_comments_and_whitespace_anywhere() -> None:
     (HEAD + "[1]", "options must be an object literal '{...}'", 1, 24),
     (HEAD + "{a: /* x", "unterminated /* comment", 1, 28),
     (HEAD + "{\n  vus: N,\n}", f"'N' {COMPUTED}", 2, 8),
-    (HEAD + "{a: +1}", "unexpected '+': the options must be a plain object literal", 1, 28),
+    (HEAD + "{a: !1}", "unexpected '!': the options must be a plain object literal", 1, 28),  # +1 is a signed number
     (HEAD + "{a: 'abc\n}", "unterminated string", 1, 28),
     (HEAD + "{a: 'abc", "unterminated string", 1, 28),
     (HEAD + "{a: 'ab\nc'}", "unterminated string", 1, 28),
