@@ -446,4 +446,4 @@ def report(found: SearchOutcome, config: SearchConfig, *, scenario: str, url: st
         arrivals=arrivals, interrupted_by=interrupted_by, probes=tuple(found.probes),
         estimates=crossing_estimates(found.probes), notes=tuple(found.notes), confirmed=found.confirmed,
         settlement=settlement(found.probes, found.low, config.needs), to_settle_s=found.to_settle_s,
-        generator_bound_rate=found.generator_rate)
+        generator_bound_rate=found.generator_rate if found.outcome == "generator_bound" else None)

@@ -127,6 +127,31 @@ def test_a_generator_bound_confirmation_leaves_the_answer_unconfirmed_and_says_w
     assert "NOT CONFIRMED: the confirmation probe at it was generator-bound" in line and "--workers N" in line
 
 
+def test_confirmations_that_fail_below_the_generator_bound_rate_fail_at_the_lowest_rate() -> None:
+    """The generator stopping the climb does not excuse a real failure below it: every candidate's
+    confirmation FAILs, so the SLO fails even at --min-rate (96), and no generator rate is claimed."""
+    needs = (SampleNeed("echo", "rate>=0.999", 2995, 1.0),)
+    config = SearchConfig(min_rate=1, max_rate=40, budget_s=100_000, probe_duration_s=20, needs=needs)
+
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        settled = duration > 20
+        rate_threshold = ProbeThreshold(row="echo", expression="rate>=0.999", unit="ratio", limit=0.999,
+                                        state="FAIL" if settled else "INCONCLUSIVE", observed=0.99)
+        if rate >= 4:
+            return ProbeResult(rate=rate, duration_s=duration, elapsed_s=duration, state="INCONCLUSIVE",
+                               thresholds=(rate_threshold, threshold("INCONCLUSIVE", observed=180.0)),
+                               generator_bound=("echo p(95)<100",), generator=SATURATED)
+        return ProbeResult(rate=rate, duration_s=duration, elapsed_s=duration,
+                           state="FAIL" if settled else "INCONCLUSIVE", thresholds=(rate_threshold, threshold("PASS")))
+    found = search(probe, config)
+    assert [(p.rate, p.role, p.counted_as) for p in found.probes] == [
+        (1, "bracket", "pass"), (2, "bracket", "pass"), (4, "bracket", "generator"), (2, "confirm", "fail"),
+        (1, "confirm", "fail")]
+    assert found.outcome == "fails_at_min_rate" and found.low is None and found.high == 1
+    result = report(found, config, scenario="echo")
+    assert result.generator_bound_rate is None and exit_code(result) == 96
+
+
 def test_the_probe_carries_the_verdicts_generator_bound_thresholds_and_worst_process() -> None:
     base = dict(row="echo", patterns=("GET /echo",), kind="p", arg=95.0, op="<", limit=100.0, unit="ms",
                 requests=100, n=100)
