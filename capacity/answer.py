@@ -64,9 +64,6 @@ def headline(report: CapacityReport) -> str:
         where = f"not at {high:.4g}/s"
     else:
         where = "the capacity is above it: every rate probed passed"
-    if report.confirmed is False and report.generator_bound_rate == report.max_rate:
-        return (f"{rate} by its bracketing probe, NOT CONFIRMED: the confirmation probe at it was generator-bound; "
-                f"{where} (stopped because: {report.stopped_because})")
     if report.confirmed is False:
         unsettled = _unsettled(report)
         more = "" if report.to_settle_s is None else (

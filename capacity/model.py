@@ -202,8 +202,8 @@ class CapacityReport(_Frozen):
         default=None, description="when not confirmed: how much more budget the confirmation probe at max_rate "
                                   "would need (its planned duration and a probe's start-up, less what was left)")
     generator_bound_rate: float | None = Field(
-        default=None, description="the rate at which the load generator was the bottleneck (outcome "
-                                  "generator_bound); None otherwise")
+        default=None, description="the lowest rate at which the load generator was the bottleneck (with outcome "
+                                  "generator_bound, what stopped the answer); None when it never was")
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

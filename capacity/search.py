@@ -60,8 +60,11 @@ is never lowered on it) nor a PASS, and it is not rerun (more requests do not re
 own delay). The search stops climbing there: ``outcome == "generator_bound"``, ``stopped_because
 == "generator"``, ``generator_rate`` that rate, and the answer is the highest rate shown to pass
 below it (confirmed as usual), a lower bound limited by the load generator; ``None`` when even
-``min_rate`` was generator-bound. A confirmation probe that is generator-bound leaves its rate
-the answer, not confirmed, with the same outcome.
+``min_rate`` was generator-bound. A confirmation probe that is generator-bound is no evidence
+either: its rate is no longer the candidate, the next lower passing rate is (confirmed in turn),
+and ``generator_rate`` becomes that lower rate; the bracket's upper end stays. Where a
+confirmation FAILs below the generator-bound rate, that failure is the bracket's upper end and
+the outcome is the server's (``capacity_found``, or ``fails_at_min_rate``).
 
 A search cut short (the caller's stop signal, raised from inside a probe) keeps what it had:
 :meth:`Search.interrupted` gives the probes that ended and their bracket, with ``outcome`` and
@@ -180,7 +183,7 @@ class SearchOutcome:
     notes: list[str] = field(default_factory=list)
     confirmed: bool | None = None  # every threshold PASSED at low (None: no low)
     to_settle_s: float | None = None  # not confirmed: the budget the confirmation lacked
-    generator_rate: float | None = None  # outcome generator_bound: the rate whose generator was the bottleneck
+    generator_rate: float | None = None  # the lowest rate whose generator was the bottleneck (None: never)
 
     @property
     def limiting(self) -> LimitingThreshold | None:
@@ -216,7 +219,7 @@ class Search:
         self.low: float | None = None  # highest rate that passed so far
         self.high: float | None = None  # lowest rate that failed so far
         self.passing: list[float] = []  # every rate that passed its bracketing probe, in the order found
-        self.generator_rate: float | None = None  # the rate at which the load generator was the bottleneck
+        self.generator_rate: float | None = None  # the lowest rate at which the load generator was the bottleneck
         self._reserving = False  # the candidate's confirmation is kept in reserve
         self._probe: Probe | None = None
 
@@ -268,7 +271,9 @@ class Search:
     def _confirm(self, bracketed: SearchOutcome) -> SearchOutcome:
         """Settle at the candidate ``low`` what its bracketing probe deferred: one probe as long as
         every threshold needs (longer reruns while INCONCLUSIVE and the budget holds them); when it
-        FAILs, the rate fails and the next lower passing rate is the candidate."""
+        FAILs, the rate fails and the next lower passing rate is the candidate; when it is
+        generator-bound, the rate is not shown either way and the next lower passing rate is the
+        candidate (the bracket's upper end stays)."""
         while self.low is not None:
             deferred = self._counted(self.low)[0].deferred
             if not deferred:
@@ -278,22 +283,39 @@ class Search:
                 return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=False,
                                   to_settle_s=self._to_settle(duration))
             state = self._settle(self.low, duration)
-            if state == "GENERATOR":
-                return self._done("generator_bound", "generator", confirmed=False)
             if state == "PASS":
                 return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=True)
-            if state != "FAIL":  # still INCONCLUSIVE when no longer rerun fits
+            if state not in ("FAIL", "GENERATOR"):  # still INCONCLUSIVE when no longer rerun fits
                 return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=False,
                                   to_settle_s=self._to_settle(2 * duration))
-            self.high = self.low
+            if state == "FAIL":
+                self.high = self.low
             self.passing.remove(self.low)
-            lower = [r for r in self.passing if r < self.high]
+            lower = [r for r in self.passing if r < self.low]
             self.low = max(lower) if lower else None
+        if self._generator_limits():
+            return self._done("generator_bound", "generator")
         return self._done("fails_at_min_rate", "min_rate")
 
+    def _generator_limits(self) -> bool:
+        """Whether the load generator, not a failure of the server, is what stops the answer: it was
+        the bottleneck below the lowest failing rate (or with none)."""
+        return self.generator_rate is not None and (self.high is None or self.generator_rate < self.high)
+
     def _outcome(self, bracketed: SearchOutcome) -> Outcome:
-        """A failed confirmation at ``--max-rate`` makes it the lowest failing rate: a bracket."""
-        return "capacity_found" if bracketed.outcome == "passes_at_highest_rate" and self.high else bracketed.outcome
+        """A failed confirmation at ``--max-rate`` (or below a generator-bound rate) makes it the
+        lowest failing rate: a bracket; a generator-bound probe below it makes the answer a lower
+        bound."""
+        if self._generator_limits():
+            return "generator_bound"
+        if bracketed.outcome in ("passes_at_highest_rate", "generator_bound") and self.high:
+            return "capacity_found"
+        return bracketed.outcome
+
+    def _generator(self, rate: float, result: ProbeResult) -> None:
+        """``result`` at ``rate`` was generator-bound: recorded as no evidence either way."""
+        self.generator_rate = rate if self.generator_rate is None else min(rate, self.generator_rate)
+        self.probes.append(result.model_copy(update={"counted_as": "generator"}))
 
     def _settle(self, rate: float, duration: float) -> str:
         """The confirmation probe(s) at ``rate``: its state, rerun twice as long while INCONCLUSIVE."""
@@ -304,8 +326,7 @@ class Search:
                 update={"planned_duration_s": self.config.planned_s(rate), "role": "confirm"})
             self.spent_s += result.elapsed_s
             if generator_bound(result):
-                self.generator_rate = rate
-                self.probes.append(result.model_copy(update={"counted_as": "generator"}))
+                self._generator(rate, result)
                 return "GENERATOR"
             longer = 2 * duration
             if result.state == "INCONCLUSIVE" and self._fits(longer):
@@ -321,6 +342,7 @@ class Search:
 
     def _done(self, outcome: Outcome, why: StoppedBecause, *, confirmed: bool | None = None,
               to_settle_s: float | None = None) -> SearchOutcome:
+        why = "generator" if outcome == "generator_bound" else why
         return SearchOutcome(outcome, why, self.low, self.high, list(self.probes), self.spent_s, self.config.notes(),
                              confirmed=confirmed if self.low is not None else None, to_settle_s=to_settle_s,
                              generator_rate=self.generator_rate)
@@ -372,8 +394,7 @@ class Search:
             self.spent_s += result.elapsed_s
             state, deferred = config.bracket_state(result, duration)
             if state == "GENERATOR":
-                self.generator_rate = rate
-                self.probes.append(result.model_copy(update={"counted_as": "generator"}))
+                self._generator(rate, result)
                 raise _GeneratorBound
             longer = min(duration * 2, config.rerun_cap_s)
             if state != "INCONCLUSIVE" or longer <= duration or not self._fits(longer + reserve):
@@ -446,4 +467,4 @@ def report(found: SearchOutcome, config: SearchConfig, *, scenario: str, url: st
         arrivals=arrivals, interrupted_by=interrupted_by, probes=tuple(found.probes),
         estimates=crossing_estimates(found.probes), notes=tuple(found.notes), confirmed=found.confirmed,
         settlement=settlement(found.probes, found.low, config.needs), to_settle_s=found.to_settle_s,
-        generator_bound_rate=found.generator_rate if found.outcome == "generator_bound" else None)
+        generator_bound_rate=found.generator_rate)

@@ -106,30 +106,38 @@ def test_a_server_failure_beside_a_generator_bound_threshold_still_fails_the_rat
     assert found.outcome == "capacity_found" and found.generator_rate is None and found.high == 8
 
 
-def test_a_generator_bound_confirmation_leaves_the_answer_unconfirmed_and_says_why() -> None:
+def test_a_generator_bound_confirmation_is_no_evidence_and_the_next_lower_rate_is_confirmed() -> None:
     needs = (SampleNeed("echo", "rate>=0.999", 2995, 1.0),)
     config = SearchConfig(min_rate=10, max_rate=40, budget_s=10_000, probe_duration_s=20, needs=needs)
 
     def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
         rate_threshold = ProbeThreshold(row="echo", expression="rate>=0.999", unit="ratio", limit=0.999,
                                         state="INCONCLUSIVE", observed=1.0)
-        if duration > 20:  # the long confirmation probe saturates the generator
+        if duration > 20 and rate >= 40:  # the long confirmation probe at 40/s saturates the generator
             return ProbeResult(rate=rate, duration_s=duration, elapsed_s=duration, state="INCONCLUSIVE",
                                thresholds=(rate_threshold, threshold("INCONCLUSIVE", observed=180.0)),
                                generator_bound=("echo p(95)<100",), generator=SATURATED)
+        if duration > 20:
+            settled = rate_threshold.model_copy(update={"state": "PASS"})
+            return ProbeResult(rate=rate, duration_s=duration, elapsed_s=duration, state="PASS",
+                               thresholds=(settled, threshold("PASS")))
         return ProbeResult(rate=rate, duration_s=duration, elapsed_s=duration, state="INCONCLUSIVE",
                            thresholds=(rate_threshold, threshold("PASS")))
     found = search(probe, config)
-    assert found.outcome == "generator_bound" and found.low == 40 and found.confirmed is False
-    assert found.generator_rate == 40 and found.probes[-1].role == "confirm"
-    assert found.probes[-1].counted_as == "generator"
-    line = headline(report(found, config, scenario="echo"))
-    assert "NOT CONFIRMED: the confirmation probe at it was generator-bound" in line and "--workers N" in line
+    assert [(p.rate, p.role, p.counted_as) for p in found.probes] == [
+        (10, "bracket", "pass"), (20, "bracket", "pass"), (40, "bracket", "pass"), (40, "confirm", "generator"),
+        (20, "confirm", "pass")]
+    assert (found.outcome, found.stopped_because, found.low, found.high) == ("generator_bound", "generator", 20, None)
+    assert found.confirmed is True and found.generator_rate == 40
+    result = report(found, config, scenario="echo")
+    line = headline(result)
+    assert line.startswith("20 iterations/s: every threshold PASSED with confidence at it, A LOWER BOUND limited")
+    assert "at 40/s the load generator was the bottleneck" in line and exit_code(result) == 97
 
 
 def test_confirmations_that_fail_below_the_generator_bound_rate_fail_at_the_lowest_rate() -> None:
     """The generator stopping the climb does not excuse a real failure below it: every candidate's
-    confirmation FAILs, so the SLO fails even at --min-rate (96), and no generator rate is claimed."""
+    confirmation FAILs, so the SLO fails even at --min-rate (96); the generator-bound rate is still named."""
     needs = (SampleNeed("echo", "rate>=0.999", 2995, 1.0),)
     config = SearchConfig(min_rate=1, max_rate=40, budget_s=100_000, probe_duration_s=20, needs=needs)
 
@@ -149,7 +157,8 @@ def test_confirmations_that_fail_below_the_generator_bound_rate_fail_at_the_lowe
         (1, "confirm", "fail")]
     assert found.outcome == "fails_at_min_rate" and found.low is None and found.high == 1
     result = report(found, config, scenario="echo")
-    assert result.generator_bound_rate is None and exit_code(result) == 96
+    assert result.generator_bound_rate == 4 and exit_code(result) == 96
+    assert "load generator" not in headline(result)
 
 
 def test_the_probe_carries_the_verdicts_generator_bound_thresholds_and_worst_process() -> None:
