@@ -25,8 +25,9 @@ _WITHIN: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": op
 
 def crossing_estimates(probes: Sequence[ProbeResult]) -> tuple[CrossingEstimate, ...]:
     """One estimate per percentile threshold (``p(q)``/``med`` with an ordering limit), in the order
-    first seen, from the probes that decided their rate (``counted_as`` set)."""
-    decided = sorted((p for p in probes if p.counted_as is not None), key=lambda p: p.rate)
+    first seen, from the probes that decided their rate (``counted_as`` pass or fail: a generator-bound
+    probe's measured times include the client's own delay)."""
+    decided = sorted((p for p in probes if p.counted_as in ("pass", "fail")), key=lambda p: p.rate)
     keys: list[tuple[str, str]] = []
     for probe in decided:
         keys += [(t.row, t.expression) for t in probe.thresholds

@@ -20,6 +20,7 @@ __all__ = ["render_capacity_html", "write_capacity_html"]
 PALETTE = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 HEADLINES = {"capacity_found": "Capacity found", "fails_at_min_rate": "Fails even at the lowest rate",
              "passes_at_highest_rate": "Meets the SLO at every rate probed",
+             "generator_bound": "Limited by the load generator: a lower bound",
              "interrupted": "Interrupted: no answer"}
 _TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                          autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
@@ -54,6 +55,9 @@ def chart(report: CapacityReport) -> str:
         markers.append(Marker(f"capacity {report.max_rate:.3g}/s", report.max_rate, "#2e7d32", label_left=True))
     if report.bracket[1] is not None:
         markers.append(Marker(f"fails at {report.bracket[1]:.3g}/s", report.bracket[1], "#c62828", "4 3"))
+    if report.generator_bound_rate is not None:
+        markers.append(Marker(f"generator-bound at {report.generator_bound_rate:.3g}/s", report.generator_bound_rate,
+                              "#6d4c41", "2 2"))
     colors = {s.label: s.color for s in _series(report)}
     crossings = [Crossing(f"estimate ~{e.rate:.3g}/s (not confident)", e.rate, e.limit,
                           colors.get(f"{e.row} {e.expression}", "#555"))

@@ -6,7 +6,9 @@ same child handling and signals: ``suite.main_job.MainJob``), then runs the sear
 open mode (``capacity.probe``), and writes ``capacity.json`` and ``capacity.html`` into the out
 folder beside every probe's files. Exit codes (``slo.verdict``; docs/capacity.md): 0 a capacity
 was found; 96 the SLO is not met even at ``--min-rate``; 97 it is met at every rate probed (up to
-``--max-rate``, or up to where the budget ran out); 2 bad configuration; 3 the target is down; 95 a
+``--max-rate``, or up to where the budget ran out), or at every rate up to where the load generator
+was the bottleneck (a lower bound); 98 the load generator was the bottleneck already at
+``--min-rate`` (nothing known about the server); 2 bad configuration; 3 the target is down; 95 a
 probe ended without a verdict; 128 + signal when interrupted (130 SIGINT, 143 SIGTERM, 129 SIGHUP):
 the running probe's Locust run is stopped, and ``capacity.json``/``capacity.html`` say
 ``interrupted`` with the probes that ended and their bracket.
@@ -34,7 +36,13 @@ from openmodel.stages import StagesError, parse_duration
 from slo.confidence import DEFAULT_CONFIDENCE, check_confidence
 from slo.formatting import format_duration, format_value
 from slo.gate_options import ENV_VAR
-from slo.verdict import EXIT_BAD_CONFIG, EXIT_CAPACITY_ABOVE_MAX, EXIT_CAPACITY_BELOW_MIN, EXIT_PROBE_ERROR
+from slo.verdict import (
+    EXIT_BAD_CONFIG,
+    EXIT_CAPACITY_ABOVE_MAX,
+    EXIT_CAPACITY_BELOW_MIN,
+    EXIT_INCONCLUSIVE,
+    EXIT_PROBE_ERROR,
+)
 from slo.windows import WindowMarks
 from suite.locust_config import check_locust_config
 from suite.main_job import (
@@ -65,11 +73,14 @@ __all__ = ["EXIT_CODES_HELP", "add_capacity_arguments", "run_capacity"]
 
 SCENARIO_NAMES = (*SCENARIOS, "mixed")
 OUTCOME_CODES = {"capacity_found": 0, "fails_at_min_rate": EXIT_CAPACITY_BELOW_MIN,
-                 "passes_at_highest_rate": EXIT_CAPACITY_ABOVE_MAX}
+                 "passes_at_highest_rate": EXIT_CAPACITY_ABOVE_MAX,
+                 "generator_bound": EXIT_CAPACITY_ABOVE_MAX}  # a lower bound; exit_code: 98 without one
 EXIT_CODES_HELP = (f"exit codes: 0 capacity found; {EXIT_CAPACITY_BELOW_MIN} the SLO fails even at --min-rate; "
                    f"{EXIT_CAPACITY_ABOVE_MAX} it passes at every rate probed (the capacity is above --max-rate or "
-                   f"the budget ran out first); {EXIT_BAD_CONFIG} bad configuration; {EXIT_TARGET_DOWN} the target is "
-                   f"down; {EXIT_PROBE_ERROR} a probe ended without a verdict; 130/143 interrupted")
+                   f"the budget ran out first, or the load generator was the bottleneck above it: a lower bound); "
+                   f"{EXIT_INCONCLUSIVE} the load generator was the bottleneck already at --min-rate; "
+                   f"{EXIT_BAD_CONFIG} bad configuration; {EXIT_TARGET_DOWN} the target is down; "
+                   f"{EXIT_PROBE_ERROR} a probe ended without a verdict; 130/143 interrupted")
 
 
 def _duration(text: str) -> float:
@@ -123,9 +134,15 @@ def resolve_locustfile(scenario: str) -> Path:
 
 def describe(index: int, probe: ProbeResult) -> str:
     """One console line per probe: its rate, state and every threshold."""
-    parts = [f"{t.row} {t.expression} {format_value(t.unit, t.observed, t.limit)} {t.state}" for t in probe.thresholds]
+    parts = [f"{t.row} {t.expression} {format_value(t.unit, t.observed, t.limit)} {t.state}"
+             + (" generator-bound" if f"{t.row} {t.expression}" in probe.generator_bound else "")
+             for t in probe.thresholds]
     extra = "".join(f", {name} {value}" for name, value in (("late", probe.late), ("dropped", probe.dropped))
                     if value)
+    g = probe.generator
+    if probe.generator_bound and g is not None:
+        extra += (f", GENERATOR-BOUND: {g.process} CPU p95 {g.cpu_p95:.0f} %, loop lag p99 {g.lag_p99_ms:.0f} ms "
+                  "(no evidence about the server at this rate)")
     return (f"  probe {index:>2}: {probe.rate:8.4g}/s for {format_duration(probe.duration_s)}"
             f"{f' (try {probe.attempt})' if probe.attempt > 1 else ''}: {probe.state}{extra}  [{'; '.join(parts)}]")
 
@@ -255,9 +272,19 @@ def finish(result: CapacityReport, out: Path, code: int | None = None) -> int:
         print(f"  {line}")
     for note in result.notes:
         print(f"  note: {note}")
-    code = OUTCOME_CODES[result.outcome] if code is None else code
+    code = exit_code(result) if code is None else code
     print(f"Wrote {json_path}\nWrote {html_path}\nExit code {code}")
     return code
+
+
+def exit_code(result: CapacityReport) -> int:
+    """The outcome's exit code (docs/capacity.md): a search stopped by the load generator is 97 with
+    a lower bound (every rate it could measure passed, as when the budget stops the climb), and 98
+    (INCONCLUSIVE, the gate's code) when it could not measure even ``--min-rate``: neither a
+    capacity (0) nor a failure of the server (96) was shown."""
+    if result.outcome == "generator_bound" and result.max_rate is None:
+        return EXIT_INCONCLUSIVE
+    return OUTCOME_CODES[result.outcome]
 
 
 def estimate_lines(result: CapacityReport) -> list[str]:

@@ -11,19 +11,22 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["SCHEMA", "VERSION", "CapacityReport", "CrossingEstimate", "Goodput", "LimitingThreshold", "ProbeResult",
+__all__ = ["SCHEMA", "VERSION", "CapacityReport", "CrossingEstimate", "GeneratorProcess", "Goodput",
+           "LimitingThreshold", "ProbeResult",
            "ProbeThreshold", "Outcome", "RatePoint", "Role", "Settlement", "StoppedBecause"]
 
 SCHEMA = "osiris-load/capacity"
 VERSION = 1
 
 State = Literal["PASS", "FAIL", "INCONCLUSIVE", "NO_DATA"]
-Outcome = Literal["capacity_found", "fails_at_min_rate", "passes_at_highest_rate", "interrupted"]
+Outcome = Literal["capacity_found", "fails_at_min_rate", "passes_at_highest_rate", "generator_bound", "interrupted"]
 """``capacity_found``: a passing and a failing rate bracket the answer; ``fails_at_min_rate``: not
 even ``--min-rate`` passes; ``passes_at_highest_rate``: every rate probed passed (up to ``--max-rate``,
-or up to where the budget ran out: ``stopped_because`` says which); ``interrupted``: a stop signal
-cut the search short (``interrupted_by``), the bracket and probes are those it had."""
-StoppedBecause = Literal["precision", "budget", "min_rate", "max_rate", "interrupted"]
+or up to where the budget ran out: ``stopped_because`` says which); ``generator_bound``: the load
+generator was the bottleneck at ``generator_bound_rate`` (a threshold of that probe was generator-bound),
+so that rate says nothing about the server and the answer is a lower bound; ``interrupted``: a stop
+signal cut the search short (``interrupted_by``), the bracket and probes are those it had."""
+StoppedBecause = Literal["precision", "budget", "min_rate", "max_rate", "generator", "interrupted"]
 Role = Literal["bracket", "confirm"]
 """``bracket``: a probe of the bracketing and bisection, as long as the thresholds that can settle at
 its rate need; ``confirm``: one probe at the candidate answer, as long as *every* threshold needs."""
@@ -56,16 +59,30 @@ class Goodput(_Frozen):
     share: float | None = None
 
 
+class GeneratorProcess(_Frozen):
+    """The probe's load-generator process whose own delays were worst (``slo.generator.worst_process``),
+    as its verdict's ``generator`` section measured it."""
+
+    process: str
+    cpu_p95: float
+    cpu_max: float
+    saturated_s: float
+    lag_p99_ms: float
+    lag_max_ms: float
+    users: int = 0
+
+
 class ProbeResult(_Frozen):
     """One probe: a run at ``rate`` iterations/s for ``duration_s``; ``elapsed_s`` is what it cost
     the budget (start-up and the final judgement included). ``state`` is the run's confident state;
-    ``counted_as`` what the search made of it (INCONCLUSIVE and NO_DATA count as ``fail``)."""
+    ``counted_as`` what the search made of it (INCONCLUSIVE and NO_DATA count as ``fail``; a probe with
+    a generator-bound threshold counts as ``generator``: no evidence about the server at its rate)."""
 
     rate: float
     duration_s: float
     elapsed_s: float
     state: State
-    counted_as: Literal["pass", "fail"] | None = None
+    counted_as: Literal["pass", "fail", "generator"] | None = None
     attempt: int = 1
     thresholds: tuple[ProbeThreshold, ...] = ()
     achieved_rate: float | None = None
@@ -83,6 +100,12 @@ class ProbeResult(_Frozen):
         default=(), description="'row expression' of each threshold left INCONCLUSIVE because this probe was "
                                 "too short for it to settle at this rate (checked not to FAIL, settled by the "
                                 "confirmation probe)")
+    generator_bound: tuple[str, ...] = Field(
+        default=(), description="'row expression' of each threshold the gate found generator-bound: it fails "
+                                "on the measured times but not on what the server can be charged with")
+    generator: GeneratorProcess | None = Field(
+        default=None, description="the process whose own delays were worst (None: the verdict had no generator "
+                                  "section)")
 
     @property
     def passed(self) -> bool:
@@ -178,6 +201,9 @@ class CapacityReport(_Frozen):
     to_settle_s: float | None = Field(
         default=None, description="when not confirmed: how much more budget the confirmation probe at max_rate "
                                   "would need (its planned duration and a probe's start-up, less what was left)")
+    generator_bound_rate: float | None = Field(
+        default=None, description="the lowest rate at which the load generator was the bottleneck (with outcome "
+                                  "generator_bound, what stopped the answer); None when it never was")
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 

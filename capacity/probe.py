@@ -17,8 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from capacity.model import Goodput, ProbeResult, ProbeThreshold
+from capacity.model import GeneratorProcess, Goodput, ProbeResult, ProbeThreshold
 from slo.gate_options import ENV_VAR
+from slo.generator import worst_process
 from slo.verdict import EXIT_BAD_CONFIG, ThresholdResult, Verdict, VerdictFormatError, from_json
 from suite.children import free_port
 
@@ -58,15 +59,23 @@ def _threshold(t: ThresholdResult) -> ProbeThreshold:
 def probe_result(verdict: Verdict, *, rate: float, duration_s: float, elapsed_s: float, attempt: int,
                  files: str | None, exit_code: int | None) -> ProbeResult:
     """The search's view of one verdict (its ``open_model`` block gives the arrivals and goodput;
-    ``None`` there when the run was not in open mode)."""
+    ``None`` there when the run was not in open mode; its ``generator`` section the worst process, and
+    which thresholds the gate found generator-bound)."""
     model = verdict.open_model
+    worst = worst_process(verdict.generator)
+    generator = None if worst is None else GeneratorProcess(
+        process=worst.process, cpu_p95=worst.cpu_p95, cpu_max=worst.cpu_max, saturated_s=worst.saturated_s,
+        lag_p99_ms=worst.lag_p99_ms, lag_max_ms=worst.lag_max_ms, users=worst.users)
     goodput = None if model is None else Goodput(iterations=model.goodput.iterations, good=model.goodput.good,
                                                  share=model.goodput.share)
     return ProbeResult(rate=rate, duration_s=duration_s, elapsed_s=elapsed_s, state=verdict.state, attempt=attempt,
                        thresholds=tuple(_threshold(t) for t in verdict.thresholds),
                        achieved_rate=None if model is None else model.achieved_rate,
                        late=None if model is None else model.late, dropped=None if model is None else model.dropped,
-                       goodput=goodput, exit_code=exit_code, confidence=verdict.confidence, files=files)
+                       goodput=goodput, exit_code=exit_code, confidence=verdict.confidence, files=files,
+                       generator_bound=tuple(f"{t.row} {t.expression}" for t in verdict.thresholds
+                                             if t.generator_bound),
+                       generator=generator)
 
 
 class LocustProbe:

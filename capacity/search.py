@@ -52,6 +52,20 @@ The budget is the sum of the probes' ``elapsed_s`` (their real cost, start-up in
 only started when its planned duration (and the reserve) still fits; when none fits, the search
 stops with ``stopped_because == "budget"`` and reports the bracket it has.
 
+A probe whose generator was the bottleneck says nothing about the server at its rate: when a
+threshold of it is generator-bound (the gate found it failing on the measured times but not on
+what the server can be charged with, docs/verdicts.md) and no threshold FAILs on the server's
+account, the probe is ``counted_as == "generator"``. It is neither a FAIL (the bracket's upper end
+is never lowered on it) nor a PASS, and it is not rerun (more requests do not remove the client's
+own delay). The search stops climbing there: ``outcome == "generator_bound"``, ``stopped_because
+== "generator"``, ``generator_rate`` that rate, and the answer is the highest rate shown to pass
+below it (confirmed as usual), a lower bound limited by the load generator; ``None`` when even
+``min_rate`` was generator-bound. A confirmation probe that is generator-bound is no evidence
+either: its rate is no longer the candidate, the next lower passing rate is (confirmed in turn),
+and ``generator_rate`` becomes that lower rate; the bracket's upper end stays. Where a
+confirmation FAILs below the generator-bound rate, that failure is the bracket's upper end and
+the outcome is the server's (``capacity_found``, or ``fails_at_min_rate``).
+
 A search cut short (the caller's stop signal, raised from inside a probe) keeps what it had:
 :meth:`Search.interrupted` gives the probes that ended and their bracket, with ``outcome`` and
 ``stopped_because`` both ``"interrupted"``; the probe that was running is not among them.
@@ -67,8 +81,8 @@ from capacity.estimate import crossing_estimates
 from capacity.model import CapacityReport, LimitingThreshold, Outcome, ProbeResult, Settlement, StoppedBecause
 from capacity.plan import SampleNeed, deferral_notes, planned_duration
 
-__all__ = ["CONFIRM_MARGIN", "Probe", "Search", "SearchConfig", "SearchError", "SearchOutcome", "limiting_threshold",
-           "report", "search", "settlement"]
+__all__ = ["CONFIRM_MARGIN", "Probe", "Search", "SearchConfig", "SearchError", "SearchOutcome", "generator_bound",
+           "limiting_threshold", "report", "search", "settlement"]
 
 CONFIRM_MARGIN = 1.1
 """A confirmation probe lasts 10 % longer than the best case needs: a Poisson probe of 3000
@@ -119,7 +133,9 @@ class SearchConfig:
         """What a bracketing probe says of its rate, and which thresholds it deferred: FAIL when any
         threshold (or the run) failed with confidence, INCONCLUSIVE when a threshold it was long
         enough for is, else PASS; the INCONCLUSIVE thresholds it was too short for are deferred.
-        NO_DATA counts as FAIL."""
+        NO_DATA counts as FAIL; GENERATOR when the load generator was the bottleneck (:func:`generator_bound`)."""
+        if generator_bound(result):
+            return "GENERATOR", ()
         if result.state in ("FAIL", "NO_DATA"):
             return "FAIL", ()
         too_short = {f"{n.row} {n.expression}" for n in self.needs if n.seconds(result.rate) > duration_s + 1e-9}
@@ -167,6 +183,7 @@ class SearchOutcome:
     notes: list[str] = field(default_factory=list)
     confirmed: bool | None = None  # every threshold PASSED at low (None: no low)
     to_settle_s: float | None = None  # not confirmed: the budget the confirmation lacked
+    generator_rate: float | None = None  # the lowest rate whose generator was the bottleneck (None: never)
 
     @property
     def limiting(self) -> LimitingThreshold | None:
@@ -175,6 +192,17 @@ class SearchOutcome:
 
 class _Budget(Exception):
     """No probe of the planned duration fits what is left of the budget."""
+
+
+class _GeneratorBound(Exception):
+    """The probe's load generator was the bottleneck: nothing is known about the server at its rate."""
+
+
+def generator_bound(result: ProbeResult) -> bool:
+    """Whether ``result`` is no evidence about the server: a threshold is generator-bound and none
+    FAILs (or has NO_DATA) on the server's account. A threshold that still FAILs on what the server
+    can be charged with is the server's failure (the gate's verdict is FAIL), whatever the others."""
+    return bool(result.generator_bound) and not any(t.state in ("FAIL", "NO_DATA") for t in result.thresholds)
 
 
 class Search:
@@ -191,6 +219,7 @@ class Search:
         self.low: float | None = None  # highest rate that passed so far
         self.high: float | None = None  # lowest rate that failed so far
         self.passing: list[float] = []  # every rate that passed its bracketing probe, in the order found
+        self.generator_rate: float | None = None  # the lowest rate at which the load generator was the bottleneck
         self._reserving = False  # the candidate's confirmation is kept in reserve
         self._probe: Probe | None = None
 
@@ -198,7 +227,7 @@ class Search:
         """Find the highest rate at which ``probe`` passes (see the module docstring)."""
         self._probe = probe
         bracketed = self._bracket()
-        if bracketed.outcome == "fails_at_min_rate":
+        if bracketed.outcome == "fails_at_min_rate" or self.low is None:
             return bracketed
         return self._confirm(bracketed)
 
@@ -211,6 +240,8 @@ class Search:
                 return self._done("fails_at_min_rate", "min_rate")
         except _Budget:  # unreachable after check(); kept so that a zero-cost misuse cannot loop
             return self._done("fails_at_min_rate", "budget")
+        except _GeneratorBound:
+            return self._done("generator_bound", "generator")
         self._passed(rate)
         low = rate
         # bracket by growing the rate, then bisect (geometric midpoint): one probe per step either way
@@ -222,6 +253,8 @@ class Search:
                 passed = self._passes(rate)
             except _Budget:
                 return self._done("passes_at_highest_rate" if self.high is None else "capacity_found", "budget")
+            except _GeneratorBound:
+                return self._done("generator_bound", "generator")
             if passed:
                 self._passed(rate)
                 low = rate
@@ -238,7 +271,9 @@ class Search:
     def _confirm(self, bracketed: SearchOutcome) -> SearchOutcome:
         """Settle at the candidate ``low`` what its bracketing probe deferred: one probe as long as
         every threshold needs (longer reruns while INCONCLUSIVE and the budget holds them); when it
-        FAILs, the rate fails and the next lower passing rate is the candidate."""
+        FAILs, the rate fails and the next lower passing rate is the candidate; when it is
+        generator-bound, the rate is not shown either way and the next lower passing rate is the
+        candidate (the bracket's upper end stays)."""
         while self.low is not None:
             deferred = self._counted(self.low)[0].deferred
             if not deferred:
@@ -250,18 +285,37 @@ class Search:
             state = self._settle(self.low, duration)
             if state == "PASS":
                 return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=True)
-            if state != "FAIL":  # still INCONCLUSIVE when no longer rerun fits
+            if state not in ("FAIL", "GENERATOR"):  # still INCONCLUSIVE when no longer rerun fits
                 return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=False,
                                   to_settle_s=self._to_settle(2 * duration))
-            self.high = self.low
+            if state == "FAIL":
+                self.high = self.low
             self.passing.remove(self.low)
-            lower = [r for r in self.passing if r < self.high]
+            lower = [r for r in self.passing if r < self.low]
             self.low = max(lower) if lower else None
+        if self._generator_limits():
+            return self._done("generator_bound", "generator")
         return self._done("fails_at_min_rate", "min_rate")
 
+    def _generator_limits(self) -> bool:
+        """Whether the load generator, not a failure of the server, is what stops the answer: it was
+        the bottleneck below the lowest failing rate (or with none)."""
+        return self.generator_rate is not None and (self.high is None or self.generator_rate < self.high)
+
     def _outcome(self, bracketed: SearchOutcome) -> Outcome:
-        """A failed confirmation at ``--max-rate`` makes it the lowest failing rate: a bracket."""
-        return "capacity_found" if bracketed.outcome == "passes_at_highest_rate" and self.high else bracketed.outcome
+        """A failed confirmation at ``--max-rate`` (or below a generator-bound rate) makes it the
+        lowest failing rate: a bracket; a generator-bound probe below it makes the answer a lower
+        bound."""
+        if self._generator_limits():
+            return "generator_bound"
+        if bracketed.outcome in ("passes_at_highest_rate", "generator_bound") and self.high:
+            return "capacity_found"
+        return bracketed.outcome
+
+    def _generator(self, rate: float, result: ProbeResult) -> None:
+        """``result`` at ``rate`` was generator-bound: recorded as no evidence either way."""
+        self.generator_rate = rate if self.generator_rate is None else min(rate, self.generator_rate)
+        self.probes.append(result.model_copy(update={"counted_as": "generator"}))
 
     def _settle(self, rate: float, duration: float) -> str:
         """The confirmation probe(s) at ``rate``: its state, rerun twice as long while INCONCLUSIVE."""
@@ -271,6 +325,9 @@ class Search:
             result = self._probe(rate, duration, attempt).model_copy(
                 update={"planned_duration_s": self.config.planned_s(rate), "role": "confirm"})
             self.spent_s += result.elapsed_s
+            if generator_bound(result):
+                self._generator(rate, result)
+                return "GENERATOR"
             longer = 2 * duration
             if result.state == "INCONCLUSIVE" and self._fits(longer):
                 self.probes.append(result)  # superseded by the longer rerun: counted_as stays None
@@ -285,8 +342,10 @@ class Search:
 
     def _done(self, outcome: Outcome, why: StoppedBecause, *, confirmed: bool | None = None,
               to_settle_s: float | None = None) -> SearchOutcome:
+        why = "generator" if outcome == "generator_bound" else why
         return SearchOutcome(outcome, why, self.low, self.high, list(self.probes), self.spent_s, self.config.notes(),
-                             confirmed=confirmed if self.low is not None else None, to_settle_s=to_settle_s)
+                             confirmed=confirmed if self.low is not None else None, to_settle_s=to_settle_s,
+                             generator_rate=self.generator_rate)
 
     def _counted(self, rate: float) -> list[ProbeResult]:
         return [p for p in self.probes if p.rate == rate and p.counted_as is not None]
@@ -319,7 +378,9 @@ class Search:
     def _passes(self, rate: float) -> bool:
         """Probe ``rate`` until its state is settled (or the rerun cap); raise :class:`_Budget` when
         not even the first run fits. A threshold left INCONCLUSIVE because the probe was too short
-        for it at this rate is *deferred* (to the confirmation), not held against the rate."""
+        for it at this rate is *deferred* (to the confirmation), not held against the rate. Raise
+        :class:`_GeneratorBound` when the load generator was the bottleneck (no rerun: a longer probe
+        does not remove the client's own delay)."""
         config, probe = self.config, self._probe
         assert probe is not None
         planned = config.planned_s(rate)
@@ -332,6 +393,9 @@ class Search:
             result = probe(rate, duration, attempt).model_copy(update={"planned_duration_s": planned})
             self.spent_s += result.elapsed_s
             state, deferred = config.bracket_state(result, duration)
+            if state == "GENERATOR":
+                self._generator(rate, result)
+                raise _GeneratorBound
             longer = min(duration * 2, config.rerun_cap_s)
             if state != "INCONCLUSIVE" or longer <= duration or not self._fits(longer + reserve):
                 counted = "pass" if state == "PASS" else "fail"
@@ -402,4 +466,5 @@ def report(found: SearchOutcome, config: SearchConfig, *, scenario: str, url: st
         probe_duration_s=config.probe_duration_s, max_probe_duration_s=config.rerun_cap_s, confidence=confidence,
         arrivals=arrivals, interrupted_by=interrupted_by, probes=tuple(found.probes),
         estimates=crossing_estimates(found.probes), notes=tuple(found.notes), confirmed=found.confirmed,
-        settlement=settlement(found.probes, found.low, config.needs), to_settle_s=found.to_settle_s)
+        settlement=settlement(found.probes, found.low, config.needs), to_settle_s=found.to_settle_s,
+        generator_bound_rate=found.generator_rate)

@@ -35,7 +35,7 @@ from fractions import Fraction
 from slo import confidence as conf
 from slo.expressions import Threshold, exact_fraction
 from slo.formatting import GENERATOR_ADVICE, describe_lost, failure_reason, format_health, generator_bound_reason
-from slo.generator import CPU_SATURATED
+from slo.generator import CPU_SATURATED, worst_process
 from slo.k6_metrics import ITERATION_METHOD
 from slo.recorder import EndpointStats, RecorderPlan, RequestRecorder, nearest_rank
 from slo.table import SloRow, SloTable, ThresholdSpec
@@ -445,7 +445,7 @@ def attach_generator(verdict: Verdict, chargeable: Verdict, health: Sequence[Pro
     if len(chargeable.thresholds) != len(verdict.thresholds):
         raise ValueError("the chargeable verdict judged another table")
     health = tuple(health)
-    worst = max(health, key=lambda h: (h.stall_s, h.lag_p99_ms), default=None)
+    worst = worst_process(health)
     thresholds, dropped, bound = [], [], []
     for m, c in zip(verdict.thresholds, chargeable.thresholds, strict=True):
         t = replace(m, chargeable_observed=c.observed) if m.is_latency else m

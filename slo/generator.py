@@ -39,7 +39,7 @@ from typing import Any
 from slo.recorder import EndpointStats, new_histogram
 from slo.verdict import ProcessHealth
 
-__all__ = ["CPU_SATURATED", "LAG_NOTE_MS", "STALL_MIN_S", "HealthMonitor", "StallLog", "cpu_seconds",
+__all__ = ["CPU_SATURATED", "LAG_NOTE_MS", "STALL_MIN_S", "HealthMonitor", "StallLog", "cpu_seconds", "worst_process",
            "health_from_data", "percentile"]
 
 STALL_MIN_S = 0.002  # a stretch of work this long or longer is a stall: it delays what became ready meanwhile
@@ -126,6 +126,12 @@ class StallLog:
         if total < self.stall_min_s:
             return 0.0
         return (total if total < now - start else now - start) * 1000.0
+
+
+def worst_process(health: Sequence[ProcessHealth]) -> ProcessHealth | None:
+    """The process whose own delays were worst (most time stalled, then the highest loop lag p99):
+    the one a generator-bound verdict names, and the one a capacity probe carries."""
+    return max(health, key=lambda h: (h.stall_s, h.lag_p99_ms), default=None)
 
 
 def percentile(values: Sequence[float], p: float) -> float:

@@ -20,6 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from capacity.answer import headline
+from capacity.job import exit_code
+from capacity.model import ProbeResult
+from capacity.probe import probe_result
+from capacity.search import SearchConfig, report, search
 from slo.verdict import FAIL, INCONCLUSIVE, PASS, Verdict, from_json
 from suite.children import free_port
 from tests.conftest import ROOT
@@ -154,3 +159,30 @@ def test_a_clean_run_passes_with_no_generator_note(runs: dict[str, object]) -> N
     assert not any(t.generator_bound for t in verdict.thresholds)
     assert not [n for n in verdict.notes if "generator" in n]
     assert verdict.generator[0].process == "local" and verdict.generator[0].requests > 0
+
+
+def test_the_capacity_search_takes_a_generator_bound_run_as_no_evidence_and_a_server_failure_as_one(
+        runs: dict[str, object]) -> None:
+    """The real verdicts above, read as capacity probes (``capacity.probe.probe_result``; no run more):
+    the hog's is generator-bound (no evidence either way: the search stops, a lower bound, the
+    process named), the slow server's beside mild stalls is a failure of the server."""
+    verdicts = {name: outcome(runs, name).verdict for name in ("clean", "hog", "slow_server")}
+
+    def probe_of(high: str) -> Callable[[float, float, int], ProbeResult]:
+        def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+            verdict = verdicts["clean" if rate < 4 else high]
+            return probe_result(verdict, rate=rate, duration_s=duration, elapsed_s=duration, attempt=attempt,
+                                files=None, exit_code=verdict.exit_code)
+        return probe
+
+    config = SearchConfig(min_rate=1, max_rate=100, budget_s=1000, probe_duration_s=5)
+    found = search(probe_of("hog"), config)
+    assert (found.outcome, found.low, found.high, found.generator_rate) == ("generator_bound", 2, None, 4)
+    bound = found.probes[-1]
+    assert bound.counted_as == "generator" and bound.generator_bound == ("health p(95)<100",)
+    assert bound.generator is not None and bound.generator.process == "local"
+    result = report(found, config, scenario="hog")
+    assert "process local" in headline(result) and exit_code(result) == 97
+    failed = search(probe_of("slow_server"), config)
+    assert (failed.outcome, failed.high, failed.generator_rate) == ("capacity_found", 4, None)
+    assert failed.limiting is not None and failed.limiting.state == FAIL
