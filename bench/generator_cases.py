@@ -64,11 +64,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--code", type=Path, default=ROOT)
     parser.add_argument("--seconds", type=int, default=6)
+    parser.add_argument("--only", default="", help="comma-separated case letters (a, b, c, d, d'); default all")
     args = parser.parse_args()
+    wanted = {c.strip() for c in args.only.split(",") if c.strip()}
     print("| case | threshold | state | measured p95 ms (interval) | chargeable p95 ms | loop lag p99 ms | exit |")
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for case in CASES:
+            if wanted and case[0].split(":")[0] not in wanted:
+                continue
             print(run(args.code.resolve(), *case, seconds=args.seconds, tmp=Path(tmp)), flush=True)
 
 

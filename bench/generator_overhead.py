@@ -103,9 +103,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--skip-runs", action="store_true")
+    parser.add_argument("--listener-calls", type=int, default=200_000, help="calls per listener timing")
     args = parser.parse_args()
     print("== The gate's request listener (µs per call)")
-    costs = listener_costs()
+    costs = listener_costs(args.listener_calls)
     for what, us in costs.items():
         print(f"  {what}: {us:.2f} us")
     print(f"== The monitor's loop watchers: {watcher_cost():.2f} us per loop iteration")

@@ -37,6 +37,9 @@ BENCHES: dict[str, tuple[list[str], list[str], str]] = {
     "gate_overhead": (["--rounds", "7", "--seconds", "10", "--users", "10"],
                       ["--samples", "2000", "--rounds", "1", "--seconds", "1", "--users", "1", "--listener-calls",
                        "1000", "--url", "{url}"], "the gate's listener alone"),
+    "generator_cases": ([], ["--only", "d", "--seconds", "1"], "| d: clean"),
+    "generator_overhead": (["--rounds", "5", "--seconds", "15", "--users", "20"],
+                           ["--skip-runs", "--listener-calls", "2000"], "loop watchers"),
     "open_model_rate": (["--seconds", "60", "--rate", "20", "--arrivals", "constant", "--workers", "2"],
                         ["--seconds", "2", "--rate", "5", "--workers", "1"], "achieved"),
     "open_model_listener": (["--listener"], ["--listener", "--calls", "500", "--rounds", "1"], "gate listener:"),
@@ -51,7 +54,8 @@ BENCHES: dict[str, tuple[list[str], list[str], str]] = {
     "verdict_coverage": ([], ["--tests", "20", "--duration", "5", "--truth-draws", "20000"], "independent"),
 }
 SCRIPTS = {"open_model_listener": "open_model_rate"}  # entries that run another entry's script
-NOT_COMMANDS = {"gate_user", "bench_sidecar", "run_all"}  # bench/*.py that are no benchmark of their own
+# bench/*.py that are no benchmark of their own
+NOT_COMMANDS = {"gate_user", "bench_sidecar", "side_by_side", "run_all"}
 
 
 def command(name: str, smoke: bool, url: str = "", out: str = "") -> list[str]:

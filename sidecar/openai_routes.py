@@ -17,7 +17,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from sidecar.openai_format import DONE, OWNER, SSE_HEADERS, Answer, finish_reason, stream_error, usage
-from sidecar.openai_schemas import ChatCompletionRequest, CompletionRequest
+from sidecar.openai_schemas import ChatCompletionRequest, CompletionRequest, OpenAIErrorResponse
 from sidecar.routes import (
     POST_RESPONSES,
     FaultsDep,
@@ -30,7 +30,15 @@ from sidecar.routes import (
 from sidecar.runner import ModelRunner, TokenStream
 from sidecar.settings import MODEL_IDS, Settings
 
-OPENAI_RESPONSES = {**POST_RESPONSES, 404: {"description": "Unknown model (OpenAI error object)"}}
+# 401 and 413 come from the middlewares, before any route ({"detail"}, as POST_RESPONSES says); the
+# route's own errors are OpenAI's error object.
+OPENAI_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **POST_RESPONSES,
+    400: {"model": OpenAIErrorResponse, "description": "A body that is not valid (OpenAI error object)"},
+    404: {"model": OpenAIErrorResponse, "description": "Unknown model (OpenAI error object)"},
+    503: {"model": OpenAIErrorResponse, "description": "Queue full (Retry-After), model not loaded (OpenAI error "
+                                                       "object)"},
+}
 
 
 class OpenAIError(Exception):

@@ -81,3 +81,19 @@ class ChatCompletionRequest(_Sampling):
         if self.max_completion_tokens is not None:
             self.max_tokens = self.max_completion_tokens
         return self
+
+
+class OpenAIErrorDetail(BaseModel):
+    """OpenAI's error fields (``sidecar.openai_format.error_body`` writes them)."""
+
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorResponse(BaseModel):
+    """The body of every error a ``/v1`` route answers itself (bad body, unknown model, overload): the
+    OpenAPI document says so, so a schema-based client or fuzzer expects this, not ``{"detail"}``."""
+
+    error: OpenAIErrorDetail

@@ -426,6 +426,13 @@ def test_ctrl_c_while_the_inputs_are_checked_is_no_traceback(door: Door) -> None
     """Locust's own inputs are judged in a child (1-3 s on a busy machine): a user who sees their typo and
     presses Ctrl+C then got a KeyboardInterrupt traceback. Now: one line, exit 130, nothing made."""
     door.monkeypatch.setenv("LOCUST_USERS", "5")  # a source Locust reads: the checker child starts
+    # The check takes 1-3 s on a busy machine but can end before a poll sees it on a quiet one: the
+    # child is held (a sitecustomize that waits in the checker only) so the Ctrl+C lands inside it.
+    site = door.tmp / "slow-check"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import sys, time\nif 'suite.locust_config' in sys.orig_argv:\n    time.sleep(60)\n", encoding="utf-8")
+    door.monkeypatch.setenv("PYTHONPATH", f"{site}{os.pathsep}{ROOT}")
     out = door.tmp / "run"
 
     def interrupt_once_checking() -> None:
