@@ -1,0 +1,143 @@
+"""The lean HTTP path (``locustfiles.lean_http``) records what Locust's ``FastHttpSession`` records.
+
+Two short real Locust runs side by side, one per path, each against its own known-answer server
+that answers the n-th request of each endpoint from the same list (good answers, wrong bodies, error
+statuses, a gzip body, a connection closed without an answer): the requests the servers receive,
+Locust's statistics (``_stats.csv``: counts, failures, content sizes; ``_failures.csv``: every
+error text and its count) and the SLO gate's counts (``_slo_endpoints.csv``) must be the same.
+A third pair of runs against a closed port: the same connection errors.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+from suite.children import free_port
+from tests.conftest import ROOT, serving
+from tests.test_locustfiles import VALID_PROPOSAL
+
+LOCUSTFILE = ROOT / "tests" / "locustfiles_for_tests" / "lean_honesty.py"
+USERS, ITERATIONS = 3, 12
+PROPOSAL_OK = json.dumps({"phi3_proposal": VALID_PROPOSAL, "hermes_assessment": "fine"})
+CLOSE = "close"  # drop the connection without an answer
+# path -> the answers, in turn: (status, content type, body) or CLOSE. Never two closes in a row (a
+# GET on a reused connection is resent once by both paths).
+ANSWERS: dict[str, list[tuple[int, str, str] | str]] = {
+    "/health": [(200, "application/json", '{"status":"ok"}'), (200, "text/plain", "ok"),
+                (503, "application/json", '{"status":"degraded"}'), (200, "gzip", '{"status":"zipped"}'),
+                (200, "application/json", "null"), CLOSE],
+    "/metrics": [(200, "text/plain", "# HELP up Up.\n# TYPE up gauge\nup 1\n"), (200, "text/plain", "up 1\n"),
+                 (500, "text/plain", "e" * 500)],
+    "/generate/": [(200, "application/json", '{"generated_text":"x"}'), (422, "application/json", '{"detail":[]}'),
+                   (200, "application/json", '{"generated_text":3}'), CLOSE],
+    "/propose_trade_adjustments/": [(200, "application/json", PROPOSAL_OK),
+                                    (200, "application/json", '{"hermes_assessment":"ok"}')],
+}
+
+
+def known_answers() -> tuple[type[BaseHTTPRequestHandler], list[tuple[str, str, str, bytes]]]:
+    """A handler answering from ``ANSWERS`` by each path's count, and the requests it received."""
+    received: list[tuple[str, str, str, bytes]] = []
+    counts: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+        def _answer(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with lock:
+                received.append((self.command, self.path, self.headers.get("Content-Type", ""), body))
+                answers = ANSWERS[self.path]
+                answer = answers[counts[self.path] % len(answers)]
+                counts[self.path] += 1
+            if answer == CLOSE:
+                self.close_connection = True
+                return
+            status, kind, text = answer
+            payload = text.encode()
+            self.send_response(status)
+            if kind == "gzip":
+                payload = gzip.compress(payload)
+                self.send_header("Content-Encoding", "gzip")
+                kind = "application/json"
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = _answer
+
+    return Handler, received
+
+
+def start_run(url: str, lean: bool, prefix: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "HONESTY_LEAN": "1" if lean else "0", "HONESTY_ITERATIONS": str(ITERATIONS),
+           "HONESTY_USERS": str(USERS), "OSIRIS_SHAPE": "off"}
+    return subprocess.Popen([sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(USERS),
+                             "-r", str(USERS), "-t", "60s", "--host", url, "--csv", str(prefix), "--only-summary",
+                             "--loglevel", "WARNING"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen[str]) -> str:
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode in (1, 99), err[-3000:]  # failed requests (Locust 1, or the gate's 99), no crash
+    assert "Traceback" not in err, err[-3000:]
+    return err
+
+
+def recorded(prefix: Path) -> dict[str, object]:
+    """What a run recorded: Locust's stats and failures, the gate's counts (no timings)."""
+    def rows(suffix: str) -> list[dict[str, str]]:
+        with open(f"{prefix}{suffix}", newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    stats = {(r["Type"], r["Name"]): (r["Request Count"], r["Failure Count"], r["Average Content Size"])
+             for r in rows("_stats.csv")}
+    failures = {(r["Method"], r["Name"], r["Error"]): r["Occurrences"] for r in rows("_failures.csv")}
+    gate = {(r["method"], r["name"]): (r["count"], r["failures"]) for r in rows("_slo_endpoints.csv")}
+    return {"stats": stats, "failures": failures, "gate": gate}
+
+
+def test_lean_path_records_what_fasthttpsession_records(tmp_path: Path) -> None:
+    lean_handler, lean_received = known_answers()
+    locust_handler, locust_received = known_answers()
+    with serving(lean_handler) as lean_url, serving(locust_handler) as locust_url:
+        runs = [start_run(lean_url, True, tmp_path / "lean"), start_run(locust_url, False, tmp_path / "locust")]
+        for run in runs:
+            finish(run)
+    lean, locust = recorded(tmp_path / "lean"), recorded(tmp_path / "locust")
+    assert lean == locust
+    assert Counter(lean_received) == Counter(locust_received)
+    per_endpoint = USERS * ITERATIONS
+    assert lean["stats"][("", "Aggregated")][0] == str(4 * per_endpoint)
+    # every kind of answer was met: wrong bodies, statuses, the gzip body, connections closed
+    errors = " ".join(key[2] for key in lean["failures"])
+    for text in ("body is not JSON", "status 503", "body is not a JSON object", "not Prometheus text",
+                 "status 500: " + "e" * 200, "status 422", "generated_text is not a string",
+                 "missing phi3_proposal", "no response: HTTPConnectionClosed"):
+        assert text in errors, (text, lean["failures"])
+    assert lean["gate"][("POST", "/propose_trade_adjustments/")] == (str(per_endpoint), str(per_endpoint // 2))
+
+
+def test_lean_path_reports_connection_errors_as_fasthttpsession_does(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    runs = [start_run(closed, True, tmp_path / "lean"), start_run(closed, False, tmp_path / "locust")]
+    for run in runs:
+        finish(run)
+    lean, locust = recorded(tmp_path / "lean"), recorded(tmp_path / "locust")
+    assert lean == locust
+    assert any("no response: ConnectionRefusedError" in key[2] for key in lean["failures"]), lean["failures"]
