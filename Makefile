@@ -13,7 +13,7 @@ DEPS := PIP_FLAGS='$(PIP_FLAGS)' $(PY) tools/deps.py install --torch-index '$(TO
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint sidecar bench install install-run lock clean
+.PHONY: run test lint sidecar bench bench-generator install install-run lock clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ sidecar: $(RUN_STAMP)
 bench: $(TEST_STAMP)
 	$(PY) bench/batching.py
 	$(PY) bench/gate_overhead.py
+	$(PY) bench/generator_cost.py
+
+## Generator CPU per request against k6 (issue 21; needs nginx and 2 CPUs), then users held and memory per user.
+bench-generator: $(TEST_STAMP)
+	$(PY) bench/generator_cost.py
 
 ## Refresh requirements.lock: every extra installed into a fresh venv, then frozen.
 lock:

@@ -27,3 +27,20 @@ class ReadHeavyLocustHttp(ReadHeavyUser):
 
     lean_http = False
     wait_time = constant(THINK_S)
+
+
+if os.environ.get("BENCH_PROFILE"):  # bench/generator_profile.py: profile the load only, not the start-up
+    import cProfile
+
+    from locust import events
+
+    _profiler = cProfile.Profile()
+
+    @events.test_start.add_listener
+    def _profile_start(**_: object) -> None:
+        _profiler.enable()
+
+    @events.test_stop.add_listener
+    def _profile_stop(**_: object) -> None:
+        _profiler.disable()
+        _profiler.dump_stats(os.environ["BENCH_PROFILE"])
