@@ -5,7 +5,7 @@ that answers the n-th request of each endpoint from the same list (good answers,
 statuses, a gzip body, a connection closed without an answer): the requests the servers receive,
 Locust's statistics (``_stats.csv``: counts, failures, content sizes; ``_failures.csv``: every
 error text and its count) and the SLO gate's counts (``_slo_endpoints.csv``) must be the same.
-A third pair of runs against a closed port: the same connection errors.
+A second pair of runs against a closed port: the same connection errors. All four run at once.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from suite.children import free_port
 from tests.conftest import ROOT, serving
@@ -99,7 +102,7 @@ def finish(proc: subprocess.Popen[str]) -> str:
     return err
 
 
-def recorded(prefix: Path) -> dict[str, object]:
+def recorded(prefix: Path) -> dict[str, Any]:
     """What a run recorded: Locust's stats and failures, the gate's counts (no timings)."""
     def rows(suffix: str) -> list[dict[str, str]]:
         with open(f"{prefix}{suffix}", newline="") as handle:
@@ -112,16 +115,27 @@ def recorded(prefix: Path) -> dict[str, object]:
     return {"stats": stats, "failures": failures, "gate": gate}
 
 
-def test_lean_path_records_what_fasthttpsession_records(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def recorded_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The four runs at once (two paths x the known-answer servers, two x a closed port)."""
+    tmp = tmp_path_factory.mktemp("lean_http")
     lean_handler, lean_received = known_answers()
     locust_handler, locust_received = known_answers()
+    closed = f"http://127.0.0.1:{free_port()}"
     with serving(lean_handler) as lean_url, serving(locust_handler) as locust_url:
-        runs = [start_run(lean_url, True, tmp_path / "lean"), start_run(locust_url, False, tmp_path / "locust")]
-        for run in runs:
+        runs = {"lean": start_run(lean_url, True, tmp / "lean"), "locust": start_run(locust_url, False, tmp / "locust"),
+                "lean-refused": start_run(closed, True, tmp / "lean-refused"),
+                "locust-refused": start_run(closed, False, tmp / "locust-refused")}
+        for run in runs.values():
             finish(run)
-    lean, locust = recorded(tmp_path / "lean"), recorded(tmp_path / "locust")
+    return {**{name: recorded(tmp / name) for name in runs},
+            "lean-received": Counter(lean_received), "locust-received": Counter(locust_received)}
+
+
+def test_lean_path_records_what_fasthttpsession_records(recorded_runs: dict[str, Any]) -> None:
+    lean, locust = recorded_runs["lean"], recorded_runs["locust"]
     assert lean == locust
-    assert Counter(lean_received) == Counter(locust_received)
+    assert recorded_runs["lean-received"] == recorded_runs["locust-received"]
     per_endpoint = USERS * ITERATIONS
     assert lean["stats"][("", "Aggregated")][0] == str(4 * per_endpoint)
     # every kind of answer was met: wrong bodies, statuses, the gzip body, connections closed
@@ -133,11 +147,7 @@ def test_lean_path_records_what_fasthttpsession_records(tmp_path: Path) -> None:
     assert lean["gate"][("POST", "/propose_trade_adjustments/")] == (str(per_endpoint), str(per_endpoint // 2))
 
 
-def test_lean_path_reports_connection_errors_as_fasthttpsession_does(tmp_path: Path) -> None:
-    closed = f"http://127.0.0.1:{free_port()}"
-    runs = [start_run(closed, True, tmp_path / "lean"), start_run(closed, False, tmp_path / "locust")]
-    for run in runs:
-        finish(run)
-    lean, locust = recorded(tmp_path / "lean"), recorded(tmp_path / "locust")
+def test_lean_path_reports_connection_errors_as_fasthttpsession_does(recorded_runs: dict[str, Any]) -> None:
+    lean, locust = recorded_runs["lean-refused"], recorded_runs["locust-refused"]
     assert lean == locust
     assert any("no response: ConnectionRefusedError" in key[2] for key in lean["failures"]), lean["failures"]
