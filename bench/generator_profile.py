@@ -59,7 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--py-spy", default="", help="py-spy binary: sample instead of cProfile")
     parser.add_argument("--svg", default="", help="with --py-spy: also write a flame graph here")
+    parser.add_argument("--listeners", action="store_true",
+                        help="only the per-request machinery above the socket, in CPU time per call (no network)")
     args = parser.parse_args(argv)
+    if args.listeners:
+        return listeners()
     if args.py_spy:
         return sampled(args.py_spy, CLASSES[args.client], args.seconds, args.svg, args.top)
     with tempfile.TemporaryDirectory(prefix="osiris-generator-profile-") as name:
@@ -100,6 +104,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("|---|---:|---:|")
         for group, own in sorted(groups.items(), key=lambda item: -item[1]):
             print(f"| {group} | {own:.1f} | {own / total * 100:.1f} % |")
+    return 0
+
+
+def listeners(calls: int = 200_000) -> int:
+    """CPU time per call of what the lean path does per request besides the network: the event
+    with Locust's stats listener, with the SLO gate's too (the default table), Locust's
+    ``log_request`` alone, the health check, the response object and the failure exception."""
+    import time
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from locust.env import Environment
+        from locust.exception import CatchResponseError
+
+        from locustfiles.common import health_problem
+        from locustfiles.lean_http import LeanResponse
+        from slo.table import DEFAULT_TABLE_PATH, load_table
+        from slo_locust.plugin import SloGate
+
+    env = Environment()
+    env.create_local_runner()
+    response = LeanResponse(200, b'{"status":"ok","model_loaded":true}', None, None, "http://127.0.0.1/health")
+
+    def event(i: int) -> None:
+        env.events.request.fire(request_type="GET", name="/health", response_time=1.5 + (i & 7), response_length=35,
+                                exception=None, context={}, response=response, start_time=0.0, url=response.url)
+
+    def cost(function: object) -> float:
+        started = time.process_time()
+        for i in range(calls):
+            function(i)  # type: ignore[operator]
+        return (time.process_time() - started) / calls * 1e6
+
+    rows = [("request event, Locust's stats listener only", cost(event)),
+            ("RequestStats.log_request alone (named entry + total)", cost(
+                lambda i: env.stats.log_request("GET", "/health", 1.5 + (i & 7), 35))),
+            ("health check (health_problem: status, json.loads of 35 bytes)", cost(lambda i: health_problem(response))),
+            ("LeanResponse(...)", cost(lambda i: LeanResponse(200, b"", None, None, "u"))),
+            ("CatchResponseError(why) (failures only)", cost(lambda i: CatchResponseError("why")))]
+    gate = SloGate(env, load_table(DEFAULT_TABLE_PATH))
+    env.events.request.add_listener(gate.on_request)
+    rows.insert(1, ("request event, Locust's stats + the SLO gate (default table)", cost(event)))
+    print("| per request, besides the network | CPU µs per call |\n|---|---:|")
+    for label, micros in rows:
+        print(f"| {label} | {micros:.2f} |")
     return 0
 
 
