@@ -180,11 +180,13 @@ def sampled(py_spy: str, user_class: str, seconds: int, svg: str, top: int) -> i
             while target.requests() < first + 1000 and time.monotonic() < deadline:
                 time.sleep(0.05)
             raw = tmp / "raw.txt"
-            record = [py_spy, "record", "--gil", "-r", "500", "-d", str(seconds), "--pid", str(proc.pid)]
-            subprocess.run([*record, "--format", "raw", "-o", str(raw)], check=True, capture_output=True)
+            def record(duration: int, *output: str) -> None:
+                subprocess.run([py_spy, "record", "--gil", "-r", "500", "-d", str(duration), "--pid", str(proc.pid),
+                                *output], check=True, capture_output=True)
+
+            record(seconds, "--format", "raw", "-o", str(raw))
             if svg:
-                subprocess.run([*record[:-2], "-d", "3", "--pid", str(proc.pid), "-o", svg], check=True,
-                               capture_output=True)
+                record(3, "-o", svg)
         finally:
             send_stop(proc)
             reap(proc, time.monotonic() + 20)

@@ -155,7 +155,7 @@ class LeanSession:
         if sock is None:
             sock = self._sock = self._connect()
         try:
-            sock.sendall(head)
+            _send(sock, head)
             response = HTTPSocketResponse(sock, method=method)
             content = bytes(response.read())
         except (HTTPConnectionClosed, ConnectionResetError, BrokenPipeError):
@@ -164,7 +164,7 @@ class LeanSession:
                 raise
             sock = self._sock = self._connect()
             try:
-                sock.sendall(head)
+                _send(sock, head)
                 response = HTTPSocketResponse(sock, method=method)
                 content = bytes(response.read())
             except BaseException:
@@ -220,6 +220,14 @@ class LeanSession:
             self._heads.clear()
         self._heads[(method, path, body, id(headers))] = head
         return head
+
+
+def _send(sock: Any, data: bytes) -> None:
+    """``sendall`` without its per-call cost in gevent (a ``getsockopt`` and a timeout object): a
+    request head fits the socket's buffer, so one ``send`` almost always takes all of it."""
+    sent = sock.send(data)
+    if sent < len(data):
+        sock.sendall(data[sent:])
 
 
 def _alive(sock: Any) -> bool:
