@@ -133,7 +133,7 @@ class LeanSession:
         try:
             status, content, response_headers = self._exchange(method, head)
             error = None
-        except (OSError, HTTPConnectionClosed, HTTPParseError, gevent.Timeout) as exc:
+        except (OSError, HTTPParseError, gevent.Timeout, zlib.error) as exc:  # Locust's FAILURE_EXCEPTIONS
             status, content, response_headers, error = 0, None, None, _as_locust_error(exc, url)
         response_time = (time.perf_counter() - started) * 1000.0
         response = LeanResponse(status, content, response_headers, error, url)

@@ -10,6 +10,7 @@ A second pair of runs against a closed port: the same connection errors. All fou
 
 from __future__ import annotations
 
+import base64
 import csv
 import gzip
 import json
@@ -151,3 +152,34 @@ def test_lean_path_reports_connection_errors_as_fasthttpsession_does(recorded_ru
     lean, locust = recorded_runs["lean-refused"], recorded_runs["locust-refused"]
     assert lean == locust
     assert any("no response: ConnectionRefusedError" in key[2] for key in lean["failures"]), lean["failures"]
+
+
+HEADS_PROBE = """
+import json
+
+from locustfiles.lean_http import LeanSession
+
+class Events:
+    fire = staticmethod(lambda **_: None)
+
+session = LeanSession("http://us%3Aer:p%40ss@127.0.0.1:8080/api", Events(), None)
+plain = LeanSession("https://example.com:443", Events(), None)
+print(json.dumps([session.base_url,
+                  session._build_head("POST", "/generate/", b'{"a":1}', {"Content-Type": "application/json"}).decode(),
+                  plain._build_head("GET", "/health", None, None).decode()]))
+"""
+
+
+def test_lean_heads_carry_the_base_path_host_and_credentials_of_the_url() -> None:
+    """What Locust's session derives from ``--host`` (a path prefix, credentials as Basic auth, the
+    port in ``Host`` unless it is the scheme's default), built once into each request head. In a
+    child: importing Locust monkey-patches the process."""
+    result = subprocess.run([sys.executable, "-c", HEADS_PROBE], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    base_url, head, plain = json.loads(result.stdout.strip().splitlines()[-1])
+    assert base_url == "http://127.0.0.1:8080/api"
+    assert head.startswith("POST /api/generate/ HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n")
+    assert f"Authorization: Basic {base64.b64encode(b'us:er:p@ss').decode()}\r\n" in head
+    assert head.endswith('Content-Type: application/json\r\nContent-Length: 7\r\n\r\n{"a":1}')
+    assert plain.startswith("GET /health HTTP/1.1\r\nHost: example.com\r\n") and "Content-Length" not in plain
