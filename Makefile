@@ -13,7 +13,7 @@ DEPS := PIP_FLAGS='$(PIP_FLAGS)' $(PY) tools/deps.py install --torch-index '$(TO
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test lint sidecar bench mutation install install-run lock clean
+.PHONY: run test lint sidecar bench bench-generator mutation install install-run lock clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench: $(TEST_STAMP)
 ## the share of ALL mutants the core's tests kill, per module (docs/mutation.md). Tens of minutes on 2 cores.
 mutation: $(TEST_STAMP)
 	nice -n 15 $(PY) scripts/mutation_test.py --max-children 2
+
+## Generator CPU per request against k6 (issue 21; needs nginx and 2 CPUs), then users held and memory per user.
+bench-generator: $(TEST_STAMP)
+	$(PY) bench/run_all.py --only generator_cost
 
 ## Refresh requirements.lock: every extra installed into a fresh venv, then frozen.
 lock:

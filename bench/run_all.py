@@ -37,6 +37,9 @@ BENCHES: dict[str, tuple[list[str], list[str], str]] = {
     "gate_overhead": (["--rounds", "7", "--seconds", "10", "--users", "10"],
                       ["--samples", "2000", "--rounds", "1", "--seconds", "1", "--users", "1", "--listener-calls",
                        "1000", "--url", "{url}"], "the gate's listener alone"),
+    "generator_cost": ([], ["--smoke", "--clients", "raw,read-heavy"], "memory per user"),
+    "generator_profile": (["--client", "read-heavy"], ["--client", "read-heavy", "--seconds", "1", "--top", "3"],
+                          "SLO gate + recorder"),
     "generator_cases": ([], ["--only", "d", "--seconds", "1"], "| d: clean"),
     "generator_overhead": (["--rounds", "5", "--seconds", "15", "--users", "20"],
                            ["--skip-runs", "--listener-calls", "2000"], "loop watchers"),
@@ -55,7 +58,8 @@ BENCHES: dict[str, tuple[list[str], list[str], str]] = {
 }
 SCRIPTS = {"open_model_listener": "open_model_rate"}  # entries that run another entry's script
 # bench/*.py that are no benchmark of their own
-NOT_COMMANDS = {"gate_user", "bench_sidecar", "side_by_side", "run_all"}
+NOT_COMMANDS = {"gate_user", "bench_sidecar", "side_by_side", "run_all", "raw_loop", "generator_cost_bare",
+                "generator_cost_users", "generator_capacity_users"}
 
 
 def command(name: str, smoke: bool, url: str = "", out: str = "") -> list[str]:

@@ -28,6 +28,7 @@ from locust.exception import StopTest, StopUser
 
 import slo_locust  # noqa: F401  (registers the SLO gate)
 from locustfiles import PROMPTS_HINT, PromptsError, check_url, load_prompts, prompts_path, shape_switch
+from locustfiles.lean_http import LeanSession
 from locustfiles.open_model import (
     OpenModelError,
     attach_start_form,
@@ -172,7 +173,12 @@ def _conclude(response: Any, why: str | None) -> None:
         response.failure(why)
 
 
-def check_generate(response: Any) -> None:
+# Each check is a ``*_problem`` function (why the response fails, or None), usable on Locust's
+# response and on the lean path's (``locustfiles.lean_http``), and a ``check_*`` that marks a caught
+# Locust response with it.
+
+
+def generate_problem(response: Any) -> str | None:
     """``POST /generate``: 200 and a JSON object with a string ``generated_text``."""
     why = _status_failure(response)
     if why is None:
@@ -180,35 +186,55 @@ def check_generate(response: Any) -> None:
         if body is not None and not isinstance(body.get("generated_text"), str):
             present = "generated_text" in body
             why = "generated_text is not a string" if present else "missing generated_text"
-    _conclude(response, why)
+    return why
 
 
-def check_metrics(response: Any) -> None:
+def metrics_problem(response: Any) -> str | None:
     """``GET /metrics``: 200 and Prometheus text (cheap check: a ``# HELP`` or ``# TYPE`` line)."""
     why = _status_failure(response)
     if why is None:
         content = response.content or b""
         if b"# HELP " not in content and b"# TYPE " not in content:
             why = "not Prometheus text (no # HELP or # TYPE line)"
-    _conclude(response, why)
+    return why
 
 
-def check_health(response: Any) -> None:
+def health_problem(response: Any) -> str | None:
     """``GET /health``: 200 and a JSON object (its fields vary with the sidecar's configuration)."""
     why = _status_failure(response)
     if why is None:
         _, why = _json_object(response)
-    _conclude(response, why)
+    return why
 
 
-def check_proposal(response: Any) -> None:
+def proposal_problem(response: Any) -> str | None:
     """``POST /propose_trade_adjustments/``: 200, valid ``phi3_proposal``, string ``hermes_assessment``."""
     why = _status_failure(response)
     if why is None:
         body, why = _json_object(response)
         if body is not None:
             why = _proposal_problem(body)
-    _conclude(response, why)
+    return why
+
+
+def check_generate(response: Any) -> None:
+    """Mark a caught ``POST /generate`` response (``generate_problem``)."""
+    _conclude(response, generate_problem(response))
+
+
+def check_metrics(response: Any) -> None:
+    """Mark a caught ``GET /metrics`` response (``metrics_problem``)."""
+    _conclude(response, metrics_problem(response))
+
+
+def check_health(response: Any) -> None:
+    """Mark a caught ``GET /health`` response (``health_problem``)."""
+    _conclude(response, health_problem(response))
+
+
+def check_proposal(response: Any) -> None:
+    """Mark a caught proposal response (``proposal_problem``)."""
+    _conclude(response, proposal_problem(response))
 
 
 def _proposal_problem(body: dict[str, Any]) -> str | None:
@@ -270,6 +296,10 @@ class OsirisUser(FastHttpUser):
 
     abstract = True
     host = OSIRIS_URL or DEFAULT_HOST  # --host overrides it (Locust sets user_class.host)
+    lean_http = True
+    """The scenario requests go through ``locustfiles.lean_http`` (about half the generator CPU per
+    request, docs/benchmarks.md); False sends them through ``self.client`` (Locust's FastHttpSession)
+    as before. ``self.client`` is Locust's session either way, for a locustfile's own requests."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -285,6 +315,8 @@ class OsirisUser(FastHttpUser):
         self._osiris_iteration, self._osiris_context = new_iteration_context()
         self._osiris_gate = getattr(environment, "slo_gate", None)  # slo_locust.plugin.SloGate
         self._osiris_scenario = type(self).__name__  # k6's scenario tag: the user class
+        self._osiris_http = (LeanSession(self.host, environment.events.request, self, self.connection_timeout,
+                                         self.network_timeout) if self.lean_http else None)
 
     def _osiris_iteration_end(self, start: float) -> None:
         """One iteration ended (``_timed``): its wall time in ms to the gate, never a request event."""
@@ -304,6 +336,8 @@ class OsirisUser(FastHttpUser):
     def on_stop(self) -> None:
         if self._osiris_open is not None:
             self._osiris_open.leave(self)
+        if self._osiris_http is not None:
+            self._osiris_http.close()
 
     def wait_time(self) -> float:
         """Closed model: k6's 1 s; open model: block (as WAITING) until the next due iteration, then 0."""
@@ -318,29 +352,35 @@ class OsirisUser(FastHttpUser):
         """Request-event context: the running iteration (its lateness) in the open model, else nothing."""
         return self._osiris_context if self._osiris_open is not None else {}
 
-    def _post(self, path: str, name: str, body: bytes, check: Callable[[Any], None]) -> None:
-        """A checked JSON POST (with the API key when one is set)."""
-        with self.client.request("POST", path, name=name, data=body, headers=POST_HEADERS,
+    def _request(self, method: str, path: str, name: str, body: bytes | None, headers: dict[str, str] | None,
+                 problem: Callable[[Any], str | None]) -> None:
+        """One checked request: through the lean path (``lean_http``, one event per request), or with
+        ``lean_http = False`` through Locust's ``FastHttpSession`` with ``catch_response``; both record
+        the same event, failure text and statistics (``tests/test_lean_http.py``)."""
+        lean = self._osiris_http
+        if lean is not None:
+            lean.checked(method, path, name, body, headers, problem)
+            return
+        with self.client.request(method, path, name=name, data=body, headers=headers,
                                  catch_response=True) as response:
-            check(response)
+            _conclude(response, problem(response))
 
     def post_generate(self) -> None:
         """``POST /generate/`` with k6_sidecar_load.js's body, reported as ``POST /generate``."""
-        self._post("/generate/", "/generate", GENERATE_BODY, check_generate)
+        self._request("POST", "/generate/", "/generate", GENERATE_BODY, POST_HEADERS, generate_problem)
 
     def get_metrics(self) -> None:
         """``GET /metrics``, checked for Prometheus text."""
-        with self.client.request("GET", "/metrics", name="/metrics", catch_response=True) as response:
-            check_metrics(response)
+        self._request("GET", "/metrics", "/metrics", None, None, metrics_problem)
 
     def get_health(self) -> None:
         """``GET /health``, checked for a JSON object."""
-        with self.client.request("GET", "/health", name="/health", catch_response=True) as response:
-            check_health(response)
+        self._request("GET", "/health", "/health", None, None, health_problem)
 
     def post_proposal(self, body: bytes) -> None:
         """``POST /propose_trade_adjustments/`` with a pre-encoded body, checked against the schema."""
-        self._post("/propose_trade_adjustments/", "/propose_trade_adjustments/", body, check_proposal)
+        self._request("POST", "/propose_trade_adjustments/", "/propose_trade_adjustments/", body, POST_HEADERS,
+                      proposal_problem)
 
 
 # --------------------------------------------------------------------------------------------------
