@@ -35,7 +35,7 @@ from suite import cli
 from suite.locust_config import CONFIG_FILES, locust_sources
 from suite.main_job import closing_line, health_problem, wait_healthy
 from suite.preflight import check_sidecar_settings, check_variable_names, locustfile_of
-from tests.conftest import ROOT, serving
+from tests.conftest import ROOT, serving, wait_until
 from tests.support import locust_env
 from tests.test_locustfiles import BAD_OSIRIS_URL, BAD_PROMPTS, BAD_STAGES
 
@@ -424,40 +424,43 @@ def test_ctrl_c_while_waiting_for_the_target_leaves_no_run_folder_behind(door: D
 
 def test_ctrl_c_while_the_inputs_are_checked_is_no_traceback(door: Door) -> None:
     """Locust's own inputs are judged in a child (1-3 s on a busy machine): a user who sees their typo and
-    presses Ctrl+C then got a KeyboardInterrupt traceback. Now: one line, exit 130, nothing made."""
-    door.monkeypatch.setenv("LOCUST_USERS", "5")  # a source Locust reads: the checker child starts
-    # The check takes 1-3 s on a busy machine but can end before a poll sees it on a quiet one: the
-    # child is held (a sitecustomize that waits in the checker only) so the Ctrl+C lands inside it.
+    presses Ctrl+C then got a KeyboardInterrupt traceback. Now: one line, exit 130, nothing made.
+    The front door runs as its own process (a fresh interpreter: no signal handler or child left by
+    another test of the suite), and the checker child is held by a ``sitecustomize`` that waits in it
+    alone, so the SIGINT lands while the inputs are checked whatever the machine's speed."""
     site = door.tmp / "slow-check"
     site.mkdir()
     (site / "sitecustomize.py").write_text(
         "import sys, time\nif 'suite.locust_config' in sys.orig_argv:\n    time.sleep(60)\n", encoding="utf-8")
-    door.monkeypatch.setenv("PYTHONPATH", f"{site}{os.pathsep}{ROOT}")
+    env = locust_env({"LOCUST_USERS": "5", "PYTHONPATH": f"{site}{os.pathsep}{ROOT}"})  # the checker starts
     out = door.tmp / "run"
+    job = subprocess.Popen([sys.executable, "-m", "suite", "run", "--url", door.url, "--out", str(out)],
+                           cwd=door.tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def checking() -> bool:
-        for child in psutil.Process().children():
-            try:  # the suite's other children can be zombies by now: their cmdline() raises
+        try:
+            children = psutil.Process(job.pid).children(recursive=True)
+        except psutil.Error:
+            return False
+        for child in children:
+            try:
                 if "suite.locust_config" in " ".join(child.cmdline()):
                     return True
-            except psutil.Error:
+            except psutil.Error:  # gone or a zombie
                 continue
         return False
 
-    def interrupt_once_checking() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not checking():
-            time.sleep(0.02)
-        os.kill(os.getpid(), signal.SIGINT)
-
-    interrupter = threading.Thread(target=interrupt_once_checking)
-    interrupter.start()
-    code = cli.main(["run", "--url", door.url, "--out", str(out)])
-    interrupter.join()
-    captured = door.capsys.readouterr()
-    assert code == 130, captured
-    assert captured.err.strip() == ("osiris-load run: interrupted (SIGINT) before the job started; nothing was "
-                                    "started or written"), captured
+    try:
+        wait_until(checking, 60, "the Locust inputs' check to start")
+        job.send_signal(signal.SIGINT)
+        stdout, stderr = job.communicate(timeout=60)
+    finally:
+        job.kill()
+        job.wait(timeout=30)
+    assert job.returncode == 130, (stdout, stderr)
+    assert stderr.strip() == ("osiris-load run: interrupted (SIGINT) before the job started; nothing was "
+                              "started or written"), (stdout, stderr)
+    assert "Traceback" not in stdout + stderr
     assert not out.exists()
 
 
