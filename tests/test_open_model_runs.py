@@ -230,7 +230,8 @@ def test_the_open_model_holds_its_rate(runs: dict[str, Any], workers: int) -> No
     output = result.output
     assert result.returncode == 0, output
     model = verdict_doc(result.prefix)["open_model"]
-    assert model["arrivals"] == "constant" and model["corrected"] is True and model["target_rate"] == pytest.approx(RATE, rel=1e-9)
+    assert model["arrivals"] == "constant" and model["corrected"] is True
+    assert model["target_rate"] == pytest.approx(RATE, rel=1e-9)  # summed from the workers' shares
     assert abs(model["achieved_rate"] / RATE - 1) <= 0.02, model
     # the window is the span each schedule issued (IssuedSpan): due = rate x window within one
     # iteration per process whatever the host's load (a constant schedule at phase p counts
