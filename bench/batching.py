@@ -5,7 +5,7 @@ buys. ``--clients`` concurrent clients each send ``generate(prompt, max_new_toke
 until ``--requests`` are done, once per ``--batch-sizes`` entry (default: 1, then 32).
 
 By default the runner is driven in-process (no HTTP); ``--via-app`` goes through the FastAPI app
-(``sidecar.app.create_app``) over an in-process ASGI transport, so routing and validation count too.
+(``sidecar.api.app.create_app``) over an in-process ASGI transport, so routing and validation count too.
 
 Examples::
 
@@ -32,10 +32,10 @@ if str(REPO) not in sys.path:  # runnable as a plain script from a checkout
 
 import torch  # noqa: E402
 
-from sidecar.metrics import SidecarMetrics  # noqa: E402
-from sidecar.model_builder import ensure_default_model  # noqa: E402
-from sidecar.runner import ModelRunner, resolve_device  # noqa: E402
-from sidecar.settings import Settings  # noqa: E402
+from sidecar.engine.model_builder import ensure_default_model  # noqa: E402
+from sidecar.engine.runner import ModelRunner, resolve_device  # noqa: E402
+from sidecar.infra.metrics import SidecarMetrics  # noqa: E402
+from sidecar.infra.settings import Settings  # noqa: E402
 
 LARGE_ARCH = {"n_layer": 12, "n_embd": 768, "n_head": 12, "n_positions": 1024}
 PROMPTS = [
@@ -71,7 +71,7 @@ def model_directory(args: argparse.Namespace) -> Path:
     cache = args.cache_dir or Settings().model_cache_dir
     arch = dict(LARGE_ARCH) if args.large else None
     if args.n_layer or args.n_embd or args.n_head:
-        from sidecar.model_builder import DEFAULT_ARCH
+        from sidecar.engine.model_builder import DEFAULT_ARCH
 
         arch = dict(arch or DEFAULT_ARCH)
         for key in ("n_layer", "n_embd", "n_head"):
@@ -127,7 +127,7 @@ async def measure_runner(directory: Path, batch: int, args: argparse.Namespace) 
 async def measure_app(directory: Path, batch: int, args: argparse.Namespace) -> dict[str, Any]:
     import httpx
 
-    from sidecar.app import create_app
+    from sidecar.api.app import create_app
 
     settings = Settings(hermes_model_dir=directory, phi3_model_dir=directory, device=args.device,
                         max_batch_size=batch, batch_window_ms=args.window_ms,

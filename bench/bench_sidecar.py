@@ -14,8 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from suite.children import free_port  # noqa: E402
-from suite.main_job import wait_healthy  # noqa: E402
+from osiris_load.jobs.run import wait_healthy  # noqa: E402
+from osiris_load.jobs.supervisor import free_port  # noqa: E402
 from tests.support import stop_process  # noqa: E402
 
 __all__ = ["sidecar"]

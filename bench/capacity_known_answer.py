@@ -8,20 +8,20 @@ curve is flat (M/D/2, ``p(95)<100``) a few milliseconds move the capacity by 10 
 This script does both, side by side in one run:
 
 1. starts the queueing target (``--workers``, ``--service-ms``, ``--exponential``);
-2. runs the capacity search against it (``python -m suite capacity``, options from ``--search``);
+2. runs the capacity search against it (``python -m osiris_load capacity``, options from ``--search``);
 3. runs a *sweep*: fixed-rate open-model Locust runs (``--arrival-rate R -t S``, the probes of
-   ``capacity.probe``) at rates around the ideal capacity (``--sweep-factors`` or ``--sweep-rates``),
+   ``osiris_load.jobs.capacity_probe``) at rates around the ideal capacity (``--sweep-factors`` or ``--sweep-rates``),
    each judged by the gate; the percentile, its interval and the achieved rate are read from the
    verdict JSON each run writes (``PREFIX_slo.json``), never from console text;
 4. prints one table: the ideal capacity, the measured crossing (a straight line between the two sweep
    points that straddle the limit, on their *achieved* rates: :func:`sweep_crossing`), for constant
    arrivals the D/D/k capacity from the workers' measured service time (``GET /stats``:
    ``measured_capacity``), the search's ``max_rate``, its bracket and its own estimated crossing
-   (``capacity.estimate``), and the error of ``max_rate`` against each known answer; writes the same
+   (``osiris_load.core.capacity.estimate``), and the error of ``max_rate`` against each known answer; writes the same
    as ``known_answer.json`` under ``--out`` (with the search's folder and every sweep run's files).
 
 Everything it starts (the target, the search, each sweep run) is a child of one main job
-(``suite.main_job.MainJob``): Ctrl+C or SIGTERM stops them all, and an interrupted search still
+(``osiris_load.jobs.run.MainJob``): Ctrl+C or SIGTERM stops them all, and an interrupted search still
 writes its ``capacity.json``.
 
 A short check (minutes; the figures are noisy)::
@@ -68,20 +68,20 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from capacity.estimate import crossing_estimates  # noqa: E402
-from capacity.job import resolve_locustfile  # noqa: E402
-from capacity.model import (  # noqa: E402
+from osiris_load.adapter.shape import parse_duration  # noqa: E402
+from osiris_load.core.capacity.estimate import crossing_estimates  # noqa: E402
+from osiris_load.core.capacity.model import (  # noqa: E402
     CapacityReport,
     CrossingEstimate,
     ProbeResult,
     ProbeThreshold,  # noqa: E402
 )
-from capacity.probe import LocustProbe, ProbeSettings  # noqa: E402
-from locustfiles.stages import parse_duration  # noqa: E402
-from slo.formatting import format_value  # noqa: E402
-from slo.table import DEFAULT_TABLE_PATH, SloFileError, load_table  # noqa: E402
-from suite.children import stop_children  # noqa: E402
-from suite.main_job import MainJob  # noqa: E402
+from osiris_load.core.slo.formatting import format_value  # noqa: E402
+from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, SloFileError, load_table  # noqa: E402
+from osiris_load.jobs.capacity import resolve_locustfile  # noqa: E402
+from osiris_load.jobs.capacity_probe import LocustProbe, ProbeSettings  # noqa: E402
+from osiris_load.jobs.run import MainJob  # noqa: E402
+from osiris_load.jobs.supervisor import stop_children  # noqa: E402
 from tests.queueing_target import capacity_for, stats  # noqa: E402
 
 LOCUSTFILE = REPO / "tests" / "locustfiles_for_tests" / "queue_work.py"
@@ -106,7 +106,7 @@ def percentile_threshold(slo_file: Path) -> tuple[str, str, float, float]:
 
 def sweep_crossing(points: Sequence[ProbeResult]) -> CrossingEstimate | None:
     """Where the sweep's observed percentile crosses its limit, on the rates the runs *achieved*
-    (the nominal rate of a Poisson run is not what the target got): ``capacity.estimate``'s straight
+    (the nominal rate of a Poisson run is not what the target got): ``osiris_load.core.capacity.estimate``'s straight
     line between the highest rate within the limit and the lowest one beyond it. None without a
     percentile threshold; its ``rate`` is None when the sweep does not straddle the limit."""
     on_achieved = [p.model_copy(update={"rate": p.rate if p.achieved_rate is None else p.achieved_rate,
@@ -116,7 +116,7 @@ def sweep_crossing(points: Sequence[ProbeResult]) -> CrossingEstimate | None:
 
 
 def judged(point: ProbeResult, expression: str) -> ProbeThreshold | None:
-    """The point's result for the known answer's threshold (the gate's, copied by ``capacity.probe``)."""
+    """The point's result for the known answer's threshold (copied by ``osiris_load.jobs.capacity_probe``)."""
     return next((t for t in point.thresholds if t.expression == expression), None)
 
 
@@ -175,7 +175,7 @@ class KnownAnswerJob(MainJob):
 
     def run_search(self, url: str, out: Path) -> tuple[int, CapacityReport | None]:
         a = self.args
-        command = [sys.executable, "-m", "suite", "capacity", "--scenario", a.scenario, "--url", url,
+        command = [sys.executable, "-m", "osiris_load", "capacity", "--scenario", a.scenario, "--url", url,
                    *(["--slo-file", str(a.slo_file)] if a.slo_file else []), "--arrivals", a.arrivals,
                    "--out", str(out),
                    *(["--slo-window", a.slo_window] if a.slo_window else []), *shlex.split(a.search)]
@@ -283,7 +283,7 @@ def print_table(r: dict) -> None:
           f"{s['stopped_because']}, {s['probes']} probes, {s['spent_s'] or 0:.0f} s of {s.get('budget_s') or 0:.0f} s) "
           f"| **{_rate(s['max_rate'])}** "
           f"[{_rate(bracket[0])}, {_rate(bracket[1])}] | |")
-    print(f"| search's estimated crossing (capacity/estimate.py) | {_rate(estimate.get('rate'))} | |")
+    print(f"| search's estimated crossing (osiris_load/core/capacity/estimate.py) | {_rate(estimate.get('rate'))} | |")
     print(f"\n| sweep rate | achieved | {r['threshold']['expression']} observed | interval | state | late | dropped |")
     print("|---:|---:|---:|---|---|---:|---:|")
     for p in r["sweep"]:

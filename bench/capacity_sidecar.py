@@ -43,7 +43,7 @@ def main() -> int:
                      log=args.out / f"sidecar-batch{batch}.log") as (url, _):
             for scenario in args.scenarios:
                 out = args.out / f"{scenario}-batch{batch}"
-                command = [sys.executable, "-m", "suite", "capacity", "--scenario", scenario, "--url", url,
+                command = [sys.executable, "-m", "osiris_load", "capacity", "--scenario", scenario, "--url", url,
                            "--out", str(out), *args.search.split()]
                 started = time.monotonic()
                 code = subprocess.run(command, cwd=REPO).returncode

@@ -8,7 +8,7 @@ time of a whole batch (prefill + every step + sampling + constraints) divided by
   (what the sidecar did before issue 10: the reference);
 * ``eager``: the sidecar's own decode loop over the model's forward with a KV cache;
 * ``onnx``: the same loop over the exported step in ONNX Runtime (the default on CPU): the step over a
-  preallocated KV cache that also samples inside its run (:mod:`sidecar.inplace_cache`);
+  preallocated KV cache that also samples inside its run (:mod:`sidecar.engine.inplace_cache`);
 * ``onnx_plain``: the exported step that takes and returns the whole cache, sampling in numpy (the
   fallback for models whose attention cannot be split; the ``onnx`` path before the in-place cache).
 * ``floor`` (opt-in): not a decode path but its arithmetic floor: one matrix product per 2-D weight of
@@ -43,12 +43,12 @@ if str(REPO) not in sys.path:  # runnable as a plain script from a checkout
 import torch  # noqa: E402
 from transformers import LogitsProcessor  # noqa: E402
 
-from sidecar.constrained.grammar import FreeTextState, RowConstraint  # noqa: E402
-from sidecar.decode import Sampling, decode  # noqa: E402
-from sidecar.loader import LoadedModel, load_model, resolve_device  # noqa: E402
-from sidecar.model_builder import ensure_default_model  # noqa: E402
-from sidecar.settings import Settings  # noqa: E402
-from sidecar.step_backends import BackendUnavailable, EagerBackend, load_onnx_backend  # noqa: E402
+from sidecar.engine.constrained.grammar import FreeTextState, RowConstraint  # noqa: E402
+from sidecar.engine.decode import Sampling, decode  # noqa: E402
+from sidecar.engine.loader import LoadedModel, load_model, resolve_device  # noqa: E402
+from sidecar.engine.model_builder import ensure_default_model  # noqa: E402
+from sidecar.engine.step_backends import BackendUnavailable, EagerBackend, load_onnx_backend  # noqa: E402
+from sidecar.infra.settings import Settings  # noqa: E402
 
 LARGE_ARCH = {"n_layer": 12, "n_embd": 768, "n_head": 12, "n_positions": 1024}
 PROMPTS = ["A trade idea for AAPL", "Should I tighten the stop on NVDA?", "hello", "Risk review of ETH"]

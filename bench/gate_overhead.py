@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_sidecar import sidecar  # noqa: E402
 from bench.side_by_side import listener_us, locust_cpu  # noqa: E402
-from slo.recorder import RequestRecorder  # noqa: E402
+from osiris_load.core.slo.recorder import RequestRecorder  # noqa: E402
 from tests.support import nearest_rank  # noqa: E402
 
 
@@ -50,7 +50,7 @@ def listener_cost(calls: int = 300_000) -> float:
         warnings.simplefilter("ignore")
         from locust.env import Environment
 
-        from slo_locust.plugin import SloGate
+        from osiris_load.adapter.gate import SloGate
 
     return listener_us(SloGate(Environment(), None).on_request, calls)
 

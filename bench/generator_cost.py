@@ -11,7 +11,7 @@ each status checked. Clients, alternating order round by round:
 * ``locust-bare``: Locust's ``FastHttpUser``, no project code (``bench/generator_cost_bare.py``);
 * ``read-heavy-before``: the project's ``ReadHeavyUser`` (checks, SLO gate, Locust stats, ``--csv``)
   with its requests through Locust's ``FastHttpSession`` (``lean_http = False``), as before issue 21;
-* ``read-heavy``: the same user as it runs now, through the lean path (``locustfiles.lean_http``).
+* ``read-heavy``: the same user as it runs now, through the lean path (``osiris_load.adapter.lean_http``).
 
 CPU per request = user+system CPU of the client's process tree over a window of ``--seconds`` after
 its load has started (start-up and shutdown excluded, the same for every client) / the requests
@@ -45,7 +45,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from suite.children import free_port, reap, send_stop, start_child  # noqa: E402
+from osiris_load.jobs.supervisor import free_port, reap, send_stop, start_child  # noqa: E402
 
 TARGET_CPU, CLIENT_CPU = "0", "1"
 USERS = 32

@@ -1,6 +1,6 @@
 """Locust users of ``bench/generator_cost.py``: the project's ``ReadHeavyUser`` without its think time.
 
-Importing it registers the SLO gate (through ``locustfiles.common``), as a real run does; the run
+Importing it registers the SLO gate (through ``osiris_load.adapter.users``), as a real run does; the run
 writes Locust's statistics with ``--csv`` like any other. ``BENCH_THINK_S`` (seconds, default 0)
 gives the think time back for the loop-lag and memory steps.
 """

@@ -66,8 +66,8 @@ def listener_costs(calls: int = 200_000) -> dict[str, float]:
         warnings.simplefilter("ignore")
         from locust.env import Environment
 
-        from slo_locust.generator import GeneratorMonitor
-        from slo_locust.plugin import SloGate
+        from osiris_load.adapter.gate import SloGate
+        from osiris_load.adapter.generator_monitor import GeneratorMonitor
 
     def timed(gate: SloGate) -> float:
         return listener_us(gate.on_request, calls)
@@ -86,7 +86,7 @@ def listener_costs(calls: int = 200_000) -> dict[str, float]:
 
 def watcher_cost(iterations: int = 200_000) -> float:
     """µs per loop iteration of the monitor's two watcher callbacks (check, then prepare)."""
-    from slo_locust.generator import GeneratorMonitor
+    from osiris_load.adapter.generator_monitor import GeneratorMonitor
 
     monitor = GeneratorMonitor("bench", lambda: 0)
     polled, polling = monitor._polled, monitor._polling  # the two callbacks, called as the loop calls them

@@ -35,8 +35,8 @@ from bench.generator_cost import CLIENT_CPU, USERS, Nginx  # noqa: E402
 CLASSES = {"read-heavy": "ReadHeavyLean", "read-heavy-before": "ReadHeavyLocustHttp"}
 GROUPS = (  # first match wins: (group, substrings of "file:function")
     ("SLO gate + recorder", ("slo_locust/", "/slo/", "openmodel/")),
-    ("checks (locustfiles.common)", ("locustfiles/common.py",)),
-    ("lean path (locustfiles.lean_http)", ("locustfiles/lean_http.py",)),
+    ("checks (osiris_load.adapter.users)", ("osiris_load/adapter/users.py",)),
+    ("lean path (osiris_load.adapter.lean_http)", ("osiris_load/adapter/lean_http.py",)),
     ("Locust stats", ("locust/stats.py",)),
     ("Locust events", ("locust/event.py",)),
     ("Locust FastHttpSession/response", ("locust/contrib/fasthttp.py",)),
@@ -119,10 +119,10 @@ def listeners(calls: int = 200_000) -> int:
         from locust.env import Environment
         from locust.exception import CatchResponseError
 
-        from locustfiles.common import health_problem
-        from locustfiles.lean_http import LeanResponse
-        from slo.table import DEFAULT_TABLE_PATH, load_table
-        from slo_locust.plugin import SloGate
+        from osiris_load.adapter.gate import SloGate
+        from osiris_load.adapter.lean_http import LeanResponse
+        from osiris_load.adapter.users import health_problem
+        from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, load_table
 
     env = Environment()
     env.create_local_runner()
@@ -165,7 +165,7 @@ def sampled(py_spy: str, user_class: str, seconds: int, svg: str, top: int) -> i
     import re
     import time
 
-    from suite.children import reap, send_stop, start_child
+    from osiris_load.jobs.supervisor import reap, send_stop, start_child
 
     with tempfile.TemporaryDirectory(prefix="osiris-generator-profile-") as name:
         tmp = Path(name)

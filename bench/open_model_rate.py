@@ -43,9 +43,9 @@ def listener_costs(calls: int = 300_000, rounds: int = 5) -> tuple[float, float]
         warnings.simplefilter("ignore")
         from locust.env import Environment
 
-        from openmodel.counts import ITERATION_KEY, Iteration
-        from slo.table import DEFAULT_TABLE_PATH, load_table
-        from slo_locust.plugin import SloGate
+        from osiris_load.adapter.gate import SloGate
+        from osiris_load.core.openmodel.counts import ITERATION_KEY, Iteration
+        from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, load_table
 
     gate = SloGate(Environment(), load_table(DEFAULT_TABLE_PATH))
     on_request = gate.on_request

@@ -15,7 +15,7 @@ import random
 import statistics
 import time
 
-from slo.recorder import RecorderPlan, RequestRecorder
+from osiris_load.core.slo.recorder import RecorderPlan, RequestRecorder
 
 LIMITS = (400.0, 800.0, 1200.0, 1500.0)  # the default table's latency limits
 

@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from sidecar.batcher import MicroBatcher  # noqa: E402
-from sidecar.model_builder import ensure_default_model  # noqa: E402
-from sidecar.runner import ModelRunner, QueueFull  # noqa: E402
+from sidecar.engine.batcher import MicroBatcher  # noqa: E402
+from sidecar.engine.model_builder import ensure_default_model  # noqa: E402
+from sidecar.engine.runner import ModelRunner, QueueFull  # noqa: E402
 
 TICK_S = 0.01
 

@@ -19,9 +19,9 @@ import time
 
 from hdrh.histogram import HdrHistogram
 
-from slo.evaluate import plan_for
-from slo.recorder import RequestRecorder, new_histogram
-from slo.table import DEFAULT_TABLE_PATH, load_table
+from osiris_load.core.slo.evaluate import plan_for
+from osiris_load.core.slo.recorder import RequestRecorder, new_histogram
+from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, load_table
 
 
 def fill(recorder: RequestRecorder, rng: random.Random, keys: int, per_key: int) -> None:

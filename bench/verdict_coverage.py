@@ -1,6 +1,6 @@
 """Benchmark: how often the gate's intervals hold the truth, with and without the dependence widening.
 
-Why: ``slo.confidence`` promises that each end of an interval is a one-sided bound at the chosen
+Why: ``osiris_load.core.slo.confidence`` promises that each end of an interval is a one-sided bound at the chosen
 confidence (0.95: a confident PASS or FAIL is wrong at most 5 % of the time). That is exact for
 independent requests; a load test's requests are not independent (a stall slows and fails its
 neighbours together). This script simulates many load tests whose truth is known, judges each one
@@ -47,7 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # runnable as a plain script from a checkout
     sys.path.insert(0, str(REPO))
 
-from slo.confidence import (  # noqa: E402
+from osiris_load.core.slo.confidence import (  # noqa: E402
     clopper_pearson,
     design_effect,
     judge_avg,

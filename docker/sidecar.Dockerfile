@@ -17,7 +17,7 @@ COPY suite ./suite
 RUN pip install --no-deps --force-reinstall . && useradd --create-home --uid 10001 osiris
 USER osiris
 # Build the default models at image build time (into the user's cache) so a container starts fast and offline.
-RUN python -c "from sidecar.model_builder import ensure_default_model; from sidecar.settings import Settings; \
+RUN python -c "from sidecar.engine.model_builder import ensure_default_model; from sidecar.infra.settings import Settings; \
 [ensure_default_model(m, Settings().model_cache_dir) for m in ('hermes', 'phi3')]"
 ENV OSIRIS_HOST=0.0.0.0 OSIRIS_PORT=8000
 EXPOSE 8000

@@ -11,10 +11,10 @@ Pick a subset from the command line as usual, e.g. ``locust -f locustfiles/mixed
 
 from __future__ import annotations
 
-from locustfiles.common import SHAPE_ENABLED
 from locustfiles.propose_trade import ProposeTradeUser
 from locustfiles.read_heavy import ReadHeavyUser
 from locustfiles.sidecar_load import SidecarLoadUser
+from osiris_load.adapter.users import SHAPE_ENABLED
 
 DEFAULT_STAGES = "10s:13,30s:13,5s:0"
 
@@ -23,7 +23,7 @@ __all__ = ["SidecarLoadUser", "ReadHeavyUser", "ProposeTradeUser", "DEFAULT_STAG
 
 
 if SHAPE_ENABLED:
-    from locustfiles.stages import StagesShape
+    from osiris_load.adapter.shape import StagesShape
 
     class MixedShape(StagesShape):
         """Ramp all users together unless ``--stages`` says otherwise."""

@@ -3,7 +3,7 @@
 ``locust -f locustfiles/openai_chat.py --host URL`` (the bundled sidecar, vLLM, TGI, Ollama, a hosted
 API with ``OPENAI_API_KEY``). Each iteration streams one answer and records its end-to-end latency
 (``POST /v1/chat/completions``), TTFT, every inter-token gap and TPOT (``LLM TTFT ...``,
-``LLM ITL ...``, ``LLM TPOT ...``), see ``locustfiles/llm_user.py`` and ``docs/llm-metrics.md``.
+``LLM ITL ...``, ``LLM TPOT ...``), see ``osiris_load/adapter/llm_user.py`` and ``docs/llm-metrics.md``.
 Options: ``--model``, ``--max-tokens``, ``--endpoint chat|completions``, ``--llm-prompts FILE`` or
 ``--input-tokens N``, ``--ignore-eos``, ``--stream-timeout``. Judge with ``--slo-file slo/llm.toml``.
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from locust import task
 
-from locustfiles.common import SHAPE_ENABLED
-from locustfiles.llm_user import LlmUser
+from osiris_load.adapter.llm_user import LlmUser
+from osiris_load.adapter.users import SHAPE_ENABLED
 
 DEFAULT_STAGES = "10s:4,30s:4,5s:0"
 
@@ -33,7 +33,7 @@ class OpenAIChatUser(LlmUser):
 
 
 if SHAPE_ENABLED:
-    from locustfiles.stages import StagesShape
+    from osiris_load.adapter.shape import StagesShape
 
     class OpenAIChatShape(StagesShape):
         """Ramp unless ``--stages`` says otherwise."""

@@ -1,6 +1,6 @@
 """k6_propose_trade.js as a Locust scenario: ``POST /propose_trade_adjustments/`` with a random prompt.
 
-Prompts come from ``prompts.json`` next to this file, or the file named by ``OSIRIS_PROMPTS``;
+Prompts come from the bundled ``osiris_load/adapter/prompts.json``, or the file named by ``OSIRIS_PROMPTS``;
 they are loaded and validated once at import (a bad file exits 2 with one clear line, before any
 load).  Default ramp (the k6 script's stages): 5s -> 3 users, 20s at 3, 5s -> 0.  Override with
 ``--stages``/``OSIRIS_STAGES``; turn the ramp off with ``--no-shape``/``OSIRIS_SHAPE=off``.
@@ -12,7 +12,7 @@ import random
 
 from locust import task
 
-from locustfiles.common import SHAPE_ENABLED, OsirisUser, load_prompts_or_exit, propose_body
+from osiris_load.adapter.users import SHAPE_ENABLED, OsirisUser, load_prompts_or_exit, propose_body
 
 DEFAULT_STAGES = "5s:3,20s:3,5s:0"
 
@@ -34,7 +34,7 @@ class ProposeTradeUser(OsirisUser):
 
 
 if SHAPE_ENABLED:
-    from locustfiles.stages import StagesShape
+    from osiris_load.adapter.shape import StagesShape
 
     class ProposeTradeShape(StagesShape):
         """Ramp like the k6 script unless ``--stages`` says otherwise."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from locust import task
 
-from locustfiles.common import SHAPE_ENABLED, OsirisUser
+from osiris_load.adapter.users import SHAPE_ENABLED, OsirisUser
 
 DEFAULT_STAGES = "5s:5,20s:5,5s:0"
 
@@ -28,7 +28,7 @@ class ReadHeavyUser(OsirisUser):
 
 
 if SHAPE_ENABLED:
-    from locustfiles.stages import StagesShape
+    from osiris_load.adapter.shape import StagesShape
 
     class ReadHeavyShape(StagesShape):
         """Ramp like the k6 script unless ``--stages`` says otherwise."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from locust import task
 
-from locustfiles.common import SHAPE_ENABLED, OsirisUser
+from osiris_load.adapter.users import SHAPE_ENABLED, OsirisUser
 
 DEFAULT_STAGES = "10s:5,30s:5,5s:0"
 
@@ -27,7 +27,7 @@ class SidecarLoadUser(OsirisUser):
 
 
 if SHAPE_ENABLED:
-    from locustfiles.stages import StagesShape
+    from osiris_load.adapter.shape import StagesShape
 
     class SidecarLoadShape(StagesShape):
         """Ramp like the k6 script unless ``--stages`` says otherwise."""

@@ -1,7 +1,8 @@
 """Mutation testing of the pure core with mutmut: how many mutants the core's own tests kill.
 
 The configuration is ``[tool.mutmut]`` in pyproject.toml (mutated: ``slo/``, ``openmodel/``,
-``capacity/search.py``, ``reports/model.py``, ``reports/charts.py``; tests: every test file of that
+``osiris_load/core/capacity/search.py``, ``osiris_load/core/report/model.py``,
+``osiris_load/core/report/charts.py``; tests: every test file of that
 core, none of which starts Locust).
 
     make mutation                                   # the whole run, then the figure
@@ -112,7 +113,7 @@ def main() -> int:
     parser.add_argument("--rerun-not-killed", action="store_true",
                         help="re-run only what the last run did not kill, after adding tests (see rerun_not_killed)")
     parser.add_argument("--only", action="append", default=[], metavar="GLOB",
-                        help="with --rerun-not-killed: only the mutants of these modules (e.g. 'slo/js_literal.py')")
+                        help="with --rerun-not-killed: only the mutants of these modules (e.g. osiris_load/core/k6/*)")
     args = parser.parse_args()
     mutmut = shutil.which("mutmut", path=str(Path(sys.executable).parent)) or "mutmut"
     if args.rerun_not_killed:

@@ -1,5 +1,5 @@
 import sys
 
-from sidecar.launcher import main
+from sidecar.infra.launcher import main
 
 sys.exit(main())

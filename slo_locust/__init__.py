@@ -1,8 +1,5 @@
-"""The SLO gate's Locust adapter: the plugin (``slo_locust.plugin``) and the web UI tab
-(``slo_locust.webui``). ``import slo_locust`` in a locustfile registers the gate.
+"""Kept for locustfiles written against the old layout: ``import slo_locust`` registers the SLO gate,
+which lives in ``osiris_load.adapter.gate`` (importing that, or any ``osiris_load.adapter.users``
+user class, does the same)."""
 
-Everything that decides lives in the pure ``slo`` package; this package only turns Locust's events
-into calls to it and the verdict into files, console text and the web UI tab.
-"""
-
-from slo_locust import plugin as plugin  # noqa: F401  (registers the gate's listeners)
+from osiris_load.adapter import gate as plugin  # noqa: F401  (registers the gate's listeners)

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sidecar.redis_server import RedisServer
-from suite.children import free_port
+from osiris_load.jobs.supervisor import free_port
+from sidecar.infra.redis_server import RedisServer
 from tests.reliability.reliability_support import API_KEY
 from tests.support import stop_process
 

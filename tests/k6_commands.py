@@ -3,7 +3,7 @@
 Run as a child (``python -m tests.k6_commands``, the lines as a JSON list on stdin; it prints a
 JSON list: ``null`` for a line that parses, else the error): importing Locust gevent-patches the
 process, which the test process must not suffer. A ``locust ...`` line goes through Locust's own
-parser with this project's options registered (``locustfiles.common``, the SLO plugin), then
+parser with this project's options registered (``osiris_load.adapter.users``, the SLO plugin), then
 through the checks Locust's ``init`` applies before any load (the open model's ``configure`` and
 ``check_stages``, ``--stages``); an ``osiris-load run ...`` line through the front door's parser.
 Nothing is run.
@@ -25,10 +25,10 @@ def check(line: str) -> str | None:
     """``None`` when ``line`` parses and its load options hold, else what is wrong."""
     import locust.argument_parser as locust_args
 
-    import locustfiles.common  # noqa: F401  (registers --stages, --arrival-rate ... and the SLO gate)
-    from locustfiles.open_model import OpenModelError, check_stages, configure
-    from openmodel.stages import StagesError, parse_stages
-    from suite.cli import _parser
+    import osiris_load.adapter.users  # noqa: F401  (registers --stages, --arrival-rate ... and the SLO gate)
+    from osiris_load.adapter.open_model import OpenModelError, check_stages, configure
+    from osiris_load.cli import _parser
+    from osiris_load.core.openmodel.stages import StagesError, parse_stages
 
     argv = shlex.split(line)
     err = io.StringIO()

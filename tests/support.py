@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from suite.children import free_port
+from osiris_load.jobs.supervisor import free_port
 
 __all__ = ["ROOT", "LocustRun", "guarded", "locust_command", "locust_env", "nearest_rank", "outcome",
            "run_distributed", "run_locust", "run_side_by_side", "side_by_side_folders", "stop_process"]

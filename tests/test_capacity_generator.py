@@ -7,14 +7,14 @@ lower bound, and capacity.json, capacity.html and the console say so and what to
 
 from __future__ import annotations
 
-from capacity.answer import headline
-from capacity.html import render_capacity_html
-from capacity.job import describe, exit_code
-from capacity.model import CapacityReport, GeneratorProcess, ProbeResult, ProbeThreshold
-from capacity.plan import SampleNeed
-from capacity.probe import probe_result
-from capacity.search import SearchConfig, report, search
-from slo.verdict import ProcessHealth, ThresholdResult, Verdict
+from osiris_load.core.capacity.answer import headline
+from osiris_load.core.capacity.model import CapacityReport, GeneratorProcess, ProbeResult, ProbeThreshold
+from osiris_load.core.capacity.plan import SampleNeed
+from osiris_load.core.capacity.search import SearchConfig, report, search
+from osiris_load.core.slo.verdict import ProcessHealth, ThresholdResult, Verdict
+from osiris_load.jobs.capacity import describe, exit_code
+from osiris_load.jobs.capacity_probe import probe_result
+from osiris_load.reports.capacity_html import render_capacity_html
 
 SATURATED = GeneratorProcess(process="worker-2", cpu_p95=99.0, cpu_max=100.0, saturated_s=12.0, lag_p99_ms=45.0,
                              lag_max_ms=160.0, users=300)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.capacity_known_answer import error, sweep_crossing
-from capacity.model import ProbeResult, ProbeThreshold
+from osiris_load.core.capacity.model import ProbeResult, ProbeThreshold
 
 
 def point(rate: float, achieved: float | None, p95: float) -> ProbeResult:

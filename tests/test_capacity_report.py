@@ -8,9 +8,9 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from capacity.html import render_capacity_html
-from capacity.model import CapacityReport, Goodput, ProbeResult, ProbeThreshold
-from capacity.search import Search, SearchConfig, report, search
+from osiris_load.core.capacity.model import CapacityReport, Goodput, ProbeResult, ProbeThreshold
+from osiris_load.core.capacity.search import Search, SearchConfig, report, search
+from osiris_load.reports.capacity_html import render_capacity_html
 
 
 def fabricated_probe(rate: float, duration: float, attempt: int) -> ProbeResult:
@@ -90,7 +90,7 @@ def test_html_for_an_interrupted_search_says_so_and_keeps_the_bracket() -> None:
     interrupted = report(state.interrupted(), config, scenario="echo", interrupted_by="SIGINT")
     page = render_capacity_html(interrupted)
     assert 'data-outcome="interrupted"' in page and "Interrupted: no answer" in page
-    assert "interrupted by SIGINT: no answer" in page  # the console's words (capacity.answer.headline)
+    assert "interrupted by SIGINT: no answer" in page  # the console's words (osiris_load.core.capacity.answer.headline)
     assert 'data-max-rate=""' in page and f"passes at {interrupted.bracket[0]:.4g}/s so far" in page
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import psutil
 import pytest
 
-from capacity.model import CapacityReport
+from osiris_load.core.capacity.model import CapacityReport
 from tests.conftest import ROOT, wait_until
 from tests.queueing_target import capacity_for, measured_capacity, running_target, stats
 from tests.support import guarded, side_by_side_folders
@@ -40,7 +40,7 @@ WORKERS, SERVICE_MS, Q = 2, 50.0, 0.95
 
 
 def capacity_command(url: str, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "suite", "capacity", "--scenario", str(LOCUSTFILE), "--url", url,
+    return [sys.executable, "-m", "osiris_load", "capacity", "--scenario", str(LOCUSTFILE), "--url", url,
             "--slo-file", str(SLO_FILE), "--out", str(out), *extra]
 
 
@@ -86,7 +86,7 @@ def _search(folder: Path) -> Searched:
     env = {k: v for k, v in os.environ.items() if k not in ("OSIRIS_SLO_FILE", "OSIRIS_SLO_CONFIDENCE",
                                                              "OSIRIS_SLO_WINDOW")}
     with running_target(workers, service_ms) as url:
-        command = [sys.executable, "-m", "suite", "capacity", "--scenario", "sidecar_load", "--url", url,
+        command = [sys.executable, "-m", "osiris_load", "capacity", "--scenario", "sidecar_load", "--url", url,
                    "--out", str(folder), "--arrivals", "constant", "--min-rate", "45", "--growth", "1.5",
                    "--max-rate", "200", "--probe-duration", "6s", "--max-probe-duration", "12s", "--precision",
                    "0.11", "--slo-window", "1", "--budget", f"{SEARCH_BUDGET_S}s", "--max-vus", "300"]

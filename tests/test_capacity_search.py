@@ -7,12 +7,12 @@ import random
 
 import pytest
 
-from capacity.estimate import crossing_estimates
-from capacity.model import CapacityReport, ProbeResult, ProbeThreshold
-from capacity.plan import SampleNeed, plan_needs, planned_duration, samples_to_pass, scenario_rows
-from capacity.search import Search, SearchConfig, SearchError, limiting_threshold, report, search
-from slo.confidence import State, judge_percentile, judge_rate
-from slo.table import DEFAULT_TABLE_PATH, load_table
+from osiris_load.core.capacity.estimate import crossing_estimates
+from osiris_load.core.capacity.model import CapacityReport, ProbeResult, ProbeThreshold
+from osiris_load.core.capacity.plan import SampleNeed, plan_needs, planned_duration, samples_to_pass, scenario_rows
+from osiris_load.core.capacity.search import Search, SearchConfig, SearchError, limiting_threshold, report, search
+from osiris_load.core.slo.confidence import State, judge_percentile, judge_rate
+from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, load_table
 from tests.conftest import ROOT
 
 LOCUSTFILES = ROOT / "locustfiles"
@@ -153,7 +153,7 @@ def test_limiting_threshold_none_without_a_failing_probe() -> None:
     assert limiting_threshold([], 3.0) is None
 
 
-# --- the probe duration planned from the SLO table (capacity.plan) ---------------------------------
+# --- the probe duration planned from the SLO table (osiris_load.core.capacity.plan) ---------------------------------
 
 def test_samples_to_pass_are_the_gates_own_minimums() -> None:
     assert samples_to_pass("rate", ">=", 0.999, None, 0.95) == 2995

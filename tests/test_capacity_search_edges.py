@@ -1,4 +1,4 @@
-"""The capacity search's edges (capacity/search.py), with plain functions as probes: the exact probe
+"""The capacity search's edges (osiris_load/core/capacity/search.py), with plain functions as probes: the exact probe
 sequence of a bisection, the stop rule at exactly the precision, settings at their limits, reruns
 capped at the planned length, and what the report carries. Rates below are worked out by hand:
 from the bracket [8, 16] the geometric midpoints are 8 * 2^(1/2), then 8 * 2^(1/4), 8 * 2^(3/8)."""
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from capacity.model import ProbeResult, ProbeThreshold
-from capacity.search import Search, SearchConfig, SearchError, limiting_threshold, report, search
+from osiris_load.core.capacity.model import ProbeResult, ProbeThreshold
+from osiris_load.core.capacity.search import Search, SearchConfig, SearchError, limiting_threshold, report, search
 
 
 def _result(rate: float, duration: float, state: str, attempt: int = 1, row: str = "echo",

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sidecar.settings import Settings
-from slo.evaluate import evaluate, plan_for
-from slo.recorder import RequestRecorder
-from slo.table import parse_table
-from slo.verdict import to_json
+from osiris_load.core.slo.evaluate import evaluate, plan_for
+from osiris_load.core.slo.recorder import RequestRecorder
+from osiris_load.core.slo.table import parse_table
+from osiris_load.core.slo.verdict import to_json
+from sidecar.infra.settings import Settings
 from tests.conftest import ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from slo.confidence import AlphaSpending
-from slo.verdict import FAIL, INCONCLUSIVE, PASS, Verdict
+from osiris_load.core.slo.confidence import AlphaSpending
+from osiris_load.core.slo.verdict import FAIL, INCONCLUSIVE, PASS, Verdict
 from tests.conftest import ROOT
 from tests.support import outcome, run_side_by_side
 from tests.test_gate_verdict_runs import Finished, run_distributed, run_local

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from suite.children import free_port
+from osiris_load.jobs.supervisor import free_port
 from tests.conftest import ROOT, ScenarioRuns
 from tests.support import nearest_rank, run_locust
 from tests.verdict_files import read_verdict_rows

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from slo.verdict import Verdict, from_json
+from osiris_load.core.slo.verdict import Verdict, from_json
 from tests import support
 from tests.conftest import ROOT, wait_until
 from tests.support import locust_command, locust_env, outcome, run_side_by_side

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from capacity.answer import headline
-from capacity.job import exit_code
-from capacity.model import ProbeResult
-from capacity.probe import probe_result
-from capacity.search import SearchConfig, report, search
-from slo.verdict import FAIL, INCONCLUSIVE, PASS, Verdict, from_json
-from suite.children import free_port
+from osiris_load.core.capacity.answer import headline
+from osiris_load.core.capacity.model import ProbeResult
+from osiris_load.core.capacity.search import SearchConfig, report, search
+from osiris_load.core.slo.verdict import FAIL, INCONCLUSIVE, PASS, Verdict, from_json
+from osiris_load.jobs.capacity import exit_code
+from osiris_load.jobs.capacity_probe import probe_result
+from osiris_load.jobs.supervisor import free_port
 from tests.conftest import ROOT
 from tests.support import outcome, run_side_by_side
 from tests.test_open_model_runs import Target
@@ -163,7 +163,7 @@ def test_a_clean_run_passes_with_no_generator_note(runs: dict[str, object]) -> N
 
 def test_the_capacity_search_takes_a_generator_bound_run_as_no_evidence_and_a_server_failure_as_one(
         runs: dict[str, object]) -> None:
-    """The real verdicts above, read as capacity probes (``capacity.probe.probe_result``; no run more):
+    """The real verdicts above, read as capacity probes (``osiris_load.jobs.capacity_probe.probe_result``; no run more):
     the hog's is generator-bound (no evidence either way: the search stops, a lower bound, the
     process named), the slow server's beside mild stalls is a failure of the server."""
     verdicts = {name: outcome(runs, name).verdict for name in ("clean", "hog", "slow_server")}

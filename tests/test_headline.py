@@ -1,9 +1,9 @@
 """One headline per run: the console's last line, report.html's banner, summary.json, JUnit and the
-GitHub step summary print the same string (``slo.formatting.run_headline``), for a PASS, a FAIL and
+GitHub step summary print the same string (``osiris_load.core.slo.formatting.run_headline``), for a PASS, a FAIL and
 an INCONCLUSIVE run that exits 0 (PASS by estimate).
 
-The run folders are made by the real gate (``slo.evaluate`` on a real recorder) and the real
-report builder, called through the main job's own ending (``suite.main_job.finish``); the step
+The run folders are made by the real gate (``osiris_load.core.slo.evaluate`` on a real recorder) and the real
+report builder, called through the main job's own ending (``osiris_load.jobs.run.finish``); the step
 summary is the workflow's own script, run as CI runs it. No Locust run: milliseconds.
 """
 
@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slo.evaluate import evaluate, plan_for
-from slo.formatting import run_headline
-from slo.recorder import RequestRecorder
-from slo.table import parse_table
-from slo.verdict import Verdict, to_json
-from suite.main_job import finish
+from osiris_load.core.slo.evaluate import evaluate, plan_for
+from osiris_load.core.slo.formatting import run_headline
+from osiris_load.core.slo.recorder import RequestRecorder
+from osiris_load.core.slo.table import parse_table
+from osiris_load.core.slo.verdict import Verdict, to_json
+from osiris_load.jobs.run import finish
 from tests.conftest import ROOT
 
 TABLE = parse_table('[[row]]\nname = "health"\nrequests = ["GET /health"]\n'

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from locustfiles.stages import parse_stages, target_at
-from openmodel.schedule import RatePlan, parse_rate_stages
-from slo.evaluate import evaluate, plan_for
-from slo.js_literal import JsLiteralError, read_options
-from slo.k6_import import EXECUTORS, K6ImportError, convert, read_k6_options
-from slo.recorder import RequestRecorder
-from slo.table import load_table, parse_table
-from suite.cli import main as front_door
+from osiris_load.adapter.shape import parse_stages, target_at
+from osiris_load.cli import main as front_door
+from osiris_load.core.k6.importer import EXECUTORS, K6ImportError, convert, read_k6_options
+from osiris_load.core.k6.js_literal import JsLiteralError, read_options
+from osiris_load.core.openmodel.schedule import RatePlan, parse_rate_stages
+from osiris_load.core.slo.evaluate import evaluate, plan_for
+from osiris_load.core.slo.recorder import RequestRecorder
+from osiris_load.core.slo.table import load_table, parse_table
 from tests.conftest import ROOT
 
 CORPUS = ROOT / "tests" / "data" / "k6" / "corpus"

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from slo.evaluate import evaluate, plan_for
-from slo.js_literal import JsLiteralError, extract_options
-from slo.k6_import import K6ImportError, convert, load_options
-from slo.recorder import RequestRecorder
-from slo.table import load_table, parse_table
-from slo.verdict import FAIL, PASS
-from suite.cli import main as front_door
+from osiris_load.cli import main as front_door
+from osiris_load.core.k6.importer import K6ImportError, convert, load_options
+from osiris_load.core.k6.js_literal import JsLiteralError, extract_options
+from osiris_load.core.slo.evaluate import evaluate, plan_for
+from osiris_load.core.slo.recorder import RequestRecorder
+from osiris_load.core.slo.table import load_table, parse_table
+from osiris_load.core.slo.verdict import FAIL, PASS
 from tests.conftest import ROOT
 
 DATA = ROOT / "tests" / "data" / "k6"
@@ -174,7 +174,7 @@ def _front_door(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_front_door_writes_the_slo_file_prints_commands_and_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """The installed ``osiris-load`` once (a child process); the refusals and warnings through the same
-    ``suite.cli.main`` in this process (a child each cost a second of the suite's time)."""
+    ``osiris_load.cli.main`` in this process (a child each cost a second of the suite's time)."""
     fixture = DATA / "k6_read_heavy.options.json"
     done = _front_door(str(fixture), "--out", "slo.toml", cwd=tmp_path)
     assert done.returncode == 0, done.stderr

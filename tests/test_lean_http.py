@@ -1,4 +1,4 @@
-"""The lean HTTP path (``locustfiles.lean_http``) records what Locust's ``FastHttpSession`` records.
+"""The lean HTTP path (``osiris_load.adapter.lean_http``) records what Locust's ``FastHttpSession`` records.
 
 Two short real Locust runs side by side, one per path, each against its own known-answer server
 that answers the n-th request of each endpoint from the same list (good answers, wrong bodies, error
@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from suite.children import free_port
+from osiris_load.jobs.supervisor import free_port
 from tests.conftest import ROOT, serving
 from tests.test_locustfiles import VALID_PROPOSAL
 
@@ -157,7 +157,7 @@ def test_lean_path_reports_connection_errors_as_fasthttpsession_does(recorded_ru
 HEADS_PROBE = """
 import json
 
-from locustfiles.lean_http import LeanSession
+from osiris_load.adapter.lean_http import LeanSession
 
 class Events:
     fire = staticmethod(lambda **_: None)

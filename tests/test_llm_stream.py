@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from locustfiles.llm_prompts import LlmPromptsError, as_completion_prompt, generated_prompts, load_llm_prompts
-from locustfiles.llm_stream import StreamFailure, StreamMeter
+from osiris_load.adapter.llm_prompts import LlmPromptsError, as_completion_prompt, generated_prompts, load_llm_prompts
+from osiris_load.adapter.llm_stream import StreamFailure, StreamMeter
 
 
 def chat(text: str | None = None, **extra: object) -> bytes:
@@ -98,8 +98,8 @@ def test_generated_prompts_have_the_asked_length_and_differ() -> None:
 
 
 def test_the_llm_table_judges_every_measurement_of_both_endpoints() -> None:
-    from locustfiles.llm_stream import ENDPOINTS, LLM_REQUEST_TYPE, measurement_names
-    from slo.table import load_table
+    from osiris_load.adapter.llm_stream import ENDPOINTS, LLM_REQUEST_TYPE, measurement_names
+    from osiris_load.core.slo.table import load_table
     from tests.conftest import ROOT
 
     table = load_table(ROOT / "slo" / "llm.toml")

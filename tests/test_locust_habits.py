@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from locustfiles.stages import common_options_given, common_options_stages, describe_plan
-from openmodel.stages import Stage
+from osiris_load.adapter.shape import common_options_given, common_options_stages, describe_plan
+from osiris_load.core.openmodel.stages import Stage
 from tests import test_locustfiles
 from tests.support import locust_env
 from tests.test_locustfiles import (

@@ -50,7 +50,7 @@ EXPECTED_ROWS: dict[str, set[tuple[str, str]]] = {
     "propose_trade": {PROPOSE},
     "mixed": {GENERATE, HEALTH, METRICS, PROPOSE},
 }
-BUNDLED_PROMPTS = json.loads((LOCUSTFILES / "prompts.json").read_text(encoding="utf-8"))
+BUNDLED_PROMPTS = json.loads((ROOT / "osiris_load" / "adapter" / "prompts.json").read_text(encoding="utf-8"))
 
 # ---------------------------------------------------------------------------------------------
 # The test server (runs in a child process; see __main__ at the bottom)
@@ -633,7 +633,7 @@ CLASSES_PROBE = """
 import json, sys
 from locust.util.load_locustfile import load_locustfile
 users, shapes = load_locustfile(sys.argv[1])
-from locustfiles.common import OsirisUser
+from osiris_load.adapter.users import OsirisUser
 print(json.dumps({
     "users": {name: {"host": cls.host, "weight": cls.weight, "wait": cls.wait_time(None)}
               for name, cls in sorted(users.items())},
@@ -776,7 +776,7 @@ CHECK_CASES: list[tuple[str, int, str, str | None]] = [
 
 CHECKS_PROBE = """
 import json, sys
-from locustfiles import common
+from osiris_load.adapter.scenario_options import common
 
 class Fake:
     def __init__(self, status, body):

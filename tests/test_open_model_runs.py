@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from suite.children import free_port
+from osiris_load.jobs.supervisor import free_port
 from tests import support
 from tests.conftest import ROOT
 from tests.support import LocustRun, locust_env, outcome, run_side_by_side
@@ -350,7 +350,7 @@ def test_bad_open_model_options_exit_2_before_any_load(runs: dict[str, Any], ind
 def test_a_slow_start_does_not_shorten_the_run(runs: dict[str, Any]) -> None:
     """Locust starts ``-t``'s timer on gevent's cached loop time, which stood still while the
     locustfile was imported: without the plugin's clock read at ``init``
-    (``slo_locust.plugin.on_init``) this run (a 2 s blocking import, -t 2s) ended before its first
+    (``osiris_load.adapter.gate.on_init``) this run (a 2 s blocking import, -t 2s) ended before its first
     iteration (window 0.09 s, nothing judged); a busy machine's slow start did the same to 3 s
     capacity probes."""
     result = finished(runs, "slow-start")

@@ -1,5 +1,5 @@
 """The open model started from Locust's web UI: the start form's ``arrival_rate``, ``arrivals``,
-``max_vus`` and ``rate_stages`` fields (``locustfiles.open_model.attach_start_form`` and
+``max_vus`` and ``rate_stages`` fields (``osiris_load.adapter.open_model.attach_start_form`` and
 ``OpenModelRun.refresh``), in a real Locust web UI process driven over real HTTP as the page does,
 against the tiny fast target of the open-model runs (``tests/open_model_target.py``).
 

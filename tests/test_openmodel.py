@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from openmodel import (
+from osiris_load.core.openmodel import (
     ArrivalCounts,
     ArrivalSchedule,
     CountsByWorker,
@@ -24,7 +24,7 @@ from openmodel import (
     parse_rate_stages,
     worker_share,
 )
-from slo.table import parse_table
+from osiris_load.core.slo.table import parse_table
 from tests.conftest import ROOT
 
 
@@ -217,14 +217,15 @@ def test_goodput_bounds_come_from_every_row_naming_a_request() -> None:
 
 
 def test_the_pure_part_imports_no_locust_or_gevent() -> None:
-    """Nor the Locust-side ``locustfiles`` package: the stages notation is ``openmodel.stages``."""
+    """Nor the Locust-side ``locustfiles`` package: the stages notation is ``osiris_load.core.openmodel.stages``."""
     code = ("import sys\n"
             "class Block:\n"
             "    def find_spec(self, name, path=None, target=None):\n"
             "        if name.split('.')[0] in ('locust', 'gevent', 'locustfiles'):\n"
             "            raise ImportError('blocked: ' + name)\n"
             "sys.meta_path.insert(0, Block())\n"
-            "import openmodel, openmodel.schedule, openmodel.counts, openmodel.stages\n"
+            "import osiris_load.core.openmodel.schedule, osiris_load.core.openmodel.counts\n"
+            "import osiris_load.core.openmodel.stages\n"
             "print('ok')\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr

@@ -1,4 +1,4 @@
-"""The open model's counters and goodput plan at their edges (openmodel/counts.py), pure: zero
+"""The open model's counters and goodput plan at their edges (osiris_load/core/openmodel/counts.py), pure: zero
 counts read back, the exact refusal, the span a dispatcher issued and the share integrated over
 it (worked out by hand: half the plan for 10 s then all of it for 10 s is 0.5 * 10 + 1 * 10 = 15
 plan-seconds), and the goodput bounds of the user's default table."""
@@ -9,8 +9,8 @@ import math
 
 import pytest
 
-from openmodel import ArrivalCounts, GoodputPlan, IssuedSpan
-from slo.table import DEFAULT_TABLE_PATH, load_table, parse_table
+from osiris_load.core.openmodel import ArrivalCounts, GoodputPlan, IssuedSpan
+from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, load_table, parse_table
 
 ZERO = {"due": 0, "started": 0, "late": 0, "dropped": 0, "iterations": 0, "good": 0, "window_s": 0.0,
         "share_s": 0.0}
@@ -64,7 +64,7 @@ def test_an_iteration_row_is_left_out_and_the_rows_after_it_kept() -> None:
 
 
 def test_a_fresh_iteration_is_on_time_and_good() -> None:
-    from openmodel import Iteration
+    from osiris_load.core.openmodel import Iteration
 
     iteration = Iteration()
     assert (iteration.lateness_ms, iteration.good) == (0.0, True)

@@ -1,4 +1,4 @@
-"""The open model's rate plans and arrival schedules at their edges (openmodel/schedule.py), pure:
+"""The open model's rate plans and arrival schedules at their edges (osiris_load/core/openmodel/schedule.py), pure:
 plan boundaries (a stage's end belongs to the next), Λ at 0, mean rates of short windows, the
 exact refusals, and a re-share twice in a row. Expected values worked out by hand: a ramp from 0
 to 10/s over 10 s has rate t and Λ(t) = t^2 / 2."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from openmodel.schedule import ArrivalSchedule, RatePlan, RateStage, RateStagesError, parse_rate_stages
+from osiris_load.core.openmodel.schedule import ArrivalSchedule, RatePlan, RateStage, RateStagesError, parse_rate_stages
 
 
 def _stages(text: str) -> RatePlan:

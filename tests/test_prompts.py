@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from locustfiles import DEFAULT_PROMPTS_PATH, PromptsError, load_prompts, prompts_path
+from osiris_load.adapter.scenario_options import DEFAULT_PROMPTS_PATH, PromptsError, load_prompts, prompts_path
 
 
 def test_bundled_prompts_are_like_the_originals() -> None:

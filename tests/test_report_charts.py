@@ -1,4 +1,4 @@
-"""The report's SVG charts (reports/charts.py), pure: numbers in, SVG text out.
+"""The report's SVG charts (osiris_load/core/report/charts.py), pure: numbers in, SVG text out.
 
 The expected SVG lines are worked out by hand from the layout rules (margins 58/16/34, legend rows
 of 16 px, y axis to the last "nice" tick, x axis on time steps), not produced by the code: e.g. for
@@ -12,7 +12,16 @@ import math
 
 import pytest
 
-from reports.charts import Band, Line, Rule, _time_ticks, format_seconds, format_tick, line_chart, nice_ticks
+from osiris_load.core.report.charts import (
+    Band,
+    Line,
+    Rule,
+    _time_ticks,
+    format_seconds,
+    format_tick,
+    line_chart,
+    nice_ticks,
+)
 
 
 def test_a_small_chart_is_exactly_the_hand_computed_svg() -> None:

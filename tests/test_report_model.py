@@ -1,4 +1,4 @@
-"""The report model (reports/model.py) on hand-built data: pure, no run folder, no pandas.
+"""The report model (osiris_load/core/report/model.py) on hand-built data: pure, no run folder, no pandas.
 
 Every expected text and number below is written out by hand from the documented rules (the gate's
 formatter, the verdict precedence), never computed by the code under test.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.model import (
+from osiris_load.core.report.model import (
     FAIL,
     INCONCLUSIVE,
     NO_DATA,
@@ -27,7 +27,7 @@ from reports.model import (
     ThresholdRow,
     format_ms,
 )
-from slo import verdict as v
+from osiris_load.core.slo import verdict as v
 
 
 def _result(**overrides: object) -> v.ThresholdResult:

@@ -3,7 +3,7 @@
 exceptions in user code.
 
 Each run folder is written here: Locust's ``_stats.csv`` for the request counts, and the gate's
-``_slo.json`` from a verdict the real gate computes (``slo.evaluate``) over requests recorded here,
+``_slo.json`` from a verdict the real gate computes (``osiris_load.core.slo.evaluate``) over requests recorded here,
 judged by the user's own default table (``slo/default.toml``). The expected answers are worked out by
 hand from those requests (see each case), never read back from the code under test. Pure: no process.
 """
@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from reports.html import render_report
-from reports.junit import render_junit_file
-from reports.summary_json import summary_of
-from slo.evaluate import conclude, evaluate, plan_for
-from slo.recorder import RequestRecorder
-from slo.table import DEFAULT_TABLE_PATH, SloTable, load_table, parse_table
-from slo.verdict import LostWorkerInfo, UserExceptions, Verdict, to_json
+from osiris_load.core.slo.evaluate import conclude, evaluate, plan_for
+from osiris_load.core.slo.recorder import RequestRecorder
+from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, SloTable, load_table, parse_table
+from osiris_load.core.slo.verdict import LostWorkerInfo, UserExceptions, Verdict, to_json
+from osiris_load.reports.html import render_report
+from osiris_load.reports.junit import render_junit_file
+from osiris_load.reports.summary_json import summary_of
 
 LOCUST_STATS_HEADER = ("Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
                        "Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,"

@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 
-from reports.build import OUTPUTS, build_all
-from reports.charts import Line, Rule, line_chart, nice_ticks
-from reports.compare import compare
-from reports.html import render_report
-from reports.load import load_run
-from reports.model import Failure, ReportError
-from reports.summary_json import SCHEMA, render_json
+from osiris_load.core.report.charts import Line, Rule, line_chart, nice_ticks
+from osiris_load.core.report.model import Failure, ReportError
+from osiris_load.reports.build import OUTPUTS, build_all
+from osiris_load.reports.compare import compare
+from osiris_load.reports.html import render_report
+from osiris_load.reports.load import load_run
+from osiris_load.reports.summary_json import SCHEMA, render_json
 from tests.conftest import ROOT, ScenarioRuns
 from tests.verdict_files import read_verdict_rows
 

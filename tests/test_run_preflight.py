@@ -1,6 +1,6 @@
 """``osiris-load run`` refuses bad input before it starts anything, and says it once.
 
-Each case runs the real front door (``suite.cli.main``, in this process: no interpreter start per
+Each case runs the real front door (``osiris_load.cli.main``, in this process: no interpreter start per
 case) with one bad input, and checks that it exits 2 with exactly one line naming the problem and
 ``Overall: ERROR (exit code 2)``, that no process was started (every child of the job is a Python
 process: the sidecar, which starts Redis, and each Locust run; a ``sitecustomize`` on their
@@ -26,15 +26,15 @@ from pathlib import Path
 
 import psutil
 import pytest
-
-from locustfiles import loads_prompts
-from openmodel.config import OPTION_ENV
-from slo.gate_options import ENV_VAR
-from slo.table import DEFAULT_TABLE_PATH
 from suite import cli
-from suite.locust_config import CONFIG_FILES, locust_sources
-from suite.main_job import closing_line, health_problem, wait_healthy
-from suite.preflight import check_sidecar_settings, check_variable_names, locustfile_of
+
+from osiris_load.adapter.scenario_options import loads_prompts
+from osiris_load.core.openmodel.config import OPTION_ENV
+from osiris_load.core.slo.gate_options import ENV_VAR
+from osiris_load.core.slo.table import DEFAULT_TABLE_PATH
+from osiris_load.jobs.locust_config import CONFIG_FILES, locust_sources
+from osiris_load.jobs.preflight import check_sidecar_settings, check_variable_names, locustfile_of
+from osiris_load.jobs.run import closing_line, health_problem, wait_healthy
 from tests.conftest import ROOT, serving, wait_until
 from tests.support import locust_env
 from tests.test_locustfiles import BAD_OSIRIS_URL, BAD_PROMPTS, BAD_STAGES
@@ -42,8 +42,8 @@ from tests.test_locustfiles import BAD_OSIRIS_URL, BAD_PROMPTS, BAD_STAGES
 FRONT_DOOR = Path(sys.executable).parent / "osiris-load"
 MARKER = ('import os, sys\nopen(os.environ["STARTED_LOG"], "a").write(" ".join(sys.orig_argv[1:]) + "\\n")\n')
 """Each Python process started: its command line without the interpreter (``-m locust ...``, ``-m sidecar ...``)."""
-LOCUST_CHECK = "-m suite.locust_config"
-"""The one child a refusal may start: Locust's parser reading ``LOCUST_*``/``locust.conf`` (suite.locust_config)."""
+LOCUST_CHECK = "-m osiris_load.jobs.locust_config"
+"""The one child a refusal may start: Locust's parser reading ``LOCUST_*``/``locust.conf`` (jobs.locust_config)."""
 
 
 @dataclass
@@ -350,7 +350,7 @@ def test_a_target_that_is_not_usable_leaves_no_run_folder_behind(door: Door) -> 
 
 
 # --------------------------------------------------------------------------------------------------
-# Locust's own inputs: LOCUST_* and its config files, judged by Locust's parser (suite.locust_config)
+# Locust's own inputs: LOCUST_* and its config files, judged by Locust's parser (osiris_load.jobs.locust_config)
 # --------------------------------------------------------------------------------------------------
 
 
@@ -433,10 +433,11 @@ def test_ctrl_c_while_the_inputs_are_checked_is_no_traceback(door: Door) -> None
     site = door.tmp / "slow-check"
     site.mkdir()
     (site / "sitecustomize.py").write_text(
-        "import sys, time\nif 'suite.locust_config' in sys.orig_argv:\n    time.sleep(60)\n", encoding="utf-8")
+        "import sys, time\nif 'osiris_load.jobs.locust_config' in sys.orig_argv:\n    time.sleep(60)\n",
+        encoding="utf-8")
     env = locust_env({"LOCUST_USERS": "5", "PYTHONPATH": f"{site}{os.pathsep}{ROOT}"})  # the checker starts
     out = door.tmp / "run"
-    job = subprocess.Popen([sys.executable, "-m", "suite", "run", "--url", door.url, "--out", str(out)],
+    job = subprocess.Popen([sys.executable, "-m", "osiris_load", "run", "--url", door.url, "--out", str(out)],
                            cwd=door.tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # an inherited ignore
 
@@ -447,7 +448,7 @@ def test_ctrl_c_while_the_inputs_are_checked_is_no_traceback(door: Door) -> None
             return False
         for child in children:
             try:
-                if "suite.locust_config" in " ".join(child.cmdline()):
+                if "osiris_load.jobs.locust_config" in " ".join(child.cmdline()):
                     return True
             except psutil.Error:  # gone or a zombie
                 continue
@@ -474,7 +475,7 @@ def test_ctrl_c_while_the_inputs_are_checked_is_no_traceback(door: Door) -> None
 ])
 def test_a_typo_in_the_bundled_sidecars_settings_starts_nothing(door: Door, env: dict[str, str], fragment: str) -> None:
     """Before: the job started the sidecar, which refused its settings (exit 2), and the job ended 'the
-    target is not usable', exit 3. Now the sidecar's own check (sidecar.settings.load_checked) runs first."""
+    target is not usable', exit 3. Now the sidecar's own check (sidecar.infra.settings.load_checked) runs first."""
     door.monkeypatch.setenv(*next(iter(env.items())))
     line = door.refuses(url=False)
     assert line.startswith("osiris-load run: the bundled sidecar would refuse its ") and fragment in line, line

@@ -13,9 +13,9 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from sidecar.bus import CHANNEL_ASSESSED, CHANNEL_CREATED
 from sidecar.contract import PROPOSAL_SCHEMA
-from sidecar.redis_server import RedisServer
+from sidecar.infra.bus import CHANNEL_ASSESSED, CHANNEL_CREATED
+from sidecar.infra.redis_server import RedisServer
 from tests.conftest import FAULT_ERROR_RATE, FAULT_LATENCY_MS, OwnRedis, SidecarProcess, wait_until
 
 STREAM = "osiris:proposals"

@@ -1,4 +1,4 @@
-"""Confidence of a verdict (``slo.confidence``): the three states at every kind of threshold and at
+"""Confidence of a verdict (``osiris_load.core.slo.confidence``): the three states at every kind of threshold and at
 the exact edges, consistency with the nearest-rank point estimate and with the rank interval, the
 exit policies, the sequential rule's total error, and requests-to-settle."""
 
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import beta, binom, binomtest
 
-from slo.confidence import (
+from osiris_load.core.slo.confidence import (
     ABOVE,
     AT_OR_ABOVE,
     EXIT_INCONCLUSIVE,
@@ -36,7 +36,7 @@ from slo.confidence import (
     requests_to_settle,
     seconds_to_settle,
 )
-from slo.recorder import nearest_rank
+from osiris_load.core.slo.recorder import nearest_rank
 
 PASS, FAIL, INC = State.PASS, State.FAIL, State.INCONCLUSIVE
 OPS = ("<", "<=", ">", ">=", "==", "!=")
@@ -405,7 +405,7 @@ def test_design_effect_from_windows() -> None:
 
 def test_the_module_is_pure() -> None:
     code = ("import sys\nfor name in ('locust', 'flask', 'pandas'):\n    sys.modules[name] = None\n"
-            "import slo.confidence\n")
+            "import osiris_load.core.slo.confidence\n")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from slo.evaluate import abort_triggers, evaluate, plan_for
-from slo.formatting import format_observed, format_summary
-from slo.recorder import RequestRecorder as _Recorder
-from slo.table import DEFAULT_TABLE_PATH, load_table, parse_table
-from slo.verdict import CSV_FIELDS, FAIL, NO_DATA, PASS, Verdict, csv_rows
+from osiris_load.core.slo.evaluate import abort_triggers, evaluate, plan_for
+from osiris_load.core.slo.formatting import format_observed, format_summary
+from osiris_load.core.slo.recorder import RequestRecorder as _Recorder
+from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, load_table, parse_table
+from osiris_load.core.slo.verdict import CSV_FIELDS, FAIL, NO_DATA, PASS, Verdict, csv_rows
 
 TABLE = parse_table(
     """
@@ -250,7 +250,8 @@ def test_csv_rows_export_the_object() -> None:
 
 def test_core_imports_nothing_of_locust() -> None:
     """The pure core must stay usable (and testable) without Locust or gevent."""
-    code = ("import sys; import slo.expressions, slo.table, slo.recorder, slo.evaluate, slo.formatting; "
+    code = ("import sys; import osiris_load.core.slo.expressions, osiris_load.core.slo.table, "
+            "osiris_load.core.slo.recorder, osiris_load.core.slo.evaluate, osiris_load.core.slo.formatting; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)

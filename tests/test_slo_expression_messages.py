@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from slo.expressions import Aggregation, ExpressionError, format_number, parse_threshold
+from osiris_load.core.slo.expressions import Aggregation, ExpressionError, format_number, parse_threshold
 
 CASES = [
     ('', 'empty threshold expression'),

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slo.expressions import (
+from osiris_load.core.slo.expressions import (
     OPERATORS,
     Aggregation,
     ExpressionError,

@@ -2,19 +2,19 @@
 abort only on a confident FAIL, the time-window widening, and the verdict object carrying it all.
 
 The interval arithmetic itself is tested in ``test_slo_confidence.py``; here the recorder's exact
-counts go through ``slo.evaluate`` as the plugin uses it.
+counts go through ``osiris_load.core.slo.evaluate`` as the plugin uses it.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from slo.confidence import AlphaSpending, requests_to_settle
-from slo.evaluate import abort_triggers, evaluate, plan_for, share_count
-from slo.formatting import format_interval, format_summary
-from slo.recorder import RequestRecorder
-from slo.table import parse_table
-from slo.verdict import (
+from osiris_load.core.slo.confidence import AlphaSpending, requests_to_settle
+from osiris_load.core.slo.evaluate import abort_triggers, evaluate, plan_for, share_count
+from osiris_load.core.slo.formatting import format_interval, format_summary
+from osiris_load.core.slo.recorder import RequestRecorder
+from osiris_load.core.slo.table import parse_table
+from osiris_load.core.slo.verdict import (
     EXIT_INCONCLUSIVE,
     EXIT_SLO_FAILED,
     FAIL,
@@ -28,7 +28,7 @@ from slo.verdict import (
     to_csv,
     to_json,
 )
-from slo.windows import WindowMarks
+from osiris_load.core.slo.windows import WindowMarks
 
 TABLE = parse_table(
     '[[row]]\nname = "h"\nrequests = ["GET /h"]\n'
@@ -185,7 +185,7 @@ def test_the_verdict_object_carries_intervals_losslessly() -> None:
 
 def requests_to_settle_of(result: ThresholdResult) -> int | None:
     """The same projection, recomputed from the judgement's inputs."""
-    from slo.confidence import judge_percentile
+    from osiris_load.core.slo.confidence import judge_percentile
 
     assert result.below is not None and result.at is not None and result.arg is not None
     j = judge_percentile(result.arg, result.op, result.limit, result.n, at_or_above=result.n - result.below,

@@ -10,12 +10,12 @@ import random
 
 import pytest
 
-from slo.evaluate import attach_generator, evaluate, plan_for
-from slo.formatting import format_summary, run_headline
-from slo.generator import STALL_MIN_S, HealthMonitor, StallLog, health_from_data, percentile
-from slo.recorder import RequestRecorder
-from slo.table import DEFAULT_TABLE_PATH, load_table, parse_table
-from slo.verdict import FAIL, INCONCLUSIVE, PASS, ProcessHealth, Verdict, from_json, to_csv, to_json
+from osiris_load.core.slo.evaluate import attach_generator, evaluate, plan_for
+from osiris_load.core.slo.formatting import format_summary, run_headline
+from osiris_load.core.slo.generator import STALL_MIN_S, HealthMonitor, StallLog, health_from_data, percentile
+from osiris_load.core.slo.recorder import RequestRecorder
+from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, load_table, parse_table
+from osiris_load.core.slo.verdict import FAIL, INCONCLUSIVE, PASS, ProcessHealth, Verdict, from_json, to_csv, to_json
 
 TABLE = parse_table('[[row]]\nname = "health"\nrequests = ["GET /health"]\nthresholds = ["rate>=0.99", "p(95)<100"]\n',
                     "issue17.toml")

@@ -1,4 +1,4 @@
-"""Reading k6's ``export const options = {...}`` without running JavaScript (slo/js_literal.py):
+"""Reading k6's ``export const options = {...}`` without running JavaScript (osiris_load/core/k6/js_literal.py):
 every literal form read to its exact Python value, and every refusal's exact message with its line
 and column (counted by hand on the texts below)."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from slo.js_literal import JsLiteralError, extract_options
+from osiris_load.core.k6.js_literal import JsLiteralError, extract_options
 
 HEAD = "export const options = "  # 23 characters: the object starts at column 24
 COMPUTED = "is computed, not a literal value: write the value out (or export the options as JSON)"

@@ -1,4 +1,4 @@
-"""k6 threshold keys and expressions (slo/k6_metrics.py): every refusal's exact message, and every
+"""k6 threshold keys and expressions (osiris_load/core/slo/k6_metrics.py): every refusal's exact message, and every
 tag read back. The messages are the user's only guide to a key they pasted from a k6 script, so
 each word and column is asserted; the expected texts are written out by hand."""
 
@@ -6,8 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from slo.expressions import Aggregation, ExpressionError, Threshold
-from slo.k6_metrics import ITERATION_METHOD, K6_METRICS, K6_TAGS, K6Key, K6KeyError, parse_k6_expression, parse_k6_key
+from osiris_load.core.slo.expressions import Aggregation, ExpressionError, Threshold
+from osiris_load.core.slo.k6_metrics import (
+    ITERATION_METHOD,
+    K6_METRICS,
+    K6_TAGS,
+    K6Key,
+    K6KeyError,
+    parse_k6_expression,
+    parse_k6_key,
+)
 
 SUPPORTED = "supported: http_req_failed, checks, http_req_duration, http_reqs, iteration_duration"
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from openmodel.counts import GoodputPlan
-from slo.evaluate import abort_triggers, evaluate, plan_for
-from slo.expressions import ExpressionError, parse_threshold
-from slo.formatting import format_limit, format_observed
-from slo.k6_metrics import K6KeyError, parse_k6_key
-from slo.recorder import RecorderPlan, RequestRecorder
-from slo.table import SloFileError, SloTable, parse_table
-from slo.verdict import FAIL, NO_DATA, PASS, Verdict
+from osiris_load.core.openmodel.counts import GoodputPlan
+from osiris_load.core.slo.evaluate import abort_triggers, evaluate, plan_for
+from osiris_load.core.slo.expressions import ExpressionError, parse_threshold
+from osiris_load.core.slo.formatting import format_limit, format_observed
+from osiris_load.core.slo.k6_metrics import K6KeyError, parse_k6_key
+from osiris_load.core.slo.recorder import RecorderPlan, RequestRecorder
+from osiris_load.core.slo.table import SloFileError, SloTable, parse_table
+from osiris_load.core.slo.verdict import FAIL, NO_DATA, PASS, Verdict
 
 
 def _table(body: str) -> SloTable:

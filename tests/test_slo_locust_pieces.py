@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from slo.table import DEFAULT_TABLE_PATH
+from osiris_load.core.slo.table import DEFAULT_TABLE_PATH
 from tests.support import ROOT, locust_env
 
 MARK = "@@slo-locust-pieces@@"
@@ -36,8 +36,8 @@ def _environment(user_classes: list[type], **options: Any) -> Any:
 
 
 def _selection() -> dict[str, Any]:
-    from slo.table import SloFileError
-    from slo_locust.selection import declared_rows, load_gate_table, option
+    from osiris_load.adapter.selection import declared_rows, load_gate_table, option
+    from osiris_load.core.slo.table import SloFileError
 
     def rows(env: Any) -> Any:
         try:
@@ -62,8 +62,8 @@ def _selection() -> dict[str, Any]:
 
 
 def _gate_options() -> dict[str, Any]:
-    from slo.table import SloFileError
-    from slo_locust.selection import check_gate_options
+    from osiris_load.adapter.selection import check_gate_options
+    from osiris_load.core.slo.table import SloFileError
 
     def refusal(values: dict[str, Any]) -> str | None:
         try:
@@ -81,7 +81,7 @@ def _gate_options() -> dict[str, Any]:
 
 
 def _final_csv(folder: Path) -> dict[str, Any]:
-    from slo_locust.final_csv import write_final_locust_csv
+    from osiris_load.adapter.final_csv import write_final_locust_csv
 
     env = _environment([])
     runner = env.create_local_runner()

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slo.evaluate import plan_for
-from slo.expressions import Aggregation
-from slo.recorder import HIGHEST_NS, EndpointStats, RecorderPlan, RequestRecorder, nearest_rank
-from slo.table import parse_table
+from osiris_load.core.slo.evaluate import plan_for
+from osiris_load.core.slo.expressions import Aggregation
+from osiris_load.core.slo.recorder import HIGHEST_NS, EndpointStats, RecorderPlan, RequestRecorder, nearest_rank
+from osiris_load.core.slo.table import parse_table
 
 PERCENTILES = (0.001, 0.1, 1, 10, 25, 50, 75, 90, 94, 95, 99, 99.5, 99.9, 99.99, 99.999, 100)
 TOLERANCE = 0.001  # 0.1 %
@@ -404,7 +404,7 @@ def test_bulk_indices_match_hdrhistogram() -> None:
     """The vectorized bucket index is HdrHistogram's own, over the whole range (0 .. 1 h in ns)."""
     import numpy as np
 
-    from slo.recorder import counts_indices, new_histogram
+    from osiris_load.core.slo.recorder import counts_indices, new_histogram
 
     rng = random.Random(13)
     values = [0, 1, 2, 2047, 2048, 2049, 4095, 4096, 10**6, 799_999_999, 800_000_000, 800_000_001, HIGHEST_NS]

@@ -1,5 +1,5 @@
 """The console summary's and settle lines' exact texts with intervals, looks, a design effect and an
-open model (slo/formatting.py), pure; every expected line is written out by hand (column widths
+open model (osiris_load/core/slo/formatting.py), pure; every expected line is written out by hand (column widths
 counted: the widest state word is "? INCONCLUSIVE", 14 characters; the widest interval cell
 "500.00 .. 700.00 ms (D 1.50)", 28)."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from slo.formatting import format_duration, format_summary, settle_lines
-from slo.verdict import Goodput, OpenModelSummary, RequestTally, ThresholdResult, Verdict
+from osiris_load.core.slo.formatting import format_duration, format_summary, settle_lines
+from osiris_load.core.slo.verdict import Goodput, OpenModelSummary, RequestTally, ThresholdResult, Verdict
 
 LATENCY = ThresholdResult(row="gen", patterns=("POST /g",), expression="p(95)<800", kind="p", arg=95.0, op="<",
                           limit=800.0, unit="ms", state="PASS", observed=612.5, requests=40, n=40,
@@ -72,7 +72,7 @@ def test_level_to_six_decimals_and_settle_lines_skip_facts() -> None:
 def test_texts_at_their_edges() -> None:
     from dataclasses import replace
 
-    from slo.formatting import format_open_model, format_settle, format_uncorrected
+    from osiris_load.core.slo.formatting import format_open_model, format_settle, format_uncorrected
 
     assert format_uncorrected(replace(LATENCY, uncorrected_observed=799.996)) == "799.996 ms"
     measured = replace(MODEL, corrected=False, goodput=Goodput())
@@ -95,7 +95,7 @@ def test_texts_at_their_edges() -> None:
 def test_format_interval(interval: tuple | None, unit: str, limit: float, text: str) -> None:
     from dataclasses import replace
 
-    from slo.formatting import format_interval
+    from osiris_load.core.slo.formatting import format_interval
 
     assert format_interval(replace(LATENCY, interval=interval, unit=unit, limit=limit)) == text
 
@@ -103,7 +103,7 @@ def test_format_interval(interval: tuple | None, unit: str, limit: float, text: 
 def test_failure_reasons_name_the_interval_and_whether_it_is_settled() -> None:
     from dataclasses import replace
 
-    from slo.formatting import failure_reason
+    from osiris_load.core.slo.formatting import failure_reason
 
     failed = replace(LATENCY, state="FAIL", observed=900.0, interval=(850.0, 950.0), confidence=0.512345678,
                      rank=38, below=30, beyond=10)
@@ -119,7 +119,7 @@ def test_failure_reasons_name_the_interval_and_whether_it_is_settled() -> None:
 def test_limits_and_values_keep_their_digits() -> None:
     from dataclasses import replace
 
-    from slo.formatting import format_limit, format_value
+    from osiris_load.core.slo.formatting import format_limit, format_value
 
     assert format_limit(replace(RATE, limit=0.12345678901234)) == ">= 12.3456789012%"  # 10 decimals
     assert format_value("ms", 800.0000000001, 800.0) == "800.000000000 ms"  # at most 9 decimals

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slo.expressions import Aggregation
-from slo.table import (
+from osiris_load.core.slo.expressions import Aggregation
+from osiris_load.core.slo.table import (
     DEFAULT_TABLE_PATH,
     SloFileError,
     SloRow,

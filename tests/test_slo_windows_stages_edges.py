@@ -1,4 +1,5 @@
-"""Window marks (slo/windows.py) and the stages notation's messages (openmodel/stages.py) at their
+"""Window marks (osiris_load/core/slo/windows.py) and the stages notation's messages
+(osiris_load/core/openmodel/stages.py) at their
 edges, pure: the window sizes accepted, which observations mark a boundary, and the exact texts
 of the stages refusals (their default example)."""
 
@@ -6,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from openmodel.stages import StagesError, parse_duration, parse_stages
-from slo.verdict import ThresholdResult, Verdict
-from slo.windows import WindowMarks
+from osiris_load.core.openmodel.stages import StagesError, parse_duration, parse_stages
+from osiris_load.core.slo.verdict import ThresholdResult, Verdict
+from osiris_load.core.slo.windows import WindowMarks
 
 
 def _verdict(n: int, failures: int) -> Verdict:
@@ -60,7 +61,7 @@ def test_an_empty_duration() -> None:
 
 
 def test_a_reporting_worker_that_quit_says_why() -> None:
-    from slo.workers import REPORT_INTERVAL_S, WorkerLedger
+    from osiris_load.core.slo.workers import REPORT_INTERVAL_S, WorkerLedger
 
     ledger = WorkerLedger()
     for tick in range(4):  # 30 requests per report interval each

@@ -1,7 +1,7 @@
 """The worker ledger: which workers were lost and how many of their results may be missing."""
 
-from slo.formatting import describe_lost
-from slo.workers import DETECTION_S, REPORT_INTERVAL_S, WorkerLedger
+from osiris_load.core.slo.formatting import describe_lost
+from osiris_load.core.slo.workers import DETECTION_S, REPORT_INTERVAL_S, WorkerLedger
 
 
 def ledger_with_two_workers() -> WorkerLedger:

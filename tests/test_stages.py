@@ -1,5 +1,5 @@
-"""The k6-style stages: parser (``openmodel.stages``), ramp arithmetic and the Locust shape's ticks
-(``locustfiles.stages``).
+"""The k6-style stages: parser (``osiris_load.core.openmodel.stages``), ramp arithmetic and the Locust shape's ticks
+(``osiris_load.adapter.shape``).
 
 The parser and arithmetic are tested in-process (neither module imports Locust).  The
 shape class needs Locust, and importing Locust monkey-patches the whole process with gevent, so
@@ -16,8 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from locustfiles.stages import plan_tick, steady_end_s, target_at
-from openmodel.stages import Stage, StagesError, format_stages, parse_duration, parse_stages, total_duration
+from osiris_load.adapter.shape import plan_tick, steady_end_s, target_at
+from osiris_load.core.openmodel.stages import (
+    Stage,
+    StagesError,
+    format_stages,
+    parse_duration,
+    parse_stages,
+    total_duration,
+)
 from tests.support import locust_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -228,7 +235,7 @@ def test_plan_tick_over_the_whole_sidecar_ramp() -> None:
 
 def test_stages_module_does_not_import_locust() -> None:
     """Tools that only validate --stages must not get the whole process gevent-patched."""
-    code = "import sys, locustfiles.stages; print('locust' in sys.modules, 'gevent' in sys.modules)"
+    code = "import sys, osiris_load.adapter.shape; print('locust' in sys.modules, 'gevent' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=locust_env(), capture_output=True, text=True, timeout=60
     )
@@ -245,7 +252,7 @@ _SHAPE_PROBE = textwrap.dedent(
     import json, sys, time
     from types import SimpleNamespace
 
-    from locustfiles.stages import StagesShape
+    from osiris_load.adapter.shape import StagesShape
     from locust import LoadTestShape
     from locust.util.load_locustfile import is_shape_class
 

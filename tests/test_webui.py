@@ -1,4 +1,4 @@
-"""The SLO gate in Locust's web UI (``slo_locust/webui.py``).
+"""The SLO gate in Locust's web UI (``osiris_load/adapter/webui.py``).
 
 Three layers:
 
@@ -30,9 +30,9 @@ from typing import Any
 import httpx
 import pytest
 
-from slo.table import DEFAULT_TABLE_PATH
-from slo.verdict import CSV_FIELDS
-from suite.children import free_port
+from osiris_load.core.slo.table import DEFAULT_TABLE_PATH
+from osiris_load.core.slo.verdict import CSV_FIELDS
+from osiris_load.jobs.supervisor import free_port
 from tests.conftest import ROOT, wait_until
 from tests.support import stop_process
 
@@ -57,14 +57,14 @@ thresholds = ["rate>=0.99", "p(95)<2000"]
 
 class InProcess:
     """An Environment, its local runner, a web UI that never binds a port, and the gate wired by
-    ``slo_locust.plugin.on_init`` exactly as Locust's ``init`` event would. Used in the child only."""
+    ``osiris_load.adapter.gate.on_init`` exactly as Locust's ``init`` event would. Used in the child only."""
 
     def __init__(self, web_ui: bool = True) -> None:
         from locust import argument_parser
         from locust.env import Environment
         from locust.event import Events
 
-        import slo_locust.plugin
+        import osiris_load.adapter.gate
 
         # intervals off: these scenarios judge a handful of samples to test the wiring (see _scenario_intervals)
         options = argument_parser.get_parser(default_config_files=[]).parse_args(
@@ -73,7 +73,7 @@ class InProcess:
                                        host="http://127.0.0.1:9")
         self.runner = self.environment.create_local_runner()
         self.web_ui = self.environment.create_web_ui("127.0.0.1", 0, delayed_start=True) if web_ui else None
-        slo_locust.plugin.on_init(environment=self.environment, runner=self.runner, web_ui=self.web_ui)
+        osiris_load.adapter.gate.on_init(environment=self.environment, runner=self.runner, web_ui=self.web_ui)
         self.gate = self.environment.slo_gate
         self.ui = getattr(self.environment, "slo_web_ui", None)
         self.client = self.web_ui.app.test_client() if self.web_ui else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from slo.verdict import from_json
+from osiris_load.core.slo.verdict import from_json
 
 WORDS = {"PASS": "pass", "FAIL": "fail", "INCONCLUSIVE": "inconclusive", "NO_DATA": "no data"}
 

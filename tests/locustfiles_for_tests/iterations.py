@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from locust import constant, task
 
-from locustfiles.common import OsirisUser
+from osiris_load.adapter.users import OsirisUser
 
 
 class Caller(OsirisUser):

@@ -14,7 +14,7 @@ import gevent
 from locust import constant, task
 from locust.exception import StopUser
 
-from locustfiles.common import OsirisUser
+from osiris_load.adapter.users import OsirisUser
 
 ITERATIONS = int(os.environ.get("HONESTY_ITERATIONS", "10"))
 USERS = int(os.environ.get("HONESTY_USERS", "1"))  # the -u of the run

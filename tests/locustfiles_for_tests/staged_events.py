@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: locustfiles, slo_locust
 
-from locustfiles.stages import StagesShape  # noqa: E402
+from osiris_load.adapter.shape import StagesShape  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("events_only", Path(__file__).with_name("events_only.py"))
 assert _spec is not None and _spec.loader is not None

@@ -1,7 +1,7 @@
 """Test-only locustfile of the reliability suite: the real request mix, no think time, every answer recorded.
 
 Pick the users on the command line (``locust -f this.py OverloadUser``); no shape, so ``-u/-r/-t`` apply.
-It carries the SLO gate (through ``locustfiles.common``) and sends ``X-API-Key`` when
+It carries the SLO gate (through ``osiris_load.adapter.users``) and sends ``X-API-Key`` when
 ``OSIRIS_API_KEY`` is set, like the real locustfiles.
 
 Where users run, a request listener counts every answer by (method, name, status), where status 0
@@ -28,7 +28,7 @@ import locust.runners
 from locust import FastHttpUser, constant, events, task
 from locust.runners import WorkerRunner
 
-from locustfiles.common import GENERATE_BODY, POST_HEADERS, load_prompts_or_exit, propose_body
+from osiris_load.adapter.users import GENERATE_BODY, POST_HEADERS, load_prompts_or_exit, propose_body
 
 OUT_DIR = Path(os.environ.get("REL_OUT_DIR", "."))
 if os.environ.get("REL_WORKER_REPORT_INTERVAL"):  # a worker that reports late: to kill it before its first report

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from locustfiles import PromptsError, load_prompts
-from slo.table import SloFileError, SloTable, load_table
+from osiris_load.adapter.scenario_options import PromptsError, load_prompts
+from osiris_load.core.slo.table import SloFileError, SloTable, load_table
 
 PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from suite.children import free_port
+from osiris_load.jobs.supervisor import free_port
 from tests.conftest import SidecarProcess, wait_until
 from tests.reliability.reliability_support import (
     LOCUSTFILES,
@@ -60,11 +60,12 @@ def failure_messages(prefix: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def suite_against_closed_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subprocess.Popen, int]]:
-    """``python -m suite --url <closed port>`` waits up to 30 s for /health: started once, in the background,
+    """``python -m osiris_load --url <closed port>`` waits up to 30 s for /health: started once, in the background,
     so that its wait overlaps the other runs of this module; the last test of case 5 collects it."""
     port = free_port()
     out = tmp_path_factory.mktemp("suite")
-    proc = subprocess.Popen([sys.executable, "-m", "suite", "--url", f"http://127.0.0.1:{port}", "--out", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "osiris_load", "--url", f"http://127.0.0.1:{port}",
+                             "--out", str(out)],
                             cwd=ROOT, env=locust_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     yield proc, port
     if proc.poll() is None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from sidecar.redis_server import RedisServer
+from sidecar.infra.redis_server import RedisServer
 from tests.conftest import REDIS_LOSS_STREAM, OwnRedis, SidecarProcess, wait_until
 from tests.reliability.reliability_support import (
     RELIABILITY_LOCUSTFILE,

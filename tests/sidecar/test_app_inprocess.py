@@ -10,10 +10,10 @@ import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 
-from sidecar.app import create_app
+from sidecar.api.app import create_app
 from sidecar.contract import PROPOSAL_SCHEMA
-from sidecar.redis_server import RedisServer
-from sidecar.settings import Settings
+from sidecar.infra.redis_server import RedisServer
+from sidecar.infra.settings import Settings
 from tests.conftest import MODEL_CACHE
 
 

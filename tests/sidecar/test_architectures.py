@@ -16,10 +16,10 @@ import torch
 from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
 from sidecar.contract import PROPOSAL_SCHEMA
-from sidecar.loader import load_model
-from sidecar.model_builder import ensure_default_model
-from sidecar.runner import ModelRunner
-from sidecar.step_backends import BackendUnavailable, model_fingerprint
+from sidecar.engine.loader import load_model
+from sidecar.engine.model_builder import ensure_default_model
+from sidecar.engine.runner import ModelRunner
+from sidecar.engine.step_backends import BackendUnavailable, model_fingerprint
 from tests.conftest import EXPORT_CACHE
 
 ARCHITECTURES = ("gpt2", "llama")
@@ -121,7 +121,7 @@ def test_a_model_the_fast_path_cannot_take_decodes_eagerly(model_dirs: dict[str,
 
 def test_jumping_over_forced_runs_changes_nothing_but_the_step_count(model_dirs: dict[str, Path]) -> None:
     """Greedy proposals are the same token for token whether forced runs are fed at once or one by one."""
-    from sidecar.decode import Sampling, decode
+    from sidecar.engine.decode import Sampling, decode
 
     loaded = load_model(model_dirs["llama"], backend="eager", cpu_threads=1)
     assert loaded.grammar is not None
@@ -183,7 +183,7 @@ def test_the_plain_export_serves_when_the_in_place_one_cannot(model_dirs: dict[s
     """A model whose attention cannot be split (here: a sliding window) gets the plain step, same logits."""
     from transformers import AutoModelForCausalLM
 
-    from sidecar.step_backends import EagerBackend, load_onnx_backend
+    from sidecar.engine.step_backends import EagerBackend, load_onnx_backend
 
     model = AutoModelForCausalLM.from_pretrained(model_dirs["llama"], local_files_only=True).eval()
     model.config.sliding_window = 4096  # longer than anything here: the logits do not change, the refusal does
@@ -203,8 +203,8 @@ def test_greedy_decoding_is_the_same_through_the_fused_step_and_eager(
     greedy free text and proposals, token for token, on a left-padded batch whose cache buffer grows
     (and whose IO binding is rebound) on the way."""
     from sidecar import inplace_cache
-    from sidecar.constrained.grammar import FreeTextState
-    from sidecar.decode import Sampling, decode
+    from sidecar.engine.constrained.grammar import FreeTextState
+    from sidecar.engine.decode import Sampling, decode
 
     monkeypatch.setattr(inplace_cache, "GROW_SLOTS", 4)
 
@@ -229,8 +229,8 @@ def test_greedy_decoding_is_the_same_through_the_fused_step_and_eager(
 def test_the_fused_draw_keeps_to_the_top_k_and_the_mask(model_dirs: dict[str, Path], export_dir: Path) -> None:
     """Many rows of one prompt: the in-run draw yields exactly the k best allowed tokens (at a high
     temperature every one of them shows up), never a masked or a lower-ranked one."""
-    from sidecar.inplace_cache import Pick
-    from sidecar.sampling import Sampling
+    from sidecar.engine.inplace_cache import Pick
+    from sidecar.engine.sampling import Sampling
 
     loaded = load_model(model_dirs["gpt2"], backend="onnx", cpu_threads=1, export_cache_dir=export_dir)
     ids = np.array([loaded.tokenizer("A trade idea for AAPL")["input_ids"]] * 400, dtype=np.int64)
@@ -259,8 +259,8 @@ def test_the_fused_draw_keeps_to_the_top_k_and_the_mask(model_dirs: dict[str, Pa
 def test_the_fused_draw_never_picks_a_masked_token_on_a_zero_draw(model_dirs: dict[str, Path],
                                                                   export_dir: Path) -> None:
     """Fewer allowed tokens than k and every exponential draw 0: the in-run draw still keeps to the mask."""
-    from sidecar.inplace_cache import Pick
-    from sidecar.sampling import Sampling
+    from sidecar.engine.inplace_cache import Pick
+    from sidecar.engine.sampling import Sampling
     from tests.sidecar.test_decode import ZeroDraws
 
     loaded = load_model(model_dirs["llama"], backend="onnx", cpu_threads=1, export_cache_dir=export_dir)

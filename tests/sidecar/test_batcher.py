@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sidecar.batcher import Deliver, MicroBatcher, NotRunning, QueueFull
+from sidecar.engine.batcher import Deliver, MicroBatcher, NotRunning, QueueFull
 
 
 class Recorder:
@@ -215,7 +215,7 @@ def test_invalid_limits_are_refused() -> None:
 
 def test_pure_layers_do_not_import_torch() -> None:
     """The batcher and the grammar layers stay free of torch (the processor is the torch side)."""
-    code = ("import sys; import sidecar.batcher, sidecar.constrained.grammar, sidecar.contract; "
+    code = ("import sys; import sidecar.engine.batcher, sidecar.engine.constrained.grammar, sidecar.contract; "
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 

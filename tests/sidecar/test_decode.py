@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sidecar.decode import Sampling, sample, sample_np
+from sidecar.engine.decode import Sampling, sample, sample_np
 
 
 def masked_logits(rows: int = 64, width: int = 300) -> tuple[np.ndarray, list[set[int]]]:

@@ -12,7 +12,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from sidecar.model_builder import (
+from sidecar.engine.model_builder import (
     MANIFEST_NAME,
     ModelDirectoryError,
     build_recipe,
@@ -20,7 +20,7 @@ from sidecar.model_builder import (
     recipe_hash,
     resolve_model_dir,
 )
-from sidecar.settings import Settings
+from sidecar.infra.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,7 +91,7 @@ def test_concurrent_builds_end_with_one_good_directory(tmp_path: Path) -> None:
         import sys
         from pathlib import Path
         sys.path.insert(0, {str(REPO)!r})
-        from sidecar.model_builder import ensure_default_model
+        from sidecar.engine.model_builder import ensure_default_model
         print(ensure_default_model("phi3", Path(sys.argv[1])))
         """
     )

@@ -148,7 +148,7 @@ def test_openai_client_reads_the_stream(url: str) -> None:
 
 
 def test_faults_can_target_the_openai_routes() -> None:
-    from sidecar.settings import Settings
+    from sidecar.infra.settings import Settings
 
     settings = Settings(fault_latency_ms={"/v1/chat/completions": 5}, fault_error_rate={"/v1/completions": 0.5})
     assert settings.fault_latency_ms == {"/v1/chat/completions": 5}

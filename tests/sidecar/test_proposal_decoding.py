@@ -21,8 +21,9 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from sidecar.constrained.automata import CharDFA, enum_dfa, letters_dfa, nullable_pct_dfa, unit_fraction_dfa
-from sidecar.constrained.grammar import (
+from sidecar.contract import PROPOSAL_SCHEMA
+from sidecar.engine.constrained.automata import CharDFA, enum_dfa, letters_dfa, nullable_pct_dfa, unit_fraction_dfa
+from sidecar.engine.constrained.grammar import (
     FORCE,
     MASK,
     FreeTextState,
@@ -30,12 +31,11 @@ from sidecar.constrained.grammar import (
     RowConstraint,
     validate_proposal,
 )
-from sidecar.constrained.processor import ConstraintProcessor
-from sidecar.constrained.vocabulary import ProposalDecodingError, TokenTable
-from sidecar.contract import PROPOSAL_SCHEMA
-from sidecar.decode import DecodeResult, Sampling, decode
-from sidecar.model_builder import CORPUS_PATH, ensure_default_model
-from sidecar.step_backends import EagerBackend
+from sidecar.engine.constrained.processor import ConstraintProcessor
+from sidecar.engine.constrained.vocabulary import ProposalDecodingError, TokenTable
+from sidecar.engine.decode import DecodeResult, Sampling, decode
+from sidecar.engine.model_builder import CORPUS_PATH, ensure_default_model
+from sidecar.engine.step_backends import EagerBackend
 
 DEFAULT_SAMPLING = Sampling()
 PROMPTS = [

@@ -15,11 +15,11 @@ import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from sidecar.constrained.vocabulary import ProposalDecodingError
 from sidecar.contract import PROPOSAL_SCHEMA
-from sidecar.metrics import SidecarMetrics
-from sidecar.model_builder import CORPUS_PATH, ensure_default_model
-from sidecar.runner import Generation, ModelRunner, QueueFull, RunnerNotReady
+from sidecar.engine.constrained.vocabulary import ProposalDecodingError
+from sidecar.engine.model_builder import CORPUS_PATH, ensure_default_model
+from sidecar.engine.runner import Generation, ModelRunner, QueueFull, RunnerNotReady
+from sidecar.infra.metrics import SidecarMetrics
 from tests.conftest import EXPORT_CACHE
 
 T = TypeVar("T")

@@ -1,0 +1,215 @@
+"""The one schema of a capacity search: each probe's result and ``capacity.json``.
+
+Versioned (``schema``/``version`` at the top of the document, as the verdict's ``PREFIX_slo.json``),
+validated on read (``CapacityReport.from_json``), documented field by field in ``docs/capacity.md``.
+Pydantic models, so that the search, the HTML renderer and any reader share this one copy.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["SCHEMA", "VERSION", "CapacityReport", "CrossingEstimate", "GeneratorProcess", "Goodput",
+           "LimitingThreshold", "ProbeResult",
+           "ProbeThreshold", "Outcome", "RatePoint", "Role", "Settlement", "StoppedBecause"]
+
+SCHEMA = "osiris-load/capacity"
+VERSION = 1
+
+State = Literal["PASS", "FAIL", "INCONCLUSIVE", "NO_DATA"]
+Outcome = Literal["capacity_found", "fails_at_min_rate", "passes_at_highest_rate", "generator_bound", "interrupted"]
+"""``capacity_found``: a passing and a failing rate bracket the answer; ``fails_at_min_rate``: not
+even ``--min-rate`` passes; ``passes_at_highest_rate``: every rate probed passed (up to ``--max-rate``,
+or up to where the budget ran out: ``stopped_because`` says which); ``generator_bound``: the load
+generator was the bottleneck at ``generator_bound_rate`` (a threshold of that probe was generator-bound),
+so that rate says nothing about the server and the answer is a lower bound; ``interrupted``: a stop
+signal cut the search short (``interrupted_by``), the bracket and probes are those it had."""
+StoppedBecause = Literal["precision", "budget", "min_rate", "max_rate", "generator", "interrupted"]
+Role = Literal["bracket", "confirm"]
+"""``bracket``: a probe of the bracketing and bisection, as long as the thresholds that can settle at
+its rate need; ``confirm``: one probe at the candidate answer, as long as *every* threshold needs."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProbeThreshold(_Frozen):
+    """One threshold of one probe, as the gate judged it (copied from the verdict, never re-judged)."""
+
+    row: str
+    expression: str
+    unit: str
+    limit: float
+    state: State
+    observed: float | None = None
+    interval: tuple[float | None, float | None] | None = None
+    uncorrected_observed: float | None = None
+    percentile: float | None = Field(default=None, description="q of p(q)/med thresholds, else None")
+    op: str | None = Field(default=None, description="the comparison (<, <=, >, >=, ==, !=)")
+
+
+class Goodput(_Frozen):
+    """Iterations whose every request met every latency limit of its rows, of all iterations."""
+
+    iterations: int = 0
+    good: int = 0
+    share: float | None = None
+
+
+class GeneratorProcess(_Frozen):
+    """The probe's load-generator process whose own delays were worst (``core.slo.generator.worst_process``),
+    as its verdict's ``generator`` section measured it."""
+
+    process: str
+    cpu_p95: float
+    cpu_max: float
+    saturated_s: float
+    lag_p99_ms: float
+    lag_max_ms: float
+    users: int = 0
+
+
+class ProbeResult(_Frozen):
+    """One probe: a run at ``rate`` iterations/s for ``duration_s``; ``elapsed_s`` is what it cost
+    the budget (start-up and the final judgement included). ``state`` is the run's confident state;
+    ``counted_as`` what the search made of it (INCONCLUSIVE and NO_DATA count as ``fail``; a probe with
+    a generator-bound threshold counts as ``generator``: no evidence about the server at its rate)."""
+
+    rate: float
+    duration_s: float
+    elapsed_s: float
+    state: State
+    counted_as: Literal["pass", "fail", "generator"] | None = None
+    attempt: int = 1
+    thresholds: tuple[ProbeThreshold, ...] = ()
+    achieved_rate: float | None = None
+    late: int | None = None
+    dropped: int | None = None
+    goodput: Goodput | None = None
+    exit_code: int | None = None
+    confidence: float | None = Field(default=None, description="the level of the gate's intervals (0: off)")
+    files: str | None = Field(default=None, description="the probe's --csv prefix, relative to the out folder")
+    planned_duration_s: float | None = Field(
+        default=None, description="how long the table needs at this rate before it could PASS (uncapped); "
+                                  "None without a plan")
+    role: Role = "bracket"
+    deferred: tuple[str, ...] = Field(
+        default=(), description="'row expression' of each threshold left INCONCLUSIVE because this probe was "
+                                "too short for it to settle at this rate (checked not to FAIL, settled by the "
+                                "confirmation probe)")
+    generator_bound: tuple[str, ...] = Field(
+        default=(), description="'row expression' of each threshold the gate found generator-bound: it fails "
+                                "on the measured times but not on what the server can be charged with")
+    generator: GeneratorProcess | None = Field(
+        default=None, description="the process whose own delays were worst (None: the verdict had no generator "
+                                  "section)")
+
+    @property
+    def passed(self) -> bool:
+        return self.state == "PASS"
+
+
+class LimitingThreshold(_Frozen):
+    """The threshold that failed at the lowest failing rate (row, expression, what was observed)."""
+
+    row: str
+    expression: str
+    state: State
+    observed: float | None
+    unit: str
+    limit: float
+    rate: float
+
+
+class Settlement(_Frozen):
+    """How one threshold was settled at the answer (``rate``): by which probe (``probe``, 1-based in
+    ``probes``; its ``role``), in which ``state``; ``probe`` None and ``state`` INCONCLUSIVE when no
+    probe at the answer settled it (the budget could not hold the confirmation probe)."""
+
+    row: str
+    expression: str
+    state: State
+    rate: float
+    probe: int | None = None
+    role: Role | None = None
+    requests_needed: int | None = Field(default=None, description="the fewest requests that could PASS "
+                                                                  "(core.capacity.plan); None without a plan")
+
+
+class RatePoint(_Frozen):
+    """An observed value at a rate."""
+
+    rate: float
+    observed: float
+
+
+class CrossingEstimate(_Frozen):
+    """Where one percentile threshold's observed value crosses its limit, *estimated* by a straight
+    line between the highest rate within the limit (``within``) and the lowest one beyond it
+    (``beyond``, above it): no interval, not a confident answer (``osiris_load.core.capacity.estimate``). ``rate``
+    is None when the probes do not straddle the limit (``within`` or ``beyond`` missing)."""
+
+    row: str
+    expression: str
+    unit: str
+    limit: float
+    rate: float | None
+    within: RatePoint | None = None
+    beyond: RatePoint | None = None
+
+
+class CapacityReport(_Frozen):
+    """``capacity.json``: the answer, how it was reached, and every probe."""
+
+    schema_: Literal["osiris-load/capacity"] = Field(default=SCHEMA, alias="schema")
+    version: Literal[1] = VERSION
+    scenario: str
+    url: str | None = None
+    outcome: Outcome
+    max_rate: float | None = Field(description="highest rate that passed with confidence; None if none did "
+                                                      "or the search was interrupted (the bracket has what it had)")
+    bracket: tuple[float | None, float | None]
+    limiting_threshold: LimitingThreshold | None = None
+    stopped_because: StoppedBecause
+    precision: float
+    budget_s: float
+    spent_s: float
+    min_rate: float
+    max_rate_allowed: float
+    probe_duration_s: float
+    max_probe_duration_s: float
+    confidence: float | None = None
+    arrivals: str | None = None
+    interrupted_by: str | None = Field(default=None, description="the stop signal's name (SIGINT, SIGTERM, SIGHUP) "
+                                                                 "when the outcome is interrupted")
+    probes: tuple[ProbeResult, ...] = ()
+    estimates: tuple[CrossingEstimate, ...] = Field(
+        default=(), description="per percentile threshold, the rate where its observed value crosses the limit, "
+                                "interpolated between probes: an estimate beside max_rate, never the answer")
+    notes: tuple[str, ...] = Field(default=(), description="thresholds that the probe-duration cap keeps from "
+                                                          "passing at --min-rate, said before the first probe")
+    confirmed: bool | None = Field(
+        default=None, description="True: every threshold PASSED with confidence at max_rate; False: the "
+                                  "thresholds a bracketing probe can settle did, the others were not shown to "
+                                  "FAIL but not settled (settlement says which; to_settle_s what would); None "
+                                  "without a max_rate")
+    settlement: tuple[Settlement, ...] = Field(default=(), description="each threshold at max_rate: how and where "
+                                                                      "it was settled")
+    to_settle_s: float | None = Field(
+        default=None, description="when not confirmed: how much more budget the confirmation probe at max_rate "
+                                  "would need (its planned duration and a probe's start-up, less what was left)")
+    generator_bound_rate: float | None = Field(
+        default=None, description="the lowest rate at which the load generator was the bottleneck (with outcome "
+                                  "generator_bound, what stopped the answer); None when it never was")
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, indent=1) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> CapacityReport:
+        return cls.model_validate_json(text)

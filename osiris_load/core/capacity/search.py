@@ -1,0 +1,477 @@
+"""The capacity search, pure: which arrival rates to probe, and what the probes say.
+
+A *probe* is any callable ``probe(rate, duration_s, attempt) -> ProbeResult``: in production a real
+headless Locust run of the scenario in open mode (``osiris_load.jobs.capacity_probe``), in tests a plain function.
+Nothing here imports Locust or starts a process, so the search is tested in milliseconds.
+
+The search, on rates in iterations/s:
+
+1. **Bracket**: probe ``min_rate``; while it passes, multiply the rate by ``growth`` (capped at
+   ``max_rate``) and probe again, until a rate does not pass (the bracket is the last passing rate
+   and that one) or ``max_rate`` passes (``passes_at_highest_rate``). If ``min_rate`` does not
+   pass, there is nothing to bracket (``fails_at_min_rate``).
+2. **Bisect** between the highest passing rate ``low`` and the lowest failing rate ``high`` (at
+   their geometric mean, since the precision is relative) until ``(high - low) / low <=
+   precision``. The answer is ``low``: the highest rate that *passed with confidence*.
+
+Not every threshold can settle in every probe: ``rate>=0.999`` needs 2995 requests without a
+failure before it can PASS with 95 % confidence, 50 min at 1/s. So the search judges a rate in two
+kinds of probe (``role``):
+
+- **Bracketing** probes (steps 1 and 2) last ``probe_duration_s`` (``SearchConfig.bracket_s``:
+  the budget is kept for the confirmation, not spent settling slow thresholds at low rates). A
+  rate passes when no threshold FAILs with confidence and every threshold the probe was long enough for PASSes; a
+  threshold left INCONCLUSIVE because the probe was too short for it at that rate is *deferred*
+  (``ProbeResult.deferred``): it was checked not to FAIL, it is not held against the rate. An
+  INCONCLUSIVE threshold the probe *was* long enough for (typically right at the capacity) reruns
+  the probe at the same rate for twice as long, up to ``max_probe_duration_s``; a fresh run each
+  time. Still INCONCLUSIVE at the cap (or when a rerun does not fit the budget), or NO_DATA, it
+  counts against the rate.
+3. **Confirmation**: if the candidate ``low`` deferred thresholds, one probe at ``low`` as long as
+   *every* threshold needs (``SearchConfig.confirm_s``: the plan with a 10 % margin, not capped by
+   ``max_probe_duration_s``, only by the budget), rerun twice as long while INCONCLUSIVE and the
+   budget holds it. PASS: the answer is *confirmed* (every threshold PASSED with confidence at it).
+   FAIL: ``low`` becomes the lowest failing rate and the next lower passing rate is the candidate,
+   confirmed in turn. When the budget cannot hold the confirmation, the answer is the *latency
+   bounded* rate, reported as such (``confirmed`` False, ``to_settle_s`` the budget it lacked).
+   While bracketing, the budget keeps the confirmation of the current candidate in reserve (when
+   it fits at all): a probe above it starts only if the confirmation would still fit after it.
+
+Evidence is never pooled across probes: each verdict keeps the exact meaning of its interval, and
+the confirmed answer rests on one probe at one rate that PASSED every threshold. (Pooling a
+success rate across rates would be sound only if it could only worsen with load, which a target
+that sheds load by failing fast at low rates, or caches at high ones, does not promise.) The
+answer is therefore a rate *shown* to meet the SLO, never one that merely was not shown to miss
+it, except where ``confirmed`` says otherwise.
+
+Each probe's planned duration (``planned_duration_s``: every threshold's need at its rate,
+uncapped) comes from ``osiris_load.core.capacity.plan``. ``notes`` name every threshold a bracketing probe cannot
+settle at ``min_rate``, with the budget its confirmation takes, before any probe runs.
+
+The budget is the sum of the probes' ``elapsed_s`` (their real cost, start-up included). A probe is
+only started when its planned duration (and the reserve) still fits; when none fits, the search
+stops with ``stopped_because == "budget"`` and reports the bracket it has.
+
+A probe whose generator was the bottleneck says nothing about the server at its rate: when a
+threshold of it is generator-bound (the gate found it failing on the measured times but not on
+what the server can be charged with, docs/verdicts.md) and no threshold FAILs on the server's
+account, the probe is ``counted_as == "generator"``. It is neither a FAIL (the bracket's upper end
+is never lowered on it) nor a PASS, and it is not rerun (more requests do not remove the client's
+own delay). The search stops climbing there: ``outcome == "generator_bound"``, ``stopped_because
+== "generator"``, ``generator_rate`` that rate, and the answer is the highest rate shown to pass
+below it (confirmed as usual), a lower bound limited by the load generator; ``None`` when even
+``min_rate`` was generator-bound. A confirmation probe that is generator-bound is no evidence
+either: its rate is no longer the candidate, the next lower passing rate is (confirmed in turn),
+and ``generator_rate`` becomes that lower rate; the bracket's upper end stays. Where a
+confirmation FAILs below the generator-bound rate, that failure is the bracket's upper end and
+the outcome is the server's (``capacity_found``, or ``fails_at_min_rate``).
+
+A search cut short (the caller's stop signal, raised from inside a probe) keeps what it had:
+:meth:`Search.interrupted` gives the probes that ended and their bracket, with ``outcome`` and
+``stopped_because`` both ``"interrupted"``; the probe that was running is not among them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from osiris_load.core.capacity.estimate import crossing_estimates
+from osiris_load.core.capacity.model import (
+    CapacityReport,
+    LimitingThreshold,
+    Outcome,
+    ProbeResult,
+    Settlement,
+    StoppedBecause,
+)
+from osiris_load.core.capacity.plan import SampleNeed, deferral_notes, planned_duration
+
+__all__ = ["CONFIRM_MARGIN", "Probe", "Search", "SearchConfig", "SearchError", "SearchOutcome", "generator_bound",
+           "limiting_threshold", "report", "search", "settlement"]
+
+CONFIRM_MARGIN = 1.1
+"""A confirmation probe lasts 10 % longer than the best case needs: a Poisson probe of 3000
+expected arrivals sees +-55 (2 %), and the first iterations start a little after Locust's timer."""
+
+Probe = Callable[[float, float, int], ProbeResult]
+"""``probe(rate, duration_s, attempt)``: run the scenario at ``rate`` iterations/s for ``duration_s``."""
+
+
+class SearchError(ValueError):
+    """A search setting that cannot work; the message names the option."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    min_rate: float = 1.0
+    max_rate: float = 100.0
+    growth: float = 2.0
+    precision: float = 0.1
+    budget_s: float = 600.0
+    probe_duration_s: float = 20.0
+    max_probe_duration_s: float | None = None  # default: 4 x probe_duration_s
+    needs: tuple[SampleNeed, ...] = ()  # what the table's thresholds need to PASS (osiris_load.core.capacity.plan)
+
+    @property
+    def rerun_cap_s(self) -> float:
+        return self.max_probe_duration_s if self.max_probe_duration_s is not None else 4 * self.probe_duration_s
+
+    def planned_s(self, rate: float) -> float | None:
+        """How long a probe at ``rate`` must last for every threshold to be able to PASS (uncapped);
+        ``None`` without needs."""
+        return planned_duration(self.needs, rate) if self.needs else None
+
+    def bracket_s(self, rate: float) -> float:
+        """How long a bracketing probe at ``rate`` lasts: ``probe_duration_s``. The thresholds that
+        need more requests than that makes at ``rate`` are deferred (the confirmation settles them):
+        planning bracketing probes for them too would spend the budget at low rates (59 s at 1/s for
+        the default table's ``p(95)``, 75 s at 4/s for its ``p(99)``) that the confirmation at the
+        answer needs."""
+        return self.probe_duration_s
+
+    def confirm_s(self, rate: float) -> float:
+        """The confirmation probe at ``rate``: every threshold's need, with :data:`CONFIRM_MARGIN`
+        (arrivals vary, and the open model starts a little after the timer), at least a probe."""
+        return max(self.probe_duration_s, math.ceil(CONFIRM_MARGIN * (self.planned_s(rate) or 0.0)))
+
+    def bracket_state(self, result: ProbeResult, duration_s: float) -> tuple[str, tuple[str, ...]]:
+        """What a bracketing probe says of its rate, and which thresholds it deferred: FAIL when any
+        threshold (or the run) failed with confidence, INCONCLUSIVE when a threshold it was long
+        enough for is, else PASS; the INCONCLUSIVE thresholds it was too short for are deferred.
+        NO_DATA counts as FAIL; GENERATOR when the load generator was the bottleneck (:func:`generator_bound`)."""
+        if generator_bound(result):
+            return "GENERATOR", ()
+        if result.state in ("FAIL", "NO_DATA"):
+            return "FAIL", ()
+        too_short = {f"{n.row} {n.expression}" for n in self.needs if n.seconds(result.rate) > duration_s + 1e-9}
+        unsettled = [f"{t.row} {t.expression}" for t in result.thresholds if t.state == "INCONCLUSIVE"]
+        if any(name not in too_short for name in unsettled) or (result.state == "INCONCLUSIVE" and not unsettled):
+            return "INCONCLUSIVE", ()
+        return "PASS", tuple(unsettled)
+
+    def notes(self) -> list[str]:
+        """One line per threshold that a bracketing probe cannot settle at ``min_rate``: what it
+        needs, and the budget that would settle it (said before the first probe)."""
+        return deferral_notes(self.needs, self.min_rate, self.probe_duration_s, self.budget_s, CONFIRM_MARGIN)
+
+    def check(self) -> None:
+        """Raise :class:`SearchError` naming the first option that cannot work."""
+        if not (math.isfinite(self.min_rate) and self.min_rate > 0):
+            raise SearchError(f"--min-rate {self.min_rate:g}: must be a positive number of iterations/s")
+        if not (math.isfinite(self.max_rate) and self.max_rate >= self.min_rate):
+            raise SearchError(f"--max-rate {self.max_rate:g}: must be at least --min-rate ({self.min_rate:g})")
+        if not self.growth > 1:
+            raise SearchError(f"--growth {self.growth:g}: must be above 1")
+        if not (math.isfinite(self.precision) and self.precision > 0):
+            raise SearchError(f"--precision {self.precision:g}: must be a positive fraction (0.1: 10 %)")
+        if not self.probe_duration_s > 0:
+            raise SearchError(f"--probe-duration {self.probe_duration_s:g}s: must be positive")
+        if self.rerun_cap_s < self.probe_duration_s:
+            raise SearchError(f"--max-probe-duration {self.rerun_cap_s:g}s: must be at least --probe-duration "
+                              f"({self.probe_duration_s:g}s)")
+        if self.budget_s < self.probe_duration_s:
+            raise SearchError(f"--budget {self.budget_s:g}s: must fit at least one probe (--probe-duration "
+                              f"{self.probe_duration_s:g}s)")
+
+
+@dataclass
+class SearchOutcome:
+    """What the search found: ``low`` the highest passing rate (the answer), ``high`` the lowest
+    failing one (``None`` where not found), every probe in the order run."""
+
+    outcome: Outcome
+    stopped_because: StoppedBecause
+    low: float | None
+    high: float | None
+    probes: list[ProbeResult] = field(default_factory=list)
+    spent_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    confirmed: bool | None = None  # every threshold PASSED at low (None: no low)
+    to_settle_s: float | None = None  # not confirmed: the budget the confirmation lacked
+    generator_rate: float | None = None  # the lowest rate whose generator was the bottleneck (None: never)
+
+    @property
+    def limiting(self) -> LimitingThreshold | None:
+        return limiting_threshold(self.probes, self.high)
+
+
+class _Budget(Exception):
+    """No probe of the planned duration fits what is left of the budget."""
+
+
+class _GeneratorBound(Exception):
+    """The probe's load generator was the bottleneck: nothing is known about the server at its rate."""
+
+
+def generator_bound(result: ProbeResult) -> bool:
+    """Whether ``result`` is no evidence about the server: a threshold is generator-bound and none
+    FAILs (or has NO_DATA) on the server's account. A threshold that still FAILs on what the server
+    can be charged with is the server's failure (the gate's verdict is FAIL), whatever the others."""
+    return bool(result.generator_bound) and not any(t.state in ("FAIL", "NO_DATA") for t in result.thresholds)
+
+
+class Search:
+    """One search, its state kept as it goes: :meth:`run` drives it to its end; when it is cut
+    short (a stop signal raised inside a probe), :meth:`interrupted` is what it had: every probe
+    that ended, and the bracket they made. Nothing here knows about signals: the caller decides
+    what an interruption is."""
+
+    def __init__(self, config: SearchConfig) -> None:
+        config.check()
+        self.config = config
+        self.probes: list[ProbeResult] = []
+        self.spent_s = 0.0
+        self.low: float | None = None  # highest rate that passed so far
+        self.high: float | None = None  # lowest rate that failed so far
+        self.passing: list[float] = []  # every rate that passed its bracketing probe, in the order found
+        self.generator_rate: float | None = None  # the lowest rate at which the load generator was the bottleneck
+        self._reserving = False  # the candidate's confirmation is kept in reserve
+        self._probe: Probe | None = None
+
+    def run(self, probe: Probe) -> SearchOutcome:
+        """Find the highest rate at which ``probe`` passes (see the module docstring)."""
+        self._probe = probe
+        bracketed = self._bracket()
+        if bracketed.outcome == "fails_at_min_rate" or self.low is None:
+            return bracketed
+        return self._confirm(bracketed)
+
+    def _bracket(self) -> SearchOutcome:
+        config = self.config
+        rate = config.min_rate
+        try:
+            if not self._passes(rate):
+                self.high = rate
+                return self._done("fails_at_min_rate", "min_rate")
+        except _Budget:  # unreachable after check(); kept so that a zero-cost misuse cannot loop
+            return self._done("fails_at_min_rate", "budget")
+        except _GeneratorBound:
+            return self._done("generator_bound", "generator")
+        self._passed(rate)
+        low = rate
+        # bracket by growing the rate, then bisect (geometric midpoint): one probe per step either way
+        while self.high is None or (self.high - low) / low > config.precision:
+            if self.high is None and low >= config.max_rate:
+                return self._done("passes_at_highest_rate", "max_rate")
+            rate = min(low * config.growth, config.max_rate) if self.high is None else math.sqrt(low * self.high)
+            try:
+                passed = self._passes(rate)
+            except _Budget:
+                return self._done("passes_at_highest_rate" if self.high is None else "capacity_found", "budget")
+            except _GeneratorBound:
+                return self._done("generator_bound", "generator")
+            if passed:
+                self._passed(rate)
+                low = rate
+            else:
+                self.high = rate
+        return self._done("capacity_found", "precision")
+
+    def _passed(self, rate: float) -> None:
+        """``rate`` is the new candidate: keep its confirmation in reserve from now on if it fits now."""
+        self.low = rate
+        self.passing.append(rate)
+        self._reserving = bool(self._counted(rate)[0].deferred) and self._fits(self._confirmation(rate))
+
+    def _confirm(self, bracketed: SearchOutcome) -> SearchOutcome:
+        """Settle at the candidate ``low`` what its bracketing probe deferred: one probe as long as
+        every threshold needs (longer reruns while INCONCLUSIVE and the budget holds them); when it
+        FAILs, the rate fails and the next lower passing rate is the candidate; when it is
+        generator-bound, the rate is not shown either way and the next lower passing rate is the
+        candidate (the bracket's upper end stays)."""
+        while self.low is not None:
+            deferred = self._counted(self.low)[0].deferred
+            if not deferred:
+                return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=True)
+            duration = self.config.confirm_s(self.low)
+            if not self._fits(duration):  # as every probe: its duration fits (the overhead is the reserve's margin)
+                return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=False,
+                                  to_settle_s=self._to_settle(duration))
+            state = self._settle(self.low, duration)
+            if state == "PASS":
+                return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=True)
+            if state not in ("FAIL", "GENERATOR"):  # still INCONCLUSIVE when no longer rerun fits
+                return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=False,
+                                  to_settle_s=self._to_settle(2 * duration))
+            if state == "FAIL":
+                self.high = self.low
+            self.passing.remove(self.low)
+            lower = [r for r in self.passing if r < self.low]
+            self.low = max(lower) if lower else None
+        if self._generator_limits():
+            return self._done("generator_bound", "generator")
+        return self._done("fails_at_min_rate", "min_rate")
+
+    def _generator_limits(self) -> bool:
+        """Whether the load generator, not a failure of the server, is what stops the answer: it was
+        the bottleneck below the lowest failing rate (or with none)."""
+        return self.generator_rate is not None and (self.high is None or self.generator_rate < self.high)
+
+    def _outcome(self, bracketed: SearchOutcome) -> Outcome:
+        """A failed confirmation at ``--max-rate`` (or below a generator-bound rate) makes it the
+        lowest failing rate: a bracket; a generator-bound probe below it makes the answer a lower
+        bound."""
+        if self._generator_limits():
+            return "generator_bound"
+        if bracketed.outcome in ("passes_at_highest_rate", "generator_bound") and self.high:
+            return "capacity_found"
+        return bracketed.outcome
+
+    def _generator(self, rate: float, result: ProbeResult) -> None:
+        """``result`` at ``rate`` was generator-bound: recorded as no evidence either way."""
+        self.generator_rate = rate if self.generator_rate is None else min(rate, self.generator_rate)
+        self.probes.append(result.model_copy(update={"counted_as": "generator"}))
+
+    def _settle(self, rate: float, duration: float) -> str:
+        """The confirmation probe(s) at ``rate``: its state, rerun twice as long while INCONCLUSIVE."""
+        assert self._probe is not None
+        attempt = 1
+        while True:
+            result = self._probe(rate, duration, attempt).model_copy(
+                update={"planned_duration_s": self.config.planned_s(rate), "role": "confirm"})
+            self.spent_s += result.elapsed_s
+            if generator_bound(result):
+                self._generator(rate, result)
+                return "GENERATOR"
+            longer = 2 * duration
+            if result.state == "INCONCLUSIVE" and self._fits(longer):
+                self.probes.append(result)  # superseded by the longer rerun: counted_as stays None
+                duration, attempt = longer, attempt + 1
+                continue
+            self.probes.append(result.model_copy(update={"counted_as": "pass" if result.state == "PASS" else "fail"}))
+            return result.state
+
+    def interrupted(self) -> SearchOutcome:
+        """What the search had when it was cut short: the probes that ended and their bracket."""
+        return self._done("interrupted", "interrupted")
+
+    def _done(self, outcome: Outcome, why: StoppedBecause, *, confirmed: bool | None = None,
+              to_settle_s: float | None = None) -> SearchOutcome:
+        why = "generator" if outcome == "generator_bound" else why
+        return SearchOutcome(outcome, why, self.low, self.high, list(self.probes), self.spent_s, self.config.notes(),
+                             confirmed=confirmed if self.low is not None else None, to_settle_s=to_settle_s,
+                             generator_rate=self.generator_rate)
+
+    def _counted(self, rate: float) -> list[ProbeResult]:
+        return [p for p in self.probes if p.rate == rate and p.counted_as is not None]
+
+    def _fits(self, duration_s: float) -> bool:
+        return self.spent_s + duration_s <= self.config.budget_s + 1e-9
+
+    def _overhead(self) -> float:
+        """A probe's cost beyond its duration so far (Locust's start-up, the final judgement): the
+        largest seen, so that a reservation is not short by it."""
+        return max((max(0.0, p.elapsed_s - p.duration_s) for p in self.probes), default=0.0)
+
+    def _to_settle(self, duration: float) -> float:
+        """How much more budget a confirmation probe of ``duration`` needs than is left (with a
+        probe's overhead, so that the budget it names is enough)."""
+        return max(0.0, self.spent_s + duration + self._overhead() - self.config.budget_s)
+
+    def _confirmation(self, rate: float) -> float:
+        """What the confirmation at ``rate`` costs the budget: its duration and a probe's overhead."""
+        return self.config.confirm_s(rate) + self._overhead()
+
+    def _reserve(self) -> float:
+        """Budget kept for the confirmation at the current candidate while bracketing above it (a
+        higher candidate's confirmation is shorter): none when there is nothing to confirm, or when
+        it did not fit when the candidate was found (the search then looks for a higher rate whose
+        confirmation fits). Once kept, a probe that would eat into it is not started: the search
+        stops bracketing and confirms."""
+        return self._confirmation(self.low) if self._reserving and self.low is not None else 0.0
+
+    def _passes(self, rate: float) -> bool:
+        """Probe ``rate`` until its state is settled (or the rerun cap); raise :class:`_Budget` when
+        not even the first run fits. A threshold left INCONCLUSIVE because the probe was too short
+        for it at this rate is *deferred* (to the confirmation), not held against the rate. Raise
+        :class:`_GeneratorBound` when the load generator was the bottleneck (no rerun: a longer probe
+        does not remove the client's own delay)."""
+        config, probe = self.config, self._probe
+        assert probe is not None
+        planned = config.planned_s(rate)
+        reserve = self._reserve()
+        left = config.budget_s - self.spent_s - reserve
+        duration, attempt = max(config.probe_duration_s, min(config.bracket_s(rate), left)), 1
+        if not self._fits(duration + reserve):
+            raise _Budget
+        while True:
+            result = probe(rate, duration, attempt).model_copy(update={"planned_duration_s": planned})
+            self.spent_s += result.elapsed_s
+            state, deferred = config.bracket_state(result, duration)
+            if state == "GENERATOR":
+                self._generator(rate, result)
+                raise _GeneratorBound
+            longer = min(duration * 2, config.rerun_cap_s)
+            if state != "INCONCLUSIVE" or longer <= duration or not self._fits(longer + reserve):
+                counted = "pass" if state == "PASS" else "fail"
+                self.probes.append(result.model_copy(update={"counted_as": counted, "deferred": deferred}))
+                return counted == "pass"
+            self.probes.append(result)  # superseded by the longer rerun: counted_as stays None
+            duration, attempt = longer, attempt + 1
+
+
+def search(probe: Probe, config: SearchConfig) -> SearchOutcome:
+    """Find the highest rate at which ``probe`` passes (see the module docstring)."""
+    return Search(config).run(probe)
+
+
+_BLAME_ORDER = ("FAIL", "INCONCLUSIVE", "NO_DATA")
+
+
+def limiting_threshold(probes: list[ProbeResult], rate: float | None) -> LimitingThreshold | None:
+    """The threshold that kept ``rate`` (the lowest failing one) from passing, from its counted
+    probe: the first FAIL in table order, else the first INCONCLUSIVE, else NO_DATA; ``None`` when
+    the run failed for a reason of its own (no threshold to blame)."""
+    counted = [p for p in probes if p.rate == rate and p.counted_as == "fail"]
+    if not counted:
+        return None
+    probe = counted[-1]
+    for state in _BLAME_ORDER:
+        for t in probe.thresholds:
+            if t.state == state:
+                return LimitingThreshold(row=t.row, expression=t.expression, state=t.state, observed=t.observed,
+                                         unit=t.unit, limit=t.limit, rate=probe.rate)
+    return None
+
+
+def settlement(probes: list[ProbeResult], rate: float | None,
+               needs: tuple[SampleNeed, ...] = ()) -> tuple[Settlement, ...]:
+    """How each threshold stands at ``rate`` (the answer), in table order: its state in the probe
+    that decided the rate (the last counted there: the confirmation when there was one, which
+    judges every threshold at once), and the first probe at that rate where it had that settled
+    state; INCONCLUSIVE with no probe when the deciding probe left it unsettled."""
+    if rate is None:
+        return ()
+    at = [(i, p) for i, p in enumerate(probes, 1) if p.rate == rate and p.counted_as is not None]
+    if not at:
+        return ()
+    samples = {(n.row, n.expression): n.samples for n in needs}
+    found = []
+    for t in at[-1][1].thresholds:
+        first = next(((i, p) for i, p in at for u in p.thresholds
+                      if (u.row, u.expression) == (t.row, t.expression) and u.state == t.state), None)
+        settled = first is not None and t.state in ("PASS", "FAIL")
+        found.append(Settlement(row=t.row, expression=t.expression, state=t.state, rate=rate,
+                                probe=first[0] if settled and first else None,
+                                role=first[1].role if settled and first else None,
+                                requests_needed=samples.get((t.row, t.expression))))
+    return tuple(found)
+
+
+def report(found: SearchOutcome, config: SearchConfig, *, scenario: str, url: str | None = None,
+           confidence: float | None = None, arrivals: str | None = None,
+           interrupted_by: str | None = None) -> CapacityReport:
+    """``capacity.json``'s document for a finished, budget-stopped or interrupted search
+    (``interrupted_by``: the signal's name)."""
+    return CapacityReport(
+        scenario=scenario, url=url, outcome=found.outcome,
+        max_rate=None if found.outcome == "interrupted" else found.low, bracket=(found.low, found.high),
+        limiting_threshold=found.limiting, stopped_because=found.stopped_because, precision=config.precision,
+        budget_s=config.budget_s, spent_s=found.spent_s, min_rate=config.min_rate, max_rate_allowed=config.max_rate,
+        probe_duration_s=config.probe_duration_s, max_probe_duration_s=config.rerun_cap_s, confidence=confidence,
+        arrivals=arrivals, interrupted_by=interrupted_by, probes=tuple(found.probes),
+        estimates=crossing_estimates(found.probes), notes=tuple(found.notes), confirmed=found.confirmed,
+        settlement=settlement(found.probes, found.low, config.needs), to_settle_s=found.to_settle_s,
+        generator_bound_rate=found.generator_rate)
