@@ -19,7 +19,7 @@ import psutil
 import pytest
 from packaging.requirements import Requirement
 
-from suite import cli
+from osiris_load import cli
 from tests import test_locustfiles
 from tests.conftest import MODEL_CACHE, ROOT, SidecarProcess, wait_until
 from tests.support import locust_env
@@ -107,7 +107,7 @@ def test_load_tester_dependencies_leave_out_the_model_stack_and_pandas() -> None
 
 def test_report_without_the_reports_extra_says_how_to_install_it(tmp_path: Path) -> None:
     log = tmp_path / "blocked.log"
-    result = without_model_stack("suite", "report", str(tmp_path), log=log, cwd=tmp_path)
+    result = without_model_stack("osiris_load", "report", str(tmp_path), log=log, cwd=tmp_path)
     assert result.returncode == 2, result
     assert "needs the 'reports' extra (pandas not installed): pip install 'osiris-load[reports]'" in result.stderr
     assert "Traceback" not in result.stderr

@@ -294,7 +294,7 @@ def test_a_stall_shows_in_the_corrected_times_and_is_counted(runs: dict[str, Any
     assert health is None or health["observed"] >= 1000
     assert "dropped" in output and "late" in output
     # every view renders both: the report beside the verdict file, and the CSV export
-    built = subprocess.run([sys.executable, "-m", "reports", "build", str(folder)], cwd=ROOT, capture_output=True,
+    built = subprocess.run([sys.executable, "-m", "osiris_load", "report", str(folder)], cwd=ROOT, capture_output=True,
                            text=True, timeout=120, env=locust_env())
     assert built.returncode == 0, built.stdout + built.stderr
     html = (folder / "report.html").read_text(encoding="utf-8")

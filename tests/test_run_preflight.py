@@ -26,8 +26,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from suite import cli
 
+from osiris_load import cli
 from osiris_load.adapter.scenario_options import loads_prompts
 from osiris_load.core.openmodel.config import OPTION_ENV
 from osiris_load.core.slo.gate_options import ENV_VAR
