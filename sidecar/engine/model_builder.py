@@ -27,7 +27,7 @@ from sidecar.infra.settings import Settings
 
 # Bump when the build code changes in a way the recipe dict below does not capture.
 BUILDER_VERSION = 1
-CORPUS_PATH = Path(__file__).resolve().parent / "data" / "corpus.txt"
+CORPUS_PATH = Path(__file__).resolve().parents[1] / "data" / "corpus.txt"
 SPECIAL_TOKEN = "<|endoftext|>"
 MANIFEST_NAME = "osiris_build.json"
 
