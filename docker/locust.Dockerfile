@@ -8,12 +8,9 @@ COPY tools/deps.py ./tools/
 RUN python tools/deps.py install --no-editable
 # Then the sources, without touching the dependencies.
 COPY sidecar ./sidecar
-COPY slo ./slo
-COPY slo_locust ./slo_locust
+COPY osiris_load ./osiris_load
 COPY locustfiles ./locustfiles
-COPY openmodel ./openmodel
-COPY reports ./reports
-COPY suite ./suite
+COPY slo_locust ./slo_locust
 RUN pip install --no-deps --force-reinstall . \
  && useradd --create-home --uid 10001 osiris \
  && mkdir -p /app/osiris-runs && chown osiris /app/osiris-runs

@@ -8,12 +8,9 @@ COPY pyproject.toml requirements.lock README.md ./
 COPY tools/deps.py ./tools/
 RUN python tools/deps.py install sidecar --no-editable
 COPY sidecar ./sidecar
-COPY slo ./slo
-COPY slo_locust ./slo_locust
+COPY osiris_load ./osiris_load
 COPY locustfiles ./locustfiles
-COPY openmodel ./openmodel
-COPY reports ./reports
-COPY suite ./suite
+COPY slo_locust ./slo_locust
 RUN pip install --no-deps --force-reinstall . && useradd --create-home --uid 10001 osiris
 USER osiris
 # Build the default models at image build time (into the user's cache) so a container starts fast and offline.
