@@ -165,7 +165,7 @@ def test_the_in_place_cache_matches_the_eager_model_over_many_steps(
         arch: str, model_dirs: dict[str, Path], export_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The preallocated cache, written a slice per step and grown three times, gives the eager
     model's logits at every step: left padding, a ragged forced run and a dropped row included."""
-    from sidecar import inplace_cache
+    from sidecar.engine import inplace_cache
 
     monkeypatch.setattr(inplace_cache, "GROW_SLOTS", 8)  # so the buffer starts at 7 prompt + 8 free slots
     fast = load_model(model_dirs[arch], backend="onnx", cpu_threads=1, export_cache_dir=export_dir)
@@ -202,7 +202,7 @@ def test_greedy_decoding_is_the_same_through_the_fused_step_and_eager(
     """The sampling inside the ONNX run (bias gather, top-k, draw) picks what the eager path picks:
     greedy free text and proposals, token for token, on a left-padded batch whose cache buffer grows
     (and whose IO binding is rebound) on the way."""
-    from sidecar import inplace_cache
+    from sidecar.engine import inplace_cache
     from sidecar.engine.constrained.grammar import FreeTextState
     from sidecar.engine.decode import Sampling, decode
 
