@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from osiris_load.core.capacity.model import GeneratorProcess, Goodput, ProbeResult, ProbeThreshold
+from osiris_load.core.exit_codes import EXIT_BAD_INPUT
 from osiris_load.core.slo.gate_options import ENV_VAR
 from osiris_load.core.slo.generator import worst_process
-from osiris_load.core.slo.verdict import EXIT_BAD_CONFIG, ThresholdResult, Verdict, VerdictFormatError, from_json
+from osiris_load.core.slo.verdict import ThresholdResult, Verdict, VerdictFormatError, from_json
 from osiris_load.jobs.supervisor import free_port
 
 __all__ = ["LocustProbe", "ProbeError", "ProbeSettings", "probe_environment", "probe_result"]
@@ -124,7 +125,7 @@ class LocustProbe:
             verdict = from_json(verdict_path.read_text(encoding="utf-8"), str(verdict_path))
         except (OSError, VerdictFormatError) as exc:
             tail = _tail(log)
-            kind = "bad configuration" if code == EXIT_BAD_CONFIG else "no verdict"
+            kind = "bad configuration" if code == EXIT_BAD_INPUT else "no verdict"
             raise ProbeError(f"probe at {rate:.4g}/s ended with exit code {code} and {kind} ({exc}); "
                              f"the end of {log}:\n{tail}", code) from None
         result = probe_result(verdict, rate=rate, duration_s=float(seconds), elapsed_s=elapsed, attempt=attempt,
