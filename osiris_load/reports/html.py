@@ -29,7 +29,7 @@ from osiris_load.core.report.model import (
     Series,
     format_ms,
 )
-from osiris_load.core.slo.formatting import format_health
+from osiris_load.core.slo.formatting import format_health, run_headline
 from osiris_load.core.slo.generator import CPU_SATURATED
 from osiris_load.core.slo.verdict import ProcessHealth
 from osiris_load.reports.load import load_run
@@ -115,10 +115,11 @@ def _overall(run: Run) -> str:
     starts = [s.started_at for s in run.scenarios if s.started_at]
     when = f" &middot; started {min(starts):%Y-%m-%d %H:%M:%S} UTC" if starts else ""
     css = run.verdict.replace(" ", "-")
-    word, detail = run.headline_parts  # the run's one headline (the console's last line): word big, detail beside
+    headline = run_headline(run.verdicts)  # the run's one headline (the console's last line): word big, detail beside
     return (f'<div class="verdict v-{css}" id="verdict" data-verdict="{escape(run.verdict)}" '
-            f'data-headline="{escape(run.headline)}"><p class="headline"><strong>{escape(word)}</strong>'
-            + (f" <b>({escape(detail)})</b>" if detail else "") + f"</p><span>{text}{when}</span></div>")
+            f'data-headline="{escape(headline)}"><p class="headline"><strong>{escape(headline.word)}</strong>'
+            + (f" <b>({escape(headline.detail)})</b>" if headline.detail else "")
+            + f"</p><span>{text}{when}</span></div>")
 
 
 def _nav(run: Run) -> str:

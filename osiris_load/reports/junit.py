@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from osiris_load.core.report.model import FAIL, INCONCLUSIVE, NO_DATA, Run, Scenario
-from osiris_load.core.slo.formatting import format_health
+from osiris_load.core.slo.formatting import format_health, run_headline
 from osiris_load.reports.load import load_run
 
 __all__ = ["render_junit", "render_junit_file"]
@@ -37,8 +37,9 @@ def render_junit(run: Run) -> str:
     root = ET.Element("testsuites", name=f"osiris-load SLO gate: {run.name}")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     time_total = 0.0
+    headline = run_headline(run.verdicts)
     for scenario in run.scenarios:
-        suite = _suite(scenario, run.headline)
+        suite = _suite(scenario, headline)
         root.append(suite)
         for key in totals:
             totals[key] += int(suite.get(key, "0"))

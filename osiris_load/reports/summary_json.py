@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from osiris_load.core.report.model import FAIL, INCONCLUSIVE, NO_DATA, PASS, PERCENTILES, Endpoint, Run, Scenario
+from osiris_load.core.slo.formatting import run_headline
 from osiris_load.core.slo.verdict import health_to_dict
 from osiris_load.reports.load import load_run
 
@@ -109,7 +110,7 @@ def summarize(run: Run) -> dict[str, Any]:
         "schema": SCHEMA,
         "run": run.name,
         "verdict": run.verdict,
-        "headline": run.headline,
+        "headline": run_headline(run.verdicts),
         "thresholds": {v: results.count(v) for v in (PASS, FAIL, INCONCLUSIVE, NO_DATA)},
         "scenarios": {s.name: _scenario(s) for s in run.scenarios},
     }

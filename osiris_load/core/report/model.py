@@ -22,8 +22,6 @@ from osiris_load.core.slo.formatting import (
     format_settle,
     format_uncorrected,
     format_value,
-    headline_parts,
-    run_headline,
 )
 from osiris_load.core.slo.table import SloRow  # the gate's own matching rules (exact names, ``*`` wildcards)
 from osiris_load.core.slo.verdict import ThresholdResult, Verdict
@@ -335,14 +333,10 @@ class Run:
         return self.path.name
 
     @property
-    def headline_parts(self) -> tuple[str, str]:
-        """The run's one headline as (word, detail): ``core.slo.formatting.headline_parts`` of its verdicts."""
-        return headline_parts({s.name: s.gate.verdict if s.gate else None for s in self.scenarios})
-
-    @property
-    def headline(self) -> str:
-        """The run's one headline, the console's last line's words (``core.slo.formatting.run_headline``)."""
-        return run_headline({s.name: s.gate.verdict if s.gate else None for s in self.scenarios})
+    def verdicts(self) -> dict[str, Verdict | None]:
+        """Each scenario's verdict object (``None``: the gate wrote none): what the run's one headline
+        (``core.slo.formatting.run_headline``) is made of."""
+        return {s.name: s.gate.verdict if s.gate else None for s in self.scenarios}
 
     @property
     def verdict(self) -> str:
