@@ -43,7 +43,7 @@ from osiris_load.core.exit_codes import (
 )
 from osiris_load.core.openmodel.stages import StagesError, parse_duration
 from osiris_load.core.slo.confidence import DEFAULT_CONFIDENCE, check_confidence
-from osiris_load.core.slo.formatting import format_duration, format_value
+from osiris_load.core.slo.formatting import format_duration, format_observed, format_value
 from osiris_load.core.slo.gate_options import ENV_VAR
 from osiris_load.core.slo.windows import WindowMarks
 from osiris_load.jobs.capacity_probe import LocustProbe, ProbeError, ProbeSettings, probe_environment
@@ -138,7 +138,7 @@ def resolve_locustfile(scenario: str) -> Path:
 
 def describe(index: int, probe: ProbeResult) -> str:
     """One console line per probe: its rate, state and every threshold."""
-    parts = [f"{t.row} {t.expression} {format_value(t.unit, t.observed, t.limit)} {t.state}"
+    parts = [f"{t.row} {t.expression} {format_observed(t)} {t.state}"
              + (" generator-bound" if f"{t.row} {t.expression}" in probe.generator_bound else "")
              for t in probe.thresholds]
     extra = "".join(f", {name} {value}" for name, value in (("late", probe.late), ("dropped", probe.dropped))
@@ -270,7 +270,7 @@ def finish(result: CapacityReport, out: Path, code: int | None = None) -> int:
         print(f"    {line}")
     if result.limiting_threshold:
         lt = result.limiting_threshold
-        print(f"  limiting: {lt.row} {lt.expression}: {format_value(lt.unit, lt.observed, lt.limit)} "
+        print(f"  limiting: {lt.row} {lt.expression}: {format_observed(lt)} "
               f"({lt.state}) at {lt.rate:.4g}/s")
     for line in estimate_lines(result):
         print(f"  {line}")
