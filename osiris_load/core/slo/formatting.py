@@ -22,7 +22,8 @@ from osiris_load.core.slo.verdict import (
     Verdict,
 )
 
-__all__ = ["GENERATOR_ADVICE", "describe_lost", "failure_reason", "format_duration", "format_goodput",
+__all__ = ["GENERATOR_ADVICE", "describe_lost", "failure_reason", "format_chargeable", "format_duration",
+           "format_goodput",
            "format_health", "format_interval", "generator_bound_reason", "generator_line",
            "format_limit", "format_observed", "format_open_model", "format_rate", "format_settle", "format_summary",
            "format_uncorrected", "format_value", "Headline", "run_headline", "settle_lines", "state_word"]
@@ -76,6 +77,12 @@ def format_observed(result: ThresholdResult) -> str:
 def format_uncorrected(result: ThresholdResult) -> str:
     """The latency over the measured (uncorrected) times, open model only; ``-`` otherwise."""
     return format_value(result.unit, result.uncorrected_observed, result.limit)
+
+
+def format_chargeable(result: ThresholdResult) -> str:
+    """The latency over what the server can be charged with (each request's time less the generator's
+    stalls that overlapped it); ``-`` without one."""
+    return format_value(result.unit, result.chargeable_observed, result.limit)
 
 
 def format_rate(rate: float) -> str:
@@ -270,7 +277,7 @@ def format_summary(verdict: Verdict, *, ascii_only: bool = False) -> str:
         if t.generator_bound:
             lines.append(f"  inconclusive: {t.row}: {t.expression} is generator-bound: observed "
                          f"{format_observed(t)}, chargeable to the server "
-                         f"{format_value(t.unit, t.chargeable_observed, t.limit) if t.is_latency else '-'}; "
+                         f"{format_chargeable(t) if t.is_latency else '-'}; "
                          f"{GENERATOR_ADVICE}")
         elif t.state == INCONCLUSIVE:
             lines.append(f"  inconclusive: {t.row}: {t.expression} needs {format_settle(t)}")
