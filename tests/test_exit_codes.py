@@ -71,7 +71,8 @@ def test_readme_lists_exactly_the_exit_codes_with_their_meaning() -> None:
 
 
 def test_no_other_module_defines_an_exit_code() -> None:
-    """The load tester's modules name the constants: no ``EXIT_* = <number>`` outside the one module."""
+    """The load tester's modules name the constants: no ``EXIT_* = <number>`` outside the one module,
+    no ``SystemExit(2)`` or ``sys.exit(2)``."""
     elsewhere = []
     for top in ("osiris_load", "locustfiles", "slo_locust"):
         for path in (ROOT / top).rglob("*.py"):
@@ -82,6 +83,10 @@ def test_no_other_module_defines_an_exit_code() -> None:
                         and any(isinstance(t, ast.Name) and t.id.startswith("EXIT_") for t in node.targets) \
                         and not isinstance(getattr(node.value, "value", None), str):
                     elsewhere.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+                elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in \
+                        ("SystemExit", "exit") and node.args and isinstance(node.args[0], ast.Constant) \
+                        and isinstance(node.args[0].value, int):
+                    elsewhere.append(f"{path.relative_to(ROOT)}:{node.lineno} (a number, not a constant)")
     assert elsewhere == []
 
 
