@@ -23,10 +23,16 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
+from osiris_load.core.exit_codes import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SLO_FAILED,
+    EXIT_TARGET_DOWN,
+    EXIT_TERMINATED,
+)
+
 PROG = "osiris-load"
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 128 + 2
-"""Ctrl+C (SIGINT) before a job began: as the jobs' own 128 + signal."""
 SUBCOMMANDS = ("run", "capacity", "sidecar", "report", "compare", "import-k6", "completion")
 EXTRA_OF = {"report": "reports", "compare": "reports", "sidecar": "sidecar"}
 NEEDS = {"reports": ("pandas",), "sidecar": ("torch", "transformers", "fastapi", "uvicorn")}
@@ -50,9 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     run = sub.add_parser("run", help="the main job: start the sidecar (unless --url), run the scenarios, judge",
                          description="Start the bundled sidecar (unless --url/OSIRIS_URL), run the scenarios "
-                                     "headless, judge the SLOs, write reports; exit 0 pass, 99 SLO failed, "
-                                     "2 bad input (checked before anything starts), 3 target down, 130/143 "
-                                     "interrupted.")
+                                     f"headless, judge the SLOs, write reports; exit {EXIT_OK} pass, "
+                                     f"{EXIT_SLO_FAILED} SLO failed, {EXIT_BAD_INPUT} bad input (checked before "
+                                     f"anything starts), {EXIT_TARGET_DOWN} target down, "
+                                     f"{EXIT_INTERRUPTED}/{EXIT_TERMINATED} interrupted.")
     add_run_arguments(run)
     from osiris_load.jobs.capacity import EXIT_CODES_HELP, add_capacity_arguments
 
@@ -124,7 +131,7 @@ def _reports(command: str, rest: list[str]) -> int:
         try:
             code = reports_main([verb, *rest])
         except SystemExit as exc:  # argparse: --help, bad option
-            code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
+            code = exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     for text, stream in ((out.getvalue(), sys.stdout), (err.getvalue(), sys.stderr)):
         stream.write(text.replace(f"python -m reports {verb}", f"{PROG} {command}")
                      .replace("python -m reports", PROG))
@@ -144,16 +151,16 @@ def import_k6(options_path: str, out: str, *, force: bool = False, locustfile: s
         imported = convert(options, scenario=scenario, notes=notes)
     except K6ImportError as exc:
         print(f"{PROG} import-k6: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_BAD_INPUT
     target = Path(out)
     if target.exists() and not force:
         print(f"{PROG} import-k6: {out} exists; pass --force to overwrite it", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_BAD_INPUT
     try:
         target.write_text(imported.toml, encoding="utf-8")
     except OSError as exc:
         print(f"{PROG} import-k6: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_BAD_INPUT
     for line in imported.warnings:
         print(f"{PROG} import-k6: warning: {line}", file=sys.stderr)
     print(f"wrote {out} ({imported.threshold_keys} threshold keys)")
@@ -163,7 +170,7 @@ def import_k6(options_path: str, out: str, *, force: bool = False, locustfile: s
     run = imported.run_command(out, scenario)
     if run is not None and locustfile is None:
         print(run)
-    return 0
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -175,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         problem = missing_extra(command)
         if problem:
             print(problem, file=sys.stderr)
-            return EXIT_USAGE
+            return EXIT_BAD_INPUT
         if command == "sidecar":
             from sidecar.infra.launcher import main as sidecar_main
 
@@ -193,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "completion":
         sys.stdout.write(completion_script())
-        return 0
+        return EXIT_OK
     if args.command == "capacity":
         from osiris_load.jobs.capacity import run_capacity
 

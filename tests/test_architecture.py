@@ -21,6 +21,7 @@ PROJECT = ("osiris_load", "sidecar", "locustfiles", "slo_locust")
 LAYERS: tuple[tuple[str, ...], ...] = (
     # lowest first; a module may import its own layer and the ones before it
     ("sidecar",),
+    ("osiris_load.core.exit_codes",),
     ("osiris_load.core.slo",),
     ("osiris_load.core.openmodel",),
     ("osiris_load.core.k6", "osiris_load.core.capacity", "osiris_load.core.report"),

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from osiris_load.cli import _parser, completion_script, main
-from osiris_load.core.slo.verdict import (
+from osiris_load.core.exit_codes import (
     EXIT_CAPACITY_ABOVE_MAX,
     EXIT_CAPACITY_BELOW_MIN,
     EXIT_INCONCLUSIVE,
     EXIT_PROBE_ERROR,
     EXIT_SLO_FAILED,
+    EXIT_TARGET_DOWN,
 )
 from osiris_load.jobs.capacity import EXIT_CODES_HELP, _settings, default_capacity_dir, resolve_locustfile
-from osiris_load.jobs.run import EXIT_TARGET_DOWN
 from tests.test_run_preflight import SHARED_BAD_INPUTS, Door, open_door, typo_table
 
 

@@ -24,10 +24,18 @@ from osiris_load.core.report.model import (
     Run,
     Scenario,
     Series,
-    ThresholdRow,
     format_ms,
+    series_key,
+    verdict_word,
 )
 from osiris_load.core.slo import verdict as v
+from osiris_load.core.slo.formatting import (
+    format_interval,
+    format_limit,
+    format_observed,
+    format_settle,
+    format_uncorrected,
+)
 
 
 def _result(**overrides: object) -> v.ThresholdResult:
@@ -58,49 +66,53 @@ def test_format_ms() -> None:
     assert format_ms(None) == "-"
 
 
-def test_threshold_row_reads_every_field_of_the_result() -> None:
-    row = ThresholdRow(_result(interval=(500.0, 790.0), estimate=v.PASS, confidence=0.95))
-    assert (row.row, row.requests, row.expression, row.observed, row.samples, row.kind, row.arg, row.op,
-            row.limit) == ("api", ("GET /a", "POST /b*"), "p(95)<800", 612.5, 40, "p", 95.0, "<", 800.0)
-    assert row.verdict == "pass" and row.estimate == "pass"
-    assert row.interval == (500.0, 790.0)
-    assert row.interval_text == "500.00 .. 790.00 ms"
-    assert row.observed_text == "612.50 ms"
-    assert row.limit_text == "< 800 ms"
-    assert row.is_latency is True
-    assert row.settle_text == ""
-    assert row.uncorrected_text is None
+def test_a_threshold_renders_from_the_verdicts_result_through_the_gates_formatter() -> None:
+    """The report has no threshold shape of its own: it renders the verdict's ``ThresholdResult``."""
+    result = _result(interval=(500.0, 790.0), estimate=v.PASS, confidence=0.95)
+    gate = Gate(v.Verdict(table="t.toml", thresholds=(result,)))
+    (t,) = gate.thresholds
+    assert t is result
+    assert (t.row, t.patterns, t.expression, t.observed, t.requests, t.kind, t.arg, t.op,
+            t.limit) == ("api", ("GET /a", "POST /b*"), "p(95)<800", 612.5, 40, "p", 95.0, "<", 800.0)
+    assert verdict_word(t.state) == "pass" and verdict_word(t.estimate) == "pass"
+    assert t.interval == (500.0, 790.0)
+    assert format_interval(t) == "500.00 .. 790.00 ms"
+    assert format_observed(t) == "612.50 ms"
+    assert format_limit(t) == "< 800 ms"
+    assert t.is_latency is True
+    assert format_settle(t) == ""
+    assert t.uncorrected_observed is None
 
 
 @pytest.mark.parametrize(("state", "word"), [(v.PASS, "pass"), (v.FAIL, "fail"), (v.INCONCLUSIVE, "inconclusive"),
                                              (v.NO_DATA, "no data")])
-def test_threshold_row_verdict_words(state: str, word: str) -> None:
-    assert ThresholdRow(_result(state=state, estimate=state if state != v.NO_DATA else None)).verdict == word
+def test_verdict_words(state: str, word: str) -> None:
+    assert verdict_word(_result(state=state, estimate=state if state != v.NO_DATA else None).state) == word
 
 
-def test_threshold_row_estimate_none_for_no_data_and_fail_word() -> None:
-    assert ThresholdRow(_result(state=v.NO_DATA, observed=None, estimate=None)).estimate is None
-    assert ThresholdRow(_result(state=v.INCONCLUSIVE, estimate=v.FAIL)).estimate == "fail"
+def test_estimate_none_for_no_data_and_fail_word() -> None:
+    assert _result(state=v.NO_DATA, observed=None, estimate=None).estimate is None
+    assert verdict_word(_result(state=v.INCONCLUSIVE, estimate=v.FAIL).estimate) == "fail"
 
 
-def test_threshold_row_texts_of_an_inconclusive_open_model_rate() -> None:
-    row = ThresholdRow(_result(kind="rate", arg=None, op=">=", limit=0.999, unit="ratio", observed=0.9995,
-                               state=v.INCONCLUSIVE, requests_needed=3000, n=1000, seconds_needed=200.0,
-                               uncorrected_observed=0.9991, interval=(0.9950, None)))
-    assert row.settle_text == "~2000 more requests (~3 min at this rate)"
-    assert row.uncorrected_text == "99.91%"
-    assert row.limit_text == ">= 99.9%"
-    assert row.observed_text == "99.95%"
-    assert row.interval_text == ">= 99.50%"
-    assert row.is_latency is False
-    assert row.series_key is None
+def test_texts_of_an_inconclusive_open_model_rate() -> None:
+    t = _result(kind="rate", arg=None, op=">=", limit=0.999, unit="ratio", observed=0.9995,
+                state=v.INCONCLUSIVE, requests_needed=3000, n=1000, seconds_needed=200.0,
+                uncorrected_observed=0.9991, interval=(0.9950, None))
+    assert format_settle(t) == "~2000 more requests (~3 min at this rate)"
+    assert format_uncorrected(t) == "99.91%"
+    assert format_limit(t) == ">= 99.9%"
+    assert format_observed(t) == "99.95%"
+    assert format_interval(t) == ">= 99.50%"
+    assert t.is_latency is False
+    assert series_key(t) is None
 
 
 @pytest.mark.parametrize(("kind", "arg", "key"), [("med", None, "p50"), ("p", 50.0, "p50"), ("p", 95.0, "p95"),
                                                   ("p", 99.0, "p99"), ("p", 90.0, None), ("p", 99.9, None),
                                                   ("avg", None, None), ("max", None, None)])
 def test_series_key_names_the_charted_percentiles_only(kind: str, arg: float | None, key: str | None) -> None:
-    assert ThresholdRow(_result(kind=kind, arg=arg)).series_key == key
+    assert series_key(_result(kind=kind, arg=arg)) == key
 
 
 def _gate(*states: str, reasons: tuple[str, ...] = (), **kw: object) -> Gate:

@@ -48,8 +48,8 @@ def run_dirs(scenario_runs: ScenarioRuns) -> dict[str, Path]:
 
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "reports", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "osiris_load.jobs.report", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
 
 
 class _Page(HTMLParser):

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import beta, binom, binomtest
 
+from osiris_load.core.exit_codes import EXIT_INCONCLUSIVE
 from osiris_load.core.slo.confidence import (
     ABOVE,
     AT_OR_ABOVE,
-    EXIT_INCONCLUSIVE,
     AlphaSpending,
     InconclusivePolicy,
     Interval,

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import pytest
 
+from osiris_load.core.exit_codes import EXIT_INCONCLUSIVE, EXIT_SLO_FAILED
 from osiris_load.core.slo.confidence import AlphaSpending, requests_to_settle
 from osiris_load.core.slo.evaluate import abort_triggers, evaluate, plan_for, share_count
 from osiris_load.core.slo.formatting import format_interval, format_summary
 from osiris_load.core.slo.recorder import RequestRecorder
 from osiris_load.core.slo.table import parse_table
 from osiris_load.core.slo.verdict import (
-    EXIT_INCONCLUSIVE,
-    EXIT_SLO_FAILED,
     FAIL,
     INCONCLUSIVE,
     NO_DATA,

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from osiris_load.core.exit_codes import EXIT_SLO_FAILED
 from osiris_load.core.slo.evaluate import conclude, evaluate, plan_for
 from osiris_load.core.slo.formatting import format_limit, format_observed, format_summary
 from osiris_load.core.slo.recorder import RequestRecorder
 from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, SloFileError, load_table, parse_table
 from osiris_load.core.slo.verdict import (
-    EXIT_SLO_FAILED,
     FAIL,
     NO_DATA,
     PASS,

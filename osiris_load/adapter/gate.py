@@ -83,6 +83,7 @@ from osiris_load.adapter.final_csv import write_final_locust_csv
 from osiris_load.adapter.generator_monitor import SAY_EVERY_S, GeneratorMonitor
 from osiris_load.adapter.selection import check_gate_options, load_gate_table, option
 from osiris_load.adapter.webui import attach as attach_web_ui
+from osiris_load.core.exit_codes import EXIT_BAD_INPUT
 from osiris_load.core.openmodel.counts import (
     ITERATION_KEY,
     LATE_TOLERANCE_S,
@@ -106,7 +107,6 @@ from osiris_load.core.slo.generator import CPU_SATURATED, LAG_NOTE_MS, health_fr
 from osiris_load.core.slo.recorder import RecorderPlan, RequestRecorder
 from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, SloFileError, SloTable, parse_duration
 from osiris_load.core.slo.verdict import (
-    EXIT_BAD_CONFIG,
     INCONCLUSIVE,
     Goodput,
     OpenModelSummary,
@@ -713,7 +713,7 @@ def on_init(environment: Environment, runner: Runner | None = None, web_ui: Any 
         except SloFileError as exc:
             sys.stderr.write(f"SLO gate: {exc}\n")
             sys.stderr.flush()
-            raise SystemExit(EXIT_BAD_CONFIG) from None
+            raise SystemExit(EXIT_BAD_INPUT) from None
     gate = SloGate(environment, table)
     if table is not None:
         gate.set_table(table, left_out)

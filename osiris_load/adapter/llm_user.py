@@ -51,6 +51,7 @@ from osiris_load.adapter.llm_stream import (
 )
 from osiris_load.adapter.scenario_options import DEFAULT_PROMPTS_PATH
 from osiris_load.adapter.users import API_KEY, OsirisUser, _status_failure
+from osiris_load.core.exit_codes import EXIT_BAD_INPUT
 
 logger = logging.getLogger("osiris.llm")
 
@@ -269,7 +270,7 @@ def _add_options(parser: Any, **_kwargs: Any) -> None:
 def _fail_startup(message: str) -> None:
     sys.stderr.write(f"osiris-load: {message}\n")
     sys.stderr.flush()
-    raise SystemExit(2)
+    raise SystemExit(EXIT_BAD_INPUT)
 
 
 def _on_init(environment: Any, **_kwargs: Any) -> None:

@@ -45,6 +45,7 @@ from osiris_load.adapter.scenario_options import (
     shape_switch,
 )
 from osiris_load.adapter.shape import STAGES_ENV, stages_option
+from osiris_load.core.exit_codes import EXIT_BAD_INPUT
 from osiris_load.core.openmodel.config import OPTION_ENV
 from osiris_load.core.openmodel.schedule import ARRIVALS
 from osiris_load.core.openmodel.stages import StagesError, format_stages
@@ -117,7 +118,7 @@ def load_prompts_or_exit(path: str | os.PathLike[str] | None = None) -> list[str
     except PromptsError as exc:
         sys.stderr.write(f"osiris-load: {exc} {PROMPTS_HINT}\n")
         sys.stderr.flush()
-        raise SystemExit(2) from None
+        raise SystemExit(EXIT_BAD_INPUT) from None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -136,7 +137,7 @@ def shape_enabled(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
         return shape_switch(sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ)
     except ValueError as exc:
         sys.stderr.write(f"osiris-load: {exc}\n")
-        raise SystemExit(2) from None
+        raise SystemExit(EXIT_BAD_INPUT) from None
 
 
 SHAPE_ENABLED: bool = shape_enabled()
@@ -474,7 +475,7 @@ def _fail_startup(message: str) -> None:
     """Print one line and exit 2 before any load is generated (no traceback: SystemExit is not logged)."""
     sys.stderr.write(f"osiris-load: {message}\n")
     sys.stderr.flush()
-    raise SystemExit(2)
+    raise SystemExit(EXIT_BAD_INPUT)
 
 
 def _on_init(environment: Any, **kwargs: Any) -> None:

@@ -30,17 +30,21 @@ from osiris_load.core.capacity.answer import headline, settlement_lines
 from osiris_load.core.capacity.model import CapacityReport, ProbeResult
 from osiris_load.core.capacity.plan import plan_needs, scenario_rows
 from osiris_load.core.capacity.search import Search, SearchConfig, SearchError, SearchOutcome, report
-from osiris_load.core.openmodel.stages import StagesError, parse_duration
-from osiris_load.core.slo.confidence import DEFAULT_CONFIDENCE, check_confidence
-from osiris_load.core.slo.formatting import format_duration, format_value
-from osiris_load.core.slo.gate_options import ENV_VAR
-from osiris_load.core.slo.verdict import (
-    EXIT_BAD_CONFIG,
+from osiris_load.core.exit_codes import (
+    EXIT_BAD_INPUT,
     EXIT_CAPACITY_ABOVE_MAX,
     EXIT_CAPACITY_BELOW_MIN,
     EXIT_INCONCLUSIVE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
     EXIT_PROBE_ERROR,
+    EXIT_TARGET_DOWN,
+    EXIT_TERMINATED,
 )
+from osiris_load.core.openmodel.stages import StagesError, parse_duration
+from osiris_load.core.slo.confidence import DEFAULT_CONFIDENCE, check_confidence
+from osiris_load.core.slo.formatting import format_duration, format_observed, format_value
+from osiris_load.core.slo.gate_options import ENV_VAR
 from osiris_load.core.slo.windows import WindowMarks
 from osiris_load.jobs.capacity_probe import LocustProbe, ProbeError, ProbeSettings, probe_environment
 from osiris_load.jobs.locust_config import check_locust_config
@@ -58,7 +62,6 @@ from osiris_load.jobs.preflight import (
     locustfile_of,
 )
 from osiris_load.jobs.run import (
-    EXIT_TARGET_DOWN,
     PLACEHOLDER_URL,
     RUNS_DIR,
     SCENARIOS,
@@ -72,15 +75,16 @@ from osiris_load.reports.capacity_html import write_capacity_html
 __all__ = ["EXIT_CODES_HELP", "add_capacity_arguments", "run_capacity"]
 
 SCENARIO_NAMES = (*SCENARIOS, "mixed")
-OUTCOME_CODES = {"capacity_found": 0, "fails_at_min_rate": EXIT_CAPACITY_BELOW_MIN,
+OUTCOME_CODES = {"capacity_found": EXIT_OK, "fails_at_min_rate": EXIT_CAPACITY_BELOW_MIN,
                  "passes_at_highest_rate": EXIT_CAPACITY_ABOVE_MAX,
-                 "generator_bound": EXIT_CAPACITY_ABOVE_MAX}  # a lower bound; exit_code: 98 without one
-EXIT_CODES_HELP = (f"exit codes: 0 capacity found; {EXIT_CAPACITY_BELOW_MIN} the SLO fails even at --min-rate; "
+                 "generator_bound": EXIT_CAPACITY_ABOVE_MAX}  # a lower bound; EXIT_INCONCLUSIVE without one
+EXIT_CODES_HELP = (f"exit codes: {EXIT_OK} capacity found; {EXIT_CAPACITY_BELOW_MIN} the SLO fails even at --min-rate; "
                    f"{EXIT_CAPACITY_ABOVE_MAX} it passes at every rate probed (the capacity is above --max-rate or "
                    f"the budget ran out first, or the load generator was the bottleneck above it: a lower bound); "
                    f"{EXIT_INCONCLUSIVE} the load generator was the bottleneck already at --min-rate; "
-                   f"{EXIT_BAD_CONFIG} bad configuration; {EXIT_TARGET_DOWN} the target is down; "
-                   f"{EXIT_PROBE_ERROR} a probe ended without a verdict; 130/143 interrupted")
+                   f"{EXIT_BAD_INPUT} bad configuration; {EXIT_TARGET_DOWN} the target is down; "
+                   f"{EXIT_PROBE_ERROR} a probe ended without a verdict; "
+                   f"{EXIT_INTERRUPTED}/{EXIT_TERMINATED} interrupted")
 
 
 def _duration(text: str) -> float:
@@ -134,7 +138,7 @@ def resolve_locustfile(scenario: str) -> Path:
 
 def describe(index: int, probe: ProbeResult) -> str:
     """One console line per probe: its rate, state and every threshold."""
-    parts = [f"{t.row} {t.expression} {format_value(t.unit, t.observed, t.limit)} {t.state}"
+    parts = [f"{t.row} {t.expression} {format_observed(t)} {t.state}"
              + (" generator-bound" if f"{t.row} {t.expression}" in probe.generator_bound else "")
              for t in probe.thresholds]
     extra = "".join(f", {name} {value}" for name, value in (("late", probe.late), ("dropped", probe.dropped))
@@ -170,7 +174,7 @@ class CapacityJob(MainJob):
                 found = state.run(probe)
             except ProbeError as exc:
                 print(f"osiris-load capacity: {exc}", file=sys.stderr)
-                return EXIT_BAD_CONFIG if exc.code == EXIT_BAD_CONFIG else EXIT_PROBE_ERROR
+                return EXIT_BAD_INPUT if exc.code == EXIT_BAD_INPUT else EXIT_PROBE_ERROR
             self.stop_all()
             return finish(_report(found, config, args, url), out)
         except Interrupted as exc:
@@ -266,7 +270,7 @@ def finish(result: CapacityReport, out: Path, code: int | None = None) -> int:
         print(f"    {line}")
     if result.limiting_threshold:
         lt = result.limiting_threshold
-        print(f"  limiting: {lt.row} {lt.expression}: {format_value(lt.unit, lt.observed, lt.limit)} "
+        print(f"  limiting: {lt.row} {lt.expression}: {format_observed(lt)} "
               f"({lt.state}) at {lt.rate:.4g}/s")
     for line in estimate_lines(result):
         print(f"  {line}")
@@ -317,5 +321,5 @@ def run_capacity(args: argparse.Namespace) -> int:
         created = make_run_folder(args.out, source)
     except ValueError as exc:  # ConfigError, SloFileError, SearchError: each names what is wrong
         print(f"osiris-load capacity: {exc}", file=sys.stderr)
-        return EXIT_BAD_CONFIG
+        return EXIT_BAD_INPUT
     return CapacityJob(args, config, settings).run(created)

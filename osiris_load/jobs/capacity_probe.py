@@ -17,10 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from osiris_load.core.capacity.model import GeneratorProcess, Goodput, ProbeResult, ProbeThreshold
+from osiris_load.core.capacity.model import GeneratorProcess, ProbeResult, ProbeThreshold
+from osiris_load.core.exit_codes import EXIT_BAD_INPUT
 from osiris_load.core.slo.gate_options import ENV_VAR
 from osiris_load.core.slo.generator import worst_process
-from osiris_load.core.slo.verdict import EXIT_BAD_CONFIG, ThresholdResult, Verdict, VerdictFormatError, from_json
+from osiris_load.core.slo.verdict import Verdict, VerdictFormatError, from_json
 from osiris_load.jobs.supervisor import free_port
 
 __all__ = ["LocustProbe", "ProbeError", "ProbeSettings", "probe_environment", "probe_result"]
@@ -49,13 +50,6 @@ class ProbeSettings:
     window: str | None = None
 
 
-def _threshold(t: ThresholdResult) -> ProbeThreshold:
-    return ProbeThreshold(row=t.row, expression=t.expression, unit=t.unit, limit=t.limit, state=t.state,
-                          observed=t.observed, interval=t.interval,
-                          uncorrected_observed=t.uncorrected_observed, op=t.op,
-                          percentile=t.arg if t.kind == "p" else 50.0 if t.kind == "med" else None)
-
-
 def probe_result(verdict: Verdict, *, rate: float, duration_s: float, elapsed_s: float, attempt: int,
                  files: str | None, exit_code: int | None) -> ProbeResult:
     """The search's view of one verdict (its ``open_model`` block gives the arrivals and goodput;
@@ -63,16 +57,13 @@ def probe_result(verdict: Verdict, *, rate: float, duration_s: float, elapsed_s:
     which thresholds the gate found generator-bound)."""
     model = verdict.open_model
     worst = worst_process(verdict.generator)
-    generator = None if worst is None else GeneratorProcess(
-        process=worst.process, cpu_p95=worst.cpu_p95, cpu_max=worst.cpu_max, saturated_s=worst.saturated_s,
-        lag_p99_ms=worst.lag_p99_ms, lag_max_ms=worst.lag_max_ms, users=worst.users)
-    goodput = None if model is None else Goodput(iterations=model.goodput.iterations, good=model.goodput.good,
-                                                 share=model.goodput.share)
+    generator = None if worst is None else GeneratorProcess.of(worst)
     return ProbeResult(rate=rate, duration_s=duration_s, elapsed_s=elapsed_s, state=verdict.state, attempt=attempt,
-                       thresholds=tuple(_threshold(t) for t in verdict.thresholds),
+                       thresholds=tuple(ProbeThreshold.of(t) for t in verdict.thresholds),
                        achieved_rate=None if model is None else model.achieved_rate,
                        late=None if model is None else model.late, dropped=None if model is None else model.dropped,
-                       goodput=goodput, exit_code=exit_code, confidence=verdict.confidence, files=files,
+                       goodput=None if model is None else model.goodput, exit_code=exit_code,
+                       confidence=verdict.confidence, files=files,
                        generator_bound=tuple(f"{t.row} {t.expression}" for t in verdict.thresholds
                                              if t.generator_bound),
                        generator=generator)
@@ -124,7 +115,7 @@ class LocustProbe:
             verdict = from_json(verdict_path.read_text(encoding="utf-8"), str(verdict_path))
         except (OSError, VerdictFormatError) as exc:
             tail = _tail(log)
-            kind = "bad configuration" if code == EXIT_BAD_CONFIG else "no verdict"
+            kind = "bad configuration" if code == EXIT_BAD_INPUT else "no verdict"
             raise ProbeError(f"probe at {rate:.4g}/s ended with exit code {code} and {kind} ({exc}); "
                              f"the end of {log}:\n{tail}", code) from None
         result = probe_result(verdict, rate=rate, duration_s=float(seconds), elapsed_s=elapsed, attempt=attempt,

@@ -28,7 +28,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from osiris_load.core.slo.verdict import EXIT_BAD_CONFIG
+from osiris_load.core.exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from osiris_load.jobs.preflight import ConfigError
 
 __all__ = ["CONFIG_FILES", "check_locust_config", "locust_sources"]
@@ -69,7 +69,7 @@ def check_locust_config(commands: Sequence[Sequence[str]], environ: Mapping[str,
     except (OSError, subprocess.TimeoutExpired):
         return  # the check could not be made: the runs themselves will say what Locust thinks
     lines = done.stdout.strip().splitlines()
-    if done.returncode == EXIT_BAD_CONFIG and lines:
+    if done.returncode == EXIT_BAD_INPUT and lines:
         raise ConfigError(lines[-1])
 
 
@@ -125,8 +125,8 @@ def main() -> int:
             problem = _refusal(command, files, env_vars)
             if problem:
                 print(f"{label}: Locust refuses it: {problem}", flush=True)
-                return EXIT_BAD_CONFIG
-    return 0
+                return EXIT_BAD_INPUT
+    return EXIT_OK
 
 
 if __name__ == "__main__":

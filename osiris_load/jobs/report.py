@@ -17,13 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from osiris_load.core.exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_REGRESSION
 from osiris_load.core.report.model import ReportError
 from osiris_load.reports.build import build_all, write_atomic
 from osiris_load.reports.compare import compare, load_summary, render_csv, render_markdown
 
 PROG = "python -m reports"
-EXIT_REGRESSION = 1
-EXIT_BAD_INPUT = 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,7 +55,7 @@ def _build(run_dir: Path) -> int:
     paths = build_all(run_dir)
     for path in paths:
         print(path)
-    return 0
+    return EXIT_OK
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -73,7 +72,7 @@ def _compare(args: argparse.Namespace) -> int:
     write_atomic(out, render_csv(result) if out.suffix.lower() == ".csv" else markdown)
     sys.stdout.write(markdown)
     print(f"\nWritten: {out}")
-    return EXIT_REGRESSION if result.regressions else 0
+    return EXIT_REGRESSION if result.regressions else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,16 +38,22 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from osiris_load.core.exit_codes import (
+    EXIT_BAD_INPUT,
+    EXIT_INCONCLUSIVE,
+    EXIT_OK,
+    EXIT_SLO_FAILED,
+    EXIT_TARGET_DOWN,
+    signal_exit_code,
+)
 from osiris_load.core.slo.formatting import run_headline
-from osiris_load.core.slo.verdict import EXIT_BAD_CONFIG, EXIT_INCONCLUSIVE, EXIT_SLO_FAILED, Verdict
+from osiris_load.core.slo.verdict import Verdict
 from osiris_load.jobs.locust_config import check_locust_config
 from osiris_load.jobs.preflight import ConfigError, check_run, check_target, locustfile_of
 from osiris_load.jobs.run_folder import make_run_folder, remove_unused
 from osiris_load.jobs.supervisor import free_port, start_child, stop_children
 
 SCENARIOS = ("read_heavy", "sidecar_load", "propose_trade")
-EXIT_TARGET_DOWN = 3
-"""The target never became healthy, or waiting for it cannot help (its name does not resolve)."""
 TARGET_WAIT_S = 30.0
 """How long ``--url``'s target gets to answer /health (the bundled sidecar: ``--startup-timeout``)."""
 WAIT_SAY_EVERY_S = 5.0
@@ -67,7 +73,7 @@ class Interrupted(Exception):
 
     def __init__(self, signum: int) -> None:
         self.signum = signum
-        self.code = 128 + signum
+        self.code = signal_exit_code(signum)
         super().__init__(signal.Signals(signum).name)
 
 
@@ -329,11 +335,11 @@ def build_reports(out: Path) -> None:
 def overall_code(codes: dict[str, int]) -> int:
     """One exit code for several scenarios: bad input first, then the target, the SLO, INCONCLUSIVE."""
     values = set(codes.values())
-    for code in (EXIT_BAD_CONFIG, EXIT_TARGET_DOWN, EXIT_SLO_FAILED, EXIT_INCONCLUSIVE):
+    for code in (EXIT_BAD_INPUT, EXIT_TARGET_DOWN, EXIT_SLO_FAILED, EXIT_INCONCLUSIVE):
         if code in values:
             return code
-    others = [c for c in codes.values() if c != 0]
-    return others[0] if others else 0
+    others = [c for c in codes.values() if c != EXIT_OK]
+    return others[0] if others else EXIT_OK
 
 
 def read_verdicts(out: Path, names: list[str]) -> dict[str, Verdict | None]:
@@ -369,7 +375,8 @@ def finish(out: Path, codes: dict[str, int]) -> int:
     code = overall_code(codes)
     build_reports(out)
     print("\n=== Verdicts")
-    words = {0: "PASS", EXIT_SLO_FAILED: "FAIL (SLO)", EXIT_INCONCLUSIVE: "INCONCLUSIVE (--slo-inconclusive fail)"}
+    words = {EXIT_OK: "PASS", EXIT_SLO_FAILED: "FAIL (SLO)",
+             EXIT_INCONCLUSIVE: "INCONCLUSIVE (--slo-inconclusive fail)"}
     for name, rc in codes.items():
         print(f"  {name:<15} {words.get(rc, f'ERROR (exit {rc})')}")
     verdicts = read_verdicts(out, list(codes))
@@ -384,7 +391,7 @@ def finish(out: Path, codes: dict[str, int]) -> int:
 def closing_line(code: int) -> str:
     """The run's last line: FAIL and INCONCLUSIVE are the gate's verdicts; any other non-zero code
     (bad configuration, the target down, Locust's own errors) is an ERROR, never a FAIL."""
-    word = {0: "PASS", EXIT_SLO_FAILED: "FAIL", EXIT_INCONCLUSIVE: "INCONCLUSIVE"}.get(code, "ERROR")
+    word = {EXIT_OK: "PASS", EXIT_SLO_FAILED: "FAIL", EXIT_INCONCLUSIVE: "INCONCLUSIVE"}.get(code, "ERROR")
     return f"Overall: {word} (exit code {code})"
 
 
@@ -401,7 +408,7 @@ def run(args: argparse.Namespace) -> int:
         created = make_run_folder(out, "--out" if args.out is not None else "the run folder")
     except ConfigError as exc:
         print(f"osiris-load run: {exc}", file=sys.stderr, flush=True)
-        print(closing_line(EXIT_BAD_CONFIG), flush=True)
-        return EXIT_BAD_CONFIG
+        print(closing_line(EXIT_BAD_INPUT), flush=True)
+        return EXIT_BAD_INPUT
     args.out, args.url = out, check_target(args, os.environ)  # checked: its normal form (no trailing /)
     return job.run(created)

@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from osiris_load.core.capacity.answer import headline, settlement_lines
 from osiris_load.core.capacity.model import CapacityReport, ProbeResult
-from osiris_load.core.slo.formatting import format_duration, format_value
+from osiris_load.core.slo.formatting import format_duration, format_observed, format_value
 from osiris_load.reports.capacity_chart import Crossing, Marker, Series, rate_chart
 
 __all__ = ["render_capacity_html", "write_capacity_html"]
@@ -73,7 +73,7 @@ def render_capacity_html(report: CapacityReport) -> str:
     return _TEMPLATES.get_template("capacity.html.j2").render(
         report=report, title=HEADLINES[report.outcome], headline=headline(report), settlement=settlement_lines(report),
         chart=chart(report), thresholds=thresholds,
-        value=format_value, duration=format_duration)
+        value=format_value, observed=format_observed, duration=format_duration)
 
 
 def write_capacity_html(report: CapacityReport, path: Path) -> Path:

@@ -28,8 +28,18 @@ from osiris_load.core.report.model import (
     Scenario,
     Series,
     format_ms,
+    verdict_word,
 )
-from osiris_load.core.slo.formatting import format_health
+from osiris_load.core.slo.formatting import (
+    format_chargeable,
+    format_health,
+    format_interval,
+    format_limit,
+    format_observed,
+    format_settle,
+    format_uncorrected,
+    run_headline,
+)
 from osiris_load.core.slo.generator import CPU_SATURATED
 from osiris_load.core.slo.verdict import ProcessHealth
 from osiris_load.reports.load import load_run
@@ -104,8 +114,8 @@ def render_html(run: Run) -> str:
 
 
 def _overall(run: Run) -> str:
-    thresholds = [t for s in run.scenarios if s.gate for t in s.gate.thresholds]
-    tally = {v: sum(1 for t in thresholds if t.verdict == v) for v in (PASS, FAIL, INCONCLUSIVE, NO_DATA)}
+    words = [verdict_word(t.state) for s in run.scenarios if s.gate for t in s.gate.thresholds]
+    tally = {v: words.count(v) for v in (PASS, FAIL, INCONCLUSIVE, NO_DATA)}
     scenarios = {v: sum(1 for s in run.scenarios if s.verdict == v) for v in (PASS, FAIL, NOT_JUDGED)}
     text = (f"{len(run.scenarios)} scenario{'s' if len(run.scenarios) != 1 else ''}: {scenarios[PASS]} passed, "
             f"{scenarios[FAIL]} failed" + (f", {scenarios[NOT_JUDGED]} not judged" if scenarios[NOT_JUDGED] else "")
@@ -115,10 +125,11 @@ def _overall(run: Run) -> str:
     starts = [s.started_at for s in run.scenarios if s.started_at]
     when = f" &middot; started {min(starts):%Y-%m-%d %H:%M:%S} UTC" if starts else ""
     css = run.verdict.replace(" ", "-")
-    word, detail = run.headline_parts  # the run's one headline (the console's last line): word big, detail beside
+    headline = run_headline(run.verdicts)  # the run's one headline (the console's last line): word big, detail beside
     return (f'<div class="verdict v-{css}" id="verdict" data-verdict="{escape(run.verdict)}" '
-            f'data-headline="{escape(run.headline)}"><p class="headline"><strong>{escape(word)}</strong>'
-            + (f" <b>({escape(detail)})</b>" if detail else "") + f"</p><span>{text}{when}</span></div>")
+            f'data-headline="{escape(headline)}"><p class="headline"><strong>{escape(headline.word)}</strong>'
+            + (f" <b>({escape(headline.detail)})</b>" if headline.detail else "")
+            + f"</p><span>{text}{when}</span></div>")
 
 
 def _nav(run: Run) -> str:
@@ -138,18 +149,20 @@ def _thresholds(run: Run) -> str:
                         f"({escape(s.name)}_slo.json is missing)</td><td>{_badge(NOT_JUDGED)}</td></tr>")
             continue
         for t in s.gate.thresholds:
-            css = t.verdict.replace(" ", "-")
-            rows.append(f'<tr class="r-{css}" data-scenario="{escape(s.name)}" data-row="{escape(t.row)}">'
+            word = verdict_word(t.state)
+            settle = format_settle(t)
+            rows.append(f'<tr class="r-{word.replace(" ", "-")}" data-scenario="{escape(s.name)}" '
+                        f'data-row="{escape(t.row)}">'
                         f"<td>{escape(s.name)}</td><td>{escape(t.row)}</td><td><code>{escape(t.expression)}</code></td>"
-                        f'<td class="num">{escape(t.observed_text)}'
-                        + (f'<br><span class="muted">uncorrected {escape(t.uncorrected_text)}</span>'
-                           if t.uncorrected_text else "")
-                        + (f'<br><span class="muted">chargeable {escape(t.chargeable_text)}</span>'
-                           if t.chargeable_text else "")
-                        + f'</td><td class="num">{escape(t.interval_text)}</td>'
-                        f'<td class="num">{escape(t.limit_text)}</td>'
-                        f'<td class="num">{t.samples}</td><td>{_badge(t.verdict)}'
-                        + (f'<br><span class="muted">{escape(t.settle_text)}</span>' if t.settle_text else "")
+                        f'<td class="num">{escape(format_observed(t))}'
+                        + (f'<br><span class="muted">uncorrected {escape(format_uncorrected(t))}</span>'
+                           if t.uncorrected_observed is not None else "")
+                        + (f'<br><span class="muted">chargeable {escape(format_chargeable(t))}</span>'
+                           if t.generator_bound and t.chargeable_observed is not None else "")
+                        + f'</td><td class="num">{escape(format_interval(t))}</td>'
+                        f'<td class="num">{escape(format_limit(t))}</td>'
+                        f'<td class="num">{t.requests}</td><td>{_badge(word)}'
+                        + (f'<br><span class="muted">{escape(settle)}</span>' if settle else "")
                         + "</td></tr>")
         reasons.extend(f"{s.name}: {r}" for r in s.gate.reasons)
         verdict = s.gate.verdict
@@ -226,7 +239,7 @@ def _endpoint(s: Scenario, e: Endpoint) -> str:
     thresholds = s.thresholds_for(e)
     out = [f'<div class="endpoint" data-endpoint="{escape(e.key)}"><h3>{escape(e.key)}</h3>']
     if thresholds:
-        items = ", ".join(f"<code>{escape(t.row)}: {escape(t.expression)}</code> {_badge(t.verdict)}"
+        items = ", ".join(f"<code>{escape(t.row)}: {escape(t.expression)}</code> {_badge(verdict_word(t.state))}"
                           for t in thresholds)
         out.append(f"<p>SLO: {items}</p>")
     series = s.endpoint_history.get(e.key)
@@ -234,10 +247,10 @@ def _endpoint(s: Scenario, e: Endpoint) -> str:
         out.append('<p class="muted">No history for this endpoint (charts need Locust\'s '
                    "--csv-full-history).</p></div>")
         return "\n".join(out)
-    rules = [Rule(label=f"{t.row}: {t.expression}", y=t.limit, color=RULE_COLORS.get(t.verdict, "#7f7f7f"))
+    rules = [Rule(label=f"{t.row}: {t.expression}", y=t.limit, color=RULE_COLORS.get(verdict_word(t.state), "#7f7f7f"))
              for t in thresholds if t.is_latency and t.limit is not None]
     bands = [Band(label=f"{t.row}: {t.expression} interval", low=t.interval[0], high=t.interval[1],
-                  estimate=t.observed, color=RULE_COLORS.get(t.verdict, "#7f7f7f"))
+                  estimate=t.observed, color=RULE_COLORS.get(verdict_word(t.state), "#7f7f7f"))
              for t in thresholds if t.is_latency and t.interval is not None]
     window = "last ~10 s" if series.window == "current" else "since start"
     latency = line_chart(

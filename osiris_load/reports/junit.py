@@ -20,8 +20,16 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from osiris_load.core.report.model import FAIL, INCONCLUSIVE, NO_DATA, Run, Scenario
-from osiris_load.core.slo.formatting import format_health
+from osiris_load.core.report.model import Run, Scenario
+from osiris_load.core.slo import verdict as slo_verdict
+from osiris_load.core.slo.formatting import (
+    format_health,
+    format_interval,
+    format_limit,
+    format_observed,
+    format_settle,
+    run_headline,
+)
 from osiris_load.reports.load import load_run
 
 __all__ = ["render_junit", "render_junit_file"]
@@ -37,8 +45,9 @@ def render_junit(run: Run) -> str:
     root = ET.Element("testsuites", name=f"osiris-load SLO gate: {run.name}")
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     time_total = 0.0
+    headline = run_headline(run.verdicts)
     for scenario in run.scenarios:
-        suite = _suite(scenario, run.headline)
+        suite = _suite(scenario, headline)
         root.append(suite)
         for key in totals:
             totals[key] += int(suite.get(key, "0"))
@@ -72,27 +81,27 @@ def _suite(s: Scenario, headline: str) -> ET.Element:
     else:
         for t in s.gate.thresholds:
             case = ET.Element("testcase", classname=f"{s.name}.{t.row}", name=t.expression, time="0")
-            if t.verdict == FAIL:
-                interval = f", interval {t.interval_text}" if t.interval is not None else ""
+            if t.state == slo_verdict.FAIL:
+                interval = f", interval {format_interval(t)}" if t.interval is not None else ""
                 failure = ET.SubElement(case, "failure",
-                                        message=f"observed {t.observed_text}{interval}, limit {t.limit_text}",
+                                        message=f"observed {format_observed(t)}{interval}, limit {format_limit(t)}",
                                         type="SloThresholdFailed")
-                failure.text = f"{t.result.reason} ({', '.join(t.requests)})"
-            elif t.verdict == INCONCLUSIVE:
-                message = (f"inconclusive: observed {t.observed_text}, interval {t.interval_text}, limit "
-                           f"{t.limit_text}; needs {t.settle_text}")
-                if t.result.generator_bound:  # the load generator's own delays could decide it
-                    message = f"inconclusive: {t.result.reason}"
+                failure.text = f"{t.reason} ({', '.join(t.patterns)})"
+            elif t.state == slo_verdict.INCONCLUSIVE:
+                message = (f"inconclusive: observed {format_observed(t)}, interval {format_interval(t)}, limit "
+                           f"{format_limit(t)}; needs {format_settle(t)}")
+                if t.generator_bound:  # the load generator's own delays could decide it
+                    message = f"inconclusive: {t.reason}"
                 policy = s.gate.verdict.policy
-                if policy == "fail" or (policy == "estimate" and t.estimate == FAIL):
+                if policy == "fail" or (policy == "estimate" and t.estimate == slo_verdict.FAIL):
                     why = "the point estimate fails" if policy == "estimate" else "--slo-inconclusive fail"
                     failure = ET.SubElement(case, "failure", message=f"{message} ({why})",
                                             type="SloThresholdInconclusive")
-                    failure.text = t.result.reason or message
+                    failure.text = t.reason or message
                 else:
                     ET.SubElement(case, "skipped", message=message)
-            elif t.verdict == NO_DATA:
-                ET.SubElement(case, "skipped", message=f"no data: none of {', '.join(t.requests)} ran")
+            elif t.state == slo_verdict.NO_DATA:
+                ET.SubElement(case, "skipped", message=f"no data: none of {', '.join(t.patterns)} ran")
             cases.append(case)
         judged_failed = any(c.find("failure") is not None for c in cases)
         if (not s.gate.passed and not judged_failed) or (s.gate.verdict.inconclusive_exit and not judged_failed):

@@ -14,7 +14,18 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from osiris_load.core.report.model import FAIL, INCONCLUSIVE, NO_DATA, PASS, PERCENTILES, Endpoint, Run, Scenario
+from osiris_load.core.report.model import (
+    FAIL,
+    INCONCLUSIVE,
+    NO_DATA,
+    PASS,
+    PERCENTILES,
+    Endpoint,
+    Run,
+    Scenario,
+    verdict_word,
+)
+from osiris_load.core.slo.formatting import format_interval, format_limit, format_observed, run_headline
 from osiris_load.core.slo.verdict import health_to_dict
 from osiris_load.reports.load import load_run
 
@@ -49,29 +60,29 @@ def _scenario(s: Scenario) -> dict[str, Any]:
     thresholds = [] if s.gate is None else [
         {
             "row": t.row,
-            "requests": list(t.requests),
+            "requests": list(t.patterns),
             "expression": t.expression,
             "aggregation": t.kind,
             "op": t.op,
             "limit": t.limit,
             "observed": t.observed,
-            "samples": t.samples,
-            "verdict": t.verdict,
-            "state": t.result.state,
-            "estimate": t.result.estimate,
+            "samples": t.requests,
+            "verdict": verdict_word(t.state),
+            "state": t.state,
+            "estimate": t.estimate,
             "interval": list(t.interval) if t.interval is not None else None,
-            "interval_text": t.interval_text,
-            "confidence": t.result.confidence,
-            "design_effect": t.result.design_effect,
-            "requests_needed": t.result.requests_needed,
-            "seconds_needed": t.result.seconds_needed,
-            "n": t.result.n,
-            "beyond": t.result.beyond,
-            "observed_text": t.observed_text,
-            "uncorrected_observed": t.result.uncorrected_observed,
-            "chargeable_observed": t.result.chargeable_observed,
-            "generator_bound": t.result.generator_bound,
-            "limit_text": t.limit_text,
+            "interval_text": format_interval(t),
+            "confidence": t.confidence,
+            "design_effect": t.design_effect,
+            "requests_needed": t.requests_needed,
+            "seconds_needed": t.seconds_needed,
+            "n": t.n,
+            "beyond": t.beyond,
+            "observed_text": format_observed(t),
+            "uncorrected_observed": t.uncorrected_observed,
+            "chargeable_observed": t.chargeable_observed,
+            "generator_bound": t.generator_bound,
+            "limit_text": format_limit(t),
         }
         for t in s.gate.thresholds
     ]
@@ -104,12 +115,12 @@ def _scenario(s: Scenario) -> dict[str, Any]:
 
 def summarize(run: Run) -> dict[str, Any]:
     """The summary as plain data (what ``summary.json`` holds)."""
-    results = [t.verdict for s in run.scenarios if s.gate for t in s.gate.thresholds]
+    results = [verdict_word(t.state) for s in run.scenarios if s.gate for t in s.gate.thresholds]
     return {
         "schema": SCHEMA,
         "run": run.name,
         "verdict": run.verdict,
-        "headline": run.headline,
+        "headline": run_headline(run.verdicts),
         "thresholds": {v: results.count(v) for v in (PASS, FAIL, INCONCLUSIVE, NO_DATA)},
         "scenarios": {s.name: _scenario(s) for s in run.scenarios},
     }

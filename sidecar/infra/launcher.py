@@ -4,7 +4,7 @@ Ctrl+C or SIGTERM stops uvicorn gracefully (lifespan shutdown), then the Redis i
 The port is bound first, before Redis and the models, so a busy port fails at once with one line; the
 "listening on ..." line is printed only once uvicorn serves on that socket.
 Exit codes: 0 clean stop, 2 bad settings, arguments or model directory, 3 Redis could not be started,
-4 startup failed (e.g. the port is in use).
+4 startup failed (e.g. the port is in use): the sidecar's own (it imports nothing of the load tester).
 """
 
 from __future__ import annotations
@@ -19,6 +19,13 @@ import uvicorn
 
 from sidecar.infra.redis_server import RedisServer, RedisStartError
 from sidecar.infra.settings import Settings, SettingsError, load_checked
+
+EXIT_BAD_SETTINGS = 2
+"""Bad settings, arguments or model directory: one line says which, nothing was started."""
+EXIT_REDIS_FAILED = 3
+"""Redis could not be started (none was configured, and the bundled redis-server failed)."""
+EXIT_STARTUP_FAILED = 4
+"""Startup failed: the port is in use, or the app's lifespan startup failed (the error is above)."""
 
 
 def parse_args(argv: list[str] | None, prog: str = "python -m sidecar") -> argparse.Namespace:
@@ -70,16 +77,16 @@ def main(argv: list[str] | None = None, prog: str = "python -m sidecar") -> int:
         settings = load_settings(args)
     except SettingsError as exc:
         print(f"sidecar: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_SETTINGS
     except SystemExit as exc:
         print(exc, file=sys.stderr)
-        return 2
+        return EXIT_BAD_SETTINGS
 
     try:
         sock = bind_listening_socket(settings.host, settings.port)
     except OSError as exc:
         print(f"sidecar: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", file=sys.stderr)
-        return 4
+        return EXIT_STARTUP_FAILED
     host, port = sock.getsockname()[:2]
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
@@ -90,7 +97,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m sidecar") -> int:
         except RedisStartError as exc:
             sock.close()
             print(f"sidecar: {exc}", file=sys.stderr)
-            return 3
+            return EXIT_REDIS_FAILED
         settings = settings.model_copy(update={"redis_url": redis_server.url})
         print(f"sidecar: started redis-server on {redis_server.url}", flush=True)
 
@@ -112,7 +119,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m sidecar") -> int:
             print("sidecar: stopped redis-server", flush=True)
     if not server.started:
         print("sidecar: startup failed (see the error above)", file=sys.stderr)
-        return 4
+        return EXIT_STARTUP_FAILED
     return 0
 
 

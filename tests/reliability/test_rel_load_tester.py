@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from osiris_load.core.exit_codes import EXIT_SLO_FAILED
 from osiris_load.jobs.supervisor import free_port
 from tests.conftest import SidecarProcess, wait_until
 from tests.reliability.reliability_support import (
@@ -30,8 +31,6 @@ from tests.reliability.reliability_support import (
 )
 from tests.support import locust_command, locust_env, outcome, run_locust, run_side_by_side
 from tests.verdict_files import read_verdict_rows
-
-EXIT_SLO_FAILED = 99
 
 
 def slo_rows(prefix: Path) -> dict[tuple[str, str], dict[str, Any]]:

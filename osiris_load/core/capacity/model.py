@@ -2,14 +2,20 @@
 
 Versioned (``schema``/``version`` at the top of the document, as the verdict's ``PREFIX_slo.json``),
 validated on read (``CapacityReport.from_json``), documented field by field in ``docs/capacity.md``.
-Pydantic models, so that the search, the HTML renderer and any reader share this one copy.
+Pydantic models, so that the search, the HTML renderer and any reader share this one copy. A probe's
+threshold is the verdict's own shape (``ThresholdResult``) cut to the fields ``capacity.json`` keeps,
+its goodput the verdict's ``Goodput``: what the gate decided is copied, never defined twice.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from osiris_load.core.slo.verdict import Goodput, ProcessHealth, ThresholdResult
 
 __all__ = ["SCHEMA", "VERSION", "CapacityReport", "CrossingEstimate", "GeneratorProcess", "Goodput",
            "LimitingThreshold", "ProbeResult",
@@ -36,40 +42,59 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class ProbeThreshold(_Frozen):
-    """One threshold of one probe, as the gate judged it (copied from the verdict, never re-judged)."""
-
-    row: str
-    expression: str
-    unit: str
-    limit: float
-    state: State
-    observed: float | None = None
-    interval: tuple[float | None, float | None] | None = None
-    uncorrected_observed: float | None = None
-    percentile: float | None = Field(default=None, description="q of p(q)/med thresholds, else None")
-    op: str | None = Field(default=None, description="the comparison (<, <=, >, >=, ==, !=)")
+def _fields_of(source: type, names: tuple[str, ...], defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Pydantic field definitions of these fields of the verdict's dataclass ``source``, with its types
+    (a ``state`` is one of :data:`State`: validated on read); a field in ``defaults`` may be missing
+    from a ``capacity.json`` (a ``None`` default makes it optional), the others are required."""
+    hints = {**typing.get_type_hints(source), "state": State}
+    defaults = defaults or {}
+    return {name: ((hints[name] | None) if name in defaults and defaults[name] is None else hints[name],
+                   defaults.get(name, ...)) for name in names}
 
 
-class Goodput(_Frozen):
-    """Iterations whose every request met every latency limit of its rows, of all iterations."""
-
-    iterations: int = 0
-    good: int = 0
-    share: float | None = None
+PROBE_THRESHOLD_FIELDS = ("row", "expression", "unit", "limit", "state", "observed", "interval",
+                          "uncorrected_observed", "op")
+"""The fields of the verdict's ``ThresholdResult`` that ``capacity.json`` keeps per probe threshold."""
 
 
-class GeneratorProcess(_Frozen):
-    """The probe's load-generator process whose own delays were worst (``core.slo.generator.worst_process``),
-    as its verdict's ``generator`` section measured it."""
+class _ProbeThreshold(_Frozen):
+    """What :data:`ProbeThreshold` adds to its fields: how it is copied from the verdict."""
 
-    process: str
-    cpu_p95: float
-    cpu_max: float
-    saturated_s: float
-    lag_p99_ms: float
-    lag_max_ms: float
-    users: int = 0
+    @classmethod
+    def of(cls, result: ThresholdResult) -> ProbeThreshold:
+        """The probe's copy of one threshold of its verdict (never re-judged)."""
+        percentile = result.arg if result.kind == "p" else 50.0 if result.kind == "med" else None
+        return cls(**{name: getattr(result, name) for name in PROBE_THRESHOLD_FIELDS}, percentile=percentile)
+
+
+# NO_DATA's observed is None; op came later (older capacity.json files lack it)
+_PROBE_FIELDS = _fields_of(ThresholdResult, PROBE_THRESHOLD_FIELDS,
+                           dict.fromkeys(("observed", "interval", "uncorrected_observed", "op")))
+ProbeThreshold = create_model(
+    "ProbeThreshold", __base__=_ProbeThreshold, __module__=__name__,
+    __doc__="One threshold of one probe, as the gate judged it: the verdict's ``ThresholdResult`` cut to "
+            "``PROBE_THRESHOLD_FIELDS``, and ``percentile`` (copied from the verdict, never re-judged).",
+    **{name: _PROBE_FIELDS[name] for name in PROBE_THRESHOLD_FIELDS[:-1]},  # capacity.json's order: op last
+    percentile=(float | None, Field(default=None, description="q of p(q)/med thresholds, else None")),
+    op=_PROBE_FIELDS["op"])
+
+GENERATOR_FIELDS = ("process", "cpu_p95", "cpu_max", "saturated_s", "lag_p99_ms", "lag_max_ms", "users")
+"""The fields of the verdict's ``ProcessHealth`` that ``capacity.json`` keeps of a probe's worst process."""
+
+
+class _GeneratorProcess(_Frozen):
+    """What :data:`GeneratorProcess` adds to its fields: how it is copied from the verdict."""
+
+    @classmethod
+    def of(cls, health: ProcessHealth) -> GeneratorProcess:
+        return cls(**{name: getattr(health, name) for name in GENERATOR_FIELDS})
+
+
+GeneratorProcess = create_model(
+    "GeneratorProcess", __base__=_GeneratorProcess, __module__=__name__,
+    __doc__="The probe's load-generator process whose own delays were worst (``core.slo.generator.worst_process``), "
+            "its verdict's ``ProcessHealth`` cut to ``GENERATOR_FIELDS``.",
+    **_fields_of(ProcessHealth, GENERATOR_FIELDS, {"users": 0}))
 
 
 class ProbeResult(_Frozen):
@@ -88,7 +113,7 @@ class ProbeResult(_Frozen):
     achieved_rate: float | None = None
     late: int | None = None
     dropped: int | None = None
-    goodput: Goodput | None = None
+    goodput: Goodput | None = None  # the verdict's open_model.goodput
     exit_code: int | None = None
     confidence: float | None = Field(default=None, description="the level of the gate's intervals (0: off)")
     files: str | None = Field(default=None, description="the probe's --csv prefix, relative to the out folder")
@@ -112,16 +137,11 @@ class ProbeResult(_Frozen):
         return self.state == "PASS"
 
 
-class LimitingThreshold(_Frozen):
-    """The threshold that failed at the lowest failing rate (row, expression, what was observed)."""
-
-    row: str
-    expression: str
-    state: State
-    observed: float | None
-    unit: str
-    limit: float
-    rate: float
+LimitingThreshold = create_model(
+    "LimitingThreshold", __base__=_Frozen, __module__=__name__,
+    __doc__="The threshold that failed at the lowest failing rate: the verdict's ``ThresholdResult`` cut to "
+            "what was observed against which limit, and the ``rate``.",
+    **_fields_of(ThresholdResult, ("row", "expression", "state", "observed", "unit", "limit")), rate=(float, ...))
 
 
 class Settlement(_Frozen):

@@ -15,15 +15,8 @@ from pathlib import Path
 from osiris_load.core.slo import verdict as slo_verdict
 from osiris_load.core.slo.expressions import format_number
 from osiris_load.core.slo.formatting import (
-    format_interval,
-    format_limit,
-    format_observed,
     format_open_model,
-    format_settle,
-    format_uncorrected,
     format_value,
-    headline_parts,
-    run_headline,
 )
 from osiris_load.core.slo.table import SloRow  # the gate's own matching rules (exact names, ``*`` wildcards)
 from osiris_load.core.slo.verdict import ThresholdResult, Verdict
@@ -43,8 +36,9 @@ __all__ = [
     "Run",
     "Scenario",
     "Series",
-    "ThresholdRow",
     "format_ms",
+    "series_key",
+    "verdict_word",
 ]
 
 PASS = "pass"
@@ -77,96 +71,31 @@ _STATE_WORDS = {slo_verdict.PASS: PASS, slo_verdict.FAIL: FAIL, slo_verdict.INCO
                 slo_verdict.NO_DATA: NO_DATA}
 
 
-@dataclass(frozen=True)
-class ThresholdRow:
-    """One threshold of the gate's verdict object (``_slo.json``), as the renderers read it: every
-    field comes from the object; the texts from the gate's one formatter. Nothing is parsed or
-    judged here."""
+def verdict_word(state: str) -> str:
+    """A verdict state (``PASS``, ``NO_DATA``...) in the words the report's badges and summary.json use:
+    pass / fail / inconclusive / no data."""
+    return _STATE_WORDS[state]
 
-    result: ThresholdResult
 
-    row = property(lambda self: self.result.row)
-    requests = property(lambda self: self.result.patterns)
-    expression = property(lambda self: self.result.expression)
-    observed = property(lambda self: self.result.observed)
-    samples = property(lambda self: self.result.requests)
-    kind = property(lambda self: self.result.kind)
-    arg = property(lambda self: self.result.arg)
-    op = property(lambda self: self.result.op)
-    limit = property(lambda self: self.result.limit)
-
-    @property
-    def verdict(self) -> str:
-        """pass / fail / inconclusive / no data: the words the report's badges use."""
-        return _STATE_WORDS[self.result.state]
-
-    @property
-    def estimate(self) -> str | None:
-        """The point estimate's state (pass / fail), what k6 would say; ``None`` for no data."""
-        return None if self.result.estimate is None else _STATE_WORDS[self.result.estimate]
-
-    @property
-    def interval(self) -> tuple[float | None, float | None] | None:
-        return self.result.interval
-
-    @property
-    def interval_text(self) -> str:
-        return format_interval(self.result)
-
-    @property
-    def settle_text(self) -> str:
-        """What would settle an INCONCLUSIVE threshold (empty when settled)."""
-        return format_settle(self.result)
-
-    @property
-    def is_latency(self) -> bool:
-        """Latency thresholds are the ones a latency chart can draw as a horizontal line."""
-        return self.result.is_latency
-
-    @property
-    def observed_text(self) -> str:
-        return format_observed(self.result)
-
-    @property
-    def uncorrected_text(self) -> str | None:
-        """Open model: the latency over the measured times (``observed`` is over the corrected
-        ones); ``None`` otherwise."""
-        if self.result.uncorrected_observed is None:
-            return None
-        return format_uncorrected(self.result)
-
-    @property
-    def chargeable_text(self) -> str | None:
-        """A generator-bound latency's value over what the server can be charged with; ``None`` otherwise."""
-        if not self.result.generator_bound or self.result.chargeable_observed is None:
-            return None
-        return format_value(self.result.unit, self.result.chargeable_observed, self.result.limit)
-
-    @property
-    def limit_text(self) -> str:
-        """``< 800 ms``: the operator and the value, as a reader compares them."""
-        return format_limit(self.result)
-
-    @property
-    def series_key(self) -> str | None:
-        """Which history series (``p50``/``p95``/``p99``) this threshold is about, if any."""
-        if self.kind == "med":
-            return "p50"
-        if self.kind == "p" and self.arg in (50.0, 95.0, 99.0):
-            return f"p{format_number(self.arg)}"
-        return None
+def series_key(result: ThresholdResult) -> str | None:
+    """Which history series (``p50``/``p95``/``p99``) a threshold of the verdict is about, if any."""
+    if result.kind == "med":
+        return "p50"
+    if result.kind == "p" and result.arg in (50.0, 95.0, 99.0):
+        return f"p{format_number(result.arg)}"
+    return None
 
 
 @dataclass(frozen=True)
 class Gate:
-    """The SLO gate's verdict object for one scenario (``_slo.json``), with its thresholds wrapped
-    for the renderers."""
+    """The SLO gate's verdict object for one scenario (``_slo.json``): every view renders its
+    thresholds (``ThresholdResult``) as they are, through the gate's one formatter."""
 
     verdict: Verdict
 
     @property
-    def thresholds(self) -> tuple[ThresholdRow, ...]:
-        return tuple(ThresholdRow(t) for t in self.verdict.thresholds)
+    def thresholds(self) -> tuple[ThresholdResult, ...]:
+        return self.verdict.thresholds
 
     @property
     def passed(self) -> bool:
@@ -177,7 +106,7 @@ class Gate:
         return self.verdict.reasons
 
     def count(self, verdict: str) -> int:
-        return sum(1 for t in self.thresholds if t.verdict == verdict)
+        return sum(1 for t in self.thresholds if verdict_word(t.state) == verdict)
 
     @property
     def open_model_text(self) -> str | None:
@@ -310,14 +239,14 @@ class Scenario:
     def max_users(self) -> int:
         return max(self.history.users, default=0) if self.history is not None else 0
 
-    def thresholds_for(self, endpoint: Endpoint) -> tuple[ThresholdRow, ...]:
+    def thresholds_for(self, endpoint: Endpoint) -> tuple[ThresholdResult, ...]:
         """The thresholds whose SLO row pools this endpoint (the row's ``requests`` column)."""
         if self.gate is None:
             return ()
         rows: dict[tuple[str, ...], SloRow] = {}
         found = []
         for threshold in self.gate.thresholds:
-            row = rows.setdefault(threshold.requests, SloRow(threshold.row, threshold.requests, ()))
+            row = rows.setdefault(threshold.patterns, SloRow(threshold.row, threshold.patterns, ()))
             if row.matches(endpoint.method, endpoint.name):
                 found.append(threshold)
         return tuple(found)
@@ -335,14 +264,10 @@ class Run:
         return self.path.name
 
     @property
-    def headline_parts(self) -> tuple[str, str]:
-        """The run's one headline as (word, detail): ``core.slo.formatting.headline_parts`` of its verdicts."""
-        return headline_parts({s.name: s.gate.verdict if s.gate else None for s in self.scenarios})
-
-    @property
-    def headline(self) -> str:
-        """The run's one headline, the console's last line's words (``core.slo.formatting.run_headline``)."""
-        return run_headline({s.name: s.gate.verdict if s.gate else None for s in self.scenarios})
+    def verdicts(self) -> dict[str, Verdict | None]:
+        """Each scenario's verdict object (``None``: the gate wrote none): what the run's one headline
+        (``core.slo.formatting.run_headline``) is made of."""
+        return {s.name: s.gate.verdict if s.gate else None for s in self.scenarios}
 
     @property
     def verdict(self) -> str:

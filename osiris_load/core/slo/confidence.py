@@ -34,6 +34,7 @@ from fractions import Fraction
 from functools import cache
 from types import ModuleType
 
+from osiris_load.core.exit_codes import EXIT_INCONCLUSIVE, EXIT_OK
 from osiris_load.core.slo.expressions import COMPARISONS, exact_fraction
 
 
@@ -60,7 +61,6 @@ __all__ = [
     "ABOVE",
     "AT_OR_ABOVE",
     "DEFAULT_CONFIDENCE",
-    "EXIT_INCONCLUSIVE",
     "AlphaSpending",
     "InconclusivePolicy",
     "Interval",
@@ -82,11 +82,6 @@ __all__ = [
     "requests_to_settle",
     "seconds_to_settle",
 ]
-
-# The exit code of a run whose overall state is INCONCLUSIVE under ``--slo-inconclusive fail``: not
-# 0 (pass), 1 (Locust: failures), 2 (bad configuration), 3 (Locust: unexpected stop) or 99 (SLO
-# failed, as k6), so that CI can tell "not enough evidence" from "violated".
-EXIT_INCONCLUSIVE = 98
 
 # Which samples a percentile threshold counts beyond its limit L (see ``percentile_sides``).
 AT_OR_ABOVE = ">="  # samples x with x >= L
@@ -581,13 +576,13 @@ def exit_code(judgements: Iterable[Judgement], policy: InconclusivePolicy | str,
     policy = InconclusivePolicy(policy)
     items = list(judgements)
     if policy == InconclusivePolicy.ESTIMATE:
-        return failed if any(j.estimate == State.FAIL for j in items) else 0
+        return failed if any(j.estimate == State.FAIL for j in items) else EXIT_OK
     state = overall_state(j.state for j in items)
     if state == State.FAIL:
         return failed
     if state == State.INCONCLUSIVE and policy == InconclusivePolicy.FAIL:
         return EXIT_INCONCLUSIVE
-    return 0
+    return EXIT_OK
 
 
 def design_effect(windows: Iterable[tuple[int, int]], confidence: float = _DEFAULT_CONFIDENCE) -> float:

@@ -22,10 +22,11 @@ from osiris_load.core.slo.verdict import (
     Verdict,
 )
 
-__all__ = ["GENERATOR_ADVICE", "describe_lost", "failure_reason", "format_duration", "format_goodput",
+__all__ = ["GENERATOR_ADVICE", "describe_lost", "failure_reason", "format_chargeable", "format_duration",
+           "format_goodput",
            "format_health", "format_interval", "generator_bound_reason", "generator_line",
            "format_limit", "format_observed", "format_open_model", "format_rate", "format_settle", "format_summary",
-           "format_uncorrected", "format_value", "headline_parts", "run_headline", "settle_lines", "state_word"]
+           "format_uncorrected", "format_value", "Headline", "run_headline", "settle_lines", "state_word"]
 
 _SCALE = {"ms": 1.0, "ratio": 100.0, "requests/s": 1.0}
 _SUFFIX = {"ms": " ms", "ratio": "%", "requests/s": "/s"}
@@ -76,6 +77,12 @@ def format_observed(result: ThresholdResult) -> str:
 def format_uncorrected(result: ThresholdResult) -> str:
     """The latency over the measured (uncorrected) times, open model only; ``-`` otherwise."""
     return format_value(result.unit, result.uncorrected_observed, result.limit)
+
+
+def format_chargeable(result: ThresholdResult) -> str:
+    """The latency over what the server can be charged with (each request's time less the generator's
+    stalls that overlapped it); ``-`` without one."""
+    return format_value(result.unit, result.chargeable_observed, result.limit)
 
 
 def format_rate(rate: float) -> str:
@@ -270,7 +277,7 @@ def format_summary(verdict: Verdict, *, ascii_only: bool = False) -> str:
         if t.generator_bound:
             lines.append(f"  inconclusive: {t.row}: {t.expression} is generator-bound: observed "
                          f"{format_observed(t)}, chargeable to the server "
-                         f"{format_value(t.unit, t.chargeable_observed, t.limit) if t.is_latency else '-'}; "
+                         f"{format_chargeable(t) if t.is_latency else '-'}; "
                          f"{GENERATOR_ADVICE}")
         elif t.state == INCONCLUSIVE:
             lines.append(f"  inconclusive: {t.row}: {t.expression} needs {format_settle(t)}")
@@ -289,7 +296,7 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def headline_parts(verdicts: Mapping[str, Verdict | None]) -> tuple[str, str]:
+def _headline_parts(verdicts: Mapping[str, Verdict | None]) -> tuple[str, str]:
     """The run's headline as (word, detail): ``PASS``, ``FAIL``, ``ERROR`` or ``NOT JUDGED``, and
     why in a few words ("" when there is nothing to add). ``verdicts`` maps each scenario of the
     run to its verdict object (``None``: it wrote none). The word follows the exit-code policy
@@ -346,12 +353,26 @@ def headline_parts(verdicts: Mapping[str, Verdict | None]) -> tuple[str, str]:
     return "PASS", "by estimate; " + "; ".join(parts)
 
 
-def run_headline(verdicts: Mapping[str, Verdict | None]) -> str:
+class Headline(str):
+    """The run's headline text (``PASS (by estimate; ...)``), which also carries its two parts for a
+    view that sets them apart (report.html's banner: the word big, the detail beside): ``word``
+    (``PASS``, ``FAIL``, ``ERROR``, ``NOT JUDGED``) and ``detail`` ("" when there is nothing to add)."""
+
+    word: str
+    detail: str
+
+    def __new__(cls, word: str, detail: str = "") -> Headline:
+        text = super().__new__(cls, f"{word} ({detail})" if detail else word)
+        text.word, text.detail = word, detail
+        return text
+
+
+def run_headline(verdicts: Mapping[str, Verdict | None]) -> Headline:
     """The one headline of a run, e.g. ``PASS (by estimate; 6 thresholds not yet settled: ~12 min
     more would settle them)``: the console's last line, report.html's banner, summary.json, JUnit
-    and the GitHub step summary all print this string (``headline_parts`` joined)."""
-    word, detail = headline_parts(verdicts)
-    return f"{word} ({detail})" if detail else word
+    and the GitHub step summary all print this (``verdicts``: each scenario's verdict object, ``None``
+    where it wrote none; the word and the detail are in :class:`Headline`)."""
+    return Headline(*_headline_parts(verdicts))
 
 
 def describe_lost(lost: LostWorkerInfo) -> str:

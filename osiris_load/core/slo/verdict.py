@@ -35,13 +35,9 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from osiris_load.core.exit_codes import EXIT_INCONCLUSIVE, EXIT_LOCUST_ERROR, EXIT_OK, EXIT_SLO_FAILED
+
 __all__ = [
-    "EXIT_BAD_CONFIG",
-    "EXIT_CAPACITY_ABOVE_MAX",
-    "EXIT_CAPACITY_BELOW_MIN",
-    "EXIT_PROBE_ERROR",
-    "EXIT_SLO_FAILED",
-    "EXIT_INCONCLUSIVE",
     "FAIL",
     "INCONCLUSIVE",
     "NO_DATA",
@@ -75,15 +71,6 @@ FAIL = "FAIL"
 INCONCLUSIVE = "INCONCLUSIVE"
 NO_DATA = "NO_DATA"
 STATES = (PASS, FAIL, INCONCLUSIVE, NO_DATA)
-
-EXIT_BAD_CONFIG = 2
-EXIT_SLO_FAILED = 99
-EXIT_INCONCLUSIVE = 98  # --slo-inconclusive fail (osiris_load.core.slo.confidence.EXIT_INCONCLUSIVE)
-# osiris-load capacity (docs/capacity.md); beside them 0 (a capacity found), 2, 3 (target down,
-# osiris_load.jobs.run.EXIT_TARGET_DOWN) and 128 + signal (interrupted).
-EXIT_CAPACITY_BELOW_MIN = 96  # the SLO fails (or cannot be shown to pass) even at --min-rate
-EXIT_CAPACITY_ABOVE_MAX = 97  # every rate probed passed: the capacity is above --max-rate (or the budget ran out)
-EXIT_PROBE_ERROR = 95  # a probe's Locust run ended without a verdict (its log says why)
 
 CSV_FIELDS = ("row", "requests", "expression", "state", "estimate", "observed", "unit", "limit", "n", "beyond",
               "interval_low", "interval_high", "confidence", "design_effect", "requests_needed", "seconds_needed",
@@ -280,7 +267,7 @@ class Verdict:
 
     @property
     def inconclusive_exit(self) -> bool:
-        """``--slo-inconclusive fail`` and an INCONCLUSIVE run: exit :data:`EXIT_INCONCLUSIVE`."""
+        """``--slo-inconclusive fail`` and an INCONCLUSIVE run: exit ``EXIT_INCONCLUSIVE`` (``core.exit_codes``)."""
         return self.passed and self.policy == "fail" and self.state == INCONCLUSIVE
 
     def count(self, state: str) -> int:
@@ -306,8 +293,8 @@ def choose_exit_code(*, slo_failed: bool, preset: int | None, user_exceptions: i
     if user_exceptions:
         return code_on_error
     if unhandled:
-        return 2
-    return 0
+        return EXIT_LOCUST_ERROR
+    return EXIT_OK
 
 
 # -- JSON ---------------------------------------------------------------------------------------------
