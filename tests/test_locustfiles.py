@@ -776,7 +776,7 @@ CHECK_CASES: list[tuple[str, int, str, str | None]] = [
 
 CHECKS_PROBE = """
 import json, sys
-from osiris_load.adapter.scenario_options import common
+from osiris_load.adapter import users as common
 
 class Fake:
     def __init__(self, status, body):

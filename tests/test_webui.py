@@ -175,23 +175,23 @@ def _scenario_csv(env: InProcess, tmp: Path) -> Any:
 
 
 def _scenario_report_missing(env: InProcess, tmp: Path) -> Any:
-    sys.modules["reports.html"] = None  # type: ignore[assignment]  # makes the import fail
+    sys.modules["osiris_load.reports.html"] = None  # type: ignore[assignment]  # makes the import fail
     try:
         return env.get("/slo/report.html")
     finally:
-        del sys.modules["reports.html"]
+        del sys.modules["osiris_load.reports.html"]
 
 
 def _with_fake_report(env: InProcess, render_report: Any) -> dict[str, Any]:
-    saved = sys.modules.get("reports.html")
-    sys.modules["reports.html"] = types.SimpleNamespace(render_report=render_report)  # type: ignore[assignment]
+    saved = sys.modules.get("osiris_load.reports.html")
+    sys.modules["osiris_load.reports.html"] = types.SimpleNamespace(render_report=render_report)  # type: ignore[assignment]
     try:
         return env.get("/slo/report.html")
     finally:
         if saved is None:
-            del sys.modules["reports.html"]
+            del sys.modules["osiris_load.reports.html"]
         else:
-            sys.modules["reports.html"] = saved
+            sys.modules["osiris_load.reports.html"] = saved
 
 
 def _scenario_report(env: InProcess, tmp: Path) -> Any:

@@ -24,6 +24,8 @@ __all__ = ["DEFAULT_PROMPTS_PATH", "PROMPTS_HINT", "PromptsError", "check_url", 
            "prompts_path", "shape_switch"]
 
 DEFAULT_PROMPTS_PATH = Path(__file__).with_name("prompts.json")
+SCENARIOS_PACKAGE = "locustfiles"
+"""The package of the bundled scenarios, whose sibling imports ``loads_prompts`` follows."""
 PROMPTS_HINT = "(set OSIRIS_PROMPTS to use another file)"
 """Said after a prompts file's problem, wherever it is reported."""
 
@@ -102,7 +104,7 @@ def loads_prompts(locustfile: str | os.PathLike[str]) -> bool:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id == "load_prompts_or_exit" and isinstance(node.ctx, ast.Load):
             return True
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(f"{__name__}."):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(f"{SCENARIOS_PACKAGE}."):
             sibling = path.with_name(node.module.rsplit(".", 1)[1] + ".py")
             if sibling != path and sibling.name != "common.py" and loads_prompts(sibling):
                 return True

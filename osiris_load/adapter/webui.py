@@ -288,8 +288,8 @@ class SloWebUi:
             from osiris_load.reports import ReportError
             from osiris_load.reports.html import render_report
         except ImportError as exc:
-            return (f"The HTML report is not available: reports.html.render_report cannot be imported ({exc}). "
-                    "The CSVs are under Download Data.", 503)
+            return ("The HTML report is not available: osiris_load.reports.html.render_report cannot be imported "
+                    f"({exc}). The CSVs are under Download Data.", 503)
         with tempfile.TemporaryDirectory(prefix="osiris-slo-report-") as folder:
             # the report names the run after its folder: say what it is, like reports/runs/<timestamp>
             run_dir = Path(folder) / f"web-ui-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
