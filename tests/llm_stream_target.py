@@ -30,8 +30,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
 from tests.open_model_target import read_request
@@ -149,6 +151,23 @@ class Target:
         finally:
             if self.slots is not None:
                 self.slots.release()
+
+
+class Running:
+    """This server started as its own process (``--port 0``: a free port), for a test to aim at."""
+
+    def __init__(self, *args: str) -> None:
+        root = Path(__file__).resolve().parents[1]
+        self.process = subprocess.Popen([sys.executable, "-m", "tests.llm_stream_target", "--port", "0", *args],
+                                        cwd=root, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line.startswith("listening "), f"the target did not start: {line!r}"
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
 async def main(argv: list[str] | None = None) -> None:

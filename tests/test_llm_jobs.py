@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
+from tests.llm_stream_target import Running
 from tests.support import outcome, run_side_by_side
 
 PATH = "/v1/chat/completions"
@@ -37,22 +38,8 @@ CAPACITY_TABLE = """
 """
 
 
-class Target:
-    def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.llm_stream_target", "--port", "0", *args],
-                                        cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line.startswith("listening "), f"the target did not start: {line!r}"
-        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
 def front_door(target_args: list[str], *args: str) -> dict[str, Any]:
-    target = Target(*target_args)
+    target = Running(*target_args)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OSIRIS_", "LOCUST_", "OPENAI_"))}
     try:
         done = subprocess.run([sys.executable, "-m", "osiris_load", *args, "--url", target.url],
