@@ -38,6 +38,7 @@ from time import perf_counter
 from typing import Any
 
 import gevent
+import gevent.lock
 from locust import events
 from locust.exception import StopTest
 
@@ -123,7 +124,9 @@ class LlmUser(OsirisUser):
     def on_start(self) -> None:
         cls = type(self)
         if not cls.bodies:
-            _prepare(cls, self)
+            with _PREPARING:  # the first user asks for the model; those starting meanwhile wait for it
+                if not cls.bodies:
+                    _prepare(cls, self)
         super().on_start()
 
     def stream_answer(self) -> None:
@@ -197,6 +200,7 @@ class _AsMeasured:
 
 
 _STREAM_TIMEOUT = [DEFAULT_STREAM_TIMEOUT_S]  # set at init from --stream-timeout
+_PREPARING = gevent.lock.BoundedSemaphore()
 
 
 def _read(stream: Any, meter: StreamMeter, idle_s: float) -> tuple[Measurement, float]:
