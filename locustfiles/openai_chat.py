@@ -5,7 +5,7 @@ API with ``OPENAI_API_KEY``). Each iteration streams one answer and records its 
 (``POST /v1/chat/completions``), TTFT, every inter-token gap and TPOT (``LLM TTFT ...``,
 ``LLM ITL ...``, ``LLM TPOT ...``), see ``osiris_load/adapter/llm_user.py`` and ``docs/llm-metrics.md``.
 Options: ``--model``, ``--max-tokens``, ``--endpoint chat|completions``, ``--llm-prompts FILE`` or
-``--input-tokens N``, ``--ignore-eos``, ``--stream-timeout``. Judge with ``--slo-file slo/llm.toml``.
+``--input-tokens N``, ``--ignore-eos``, ``--stream-timeout``. Judge with ``--slo-file osiris_load/core/slo/llm.toml``.
 
 Default ramp: 10s -> 4 users, 30s at 4, 5s -> 0, 1 s think time (as every scenario); override with
 ``--stages``, ``--no-shape`` with ``-u/-t``, or the open model (``--arrival-rate``).
@@ -24,7 +24,7 @@ DEFAULT_STAGES = "10s:4,30s:4,5s:0"
 class OpenAIChatUser(LlmUser):
     """One iteration: one streamed completion."""
 
-    # No slo_rows: every row of the table given is judged (slo/llm.toml's rows include k6-style
+    # No slo_rows: every row of the table given is judged (llm.toml rows include k6-style
     # keys, whose row names are the keys themselves).
 
     @task

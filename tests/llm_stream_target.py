@@ -13,6 +13,8 @@ Each chunk is written and drained alone, so a client sees every gap. The schedul
 whole answer was really sent (``time.perf_counter``, the system-wide monotonic clock on Linux, so a
 client on the same machine can compare): on a starved machine the known answer is what was sent.
 Input tokens are the prompt's whitespace-separated words (the known answer for ``usage.prompt_tokens``).
+``--slots N`` serves N streams at once and queues the rest (their schedule starts when a slot frees):
+a server with a capacity, for the capacity search (N / (TTFT + gaps) answers per second at most).
 
 The ``model`` picks a failure instead (``GET /v1/models`` lists ``fixture`` first, then these):
 ``cut`` closes the connection after 2 tokens (no [DONE]); ``badjson`` sends a chunk that is not JSON;
@@ -28,8 +30,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
 from tests.open_model_target import read_request
@@ -44,8 +48,10 @@ def sse(payload: Any) -> bytes:
 
 
 class Target:
-    def __init__(self, ttft_ms: float, gaps_ms: list[float], tokens: int, log: TextIO | None = None) -> None:
+    def __init__(self, ttft_ms: float, gaps_ms: list[float], tokens: int, log: TextIO | None = None,
+                 slots: int = 0) -> None:
         self.log = log
+        self.slots = asyncio.Semaphore(slots) if slots > 0 else None
         self.ttft_s = ttft_ms / 1000
         self.gaps_s = [g / 1000 for g in gaps_ms]
         self.tokens = tokens
@@ -105,39 +111,63 @@ class Target:
             return sse({"object": "text_completion", "model": model,
                         "choices": [{"index": 0, "text": text or "", "finish_reason": reason}]})
 
-        if chat:
-            await send(sse({"object": "chat.completion.chunk", "model": model,
-                            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}))
-        due = received + self.ttft_s  # an absolute schedule: a late send does not delay the next ones
-        sent: list[float] = []
-        for i in range(count):
-            if i:
-                due += self.gaps_s[(i - 1) % len(self.gaps_s)]
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            await send(chunk(f" t{i}"))
-            sent.append(time.perf_counter())
-            if i + 1 == count and self.log is not None and model == "fixture":
-                self.log.write(json.dumps({"received": received, "sent": sent}) + "\n")
-                self.log.flush()
-            if model == "cut" and i == 1:
-                return False
-            if model == "error" and i == 1:
-                await send(sse({"error": {"message": "fixture: the model fell over", "type": "server_error"}}))
-                await send(b"")
-                return True
-            if model == "badjson" and i == 1:
-                await send(sse(b"{not json"))
-            if model == "stall":
-                await asyncio.sleep(3600)
-        await send(chunk(None, "length"))
-        options = body.get("stream_options") or {}
-        if options.get("include_usage"):
-            await send(sse({"object": "chunk", "model": model, "choices": [], "usage": {
-                "prompt_tokens": len(prompt.split()), "completion_tokens": count,
-                "total_tokens": len(prompt.split()) + count}}))
-        await send(b"data: [DONE]\n\n")
-        await send(b"")  # the chunked body's end
-        return True
+        if self.slots is not None:  # --slots: a stream waits for a free slot (its TTFT grows with the queue)
+            await self.slots.acquire()
+        try:
+            if chat:
+                await send(sse({"object": "chat.completion.chunk", "model": model,
+                                "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}))
+            begun = received if self.slots is None else time.perf_counter()
+            due = begun + self.ttft_s  # an absolute schedule: a late send does not delay the next ones
+            sent: list[float] = []
+            for i in range(count):
+                if i:
+                    due += self.gaps_s[(i - 1) % len(self.gaps_s)]
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                await send(chunk(f" t{i}"))
+                sent.append(time.perf_counter())
+                if i + 1 == count and self.log is not None and model == "fixture":
+                    self.log.write(json.dumps({"received": received, "sent": sent}) + "\n")
+                    self.log.flush()
+                if model == "cut" and i == 1:
+                    return False
+                if model == "error" and i == 1:
+                    await send(sse({"error": {"message": "fixture: the model fell over", "type": "server_error"}}))
+                    await send(b"")
+                    return True
+                if model == "badjson" and i == 1:
+                    await send(sse(b"{not json"))
+                if model == "stall":
+                    await asyncio.sleep(3600)
+            await send(chunk(None, "length"))
+            options = body.get("stream_options") or {}
+            if options.get("include_usage"):
+                await send(sse({"object": "chunk", "model": model, "choices": [], "usage": {
+                    "prompt_tokens": len(prompt.split()), "completion_tokens": count,
+                    "total_tokens": len(prompt.split()) + count}}))
+            await send(b"data: [DONE]\n\n")
+            await send(b"")  # the chunked body's end
+            return True
+        finally:
+            if self.slots is not None:
+                self.slots.release()
+
+
+class Running:
+    """This server started as its own process (``--port 0``: a free port), for a test to aim at."""
+
+    def __init__(self, *args: str) -> None:
+        root = Path(__file__).resolve().parents[1]
+        self.process = subprocess.Popen([sys.executable, "-m", "tests.llm_stream_target", "--port", "0", *args],
+                                        cwd=root, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line.startswith("listening "), f"the target did not start: {line!r}"
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
 async def main(argv: list[str] | None = None) -> None:
@@ -146,10 +176,12 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ttft-ms", type=float, default=50.0)
     parser.add_argument("--gaps-ms", default="10", help="comma list of inter-token gaps, used in turn")
     parser.add_argument("--tokens", type=int, default=16)
+    parser.add_argument("--slots", type=int, default=0,
+                        help="streams served at once (0: any number); the rest wait, so TTFT grows with the load")
     parser.add_argument("--log", help="append each whole answer's receive and send times (perf_counter) as JSON lines")
     args = parser.parse_args(argv)
     gaps = [float(g) for g in args.gaps_ms.split(",")]
-    target = Target(args.ttft_ms, gaps, args.tokens, open(args.log, "a") if args.log else None)
+    target = Target(args.ttft_ms, gaps, args.tokens, open(args.log, "a") if args.log else None, args.slots)
     server = await asyncio.start_server(target.handle, "127.0.0.1", args.port)
     port = server.sockets[0].getsockname()[1]
     print(f"listening {port}", flush=True)

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
+from tests.llm_stream_target import Running
 from tests.support import outcome, run_side_by_side
 
 OPENAI_CHAT = ROOT / "locustfiles" / "openai_chat.py"
@@ -31,28 +32,19 @@ PATH = "/v1/chat/completions"
 TOLERANCE_MS = 6.0
 KNOWN_TABLE = f"""
 [thresholds]
-"http_req_duration{{name:TTFT {PATH}}}" = ["p(50)<100000", "max<100000"]
-"http_req_duration{{name:ITL {PATH}}}" = ["p(40)<100000", "p(60)<100000", "p(85)<100000", "p(95)<100000"]
-"http_req_duration{{name:TPOT {PATH}}}" = ["p(50)<100000"]
+"llm_ttft{{name:{PATH}}}" = ["p(50)<100000", "max<100000"]
+"llm_itl" = ["p(40)<100000", "p(60)<100000", "p(85)<100000", "p(95)<100000"]
+"llm_tpot{{name:/v1/*}}" = ["p(50)<100000"]
+"llm_e2el" = ["p(50)<100000"]
+"llm_output_tokens" = ["count>0", "rate>0"]
+"llm_input_tokens" = ["count>0"]
 """
-
-
-class Target:
-    def __init__(self, *args: str) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.llm_stream_target", "--port", "0", *args],
-                                        cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line.startswith("listening "), f"the target did not start: {line!r}"
-        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+ROWS = {"TTFT": f"llm_ttft{{name:{PATH}}}", "ITL": "llm_itl", "TPOT": "llm_tpot{name:/v1/*}", "E2EL": "llm_e2el",
+        "output": "llm_output_tokens", "input": "llm_input_tokens"}
 
 
 def run_locust(folder: Path, target_args: list[str], *args: str) -> dict[str, Any]:
-    target = Target(*target_args)
+    target = Running(*target_args)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OSIRIS_", "LOCUST_", "OPENAI_"))}
     try:
         done = subprocess.run([sys.executable, "-m", "locust", "-f", str(OPENAI_CHAT), "--headless", "--only-summary",
@@ -81,7 +73,7 @@ def known(folder: Path) -> dict[str, Any]:
 
 
 def failures(folder: Path) -> dict[str, Any]:
-    """The user's defaults (slo/default.toml): the LLM rows are not in it, so nothing is judged."""
+    """The user's defaults: no --slo-file, so the scenario's own table (llm.toml) judges, under the open model."""
     return run_locust(folder, ["--ttft-ms", "5", "--gaps-ms", "2", "--tokens", "4"],
                       "--arrival-rate", "12", "-t", "2s", "--model", "cycle", "--stream-timeout", "0.5")
 
@@ -92,7 +84,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def observed(verdict: dict[str, Any], measurement: str, expression: str) -> tuple[float, int]:
-    row = f"http_req_duration{{name:{measurement} {PATH}}}"
+    row = ROWS[measurement]
     for threshold in verdict["thresholds"]:
         if threshold["row"] == row and threshold["expression"] == expression:
             return float(threshold["observed"]), int(threshold["n"])
@@ -129,6 +121,13 @@ def test_ttft_itl_and_tpot_percentiles_are_the_known_answer(runs: dict[str, Any]
     answer_row = run["stats"][("POST", PATH)]
     assert int(answer_row["Request Count"]) == answers and int(answer_row["Failure Count"]) == 0
     assert "counted from usage" in run["output"]
+    e2el = observed(verdict, "E2EL", "p(50)<100000")[0]
+    server_e2e = sorted((s["sent"][-1] - s["received"]) * 1000 for s in sent)
+    assert abs(e2el - nearest_rank(server_e2e, 50)) <= TOLERANCE_MS, (e2el, server_e2e)
+    assert observed(verdict, "output", "count>0") == (9 * answers, answers)  # usage: 9 tokens an answer
+    assert observed(verdict, "input", "count>0")[1] == answers
+    rate = next(t for t in verdict["thresholds"] if t["row"] == "llm_output_tokens" and t["expression"] == "rate>0")
+    assert rate["unit"] == "tokens/s" and rate["observed"] > 0
 
 
 def test_each_broken_stream_fails_its_request_with_its_reason(runs: dict[str, Any]) -> None:
@@ -142,3 +141,21 @@ def test_each_broken_stream_fails_its_request_with_its_reason(runs: dict[str, An
     assert int(answers["Request Count"]) > int(answers["Failure Count"]) >= 5  # the whole answers pass
     assert int(run["stats"][("LLM", f"TTFT {PATH}")]["Request Count"]) >= 1  # only whole answers are measured
     assert "locustfiles/" not in run["output"], run["output"][-6000:]  # no traceback through the scenario
+
+
+def test_the_default_llm_table_judges_the_open_model_with_the_measured_pair(runs: dict[str, Any]) -> None:
+    """No --slo-file: the scenario's own table (llm.toml) judges. Under the open model TTFT and e2e are
+    corrected for late starts (the measured figure beside), ITL and TPOT are measured (a late start
+    delays no gap): their corrected and measured figures are the same samples."""
+    run = outcome(runs, "failures")
+    verdict = run["verdict"]
+    assert verdict is not None and verdict["table"].endswith("llm.toml"), run["output"][-3000:]
+    by_row = {t["row"]: t for t in verdict["thresholds"]}
+    assert {"llm_answers", "llm_ttft", "llm_itl", "llm_tpot", "llm_e2el", "llm_output_tokens"} <= set(by_row)
+    assert by_row["llm_answers"]["state"] == "FAIL"  # five broken streams of six
+    for row in ("llm_ttft", "llm_e2el", "llm_itl", "llm_tpot"):
+        assert by_row[row]["n"] >= 1 and by_row[row]["uncorrected_observed"] is not None, by_row[row]
+    for row in ("llm_itl", "llm_tpot"):
+        assert by_row[row]["uncorrected_observed"] == pytest.approx(by_row[row]["observed"], abs=0.01)
+    assert by_row["llm_ttft"]["uncorrected_observed"] <= by_row["llm_ttft"]["observed"] + 0.01
+    assert verdict["open_model"] is not None

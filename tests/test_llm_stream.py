@@ -98,13 +98,14 @@ def test_generated_prompts_have_the_asked_length_and_differ() -> None:
 
 
 def test_the_llm_table_judges_every_measurement_of_both_endpoints() -> None:
-    from osiris_load.adapter.llm_stream import ENDPOINTS, LLM_REQUEST_TYPE, measurement_names
-    from osiris_load.core.slo.table import load_table
-    from tests.conftest import ROOT
+    from osiris_load.adapter.llm_stream import ENDPOINTS, LLM_REQUEST_TYPE, measurement_names, token_names
+    from osiris_load.core.slo.k6_metrics import TOKENS_METHOD
+    from osiris_load.core.slo.table import LLM_TABLE_PATH, load_table
 
-    table = load_table(ROOT / "osiris_load" / "core" / "slo" / "llm.toml")
+    table = load_table(LLM_TABLE_PATH)
     for path in ENDPOINTS.values():
-        assert [r.name for r in table.rows if r.matches("POST", path)] == ["llm_e2e"]
-        for name in measurement_names(path):
-            owners = [r.name for r in table.rows if r.matches(LLM_REQUEST_TYPE, name)]
-            assert owners == [f"http_req_duration{{name:{name.split()[0]} /v1/*}}"]
+        assert [r.name for r in table.rows if r.matches("POST", path)] == ["llm_answers"]
+        for key, name in zip(("llm_ttft", "llm_itl", "llm_tpot", "llm_e2el"), measurement_names(path), strict=True):
+            assert [r.name for r in table.rows if r.matches_key((LLM_REQUEST_TYPE, name))] == [key]
+        output, _ = token_names(path)
+        assert [r.name for r in table.rows if r.matches_key((TOKENS_METHOD, output))] == ["llm_output_tokens"]

@@ -17,14 +17,18 @@ from osiris_load.core.slo.k6_metrics import (
     parse_k6_key,
 )
 
-SUPPORTED = "supported: http_req_failed, checks, http_req_duration, http_reqs, iteration_duration"
+SUPPORTED = ("supported: http_req_failed, checks, http_req_duration, http_reqs, iteration_duration, llm_ttft, "
+             "llm_itl, llm_tpot, llm_e2el, llm_output_tokens, llm_input_tokens")
 
 
 def test_the_metric_and_tag_tables() -> None:
     assert ITERATION_METHOD == "\x00ITERATION"
     assert K6_METRICS == {"http_req_failed": ("rate",), "checks": ("rate",),
                           "http_req_duration": ("avg", "min", "max", "med", "p(N)"), "http_reqs": ("count", "rate"),
-                          "iteration_duration": ("avg", "min", "max", "med", "p(N)", "count")}
+                          "iteration_duration": ("avg", "min", "max", "med", "p(N)", "count"),
+                          **{k: ("avg", "min", "max", "med", "p(N)") for k in ("llm_ttft", "llm_itl", "llm_tpot",
+                                                                                "llm_e2el")},
+                          "llm_output_tokens": ("count", "rate"), "llm_input_tokens": ("count", "rate")}
     assert K6_TAGS == ("name", "method", "status", "expected_response")
 
 

@@ -265,6 +265,16 @@ class SloGate:
         if self.chargeable is not None:  # as measured: the generator's share of an iteration is not bounded
             self.chargeable.record_iteration(scenario, duration_ms)
 
+    def record_tokens(self, output_name: str, output: int, input_name: str, input_tokens: int | None,
+                      open_model: bool) -> None:
+        """One whole answer's tokens (``llm_output_tokens``, ``llm_input_tokens``), from ``LlmUser``:
+        counts, never corrected, so as is into every recorder, as :meth:`record_iteration`."""
+        for recorder in (self.recorder, self.uncorrected if open_model else None, self.chargeable):
+            if recorder is not None:
+                recorder.record_tokens(output_name, output)
+                if input_tokens is not None:
+                    recorder.record_tokens(input_name, input_tokens)
+
     def open_run(self) -> Any:
         """The open model of this process (``osiris_load.adapter.open_model.OpenModelRun``), or None (closed)."""
         run = getattr(self.environment, "osiris_open_model", None)

@@ -14,10 +14,17 @@ measurement, with ``request_type`` ``LLM``, so the SLO gate judges them as it ju
 - ``LLM TTFT <path>``: one per answer, corrected for a late start under the open model (the user
   waited for it), as the request itself is;
 - ``LLM ITL <path>``: one per inter-token gap, never corrected (a gap is not delayed by a late start);
-- ``LLM TPOT <path>``: one per answer of two or more tokens, never corrected.
+- ``LLM TPOT <path>``: one per answer of two or more tokens, never corrected;
+- ``LLM E2EL <path>``: one per whole answer (the request's time, without the broken streams),
+  corrected as the request is.
+
+Under the open model the uncorrected ones (ITL, TPOT) carry an :class:`_AsMeasured` view of the
+iteration (lateness 0): the gate records them alike in the judged and the measured recorder, and
+a gap beyond a limit still makes its iteration not good (goodput).
 
 Output and input tokens (``usage``, else counted chunks) go in the request event's ``context``
-(``llm_tokens``) and into a per-process total printed when the test stops.
+(``llm_tokens``), to the gate (``SloGate.record_tokens``: ``llm_output_tokens``, ``llm_input_tokens``;
+no request event) and into a per-process total printed when the test stops.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from time import perf_counter
 from typing import Any
 
 import gevent
+import gevent.lock
 from locust import events
 from locust.exception import StopTest
 
@@ -48,10 +56,13 @@ from osiris_load.adapter.llm_stream import (
     StreamFailure,
     StreamMeter,
     measurement_names,
+    token_names,
 )
 from osiris_load.adapter.scenario_options import DEFAULT_PROMPTS_PATH
 from osiris_load.adapter.users import API_KEY, OsirisUser, _status_failure
 from osiris_load.core.exit_codes import EXIT_BAD_INPUT
+from osiris_load.core.openmodel.counts import ITERATION_KEY, Iteration
+from osiris_load.core.slo.table import LLM_TABLE_PATH
 
 logger = logging.getLogger("osiris.llm")
 
@@ -106,6 +117,7 @@ class LlmUser(OsirisUser):
     """Streams OpenAI-style completions and measures them (see the module docstring)."""
 
     abstract = True
+    slo_default_table = str(LLM_TABLE_PATH)  # judged by the llm_* keys unless --slo-file says otherwise
     bodies: list[bytes] = []  # pre-encoded, filled once the model is known (the test's first user's on_start)
     path = ENDPOINTS["chat"]
     chat = True
@@ -113,7 +125,9 @@ class LlmUser(OsirisUser):
     def on_start(self) -> None:
         cls = type(self)
         if not cls.bodies:
-            _prepare(cls, self)
+            with _PREPARING:  # the first user asks for the model; those starting meanwhile wait for it
+                if not cls.bodies:
+                    _prepare(cls, self)
         super().on_start()
 
     def stream_answer(self) -> None:
@@ -146,19 +160,48 @@ class LlmUser(OsirisUser):
 
     def _report(self, path: str, m: Measurement) -> None:
         fire = self.environment.events.request.fire
-        ttft, itl, tpot = measurement_names(path)
+        ttft, itl, tpot, e2el = measurement_names(path)
+        corrected = self.context()
+        measured = {ITERATION_KEY: _AsMeasured(self._osiris_iteration)} if self._osiris_open is not None else {}
         fire(request_type=LLM_REQUEST_TYPE, name=ttft, response_time=m.ttft_ms, response_length=0, exception=None,
-             context=self.context())
+             context=corrected)
         for gap in m.gaps_ms:
             fire(request_type=LLM_REQUEST_TYPE, name=itl, response_time=gap, response_length=0, exception=None,
-                 context={})
+                 context=measured)
         tpot_ms = m.tpot_ms
         if tpot_ms is not None:
             fire(request_type=LLM_REQUEST_TYPE, name=tpot, response_time=tpot_ms, response_length=0,
-                 exception=None, context={})
+                 exception=None, context=measured)
+        fire(request_type=LLM_REQUEST_TYPE, name=e2el, response_time=m.e2e_ms, response_length=0, exception=None,
+             context=corrected)
+        gate = self._osiris_gate
+        if gate is not None:
+            output, input_ = token_names(path)
+            gate.record_tokens(output, m.output_tokens, input_, m.input_tokens, self._osiris_open is not None)
+
+
+class _AsMeasured:
+    """An open-model iteration seen by a measurement that a late start does not delay (ITL, TPOT):
+    lateness 0, so the gate records it as measured in both recorders, while ``good`` is the
+    iteration's own (a gap beyond a limit makes the iteration not good)."""
+
+    __slots__ = ("iteration",)
+    lateness_ms = 0.0
+
+    def __init__(self, iteration: Iteration) -> None:
+        self.iteration = iteration
+
+    @property
+    def good(self) -> bool:
+        return self.iteration.good
+
+    @good.setter
+    def good(self, value: bool) -> None:
+        self.iteration.good = value
 
 
 _STREAM_TIMEOUT = [DEFAULT_STREAM_TIMEOUT_S]  # set at init from --stream-timeout
+_PREPARING = gevent.lock.BoundedSemaphore()
 
 
 def _read(stream: Any, meter: StreamMeter, idle_s: float) -> tuple[Measurement, float]:

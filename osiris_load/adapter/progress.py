@@ -4,7 +4,10 @@
 master (or the local runner) this prints one line every N seconds instead of silence
 (``--only-summary``): elapsed of planned time, users, requests/s, in an open-model run the
 iterations started per second against the plan's and the late and dropped ones, and the state of
-each SLO row from the gate's latest live evaluation. A thin view: it reads what Locust and the gate already
+each SLO row from the gate's latest live evaluation. In an LLM run (``locustfiles/openai_chat.py``)
+requests/s counts the answers (not the ``LLM`` measurement entries, one per inter-token gap), and
+the line adds the last ~10 s's TTFT p95, ITL p99 and streamed chunks per second (one token each
+where the server sends one per chunk: the sidecar, vLLM). A thin view: it reads what Locust and the gate already
 computed, judges nothing itself, and runs off the request path (one greenlet, every N seconds).
 """
 
@@ -19,6 +22,7 @@ from locust import events
 from locust.runners import WorkerRunner
 
 from osiris_load.core.slo.formatting import format_rate
+from osiris_load.core.slo.k6_metrics import LLM_METHOD, LLM_TRENDS
 from osiris_load.core.slo.verdict import NO_DATA, ThresholdResult
 
 ROW_LIMIT = 6
@@ -78,13 +82,46 @@ def slo_states(environment: Any) -> str:
     return "SLO: " + "; ".join(parts)
 
 
+def _current_percentile(entry: Any, fraction: float) -> float | None:
+    """The last ~10 s's percentile where Locust keeps that window, else since the start."""
+    if not entry.num_requests:
+        return None
+    if entry.use_response_times_cache:
+        return entry.get_current_response_time_percentile(fraction)
+    return entry.get_response_time_percentile(fraction)
+
+
+def llm_figures(stats: Any) -> tuple[float, str]:
+    """The requests/s of the ``LLM`` measurement entries (to leave out of requests/s) and, when there
+    are any, ``LLM: TTFT p95 212 ms, ITL p99 41 ms, 310.0 chunks/s`` (each the busiest path's)."""
+    llm = [e for (_, method), e in stats.entries.items() if method == LLM_METHOD]
+    if not llm:
+        return 0.0, ""
+
+    def busiest(key: str) -> Any:
+        prefix = LLM_TRENDS[key] + " "
+        found = [e for e in llm if e.name.startswith(prefix)]
+        return max(found, key=lambda e: e.num_requests) if found else None
+
+    parts = []
+    for key, label, fraction in (("llm_ttft", "TTFT p95", 0.95), ("llm_itl", "ITL p99", 0.99)):
+        entry = busiest(key)
+        value = _current_percentile(entry, fraction) if entry is not None else None
+        if value is not None:
+            parts.append(f"{label} {value:.0f} ms")
+    chunk_entries = [e for e in llm if e.name.startswith((LLM_TRENDS["llm_ttft"] + " ", LLM_TRENDS["llm_itl"] + " "))]
+    parts.append(f"{sum(e.current_rps for e in chunk_entries):.1f} chunks/s")
+    return sum(e.current_rps for e in llm), "LLM: " + ", ".join(parts)
+
+
 def progress_line(environment: Any, elapsed_s: float) -> str:
     runner = environment.runner
     planned = planned_seconds(environment)
     clock = format_clock(elapsed_s) + (f"/{format_clock(planned)}" if planned else "")
-    rps = runner.stats.total.current_rps if runner is not None else 0.0
+    llm_rps, llm = llm_figures(runner.stats) if runner is not None else (0.0, "")
+    rps = max(0.0, runner.stats.total.current_rps - llm_rps) if runner is not None else 0.0
     users = runner.user_count if runner is not None else 0
-    line = f"[progress] {clock} | {users} users | {rps:.1f} req/s"
+    line = f"[progress] {clock} | {users} users | {rps:.1f} req/s" + (f" | {llm}" if llm else "")
     model = getattr(getattr(getattr(environment, "slo_gate", None), "verdict", None), "open_model", None)
     if model is not None:  # the open model: iterations started against the plan, and what fell behind
         line += (f" | iterations {format_rate(model.achieved_rate)} of {format_rate(model.target_rate)}, "

@@ -1,5 +1,7 @@
 """Which SLO table and rows a Locust run judges: ``--slo-file``, ``--slo-rows``, and the rows each
-locustfile's users declare (``slo_rows``). Shared by the plugin and the web UI's start form."""
+locustfile's users declare (``slo_rows``), or the table they declare as theirs when ``--slo-file`` is
+left at the default (``slo_default_table``: the LLM scenario's ``llm.toml``, whose keys the guide's
+table lacks). Shared by the plugin and the web UI's start form."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from locust.env import Environment
 from osiris_load.core.slo.gate_options import check_gate_options, requested_rows
 from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, SloTable, load_table
 
-__all__ = ["check_gate_options", "declared_rows", "load_gate_table", "option", "select_rows"]
+__all__ = ["check_gate_options", "declared_rows", "declared_table", "load_gate_table", "option", "select_rows"]
 
 
 def option(environment: Environment, name: str, default: Any = None) -> Any:
@@ -45,7 +47,16 @@ def select_rows(environment: Environment, table: SloTable) -> tuple[SloTable, tu
     return table.select([n for n in declared if n in known])
 
 
+def declared_table(environment: Environment) -> str | None:
+    """The table every user class declares as its default (``slo_default_table``), else ``None``."""
+    tables = {str(getattr(cls, "slo_default_table", "") or "") for cls in environment.user_classes or []}
+    return tables.pop() if len(tables) == 1 and "" not in tables else None
+
+
 def load_gate_table(environment: Environment, path: str | None = None) -> tuple[SloTable, tuple[str, ...]]:
     """The SLO file (``--slo-file``) and the rows to judge; :class:`SloFileError` says what is wrong."""
-    table = load_table(path or option(environment, "slo_file") or str(DEFAULT_TABLE_PATH))
+    path = path or option(environment, "slo_file") or str(DEFAULT_TABLE_PATH)
+    if path == str(DEFAULT_TABLE_PATH):
+        path = declared_table(environment) or path
+    table = load_table(path)
     return select_rows(environment, table)

@@ -62,19 +62,21 @@ from osiris_load.jobs.preflight import (
     locustfile_of,
 )
 from osiris_load.jobs.run import (
+    LLM_SCENARIO,
     PLACEHOLDER_URL,
     RUNS_DIR,
     SCENARIOS,
     Interrupted,
     MainJob,
     default_run_dir,
+    default_table,
 )
 from osiris_load.jobs.run_folder import make_run_folder
 from osiris_load.reports.capacity_html import write_capacity_html
 
 __all__ = ["EXIT_CODES_HELP", "add_capacity_arguments", "run_capacity"]
 
-SCENARIO_NAMES = (*SCENARIOS, "mixed")
+SCENARIO_NAMES = (*SCENARIOS, "mixed", LLM_SCENARIO)
 OUTCOME_CODES = {"capacity_found": EXIT_OK, "fails_at_min_rate": EXIT_CAPACITY_BELOW_MIN,
                  "passes_at_highest_rate": EXIT_CAPACITY_ABOVE_MAX,
                  "generator_bound": EXIT_CAPACITY_ABOVE_MAX}  # a lower bound; EXIT_INCONCLUSIVE without one
@@ -159,6 +161,9 @@ class CapacityJob(MainJob):
         self.config = config
         self.settings = settings
 
+    def scenario_names(self) -> list[str]:
+        return [self.args.scenario]
+
     def _run(self, out: Path) -> int:
         args, config, settings_without_url = self.args, self.config, self.settings
         state = Search(config)
@@ -220,7 +225,7 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[Sea
         check_sidecar_settings()
     check_startup_timeout(args.startup_timeout)
     locustfile = resolve_locustfile(args.scenario)
-    slo_file = args.slo_file.resolve() if args.slo_file else None
+    slo_file = args.slo_file.resolve() if args.slo_file else default_table(args.scenario, environ)
     # a bad table is a bad configuration before any load; the table the probes judge by plans them
     table = check_slo(slo_file, environ)
     if args.slo_confidence:

@@ -33,7 +33,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -47,6 +47,8 @@ from osiris_load.core.exit_codes import (
     signal_exit_code,
 )
 from osiris_load.core.slo.formatting import run_headline
+from osiris_load.core.slo.gate_options import ENV_VAR
+from osiris_load.core.slo.table import LLM_TABLE_PATH
 from osiris_load.core.slo.verdict import Verdict
 from osiris_load.jobs.locust_config import check_locust_config
 from osiris_load.jobs.preflight import ConfigError, check_run, check_target, locustfile_of
@@ -54,6 +56,11 @@ from osiris_load.jobs.run_folder import make_run_folder, remove_unused
 from osiris_load.jobs.supervisor import free_port, start_child, stop_children
 
 SCENARIOS = ("read_heavy", "sidecar_load", "propose_trade")
+LLM_SCENARIO = "openai_chat"
+"""Runnable by name (``--scenarios openai_chat``), not part of the default set: it streams from any
+OpenAI-compatible server, judged by the ``llm_*`` keys of its own table unless ``--slo-file`` is given."""
+LLM_HEALTH_PATH = "/v1/models"
+"""What a run of the LLM scenario alone waits for: an OpenAI-compatible server need not have /health."""
 TARGET_WAIT_S = 30.0
 """How long ``--url``'s target gets to answer /health (the bundled sidecar: ``--startup-timeout``)."""
 WAIT_SAY_EVERY_S = 5.0
@@ -79,7 +86,9 @@ class Interrupted(Exception):
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="a running sidecar (default: $OSIRIS_URL, else start the bundled one)")
-    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS + ("mixed",), default=list(SCENARIOS))
+    parser.add_argument("--scenarios", nargs="+", choices=(*SCENARIOS, "mixed", LLM_SCENARIO), default=list(SCENARIOS),
+                        help=f"default: {' '.join(SCENARIOS)}; {LLM_SCENARIO}: streamed chat completions from any "
+                        "OpenAI-compatible server (--url), judged by the llm_* keys (docs/llm-metrics.md)")
     parser.add_argument("--out", type=Path, help=f"run folder (default: ./{RUNS_DIR}/<UTC timestamp>)")
     parser.add_argument("--stages", help="k6-style stages for every scenario, e.g. 5s:2,10s:2,2s:0")
     parser.add_argument("--slo-file", help="SLO table (default: the guide's, slo/default.toml)")
@@ -95,32 +104,51 @@ def default_run_dir(now: dt.datetime | None = None) -> Path:
     return Path.cwd() / RUNS_DIR / stamp
 
 
-def health_request(url: str) -> urllib.request.Request:
+def default_table(scenario: str, environ: Mapping[str, str]) -> Path | None:
+    """The SLO table a scenario is judged by when neither ``--slo-file`` nor ``OSIRIS_SLO_FILE`` says
+    one, where it is not the guide's (``None``: the gate's default)."""
+    if scenario != LLM_SCENARIO or environ.get(ENV_VAR["slo_file"], "").strip():
+        return None
+    return LLM_TABLE_PATH
+
+
+def health_path(scenarios: Sequence[str]) -> str:
+    """``/v1/models`` when only the LLM scenario runs (vLLM, Ollama, a hosted API), else ``/health``."""
+    return LLM_HEALTH_PATH if scenarios and all(name == LLM_SCENARIO for name in scenarios) else "/health"
+
+
+def health_request(url: str, path: str = "/health") -> urllib.request.Request:
     """GET ``url``/health, with the credentials of ``http://user:password@host`` sent as Basic auth, as
     Locust's client sends them: urllib would take ``user:password@host`` for the host name (a target
     behind Basic auth was "does not resolve; waiting cannot help", exit 3, where Locust runs fine)."""
     parts = urllib.parse.urlsplit(url)
+    headers = {}
+    if path == LLM_HEALTH_PATH:  # the keys the LLM scenario sends (docs/llm-metrics.md)
+        if os.environ.get("OPENAI_API_KEY"):
+            headers["Authorization"] = f"Bearer {os.environ['OPENAI_API_KEY']}"
+        if os.environ.get("OSIRIS_API_KEY"):
+            headers["X-API-Key"] = os.environ["OSIRIS_API_KEY"]
     if "@" not in parts.netloc:
-        return urllib.request.Request(f"{url}/health")
+        return urllib.request.Request(f"{url}{path}", headers=headers)
     bare = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-    request = urllib.request.Request(f"{bare}/health")
+    request = urllib.request.Request(f"{bare}{path}", headers=headers)
     user = urllib.parse.unquote(parts.username or "")
     secret = urllib.parse.unquote(parts.password or "")
     request.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode("ascii"))
     return request
 
 
-def health_problem(url: str) -> tuple[str | None, bool]:
+def health_problem(url: str, path: str = "/health") -> tuple[str | None, bool]:
     """Why ``url``'s ``/health`` does not answer 200 now (None when it does), and whether waiting
     cannot help: a name that does not resolve, a TLS certificate that does not verify."""
     host = urllib.parse.urlsplit(url).hostname or url
     try:
-        with urllib.request.urlopen(health_request(url), timeout=HEALTH_TIMEOUT_S) as response:
+        with urllib.request.urlopen(health_request(url, path), timeout=HEALTH_TIMEOUT_S) as response:
             if response.status == 200:
                 return None, False
-            return f"/health answered HTTP {response.status}", False
+            return f"{path} answered HTTP {response.status}", False
     except urllib.error.HTTPError as exc:
-        return f"/health answered HTTP {exc.code} {exc.reason}", False
+        return f"{path} answered HTTP {exc.code} {exc.reason}", False
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, socket.gaierror):
@@ -140,8 +168,9 @@ def health_problem(url: str) -> tuple[str | None, bool]:
         return f"{type(exc).__name__}: {exc}", False
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, timeout_s: float, what: str | None = None) -> None:
-    """Poll /health until 200, saying on stderr what it waits for and why every few seconds
+def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, timeout_s: float, what: str | None = None,
+                 path: str = "/health") -> None:
+    """Poll ``path`` (/health) until 200, saying on stderr what it waits for and why every few seconds
     (:data:`WAIT_SAY_EVERY_S`); :class:`RuntimeError` when the sidecar process exits, when waiting
     cannot help (:func:`health_problem`), or after ``timeout_s``."""
     what = what or url
@@ -151,7 +180,7 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, timeout_s: floa
     while True:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"the sidecar exited with code {proc.returncode} before it was healthy")
-        why, hopeless = health_problem(url)
+        why, hopeless = health_problem(url, path)
         if why is None:
             return
         if hopeless:
@@ -160,7 +189,7 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None, timeout_s: floa
         if now >= deadline:
             raise RuntimeError(f"{url} was not healthy after {timeout_s:.0f}s ({why})")
         if now >= say_at:
-            print(f"osiris-load: waiting for {what} at {url}/health: {why} [{now - start:.0f}s of {timeout_s:.0f}s]",
+            print(f"osiris-load: waiting for {what} at {url}{path}: {why} [{now - start:.0f}s of {timeout_s:.0f}s]",
                   file=sys.stderr, flush=True)
             say_at += WAIT_SAY_EVERY_S
         time.sleep(0.25)
@@ -245,8 +274,9 @@ class MainJob:
                    "--progress-every", str(self.args.progress_every)]
         if self.args.stages:
             command += ["--stages", self.args.stages]
-        if self.args.slo_file:
-            command += ["--slo-file", str(Path(self.args.slo_file).resolve())]
+        table = Path(self.args.slo_file).resolve() if self.args.slo_file else default_table(name, os.environ)
+        if table is not None:
+            command += ["--slo-file", str(table)]
         return command
 
     def run_scenario(self, name: str, url: str, out: Path) -> int:
@@ -289,6 +319,10 @@ class MainJob:
                 signal.signal(sig, handler)
             remove_unused(created)
 
+    def scenario_names(self) -> list[str]:
+        """The scenarios this job runs (what the target must answer for)."""
+        return list(self.args.scenarios)
+
     def reach_target(self, prog: str) -> str | None:
         """``--url``, or the bundled sidecar started here, once it answers; None (said on stderr) if not."""
         args = self.args
@@ -296,11 +330,12 @@ class MainJob:
         sidecar = None
         if not url:
             url, sidecar = self.start_sidecar()
+        path = health_path(self.scenario_names())
         try:
             if sidecar is None:
-                wait_healthy(url, None, TARGET_WAIT_S, "the target (--url/OSIRIS_URL)")
+                wait_healthy(url, None, TARGET_WAIT_S, "the target (--url/OSIRIS_URL)", path)
             else:
-                wait_healthy(url, sidecar, args.startup_timeout, "the bundled sidecar")
+                wait_healthy(url, sidecar, args.startup_timeout, "the bundled sidecar", path)
         except RuntimeError as exc:
             print(f"{prog}: the target is not usable: {exc}", file=sys.stderr)
             return None

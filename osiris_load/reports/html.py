@@ -41,6 +41,7 @@ from osiris_load.core.slo.formatting import (
     run_headline,
 )
 from osiris_load.core.slo.generator import CPU_SATURATED
+from osiris_load.core.slo.k6_metrics import LLM_METHOD, LLM_TRENDS
 from osiris_load.core.slo.verdict import ProcessHealth
 from osiris_load.reports.load import load_run
 
@@ -192,6 +193,9 @@ def _scenario(s: Scenario) -> str:
              ("peak users", str(s.max_users)),
              ("duration", format_seconds(s.duration_s) if s.duration_s is not None else "-"),
              ("started", f"{s.started_at:%Y-%m-%d %H:%M:%S} UTC" if s.started_at else "-")]
+    facts += [("output tokens/s", t.observed_text)
+              for t in (s.gate.thresholds if s.gate else ()) if t.result.unit == "tokens/s" and t.kind == "throughput"
+              and t.row.startswith("llm_output_tokens")][:1]
     out = [f'<section class="scenario" id="scenario-{escape(s.name)}" data-scenario="{escape(s.name)}">',
            f"<h2>{escape(s.name)} {_badge(s.verdict)}</h2>",
            '<div class="facts">' + "".join(f"<span>{k}: <b>{escape(v)}</b></span>" for k, v in facts) + "</div>"]
@@ -204,6 +208,7 @@ def _scenario(s: Scenario) -> str:
         out.append(_users_chart(s.name, s.history))
         out.append(_throughput_chart(s.name, "all requests", s.history))
         out.extend(_generator_chart(s.name, h) for h in (s.gate.verdict.generator if s.gate else ()))
+        out.extend(_llm_chunks_chart(s, path) for path in _llm_paths(s))
         out.append("</div>")
     out.append("<h3>Per endpoint (exact percentiles)</h3>" + _endpoint_table(s))
     for endpoint in s.endpoints:
@@ -290,6 +295,26 @@ def _throughput_chart(scenario: str, label: str, series: Series) -> str:
                        Line("errors/s", list(zip(series.t, series.errors_per_s, strict=True)), COLORS["errors"])],
                       title=f"{label}: requests and errors per second", unit="per second",
                       attrs={"chart": "throughput", "scenario": scenario, "endpoint": label}, width=CHART_WIDTH)
+
+
+def _llm_paths(s: Scenario) -> list[str]:
+    """The paths the LLM scenario streamed from (its ``LLM ITL <path>`` entries with a history)."""
+    prefix = f"{LLM_METHOD} {LLM_TRENDS['llm_itl']} "
+    return [key[len(prefix):] for key in s.endpoint_history if key.startswith(prefix)]
+
+
+def _llm_chunks_chart(s: Scenario, path: str) -> str:
+    """Streamed chunks per second over the run: first chunks (TTFT entries) plus gaps (ITL entries),
+    one token each where the server sends one token per chunk (the sidecar, vLLM); the exact token
+    rate over the whole run is ``llm_output_tokens``' ``rate``. TTFT and ITL over time are their
+    entries' own latency charts below."""
+    ttft, itl = (s.endpoint_history.get(f"{LLM_METHOD} {LLM_TRENDS[k]} {path}") for k in ("llm_ttft", "llm_itl"))
+    assert itl is not None
+    first = dict(zip(ttft.t, ttft.rps, strict=True)) if ttft is not None else {}
+    points = [(t, None if r is None else r + (first.get(t) or 0.0)) for t, r in zip(itl.t, itl.rps, strict=True)]
+    return line_chart([Line("chunks/s (~ tokens/s)", points, COLORS["rps"])],
+                      title=f"{path}: streamed chunks per second", unit="per second",
+                      attrs={"chart": "llm-chunks", "scenario": s.name, "endpoint": path}, width=CHART_WIDTH)
 
 
 def _failures(s: Scenario) -> str:

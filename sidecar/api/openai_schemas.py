@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
 from sidecar.api.schemas import MAX_LENGTH_LIMIT
 
@@ -68,6 +68,22 @@ class CompletionRequest(_Sampling):
 class ChatMessage(BaseModel):
     role: Literal["system", "user", "assistant", "developer", "tool"]
     content: StrictStr
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _text_parts(cls, value: object) -> object:
+        """OpenAI's content parts (``[{"type": "text", "text": ...}]``, as GuideLLM and the OpenAI SDK
+        send them) read as their texts joined; any other part is refused by name."""
+        if not isinstance(value, list):
+            return value
+        texts = []
+        for i, part in enumerate(value):
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind != "text" or not isinstance(part.get("text"), str):
+                raise ValueError(f"content part {i}: only text parts ({{\"type\": \"text\", \"text\": ...}}) are "
+                                 f"supported, got {kind if kind is not None else type(part).__name__!r}")
+            texts.append(part["text"])
+        return "".join(texts)
 
 
 class ChatCompletionRequest(_Sampling):

@@ -114,6 +114,8 @@ def test_tokens_arrive_while_decoding_and_a_disconnect_frees_the_row(url: str) -
      "messages.0.role"),
     ("/v1/chat/completions", {"model": "hermes", "messages": [{"role": "user", "content": "x"}],
                               "max_completion_tokens": 0}, 400, "max_completion_tokens"),
+    ("/v1/chat/completions", {"model": "hermes", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "x"}}]}]}, 400, "messages.0.content"),
     ("/v1/completions", {"model": "hermes", "prompt": "x", "max_tokens": 5000}, 400, "max_tokens"),
     ("/v1/completions", {"model": "hermes", "prompt": "x", "temperature": 9}, 400, "temperature"),
     ("/v1/completions", {"model": "hermes", "prompt": "x", "n": 2}, 400, "n"),
@@ -129,6 +131,15 @@ def test_bad_requests_get_openai_errors(url: str, path: str, body: dict[str, Any
     assert error["message"] and error["type"]
     if param is not None:
         assert error["param"] == param and param.split(".")[0] in error["message"]
+
+
+def test_chat_content_parts_read_as_their_texts() -> None:
+    """OpenAI's content parts, as GuideLLM and the OpenAI SDK send them: their texts joined."""
+    from sidecar.api.openai_schemas import ChatCompletionRequest
+
+    body = {"model": "hermes", "messages": [{"role": "user", "content": [{"type": "text", "text": "two "},
+                                                                         {"type": "text", "text": "parts"}]}]}
+    assert ChatCompletionRequest.model_validate(body).messages[0].content == "two parts"
 
 
 def test_a_body_that_is_not_json_is_a_400(url: str) -> None:

@@ -173,7 +173,7 @@ class GoodputPlan:
     def from_table(cls, table: SloTable) -> GoodputPlan:
         rows = []
         for row in table.rows:
-            if row.is_iteration:  # iteration_duration judges iterations, not a request of one
+            if row.reserved_method is not None:  # iterations and tokens: not a request of one
                 continue
             lt = le = math.inf
             for spec in row.thresholds:

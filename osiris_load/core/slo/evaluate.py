@@ -42,7 +42,7 @@ from osiris_load.core.slo.formatting import (
     generator_bound_reason,
 )
 from osiris_load.core.slo.generator import CPU_SATURATED, worst_process
-from osiris_load.core.slo.k6_metrics import ITERATION_METHOD
+from osiris_load.core.slo.k6_metrics import is_reserved
 from osiris_load.core.slo.recorder import EndpointStats, RecorderPlan, RequestRecorder, nearest_rank
 from osiris_load.core.slo.table import SloRow, SloTable, ThresholdSpec
 from osiris_load.core.slo.verdict import (
@@ -74,16 +74,21 @@ _NS = 1e-6  # one nanosecond in ms: how far a displayed estimate is moved to the
 def plan_for(table: SloTable) -> RecorderPlan:
     """What a recorder must count for ``table``: its latency limits and its rows' requests."""
     limits = tuple(sorted({limit for row in table.rows for limit in row.latency_limits}))
-    # iteration rows route no request (their keys never overflow: ``RequestRecorder.record_iteration``)
+    # iteration and token rows route no request (their keys never overflow: ``RequestRecorder.record_iteration``)
     return RecorderPlan(limits=limits, rows=tuple((row.name, row.requests) for row in table.rows
-                                                  if not row.is_iteration),
+                                                  if row.reserved_method is None),
                         split=table.needs_split)
 
 
-def _unit(threshold: Threshold) -> str:
+def _unit(row: SloRow, threshold: Threshold) -> str:
     aggregation = threshold.aggregation
-    if aggregation.kind == "throughput":
+    kind = aggregation.kind
+    if row.is_tokens:
+        return "tokens/s" if kind == "throughput" else "tokens"
+    if kind == "throughput":
         return "requests/s"
+    if row.is_iteration and kind == "count":
+        return "iterations"
     return "ms" if aggregation.is_latency else "ratio" if aggregation.is_rate else "requests"
 
 
@@ -225,7 +230,7 @@ def _point_judgement(row: SloRow, spec: ThresholdSpec, stats: EndpointStats,
     kind, op, limit = aggregation.kind, threshold.op, threshold.value
     base = {"row": row.name, "patterns": row.requests, "expression": threshold.source, "kind": kind,
             "arg": aggregation.arg, "op": op, "limit": limit, "requests": stats.count,
-            "unit": "iterations" if row.is_iteration and kind == "count" else _unit(threshold),
+            "unit": _unit(row, threshold),
             "abort_on_fail": spec.abort_on_fail, "delay_abort_eval_s": spec.delay_abort_eval_s}
     if kind in ("p", "med"):
         n = stats.timed
@@ -250,15 +255,17 @@ def _point_judgement(row: SloRow, spec: ThresholdSpec, stats: EndpointStats,
         state = _state(threshold.compare(share, exact_fraction(limit)))
         return ThresholdResult(**base, state=state, estimate=state, observed=float(share), n=n,
                                failures=failures, successes=successes, beyond=failures)
+    # a token row's count is its answers' tokens (each answer one sample valued at its tokens)
+    total = stats.sum_ms if row.is_tokens else float(stats.count)
     if kind == "throughput":
         if not elapsed_s or elapsed_s <= 0:
             return ThresholdResult(**base, state=NO_DATA, observed=None, n=0)
-        observed = stats.count / elapsed_s
+        observed = total / elapsed_s
         state = _state(threshold.holds(observed))
         return ThresholdResult(**base, state=state, estimate=state, observed=observed, n=stats.count)
     if kind == "count":
-        state = _state(threshold.holds(float(stats.count)))
-        return ThresholdResult(**base, state=state, estimate=state, observed=float(stats.count), n=stats.count)
+        state = _state(threshold.holds(total))
+        return ThresholdResult(**base, state=state, estimate=state, observed=total, n=stats.count)
     observed = stats.value(aggregation)  # avg, min, max: exact
     if observed is None:
         return ThresholdResult(**base, state=NO_DATA, observed=None, n=0)
@@ -327,13 +334,13 @@ def evaluate(table: SloTable, recorder: RequestRecorder, *, strict: bool = False
         judged_keys.update(keys)
         for request in dict.fromkeys((k[0], k[1]) for k in keys):
             judges.setdefault(request, []).append(row.name)
-        pooled.append((row, recorder.pooled(keys, row=None if row.needs_split or row.is_iteration else row.name)))
+        pooled.append((row, recorder.pooled(keys, row=None if row.needs_split or row.reserved_method else row.name)))
     unjudged_counts: dict[tuple[str, str], int] = {}
     for k, c in counts.items():
-        if k not in judged_keys and k[0] != ITERATION_METHOD:  # iterations are no requests
+        if k not in judged_keys and not is_reserved(k[0]):  # iterations and tokens are no requests
             unjudged_counts[(k[0], k[1])] = unjudged_counts.get((k[0], k[1]), 0) + c
     unjudged = [(m, n, c) for (m, n), c in unjudged_counts.items()]
-    recorded = list(dict.fromkeys([(k[0], k[1]) for k in counts if k[0] != ITERATION_METHOD]
+    recorded = list(dict.fromkeys([(k[0], k[1]) for k in counts if not is_reserved(k[0])]
                                   + list(recorder.unrecorded_keys)))
     results: list[ThresholdResult] = []
     reasons: list[str] = []
@@ -396,7 +403,7 @@ def _judged_once(recorder: RequestRecorder, pooled: list[tuple[SloRow, EndpointS
     counts = recorder.raw_key_counts()
     rows = {row.name for row, _ in pooled}
     in_pools = sum(recorder.pool_count(p) for p in recorder.pool_rows() if rows.intersection(p))
-    return sum(counts[k] for k in judged_keys if k[0] != ITERATION_METHOD) + in_pools
+    return sum(counts[k] for k in judged_keys if not is_reserved(k[0])) + in_pools
 
 
 def conclude(verdict: Verdict, *, lost_workers: tuple[LostWorkerInfo, ...] = (), allow_lost: bool = False,

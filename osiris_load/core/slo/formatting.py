@@ -28,8 +28,8 @@ __all__ = ["GENERATOR_ADVICE", "describe_lost", "failure_reason", "format_charge
            "format_limit", "format_observed", "format_open_model", "format_rate", "format_settle", "format_summary",
            "format_uncorrected", "format_value", "Headline", "run_headline", "settle_lines", "state_word"]
 
-_SCALE = {"ms": 1.0, "ratio": 100.0, "requests/s": 1.0}
-_SUFFIX = {"ms": " ms", "ratio": "%", "requests/s": "/s"}
+_SCALE = {"ms": 1.0, "ratio": 100.0, "requests/s": 1.0, "tokens/s": 1.0}
+_SUFFIX = {"ms": " ms", "ratio": "%", "requests/s": "/s", "tokens/s": " tokens/s", "tokens": " tokens"}
 _MARKS = {PASS: ("✓", "PASS"), FAIL: ("✗", "FAIL"), INCONCLUSIVE: ("?", "INCONCLUSIVE"), NO_DATA: ("∅", "NO DATA")}
 _ASCII_MARKS = {PASS: "+", FAIL: "x", INCONCLUSIVE: "?", NO_DATA: "-"}
 
@@ -46,8 +46,8 @@ def format_value(unit: str, value: float | None, limit: float | None = None) -> 
     Two decimals, or more when fewer would print it equal to ``limit`` while it differs from it."""
     if value is None:
         return "-"
-    if unit not in _SCALE:
-        return format_number(value)
+    if unit not in _SCALE:  # counts: whole numbers (tokens say so)
+        return format_number(value) + _SUFFIX.get(unit, "")
     scale, digits = _SCALE[unit], 2
     text = f"{value * scale:.{digits}f}"
     if limit is not None and value != limit:
@@ -63,8 +63,8 @@ def format_limit(result: ThresholdResult) -> str:
         value = f"{format_number(round(result.limit * 100, 10))}%"
     elif result.unit == "ms":
         value = f"{format_number(result.limit)} ms"
-    elif result.unit == "requests/s":
-        value = f"{format_number(result.limit)}/s"
+    elif result.unit in _SUFFIX:
+        value = f"{format_number(result.limit)}{_SUFFIX[result.unit]}"
     else:
         value = format_number(result.limit)
     return f"{result.op} {value}"

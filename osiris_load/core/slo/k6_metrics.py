@@ -12,16 +12,26 @@ status and outcome filters come from the tags, and whose expressions keep k6's m
   measured by ``osiris_load.adapter.users.OsirisUser`` and recorded under the reserved method
   :data:`ITERATION_METHOD`, which no request row, count or listing ever takes (``avg min max med p(N)``,
   and ``count``: the number of iterations).
+* ``llm_ttft``, ``llm_itl``, ``llm_tpot``, ``llm_e2el`` (trends, ms: ``avg min max med p(N)``): the
+  streamed answers' measurements, which ``osiris_load.adapter.llm_user`` reports as request entries of
+  request type :data:`LLM_METHOD` named ``"TTFT <path>"``, ``"ITL <path>"`` (one per inter-token gap),
+  ``"TPOT <path>"`` and ``"E2EL <path>"``; the key selects those entries (:data:`LLM_TRENDS`);
+* ``llm_output_tokens``, ``llm_input_tokens`` (counters: ``count`` = tokens, ``rate`` = tokens per
+  second over the run): one sample per whole answer, its tokens as the value, recorded by the gate
+  under the reserved method :data:`TOKENS_METHOD` (no request event), named ``"output <path>"`` and
+  ``"input <path>"``.
 
-Tags: ``name`` (the Locust request name), ``method`` (``GET``, ``POST`` ...), ``status`` (the
-response code; 0 when no response came) and ``expected_response`` (``true``: successful requests
-only, ``false``: failed ones only); on ``iteration_duration`` only ``scenario`` (the user class).
-Pure: no Locust import; the message of every
+Tags: on the ``llm_*`` keys only ``name`` (the path the answers were asked at, e.g.
+``/v1/chat/completions``; ``*`` wildcards as in rows). Otherwise ``name`` (the Locust request name),
+``method`` (``GET``, ``POST`` ...), ``status`` (the response code; 0 when no response came) and
+``expected_response`` (``true``: successful requests only, ``false``: failed ones only); on
+``iteration_duration`` only ``scenario`` (the user class). Pure: no Locust import; the message of every
 :class:`K6KeyError` names the 1-based column of the problem in the key.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -29,13 +39,30 @@ from typing import Any
 
 from osiris_load.core.slo.expressions import Aggregation, ExpressionError, Threshold, parse_threshold
 
-__all__ = ["ITERATION_METHOD", "ITERATION_METRIC", "K6_METRICS", "K6_TAGS", "K6Key", "K6KeyError", "NOT_MEASURED",
+__all__ = ["ITERATION_METHOD", "ITERATION_METRIC", "K6_METRICS", "LLM_METHOD", "LLM_TOKENS", "LLM_TRENDS",
+           "TOKENS_METHOD", "is_reserved", "K6_TAGS", "K6Key", "K6KeyError", "NOT_MEASURED",
            "k6_seconds", "parse_k6_expression", "parse_k6_key", "sum_of_units"]
 
 #: The recorder's method for iteration durations: Locust request types are printable names, so a
 #: key starting with NUL can never be a request's (and the overflow pools use the empty method).
 ITERATION_METHOD = "\x00ITERATION"
 ITERATION_METRIC = "iteration_duration"
+#: The Locust request type of the LLM measurement entries (``osiris_load.adapter.llm_user``).
+LLM_METHOD = "LLM"
+#: The recorder's method for tokens per answer (never a request, as :data:`ITERATION_METHOD`).
+TOKENS_METHOD = "\x00TOKENS"
+#: ``llm_*`` trend key -> the prefix of its entries' names (``"TTFT /v1/chat/completions"``).
+LLM_TRENDS: dict[str, str] = {"llm_ttft": "TTFT", "llm_itl": "ITL", "llm_tpot": "TPOT", "llm_e2el": "E2EL"}
+#: ``llm_*`` counter key -> the prefix of its token keys' names (``"output /v1/chat/completions"``).
+LLM_TOKENS: dict[str, str] = {"llm_output_tokens": "output", "llm_input_tokens": "input"}
+_TREND = ("avg", "min", "max", "med", "p(N)")
+
+
+def is_reserved(method: str) -> bool:
+    """Whether a recorder key's method is a reserved one (iterations, tokens): never a request, so
+    never counted, listed or judged as one."""
+    return method.startswith("\x00")
+
 
 # metric -> the aggregations k6 allows on it (in the order a message lists them)
 K6_METRICS: dict[str, tuple[str, ...]] = {
@@ -44,11 +71,14 @@ K6_METRICS: dict[str, tuple[str, ...]] = {
     "http_req_duration": ("avg", "min", "max", "med", "p(N)"),
     "http_reqs": ("count", "rate"),
     ITERATION_METRIC: ("avg", "min", "max", "med", "p(N)", "count"),  # count: of iterations (a k6 Trend's)
+    **{metric: _TREND for metric in LLM_TRENDS},
+    **{metric: ("count", "rate") for metric in LLM_TOKENS},
 }
 # k6 metrics that exist but are not measured here: why, for the listing
 NOT_MEASURED: dict[str, str] = {}
 K6_TAGS: tuple[str, ...] = ("name", "method", "status", "expected_response")
 _ITERATION_TAGS: tuple[str, ...] = ("scenario",)  # k6's scenario tag: here the user class
+_LLM_TAGS: tuple[str, ...] = ("name",)  # the path the answers were asked at
 _KNOWN_K6 = ("http_req_blocked", "http_req_connecting", "http_req_receiving", "http_req_sending",
              "http_req_tls_handshaking", "http_req_waiting", "iterations", "vus", "vus_max", "data_received",
              "data_sent", "dropped_iterations", "group_duration")
@@ -80,6 +110,11 @@ class K6Key:
         takes only :data:`ITERATION_METHOD` keys for it)."""
         if self.metric == ITERATION_METRIC:
             return (f"ITERATION {self.scenario if self.scenario is not None else '*'}",)
+        name = self.name if self.name is not None else "*"
+        if self.metric in LLM_TRENDS:
+            return (f"{LLM_METHOD} {LLM_TRENDS[self.metric]} {name}",)
+        if self.metric in LLM_TOKENS:
+            return (f"TOKENS {LLM_TOKENS[self.metric]} {name}",)
         return (f"{self.method or '*'} {self.name if self.name is not None else '*'}",)
 
 
@@ -99,8 +134,12 @@ def parse_k6_key(key: str) -> K6Key:
     if metric not in K6_METRICS and metric not in NOT_MEASURED:
         known = ", ".join((*K6_METRICS, *NOT_MEASURED))
         why = ("a k6 metric this gate does not measure" if metric in _KNOWN_K6
+               else "not an LLM metric key" if metric.lower().startswith("llm")
                else "not a k6 built-in metric (custom metrics are not carried over)")
-        raise K6KeyError(f"threshold key {key!r}: {metric!r} is {why}; supported: {known}")
+        close = ([] if metric in _KNOWN_K6
+                 else difflib.get_close_matches(metric.lower(), [*K6_METRICS, *NOT_MEASURED], n=1, cutoff=0.75))
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise K6KeyError(f"threshold key {key!r}: {metric!r} is {why}{hint}; supported: {known}")
     fields: dict[str, object] = {}
     if rest:
         if not (rest.startswith("{") and rest.endswith("}")):
@@ -113,10 +152,12 @@ def parse_k6_key(key: str) -> K6Key:
             if not colon or not tag or not value:
                 raise K6KeyError(f"threshold key {key!r}: bad tag selector {part.strip()!r} at column {column}: "
                                  "write tag:value, e.g. {name:/generate}")
-            tags = _ITERATION_TAGS if metric == ITERATION_METRIC else K6_TAGS
+            tags = _tags_of(metric)
             if tag not in tags:
+                why = ("; the LLM entries carry the request's name only" if metric in LLM_TRENDS or metric in LLM_TOKENS
+                       else "")
                 raise K6KeyError(f"threshold key {key!r}: tag {tag!r} at column {column} is not recorded here"
-                                 f"{' for ' + metric if metric == ITERATION_METRIC else ''}; "
+                                 f"{' for ' + metric if tags is not K6_TAGS else ''}{why}; "
                                  f"supported tags: {', '.join(tags)}")
             if tag in fields:
                 raise K6KeyError(f"threshold key {key!r}: tag {tag!r} given twice (column {column})")
@@ -126,6 +167,14 @@ def parse_k6_key(key: str) -> K6Key:
                  method=fields.get("method"), status=fields.get("status"),  # type: ignore[arg-type]
                  expected=fields.get("expected_response"),  # type: ignore[arg-type]
                  scenario=fields.get("scenario"))  # type: ignore[arg-type]
+
+
+def _tags_of(metric: str) -> tuple[str, ...]:
+    if metric == ITERATION_METRIC:
+        return _ITERATION_TAGS
+    if metric in LLM_TRENDS or metric in LLM_TOKENS:
+        return _LLM_TAGS
+    return K6_TAGS
 
 
 def _tag_value(key: str, tag: str, value: str, column: int) -> object:
@@ -148,15 +197,21 @@ def parse_k6_expression(metric: str, text: str) -> Threshold:
     """An expression over ``metric`` with k6's meaning (see the module docstring): raises
     :class:`~osiris_load.core.slo.expressions.ExpressionError` for bad syntax and :class:`K6KeyError` for an
     aggregation the metric does not have."""
-    threshold = parse_threshold(text, rate_is_throughput=metric == "http_reqs")
+    counter = metric == "http_reqs" or metric in LLM_TOKENS
+    threshold = parse_threshold(text, rate_is_throughput=counter)
     kind = threshold.aggregation.kind
     allowed = K6_METRICS[metric]
-    ok = {"http_req_failed": kind == "rate", "checks": kind == "rate", "http_reqs": kind in ("count", "throughput"),
-          "http_req_duration": threshold.aggregation.is_latency,
-          ITERATION_METRIC: threshold.aggregation.is_latency or kind == "count"}[metric]
+    if counter:
+        ok = kind in ("count", "throughput")
+    elif metric in LLM_TRENDS or metric == "http_req_duration":
+        ok = threshold.aggregation.is_latency
+    else:
+        ok = {"http_req_failed": kind == "rate", "checks": kind == "rate",
+              ITERATION_METRIC: threshold.aggregation.is_latency or kind == "count"}[metric]
     if not ok:
         label = threshold.aggregation.label()
-        raise ExpressionError(f"{metric} has no {label!r} in k6; use {' or '.join(allowed)}", text, 1)
+        where = "" if metric in LLM_TRENDS or metric in LLM_TOKENS else " in k6"
+        raise ExpressionError(f"{metric} has no {label!r}{where}; use {' or '.join(allowed)}", text, 1)
     if metric == "http_req_failed":  # k6's rate of a failure metric: the share that failed
         return Threshold(source=threshold.source, aggregation=Aggregation("fail_rate"), op=threshold.op,
                          value=threshold.value)

@@ -56,7 +56,7 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from osiris_load.core.slo.expressions import Aggregation, exact_fraction
-from osiris_load.core.slo.k6_metrics import ITERATION_METHOD
+from osiris_load.core.slo.k6_metrics import ITERATION_METHOD, TOKENS_METHOD, is_reserved
 from osiris_load.core.slo.table import request_matchers  # the table owns the "METHOD NAME" pattern rules
 
 __all__ = [
@@ -411,7 +411,7 @@ class RequestRecorder:
         """A new key's entry; past ``max_keys``, the overflow pool of the rows that name it, or
         ``None`` (and ``requests`` counted as unrecorded) when no row does. (An overflow pool
         does not split by status or outcome: rows that filter by them do not see it.)"""
-        if len(self._entries) < self.max_keys or raw_key[0] == ITERATION_METHOD:  # one per user class
+        if len(self._entries) < self.max_keys or is_reserved(raw_key[0]):  # one per user class or LLM path
             entry = self._entries[raw_key] = _Entry(len(self.limits))
             return entry
         method, name = raw_key[0], raw_key[1]
@@ -431,6 +431,12 @@ class RequestRecorder:
         """Record one iteration's wall time (ms) of the user class ``scenario``: never a request."""
         self.record(ITERATION_METHOD, scenario, duration_ms, False)
 
+    def record_tokens(self, name: str, tokens: int) -> None:
+        """Record one whole answer's tokens under ``(TOKENS_METHOD, name)`` (``"output <path>"``):
+        its value is the token count, so the key's ``sum_ms`` is the tokens' sum and ``count`` the
+        answers (``llm_output_tokens``, ``llm_input_tokens``). Never a request."""
+        self.record(TOKENS_METHOD, name, float(tokens), False)
+
     # -- reading ------------------------------------------------------------------------------
     def keys(self) -> list[Key]:
         """The recorded (method, name) keys, in first-seen order (overflow pools not included)."""
@@ -440,7 +446,7 @@ class RequestRecorder:
         """Requests per recorded (method, name) key (split keys folded together; no iterations)."""
         counts: dict[Key, int] = {}
         for key, entry in self._entries.items():
-            if entry.count and key[0] != ITERATION_METHOD:
+            if entry.count and not is_reserved(key[0]):
                 base = (key[0], key[1])
                 counts[base] = counts.get(base, 0) + entry.count
         return counts
@@ -448,7 +454,7 @@ class RequestRecorder:
     def raw_key_counts(self) -> dict[RawKey, int]:
         """Requests per recorded key as recorded: ``(method, name)`` or, split, ``(method, name,
         status, failed)``; what rows select from (``SloRow.matches_key``). Iteration keys included:
-        callers that count requests must leave ``ITERATION_METHOD`` keys out."""
+        callers that count requests must leave reserved keys (``is_reserved``: iterations, tokens) out."""
         return {key: entry.count for key, entry in self._entries.items() if entry.count}
 
     def pool_rows(self) -> list[tuple[str, ...]]:
@@ -462,7 +468,7 @@ class RequestRecorder:
     @property
     def total_requests(self) -> int:
         """Every request recorded (keys and overflow pools; not the unrecorded ones, nor iterations)."""
-        return (sum(e.count for k, e in self._entries.items() if k[0] != ITERATION_METHOD)
+        return (sum(e.count for k, e in self._entries.items() if not is_reserved(k[0]))
                 + sum(e.count for e in self._pools.values()))
 
     def stats(self, method: str, name: str) -> EndpointStats | None:
@@ -560,7 +566,8 @@ class RequestRecorder:
     @staticmethod
     def requests_in(data: dict[str, Any]) -> int:
         """How many requests an encoded report carries (recorded and unrecorded; not iterations)."""
-        return (sum(int(e.get("count", 0)) for e in data.get("entries", ()) if e.get("method") != ITERATION_METHOD)
+        return (sum(int(e.get("count", 0)) for e in data.get("entries", ())
+                    if e.get("rows") is not None or not is_reserved(str(e.get("method"))))
                 + int(data.get("unrecorded", 0)))
 
     def merge_encoded(self, data: dict[str, Any]) -> None:

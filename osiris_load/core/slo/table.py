@@ -21,7 +21,11 @@ from osiris_load.core.slo.expressions import ExpressionError, Threshold, format_
 from osiris_load.core.slo.k6_metrics import (
     ITERATION_METHOD,
     ITERATION_METRIC,
+    LLM_METHOD,
+    LLM_TOKENS,
+    LLM_TRENDS,
     NOT_MEASURED,
+    TOKENS_METHOD,
     K6KeyError,
     k6_seconds,
     parse_k6_expression,
@@ -32,6 +36,7 @@ from osiris_load.core.slo.k6_metrics import (
 __all__ = [
     "DEFAULT_TABLE_PATH",
     "HTTP_METHODS",
+    "LLM_TABLE_PATH",
     "SloFileError",
     "SloRow",
     "SloTable",
@@ -43,6 +48,8 @@ __all__ = [
 ]
 
 DEFAULT_TABLE_PATH: Path = Path(__file__).with_name("default.toml")
+#: The LLM scenario's default table (``locustfiles/openai_chat.py``): the ``llm_*`` keys.
+LLM_TABLE_PATH: Path = Path(__file__).with_name("llm.toml")
 
 HTTP_METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
                                  "CONNECT")
@@ -141,6 +148,17 @@ class SloRow:
         return self.metric == ITERATION_METRIC
 
     @property
+    def is_tokens(self) -> bool:
+        """Whether this row judges tokens per answer (``llm_output_tokens``, ``llm_input_tokens``):
+        its ``count`` is the tokens' sum and its ``rate`` tokens per second."""
+        return self.metric in LLM_TOKENS
+
+    @property
+    def reserved_method(self) -> str | None:
+        """The reserved recorder method this row alone selects (iterations, tokens), else ``None``."""
+        return ITERATION_METHOD if self.is_iteration else TOKENS_METHOD if self.is_tokens else None
+
+    @property
     def needs_split(self) -> bool:
         """Whether judging this row needs the recorder's keys split by status and outcome."""
         return self.status is not None or self.outcome is not None
@@ -150,11 +168,10 @@ class SloRow:
         splits, ``(method, name, status, failed)``. A row with a status or outcome filter takes
         no unsplit key (it cannot tell which of its requests qualify). Iteration durations
         (:data:`~osiris_load.core.slo.k6_metrics.ITERATION_METHOD` keys) belong to ``iteration_duration`` rows only,
-        and those rows take nothing else."""
-        if (key[0] == ITERATION_METHOD) != self.is_iteration:
-            return False
-        if self.is_iteration:
-            return self._matches("ITERATION", key[1])
+        and those rows take nothing else; tokens (``TOKENS_METHOD``) likewise to ``llm_*_tokens`` rows."""
+        reserved = self.reserved_method
+        if reserved is not None or key[0][:1] == "\x00":
+            return key[0] == reserved and self._matches(reserved[1:], key[1])
         if not self._matches(key[0], key[1]):
             return False
         if not self.needs_split:
@@ -392,10 +409,35 @@ class _Loader:
         description = raw.get("description", "")
         if not isinstance(description, str):
             raise self.error(f"'description' must be a string, got {_type_name(description)}", index, name)
-        requests = self.requests(index, name, raw["requests"])
-        thresholds = self.thresholds(index, name, raw["thresholds"])
+        metric, requests = self.llm_requests(index, name, raw["requests"])
+        if not metric:
+            requests = self.requests(index, name, raw["requests"])
+        thresholds = self.thresholds(index, name, raw["thresholds"], metric)
         return SloRow(name=name, requests=requests, thresholds=thresholds, required=required,
-                      description=description)
+                      description=description, metric=metric)
+
+    def llm_requests(self, index: int, name: str, raw: object) -> tuple[str, tuple[str, ...]]:
+        """A row over LLM measurements: ``requests = ["llm_ttft{name:/v1/chat/completions}"]``, keys of
+        one ``llm_*`` metric (``osiris_load.core.slo.k6_metrics``); ``("", ())`` when the requests are
+        not such keys. Its thresholds then read as that key's (``rate``: tokens per second)."""
+        items = [raw] if isinstance(raw, str) else raw
+        if not isinstance(items, list) or not any(isinstance(i, str) and i.strip().lower().startswith("llm_")
+                                                  for i in items):
+            return "", ()
+        keys = []
+        for item in items:
+            if not isinstance(item, str) or not item.strip().lower().startswith("llm_"):
+                raise self.error(f"request {item!r}: a row over an llm_* key takes llm_* keys only (one metric); "
+                                 "put HTTP requests in a row of their own", index, name)
+            try:
+                keys.append(parse_k6_key(item))
+            except K6KeyError as exc:
+                raise self.error(str(exc), index, name) from None
+        metrics = sorted({k.metric for k in keys})
+        if len(metrics) > 1 or metrics[0] not in (*LLM_TRENDS, *LLM_TOKENS):
+            raise self.error(f"requests {', '.join(map(repr, items))}: one row judges one llm_* metric "
+                             f"(of {', '.join((*LLM_TRENDS, *LLM_TOKENS))}), got {', '.join(metrics)}", index, name)
+        return metrics[0], tuple(dict.fromkeys(r for k in keys for r in k.requests))
 
     def requests(self, index: int, name: str, raw: object) -> tuple[str, ...]:
         if isinstance(raw, str):
@@ -419,16 +461,17 @@ class _Loader:
                 raise self.error(f"request {item!r} has no method: write it as 'METHOD NAME', "
                                  f"e.g. 'GET {item.strip() or '/health'}'", index, name)
             method, req_name = parts[0], parts[1].strip()
-            if method.upper() not in HTTP_METHODS:
+            if method.upper() not in HTTP_METHODS and method.upper() != LLM_METHOD:
                 raise self.error(f"unknown HTTP method {method!r} in request {item!r}; expected one of "
-                                 f"{', '.join(HTTP_METHODS)}", index, name)
+                                 f"{', '.join(HTTP_METHODS)} (or {LLM_METHOD} for the LLM measurement entries, "
+                                 "or an llm_* key)", index, name)
             normalised = f"{method.upper()} {req_name}"
             if normalised in out:
                 raise self.error(f"request {item!r} is listed twice", index, name)
             out.append(normalised)
         return tuple(out)
 
-    def thresholds(self, index: int, name: str, raw: object) -> tuple[ThresholdSpec, ...]:
+    def thresholds(self, index: int, name: str, raw: object, metric: str = "") -> tuple[ThresholdSpec, ...]:
         if isinstance(raw, str):
             raw = [raw]
         if not isinstance(raw, list):
@@ -436,11 +479,11 @@ class _Loader:
                              f"got {_type_name(raw)}", index, name)
         if not raw:
             raise self.error("'thresholds' must not be empty: add e.g. \"p(95)<800\"", index, name)
-        return tuple(self.threshold(index, name, i, item) for i, item in enumerate(raw, start=1))
+        return tuple(self.threshold(index, name, i, item, metric) for i, item in enumerate(raw, start=1))
 
-    def threshold(self, index: int, name: str, position: int, raw: object) -> ThresholdSpec:
+    def threshold(self, index: int, name: str, position: int, raw: object, metric: str = "") -> ThresholdSpec:
         if isinstance(raw, str):
-            return ThresholdSpec(self.expression(index, name, raw))
+            return ThresholdSpec(self.expression(index, name, raw, metric))
         if not isinstance(raw, dict):
             raise self.error(f"threshold {position} must be a string like \"p(95)<800\" or a table "
                              f"{{ threshold = \"...\", abort_on_fail = true }}, got {_type_name(raw)}",
@@ -455,7 +498,7 @@ class _Loader:
         if not isinstance(expr, str):
             raise self.error(f"threshold {position}: 'threshold' must be a string, got {_type_name(expr)}",
                              index, name)
-        threshold = self.expression(index, name, expr)
+        threshold = self.expression(index, name, expr, metric)
         abort = raw.get("abort_on_fail", False)
         if not isinstance(abort, bool):
             raise self.error(f"'abort_on_fail' must be true or false, got {_type_name(abort)}",
@@ -471,9 +514,9 @@ class _Loader:
                                  index, name, expr)
         return ThresholdSpec(threshold, abort_on_fail=abort, delay_abort_eval_s=delay)
 
-    def expression(self, index: int, name: str, text: str) -> Threshold:
+    def expression(self, index: int, name: str, text: str, metric: str = "") -> Threshold:
         try:
-            return parse_threshold(text)
+            return parse_k6_expression(metric, text) if metric else parse_threshold(text)
         except ExpressionError as exc:
             raise self.error(exc.detail, index, name, text) from None
 
