@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 if TYPE_CHECKING:  # pragma: no cover - the types of the fields only; the owners import this module
     from osiris_load.adapter.gate.core import Gate
@@ -26,25 +25,51 @@ if TYPE_CHECKING:  # pragma: no cover - the types of the fields only; the owners
 
 __all__ = ["RunContext", "context_of"]
 
+T = TypeVar("T")
 
-@dataclass(eq=False)
+
+class Part(Generic[T]):
+    """A declared field of :class:`RunContext`, held by weak reference.
+
+    Each part is kept alive by its owner's listeners on the environment's own events (and the web
+    UI's routes), that is, exactly as long as the environment. The context must not keep it
+    longer: every part refers to its environment, and a ``WeakKeyDictionary`` whose values refer
+    to their keys never lets them go."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}_ref"
+
+    @overload
+    def __get__(self, context: None, owner: type | None = None) -> Part[T]: ...
+    @overload
+    def __get__(self, context: RunContext, owner: type | None = None) -> T | None: ...
+    def __get__(self, context: RunContext | None, owner: type | None = None) -> Part[T] | T | None:
+        if context is None:
+            return self
+        ref = context.__dict__.get(self.slot)
+        return ref() if ref is not None else None
+
+    def __set__(self, context: RunContext, part: T | None) -> None:
+        context.__dict__[self.slot] = weakref.ref(part) if part is not None else None
+
+
 class RunContext:
     """The Osiris parts of one Locust run (one ``Environment``), each set by its owner at ``init``."""
 
-    gate: Gate | None = None
+    gate: Part[Gate] = Part()
     """The SLO gate of this process (``osiris_load.adapter.gate``): its recorders, its latest verdict.
     Set by the gate's ``init`` listener; read by ``OsirisUser`` (iteration times), the progress lines
     and the web UI."""
 
-    open_model: OpenModelRun | None = None
+    open_model: Part[OpenModelRun] = Part()
     """The open model of this process (``osiris_load.adapter.open_model.install``); its ``active`` says
     whether this run is open (a rate) or closed. Read by the users, the gate and the stages shape."""
 
-    hold_steady: Callable[[], bool] | None = None
+    hold_steady: Part[Callable[[], bool]] = Part()
     """Asked by the stages shape at the end of its last non-zero stage: keep it going? The gate's
-    ``--slo-until-settled`` sets it (``osiris_load.adapter.gate.hold``)."""
+    ``--slo-until-settled`` sets it (``osiris_load.adapter.gate.hold.HoldSteady``, kept by the gate)."""
 
-    web_ui: SloWebUi | None = None
+    web_ui: Part[SloWebUi] = Part()
     """The gate's face in Locust's web UI (``osiris_load.adapter.webui.attach``), where one runs."""
 
     def active_open_model(self) -> OpenModelRun | None:
