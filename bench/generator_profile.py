@@ -34,7 +34,7 @@ from bench.generator_cost import CLIENT_CPU, USERS, Nginx  # noqa: E402
 
 CLASSES = {"read-heavy": "ReadHeavyLean", "read-heavy-before": "ReadHeavyLocustHttp"}
 GROUPS = (  # first match wins: (group, substrings of "file:function")
-    ("SLO gate + recorder", ("slo_locust/", "/slo/", "openmodel/")),
+    ("SLO gate + recorder", ("osiris_load/adapter/gate/", "slo_locust/", "/slo/", "openmodel/")),
     ("checks (osiris_load.adapter.users)", ("osiris_load/adapter/users.py",)),
     ("lean path (osiris_load.adapter.lean_http)", ("osiris_load/adapter/lean_http.py",)),
     ("Locust stats", ("locust/stats.py",)),
