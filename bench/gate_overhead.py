@@ -50,9 +50,9 @@ def listener_cost(calls: int = 300_000) -> float:
         warnings.simplefilter("ignore")
         from locust.env import Environment
 
-        from osiris_load.adapter.gate import SloGate
+        from osiris_load.adapter.gate import Gate
 
-    return listener_us(SloGate(Environment(), None).on_request, calls)
+    return listener_us(Gate(Environment(), None).recording.on_request, calls)
 
 
 def cpu_per_request(url: str | None, rounds: int, seconds: int, users: int, listener_calls: int) -> None:

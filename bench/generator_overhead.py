@@ -66,16 +66,16 @@ def listener_costs(calls: int = 200_000) -> dict[str, float]:
         warnings.simplefilter("ignore")
         from locust.env import Environment
 
-        from osiris_load.adapter.gate import SloGate
+        from osiris_load.adapter.gate import Gate
         from osiris_load.adapter.generator_monitor import GeneratorMonitor
 
-    def timed(gate: SloGate) -> float:
-        return listener_us(gate.on_request, calls)
+    def timed(gate: Gate) -> float:
+        return listener_us(gate.recording.on_request, calls)
 
-    costs = {"without the monitor": timed(SloGate(Environment(), None))}
-    gate = SloGate(Environment(), None)
-    gate.monitor = GeneratorMonitor("bench", lambda: 0)
-    log = gate.monitor.health.log
+    costs = {"without the monitor": timed(Gate(Environment(), None))}
+    gate = Gate(Environment(), None)
+    monitor = gate.recording.monitor = GeneratorMonitor("bench", lambda: 0)
+    log = monitor.health.log
     log.stall_min_s = float("inf")  # no poll happens in this loop: only so does its stretch stay short
     costs["with the monitor, no stall"] = timed(gate)
     log.stall_min_s = 0.002

@@ -34,7 +34,7 @@ from bench.generator_cost import CLIENT_CPU, USERS, Nginx  # noqa: E402
 
 CLASSES = {"read-heavy": "ReadHeavyLean", "read-heavy-before": "ReadHeavyLocustHttp"}
 GROUPS = (  # first match wins: (group, substrings of "file:function")
-    ("SLO gate + recorder", ("slo_locust/", "/slo/", "openmodel/")),
+    ("SLO gate + recorder", ("osiris_load/adapter/gate/", "slo_locust/", "/slo/", "openmodel/")),
     ("checks (osiris_load.adapter.users)", ("osiris_load/adapter/users.py",)),
     ("lean path (osiris_load.adapter.lean_http)", ("osiris_load/adapter/lean_http.py",)),
     ("Locust stats", ("locust/stats.py",)),
@@ -119,7 +119,7 @@ def listeners(calls: int = 200_000) -> int:
         from locust.env import Environment
         from locust.exception import CatchResponseError
 
-        from osiris_load.adapter.gate import SloGate
+        from osiris_load.adapter.gate import Gate
         from osiris_load.adapter.lean_http import LeanResponse
         from osiris_load.adapter.users import health_problem
         from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, load_table
@@ -144,8 +144,8 @@ def listeners(calls: int = 200_000) -> int:
             ("health check (health_problem: status, json.loads of 35 bytes)", cost(lambda i: health_problem(response))),
             ("LeanResponse(...)", cost(lambda i: LeanResponse(200, b"", None, None, "u"))),
             ("CatchResponseError(why) (failures only)", cost(lambda i: CatchResponseError("why")))]
-    gate = SloGate(env, load_table(DEFAULT_TABLE_PATH))
-    env.events.request.add_listener(gate.on_request)
+    gate = Gate(env, load_table(DEFAULT_TABLE_PATH))
+    env.events.request.add_listener(gate.recording.on_request)
     rows.insert(1, ("request event, Locust's stats + the SLO gate (default table)", cost(event)))
     print("| per request, besides the network | CPU µs per call |\n|---|---:|")
     for label, micros in rows:
@@ -155,7 +155,7 @@ def listeners(calls: int = 200_000) -> int:
 
 INCLUSIVE = ("OsirisUser._request", "LeanSession.checked", "LeanSession._exchange", "FastHttpSession.request",
              "UserAgent.urlopen", "HTTPClient.request", "_make_request", "ResponseContextManager.__exit__",
-             "EventHook.fire", "RequestStats.log_request", "SloGate.on_request", "_problem", "Hub.run",
+             "EventHook.fire", "RequestStats.log_request", "Recording.on_request", "_problem", "Hub.run",
              "TaskSet.wait", "_osiris_iteration_end")
 
 

@@ -43,12 +43,12 @@ def listener_costs(calls: int = 300_000, rounds: int = 5) -> tuple[float, float]
         warnings.simplefilter("ignore")
         from locust.env import Environment
 
-        from osiris_load.adapter.gate import SloGate
+        from osiris_load.adapter.gate import Gate
         from osiris_load.core.openmodel.counts import ITERATION_KEY, Iteration
         from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, load_table
 
-    gate = SloGate(Environment(), load_table(DEFAULT_TABLE_PATH))
-    on_request = gate.on_request
+    gate = Gate(Environment(), load_table(DEFAULT_TABLE_PATH))
+    on_request = gate.recording.on_request
     iteration = Iteration()
     iteration.lateness_ms = 3.0
     contexts = {False: {}, True: {ITERATION_KEY: iteration}}

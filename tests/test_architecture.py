@@ -139,3 +139,102 @@ def test_core_imports_nothing_of_locust_flask_or_pandas(package: str) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) >= 20  # every module was reached, not an empty walk
+
+
+# --------------------------------------------------------------------------------------------------
+# Locust's objects are Locust's: what the Osiris parts share lives in osiris_load/adapter/context.py
+# (a declared, typed RunContext), and only Locust's public API is used.
+# --------------------------------------------------------------------------------------------------
+
+LOCUST_SIDE = ("osiris_load", "locustfiles")
+CONTEXT_MODULE = "osiris_load/adapter/context.py"
+SEAMS_MODULE = "osiris_load/adapter/seams.py"
+"""The one module that wraps two methods of Locust's master runner, for the moments Locust has no
+public hook for (its docstring names the Locust behaviour that forces each)."""
+LOCUST_SETTABLE = {"process_exit_code", "host", "shape_class"}
+"""Fields of Locust's ``Environment`` that Locust documents for a plugin or locustfile to set."""
+LOCUST_OBJECTS = {"environment", "env", "runner"}
+
+
+def _is_locust_object(node: ast.AST) -> bool:
+    """``environment``, ``env``, ``runner`` or ``<anything>.environment`` / ``<anything>.runner``."""
+    return ((isinstance(node, ast.Name) and node.id in LOCUST_OBJECTS)
+            or (isinstance(node, ast.Attribute) and node.attr in ("environment", "runner")))
+
+
+def _locust_side_files() -> list[Path]:
+    return sorted(p for top in LOCUST_SIDE for p in (ROOT / top).rglob("*.py"))
+
+
+def _where(name: str, node: ast.AST) -> str:
+    return f"{name}:{getattr(node, 'lineno', 0)}: {ast.unparse(node)[:90]}"
+
+
+def _source(path: Path) -> tuple[str, str]:
+    return path.relative_to(ROOT).as_posix(), path.read_text(encoding="utf-8")
+
+
+def stuck_attributes(name: str, source: str) -> list[str]:
+    """Attributes set on an environment or runner, or read off one by name with ``getattr``/``hasattr``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        targets: list[ast.AST] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        for target in targets:
+            for leaf in ast.walk(target):
+                if (isinstance(leaf, ast.Attribute) and isinstance(leaf.ctx, ast.Store)
+                        and _is_locust_object(leaf.value) and leaf.attr not in LOCUST_SETTABLE):
+                    found.append(_where(name, node))
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in ("getattr", "setattr", "hasattr", "delattr") and node.args
+                and _is_locust_object(node.args[0])):
+            found.append(_where(name, node))
+    return sorted(found, key=lambda hit: int(hit.split(":")[1]))
+
+
+def locust_privates(name: str, source: str) -> list[str]:
+    """Uses of Locust's private attributes: ``._handlers`` of an event, ``runner._...``, ``environment._...``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Attribute) or not node.attr.startswith("_") or node.attr.startswith("__"):
+            continue
+        if node.attr == "_handlers" or _is_locust_object(node.value):
+            found.append(_where(name, node))
+    return sorted(found, key=lambda hit: int(hit.split(":")[1]))
+
+
+def test_nothing_is_stuck_on_locusts_environment_or_runner() -> None:
+    """What the Osiris parts share goes through ``context_of(environment)``; the only assignments to a
+    runner are the two wraps of ``adapter/seams.py``."""
+    stuck = [hit for path in _locust_side_files()
+             if path.relative_to(ROOT).as_posix() not in (CONTEXT_MODULE, SEAMS_MODULE)
+             for hit in stuck_attributes(*_source(path))]
+    assert stuck == []
+
+
+def test_the_seams_are_the_two_runner_method_wraps() -> None:
+    hits = [hit.split(": ", 1)[1] for hit in stuck_attributes(*_source(ROOT / SEAMS_MODULE))]
+    assert hits == ["runner.quit = quit_after", "runner.start = start_after"]
+
+
+def test_no_locust_private_is_used() -> None:
+    privates = [hit for path in _locust_side_files() for hit in locust_privates(*_source(path))]
+    assert privates == []
+
+
+def test_the_scans_find_what_they_look_for() -> None:
+    """The scans themselves, on the shapes of code they must refuse (so an empty list means something)."""
+    sample = ("def f(environment, runner, self):\n"
+              "    environment.osiris_open_model = 1\n"
+              "    self.runner.quit = None\n"
+              "    setattr(environment, 'slo_gate', 2)\n"
+              "    getattr(self.environment, 'osiris_hold_steady', None)\n"
+              "    environment.events.quitting._handlers.insert(0, f)\n"
+              "    runner._send_stats()\n"
+              "    environment.process_exit_code = 3\n"
+              "    getattr(environment.parsed_options, 'slo_file', None)\n")
+    assert [hit.split(":")[1] for hit in stuck_attributes("sample", sample)] == ["2", "3", "4", "5"]
+    assert [hit.split(":")[1] for hit in locust_privates("sample", sample)] == ["6", "7"]

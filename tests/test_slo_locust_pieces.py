@@ -97,12 +97,53 @@ def _final_csv(folder: Path) -> dict[str, Any]:
             for suffix in ("_stats.csv", "_failures.csv", "_exceptions.csv")}
 
 
+def _registration() -> dict[str, Any]:
+    """Every way in (the gate package, the ``slo_locust`` shim, the users module) registers the gate once."""
+    import gc
+
+    from locust import events
+
+    import osiris_load.adapter.gate as gate
+    import osiris_load.adapter.users  # noqa: F401
+    import slo_locust
+    from osiris_load.adapter.context import context_of
+    from osiris_load.adapter.gate.distributed import MasterRole, WorkerRole
+    from osiris_load.adapter.gate.options import add_arguments
+    from osiris_load.adapter.gate.roles import LocalRole
+
+    def count(hook: Any, listener: Any) -> int:
+        return sum(1 for handler in hook._handlers if handler == listener)  # the test may look inside Locust
+
+    env = _environment([])
+    runner = env.create_local_runner()
+    try:
+        gate.on_init(environment=env, runner=runner, web_ui=None)
+        context = context_of(env)
+        roles = {"local": type(context.gate.role).__name__}
+        local_listeners = count(env.events.request, context.gate.recording.on_request)
+    finally:
+        runner.quit()
+    stand_in = types.SimpleNamespace(parsed_options=None)  # a test's environment: no weak reference
+    kept = type("OpenModelStandIn", (), {"active": False})()
+    context_of(stand_in).open_model = kept
+    del env, context, runner
+    gc.collect()
+    from osiris_load.adapter import context as context_module
+
+    return {"same_module": slo_locust.plugin is gate,
+            "init": count(events.init, gate.on_init), "parser": count(events.init_command_line_parser, add_arguments),
+            "settle": count(events.quitting, gate.settle_exit_code), "roles": roles,
+            "role_for": [gate.role_for(None).__name__, LocalRole.__name__, WorkerRole.__name__, MasterRole.__name__],
+            "request_listeners": local_listeners, "stand_in": context_of(stand_in).open_model is kept,
+            "contexts_left": len(context_module._CONTEXTS)}
+
+
 def child_main(folder: str) -> None:
     import traceback
 
     seen: dict[str, Any] = {}
     for name, piece in (("selection", _selection), ("gate_options", _gate_options),
-                        ("final_csv", lambda: _final_csv(Path(folder)))):
+                        ("final_csv", lambda: _final_csv(Path(folder))), ("registration", _registration)):
         try:
             seen[name] = {"value": piece()}
         except Exception:
@@ -157,3 +198,17 @@ def test_the_final_rewrite_of_locusts_csvs(seen: dict[str, Any]) -> None:
     assert health[2:4] == ["3", "1"]  # the three requests, one of them failed (log_error counts the failure)
     assert got["_failures.csv"].splitlines()[1].startswith("GET,/health,boom,1,")  # then first/last seen
     assert got["_exceptions.csv"].splitlines() == ["Count,Message,Traceback,Nodes"]
+
+
+def test_the_gate_registers_once_whichever_way_it_is_imported(seen: dict[str, Any]) -> None:
+    """``osiris_load.adapter.gate``, ``slo_locust`` and ``osiris_load.adapter.users`` all register the gate's
+    listeners exactly once per process; a local runner gets the local role and one request listener; the
+    run context goes with its environment (none left once it is collected), a stand-in keeps one."""
+    got = value(seen, "registration")
+    assert got["same_module"] is True
+    assert (got["init"], got["parser"], got["settle"]) == (1, 1, 1)
+    assert got["roles"] == {"local": "LocalRole"}
+    assert got["role_for"] == ["LocalRole", "LocalRole", "WorkerRole", "MasterRole"]
+    assert got["request_listeners"] == 1
+    assert got["stand_in"] is True
+    assert got["contexts_left"] == 0

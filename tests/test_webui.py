@@ -65,6 +65,7 @@ class InProcess:
         from locust.event import Events
 
         import osiris_load.adapter.gate
+        from osiris_load.adapter.context import context_of
 
         # intervals off: these scenarios judge a handful of samples to test the wiring (see _scenario_intervals)
         options = argument_parser.get_parser(default_config_files=[]).parse_args(
@@ -74,8 +75,8 @@ class InProcess:
         self.runner = self.environment.create_local_runner()
         self.web_ui = self.environment.create_web_ui("127.0.0.1", 0, delayed_start=True) if web_ui else None
         osiris_load.adapter.gate.on_init(environment=self.environment, runner=self.runner, web_ui=self.web_ui)
-        self.gate = self.environment.slo_gate
-        self.ui = getattr(self.environment, "slo_web_ui", None)
+        self.gate = context_of(self.environment).gate
+        self.ui = context_of(self.environment).web_ui
         self.client = self.web_ui.app.test_client() if self.web_ui else None
 
     def record(self, method: str, name: str, count: int, ms: float = 5.0, failed: int = 0) -> None:
@@ -92,8 +93,7 @@ class InProcess:
     def start_test(self) -> None:
         """What the runner does when a test starts (the gate's live loop is stopped right after)."""
         self.environment.events.test_start.fire(environment=self.environment)
-        if self.gate._live is not None:
-            self.gate._live.kill(block=False)
+        self.gate.live.stop()
 
     def get(self, path: str) -> dict[str, Any]:
         response = self.client.get(path)
@@ -101,8 +101,7 @@ class InProcess:
                 "disposition": response.headers.get("Content-Disposition")}
 
     def close(self) -> None:
-        if self.gate._live is not None:
-            self.gate._live.kill(block=False)
+        self.gate.live.stop()
         self.runner.quit()
 
 
@@ -293,7 +292,9 @@ def child_main(tmp: str) -> None:
         finally:
             env.close()
     bare = InProcess(web_ui=False)
-    results["no_web_ui"] = {"value": bare.ui is None and not hasattr(bare.environment, "slo_web_ui")}
+    from osiris_load.adapter.context import context_of
+
+    results["no_web_ui"] = {"value": bare.ui is None and context_of(bare.environment).web_ui is None}
     bare.close()
     print(RESULT_MARK + json.dumps(results))
 

@@ -23,7 +23,7 @@ iteration (lateness 0): the gate records them alike in the judged and the measur
 a gap beyond a limit still makes its iteration not good (goodput).
 
 Output and input tokens (``usage``, else counted chunks) go in the request event's ``context``
-(``llm_tokens``), to the gate (``SloGate.record_tokens``: ``llm_output_tokens``, ``llm_input_tokens``;
+(``llm_tokens``), to the gate (``gate.recording.Recording.record_tokens``: ``llm_output_tokens``, ``llm_input_tokens``;
 no request event) and into a per-process total printed when the test stops.
 """
 
@@ -174,10 +174,10 @@ class LlmUser(OsirisUser):
                  exception=None, context=measured)
         fire(request_type=LLM_REQUEST_TYPE, name=e2el, response_time=m.e2e_ms, response_length=0, exception=None,
              context=corrected)
-        gate = self._osiris_gate
-        if gate is not None:
+        recording = self._osiris_recording
+        if recording is not None:
             output, input_ = token_names(path)
-            gate.record_tokens(output, m.output_tokens, input_, m.input_tokens, self._osiris_open is not None)
+            recording.record_tokens(output, m.output_tokens, input_, m.input_tokens, self._osiris_open is not None)
 
 
 class _AsMeasured:

@@ -34,6 +34,8 @@ from gevent.queue import Queue
 from locust.runners import MasterRunner, WorkerRunner
 from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
 
+from osiris_load.adapter import seams
+from osiris_load.adapter.context import context_of
 from osiris_load.core.openmodel.config import OPTION_NAMES, OpenModelConfig, OpenModelError, check_stages, configure
 from osiris_load.core.openmodel.counts import ITERATION_KEY, LATE_TOLERANCE_S, ArrivalCounts, IssuedSpan, Iteration
 from osiris_load.core.openmodel.schedule import ArrivalSchedule, class_shares, worker_share
@@ -83,8 +85,8 @@ class _Pool:
 class OpenModelRun:
     """The open model of one Locust process: configuration, counts, pools and dispatchers.
 
-    Lives on ``environment.osiris_open_model``. The master only holds the configuration (its
-    counts arrive from the workers, through the SLO gate)."""
+    Lives in the run's context (``osiris_load.adapter.context``, ``open_model``). The master only
+    holds the configuration (its counts arrive from the workers, through the SLO gate)."""
 
     def __init__(self, environment: Any, config: OpenModelConfig | None = None) -> None:
         self.environment = environment
@@ -338,7 +340,7 @@ def install(environment: Any, config: OpenModelConfig | None) -> OpenModelRun:
     configure at ``test_start``; local runners and workers dispatch from ``spawning_complete`` to
     ``test_stopping``."""
     run = OpenModelRun(environment, config)
-    environment.osiris_open_model = run
+    context_of(environment).open_model = run
     options = environment.parsed_options
     runner = environment.runner
     events = environment.events
@@ -355,15 +357,12 @@ def install(environment: Any, config: OpenModelConfig | None) -> OpenModelRun:
     if options is not None:
         run._key = _option_key(options)
     if isinstance(runner, MasterRunner):
-        original_start = runner.start
-
-        def start_with_split(*args: Any, **kwargs: Any) -> Any:
+        def split_among_workers() -> None:
             ids = sorted(node.id for node in runner.clients.all if node.state != "missing")
             if run.active and list(getattr(options, SPLIT_OPTION, None) or []) != ids:
                 setattr(options, SPLIT_OPTION, ids)  # a new list: workers see a new split
-            return original_start(*args, **kwargs)
 
-        runner.start = start_with_split  # type: ignore[method-assign]  # (a web UI run may go open later)
+        seams.run_before_master_start(runner, split_among_workers)  # (a web UI run may go open later)
         return run
 
     def on_test_start(**_: Any) -> None:
@@ -408,7 +407,8 @@ def start_form_refusal(environment: Any, form: Mapping[str, str], default_stages
         except ValueError:
             return None  # Locust's own form check says what is wrong with it
     else:
-        values["run_time"] = values.get("run_time") or environment.osiris_open_model.given_run_time
+        run = context_of(environment).open_model
+        values["run_time"] = values.get("run_time") or (run.given_run_time if run is not None else None)
     try:
         config = configure(SimpleNamespace(**values))
         check_stages(config, values.get("stages"), default_stages)

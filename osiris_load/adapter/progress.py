@@ -21,9 +21,10 @@ import gevent
 from locust import events
 from locust.runners import WorkerRunner
 
+from osiris_load.adapter.context import context_of
 from osiris_load.core.slo.formatting import format_rate
 from osiris_load.core.slo.k6_metrics import LLM_METHOD, LLM_TRENDS
-from osiris_load.core.slo.verdict import NO_DATA, ThresholdResult
+from osiris_load.core.slo.verdict import NO_DATA, ThresholdResult, Verdict
 
 ROW_LIMIT = 6
 """Rows named on a line; the rest are counted, so a line stays readable in a CI log."""
@@ -66,9 +67,15 @@ def describe_state(result: ThresholdResult) -> str:
     return f"{result.estimate} ({result.state.lower()})"
 
 
+def _latest_verdict(environment: Any) -> Verdict | None:
+    """The gate's latest live verdict (None without a gate, or before its first evaluation)."""
+    gate = context_of(environment).gate
+    return gate.verdict if gate is not None else None
+
+
 def slo_states(environment: Any) -> str:
     """Each SLO row's state in the gate's latest live evaluation (empty before the first one)."""
-    verdict = getattr(getattr(environment, "slo_gate", None), "verdict", None)
+    verdict = _latest_verdict(environment)
     results = verdict.thresholds if verdict is not None else ()
     if not results:
         return ""
@@ -122,7 +129,8 @@ def progress_line(environment: Any, elapsed_s: float) -> str:
     rps = max(0.0, runner.stats.total.current_rps - llm_rps) if runner is not None else 0.0
     users = runner.user_count if runner is not None else 0
     line = f"[progress] {clock} | {users} users | {rps:.1f} req/s" + (f" | {llm}" if llm else "")
-    model = getattr(getattr(getattr(environment, "slo_gate", None), "verdict", None), "open_model", None)
+    verdict = _latest_verdict(environment)
+    model = verdict.open_model if verdict is not None else None
     if model is not None:  # the open model: iterations started against the plan, and what fell behind
         line += (f" | iterations {format_rate(model.achieved_rate)} of {format_rate(model.target_rate)}, "
                  f"{model.late} late, {model.dropped} dropped")

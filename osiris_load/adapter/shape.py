@@ -21,6 +21,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from osiris_load.adapter.context import context_of
 from osiris_load.core.openmodel.stages import (
     Stage,
     StagesError,
@@ -231,7 +232,7 @@ def _build_shape_class() -> type[LoadTestShape]:
             """The stages text in force: the option's value if set (CLI, env, web UI), else the default."""
             value: Any = None
             runner = self.runner
-            options = getattr(getattr(runner, "environment", None), "parsed_options", None)
+            options = runner.environment.parsed_options if runner is not None else None
             if options is not None:
                 value = getattr(options, "stages", None)
             if isinstance(value, str) and value.strip():
@@ -249,7 +250,7 @@ def _build_shape_class() -> type[LoadTestShape]:
             if self.given_options is not None:
                 users, rate, run_time = self.given_options
             else:  # the web UI's form (its values are what the user typed)
-                options = getattr(getattr(self.runner, "environment", None), "parsed_options", None)
+                options = self.runner.environment.parsed_options if self.runner is not None else None
                 users = getattr(options, "num_users", None)
                 rate = getattr(options, "spawn_rate", None)
                 run_time = getattr(options, "run_time", None)
@@ -260,7 +261,7 @@ def _build_shape_class() -> type[LoadTestShape]:
         def stages(self) -> list[Stage]:
             """The stages for this run (parsed once per run; raises StagesError if invalid)."""
             if self._stages is None:
-                open_run = getattr(getattr(self.runner, "environment", None), "osiris_open_model", None)
+                open_run = context_of(self.runner.environment).open_model if self.runner is not None else None
                 if open_run is not None:
                     open_run.refresh()  # a run starts: the web UI's form may have set (or cleared) a rate
                     if open_run.active:  # the open model: --max-vus users throughout
@@ -304,10 +305,9 @@ def _build_shape_class() -> type[LoadTestShape]:
 
         def _hold_steady(self) -> bool:
             """Whether a plugin asks to keep the steady part going (the SLO gate's
-            ``--slo-until-settled``): a callable ``osiris_hold_steady`` on the environment."""
-            environment = getattr(self.runner, "environment", None)
-            hold = getattr(environment, "osiris_hold_steady", None)
-            return bool(hold()) if callable(hold) else False
+            ``--slo-until-settled``): the run context's ``hold_steady``."""
+            hold = context_of(self.runner.environment).hold_steady if self.runner is not None else None
+            return bool(hold()) if hold is not None else False
 
     return StagesShape
 

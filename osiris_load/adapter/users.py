@@ -27,6 +27,7 @@ from locust import FastHttpUser, events
 from locust.exception import StopTest, StopUser
 
 from osiris_load.adapter import gate as _gate  # noqa: F401  (registers the SLO gate)
+from osiris_load.adapter.context import context_of
 from osiris_load.adapter.lean_http import LeanSession
 from osiris_load.adapter.open_model import (
     OpenModelError,
@@ -318,19 +319,20 @@ class OsirisUser(FastHttpUser):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        run = getattr(environment, "osiris_open_model", None)
-        self._osiris_open = run if run is not None and run.active else None
+        context = context_of(environment)
+        self._osiris_open = context.active_open_model()
         self._osiris_iteration, self._osiris_context = new_iteration_context()
-        self._osiris_gate = getattr(environment, "slo_gate", None)  # osiris_load.adapter.gate.SloGate
+        gate = context.gate
+        self._osiris_recording = gate.recording if gate is not None else None  # osiris_load.adapter.gate.recording
         self._osiris_scenario = type(self).__name__  # k6's scenario tag: the user class
         self._osiris_http = (LeanSession(self.host, environment.events.request, self, self.connection_timeout,
                                          self.network_timeout) if self.lean_http else None)
 
     def _osiris_iteration_end(self, start: float) -> None:
         """One iteration ended (``_timed``): its wall time in ms to the gate, never a request event."""
-        gate = self._osiris_gate
-        if gate is not None:
-            gate.record_iteration(self._osiris_scenario, (perf_counter() - start) * 1000.0,
+        recording = self._osiris_recording
+        if recording is not None:
+            recording.record_iteration(self._osiris_scenario, (perf_counter() - start) * 1000.0,
                                   self._osiris_open is not None)
 
     # Open model (--arrival-rate/--rate-stages, osiris_load.adapter.open_model): instead of starting at
@@ -567,7 +569,7 @@ def _one_shape(environment: Any, stages_shape: type) -> Any:
     Locust would take the first shape it found; instead the mixed scenario's shape runs (all users,
     mixed.py's weights and stages) when it is among them, and otherwise the run is refused.
     """
-    shapes = {name: shape for name, shape in (getattr(environment, "available_shape_classes", None) or {}).items()
+    shapes = {name: shape for name, shape in (environment.available_shape_classes or {}).items()
               if isinstance(shape, stages_shape)}
     if len(shapes) <= 1:
         return environment.shape_class

@@ -1,8 +1,9 @@
 """The SLO gate in Locust's web UI: a live "SLO" tab, CSV downloads, an HTML report, and SLO file
 reloading from the start form.
 
-``attach(environment, web_ui, gate)`` is called by ``osiris_load.adapter.gate.on_init`` where a web UI runs (a
-local runner or a master), and wires in, through Locust's own extension points:
+``attach(environment, web_ui)`` is called by ``osiris_load.adapter.gate.on_init`` where a web UI runs (a
+local runner or a master), after it has put the gate in the run's context (``osiris_load.adapter.context``)
+and before it adds the gate's own listeners, and wires in, through Locust's own extension points:
 
 * an **SLO tab** (``extended_tabs`` / ``extended_tables`` in ``web_ui.template_args``) whose rows
   ride along on Locust's ``/stats/requests`` poll as ``extended_stats``, so the tab refreshes with
@@ -33,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from osiris_load.adapter.context import context_of
 from osiris_load.adapter.selection import check_gate_options, load_gate_table
 from osiris_load.core.slo.formatting import (
     format_health,
@@ -52,8 +54,6 @@ if TYPE_CHECKING:  # pragma: no cover - only for type checkers
     from flask import Response
     from locust.env import Environment
     from locust.web import WebUI
-
-    from osiris_load.adapter.gate import SloGate
 
 __all__ = ["SLO_TAB_KEY", "SLO_TABLE_STRUCTURE", "SloWebUi", "attach"]
 
@@ -112,7 +112,10 @@ class SloWebUi:
     """The gate's face in one web UI: the rows of the SLO tab, the CSV and report routes, and the
     SLO file reloading on ``test_start``. ``error`` holds the last SLO file error (or ``None``)."""
 
-    def __init__(self, environment: Environment, web_ui: WebUI, gate: SloGate) -> None:
+    def __init__(self, environment: Environment, web_ui: WebUI) -> None:
+        gate = context_of(environment).gate
+        if gate is None:
+            raise ValueError("the SLO gate is not attached to this environment (osiris_load.adapter.gate.on_init)")
         self.environment = environment
         self.web_ui = web_ui
         self.gate = gate
@@ -204,7 +207,7 @@ class SloWebUi:
                          "samples": result.requests})
         runner = self.environment.runner
         source = verdict.table
-        if not self.gate.recorder.keys() and getattr(runner, "state", None) in _WAITING_STATES:
+        if not self.gate.recorder.keys() and runner is not None and runner.state in _WAITING_STATES:
             rows.append({"verdict": "… WAITING", "row": "OVERALL", "requests": f"table: {source}",
                          "expression": "no request recorded yet", **blank})
             return rows
@@ -311,22 +314,16 @@ def _text(body: str, status: int = 200, mimetype: str = "text/plain") -> Respons
     return response
 
 
-def attach(environment: Environment, web_ui: WebUI, gate: SloGate) -> SloWebUi:
-    """Add the SLO tab, its routes and SLO file reloading to ``web_ui``; returns the adapter, also
-    kept on ``environment.slo_web_ui``. Call it from an ``init`` listener, before the UI starts."""
+def attach(environment: Environment, web_ui: WebUI) -> SloWebUi:
+    """Add the SLO tab, its routes and SLO file reloading to ``web_ui`` for the gate in the run's
+    context; returns the adapter, also kept as the context's ``web_ui``. Call it from an ``init``
+    listener, before the UI starts and before the gate adds its ``test_start`` listener: the table
+    must be reloaded before the gate resets and starts its live evaluation."""
     from flask import Blueprint, request
 
-    ui = SloWebUi(environment, web_ui, gate)
-    environment.slo_web_ui = ui  # type: ignore[attr-defined]
-
-    # the table must be reloaded before the gate resets and starts its live evaluation
-    test_start = environment.events.test_start
-    gate_listener_registered = gate.on_test_start in test_start._handlers
-    if gate_listener_registered:
-        test_start.remove_listener(gate.on_test_start)
-    test_start.add_listener(ui.reload_table)
-    if gate_listener_registered:
-        test_start.add_listener(gate.on_test_start)
+    ui = SloWebUi(environment, web_ui)
+    context_of(environment).web_ui = ui
+    environment.events.test_start.add_listener(ui.reload_table)
 
     web_ui.template_args["extended_tabs"] = [{"title": "SLO", "key": SLO_TAB_KEY}]
     web_ui.template_args["extended_tables"] = [{"key": SLO_TAB_KEY, "structure": SLO_TABLE_STRUCTURE}]
