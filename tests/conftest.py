@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from osiris_load.jobs.supervisor import free_port
+from osiris_load.testing.support import stop_process
 from sidecar.infra.redis_server import RedisServer
 from tests.reliability.reliability_support import API_KEY
-from tests.support import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_CACHE = ROOT / ".cache" / "models"
@@ -116,7 +116,7 @@ def relaxed_default_table(directory: Path) -> Path:
     """The default SLO table with latency limits no real model misses (10 min); rows, requests and
     success rates unchanged. Tests about plumbing (checks, keys, rows, counts, reports) judge with it,
     so they never assert the real model's speed on a busy machine."""
-    text = (ROOT / "slo" / "default.toml").read_text(encoding="utf-8")
+    text = (ROOT / "osiris_load" / "core" / "slo" / "default.toml").read_text(encoding="utf-8")
     path = directory / "relaxed_default.toml"
     path.write_text(re.sub(r"(p\(\d+(?:\.\d+)?\)|med|avg)<\d+", r"\1<600000", text), encoding="utf-8")
     return path

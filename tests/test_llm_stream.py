@@ -102,7 +102,7 @@ def test_the_llm_table_judges_every_measurement_of_both_endpoints() -> None:
     from osiris_load.core.slo.table import load_table
     from tests.conftest import ROOT
 
-    table = load_table(ROOT / "slo" / "llm.toml")
+    table = load_table(ROOT / "osiris_load" / "core" / "slo" / "llm.toml")
     for path in ENDPOINTS.values():
         assert [r.name for r in table.rows if r.matches("POST", path)] == ["llm_e2e"]
         for name in measurement_names(path):

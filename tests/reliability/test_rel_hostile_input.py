@@ -26,7 +26,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.reliability.reliability_support import ROOT, normal_requests, partial_clients, record
+from osiris_load.testing.reliability import normal_requests, partial_clients
+from osiris_load.testing.support import ROOT
+from tests.reliability.reliability_support import record
 
 MAX_EXAMPLES = int(os.environ.get("OSIRIS_RELIABILITY_FUZZ_EXAMPLES", "30"))
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import httpx
 
+from osiris_load.testing.reliability import RELIABILITY_LOCUSTFILE, RssSampler, read_records, rss_mb
+from osiris_load.testing.support import nearest_rank, run_locust
 from tests.conftest import OVERLOAD_QUEUE, SidecarProcess
-from tests.reliability.reliability_support import RELIABILITY_LOCUSTFILE, RssSampler, read_records, record, rss_mb
-from tests.support import nearest_rank, run_locust
+from tests.reliability.reliability_support import record
 
 DURATION_S = int(os.environ.get("OSIRIS_RELIABILITY_OVERLOAD_S", "10"))
 USERS = 50

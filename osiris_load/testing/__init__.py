@@ -1,0 +1,7 @@
+"""Known-answer fixtures the test suite and the benchmarks (``osiris-load bench``) share: fixture servers
+(:mod:`.open_model_target`, :mod:`.queueing_target`, :mod:`.llm_stream_target`), their scenarios and
+launchers, Locust child processes (:mod:`.support`) and the reliability helpers (:mod:`.reliability`).
+
+A floor of its own above the jobs and below the benchmarks: no run of the load tester imports it. One
+copy of each: ``tests/`` imports them from here, and nothing here imports ``tests/``.
+"""
