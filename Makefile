@@ -55,7 +55,7 @@ bench: $(TEST_STAMP)
 ## Mutation testing of the pure core (slo/, openmodel/, osiris_load/core/capacity/search.py, osiris_load/core/report/model.py and charts.py):
 ## the share of ALL mutants the core's tests kill, per module (docs/mutation.md). Tens of minutes on 2 cores.
 mutation: $(TEST_STAMP)
-	nice -n 15 $(PY) scripts/mutation_test.py --max-children 2
+	nice -n 15 $(PY) tools/mutation_test.py --max-children 2
 
 ## Generator CPU per request against k6 (issue 21; needs nginx and 2 CPUs), then users held and memory per user.
 bench-generator: $(TEST_STAMP)

@@ -6,9 +6,9 @@ The configuration is ``[tool.mutmut]`` in pyproject.toml (mutated: ``slo/``, ``o
 core, none of which starts Locust).
 
     make mutation                                   # the whole run, then the figure
-    python scripts/mutation_test.py [--max-children N] [--target PCT]
-    python scripts/mutation_test.py --report-only       # the figure of the last run, per module
-    python scripts/mutation_test.py --rerun-not-killed  # after adding tests: re-run what was not killed
+    python tools/mutation_test.py [--max-children N] [--target PCT]
+    python tools/mutation_test.py --report-only       # the figure of the last run, per module
+    python tools/mutation_test.py --rerun-not-killed  # after adding tests: re-run what was not killed
 
 The figure is killed / ALL mutants: a mutant that no selected test reaches ("no tests"), a skipped
 one, a suspicious one or one left unchecked counts as NOT killed, so that adding code without tests

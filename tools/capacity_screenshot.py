@@ -1,6 +1,6 @@
 """Screenshot a ``capacity.html`` with a headless browser (Playwright driving the system chromium).
 
-    .venv/bin/python scripts/capacity_screenshot.py RUN_DIR/capacity.html docs/img/capacity.png
+    .venv/bin/python tools/capacity_screenshot.py RUN_DIR/capacity.html docs/img/capacity.png
 
 Used for the picture in docs/capacity.md. ``OSIRIS_CHROMIUM`` names another chromium binary.
 """
