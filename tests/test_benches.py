@@ -7,6 +7,7 @@ too. What the benches print is not judged: their figures are the machine's (docs
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,19 @@ def test_every_benchmark_module_is_registered() -> None:
     """A module of ``osiris_load/bench/`` is a benchmark (its helpers live in ``helpers/``)."""
     modules = {path.stem for path in (ROOT / "osiris_load" / "bench").glob("*.py")} - {"__init__"}
     assert modules == set(BENCHES)
+
+
+def test_the_list_imports_no_benchmark() -> None:
+    """``osiris-load bench --list`` names every benchmark from the registry: no benchmark module, nor what
+    they need (torch, Locust, the jobs, the fixtures), is imported until one runs."""
+    code = ("import sys, contextlib, io\nfrom osiris_load.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n    code = main(['bench', '--list'])\n"
+            "print(code, len(out.getvalue().splitlines()))\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'locust', 'gevent', 'pandas') "
+            "or m.startswith(('osiris_load.bench.', 'osiris_load.jobs', 'osiris_load.testing'))))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"0 {len(BENCHES)}", "[]"]
 
 
 def test_make_bench_runs_the_benchmarks_through_the_front_door() -> None:

@@ -100,7 +100,7 @@ def run_all(names: Sequence[str]) -> int:
     for name in names:
         for args in BENCHES[name].recorded:
             cmd = command(name, args)
-            print(f"== {name}: {' '.join(cmd[3:])}", flush=True)
+            print(f"== {name}: osiris-load {' '.join(cmd[3:])}", flush=True)
             started = time.monotonic()
             code = subprocess.run(cmd, cwd=ROOT).returncode
             print(f"== {name}: exit {code} in {time.monotonic() - started:.0f} s", flush=True)

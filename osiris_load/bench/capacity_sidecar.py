@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from osiris_load.bench.helpers.sidecar import sidecar
+from osiris_load.bench.helpers.bench_sidecar import sidecar
 from osiris_load.testing.support import ROOT
 
 CAPACITY_SLO = Path(__file__).resolve().parent / "helpers" / "capacity_slo.toml"

@@ -22,8 +22,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from osiris_load.bench.helpers.bench_sidecar import sidecar
 from osiris_load.bench.helpers.side_by_side import listener_us, locust_cpu
-from osiris_load.bench.helpers.sidecar import sidecar
 from osiris_load.core.slo.recorder import RequestRecorder
 from osiris_load.testing.support import ROOT, nearest_rank
 

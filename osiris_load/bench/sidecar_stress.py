@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from osiris_load.bench.helpers.sidecar import sidecar
+from osiris_load.bench.helpers.bench_sidecar import sidecar
 from osiris_load.testing.reliability import (
     RELIABILITY_LOCUSTFILE,
     RssSampler,

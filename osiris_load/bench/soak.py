@@ -25,7 +25,7 @@ import tempfile
 from contextlib import nullcontext
 from pathlib import Path
 
-from osiris_load.bench.helpers.sidecar import sidecar
+from osiris_load.bench.helpers.bench_sidecar import sidecar
 from osiris_load.testing.reliability import RELIABILITY_LOCUSTFILE, LocustProcess, RssSampler
 from osiris_load.testing.support import locust_command
 

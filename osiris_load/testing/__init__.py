@@ -3,5 +3,7 @@
 launchers, Locust child processes (:mod:`.support`) and the reliability helpers (:mod:`.reliability`).
 
 A floor of its own above the jobs and below the benchmarks: no run of the load tester imports it. One
-copy of each: ``tests/`` imports them from here, and nothing here imports ``tests/``.
+copy of each: ``tests/`` imports them from here, and nothing here imports ``tests/``. Locust puts a
+locustfile's folder (this one, for ``queue_work.py`` and ``locustfile_reliability.py``) first on
+``sys.path``: no module here may be named as a package a locustfile imports.
 """
