@@ -60,6 +60,12 @@ def listener_costs(calls: int = 300_000, rounds: int = 5) -> tuple[float, float]
     return statistics.median(results[False]), statistics.median(results[True])
 
 
+def _num(value: float | None, spec: str) -> str:
+    """A figure of the verdict's ``open_model`` block, or "-" where the run had none (a worker that joined
+    too late on a busy machine: no iteration in the window)."""
+    return "-" if value is None else format(value, spec)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--rate", type=float, default=20.0)
@@ -90,10 +96,13 @@ def main(args: argparse.Namespace) -> int:
                 doc = json.loads(Path(f"{prefix}_slo.json").read_text(encoding="utf-8"))
                 model = doc["open_model"]
                 setup = f"master + {workers} workers" if workers else "one process"
-                print(f"{setup:<20} exit {result.returncode}  target {model['target_rate']:.3f}/s  achieved "
-                      f"{model['achieved_rate']:.3f}/s  ratio {model['achieved_rate'] / model['target_rate']:.4f}  "
-                      f"window {model['window_s']:.2f} s  due {model['due']}  started {model['started']}  "
-                      f"late {model['late']}  dropped {model['dropped']}  goodput {model['goodput']['share']:.4f}")
+                rate, achieved = model["target_rate"], model["achieved_rate"]
+                ratio = achieved / rate if achieved is not None and rate else None
+                print(f"{setup:<20} exit {result.returncode}  target {_num(rate, '.3f')}/s  achieved "
+                      f"{_num(achieved, '.3f')}/s  ratio {_num(ratio, '.4f')}  "
+                      f"window {_num(model['window_s'], '.2f')} s  due {model['due']}  started {model['started']}  "
+                      f"late {model['late']}  dropped {model['dropped']}  "
+                      f"goodput {_num((model.get('goodput') or {}).get('share'), '.4f')}")
     finally:
         target.stop()
     return 0
