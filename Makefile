@@ -47,19 +47,19 @@ lint: $(TEST_STAMP)
 sidecar: $(RUN_STAMP)
 	$(VENV)/bin/osiris-load sidecar
 
-## Every benchmark of bench/ with the settings docs/benchmarks.md records (hours in all; BENCH=batching,soak picks
-## some). The suite runs each on a tiny input (tests/test_benches.py: bench/run_all.py --smoke).
+## Every benchmark (osiris-load bench --list) with the settings docs/benchmarks.md records (hours in all;
+## BENCH=batching,soak picks some). The suite runs each on a tiny input (tests/test_benches.py).
 bench: $(TEST_STAMP)
-	$(PY) bench/run_all.py $(if $(BENCH),--only $(BENCH))
+	$(VENV)/bin/osiris-load bench --all $(if $(BENCH),--only $(BENCH))
 
 ## Mutation testing of the pure core (slo/, openmodel/, osiris_load/core/capacity/search.py, osiris_load/core/report/model.py and charts.py):
 ## the share of ALL mutants the core's tests kill, per module (docs/mutation.md). Tens of minutes on 2 cores.
 mutation: $(TEST_STAMP)
-	nice -n 15 $(PY) scripts/mutation_test.py --max-children 2
+	nice -n 15 $(PY) tools/mutation_test.py --max-children 2
 
 ## Generator CPU per request against k6 (issue 21; needs nginx and 2 CPUs), then users held and memory per user.
 bench-generator: $(TEST_STAMP)
-	$(PY) bench/run_all.py --only generator_cost
+	$(VENV)/bin/osiris-load bench --all --only generator_cost
 
 ## Refresh requirements.lock: every extra installed into a fresh venv, then frozen.
 lock:

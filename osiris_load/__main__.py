@@ -1,6 +1,7 @@
 """``python -m osiris_load [run options]``: the main job, as ``osiris-load run`` (kept for older scripts).
 
-``python -m osiris_load COMMAND ...`` with a front-door command (run, sidecar, report, compare, completion)
+``python -m osiris_load COMMAND ...`` with a front-door command (run, capacity, sidecar, report, compare,
+import-k6, bench, completion)
 or ``--version``/``--help`` is the ``osiris-load`` front door itself.
 """
 

@@ -6,11 +6,13 @@
     osiris-load report RUN_DIR                                       (re)build report.html, junit.xml, summary.json
     osiris-load compare BASELINE CURRENT [--tolerance 10] ...        exit 1 on a regression
     osiris-load import-k6 OPTIONS.json|script.js --out slo.toml      a k6 options object -> SLO file + command
+    osiris-load bench NAME [options] | --list | --all                 the benchmarks (docs/benchmarks.md)
     osiris-load completion bash                                      a bash completion script
 
 ``report`` and ``compare`` are ``python -m reports build|compare`` (the reports package's own entry
 point) behind one name; they need the ``reports`` extra (pandas), and say so when it is missing.
-``sidecar`` needs the ``sidecar`` extra (torch, transformers). Exit codes are the subcommand's.
+``sidecar`` needs the ``sidecar`` extra (torch, transformers). ``bench`` imports a benchmark's module only
+when that benchmark runs (:mod:`osiris_load.bench`). Exit codes are the subcommand's.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from osiris_load.core.exit_codes import (
 )
 
 PROG = "osiris-load"
-SUBCOMMANDS = ("run", "capacity", "sidecar", "report", "compare", "import-k6", "completion")
+SUBCOMMANDS = ("run", "capacity", "sidecar", "report", "compare", "import-k6", "bench", "completion")
 EXTRA_OF = {"report": "reports", "compare": "reports", "sidecar": "sidecar"}
 NEEDS = {"reports": ("pandas",), "sidecar": ("torch", "transformers", "fastapi", "uvicorn")}
 
@@ -73,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("sidecar", help="only the bundled sidecar (options: osiris-load sidecar --help)", add_help=False)
     sub.add_parser("report", help="(re)build report.html, junit.xml, summary.json for a run folder", add_help=False)
     sub.add_parser("compare", help="compare a run with a baseline; exit 1 on a regression", add_help=False)
+    sub.add_parser("bench", help="run a benchmark: bench NAME [options], bench --list", add_help=False)
     k6 = sub.add_parser("import-k6", help="a k6 options object (JSON, or a script's export const options) -> an "
                                           "SLO file and the matching command line",
                         description="Write the SLO file for a k6 options object (its thresholds, with k6's "
@@ -175,6 +178,10 @@ def import_k6(options_path: str, out: str, *, force: bool = False, locustfile: s
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "bench":  # before the parser: it would import the jobs, which no benchmark needs
+        from osiris_load.bench import main as bench_main
+
+        return bench_main(argv[1:], prog=f"{PROG} bench")
     parser = _parser()
     # Pass-through commands keep their own parsers (and --help): everything after the name is theirs.
     if argv and argv[0] in EXTRA_OF:

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from osiris_load.jobs.supervisor import free_port
+from osiris_load.testing.support import stop_process
 from sidecar.infra.redis_server import RedisServer
 from tests.reliability.reliability_support import API_KEY
-from tests.support import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_CACHE = ROOT / ".cache" / "models"

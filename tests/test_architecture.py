@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("osiris_load.adapter",),
     ("locustfiles", "slo_locust"),
     ("osiris_load.jobs",),
+    ("osiris_load.testing",),
     ("osiris_load.bench",),
     ("osiris_load.cli", "osiris_load.__main__"),
 )

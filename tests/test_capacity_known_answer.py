@@ -1,11 +1,11 @@
-"""The measured crossing of bench/capacity_known_answer.py: where a sweep's observed percentile
+"""The measured crossing of ``osiris-load bench capacity_known_answer``: where a sweep's observed percentile
 crosses its limit, read on the rates the runs achieved (pure: no process, no Locust)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench.capacity_known_answer import error, sweep_crossing
+from osiris_load.bench.capacity_known_answer import error, sweep_crossing
 from osiris_load.core.capacity.model import ProbeResult, ProbeThreshold
 
 

@@ -1,5 +1,5 @@
 """``osiris-load capacity`` end to end: real Locust probes in open mode against a queueing target
-whose capacity is known (tests/queueing_target.py), the documented exit codes, ``--workers 2``, and
+whose capacity is known (osiris_load/testing/queueing_target.py), the documented exit codes, ``--workers 2``, and
 stop signals (the search writes what it had).
 
 The search test runs the bundled ``sidecar_load`` scenario with the user's own SLO table (the
@@ -30,11 +30,11 @@ import psutil
 import pytest
 
 from osiris_load.core.capacity.model import CapacityReport
+from osiris_load.testing.queueing_target import QUEUE_WORK, capacity_for, measured_capacity, running_target, stats
+from osiris_load.testing.support import guarded, side_by_side_folders
 from tests.conftest import ROOT, wait_until
-from tests.queueing_target import capacity_for, measured_capacity, running_target, stats
-from tests.support import guarded, side_by_side_folders
 
-LOCUSTFILE = ROOT / "tests" / "locustfiles_for_tests" / "queue_work.py"
+LOCUSTFILE = QUEUE_WORK
 SLO_FILE = LOCUSTFILE.with_suffix(".toml")
 WORKERS, SERVICE_MS, Q = 2, 50.0, 0.95
 

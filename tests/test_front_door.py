@@ -20,9 +20,9 @@ import pytest
 from packaging.requirements import Requirement
 
 from osiris_load import cli
+from osiris_load.testing.support import locust_env
 from tests import test_locustfiles
 from tests.conftest import MODEL_CACHE, ROOT, SidecarProcess, wait_until
-from tests.support import locust_env
 from tests.test_locustfiles import LOCUSTFILES, TestServer
 
 server_processes = test_locustfiles.server_processes  # the recording test servers (fixtures)

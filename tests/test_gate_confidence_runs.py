@@ -12,8 +12,8 @@ import pytest
 
 from osiris_load.core.slo.confidence import AlphaSpending
 from osiris_load.core.slo.verdict import FAIL, INCONCLUSIVE, PASS, Verdict
+from osiris_load.testing.support import outcome, run_side_by_side
 from tests.conftest import ROOT
-from tests.support import outcome, run_side_by_side
 from tests.test_gate_verdict_runs import Finished, run_distributed, run_local
 
 # Per user: 30 fast successes and 2 slow failures (64 samples with 2 users). health's p(95)<800 fails on

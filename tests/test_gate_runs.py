@@ -18,8 +18,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from osiris_load.jobs.supervisor import free_port
+from osiris_load.testing.support import nearest_rank, run_locust
 from tests.conftest import ROOT, ScenarioRuns
-from tests.support import nearest_rank, run_locust
 from tests.verdict_files import read_verdict_rows
 
 LOCUSTFILES = ROOT / "locustfiles"

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from osiris_load.core.slo.verdict import Verdict, from_json
-from tests import support
+from osiris_load.testing import support
+from osiris_load.testing.support import locust_command, locust_env, outcome, run_side_by_side
 from tests.conftest import ROOT, wait_until
-from tests.support import locust_command, locust_env, outcome, run_side_by_side
 
 LOCUSTFILE = ROOT / "tests" / "locustfiles_for_tests" / "events_only.py"
 TABLE = ('[[row]]\nname = "health"\nrequests = ["GET /health"]\nthresholds = ["rate>=0.9", "p(95)<800"]\n'

@@ -1,5 +1,5 @@
 """The generator's own delays in real Locust runs (issue 17): known-answer cases side by side, each
-against its own fixture server of known latency (``tests/open_model_target.py --delay-ms``).
+against its own fixture server of known latency (``osiris_load/testing/open_model_target.py --delay-ms``).
 
 * (a) one user burns the CPU without yielding (150 ms every 50 ms) while the others GET /health from a
   server that answers in exactly 50 ms, ``p(95)<100``: was FAIL (exit 99); now INCONCLUSIVE,
@@ -27,9 +27,9 @@ from osiris_load.core.slo.verdict import FAIL, INCONCLUSIVE, PASS, Verdict, from
 from osiris_load.jobs.capacity import exit_code
 from osiris_load.jobs.capacity_probe import probe_result
 from osiris_load.jobs.supervisor import free_port
+from osiris_load.testing.open_model_runs import Target
+from osiris_load.testing.support import outcome, run_side_by_side
 from tests.conftest import ROOT
-from tests.support import outcome, run_side_by_side
-from tests.test_open_model_runs import Target
 
 LOCUSTFILE = ROOT / "tests" / "locustfiles_for_tests" / "generator_hog.py"
 TABLE = '[[row]]\nname = "health"\nrequests = ["GET /health"]\nthresholds = ["p(95)<{limit}"]\n'

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from osiris_load.testing.support import run_locust
 from tests.conftest import ROOT, serving
-from tests.support import run_locust
 from tests.test_gate_runs import write
 from tests.verdict_files import read_verdict_rows
 

@@ -1,5 +1,5 @@
 """The LLM scenario through the front door, against the known-answer streaming server
-(``tests/llm_stream_target.py``), two short jobs side by side:
+(``osiris_load/testing/llm_stream_target.py``), two short jobs side by side:
 
 - ``osiris-load run --scenarios openai_chat --url URL`` with the user's defaults (no --slo-file: the
   scenario's own ``llm.toml``): the ``llm_*`` rows in every surface (console, verdict JSON, the SLO
@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
+from osiris_load.testing.llm_stream_target import Running
+from osiris_load.testing.support import outcome, run_side_by_side
 from tests.conftest import ROOT
-from tests.llm_stream_target import Running
-from tests.support import outcome, run_side_by_side
 
 PATH = "/v1/chat/completions"
 LLM_ROWS = ("llm_answers", "llm_ttft", "llm_itl", "llm_tpot", "llm_e2el", "llm_output_tokens")

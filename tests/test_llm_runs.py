@@ -1,5 +1,5 @@
 """The LLM scenario (``locustfiles/openai_chat.py``) in real Locust runs against the known-answer
-streaming server (``tests/llm_stream_target.py``), two runs side by side, a few seconds each:
+streaming server (``osiris_load/testing/llm_stream_target.py``), two runs side by side, a few seconds each:
 
 - known answer: TTFT 50 ms, then gaps of 10, 10, 10, 40 ms in turn (9 tokens, so 8 gaps an answer:
   three quarters 10 ms, one quarter 40 ms). The gate's exact percentiles must land within a few ms of
@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
+from osiris_load.testing.llm_stream_target import Running
+from osiris_load.testing.support import outcome, run_side_by_side
 from tests.conftest import ROOT
-from tests.llm_stream_target import Running
-from tests.support import outcome, run_side_by_side
 
 OPENAI_CHAT = ROOT / "locustfiles" / "openai_chat.py"
 PATH = "/v1/chat/completions"

@@ -16,8 +16,8 @@ import pytest
 
 from osiris_load.adapter.shape import common_options_given, common_options_stages, describe_plan
 from osiris_load.core.openmodel.stages import Stage
+from osiris_load.testing.support import locust_env
 from tests import test_locustfiles
-from tests.support import locust_env
 from tests.test_locustfiles import (
     EXPECTED_ROWS,
     LOCUSTFILES,

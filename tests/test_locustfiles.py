@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests import support
-from tests.support import LocustRun, locust_env
+from osiris_load.testing import support
+from osiris_load.testing.support import LocustRun, locust_env
 
 if TYPE_CHECKING:  # not imported at run time: this file is also the test server's script
     from tests.conftest import ScenarioRuns

@@ -1,5 +1,5 @@
 """The open model in real Locust runs (one process, and a real master with two worker processes)
-against a tiny real HTTP target (``tests/open_model_target.py``) on 127.0.0.1.
+against a tiny real HTTP target (``osiris_load/testing/open_model_target.py``) on 127.0.0.1.
 
 ``OSIRIS_OPEN_MODEL_TEST_S`` sets how long the rate-holding runs last (default 15 s in the suite;
 the issue's 60 s figures, run by hand, are in docs/benchmarks.md).
@@ -19,55 +19,18 @@ from typing import Any
 import pytest
 
 from osiris_load.jobs.supervisor import free_port
-from tests import support
+from osiris_load.testing import support
+from osiris_load.testing.open_model_runs import READ_HEAVY, Target, run_distributed, run_local
+from osiris_load.testing.support import LocustRun, locust_env, outcome, run_side_by_side
 from tests.conftest import ROOT
-from tests.support import LocustRun, locust_env, outcome, run_side_by_side
 
-READ_HEAVY = ROOT / "locustfiles" / "read_heavy.py"
 SLOW_START = ROOT / "tests" / "locustfiles_for_tests" / "slow_start.py"
 RATE = 20.0
 HOLD_S = float(os.environ.get("OSIRIS_OPEN_MODEL_TEST_S", "15"))
 
 
-class Target:
-    """The target process; ``url`` once it listens."""
-
-    def __init__(self, *stalls: str, delay_ms: float = 0.0, first: bool = False) -> None:
-        """``first``: ahead of other processes for the CPU where allowed (``nice -5``), so that on a
-        shared machine its answers stay as fast as the test says (issue 17's fast-server case)."""
-        command = [sys.executable, "-m", "tests.open_model_target", "--port", "0", "--delay-ms", f"{delay_ms:g}"]
-        for stall in stalls:
-            command += ["--stall", stall]
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                                        preexec_fn=_ahead if first else None)
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()  # blocks until it listens (or exits: then "")
-        assert line.startswith("listening "), f"the target did not start: {line!r}"
-        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
-def _ahead() -> None:
-    try:
-        os.nice(-5)
-    except OSError:  # not permitted: as it is
-        pass
-
-
 def locust(*args: str) -> list[str]:
     return support.locust_command(READ_HEAVY, "--headless", "--only-summary", *args)
-
-
-def run_local(url: str, prefix: Path, *args: str, timeout: float = 120) -> LocustRun:
-    return support.run_locust(READ_HEAVY, "--host", url, "--csv", str(prefix), *args, timeout=timeout)
-
-
-def run_distributed(url: str, prefix: Path, *args: str, workers: int = 2, timeout: float = 150) -> LocustRun:
-    return support.run_distributed(READ_HEAVY, "--host", url, "--csv", str(prefix), *args, workers=workers,
-                                   timeout=timeout)
 
 
 def verdict_doc(prefix: Path) -> dict[str, Any]:

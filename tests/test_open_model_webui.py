@@ -1,7 +1,7 @@
 """The open model started from Locust's web UI: the start form's ``arrival_rate``, ``arrivals``,
 ``max_vus`` and ``rate_stages`` fields (``osiris_load.adapter.open_model.attach_start_form`` and
 ``OpenModelRun.refresh``), in a real Locust web UI process driven over real HTTP as the page does,
-against the tiny fast target of the open-model runs (``tests/open_model_target.py``).
+against the tiny fast target of the open-model runs (``osiris_load/testing/open_model_target.py``).
 
 One short session: a form with a bad rate is refused with the reason; a start with a rate of 20/s
 is an open-model run (iterations at about that rate, the ``open_model`` block in the verdict and
@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from osiris_load.testing.open_model_runs import Target
 from tests.conftest import wait_until
-from tests.test_open_model_runs import Target
 from tests.test_webui import LocustUi, serving
 
 RATE = 20.0

@@ -35,8 +35,8 @@ from osiris_load.core.slo.table import DEFAULT_TABLE_PATH
 from osiris_load.jobs.locust_config import CONFIG_FILES, locust_sources
 from osiris_load.jobs.preflight import check_sidecar_settings, check_variable_names, locustfile_of
 from osiris_load.jobs.run import closing_line, health_problem, wait_healthy
+from osiris_load.testing.support import locust_env
 from tests.conftest import ROOT, serving, wait_until
-from tests.support import locust_env
 from tests.test_locustfiles import BAD_OSIRIS_URL, BAD_PROMPTS, BAD_STAGES
 
 FRONT_DOOR = Path(sys.executable).parent / "osiris-load"

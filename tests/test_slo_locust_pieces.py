@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from osiris_load.core.slo.table import DEFAULT_TABLE_PATH
-from tests.support import ROOT, locust_env
+from osiris_load.testing.support import ROOT, locust_env
 
 MARK = "@@slo-locust-pieces@@"
 

@@ -1,7 +1,7 @@
 """Every text the pure gate writes, exactly: the console summary (unicode and ASCII), the CSV export,
 the lost-worker lines, and the small rules under them (operators at the limit, the side a shown value
 is placed on, typo detection, the worker ledger). Exact on purpose: the mutation test of ``slo/``
-(scripts/mutation_test.py) counts on these to notice any change of wording or arithmetic."""
+(tools/mutation_test.py) counts on these to notice any change of wording or arithmetic."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ from osiris_load.core.openmodel.stages import (
     parse_stages,
     total_duration,
 )
-from tests.support import locust_env
+from osiris_load.testing.support import locust_env
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,8 +1,9 @@
-"""The test suite's own helpers (``tests/support.py``) where a wrong helper would make tests pass wrongly."""
+"""The helpers the tests and benches share (``osiris_load/testing/support.py``) where a wrong helper would make
+tests pass wrongly."""
 
 from __future__ import annotations
 
-from tests.support import nearest_rank
+from osiris_load.testing.support import nearest_rank
 
 
 def test_nearest_rank_reads_p_as_the_decimal_it_is_written_as() -> None:

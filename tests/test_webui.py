@@ -33,8 +33,8 @@ import pytest
 from osiris_load.core.slo.table import DEFAULT_TABLE_PATH
 from osiris_load.core.slo.verdict import CSV_FIELDS
 from osiris_load.jobs.supervisor import free_port
+from osiris_load.testing.support import stop_process
 from tests.conftest import ROOT, wait_until
-from tests.support import stop_process
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

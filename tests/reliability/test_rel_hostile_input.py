@@ -26,7 +26,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.reliability.reliability_support import ROOT, normal_requests, partial_clients, record
+from osiris_load.testing.reliability import normal_requests, partial_clients
+from osiris_load.testing.support import ROOT
+from tests.reliability.reliability_support import record
 
 MAX_EXAMPLES = int(os.environ.get("OSIRIS_RELIABILITY_FUZZ_EXAMPLES", "30"))
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
@@ -145,7 +147,7 @@ def test_slow_and_partial_clients_do_not_stall_others(sidecar) -> None:
     record("slow_clients", held_sockets=SLOW_CLIENTS, still_open_after=still_held, normal_requests=len(latencies),
            median_ms=round(statistics.median(latencies) * 1000, 1), max_ms=round(max(latencies) * 1000, 1))
     # the behaviour: all 30 were answered (200, asserted above) while the 100 partial connections were held;
-    # how fast is a figure of the machine (bench/sidecar_stress.py --case slow-clients)
+    # how fast is a figure of the machine (osiris-load bench sidecar_stress --case slow-clients)
     assert len(latencies) == 30
     assert httpx.get(f"{sidecar.url}/health", timeout=10).status_code == 200
 

@@ -19,17 +19,10 @@ import pytest
 
 from osiris_load.core.exit_codes import EXIT_SLO_FAILED
 from osiris_load.jobs.supervisor import free_port
+from osiris_load.testing.reliability import RELIABILITY_LOCUSTFILE, LocustProcess, read_records
+from osiris_load.testing.support import ROOT, locust_command, locust_env, outcome, run_locust, run_side_by_side
 from tests.conftest import SidecarProcess, wait_until
-from tests.reliability.reliability_support import (
-    LOCUSTFILES,
-    RELIABILITY_LOCUSTFILE,
-    ROOT,
-    LocustProcess,
-    read_records,
-    record,
-    requests_served,
-)
-from tests.support import locust_command, locust_env, outcome, run_locust, run_side_by_side
+from tests.reliability.reliability_support import LOCUSTFILES, record, requests_served
 from tests.verdict_files import read_verdict_rows
 
 

@@ -5,7 +5,7 @@ and some proposals back to back for ``OSIRIS_RELIABILITY_OVERLOAD_S`` seconds (1
 table in docs/reliability.md). Every answer must be a 200 or a 503 with ``Retry-After``: no 500, no
 other status, no dropped connection (Locust's status 0), and the sidecar serves again afterwards. The
 sidecar's RSS (before, during, after) and the latencies of the admitted (200) requests are recorded, not
-asserted: they are figures of the machine (``bench/sidecar_stress.py --case overload``).
+asserted: they are figures of the machine (``osiris-load bench sidecar_stress --case overload``).
 
 The sidecar (``overload_sidecar`` of tests/conftest.py) runs with ``OSIRIS_MAX_QUEUE=16``
 (``OSIRIS_RELIABILITY_OVERLOAD_QUEUE``): with the
@@ -20,9 +20,10 @@ from pathlib import Path
 
 import httpx
 
+from osiris_load.testing.reliability import RELIABILITY_LOCUSTFILE, RssSampler, read_records, rss_mb
+from osiris_load.testing.support import nearest_rank, run_locust
 from tests.conftest import OVERLOAD_QUEUE, SidecarProcess
-from tests.reliability.reliability_support import RELIABILITY_LOCUSTFILE, RssSampler, read_records, record, rss_mb
-from tests.support import nearest_rank, run_locust
+from tests.reliability.reliability_support import record
 
 DURATION_S = int(os.environ.get("OSIRIS_RELIABILITY_OVERLOAD_S", "10"))
 USERS = 50
@@ -76,7 +77,7 @@ def run_overload(sidecar, tmp_path: Path) -> None:
     assert statuses.get(200, 0) > 0, numbers  # overload sheds load; it does not stop serving
     assert statuses.get(503, 0) > 0, numbers  # and sheds it: 50 users back to back overflow 16 queued + 16 in a batch
     # How fast the admitted requests were served and how the RSS moved are figures of the machine, recorded
-    # above and measured by bench/sidecar_stress.py --case overload (docs/benchmarks.md), not asserted here.
+    # above and measured by osiris-load bench sidecar_stress --case overload (docs/benchmarks.md), not asserted here.
 
     # The sidecar recovers by itself: healthy, and a request is served.
     assert httpx.get(f"{sidecar.url}/health", timeout=10).status_code == 200

@@ -18,16 +18,11 @@ from pathlib import Path
 import httpx
 import redis
 
+from osiris_load.testing.reliability import RELIABILITY_LOCUSTFILE, LocustProcess, read_records
+from osiris_load.testing.support import locust_command
 from sidecar.infra.redis_server import RedisServer
 from tests.conftest import REDIS_LOSS_STREAM, OwnRedis, SidecarProcess, wait_until
-from tests.reliability.reliability_support import (
-    RELIABILITY_LOCUSTFILE,
-    LocustProcess,
-    metric_total,
-    read_records,
-    record,
-)
-from tests.support import locust_command
+from tests.reliability.reliability_support import metric_total, record
 
 USERS = 3
 RUN_LIMIT_S = 60  # backstop; the test stops Locust itself once Redis is back and proposals flow again

@@ -14,8 +14,8 @@ import httpx
 import psutil
 import pytest
 
+from osiris_load.testing.support import run_locust
 from tests.reliability.reliability_support import API_KEY, LOCUSTFILES, record
-from tests.support import run_locust
 
 MARKER = f"MARKER-{uuid.uuid4().hex}"
 POSTS = {"/generate": {"prompt": f"generate {MARKER}", "max_length": 4},

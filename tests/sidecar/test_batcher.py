@@ -112,7 +112,7 @@ def test_admission_refuses_beyond_max_queue_at_once() -> None:
         waiting = [b.submit(2), b.submit(3)]
         assert b.queue_depth == 2
         with pytest.raises(QueueFull):  # at once: submit() is not awaited, it refuses in the call itself
-            b.submit(4)                   # (what the refusal costs: bench/runner_loop.py)
+            b.submit(4)                   # (what the refusal costs: osiris-load bench runner_loop)
         assert b.queue_depth == 2 and b.in_flight == 1  # the refused item took no place
         step.release.set()
         assert await running == 2 and await asyncio.gather(*waiting) == [4, 6]

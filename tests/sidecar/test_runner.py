@@ -106,7 +106,7 @@ def test_queue_full_is_refused_immediately(model_dir: Path) -> None:
         with pytest.raises(QueueFull):
             await r.generate_proposal("refused too", 4)
         # immediately: the long generation is still running, so neither refusal waited for a place
-        # (what a refusal costs: bench/runner_loop.py)
+        # (what a refusal costs: osiris-load bench runner_loop)
         assert r.in_flight == 1 and r.queue_depth == 1
         return await long, await queued
 
@@ -193,7 +193,7 @@ def test_the_event_loop_turns_while_a_generation_decodes(model_dir: Path) -> Non
     another coroutine gets LOOP_TURNS turns of the loop before it ends. Were the decode run on the loop, the
     generation (a prefill and up to 400 steps; no batch window to wait out) would end before the loop came
     back. Only generations of 20 tokens or more count (a sampled EOS can end one at once). How often the
-    loop turns and its longest gap are figures of the machine: ``bench/runner_loop.py``."""
+    loop turns and its longest gap are figures of the machine: ``osiris-load bench runner_loop``."""
     async def body(r: ModelRunner) -> list[tuple[int, int]]:
         seen: list[tuple[int, int]] = []
         for _ in range(10):

@@ -466,7 +466,7 @@ def judge_avg(op: str, limit_ms: float, n: int, mean_ms: float, stddev_ms: float
     large response moves it anywhere, so no finite sample bounds it without an assumption). With a
     finite variance the central limit theorem makes this interval asymptotically exact; for skewed
     latencies its upper end is somewhat optimistic on small runs (``docs/verdicts.md`` shows the
-    coverage measured by ``bench/verdict_coverage.py``). ``stddev_ms`` is the sample standard
+    coverage measured by ``osiris-load bench verdict_coverage``). ``stddev_ms`` is the sample standard
     deviation (the histogram's is within its 0.1 % resolution). The lower end is clamped at 0 ms.
     With a design effect, ``n`` becomes ``n / design_effect``. One sample has no spread to judge by:
     INCONCLUSIVE unless intervals are off.
