@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-EXIT_USAGE = 2
+from osiris_load.core.exit_codes import EXIT_BAD_INPUT
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def run_one(name: str, argv: Sequence[str], prog: str) -> int:
             raise
         print(f"{prog} {name}: needs the module '{exc.name}', which is not installed (make install installs "
               "every extra)", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_BAD_INPUT
     parser = argparse.ArgumentParser(prog=f"{prog} {name}", description=module.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     module.add_arguments(parser)
@@ -119,7 +119,7 @@ def main(argv: Sequence[str], prog: str = "osiris-load bench") -> int:
         if name not in BENCHES:
             print(f"{prog}: unknown benchmark '{name}'; known: {', '.join(BENCHES)} ({prog} --list)",
                   file=sys.stderr)
-            return EXIT_USAGE
+            return EXIT_BAD_INPUT
         return run_one(name, argv[1:], prog)
     parser = argparse.ArgumentParser(prog=prog, usage=f"{prog} NAME [options] | --list | --all [--only a,b]",
                                      description=__doc__.splitlines()[0].replace("``", ""),
@@ -136,7 +136,7 @@ def main(argv: Sequence[str], prog: str = "osiris-load bench") -> int:
     if not args.all:
         parser.print_usage(sys.stderr)
         print(f"{prog}: a benchmark's name, --list or --all expected", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_BAD_INPUT
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHES)
     unknown = [n for n in names if n not in BENCHES]
     if unknown:

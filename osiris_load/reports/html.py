@@ -193,8 +193,8 @@ def _scenario(s: Scenario) -> str:
              ("peak users", str(s.max_users)),
              ("duration", format_seconds(s.duration_s) if s.duration_s is not None else "-"),
              ("started", f"{s.started_at:%Y-%m-%d %H:%M:%S} UTC" if s.started_at else "-")]
-    facts += [("output tokens/s", t.observed_text)
-              for t in (s.gate.thresholds if s.gate else ()) if t.result.unit == "tokens/s" and t.kind == "throughput"
+    facts += [("output tokens/s", format_observed(t))
+              for t in (s.gate.thresholds if s.gate else ()) if t.unit == "tokens/s" and t.kind == "throughput"
               and t.row.startswith("llm_output_tokens")][:1]
     out = [f'<section class="scenario" id="scenario-{escape(s.name)}" data-scenario="{escape(s.name)}">',
            f"<h2>{escape(s.name)} {_badge(s.verdict)}</h2>",
