@@ -8,13 +8,20 @@ streaming server (``tests/llm_stream_target.py``), two runs side by side, a few 
   (3 x 10 + 40) x 2 / 8 = 17.5 ms, and tokens come from ``usage``;
 - failures: the server cycles through a whole answer and its five broken streams; each is a failed
   request with its own reason, and nothing hangs (the stall ends at ``--stream-timeout``).
+
+On a starved machine the client reads a chunk late and its timings drift from the server's log by
+that lateness (seen: a TTFT 8 ms and 167 ms off at load average 20). The run records its own lateness
+(the generator monitor: ``bounded_requests``, the samples whose time overlapped a stall of its event
+loop), so a known answer that misses in a run that recorded such samples is no evidence either way:
+the known run (its server and Locust ahead for the CPU where allowed) is made again, alone (at most
+``KNOWN_TRIES`` in all). A miss in a run that recorded no stalled sample fails at once, and the last try
+is always judged: the tolerance never widens.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import subprocess
 import sys
@@ -24,11 +31,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.support import outcome, run_side_by_side
+from tests.support import ahead_for_the_cpu, nearest_rank, outcome, run_side_by_side
 
 OPENAI_CHAT = ROOT / "locustfiles" / "openai_chat.py"
 PATH = "/v1/chat/completions"
 TOLERANCE_MS = 6.0
+KNOWN_TRIES = 3
 KNOWN_TABLE = f"""
 [thresholds]
 "http_req_duration{{name:TTFT {PATH}}}" = ["p(50)<100000", "max<100000"]
@@ -38,9 +46,10 @@ KNOWN_TABLE = f"""
 
 
 class Target:
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, first: bool = False) -> None:
         self.process = subprocess.Popen([sys.executable, "-m", "tests.llm_stream_target", "--port", "0", *args],
-                                        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                                        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                                        preexec_fn=ahead_for_the_cpu if first else None)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         assert line.startswith("listening "), f"the target did not start: {line!r}"
@@ -51,13 +60,15 @@ class Target:
         self.process.wait(timeout=10)
 
 
-def run_locust(folder: Path, target_args: list[str], *args: str) -> dict[str, Any]:
-    target = Target(*target_args)
+def run_locust(folder: Path, target_args: list[str], *args: str, first: bool = False) -> dict[str, Any]:
+    """``first``: the target and Locust ahead of other processes for the CPU where allowed."""
+    target = Target(*target_args, first=first)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OSIRIS_", "LOCUST_", "OPENAI_"))}
     try:
         done = subprocess.run([sys.executable, "-m", "locust", "-f", str(OPENAI_CHAT), "--headless", "--only-summary",
                                "--host", target.url, "--csv", str(folder / "run"), *args],
-                              cwd=ROOT, capture_output=True, text=True, timeout=90, env=env)
+                              cwd=ROOT, capture_output=True, text=True, timeout=90, env=env,
+                              preexec_fn=ahead_for_the_cpu if first else None)
     finally:
         target.stop()
     out: dict[str, Any] = {"rc": done.returncode, "output": done.stdout + done.stderr}
@@ -77,7 +88,7 @@ def known(folder: Path) -> dict[str, Any]:
     table.write_text(KNOWN_TABLE, encoding="utf-8")
     return run_locust(folder, ["--ttft-ms", "50", "--gaps-ms", "10,10,10,40", "--tokens", "9", "--log",
                                str(folder / "sent.jsonl")],
-                      "--no-shape", "-u", "2", "-r", "2", "-t", "4s", "--slo-file", str(table))
+                      "--no-shape", "-u", "2", "-r", "2", "-t", "4s", "--slo-file", str(table), first=True)
 
 
 def failures(folder: Path) -> dict[str, Any]:
@@ -99,36 +110,57 @@ def observed(verdict: dict[str, Any], measurement: str, expression: str) -> tupl
     raise AssertionError(f"no {row} {expression} in the verdict")
 
 
-def nearest_rank(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
-def test_ttft_itl_and_tpot_percentiles_are_the_known_answer(runs: dict[str, Any]) -> None:
-    """The client's figures against what the server really sent (its log, same monotonic clock): on a
-    starved machine the server's own schedule slips, so its log is the known answer; and that log
-    itself follows the nominal schedule unless the machine is starved (not asserted: machine speed)."""
-    run = outcome(runs, "known")
-    assert run["rc"] == 0, run["output"][-3000:]
+def timing_misses(run: dict[str, Any]) -> list[str]:
+    """Where the gate's TTFT, ITL and TPOT figures miss the server's log by more than ``TOLERANCE_MS``."""
     verdict, sent = run["verdict"], run["sent"]
-    assert sent and all(len(s["sent"]) == 9 for s in sent)
     server_ttft = [(s["sent"][0] - s["received"]) * 1000 for s in sent]
     server_gaps = [(b - a) * 1000 for s in sent for a, b in zip(s["sent"], s["sent"][1:], strict=False)]
     server_tpot = [(s["sent"][-1] - s["sent"][0]) * 1000 / 8 for s in sent]
-    ttft, answers = observed(verdict, "TTFT", "p(50)<100000")
-    assert answers >= 2
-    assert abs(ttft - nearest_rank(server_ttft, 50)) <= TOLERANCE_MS, (ttft, sorted(server_ttft))
-    assert observed(verdict, "TTFT", "max<100000")[0] >= 50
-    gaps = observed(verdict, "ITL", "p(40)<100000")[1]
-    assert gaps == 8 * answers  # every gap its own sample: none merged, none split
-    for p, nominal in ((40, 10), (60, 10), (85, 40), (95, 40)):
-        value = observed(verdict, "ITL", f"p({p})<100000")[0]
-        assert abs(value - nearest_rank(server_gaps, p)) <= TOLERANCE_MS, (p, value, nominal, sorted(server_gaps))
-    tpot = observed(verdict, "TPOT", "p(50)<100000")[0]
-    assert abs(tpot - nearest_rank(server_tpot, 50)) <= TOLERANCE_MS, (tpot, sorted(server_tpot))
-    answer_row = run["stats"][("POST", PATH)]
-    assert int(answer_row["Request Count"]) == answers and int(answer_row["Failure Count"]) == 0
-    assert "counted from usage" in run["output"]
+    checks = [("TTFT", "p(50)<100000", nearest_rank(server_ttft, 50), server_ttft),
+              *(("ITL", f"p({p})<100000", nearest_rank(server_gaps, p), server_gaps) for p in (40, 60, 85, 95)),
+              ("TPOT", "p(50)<100000", nearest_rank(server_tpot, 50), server_tpot)]
+    misses = []
+    for measurement, expression, expected, server in checks:
+        value = observed(verdict, measurement, expression)[0]
+        if abs(value - expected) > TOLERANCE_MS:
+            misses.append(f"{measurement} {expression}: {value:.3f} ms, the server's log says {expected:.3f} ms "
+                          f"(its values: {sorted(round(v, 2) for v in server)})")
+    return misses
+
+
+def stalled_samples(run: dict[str, Any]) -> int:
+    """The samples whose time overlapped a stall of the client's own event loop (its generator record)."""
+    return sum(process["bounded_requests"] for process in run["verdict"]["generator"])
+
+
+def test_ttft_itl_and_tpot_percentiles_are_the_known_answer(runs: dict[str, Any],
+                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The client's figures against what the server really sent (its log, same monotonic clock): on a
+    starved machine the server's own schedule slips, so its log is the known answer; and that log
+    itself follows the nominal schedule unless the machine is starved (not asserted: machine speed).
+    A try whose own generator record says some of its samples overlapped its stalls and that misses is
+    made again (module docstring); the try judged last, or one with no stalled sample, decides."""
+    run = outcome(runs, "known")
+    tries = [run]
+    while True:
+        assert run["rc"] == 0, run["output"][-3000:]
+        verdict, sent = run["verdict"], run["sent"]
+        assert sent and all(len(s["sent"]) == 9 for s in sent)
+        ttft, answers = observed(verdict, "TTFT", "p(50)<100000")
+        assert answers >= 2
+        assert observed(verdict, "TTFT", "max<100000")[0] >= 50
+        gaps = observed(verdict, "ITL", "p(40)<100000")[1]
+        assert gaps == 8 * answers  # every gap its own sample: none merged, none split
+        answer_row = run["stats"][("POST", PATH)]
+        assert int(answer_row["Request Count"]) == answers and int(answer_row["Failure Count"]) == 0
+        assert "counted from usage" in run["output"]
+        misses = timing_misses(run)
+        if not misses or not stalled_samples(run) or len(tries) == KNOWN_TRIES:
+            break
+        run = known(tmp_path_factory.mktemp("known-again"))
+        tries.append(run)
+    assert not misses, (misses, [f"try {i}: {stalled_samples(t)} samples overlapped the client's own stalls"
+                                 for i, t in enumerate(tries, 1)])
 
 
 def test_each_broken_stream_fails_its_request_with_its_reason(runs: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ import pytest
 from osiris_load.jobs.supervisor import free_port
 from tests import support
 from tests.conftest import ROOT
-from tests.support import LocustRun, locust_env, outcome, run_side_by_side
+from tests.support import LocustRun, ahead_for_the_cpu, locust_env, outcome, run_side_by_side
 
 READ_HEAVY = ROOT / "locustfiles" / "read_heavy.py"
 SLOW_START = ROOT / "tests" / "locustfiles_for_tests" / "slow_start.py"
@@ -39,7 +39,7 @@ class Target:
         for stall in stalls:
             command += ["--stall", stall]
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                                        preexec_fn=_ahead if first else None)
+                                        preexec_fn=ahead_for_the_cpu if first else None)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()  # blocks until it listens (or exits: then "")
         assert line.startswith("listening "), f"the target did not start: {line!r}"
@@ -48,13 +48,6 @@ class Target:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
-
-
-def _ahead() -> None:
-    try:
-        os.nice(-5)
-    except OSError:  # not permitted: as it is
-        pass
 
 
 def locust(*args: str) -> list[str]:
