@@ -1,7 +1,7 @@
 """The open model in real Locust runs (one process, and a real master with two worker processes)
 against a tiny real HTTP target (``tests/open_model_target.py``) on 127.0.0.1.
 
-``OSIRIS_OPEN_MODEL_TEST_S`` sets how long the rate-holding runs last (default 15 s in the suite;
+``OSIRIS_OPEN_MODEL_TEST_S`` sets how long the rate-holding runs last (default 10 s in the suite;
 the issue's 60 s figures, run by hand, are in docs/benchmarks.md).
 """
 
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from tests.support import LocustRun, ahead_for_the_cpu, locust_env, outcome, run
 READ_HEAVY = ROOT / "locustfiles" / "read_heavy.py"
 SLOW_START = ROOT / "tests" / "locustfiles_for_tests" / "slow_start.py"
 RATE = 20.0
-HOLD_S = float(os.environ.get("OSIRIS_OPEN_MODEL_TEST_S", "15"))
+HOLD_S = float(os.environ.get("OSIRIS_OPEN_MODEL_TEST_S", "10"))
 
 
 class Target:
@@ -145,7 +147,7 @@ def _a_worker_leaves(url: str, prefix: Path) -> Finished:
 
 
 def _poisson(url: str, prefix: Path) -> Finished:
-    return _done(run_local(url, prefix, "--arrival-rate", f"{RATE:g}", "-t", f"{HOLD_S / 3:g}s",
+    return _done(run_local(url, prefix, "--arrival-rate", f"{RATE:g}", "-t", f"{max(1, round(HOLD_S / 3))}s",
                            "--arrival-seed", "12"), prefix)
 
 
@@ -231,7 +233,11 @@ def test_the_open_model_holds_its_rate(runs: dict[str, Any], workers: int) -> No
     # rate x span - p .. rate x span - p + 1 of them)
     assert abs(model["due"] - RATE * model["window_s"]) <= max(workers, 1) + 1e-6, model
     assert model["started"] >= 0.98 * model["due"] and model["dropped"] == 0, model
-    assert model["window_s"] >= 0.9 * HOLD_S, model
+    # the schedule issued through the run, by the run's own record (each process's monitor times its
+    # test from its start, the spawn of 80 users at 80/s, ~1 s, included): never the planned HOLD_S
+    # on the wall clock, which a busy machine's late spawn messages shorten (13.0 s of 15 seen)
+    ran_s = [process["duration_s"] for process in verdict_doc(result.prefix)["generator"] if process["users"]]
+    assert ran_s and HOLD_S + 1e-6 >= model["window_s"] >= 0.8 * sum(ran_s) / len(ran_s), (model, ran_s)
     assert model["goodput"]["share"] is not None and model["goodput"]["share"] > 0.9, model
     health = threshold(verdict_doc(result.prefix), "health", "p(95)<400")
     assert health["n"] == model["started"] or abs(health["n"] - model["started"]) <= max(workers, 1)
@@ -239,15 +245,30 @@ def test_the_open_model_holds_its_rate(runs: dict[str, Any], workers: int) -> No
     assert "open model (constant arrivals" in output and "uncorrected" in output
 
 
+def _log_seconds(output: str, pattern: str) -> list[float]:
+    """The wall-clock seconds of the master's log lines matching ``pattern``, in order."""
+    return [datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            for m in re.finditer(rf"^\[([^\]]+)\] \S+/INFO/locust\.runners: {pattern}", output, re.M)]
+
+
 def test_a_worker_leaving_re_splits_the_rate(runs: dict[str, Any]) -> None:
     """Master + 2 workers at 20/s for 10 s; one worker is stopped 2 s after all users are spawned:
-    the master re-dispatches, the split names one worker, and it takes the whole rate (without the
-    re-split about 120 iterations would be due, not ~200)."""
+    the master re-dispatches, the split names one worker, and it takes the whole rate.
+
+    The known answer is bounded by the run's own timeline (the master's log), not by the wall clock:
+    without the re-split each worker keeps half the rate, the one that stays for at most the planned
+    10 s, the one that left until at most the master's re-dispatch at ``t`` s after the start, so at
+    most RATE x (10 + t) / 2 iterations (+1 per process) are due (~130 at t = 3 s, whatever the
+    machine's speed); with it the one that stays runs the whole rate from about ``t`` on (~190)."""
     result = finished(runs, "worker-leaves")
     assert result.ran_its_share, "the worker stopped 2 s after the spawn had already exited"
     assert result.returncode == 0, result.output
     model = verdict_doc(result.prefix)["open_model"]
-    assert model["due"] >= 0.85 * RATE * 10, model
+    [start] = _log_seconds(result.output, "Shape test starting")
+    redispatched = _log_seconds(result.output, r"Sending spawn jobs of \d+ users at \S+ spawn rate to 1 ready workers")
+    assert redispatched, result.output  # Locust itself re-dispatched the users once the worker was gone
+    without_resplit = RATE * (10 + (redispatched[0] - start)) / 2 + 2
+    assert model["due"] > without_resplit, (model, without_resplit)
     assert model["dropped"] == 0 and model["started"] == model["due"], model
     assert abs(model["achieved_rate"] / RATE - 1) <= 0.05, model
 
