@@ -73,6 +73,13 @@ def threshold(doc: dict[str, Any], row: str, expression: str) -> dict[str, Any]:
     return next(t for t in doc["thresholds"] if t["row"] == row and t["expression"] == expression)
 
 
+def _log_seconds(output: str, pattern: str) -> list[float]:
+    """The wall-clock seconds of Locust's log lines (the master's, or the one process's) matching
+    ``pattern``, in order."""
+    return [datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            for m in re.finditer(rf"^\[([^\]]+)\] \S+/INFO/locust\.\w+: {pattern}", output, re.M)]
+
+
 @dataclass
 class Finished:
     """One run of the module: its exit status and output, and the ``--csv`` prefix its files start with."""
@@ -236,11 +243,13 @@ def test_the_open_model_holds_its_rate(runs: dict[str, Any], workers: int) -> No
     # rate x span - p .. rate x span - p + 1 of them)
     assert abs(model["due"] - RATE * model["window_s"]) <= max(workers, 1) + 1e-6, model
     assert model["started"] >= 0.98 * model["due"] and model["dropped"] == 0, model
-    # the schedule issued through the run, by the run's own record (each process's monitor times its
-    # test from its start, the spawn of 80 users at 80/s, ~1 s, included): never the planned HOLD_S
-    # on the wall clock, which a busy machine's late spawn messages shorten (13.0 s of 15 seen)
+    # the schedule issued through the run, by the run's own record: each process that ran users timed
+    # its test itself (its monitor, from the start: the spawn of its users included, ~1 s, more on a
+    # busy machine); the window is capped at the planned HOLD_S. Not the planned hold on the wall
+    # clock: a busy machine's late spawn messages shorten it (13.0 s of 15 seen at load average 20),
+    # and a slow spawn lengthens a process's own time past it (13.6 s for a 10 s hold seen)
     ran_s = [process["duration_s"] for process in verdict_doc(result.prefix)["generator"] if process["users"]]
-    assert ran_s and HOLD_S + 1e-6 >= model["window_s"] >= 0.8 * sum(ran_s) / len(ran_s), (model, ran_s)
+    assert ran_s and HOLD_S + 1e-6 >= model["window_s"] >= 0.8 * min(HOLD_S, sum(ran_s) / len(ran_s)), (model, ran_s)
     assert model["goodput"]["share"] is not None and model["goodput"]["share"] > 0.9, model
     health = threshold(verdict_doc(result.prefix), "health", "p(95)<400")
     assert health["n"] == model["started"] or abs(health["n"] - model["started"]) <= max(workers, 1)
@@ -248,10 +257,6 @@ def test_the_open_model_holds_its_rate(runs: dict[str, Any], workers: int) -> No
     assert "open model (constant arrivals" in output and "uncorrected" in output
 
 
-def _log_seconds(output: str, pattern: str) -> list[float]:
-    """The wall-clock seconds of the master's log lines matching ``pattern``, in order."""
-    return [datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
-            for m in re.finditer(rf"^\[([^\]]+)\] \S+/INFO/locust\.runners: {pattern}", output, re.M)]
 
 
 def test_a_worker_leaving_re_splits_the_rate(runs: dict[str, Any]) -> None:
