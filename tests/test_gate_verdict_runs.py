@@ -159,24 +159,27 @@ def _json_run(tmp: Path) -> subprocess.CompletedProcess[str]:
 IN_FLIGHT = {"loop": {"method": "GET", "name": "/health", "ms": 1500.0, "every_s": 0.0, "max": 50, "sleep_first": True}}
 SHORT = ("-u", "1", "-r", "1", "-t", "2s")
 SCENARIOS: dict[str, Callable[[Path], Any]] = {
-    "master-SIGTERM": lambda tmp: run_distributed(tmp, FAST, during=signal_master(signal.SIGTERM)),
-    "Ctrl+C": lambda tmp: run_distributed(tmp, FAST, during=signal_master(signal.SIGINT)),
-    "in-flight": lambda tmp: run_distributed(tmp, IN_FLIGHT, users=2, run_time="3s", extra=("--stop-timeout", "3")),
-    "worker-SIGTERM": lambda tmp: run_distributed(tmp, FAST, workers=2, during=_worker_sigterm),
-    "worker-SIGTERM-stop-timeout": lambda tmp: run_distributed(
-        tmp, {**FAST, "count_dir": str(tmp)}, workers=2, extra=("--stop-timeout", "2"), during=_worker_sigterm),
-    "worker-SIGKILL": lambda tmp: run_distributed(tmp, FAST, workers=2, during=_worker_lost("SIGKILL")),
-    "worker-never-reports": lambda tmp: run_distributed(tmp, FAST, workers=2, during=_worker_lost("never")),
+    # the longest waits first (lost and returning workers wait seconds on Locust's heartbeats), the
+    # distributed runs (three processes each) interleaved with the one-process ones, so that the pool
+    # fills the idle seconds instead of ending on a tail of runs that all start their processes at once
     "worker-comes-back": lambda tmp: run_distributed(tmp, FAST, workers=2, during=_worker_comes_back),
-    "run-time-end": lambda tmp: run_distributed(tmp, FAST, workers=2, run_time="3s"),
+    "worker-never-reports": lambda tmp: run_distributed(tmp, FAST, workers=2, during=_worker_lost("never")),
+    "worker-SIGKILL": lambda tmp: run_distributed(tmp, FAST, workers=2, during=_worker_lost("SIGKILL")),
     "slow-start": lambda tmp: run_local(tmp, {**FAST, "slow_start_s": 2.5}, *SHORT),
     "reset-stats": lambda tmp: run_local(tmp, FAST, "-u", "4", "-r", "1", "-t", "5s", "--reset-stats"),
+    "worker-SIGTERM-stop-timeout": lambda tmp: run_distributed(
+        tmp, {**FAST, "count_dir": str(tmp)}, workers=2, extra=("--stop-timeout", "2"), during=_worker_sigterm),
     "task-raises": lambda tmp: run_local(tmp, {**FAST, "raise": True}, *SHORT),
+    "worker-SIGTERM": lambda tmp: run_distributed(tmp, FAST, workers=2, during=_worker_sigterm),
     "quitting-fails": lambda tmp: run_local(tmp, {**FAST, "failing_quitting": True}, *SHORT),
+    "master-SIGTERM": lambda tmp: run_distributed(tmp, FAST, during=signal_master(signal.SIGTERM)),
     "failed-requests": lambda tmp: run_local(
         tmp, {"samples": [["GET", "/health", 5.0, i % 20 == 0] for i in range(100)]}, *SHORT),
+    "Ctrl+C": lambda tmp: run_distributed(tmp, FAST, during=signal_master(signal.SIGINT)),
     "json": _json_run,
+    "run-time-end": lambda tmp: run_distributed(tmp, FAST, workers=2, run_time="3s"),
     "declared-rows": lambda tmp: run_local(tmp, {**FAST, "slo_rows": ["health"]}, *SHORT),
+    "in-flight": lambda tmp: run_distributed(tmp, IN_FLIGHT, users=2, run_time="3s", extra=("--stop-timeout", "3")),
     "slo-rows": lambda tmp: run_local(tmp, FAST, *SHORT, "--slo-rows", "other,health"),
     "unknown-row": lambda tmp: run_local(tmp, FAST, *SHORT, "--slo-rows", "helth"),
     "typo-behind-catch-all": lambda tmp: run_local(tmp, FAST, *SHORT, rows=TYPO_TABLE),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from typing import Any
 import pytest
 
 from osiris_load.testing.llm_stream_target import Running
-from osiris_load.testing.support import outcome, run_side_by_side
+from osiris_load.testing.support import nearest_rank, outcome, run_side_by_side
 from tests.conftest import ROOT
 
 OPENAI_CHAT = ROOT / "locustfiles" / "openai_chat.py"
@@ -89,11 +88,6 @@ def observed(verdict: dict[str, Any], measurement: str, expression: str) -> tupl
         if threshold["row"] == row and threshold["expression"] == expression:
             return float(threshold["observed"]), int(threshold["n"])
     raise AssertionError(f"no {row} {expression} in the verdict")
-
-
-def nearest_rank(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def test_ttft_itl_and_tpot_percentiles_are_the_known_answer(runs: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """The open model in real Locust runs (one process, and a real master with two worker processes)
 against a tiny real HTTP target (``osiris_load/testing/open_model_target.py``) on 127.0.0.1.
 
-``OSIRIS_OPEN_MODEL_TEST_S`` sets how long the rate-holding runs last (default 15 s in the suite;
+``OSIRIS_OPEN_MODEL_TEST_S`` sets how long the rate-holding runs last (default 10 s in the suite;
 the issue's 60 s figures, run by hand, are in docs/benchmarks.md).
 """
 
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from tests.conftest import ROOT
 
 SLOW_START = ROOT / "tests" / "locustfiles_for_tests" / "slow_start.py"
 RATE = 20.0
-HOLD_S = float(os.environ.get("OSIRIS_OPEN_MODEL_TEST_S", "15"))
+HOLD_S = float(os.environ.get("OSIRIS_OPEN_MODEL_TEST_S", "10"))
 
 
 def locust(*args: str) -> list[str]:
@@ -39,6 +41,13 @@ def verdict_doc(prefix: Path) -> dict[str, Any]:
 
 def threshold(doc: dict[str, Any], row: str, expression: str) -> dict[str, Any]:
     return next(t for t in doc["thresholds"] if t["row"] == row and t["expression"] == expression)
+
+
+def _log_seconds(output: str, pattern: str) -> list[float]:
+    """The wall-clock seconds of Locust's log lines (the master's, or the one process's) matching
+    ``pattern``, in order."""
+    return [datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            for m in re.finditer(rf"^\[([^\]]+)\] \S+/INFO/locust\.\w+: {pattern}", output, re.M)]
 
 
 @dataclass
@@ -97,7 +106,10 @@ def _a_worker_leaves(url: str, prefix: Path) -> Finished:
         assert master.stdout is not None
         for line in master.stdout:  # until the users are spawned (the master's own log line)
             lines.append(line)
-            if "All users spawned" in line:
+            # on a busy machine the workers' spawn reports can come late: Locust then says "Spawning is
+            # complete and report waittime is expired" instead (waiting on "All users spawned" alone read
+            # on to the end of the run, and the worker to stop had already exited)
+            if "All users spawned" in line or "Spawning is complete" in line:
                 break
         try:
             workers[1].wait(timeout=2)  # it runs its share for 2 s (the test asserts it did)
@@ -115,7 +127,7 @@ def _a_worker_leaves(url: str, prefix: Path) -> Finished:
 
 
 def _poisson(url: str, prefix: Path) -> Finished:
-    return _done(run_local(url, prefix, "--arrival-rate", f"{RATE:g}", "-t", f"{HOLD_S / 3:g}s",
+    return _done(run_local(url, prefix, "--arrival-rate", f"{RATE:g}", "-t", f"{max(1, round(HOLD_S / 3))}s",
                            "--arrival-seed", "12"), prefix)
 
 
@@ -201,7 +213,13 @@ def test_the_open_model_holds_its_rate(runs: dict[str, Any], workers: int) -> No
     # rate x span - p .. rate x span - p + 1 of them)
     assert abs(model["due"] - RATE * model["window_s"]) <= max(workers, 1) + 1e-6, model
     assert model["started"] >= 0.98 * model["due"] and model["dropped"] == 0, model
-    assert model["window_s"] >= 0.9 * HOLD_S, model
+    # the schedule issued through the run, by the run's own record: each process that ran users timed
+    # its test itself (its monitor, from the start: the spawn of its users included, ~1 s, more on a
+    # busy machine); the window is capped at the planned HOLD_S. Not the planned hold on the wall
+    # clock: a busy machine's late spawn messages shorten it (13.0 s of 15 seen at load average 20),
+    # and a slow spawn lengthens a process's own time past it (13.6 s for a 10 s hold seen)
+    ran_s = [process["duration_s"] for process in verdict_doc(result.prefix)["generator"] if process["users"]]
+    assert ran_s and HOLD_S + 1e-6 >= model["window_s"] >= 0.8 * min(HOLD_S, sum(ran_s) / len(ran_s)), (model, ran_s)
     assert model["goodput"]["share"] is not None and model["goodput"]["share"] > 0.9, model
     health = threshold(verdict_doc(result.prefix), "health", "p(95)<400")
     assert health["n"] == model["started"] or abs(health["n"] - model["started"]) <= max(workers, 1)
@@ -209,15 +227,26 @@ def test_the_open_model_holds_its_rate(runs: dict[str, Any], workers: int) -> No
     assert "open model (constant arrivals" in output and "uncorrected" in output
 
 
+
+
 def test_a_worker_leaving_re_splits_the_rate(runs: dict[str, Any]) -> None:
     """Master + 2 workers at 20/s for 10 s; one worker is stopped 2 s after all users are spawned:
-    the master re-dispatches, the split names one worker, and it takes the whole rate (without the
-    re-split about 120 iterations would be due, not ~200)."""
+    the master re-dispatches, the split names one worker, and it takes the whole rate.
+
+    The known answer is bounded by the run's own timeline (the master's log), not by the wall clock:
+    without the re-split each worker keeps half the rate, the one that stays for at most the planned
+    10 s, the one that left until at most the master's re-dispatch at ``t`` s after the start, so at
+    most RATE x (10 + t) / 2 iterations (+1 per process) are due (~130 at t = 3 s, whatever the
+    machine's speed); with it the one that stays runs the whole rate from about ``t`` on (~190)."""
     result = finished(runs, "worker-leaves")
     assert result.ran_its_share, "the worker stopped 2 s after the spawn had already exited"
     assert result.returncode == 0, result.output
     model = verdict_doc(result.prefix)["open_model"]
-    assert model["due"] >= 0.85 * RATE * 10, model
+    [start] = _log_seconds(result.output, "Shape test starting")
+    redispatched = _log_seconds(result.output, r"Sending spawn jobs of \d+ users at \S+ spawn rate to 1 ready workers")
+    assert redispatched, result.output  # Locust itself re-dispatched the users once the worker was gone
+    without_resplit = RATE * (10 + (redispatched[0] - start)) / 2 + 2
+    assert model["due"] > without_resplit, (model, without_resplit)
     assert model["dropped"] == 0 and model["started"] == model["due"], model
     assert abs(model["achieved_rate"] / RATE - 1) <= 0.05, model
 

@@ -422,14 +422,19 @@ def test_ctrl_c_while_waiting_for_the_target_leaves_no_run_folder_behind(door: D
     assert not (door.tmp / "made").exists()
 
 
-@pytest.mark.xfail(strict=False, reason="in two full fresh-clone runs the SIGINT did not end the job (passes alone "
-                   "and with its module; cause not found yet, see the closing note of this stop)")
 def test_ctrl_c_while_the_inputs_are_checked_is_no_traceback(door: Door) -> None:
     """Locust's own inputs are judged in a child (1-3 s on a busy machine): a user who sees their typo and
     presses Ctrl+C then got a KeyboardInterrupt traceback. Now: one line, exit 130, nothing made.
     The front door runs as its own process (a fresh interpreter: no signal handler or child left by
     another test of the suite), and the checker child is held by a ``sitecustomize`` that waits in it
-    alone, so the SIGINT lands while the inputs are checked whatever the machine's speed."""
+    alone, so the SIGINT lands while the inputs are checked whatever the machine's speed.
+
+    Its SIGINT starts at the default action, as a terminal's foreground job's does: a suite started in
+    the background of a non-interactive shell (``make test > log &``, a CI step) runs with SIGINT
+    ignored (POSIX: such a shell's asynchronous commands inherit SIG_IGN for SIGINT and SIGQUIT), every
+    child inherits that, and Python then installs no KeyboardInterrupt handler: the Ctrl+C was lost and
+    the job went on to wait for the target (the failures of the full fresh-clone runs). The job's own
+    handlers (``MainJob.run``) replace an inherited ignore, so the other signal tests never saw it."""
     site = door.tmp / "slow-check"
     site.mkdir()
     (site / "sitecustomize.py").write_text(
@@ -439,7 +444,7 @@ def test_ctrl_c_while_the_inputs_are_checked_is_no_traceback(door: Door) -> None
     out = door.tmp / "run"
     job = subprocess.Popen([sys.executable, "-m", "osiris_load", "run", "--url", door.url, "--out", str(out)],
                            cwd=door.tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # an inherited ignore
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # not an inherited SIG_IGN
 
     def checking() -> bool:
         try:
@@ -455,7 +460,9 @@ def test_ctrl_c_while_the_inputs_are_checked_is_no_traceback(door: Door) -> None
         return False
 
     try:
-        wait_until(checking, 60, "the Locust inputs' check to start")
+        # the job's start on a starved machine (seen: over 60 s at load average 20): its imports, then the child's
+        wait_until(lambda: checking() or job.poll() is not None, 200, "the Locust inputs' check to start")
+        assert job.poll() is None, job.communicate()
         job.send_signal(signal.SIGINT)
         stdout, stderr = job.communicate(timeout=20)
     finally:

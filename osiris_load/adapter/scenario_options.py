@@ -24,8 +24,6 @@ __all__ = ["DEFAULT_PROMPTS_PATH", "PROMPTS_HINT", "PromptsError", "check_url", 
            "prompts_path", "shape_switch"]
 
 DEFAULT_PROMPTS_PATH = Path(__file__).with_name("prompts.json")
-SCENARIOS_PACKAGE = "locustfiles"
-"""The package of the bundled scenarios, whose sibling imports ``loads_prompts`` follows."""
 PROMPTS_HINT = "(set OSIRIS_PROMPTS to use another file)"
 """Said after a prompts file's problem, wherever it is reported."""
 
@@ -94,8 +92,9 @@ def _json_type(value: Any) -> str:
 
 def loads_prompts(locustfile: str | os.PathLike[str]) -> bool:
     """Whether importing ``locustfile`` loads the prompts file: it calls ``load_prompts_or_exit``, or
-    imports a sibling locustfile that does (``mixed.py`` imports ``propose_trade.py``). Read with
-    :mod:`ast`, without importing it (that would import Locust)."""
+    imports a sibling locustfile that does (``mixed.py`` imports ``propose_trade.py``): a module of the
+    locustfile's own package (``locustfiles.``, named by its folder, not by this module's package).
+    Read with :mod:`ast`, without importing it (that would import Locust)."""
     path = Path(locustfile)
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -104,7 +103,7 @@ def loads_prompts(locustfile: str | os.PathLike[str]) -> bool:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id == "load_prompts_or_exit" and isinstance(node.ctx, ast.Load):
             return True
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(f"{SCENARIOS_PACKAGE}."):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(f"{path.parent.name}."):
             sibling = path.with_name(node.module.rsplit(".", 1)[1] + ".py")
             if sibling != path and sibling.name != "common.py" and loads_prompts(sibling):
                 return True

@@ -4,13 +4,12 @@ read-heavy Locust runs against it: what the open-model and generator-health test
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from osiris_load.testing import support
-from osiris_load.testing.support import ROOT, LocustRun
+from osiris_load.testing.support import ROOT, LocustRun, ahead_for_the_cpu
 
 READ_HEAVY = ROOT / "locustfiles" / "read_heavy.py"
 
@@ -26,7 +25,7 @@ class Target:
         for stall in stalls:
             command += ["--stall", stall]
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                                        preexec_fn=_ahead if first else None)
+                                        preexec_fn=ahead_for_the_cpu if first else None)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()  # blocks until it listens (or exits: then "")
         assert line.startswith("listening "), f"the target did not start: {line!r}"
@@ -35,13 +34,6 @@ class Target:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=10)
-
-
-def _ahead() -> None:
-    try:
-        os.nice(-5)
-    except OSError:  # not permitted: as it is
-        pass
 
 
 def run_local(url: str, prefix: Path, *args: str, timeout: float = 120) -> LocustRun:
