@@ -21,7 +21,7 @@ PROJECT = ("osiris_load", "sidecar", "locustfiles", "slo_locust")
 LAYERS: tuple[tuple[str, ...], ...] = (
     # lowest first; a module may import its own layer and the ones before it
     ("sidecar",),
-    ("osiris_load.core.exit_codes",),
+    ("osiris_load.core.exit_codes", "osiris_load.core.scenarios"),
     ("osiris_load.core.slo",),
     ("osiris_load.core.openmodel",),
     ("osiris_load.core.k6", "osiris_load.core.capacity", "osiris_load.core.report"),
@@ -239,3 +239,11 @@ def test_the_scans_find_what_they_look_for() -> None:
               "    getattr(environment.parsed_options, 'slo_file', None)\n")
     assert [hit.split(":")[1] for hit in stuck_attributes("sample", sample)] == ["2", "3", "4", "5"]
     assert [hit.split(":")[1] for hit in locust_privates("sample", sample)] == ["6", "7"]
+
+
+def test_every_scenario_of_the_catalogue_is_a_locustfile() -> None:
+    """The one catalogue (``osiris_load.core.scenarios``) names the bundled scenario files, no more, no less."""
+    from osiris_load.core.scenarios import ALL_SCENARIOS
+
+    files = {p.stem for p in (ROOT / "locustfiles").glob("*.py")} - {"__init__", "common"}
+    assert set(ALL_SCENARIOS) == files

@@ -42,6 +42,7 @@ from osiris_load.core.exit_codes import (
     EXIT_TERMINATED,
 )
 from osiris_load.core.openmodel.stages import StagesError, parse_duration
+from osiris_load.core.scenarios import ALL_SCENARIOS
 from osiris_load.core.slo.confidence import DEFAULT_CONFIDENCE, check_confidence
 from osiris_load.core.slo.formatting import format_duration, format_observed, format_value
 from osiris_load.core.slo.gate_options import ENV_VAR
@@ -62,10 +63,8 @@ from osiris_load.jobs.preflight import (
     locustfile_of,
 )
 from osiris_load.jobs.run import (
-    LLM_SCENARIO,
     PLACEHOLDER_URL,
     RUNS_DIR,
-    SCENARIOS,
     Interrupted,
     MainJob,
     default_run_dir,
@@ -76,7 +75,7 @@ from osiris_load.reports.capacity_html import write_capacity_html
 
 __all__ = ["EXIT_CODES_HELP", "add_capacity_arguments", "run_capacity"]
 
-SCENARIO_NAMES = (*SCENARIOS, "mixed", LLM_SCENARIO)
+SCENARIO_NAMES = ALL_SCENARIOS
 OUTCOME_CODES = {"capacity_found": EXIT_OK, "fails_at_min_rate": EXIT_CAPACITY_BELOW_MIN,
                  "passes_at_highest_rate": EXIT_CAPACITY_ABOVE_MAX,
                  "generator_bound": EXIT_CAPACITY_ABOVE_MAX}  # a lower bound; EXIT_INCONCLUSIVE without one

@@ -46,6 +46,7 @@ from osiris_load.core.exit_codes import (
     EXIT_TARGET_DOWN,
     signal_exit_code,
 )
+from osiris_load.core.scenarios import ALL_SCENARIOS, K6_SCENARIOS, LLM_SCENARIO
 from osiris_load.core.slo.formatting import run_headline
 from osiris_load.core.slo.gate_options import ENV_VAR
 from osiris_load.core.slo.table import LLM_TABLE_PATH
@@ -55,10 +56,9 @@ from osiris_load.jobs.preflight import ConfigError, check_run, check_target, loc
 from osiris_load.jobs.run_folder import make_run_folder, remove_unused
 from osiris_load.jobs.supervisor import free_port, start_child, stop_children
 
-SCENARIOS = ("read_heavy", "sidecar_load", "propose_trade")
-LLM_SCENARIO = "openai_chat"
-"""Runnable by name (``--scenarios openai_chat``), not part of the default set: it streams from any
-OpenAI-compatible server, judged by the ``llm_*`` keys of its own table unless ``--slo-file`` is given."""
+SCENARIOS = K6_SCENARIOS
+"""The default set (``osiris_load.core.scenarios``); ``LLM_SCENARIO`` runs by name only, judged by the
+``llm_*`` keys of its own table unless ``--slo-file`` is given."""
 LLM_HEALTH_PATH = "/v1/models"
 """What a run of the LLM scenario alone waits for: an OpenAI-compatible server need not have /health."""
 TARGET_WAIT_S = 30.0
@@ -86,7 +86,7 @@ class Interrupted(Exception):
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="a running sidecar (default: $OSIRIS_URL, else start the bundled one)")
-    parser.add_argument("--scenarios", nargs="+", choices=(*SCENARIOS, "mixed", LLM_SCENARIO), default=list(SCENARIOS),
+    parser.add_argument("--scenarios", nargs="+", choices=ALL_SCENARIOS, default=list(SCENARIOS),
                         help=f"default: {' '.join(SCENARIOS)}; {LLM_SCENARIO}: streamed chat completions from any "
                         "OpenAI-compatible server (--url), judged by the llm_* keys (docs/llm-metrics.md)")
     parser.add_argument("--out", type=Path, help=f"run folder (default: ./{RUNS_DIR}/<UTC timestamp>)")

@@ -30,12 +30,13 @@ from osiris_load.core.report.model import (
     Scenario,
     Series,
 )
+from osiris_load.core.scenarios import ALL_SCENARIOS
 from osiris_load.core.slo.verdict import VerdictFormatError, from_json
 
 __all__ = ["SUITE_ORDER", "find_scenarios", "load_run", "load_scenario"]
 
-# The suite's order (``suite.SCENARIOS``) reads best; other prefixes follow alphabetically.
-SUITE_ORDER: tuple[str, ...] = ("read_heavy", "sidecar_load", "propose_trade", "mixed")
+# The catalogue's order (``osiris_load.core.scenarios``) reads best; other prefixes follow alphabetically.
+SUITE_ORDER: tuple[str, ...] = ALL_SCENARIOS
 
 STATS_COLUMNS = ("Type", "Name", "Request Count", "Failure Count", "Average Response Time", "Min Response Time",
                  "Max Response Time", "Requests/s", "Failures/s", "50%", "90%", "95%", "99%", "99.9%")

@@ -35,6 +35,7 @@ from typing import Any
 from osiris_load.core.k6.js_literal import JsLiteralError, read_options
 from osiris_load.core.openmodel.schedule import RateStagesError, parse_rate_stages
 from osiris_load.core.openmodel.stages import Stage, StagesError, format_duration, format_stages, parse_stages
+from osiris_load.core.scenarios import K6_SCENARIOS
 from osiris_load.core.slo.expressions import ExpressionError, format_number
 from osiris_load.core.slo.k6_metrics import NOT_MEASURED, K6KeyError, k6_seconds, parse_k6_expression, parse_k6_key
 from osiris_load.core.slo.table import parse_table
@@ -43,7 +44,6 @@ __all__ = ["ALWAYS_HOLDS", "DEFAULT_LOCUSTFILE", "EXECUTORS", "K6ImportError", "
            "guess_scenario", "load_options", "read_k6_options", "toml_string"]
 
 DEFAULT_LOCUSTFILE = "locustfiles/mixed.py"
-SCENARIOS = ("sidecar_load", "read_heavy", "propose_trade")  # Osiris's k6 scripts, one locustfile each
 # k6's executors -> what each becomes (the docs' table says the same, with the differences)
 EXECUTORS = {
     "constant-vus": "-u N -r N -t D",
@@ -137,7 +137,7 @@ class K6Import:
 def guess_scenario(path: str | Path) -> str | None:
     """The scenario a k6 file replaces, from its name (``k6_read_heavy.js`` -> ``read_heavy``)."""
     stem = Path(path).name
-    return next((s for s in SCENARIOS if s in stem), None)
+    return next((s for s in K6_SCENARIOS if s in stem), None)
 
 
 def _json_object(pairs: list[tuple[str, Any]], notes: list[str]) -> dict[str, Any]:
