@@ -506,17 +506,23 @@ def test_a_confirmation_inconclusive_with_no_budget_for_another_is_not_confirmed
 def test_a_wide_bracket_left_by_the_budget_is_narrowed_by_confirming_its_midpoint() -> None:
     """At a true capacity of 20/s the two confirmations kept in reserve from 16/s on stop the
     bracketing at [16, 22.6]; 16/s is confirmed, and the budget left for the second (unused)
-    confirms the midpoint 19/s with a long probe: a confirmed answer within 5 % of the truth."""
+    probes the midpoint 19/s, short then long: a confirmed answer within 5 % of the truth. At 18/s
+    the short probe at the midpoint FAILs: the upper end comes down for 23 s, no confirmation."""
     config = SearchConfig(**DEFAULTS)
     found = search(table_probe(20.0), config)
     assert [(round(p.rate, 2), p.role, p.counted_as) for p in found.probes[4:]] == [
         (16, "bracket", "pass"), (32, "bracket", "fail"), (22.63, "bracket", "fail"), (16, "confirm", "pass"),
-        (19.03, "confirm", "pass")]
+        (19.03, "bracket", "pass"), (19.03, "confirm", "pass")]
     assert (found.low, found.high, found.confirmed) == (pytest.approx(19.03, abs=0.01), pytest.approx(22.63, abs=0.01),
                                                         True)
     assert found.stopped_because == "budget" and found.spent_s <= config.budget_s
     doc = report(found, config, scenario="sidecar_load")
-    assert all(s.state == "PASS" and s.role == "confirm" and s.rate == found.low for s in doc.settlement)
+    assert all(s.state == "PASS" and s.rate == found.low for s in doc.settlement)
+    assert {s.expression: s.role for s in doc.settlement}["rate>=0.999"] == "confirm"
+    lower = search(table_probe(18.0), config)
+    assert [(round(p.rate, 2), p.role, p.counted_as) for p in lower.probes[7:]] == [
+        (16, "confirm", "pass"), (19.03, "bracket", "fail")]
+    assert (lower.low, lower.high, lower.confirmed) == (16, pytest.approx(19.03, abs=0.01), True)
 
 
 # --- a known answer whose short probes overestimate near it ---------------------------------------

@@ -334,23 +334,28 @@ class Search:
 
     def _refine(self, bracketed: SearchOutcome) -> SearchOutcome:
         """``low`` is confirmed: while the bracket is wider than the precision (the budget stopped the
-        bracketing, keeping two confirmations in reserve) and a confirmation at its geometric
-        midpoint fits what is left, probe the midpoint with a confirmation (near the capacity a
-        short probe overestimates): PASS raises the confirmed answer, anything else lowers the
-        bracket's upper end."""
+        bracketing, keeping two confirmations in reserve) and a bracketing probe and a confirmation
+        at its geometric midpoint fit what is left, probe the midpoint: a short probe first (it
+        errs high near the capacity, so its FAIL is cheap and sure), then, if it passed, its
+        confirmation. PASS raises the confirmed answer, anything else lowers the bracket's upper end."""
+        self._reserving = 0  # low is confirmed: nothing to keep for it
         while not self._narrow():
             assert self.low is not None and self.high is not None
             rate = math.sqrt(self.low * self.high)
-            duration = self.config.confirm_s(rate)
-            if not self._fits(self._confirmation(rate)):
+            if not self._fits(self.config.bracket_s(rate) + self._overhead() + self._confirmation(rate)):
                 break
-            state = self._settle(rate, duration)
-            if state == "PASS":
-                self.low = rate
-            elif state == "GENERATOR":
+            confirmed = self.low
+            try:
+                passed = self._passes(rate)
+            except (_Budget, _GeneratorBound):
                 break
-            else:
-                self.high = rate
+            if passed and self._counted(rate)[0].deferred:
+                if not self._fits(self._confirmation(rate)):
+                    break
+                passed = self._settle(rate, self.config.confirm_s(rate)) == "PASS"
+                if self.generator_rate == rate:
+                    break
+            self.low, self.high = (rate, self.high) if passed else (confirmed, rate)
         return self._done(self._outcome(bracketed), "precision" if self.high is not None and self._narrow()
                           else bracketed.stopped_because, confirmed=True)
 
