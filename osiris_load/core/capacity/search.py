@@ -462,15 +462,18 @@ class Search:
         """What the confirmation at ``rate`` costs the budget: its duration and a probe's overhead."""
         return self.config.confirm_s(rate) + self._overhead()
 
-    def _reserve(self) -> float:
+    def _reserve(self, rerun: bool = False) -> float:
         """Budget kept for the confirmation at the current candidate while bracketing above it (a
-        higher candidate's confirmation is shorter): none when there is nothing to confirm, or when
-        it did not fit when the candidate was found (the search then looks for a higher rate whose
-        confirmation fits). Once kept, a probe that would eat into it is not started: the search
-        stops bracketing and confirms."""
+        higher candidate's confirmation is shorter), and for the one a precision step below it
+        when both fitted when the candidate was found: none when there is nothing to confirm, or
+        when not even the first fitted (the search then looks for a higher rate whose confirmation
+        fits). Once kept, a probe that would eat into it is not started: the search stops
+        bracketing and confirms. An INCONCLUSIVE ``rerun`` keeps both whenever the first is kept:
+        right at the capacity, a longer probe buys less than the fallback after a failed
+        confirmation does."""
         if not self._reserving or self.low is None:
             return 0.0
-        step = self._confirmation(self._step_down(self.low)) if self._reserving == 2 else 0.0
+        step = self._confirmation(self._step_down(self.low)) if self._reserving == 2 or rerun else 0.0
         return self._confirmation(self.low) + step
 
     def _passes(self, rate: float) -> bool:
@@ -495,7 +498,8 @@ class Search:
                 self._generator(rate, result)
                 raise _GeneratorBound
             longer = min(duration * 2, config.rerun_cap_s)
-            if state != "INCONCLUSIVE" or longer <= duration or not self._fits(longer + self._overhead() + reserve):
+            if state != "INCONCLUSIVE" or longer <= duration or not self._fits(
+                    longer + self._overhead() + self._reserve(rerun=True)):
                 counted = "pass" if state == "PASS" else "fail"
                 self.probes.append(result.model_copy(update={"counted_as": counted, "deferred": deferred}))
                 return counted == "pass"
