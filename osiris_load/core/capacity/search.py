@@ -472,18 +472,18 @@ class Search:
         """What the confirmation at ``rate`` costs the budget: its duration and a probe's overhead."""
         return self.config.confirm_s(rate) + self._overhead()
 
-    def _reserve(self, rerun: bool = False) -> float:
+    def _reserve(self) -> float:
         """Budget kept for the confirmation at the current candidate while bracketing above it (a
         higher candidate's confirmation is shorter), and for the one a precision step below it
         when both fitted when the candidate was found: none when there is nothing to confirm, or
         when not even the first fitted (the search then looks for a higher rate whose confirmation
         fits). Once kept, a probe that would eat into it is not started: the search stops
-        bracketing and confirms. An INCONCLUSIVE ``rerun`` keeps both whenever the first is kept:
-        right at the capacity, a longer probe buys less than the fallback after a failed
-        confirmation does."""
+        bracketing and confirms; an INCONCLUSIVE one is not rerun longer (it counts against its rate).
+        Keeping the second whenever the first is kept would block every rerun above a low candidate
+        whose two confirmations never fit (8/s with the default table: 871 s of a 10 min budget)."""
         if not self._reserving or self.low is None:
             return 0.0
-        step = self._confirmation(self._step_down(self.low)) if self._reserving == 2 or rerun else 0.0
+        step = self._confirmation(self._step_down(self.low)) if self._reserving == 2 else 0.0
         return self._confirmation(self.low) + step
 
     def _passes(self, rate: float) -> bool:
@@ -508,8 +508,7 @@ class Search:
                 self._generator(rate, result)
                 raise _GeneratorBound
             longer = min(duration * 2, config.rerun_cap_s)
-            if state != "INCONCLUSIVE" or longer <= duration or not self._fits(
-                    longer + self._overhead() + self._reserve(rerun=True)):
+            if state != "INCONCLUSIVE" or longer <= duration or not self._fits(longer + self._overhead() + reserve):
                 counted = "pass" if state == "PASS" else "fail"
                 self.probes.append(result.model_copy(update={"counted_as": counted, "deferred": deferred}))
                 return counted == "pass"
