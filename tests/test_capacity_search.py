@@ -586,3 +586,26 @@ def test_below_16_per_s_ten_minutes_hold_one_confirmation_and_25_minutes_land_wi
         found = search(queue_probe(truth, seed), longer)
         assert found.confirmed is True and abs(found.low - truth) / truth <= 0.1, (seed, found)  # type: ignore[operator]
         assert found.spent_s <= longer.budget_s
+
+
+def test_a_wide_bracket_over_a_candidate_without_a_fallback_is_bisected_not_confirmed_at_its_low_end() -> None:
+    """The issue's target as it ran on a busy machine (capacity 15.6/s): 4/s's first 20 s probe
+    leaves p(95) INCONCLUSIVE (rerun 40 s), 16/s is INCONCLUSIVE in a 20 s probe and counts as
+    failing (its rerun would eat 8/s's confirmation, 416 s). With [8, 16] twice the precision wide,
+    confirming 8/s would answer 49 % low: the bisection probes 11.3/s keeping only what that rate's
+    own confirmation needs, and lands confirmed at 14.7/s (the search before: 8/s confirmed)."""
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        found = table_probe(15.6)(rate, duration, attempt)
+        if (rate == 4 and attempt == 1) or (rate == 16 and duration <= 80):
+            thresholds = tuple(t.model_copy(update={"state": "INCONCLUSIVE"}) if t.expression == "p(95)<800" else t
+                               for t in found.thresholds)
+            found = found.model_copy(update={"thresholds": thresholds, "state": "INCONCLUSIVE"})
+        return found.model_copy(update={"elapsed_s": duration + (7.0 if rate == 8 else 3.0)})
+
+    config = SearchConfig(**DEFAULTS)
+    found = search(probe, config)
+    assert [(round(p.rate, 2), p.role, p.counted_as) for p in found.probes[4:]] == [
+        (8, "bracket", "pass"), (16, "bracket", "fail"), (11.31, "bracket", "pass"), (13.45, "bracket", "pass"),
+        (14.67, "bracket", "pass"), (14.67, "confirm", "pass")]
+    assert (round(found.low, 2), found.confirmed, found.stopped_because) == (14.67, True, "precision")  # type: ignore[arg-type]
+    assert found.spent_s <= config.budget_s

@@ -365,6 +365,16 @@ class Search:
         return self._done(self._outcome(bracketed), "precision" if self.high is not None and self._narrow()
                           else bracketed.stopped_because, confirmed=True)
 
+    def _wide(self) -> bool:
+        """Whether the bracket spans more than two precision steps: its low end, confirmed, would not
+        be an answer within the precision. A bisection probe then keeps in reserve only what its
+        own confirmation would need should it pass (shorter: a higher rate), not the low end's:
+        at worst the low end stays unconfirmed, at best a rate twice as close is confirmed (the
+        issue's target: [8, 16] with 158 s spent, 8/s's 416 s confirmation blocked 11.3/s's probe)."""
+        if self.high is None or self.low is None:
+            return False
+        return self.high > self.low * (1 + self.config.precision) ** 2 * (1 + 1e-9)
+
     def _narrow(self) -> bool:
         """Whether the bracket is within the precision (a bracket without an upper end is too: no
         midpoint to probe). One precision step below a rate is within it, whatever the rounding."""
@@ -496,6 +506,8 @@ class Search:
         assert probe is not None
         planned = config.planned_s(rate)
         reserve = self._reserve()
+        if self._reserving == 1 and self._wide():  # a confirmed low would be far below; no fallback kept anyway
+            reserve = min(reserve, self._confirmation(rate))
         left = config.budget_s - self.spent_s - reserve
         duration, attempt = max(config.probe_duration_s, min(config.bracket_s(rate), left)), 1
         if not self._fits(duration + self._overhead() + reserve):
