@@ -49,8 +49,10 @@ kinds of probe (``role``):
 bracketing above the candidate, a probe starts only if the candidate's confirmation and the one a
 precision step below it (the fallback after a failed confirmation) would still fit after it (only
 the first when both never fit; none when not even that fits: the search then looks for a higher
-rate whose confirmation fits). A higher candidate's confirmations are shorter, so the reserve only
-shrinks as the search climbs; what the fallback did not need goes to the refinement.
+rate whose confirmation fits). When only the first is kept and the bracket spans more than two
+precision steps, a bisection probe keeps only its own rate's confirmation (:meth:`Search._wide`). A
+higher candidate's confirmations are shorter, so the reserve only shrinks as the search climbs;
+what the fallback did not need goes to the refinement.
 
 Evidence is never pooled across probes: each verdict keeps the exact meaning of its interval, and
 the confirmed answer rests on one probe at one rate that PASSED every threshold. (Pooling a
@@ -64,7 +66,7 @@ uncapped) comes from ``osiris_load.core.capacity.plan``. ``notes`` name every th
 settle at ``min_rate``, with the budget its confirmation takes, before any probe runs.
 
 The budget is the sum of the probes' ``elapsed_s`` (their real cost, start-up included). A probe is
-only started when its planned duration, a probe's start-up (the largest seen) and the reserve
+only started when its planned duration, a probe's start-up (the median seen) and the reserve
 still fit; when none fits, the search stops with ``stopped_because == "budget"`` and reports the
 bracket it has.
 
