@@ -322,11 +322,17 @@ def table_probe(latency_capacity: float, *, errors_from: float = float("inf"), n
             state = ("FAIL" if bad else "PASS") if requests >= (30 if bad else need.samples) else "INCONCLUSIVE"
             thresholds.append(ProbeThreshold(row=need.row, expression=need.expression, unit="ms", limit=1.0,
                                              state=state, observed=rate / latency_capacity))
-        states = {t.state for t in thresholds}
-        state = "FAIL" if "FAIL" in states else "INCONCLUSIVE" if "INCONCLUSIVE" in states else "PASS"
-        return ProbeResult(rate=rate, duration_s=duration, elapsed_s=duration + STARTUP_S, state=state,
-                           attempt=attempt, thresholds=tuple(thresholds))
+        return judged(rate, duration, attempt, thresholds)
     return probe
+
+
+def judged(rate: float, duration: float, attempt: int, thresholds: list[ProbeThreshold]) -> ProbeResult:
+    """The probe as the gate would sum its thresholds up: FAIL if one FAILs, else INCONCLUSIVE if one
+    is, else PASS; it cost its duration and a start-up."""
+    states = {t.state for t in thresholds}
+    state = "FAIL" if "FAIL" in states else "INCONCLUSIVE" if "INCONCLUSIVE" in states else "PASS"
+    return ProbeResult(rate=rate, duration_s=duration, elapsed_s=duration + STARTUP_S, state=state,
+                       attempt=attempt, thresholds=tuple(thresholds))
 
 
 DEFAULTS = {"min_rate": 1, "max_rate": 100, "precision": 0.1, "budget_s": 600, "probe_duration_s": 20,
@@ -550,10 +556,7 @@ def queue_probe(truth: float, seed: int, *, optimism: float = 0.12, noise: float
                 state = "INCONCLUSIVE"
             thresholds.append(ProbeThreshold(row=need.row, expression=need.expression, unit="ms", limit=1.0,
                                              state=state, observed=rate / truth))
-        states = {t.state for t in thresholds}
-        state = "FAIL" if "FAIL" in states else "INCONCLUSIVE" if "INCONCLUSIVE" in states else "PASS"
-        return ProbeResult(rate=rate, duration_s=duration, elapsed_s=duration + STARTUP_S, state=state,
-                           attempt=attempt, thresholds=tuple(thresholds))
+        return judged(rate, duration, attempt, thresholds)
     return probe
 
 
