@@ -74,13 +74,13 @@ class Searched:
 
 DEFAULT_TABLE_TARGET = (64, 600.0)
 """Workers and service time of the target the default-table search runs against: capacity 106.7/s."""
-SEARCH_BUDGET_S = 180
-"""Enough for the bracketing (about 60 s; a 12 s rerun where a 6 s probe was INCONCLUSIVE, which
-the search starts only while the candidate's confirmation and the next one's still fit: 113 s
-from 67.5/s), the confirmation at the candidate (about 37 s) and, kept in reserve from the
-candidate on, the one a precision step below it (about 41 s) should the first FAIL on a busy
-machine. The budget does not bind otherwise: the search ends at the precision after the first
-confirmation when it PASSes (about 97 s spent), as before."""
+SEARCH_BUDGET_S = 240
+"""The budget does not bind on the usual path: the search ends at the precision after the first
+confirmation PASSes (about 100 s spent). It binds when the busy machine stalls a probe: from the
+candidate on, the search keeps its confirmation (about 37 s at 101.25/s, 55 s at 67.5/s) and the
+one a precision step below (41 s, 61 s) in reserve, and a stall that fails 101.25/s's 6 s probe
+leaves [67.5, 101.25] to bisect beside 116 s of reserve (seen: with 180 s the search confirmed
+82.7/s, 22 % low; the search before the fallback kept one confirmation and bisected on)."""
 
 
 def _search(folder: Path) -> Searched:
@@ -221,7 +221,7 @@ def test_the_default_table_search_lands_within_10_percent_of_the_true_capacity_e
     above the nominal 600 ms; 106.7/s is the ideal D/D/64's, which the simulation confirms). Every
     threshold of the default table's rows that sidecar_load exercises PASSED with confidence at the
     answer: the latency ones in a bracketing probe, rate>=0.999 (2995 requests) in the confirmation
-    probe; the budget (3 min) is honoured within 10 %."""
+    probe; the budget (4 min) is honoured within 10 %."""
     workers, service_ms = DEFAULT_TABLE_TARGET
     ideal = capacity_for(1.0, Q, workers, service_ms / 1000, constant=True, n=20_000)
     assert abs(ideal - workers / (service_ms / 1000)) < 1  # D/D/k: k / service time, whatever the limit above it
