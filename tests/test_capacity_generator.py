@@ -154,7 +154,7 @@ def test_confirmations_that_fail_below_the_generator_bound_rate_fail_at_the_lowe
     found = search(probe, config)
     assert [(p.rate, p.role, p.counted_as) for p in found.probes] == [
         (1, "bracket", "pass"), (2, "bracket", "pass"), (4, "bracket", "generator"), (2, "confirm", "fail"),
-        (1, "confirm", "fail")]
+        (2 / 1.1, "confirm", "fail"), (2 / 1.1 ** 2, "confirm", "fail"), (1, "confirm", "fail")]  # two steps first
     assert found.outcome == "fails_at_min_rate" and found.low is None and found.high == 1
     result = report(found, config, scenario="echo")
     assert result.generator_bound_rate == 4 and exit_code(result) == 96

@@ -74,14 +74,21 @@ class Searched:
 
 DEFAULT_TABLE_TARGET = (64, 600.0)
 """Workers and service time of the target the default-table search runs against: capacity 106.7/s."""
-SEARCH_BUDGET_S = 120
+SEARCH_BUDGET_S = 240
+"""The budget does not bind on the usual path: the search ends at the precision after the first
+confirmation PASSes (about 100 s spent). It binds when the busy machine stalls a probe: from the
+candidate on, the search keeps its confirmation (about 37 s at 101.25/s, 55 s at 67.5/s) and the
+one a precision step below (41 s, 61 s) in reserve, and a stall that fails 101.25/s's 6 s probe
+leaves [67.5, 101.25] to bisect beside 116 s of reserve (seen: with 180 s the search confirmed
+82.7/s, 22 % low; the search before the fallback kept one confirmation and bisected on)."""
 
 
 def _search(folder: Path) -> Searched:
     """The default table, no --slo-file: from 45/s (passes), grow by 1.5 to 67.5 and 101.25/s (95 %
     of the capacity: passes) and 151.9/s (fails), bisect at 124 and 112/s (both fail), and the
     bracket is within 11 %: six bracketing probes of 6 s (rate>=0.999 deferred: 2995 requests take
-    more than 12 s below 250/s), then one confirmation probe of 33 s at 101.25/s."""
+    more than 12 s below 250/s), then one confirmation probe of 33 s at 101.25/s; should it FAIL
+    (a stall of the busy machine at 95 % of the capacity), one of 37 s at 91.2/s (101.25 / 1.11)."""
     workers, service_ms = DEFAULT_TABLE_TARGET
     env = {k: v for k, v in os.environ.items() if k not in ("OSIRIS_SLO_FILE", "OSIRIS_SLO_CONFIDENCE",
                                                              "OSIRIS_SLO_WINDOW")}
@@ -208,16 +215,13 @@ def finished(runs: dict[str, tuple[Path, Any]], name: str) -> tuple[Path, Any]:
     return folder, value
 
 
-@pytest.mark.xfail(strict=False, reason="issue 18 (open): 6 s bracketing probes can overestimate near the capacity; "
-                   "the confirmation then FAILs, the search steps down and the budget can leave the answer "
-                   "unconfirmed (seen once in four full runs)")
 def test_the_default_table_search_lands_within_10_percent_of_the_true_capacity_every_threshold_settled(
         runs: dict[str, tuple[Path, Any]]) -> None:
     """The known answer is the real queue's: workers / the mean service time they measured (at or
     above the nominal 600 ms; 106.7/s is the ideal D/D/64's, which the simulation confirms). Every
     threshold of the default table's rows that sidecar_load exercises PASSED with confidence at the
     answer: the latency ones in a bracketing probe, rate>=0.999 (2995 requests) in the confirmation
-    probe; the budget (2 min) is honoured within 10 %."""
+    probe; the budget (4 min) is honoured within 10 %."""
     workers, service_ms = DEFAULT_TABLE_TARGET
     ideal = capacity_for(1.0, Q, workers, service_ms / 1000, constant=True, n=20_000)
     assert abs(ideal - workers / (service_ms / 1000)) < 1  # D/D/k: k / service time, whatever the limit above it
@@ -240,7 +244,8 @@ def test_the_default_table_search_lands_within_10_percent_of_the_true_capacity_e
     confirmation = doc["probes"][settled[("generate", "rate>=0.999")]["probe"] - 1]
     assert (confirmation["role"], confirmation["rate"], confirmation["counted_as"]) == ("confirm", low, "pass")
     assert confirmation["duration_s"] >= 2995 / low
-    assert settled[("generate", "p(95)<800")]["role"] == "bracket"
+    bracketed = any(p["rate"] == low and p["role"] == "bracket" for p in doc["probes"])  # not one step below
+    assert settled[("generate", "p(95)<800")]["role"] == ("bracket" if bracketed else "confirm")
     assert all(p["duration_s"] <= 12 for p in doc["probes"] if p["role"] == "bracket")
     assert "generate rate>=0.999: PASS at" in done.stdout and "(confirmation, needs 2995 requests)" in done.stdout
     assert doc["limiting_threshold"]["row"] == "generate"

@@ -1,8 +1,10 @@
-"""Screenshot a ``capacity.html`` with a headless browser (Playwright driving the system chromium).
+"""Screenshot a ``capacity.html`` or ``report.html`` with a headless browser (Playwright driving the system chromium).
 
     .venv/bin/python tools/capacity_screenshot.py RUN_DIR/capacity.html docs/img/capacity.png
+    .venv/bin/python tools/capacity_screenshot.py RUN_DIR/report.html docs/img/report-top.png --top 520
 
-Used for the picture in docs/capacity.md. ``OSIRIS_CHROMIUM`` names another chromium binary.
+Used for the pictures in docs/capacity.md and docs/reports.md (``--top HEIGHT``: only the top of
+the page, its headline). ``OSIRIS_CHROMIUM`` names another chromium binary.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("html", type=Path)
     parser.add_argument("png", type=Path)
     parser.add_argument("--width", type=int, default=1150)
+    parser.add_argument("--top", type=int, metavar="HEIGHT", help="only the top HEIGHT pixels (default: all)")
     args = parser.parse_args(argv)
     binary = chromium()
     if binary is None:
@@ -36,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=binary, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": args.width, "height": 900})
+        page = browser.new_page(viewport={"width": args.width, "height": args.top or 900})
         page.goto(args.html.resolve().as_uri())
         args.png.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(args.png), full_page=True)
+        page.screenshot(path=str(args.png), full_page=args.top is None)
         browser.close()
     print(f"Wrote {args.png}")
     return 0

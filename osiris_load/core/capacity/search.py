@@ -30,12 +30,29 @@ kinds of probe (``role``):
 3. **Confirmation**: if the candidate ``low`` deferred thresholds, one probe at ``low`` as long as
    *every* threshold needs (``SearchConfig.confirm_s``: the plan with a 10 % margin, not capped by
    ``max_probe_duration_s``, only by the budget), rerun twice as long while INCONCLUSIVE and the
-   budget holds it. PASS: the answer is *confirmed* (every threshold PASSED with confidence at it).
-   FAIL: ``low`` becomes the lowest failing rate and the next lower passing rate is the candidate,
-   confirmed in turn. When the budget cannot hold the confirmation, the answer is the *latency
-   bounded* rate, reported as such (``confirmed`` False, ``to_settle_s`` the budget it lacked).
-   While bracketing, the budget keeps the confirmation of the current candidate in reserve (when
-   it fits at all): a probe above it starts only if the confirmation would still fit after it.
+   budget holds it beside the next candidate's confirmation. PASS: the answer is *confirmed*
+   (every threshold PASSED with confidence at it). FAIL (or still INCONCLUSIVE): ``low`` becomes
+   the lowest failing rate, and the next candidate is **one precision step below it**
+   (``low / (1 + precision)``, or the highest rate that passed its bracketing probe when that lies
+   within the step), confirmed in turn: near the capacity a short probe overestimates (a queue
+   started empty has not filled), so every probe between a passing rate and a failed confirmation
+   is a long one, and the one at the step ends the search within the precision when it PASSes
+   (a midpoint would need more long probes to get there). When the budget cannot hold that
+   step's confirmation, the next lower passing rate is the candidate. When the budget cannot hold
+   the confirmation at all, the answer is the *latency bounded* rate, reported as such
+   (``confirmed`` False, ``to_settle_s`` the budget it lacked).
+4. **Refinement**: a confirmed answer whose bracket is wider than the precision (the budget
+   stopped the bracketing) is raised by confirmation probes at the bracket's geometric midpoint
+   while one fits what is left.
+
+**The budget's share for the confirmations** is kept from the first candidate on: while
+bracketing above the candidate, a probe starts only if the candidate's confirmation and the one a
+precision step below it (the fallback after a failed confirmation) would still fit after it (only
+the first when both never fit; none when not even that fits: the search then looks for a higher
+rate whose confirmation fits). When only the first is kept and the bracket spans more than two
+precision steps, a bisection probe keeps only its own rate's confirmation (:meth:`Search._wide`). A
+higher candidate's confirmations are shorter, so the reserve only shrinks as the search climbs;
+what the fallback did not need goes to the refinement.
 
 Evidence is never pooled across probes: each verdict keeps the exact meaning of its interval, and
 the confirmed answer rests on one probe at one rate that PASSED every threshold. (Pooling a
@@ -49,8 +66,9 @@ uncapped) comes from ``osiris_load.core.capacity.plan``. ``notes`` name every th
 settle at ``min_rate``, with the budget its confirmation takes, before any probe runs.
 
 The budget is the sum of the probes' ``elapsed_s`` (their real cost, start-up included). A probe is
-only started when its planned duration (and the reserve) still fits; when none fits, the search
-stops with ``stopped_because == "budget"`` and reports the bracket it has.
+only started when its planned duration, a probe's start-up (the median seen) and the reserve
+still fit; when none fits, the search stops with ``stopped_because == "budget"`` and reports the
+bracket it has.
 
 A probe whose generator was the bottleneck says nothing about the server at its rate: when a
 threshold of it is generator-bound (the gate found it failing on the measured times but not on
@@ -88,12 +106,17 @@ from osiris_load.core.capacity.model import (
 )
 from osiris_load.core.capacity.plan import SampleNeed, deferral_notes, planned_duration
 
-__all__ = ["CONFIRM_MARGIN", "Probe", "Search", "SearchConfig", "SearchError", "SearchOutcome", "generator_bound",
-           "limiting_threshold", "report", "search", "settlement"]
+__all__ = ["CONFIRM_MARGIN", "MAX_STEPS", "Probe", "Search", "SearchConfig", "SearchError", "SearchOutcome",
+           "generator_bound", "limiting_threshold", "report", "search", "settlement"]
 
 CONFIRM_MARGIN = 1.1
 """A confirmation probe lasts 10 % longer than the best case needs: a Poisson probe of 3000
 expected arrivals sees +-55 (2 %), and the first iterations start a little after Locust's timer."""
+
+MAX_STEPS = 2
+"""Confirmations one precision step below a failed one, in a row, before the search falls back to
+the next lower rate that passed its bracketing probe: a short probe near the capacity overestimates
+by about the precision (12 % for a 20 s probe of a queue started empty), rarely by twice that."""
 
 Probe = Callable[[float, float, int], ProbeResult]
 """``probe(rate, duration_s, attempt)``: run the scenario at ``rate`` iterations/s for ``duration_s``."""
@@ -227,7 +250,8 @@ class Search:
         self.high: float | None = None  # lowest rate that failed so far
         self.passing: list[float] = []  # every rate that passed its bracketing probe, in the order found
         self.generator_rate: float | None = None  # the lowest rate at which the load generator was the bottleneck
-        self._reserving = False  # the candidate's confirmation is kept in reserve
+        self._reserving = 0  # confirmations kept in reserve while bracketing above the candidate: 0, 1 or 2
+        self._steps: dict[float, int] = {}  # rate -> how many precision steps below a bracketed candidate
         self._probe: Probe | None = None
 
     def run(self, probe: Probe) -> SearchOutcome:
@@ -270,39 +294,124 @@ class Search:
         return self._done("capacity_found", "precision")
 
     def _passed(self, rate: float) -> None:
-        """``rate`` is the new candidate: keep its confirmation in reserve from now on if it fits now."""
+        """``rate`` is the new candidate: keep its confirmation in reserve from now on, and the
+        confirmation one precision step below it too (:meth:`_step_down`: where the search goes when
+        the candidate's confirmation FAILs), when they fit now."""
         self.low = rate
         self.passing.append(rate)
-        self._reserving = bool(self._counted(rate)[0].deferred) and self._fits(self._confirmation(rate))
+        self._reserving = 0
+        if self._counted(rate)[0].deferred:
+            one = self._confirmation(rate)
+            self._reserving = 2 if self._fits(one + self._confirmation(self._step_down(rate))) else int(self._fits(one))
 
     def _confirm(self, bracketed: SearchOutcome) -> SearchOutcome:
         """Settle at the candidate ``low`` what its bracketing probe deferred: one probe as long as
-        every threshold needs (longer reruns while INCONCLUSIVE and the budget holds them); when it
-        FAILs, the rate fails and the next lower passing rate is the candidate; when it is
-        generator-bound, the rate is not shown either way and the next lower passing rate is the
-        candidate (the bracket's upper end stays)."""
+        every threshold needs (longer reruns while INCONCLUSIVE and the budget holds them beside the
+        next candidate's confirmation). When it FAILs (or stays INCONCLUSIVE), the rate fails and the
+        next candidate is one precision step below it (:meth:`_fallback`), confirmed in turn: a
+        confirmation that PASSes there ends the search within the precision of a rate that a long
+        probe showed to fail. When it is generator-bound, the rate is not shown either way and the
+        next lower passing rate is the candidate (the bracket's upper end stays)."""
         while self.low is not None:
-            deferred = self._counted(self.low)[0].deferred
-            if not deferred:
+            counted = self._counted(self.low)
+            if counted and not counted[0].deferred:
                 return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=True)
             duration = self.config.confirm_s(self.low)
-            if not self._fits(duration):  # as every probe: its duration fits (the overhead is the reserve's margin)
+            if not self._fits(self._confirmation(self.low)):  # its duration and a probe's start-up
                 return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=False,
                                   to_settle_s=self._to_settle(duration))
-            state = self._settle(self.low, duration)
+            fallback = self._fallback(self.low, self._confirmation(self.low))
+            reserve = self._confirmation(fallback) if fallback is not None else 0.0
+            reserve = reserve if self._fits(self._confirmation(self.low) + reserve) else 0.0
+            state = self._settle(self.low, duration, reserve)
             if state == "PASS":
-                return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=True)
-            if state not in ("FAIL", "GENERATOR"):  # still INCONCLUSIVE when no longer rerun fits
+                return self._refine(bracketed)
+            fallback = self._below(self.low) if state == "GENERATOR" else self._fallback(self.low, 0.0)
+            if state == "INCONCLUSIVE" and (fallback is None or not self._fits(self._confirmation(fallback))):
+                # still INCONCLUSIVE when no longer rerun fits, nor a lower candidate's confirmation
                 return self._done(self._outcome(bracketed), bracketed.stopped_because, confirmed=False,
                                   to_settle_s=self._to_settle(2 * duration))
-            if state == "FAIL":
-                self.high = self.low
-            self.passing.remove(self.low)
-            lower = [r for r in self.passing if r < self.low]
-            self.low = max(lower) if lower else None
+            if state != "GENERATOR":
+                self.high = self.low  # FAILED, or not shown to PASS by a long probe: its bracketing PASS was optimistic
+            if self.low in self.passing:
+                self.passing.remove(self.low)
+            self.low = fallback
         if self._generator_limits():
             return self._done("generator_bound", "generator")
         return self._done("fails_at_min_rate", "min_rate")
+
+    def _refine(self, bracketed: SearchOutcome) -> SearchOutcome:
+        """``low`` is confirmed: while the bracket is wider than the precision (the budget stopped the
+        bracketing, keeping two confirmations in reserve) and a bracketing probe and a confirmation
+        at its geometric midpoint fit what is left, probe the midpoint: a short probe first (it
+        errs high near the capacity, so its FAIL is cheap and sure), then, if it passed, its
+        confirmation. PASS raises the confirmed answer, anything else lowers the bracket's upper end."""
+        self._reserving = 0  # low is confirmed: nothing to keep for it
+        while not self._narrow():
+            assert self.low is not None and self.high is not None
+            rate = math.sqrt(self.low * self.high)
+            if not self._fits(self.config.bracket_s(rate) + self._overhead() + self._confirmation(rate)):
+                break
+            confirmed = self.low
+            try:
+                passed = self._passes(rate)
+            except (_Budget, _GeneratorBound):
+                break
+            if passed and self._counted(rate)[0].deferred:
+                if not self._fits(self._confirmation(rate)):
+                    break
+                passed = self._settle(rate, self.config.confirm_s(rate)) == "PASS"
+                if self.generator_rate == rate:
+                    break
+            self.low, self.high = (rate, self.high) if passed else (confirmed, rate)
+        return self._done(self._outcome(bracketed), "precision" if self.high is not None and self._narrow()
+                          else bracketed.stopped_because, confirmed=True)
+
+    def _wide(self) -> bool:
+        """Whether the bracket spans more than two precision steps: its low end, confirmed, would not
+        be an answer within the precision. A bisection probe then keeps in reserve only what its
+        own confirmation would need should it pass (shorter: a higher rate), not the low end's:
+        at worst the low end stays unconfirmed, at best a rate twice as close is confirmed (the
+        issue's target: [8, 16] with 158 s spent, 8/s's 416 s confirmation blocked 11.3/s's probe)."""
+        if self.high is None or self.low is None:
+            return False
+        return self.high > self.low * (1 + self.config.precision) ** 2 * (1 + 1e-9)
+
+    def _narrow(self) -> bool:
+        """Whether the bracket is within the precision (a bracket without an upper end is too: no
+        midpoint to probe). One precision step below a rate is within it, whatever the rounding."""
+        if self.high is None or self.low is None:
+            return True
+        return (self.high - self.low) / self.low <= self.config.precision * (1 + 1e-9)
+
+    def _step_down(self, rate: float) -> float:
+        """One precision step below ``rate``: the highest rate whose bracket with ``rate`` is within
+        the precision (never below ``--min-rate``)."""
+        return max(self.config.min_rate, rate / (1 + self.config.precision))
+
+    def _below(self, rate: float) -> float | None:
+        """The highest rate below ``rate`` that passed its bracketing probe (``None``: none did)."""
+        lower = [r for r in self.passing if r < rate]
+        return max(lower) if lower else None
+
+    def _fallback(self, rate: float, spending_s: float) -> float | None:
+        """The next candidate if the confirmation at ``rate`` (``spending_s``: what it will still cost) does not
+        PASS: the next lower rate that passed its bracketing probe when it lies within one precision
+        step (:meth:`_step_down`), else that step itself when its confirmation still fits the
+        budget (a rate not yet probed: only its confirmation can show it), else the next lower
+        passing rate; the next lower passing rate too after :data:`MAX_STEPS` steps failed in a row
+        (then the capacity lies further below than a short probe overestimates, and steps of the
+        precision would walk down slowly). Not a midpoint: near the capacity a short probe overestimates, so every probe
+        between a passing rate and a failed confirmation is a confirmation (long), and the one at the
+        step ends the search when it PASSes."""
+        below, step = self._below(rate), self._step_down(rate)
+        depth = self._steps.get(rate, 0) + 1
+        if below is not None and below >= step or depth > MAX_STEPS:
+            return below
+        if step < rate and self._fits(spending_s + self._confirmation(step)):
+            self._steps[step] = depth
+            return step
+        return below
 
     def _generator_limits(self) -> bool:
         """Whether the load generator, not a failure of the server, is what stops the answer: it was
@@ -324,8 +433,9 @@ class Search:
         self.generator_rate = rate if self.generator_rate is None else min(rate, self.generator_rate)
         self.probes.append(result.model_copy(update={"counted_as": "generator"}))
 
-    def _settle(self, rate: float, duration: float) -> str:
-        """The confirmation probe(s) at ``rate``: its state, rerun twice as long while INCONCLUSIVE."""
+    def _settle(self, rate: float, duration: float, reserve: float = 0.0) -> str:
+        """The confirmation probe(s) at ``rate``: its state, rerun twice as long while INCONCLUSIVE
+        and the rerun fits beside ``reserve`` (the next candidate's confirmation)."""
         assert self._probe is not None
         attempt = 1
         while True:
@@ -336,7 +446,7 @@ class Search:
                 self._generator(rate, result)
                 return "GENERATOR"
             longer = 2 * duration
-            if result.state == "INCONCLUSIVE" and self._fits(longer):
+            if result.state == "INCONCLUSIVE" and self._fits(longer + self._overhead() + reserve):
                 self.probes.append(result)  # superseded by the longer rerun: counted_as stays None
                 duration, attempt = longer, attempt + 1
                 continue
@@ -362,8 +472,12 @@ class Search:
 
     def _overhead(self) -> float:
         """A probe's cost beyond its duration so far (Locust's start-up, the final judgement): the
-        largest seen, so that a reservation is not short by it."""
-        return max((max(0.0, p.elapsed_s - p.duration_s) for p in self.probes), default=0.0)
+        median of those seen (the upper one of an even count). Not the largest: one stall of a busy
+        machine (20 s beside the usual 3-5 s, seen on the issue's target) would add itself to every
+        confirmation kept in reserve and crowd out the fallback's; a later probe's start-up longer
+        than the median costs the budget that much (seconds, within its 10 %)."""
+        seen = sorted(max(0.0, p.elapsed_s - p.duration_s) for p in self.probes)
+        return seen[len(seen) // 2] if seen else 0.0
 
     def _to_settle(self, duration: float) -> float:
         """How much more budget a confirmation probe of ``duration`` needs than is left (with a
@@ -376,11 +490,17 @@ class Search:
 
     def _reserve(self) -> float:
         """Budget kept for the confirmation at the current candidate while bracketing above it (a
-        higher candidate's confirmation is shorter): none when there is nothing to confirm, or when
-        it did not fit when the candidate was found (the search then looks for a higher rate whose
-        confirmation fits). Once kept, a probe that would eat into it is not started: the search
-        stops bracketing and confirms."""
-        return self._confirmation(self.low) if self._reserving and self.low is not None else 0.0
+        higher candidate's confirmation is shorter), and for the one a precision step below it
+        when both fitted when the candidate was found: none when there is nothing to confirm, or
+        when not even the first fitted (the search then looks for a higher rate whose confirmation
+        fits). Once kept, a probe that would eat into it is not started: the search stops
+        bracketing and confirms; an INCONCLUSIVE one is not rerun longer (it counts against its rate).
+        Keeping the second whenever the first is kept would block every rerun above a low candidate
+        whose two confirmations never fit (8/s with the default table: 871 s of a 10 min budget)."""
+        if not self._reserving or self.low is None:
+            return 0.0
+        step = self._confirmation(self._step_down(self.low)) if self._reserving == 2 else 0.0
+        return self._confirmation(self.low) + step
 
     def _passes(self, rate: float) -> bool:
         """Probe ``rate`` until its state is settled (or the rerun cap); raise :class:`_Budget` when
@@ -392,9 +512,11 @@ class Search:
         assert probe is not None
         planned = config.planned_s(rate)
         reserve = self._reserve()
+        if self._reserving == 1 and self._wide():  # a confirmed low would be far below; no fallback kept anyway
+            reserve = min(reserve, self._confirmation(rate))
         left = config.budget_s - self.spent_s - reserve
         duration, attempt = max(config.probe_duration_s, min(config.bracket_s(rate), left)), 1
-        if not self._fits(duration + reserve):
+        if not self._fits(duration + self._overhead() + reserve):
             raise _Budget
         while True:
             result = probe(rate, duration, attempt).model_copy(update={"planned_duration_s": planned})
@@ -404,7 +526,7 @@ class Search:
                 self._generator(rate, result)
                 raise _GeneratorBound
             longer = min(duration * 2, config.rerun_cap_s)
-            if state != "INCONCLUSIVE" or longer <= duration or not self._fits(longer + reserve):
+            if state != "INCONCLUSIVE" or longer <= duration or not self._fits(longer + self._overhead() + reserve):
                 counted = "pass" if state == "PASS" else "fail"
                 self.probes.append(result.model_copy(update={"counted_as": counted, "deferred": deferred}))
                 return counted == "pass"
