@@ -1,9 +1,7 @@
 """Mutation testing of the pure core with mutmut: how many mutants the core's own tests kill.
 
-The configuration is ``[tool.mutmut]`` in pyproject.toml (mutated: ``slo/``, ``openmodel/``,
-``osiris_load/core/capacity/search.py``, ``osiris_load/core/report/model.py``,
-``osiris_load/core/report/charts.py``; tests: every test file of that
-core, none of which starts Locust).
+The configuration is ``[tool.mutmut]`` in pyproject.toml (mutated: the whole pure core,
+``osiris_load/core/``; tests: every test file of that core, none of which starts Locust).
 
     make mutation                                   # the whole run, then the figure
     python scripts/mutation_test.py [--max-children N] [--target PCT]
