@@ -10,6 +10,7 @@ import subprocess
 import sys
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,6 +25,7 @@ from osiris_load.core.slo.confidence import (
     InconclusivePolicy,
     Interval,
     Judgement,
+    ShareCheck,
     State,
     check_confidence,
     clopper_pearson,
@@ -680,3 +682,96 @@ def test_a_percentiles_inequality_projects_as_either_side_refuted() -> None:
     assert beta.ppf(0.025, 600, 1000 - 600 + 1) > 0.5
     assert beta.ppf(0.025, 700, 1000 - 700 + 1) > 0.5  # the other check, share(>= L) <= 0.5, fails
     assert projected_state(j, 1000) == PASS
+
+
+@pytest.mark.parametrize("failures", [2.5, True, -1, 11])
+def test_a_rate_refuses_failures_that_are_not_a_count_by_value(failures: object) -> None:
+    with pytest.raises(ValueError, match=_exactly(f"failures must be a whole number in 0..10, got {failures!r}")):
+        judge_rate("rate", ">=", 0.9, 10, failures)  # type: ignore[arg-type]
+
+
+def test_a_judged_rate_carries_its_share_check_with_scipys_bounds() -> None:
+    j = judge_rate("rate", ">=", 0.99, 1000, 10)
+    interval = Interval(pytest.approx(beta.ppf(0.05, 990, 11)), pytest.approx(beta.ppf(0.95, 991, 10)))
+    check = ShareCheck("successes", 990, 1000, ">=", 0.99, interval, INC, PASS)
+    assert j == Judgement("rate", ">=", 0.99, 1000, 0.95, INC, PASS, (check,), values=interval)
+    assert type(j.limit) is float
+    f = judge_rate("fail_rate", "==", 0.1, 1000, 100)  # == splits 1 - C: each bound at 0.975
+    interval = Interval(pytest.approx(beta.ppf(0.025, 100, 901)), pytest.approx(beta.ppf(0.975, 101, 900)))
+    assert f.checks == (ShareCheck("failures", 100, 1000, "==", 0.1, interval, INC, PASS),)
+
+
+def test_rank_bounds_with_a_design_effect_invert_the_effective_interval() -> None:
+    # p(95) of 1000 samples at deff 2: the high rank is the smallest r whose n - r samples beyond leave
+    # the 0.95 upper bound of the share, on 500 effective requests, at or below 0.05; the low rank the
+    # largest r whose n - r + 1 samples keep the 0.95 lower bound above 0.05.
+    n, deff = 1000, 2.0
+    j = judge_percentile(95, "<", 1, n, at_or_above=0, design_effect=deff)
+
+    def upper(k: float) -> float:
+        return 1.0 if k >= n / deff else beta.ppf(0.95, k + 1, n / deff - k)
+
+    def lower(k: float) -> float:
+        return 0.0 if k <= 0 else beta.ppf(0.05, k, n / deff - k + 1)
+
+    high = next(r for r in range(1, n + 2) if r == n + 1 or upper((n - r) / deff) <= 0.05)
+    low = max(r for r in range(0, n + 1) if r == 0 or lower((n - r + 1) / deff) > 0.05)
+    assert j.ranks == (low, high)
+    assert low < 950 < high
+
+
+def test_rank_bounds_where_a_bound_equals_the_tail_exactly() -> None:
+    # One sample, p(5) at 0.95: the upper bound of 0 of 1 beyond is 1 - 0.05 = 0.95, exactly the share
+    # 1 - q that p(5) < L allows: it passes (<=), so the high rank is 1 (the sample itself).
+    j = judge_percentile(5, "<", 1, 1, at_or_above=0, confidence=0.95)
+    assert (beta.ppf(0.95, 1, 1), j.state, j.ranks) == (pytest.approx(0.95), PASS, (0, 1))
+    # One sample, p(75) at 0.75: the lower bound of 1 of 1 is 0.25, exactly 1 - q: p(75) >= x_(1) is
+    # not confidently shown (it needs > 0.25), so no sample is a low bound (rank 0) and it is INCONCLUSIVE.
+    k = judge_percentile(75, "<", 1, 1, at_or_above=0, confidence=0.75)
+    assert (beta.ppf(0.25, 1, 1), k.ranks) == (pytest.approx(0.25), (0, 2))
+    assert judge_percentile(75, ">=", 1, 1, at_or_above=1, confidence=0.75).state == INC
+
+
+# Where the normal approximation starts the search for a rank far from it (small samples, extreme
+# percentiles, large design effects), the gallop of _first_true runs several steps.
+@pytest.mark.parametrize("confidence", [0.9, 0.95])
+@pytest.mark.parametrize("p", [1, 5, 10, 25, 50, 75, 90, 95, 99])
+def test_rank_bounds_are_binomial_quantiles_at_every_size_up_to_200(p: float, confidence: float) -> None:
+    sizes = np.arange(1, 201)
+    q = p / 100
+    highs = binom.ppf(confidence, sizes, q).astype(int) + 1
+    lows = binom.ppf(1 - confidence, sizes, q).astype(int)
+    for n, high, low in zip(sizes.tolist(), highs.tolist(), lows.tolist(), strict=True):
+        ranks = judge_percentile(p, "<", 1, n, at_or_above=0, confidence=confidence).ranks
+        assert ranks is not None and type(ranks[0]) is int and type(ranks[1]) is int
+        assert ranks[1] == high, (n, ranks)
+        assert ranks[0] == low or binom.cdf(ranks[0] - 1, n, q) == pytest.approx(1 - confidence, abs=1e-12), (n, ranks)
+
+
+
+def _ranks_by_scan(p: float, n: int, confidence: float, deff: float) -> tuple[int, int]:
+    """The rank interval from its definition, every rank tried (scipy.stats.beta on the effective
+    counts): high = the smallest r whose n - r samples beyond keep the upper bound of their share at or
+    below 1 - q (n + 1 if none); low = the largest r whose n - r + 1 samples at or above keep the lower
+    bound above 1 - q (0 if none)."""
+    tail = float(1 - Fraction(str(p)) / 100)  # the exact decimal share, as the recorder counts
+    n_eff = n / deff
+    r = np.arange(1, n + 1)
+    beyond = (n - r) / deff
+    with np.errstate(all="ignore"):
+        upper = np.where(beyond >= n_eff, 1.0, beta.ppf(confidence, beyond + 1, n_eff - beyond))
+        at_or_above = (n - r + 1) / deff
+        lower = np.where(at_or_above <= 0, 0.0, beta.ppf(1 - confidence, at_or_above, n_eff - at_or_above + 1))
+    highs = r[upper <= tail]
+    lows = r[lower > tail]
+    return (int(lows.max()) if lows.size else 0), (int(highs.min()) if highs.size else n + 1)
+
+
+@pytest.mark.parametrize("confidence", [0.9, 0.95])
+@pytest.mark.parametrize("deff", [5.0, 20.0])
+@pytest.mark.parametrize("p", [1, 5, 50, 95])
+def test_rank_bounds_with_large_design_effects_are_the_scanned_ones(p: float, deff: float, confidence: float) -> None:
+    for n in (3, 5, 10, 30, 100, 1000):
+        ranks = judge_percentile(p, "<", 1, n, at_or_above=0, confidence=confidence, design_effect=deff).ranks
+        assert ranks == _ranks_by_scan(p, n, confidence, deff), (n, ranks)
+        assert ranks is not None and type(ranks[0]) is int and type(ranks[1]) is int
