@@ -775,3 +775,71 @@ def test_rank_bounds_with_large_design_effects_are_the_scanned_ones(p: float, de
         ranks = judge_percentile(p, "<", 1, n, at_or_above=0, confidence=confidence, design_effect=deff).ranks
         assert ranks == _ranks_by_scan(p, n, confidence, deff), (n, ranks)
         assert ranks is not None and type(ranks[0]) is int and type(ranks[1]) is int
+
+
+@pytest.mark.parametrize("count", [2.5, True])
+def test_a_percentile_refuses_a_count_that_is_not_whole_by_value(count: object) -> None:
+    message = f"the count of samples >= L must be a whole number in 0..10, got {count!r}"
+    with pytest.raises(ValueError, match=_exactly(message)):
+        judge_percentile(95, "<", 800, 10, at_or_above=count)  # type: ignore[arg-type]
+
+
+def test_a_percentile_refuses_more_samples_above_than_at_or_above_by_value() -> None:
+    with pytest.raises(ValueError, match=_exactly("more samples above L (4) than at or above it (3)")):
+        judge_percentile(50, "==", 800, 10, at_or_above=3, above=4)
+
+
+@pytest.mark.parametrize("p", [0, -1, 100.5])
+def test_a_percentile_outside_0_to_100_is_refused_by_value(p: float) -> None:
+    with pytest.raises(ValueError, match=_exactly(f"p(N) needs 0 < N <= 100, got {p!r}")):
+        judge_percentile(p, "<", 800, 10, at_or_above=0)
+
+
+def test_percentile_sides_refuses_an_unknown_operator_by_name() -> None:
+    with pytest.raises(ValueError, match=_exactly("unknown operator '=<'")):
+        percentile_sides("=<")
+
+
+def test_a_percentiles_equality_checks_each_side_at_the_split_level() -> None:
+    # p(50) == L: 40 of 100 above L (share <= 0.5) and 60 at or above (share > 0.5), each bound at 0.975.
+    j = judge_percentile(50, "==", 800, 100, above=40, at_or_above=60)
+    above, at_or_above = j.checks
+    assert (above.what, above.count, above.op, at_or_above.what, at_or_above.count, at_or_above.op) == (
+        "samples > L", 40, "<=", "samples >= L", 60, ">")
+    assert above.interval == Interval(pytest.approx(beta.ppf(0.025, 40, 61)), pytest.approx(beta.ppf(0.975, 41, 60)))
+    assert at_or_above.interval == Interval(pytest.approx(beta.ppf(0.025, 60, 41)),
+                                            pytest.approx(beta.ppf(0.975, 61, 40)))
+
+
+def test_without_confidence_a_share_check_keeps_what_it_counted() -> None:
+    j = judge_rate("rate", ">=", 0.99, 1000, 10, confidence=0)
+    assert j.checks == (ShareCheck("successes", 990, 1000, ">=", 0.99, None, PASS, PASS),)
+
+
+def test_a_judged_percentile_carries_every_field_and_the_largest_samples_value() -> None:
+    # 59 samples, none at or above L: the 0.95 upper bound of 0 of 59 beyond is 1 - 0.05**(1/59) < 0.05,
+    # so the high rank is 59 itself (binom.ppf(0.95, 59, 0.95) + 1), and its value is the largest sample's.
+    n = 59
+    high = int(binom.ppf(0.95, n, 0.95)) + 1
+    low = int(binom.ppf(0.05, n, 0.95))
+    assert high == n
+    j = judge_percentile(95, "<", 800, n, at_or_above=0, value_at_rank=lambda r: 10.0 * r, design_effect=1.0)
+    check = ShareCheck("samples >= L", 0, n, "<=", 0.05, Interval(0.0, pytest.approx(1 - 0.05 ** (1 / n))), PASS,
+                       PASS)
+    assert j == Judgement("p", "<", 800.0, n, 0.95, PASS, PASS, (check,), (low, high),
+                          Interval(10.0 * low, 10.0 * n), design_effect=1.0, percentile=95.0)
+    assert type(j.limit) is float and type(j.percentile) is float
+    assert judge_percentile(95, "<", 800, n, at_or_above=0, design_effect=2.0).design_effect == 2.0
+
+
+def test_equality_at_an_intervals_end_and_on_a_point_interval() -> None:
+    # No failure in 100: the interval of the fail rate is [0, 0.0295]: it neither shows it is exactly 0
+    # (an interval is no point) nor refutes it (0 is its end): INCONCLUSIVE for == and for !=.
+    assert judge_rate("fail_rate", "==", 0.0, 100, 0).state == INC
+    assert judge_rate("fail_rate", "!=", 0.0, 100, 0).state == INC
+    assert judge_rate("rate", "==", 1.0, 100, 0).state == INC  # [0.97, 1]: 1 is its upper end
+    assert judge_rate("rate", "!=", 1.0, 100, 0).state == INC
+    # Ten identical latencies: the t interval of the mean is the point itself (no spread).
+    assert judge_avg("==", 100, 10, 100.0, 0.0).values == Interval(100.0, 100.0)
+    assert [judge_avg(op, 100, 10, 100.0, 0.0).state for op in ("==", "!=")] == [PASS, FAIL]
+    assert [judge_avg(op, 100, 10, 90.0, 0.0).state for op in ("==", "!=")] == [FAIL, PASS]
