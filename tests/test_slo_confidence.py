@@ -843,3 +843,20 @@ def test_equality_at_an_intervals_end_and_on_a_point_interval() -> None:
     assert judge_avg("==", 100, 10, 100.0, 0.0).values == Interval(100.0, 100.0)
     assert [judge_avg(op, 100, 10, 100.0, 0.0).state for op in ("==", "!=")] == [PASS, FAIL]
     assert [judge_avg(op, 100, 10, 90.0, 0.0).state for op in ("==", "!=")] == [FAIL, PASS]
+
+
+@pytest.mark.parametrize("n", [10.5, True, 0])
+def test_a_judge_refuses_a_request_count_that_is_not_whole_by_value(n: object) -> None:
+    with pytest.raises(ValueError, match=_exactly(f"need at least one request to judge, got n={n!r}")):
+        judge_rate("rate", ">=", 0.9, n, 0)  # type: ignore[arg-type]
+
+
+def test_an_unknown_operator_is_refused_with_the_six_that_exist() -> None:
+    with pytest.raises(ValueError, match=_exactly("unknown operator '=<'; expected one of <, <=, >, >=, ==, !=")):
+        judge_rate("rate", "=<", 0.9, 10, 0)
+
+
+@pytest.mark.parametrize(("count", "n"), [(5, 3), (-1, 3), (0, 0), (0, -2)])
+def test_clopper_pearson_refuses_an_impossible_proportion_by_value(count: float, n: float) -> None:
+    with pytest.raises(ValueError, match=_exactly(f"need 0 <= count <= n and n > 0, got count={count!r}, n={n!r}")):
+        clopper_pearson(count, n, 0.95)
