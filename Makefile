@@ -52,7 +52,7 @@ sidecar: $(RUN_STAMP)
 bench: $(TEST_STAMP)
 	$(VENV)/bin/osiris-load bench --all $(if $(BENCH),--only $(BENCH))
 
-## Mutation testing of the pure core (slo/, openmodel/, osiris_load/core/capacity/search.py, osiris_load/core/report/model.py and charts.py):
+## Mutation testing of the pure core (osiris_load/core/: slo, openmodel, capacity, report, k6):
 ## the share of ALL mutants the core's tests kill, per module (docs/mutation.md). Tens of minutes on 2 cores.
 mutation: $(TEST_STAMP)
 	nice -n 15 $(PY) tools/mutation_test.py --max-children 2

@@ -24,7 +24,8 @@ from tests.conftest import ROOT
 
 DATA = ROOT / "tests" / "data" / "k6"
 FIXTURES = sorted(DATA.glob("*.options.json"))
-SEED = ROOT.parent / "shared" / "seed" / "load-testing-with-k6.md"  # ../shared/seed, as in CI
+# ../shared/seed, as in CI (mutmut runs the tests in its copy of the repository, mutants/, one level deeper)
+SEED = (ROOT.parent.parent if ROOT.name == "mutants" else ROOT.parent) / "shared" / "seed" / "load-testing-with-k6.md"
 FRONT_DOOR = Path(sys.executable).parent / "osiris-load"
 # The seed's SLO table: endpoint -> (success rate, latency limits), and the request names each k6 script's
 # options select; which endpoints each script exercises (docs/scenarios.md).

@@ -5,13 +5,17 @@ exit policies, the sequential rule's total error, and requests-to-settle."""
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
+from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import beta, binom, binomtest
+from scipy.stats import t as student_t
 
 from osiris_load.core.exit_codes import EXIT_INCONCLUSIVE
 from osiris_load.core.slo.confidence import (
@@ -20,6 +24,8 @@ from osiris_load.core.slo.confidence import (
     AlphaSpending,
     InconclusivePolicy,
     Interval,
+    Judgement,
+    ShareCheck,
     State,
     check_confidence,
     clopper_pearson,
@@ -435,3 +441,422 @@ def test_a_judgement_serialises_to_json() -> None:
     data = json.loads(json.dumps(dataclasses.asdict(j)))
     assert data["state"] == "inconclusive" and data["checks"][0]["what"] == "samples > L"
     assert data["values"] == {"low": float(j.ranks[0]), "high": float(j.ranks[1])}
+
+
+# --- edges found by mutation testing (issue 24): exact messages, interval ends, windows -------------
+# Every expected number is computed from its definition (scipy.stats quantiles, the batch-means
+# formula written out with Fraction), never read back from the module under test.
+
+
+def _exactly(message: str) -> str:
+    """A ``pytest.raises(match=)`` pattern that accepts this message and nothing around it."""
+    return f"^{re.escape(message)}$"
+
+
+def _batch_means_deff(windows: list[tuple[int, float]], unit_variance: float, confidence: float) -> float:
+    """The docstring's definition, written out: the batch-means variance of the pooled mean over
+    ``unit_variance / N``, at least 1, times ``(t(C, m-1) / t(C, N-1))**2``, at most N."""
+    m = len(windows)
+    total = sum(n for n, _ in windows)
+    mean = Fraction(sum(Fraction(s) for _, s in windows)) / total
+    between = Fraction(m, m - 1) * sum((Fraction(s) - mean * n) ** 2 for n, s in windows) / total**2
+    deff = max(float(between / (Fraction(unit_variance) / total)), 1.0)
+    if confidence:  # no confidence, no interval: nothing to correct
+        deff *= (student_t.ppf(confidence, m - 1) / student_t.ppf(confidence, total - 1)) ** 2
+    return min(deff, float(total))
+
+
+# --- Interval -------------------------------------------------------------------------------------
+
+def test_an_interval_contains_its_ends_and_nothing_beyond() -> None:
+    closed = Interval(1.0, 2.0)
+    assert [closed.contains(v) for v in (0.5, 1.0, 1.5, 2.0, 3.0)] == [False, True, True, True, False]
+    # None is unbounded on that side, and only on that side.
+    assert [Interval(None, 2.0).contains(v) for v in (-1e9, 2.0, 2.5)] == [True, True, False]
+    assert [Interval(1.0, None).contains(v) for v in (0.5, 1.0, 1e9)] == [False, True, True]
+    assert Interval(None, None).contains(0.0)
+
+
+# --- facts ----------------------------------------------------------------------------------------
+
+def test_a_fact_keeps_its_kind_and_refuses_others_by_name() -> None:
+    assert [judge_fact(kind, ">=", 5, 5, 7).kind for kind in ("min", "max", "count")] == ["min", "max", "count"]
+    with pytest.raises(ValueError, match=_exactly("judge_fact judges min, max or count, not 'avg'")):
+        judge_fact("avg", "<", 1, 1, 1)
+
+
+# --- avg ------------------------------------------------------------------------------------------
+
+def test_two_requests_already_give_a_t_interval_with_one_degree_of_freedom() -> None:
+    j = judge_avg("<", 1000, 2, 100.0, 10.0)
+    half = student_t.ppf(0.95, 1) * 10.0 / math.sqrt(2)  # 6.314 * 7.07 = 44.6 ms
+    assert j.values == Interval(pytest.approx(100.0 - half), pytest.approx(100.0 + half))
+    assert j.state == PASS
+    # With a design effect the effective sample is n / deff: 3 requests at deff 2 are 1.5, df 0.5.
+    k = judge_avg("<", 1000, 3, 100.0, 10.0, design_effect=2.0)
+    half = student_t.ppf(0.95, 0.5) * 10.0 / math.sqrt(1.5)
+    assert k.values == Interval(pytest.approx(max(100.0 - half, 0.0)), pytest.approx(100.0 + half))
+
+
+@pytest.mark.parametrize(("mean", "stddev"), [(math.nan, 1.0), (1.0, math.inf), (math.inf, 1.0), (1.0, -0.5)])
+def test_avg_refuses_a_mean_or_spread_that_is_not_a_number_by_value(mean: float, stddev: float) -> None:
+    message = f"need a finite mean and a standard deviation >= 0, got {mean!r}, {stddev!r}"
+    with pytest.raises(ValueError, match=_exactly(message)):
+        judge_avg("<", 1000, 10, mean, stddev)
+
+
+# --- design effect of a mean ----------------------------------------------------------------------
+
+def test_empty_windows_are_left_out_of_the_mean_design_effect() -> None:
+    windows = [(10, 10 * 100.0), (10, 10 * 110.0), (10, 10 * 105.0)]
+    expected = _batch_means_deff(windows, 20.0**2, 0.95)
+    assert 1.0 < expected < 30  # neither floor nor cap: an extra window would change it
+    assert mean_design_effect(windows + [(0, 0.0)], 20.0) == pytest.approx(expected, rel=1e-12)
+    assert mean_design_effect([(0, 0.0)] + windows, 20.0) == pytest.approx(expected, rel=1e-12)
+
+
+def test_windows_of_one_request_count_in_the_mean_design_effect() -> None:
+    windows = [(1, 100.0), (1, 400.0), (1, 250.0), (1, 900.0)]
+    expected = _batch_means_deff(windows, 300.0**2, 0.95)
+    assert mean_design_effect(windows, 300.0) == pytest.approx(expected, rel=1e-12)
+    assert 1.0 < expected < 4
+
+
+def test_a_spread_below_one_millisecond_still_has_a_design_effect() -> None:
+    windows = [(100, 100 * 3.0), (100, 100 * 3.4), (100, 100 * 2.6), (100, 100 * 3.2)]
+    expected = _batch_means_deff(windows, 0.5**2, 0.95)
+    assert 1.0 < expected < 400
+    assert mean_design_effect(windows, 0.5) == pytest.approx(expected, rel=1e-12)
+
+
+# --- seconds to settle ----------------------------------------------------------------------------
+
+def test_seconds_to_settle_below_one_request_a_second_and_under_a_cap() -> None:
+    # Zero failures of n stay zero, so rate>=0.995 settles at the first n with 0.05**(1/n) >= 0.995.
+    needed = math.ceil(math.log(0.05) / math.log(0.995))
+    assert needed == 598
+    j = judge_rate("rate", ">=", 0.995, 125, 0)
+    assert seconds_to_settle(j, 0.5) == pytest.approx((needed - 125) / 0.5)
+    # A run capped below that size does not settle: no time is promised.
+    assert seconds_to_settle(j, 4.0, max_requests=needed - 1) is None
+    assert seconds_to_settle(j, 4.0, max_requests=needed) == pytest.approx((needed - 125) / 4.0)
+
+
+# --- the sequential rule --------------------------------------------------------------------------
+
+def test_the_sequential_rule_refuses_fractional_looks_and_no_confidence_by_name() -> None:
+    rule = AlphaSpending(0.95)
+    for look in (1.5, 2.0, True):
+        with pytest.raises(ValueError, match=_exactly(f"looks are numbered from 1, got {look!r}")):
+            rule.alpha_at(look)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=_exactly("a sequential rule needs a confidence above 0")):
+        AlphaSpending(0)
+
+
+def test_a_judged_mean_carries_every_field_it_was_judged_on() -> None:
+    half = student_t.ppf(0.95, 29) * 200.0 / math.sqrt(30)
+    j = judge_avg("<", 1000, 30, 900.0, 200.0, design_effect=1.0)
+    expected = Judgement("avg", "<", 1000.0, 30, 0.95, PASS, PASS, values=Interval(900.0 - half, 900.0 + half),
+                         design_effect=1.0, mean=900.0, stddev=200.0)
+    assert j == expected
+    assert type(j.limit) is float and type(j.mean) is float and type(j.stddev) is float
+    wide = judge_avg("<", 1000, 30, 900.0, 200.0, design_effect=3.0)
+    half3 = student_t.ppf(0.95, 9) * 200.0 / math.sqrt(10)
+    assert (wide.design_effect, wide.values) == (3.0, Interval(pytest.approx(900.0 - half3),
+                                                               pytest.approx(900.0 + half3)))
+
+
+def test_an_equality_on_a_mean_uses_each_bound_at_the_split_level() -> None:
+    # == can be wrong on both sides: each bound is one-sided at 1 - 0.05 / 2 = 0.975.
+    j = judge_avg("==", 1000, 30, 900.0, 200.0)
+    half = student_t.ppf(0.975, 29) * 200.0 / math.sqrt(30)
+    assert j.values == Interval(pytest.approx(900.0 - half), pytest.approx(900.0 + half))
+
+
+def test_one_request_has_an_unbounded_mean_interval() -> None:
+    j = judge_avg("<", 1000, 1, 10.0, 0.0)
+    assert (j.state, j.estimate, j.values) == (INC, PASS, Interval(None, None))
+
+
+def test_a_judged_fact_carries_its_operator_and_limit() -> None:
+    assert judge_fact("max", ">=", 5, 6.0, 7) == Judgement("max", ">=", 5.0, 7, 0.0, PASS, PASS)
+    assert type(judge_fact("max", ">=", 5, 6.0, 7).limit) is float
+
+
+def test_two_windows_are_enough_for_a_design_effect() -> None:
+    windows = [(50, 50 * 100.0), (50, 50 * 180.0)]
+    expected = _batch_means_deff(windows, 300.0**2, 0.95)
+    assert 1.0 < expected < 100
+    assert mean_design_effect(windows, 300.0) == pytest.approx(expected, rel=1e-12)
+
+
+def test_without_confidence_the_design_effect_has_no_degrees_of_freedom_correction() -> None:
+    windows = [(10, 10 * 100.0), (10, 10 * 160.0), (10, 10 * 130.0)]
+    # Window sums 1000, 1600, 1300 of 30 requests (mean 130): 3/2 * ((-300)**2 + 300**2 + 0**2) / 30**2 = 300,
+    # over 20**2 / 30 = 13.33: 22.5. Corrected (x 2.95 for 3 windows) it would be capped at N = 30.
+    assert mean_design_effect(windows, 20.0, confidence=0) == pytest.approx(22.5, rel=1e-12)
+    assert _batch_means_deff(windows, 20.0**2, 0) == pytest.approx(22.5, rel=1e-12)
+    assert mean_design_effect(windows, 20.0) == 30.0
+
+
+def test_two_single_requests_have_a_design_effect_capped_at_two() -> None:
+    # Sums 100 and 300 ms (mean 200): 2/1 * (100**2 + 100**2) / 2**2 = 10000 over 50**2 / 2 = 1250: 8,
+    # with one degree of freedom on both sides (factor 1), capped at N = 2.
+    assert mean_design_effect([(1, 100.0), (1, 300.0)], 50.0) == 2.0
+    assert _batch_means_deff([(1, 100.0), (1, 300.0)], 50.0**2, 0.95) == pytest.approx(2.0)
+
+
+def test_the_design_effect_of_a_share_leaves_out_empty_windows_and_keeps_single_requests() -> None:
+    counts = [(10, 1), (10, 4), (10, 2)]
+    p = Fraction(7, 30)
+    expected = _batch_means_deff([(n, float(k)) for n, k in counts], float(p * (1 - p)), 0.95)
+    assert 1.0 < expected < 30
+    assert design_effect(counts + [(0, 0)]) == pytest.approx(expected, rel=1e-12)
+    singles = [(1, 1), (1, 0), (1, 0), (1, 1), (1, 0)]
+    # Share 0.4: 5/4 * (2 * 0.6**2 + 3 * 0.4**2) / 5**2 = 0.06 over 0.4 * 0.6 / 5 = 0.048: 1.25 (factor 1).
+    assert design_effect(singles) == pytest.approx(1.25, rel=1e-12)
+
+
+def test_a_mean_projects_to_a_larger_run_with_the_same_spread() -> None:
+    j = judge_avg("<", 1000, 10, 950.0, 200.0)
+    assert j.state == INC  # 950 + t(0.95, 9) * 200 / sqrt(10) = 1066 ms
+
+    def upper(n: int) -> float:
+        return 950.0 + student_t.ppf(0.95, n - 1) * 200.0 / math.sqrt(n)
+
+    needed = next(n for n in range(11, 10_000) if upper(n) < 1000.0)
+    assert needed == 46  # t(0.95, 45) * 200 / sqrt(46) = 49.5 ms < 50; at 45 requests 50.1 ms
+    assert (projected_state(j, needed - 1), projected_state(j, needed)) == (INC, PASS)
+    assert requests_to_settle(j) == needed
+    # A mean above the limit projects to a confident FAIL once its lower end clears 1000.
+    k = judge_avg("<", 1000, 10, 1050.0, 200.0)
+    lower_needed = next(n for n in range(11, 10_000) if 1050.0 - (upper(n) - 950.0) >= 1000.0)
+    assert requests_to_settle(k) == lower_needed
+    assert projected_state(k, lower_needed) == FAIL
+
+
+def test_without_confidence_a_projection_is_the_state_itself() -> None:
+    j = judge_rate("rate", ">=", 0.9, 100, 50, confidence=0)
+    assert j.state == FAIL
+    assert [projected_state(j, n) for n in (100, 10_000, 10**9)] == [FAIL, FAIL, FAIL]
+
+
+def _first_settled(settled, start: int) -> int:
+    """The first whole number of requests from ``start`` on at which ``settled(n)`` holds (a scan)."""
+    return next(n for n in range(start, 1_000_000) if settled(n))
+
+
+def test_a_mean_projects_with_its_design_effect_and_its_operators_level() -> None:
+    # deff 2: the effective sample of n requests is n / 2.
+    j = judge_avg("<", 1000, 10, 950.0, 200.0, design_effect=2.0)
+    needed = _first_settled(lambda n: 950.0 + student_t.ppf(0.95, n / 2 - 1) * 200.0 / math.sqrt(n / 2) < 1000.0, 11)
+    assert requests_to_settle(j) == needed
+    assert projected_state(j, 2) == INC  # one effective request: no spread to judge by
+    assert projected_state(j, 1) == INC
+    # == uses each bound at 0.975: refuted once the upper end is below the limit.
+    k = judge_avg("==", 1000, 10, 900.0, 200.0)
+    needed = _first_settled(lambda n: 900.0 + student_t.ppf(0.975, n - 1) * 200.0 / math.sqrt(n) < 1000.0, 11)
+    assert requests_to_settle(k) == needed
+    assert projected_state(k, needed) == FAIL
+
+
+def test_a_share_projects_with_its_design_effect_and_its_operators_level() -> None:
+    # 95 of 100 successes, rate != 0.9: settled (PASS) once the lower 0.975 bound exceeds 0.9.
+    j = judge_rate("rate", "!=", 0.9, 100, 5)
+    assert j.state == INC
+    needed = _first_settled(lambda n: beta.ppf(0.025, 0.95 * n, 0.05 * n + 1) > 0.9, 101)
+    assert requests_to_settle(j) == needed
+    assert projected_state(j, needed) == PASS
+    # With deff 2 the same share rests on n / 2 effective requests.
+    k = judge_rate("rate", ">=", 0.9, 100, 5, design_effect=2.0)
+    needed = _first_settled(lambda n: beta.ppf(0.05, 0.95 * n / 2, 0.05 * n / 2 + 1) >= 0.9, 101)
+    assert requests_to_settle(k) == needed
+
+
+def test_a_percentiles_inequality_projects_as_either_side_refuted() -> None:
+    # p(50) != L holds when p(50) > L or p(50) < L: 6 of 10 above L (7 at or above) is unsure, but at
+    # 1000 requests 600 above L put the 0.975 lower bound of that share (beta quantile) above 0.5: PASS,
+    # although the other side (share at or above L <= 0.5) fails.
+    j = judge_percentile(50, "!=", 800, 10, above=6, at_or_above=7)
+    assert j.state == INC
+    assert beta.ppf(0.025, 600, 1000 - 600 + 1) > 0.5
+    assert beta.ppf(0.025, 700, 1000 - 700 + 1) > 0.5  # the other check, share(>= L) <= 0.5, fails
+    assert projected_state(j, 1000) == PASS
+
+
+@pytest.mark.parametrize("failures", [2.5, True, -1, 11])
+def test_a_rate_refuses_failures_that_are_not_a_count_by_value(failures: object) -> None:
+    with pytest.raises(ValueError, match=_exactly(f"failures must be a whole number in 0..10, got {failures!r}")):
+        judge_rate("rate", ">=", 0.9, 10, failures)  # type: ignore[arg-type]
+
+
+def test_a_judged_rate_carries_its_share_check_with_scipys_bounds() -> None:
+    j = judge_rate("rate", ">=", 0.99, 1000, 10)
+    interval = Interval(pytest.approx(beta.ppf(0.05, 990, 11)), pytest.approx(beta.ppf(0.95, 991, 10)))
+    check = ShareCheck("successes", 990, 1000, ">=", 0.99, interval, INC, PASS)
+    assert j == Judgement("rate", ">=", 0.99, 1000, 0.95, INC, PASS, (check,), values=interval)
+    assert type(j.limit) is float
+    f = judge_rate("fail_rate", "==", 0.1, 1000, 100)  # == splits 1 - C: each bound at 0.975
+    interval = Interval(pytest.approx(beta.ppf(0.025, 100, 901)), pytest.approx(beta.ppf(0.975, 101, 900)))
+    assert f.checks == (ShareCheck("failures", 100, 1000, "==", 0.1, interval, INC, PASS),)
+
+
+def test_rank_bounds_with_a_design_effect_invert_the_effective_interval() -> None:
+    # p(95) of 1000 samples at deff 2: the high rank is the smallest r whose n - r samples beyond leave
+    # the 0.95 upper bound of the share, on 500 effective requests, at or below 0.05; the low rank the
+    # largest r whose n - r + 1 samples keep the 0.95 lower bound above 0.05.
+    n, deff = 1000, 2.0
+    j = judge_percentile(95, "<", 1, n, at_or_above=0, design_effect=deff)
+
+    def upper(k: float) -> float:
+        return 1.0 if k >= n / deff else beta.ppf(0.95, k + 1, n / deff - k)
+
+    def lower(k: float) -> float:
+        return 0.0 if k <= 0 else beta.ppf(0.05, k, n / deff - k + 1)
+
+    high = next(r for r in range(1, n + 2) if r == n + 1 or upper((n - r) / deff) <= 0.05)
+    low = max(r for r in range(0, n + 1) if r == 0 or lower((n - r + 1) / deff) > 0.05)
+    assert j.ranks == (low, high)
+    assert low < 950 < high
+
+
+def test_rank_bounds_where_a_bound_equals_the_tail_exactly() -> None:
+    # One sample, p(5) at 0.95: the upper bound of 0 of 1 beyond is 1 - 0.05 = 0.95, exactly the share
+    # 1 - q that p(5) < L allows: it passes (<=), so the high rank is 1 (the sample itself).
+    j = judge_percentile(5, "<", 1, 1, at_or_above=0, confidence=0.95)
+    assert (beta.ppf(0.95, 1, 1), j.state, j.ranks) == (pytest.approx(0.95), PASS, (0, 1))
+    # One sample, p(75) at 0.75: the lower bound of 1 of 1 is 0.25, exactly 1 - q: p(75) >= x_(1) is
+    # not confidently shown (it needs > 0.25), so no sample is a low bound (rank 0) and it is INCONCLUSIVE.
+    k = judge_percentile(75, "<", 1, 1, at_or_above=0, confidence=0.75)
+    assert (beta.ppf(0.25, 1, 1), k.ranks) == (pytest.approx(0.25), (0, 2))
+    assert judge_percentile(75, ">=", 1, 1, at_or_above=1, confidence=0.75).state == INC
+
+
+# Where the normal approximation starts the search for a rank far from it (small samples, extreme
+# percentiles, large design effects), the gallop of _first_true runs several steps.
+@pytest.mark.parametrize("confidence", [0.9, 0.95])
+@pytest.mark.parametrize("p", [1, 5, 10, 25, 50, 75, 90, 95, 99])
+def test_rank_bounds_are_binomial_quantiles_at_every_size_up_to_200(p: float, confidence: float) -> None:
+    sizes = np.arange(1, 201)
+    q = p / 100
+    highs = binom.ppf(confidence, sizes, q).astype(int) + 1
+    lows = binom.ppf(1 - confidence, sizes, q).astype(int)
+    for n, high, low in zip(sizes.tolist(), highs.tolist(), lows.tolist(), strict=True):
+        ranks = judge_percentile(p, "<", 1, n, at_or_above=0, confidence=confidence).ranks
+        assert ranks is not None and type(ranks[0]) is int and type(ranks[1]) is int
+        assert ranks[1] == high, (n, ranks)
+        assert ranks[0] == low or binom.cdf(ranks[0] - 1, n, q) == pytest.approx(1 - confidence, abs=1e-12), (n, ranks)
+
+
+
+def _ranks_by_scan(p: float, n: int, confidence: float, deff: float) -> tuple[int, int]:
+    """The rank interval from its definition, every rank tried (scipy.stats.beta on the effective
+    counts): high = the smallest r whose n - r samples beyond keep the upper bound of their share at or
+    below 1 - q (n + 1 if none); low = the largest r whose n - r + 1 samples at or above keep the lower
+    bound above 1 - q (0 if none)."""
+    tail = float(1 - Fraction(str(p)) / 100)  # the exact decimal share, as the recorder counts
+    n_eff = n / deff
+    r = np.arange(1, n + 1)
+    beyond = (n - r) / deff
+    with np.errstate(all="ignore"):
+        upper = np.where(beyond >= n_eff, 1.0, beta.ppf(confidence, beyond + 1, n_eff - beyond))
+        at_or_above = (n - r + 1) / deff
+        lower = np.where(at_or_above <= 0, 0.0, beta.ppf(1 - confidence, at_or_above, n_eff - at_or_above + 1))
+    highs = r[upper <= tail]
+    lows = r[lower > tail]
+    return (int(lows.max()) if lows.size else 0), (int(highs.min()) if highs.size else n + 1)
+
+
+@pytest.mark.parametrize("confidence", [0.9, 0.95])
+@pytest.mark.parametrize("deff", [5.0, 20.0])
+@pytest.mark.parametrize("p", [1, 5, 50, 95])
+def test_rank_bounds_with_large_design_effects_are_the_scanned_ones(p: float, deff: float, confidence: float) -> None:
+    for n in (3, 5, 10, 30, 100, 1000):
+        ranks = judge_percentile(p, "<", 1, n, at_or_above=0, confidence=confidence, design_effect=deff).ranks
+        assert ranks == _ranks_by_scan(p, n, confidence, deff), (n, ranks)
+        assert ranks is not None and type(ranks[0]) is int and type(ranks[1]) is int
+
+
+@pytest.mark.parametrize("count", [2.5, True])
+def test_a_percentile_refuses_a_count_that_is_not_whole_by_value(count: object) -> None:
+    message = f"the count of samples >= L must be a whole number in 0..10, got {count!r}"
+    with pytest.raises(ValueError, match=_exactly(message)):
+        judge_percentile(95, "<", 800, 10, at_or_above=count)  # type: ignore[arg-type]
+
+
+def test_a_percentile_refuses_more_samples_above_than_at_or_above_by_value() -> None:
+    with pytest.raises(ValueError, match=_exactly("more samples above L (4) than at or above it (3)")):
+        judge_percentile(50, "==", 800, 10, at_or_above=3, above=4)
+
+
+@pytest.mark.parametrize("p", [0, -1, 100.5])
+def test_a_percentile_outside_0_to_100_is_refused_by_value(p: float) -> None:
+    with pytest.raises(ValueError, match=_exactly(f"p(N) needs 0 < N <= 100, got {p!r}")):
+        judge_percentile(p, "<", 800, 10, at_or_above=0)
+
+
+def test_percentile_sides_refuses_an_unknown_operator_by_name() -> None:
+    with pytest.raises(ValueError, match=_exactly("unknown operator '=<'")):
+        percentile_sides("=<")
+
+
+def test_a_percentiles_equality_checks_each_side_at_the_split_level() -> None:
+    # p(50) == L: 40 of 100 above L (share <= 0.5) and 60 at or above (share > 0.5), each bound at 0.975.
+    j = judge_percentile(50, "==", 800, 100, above=40, at_or_above=60)
+    above, at_or_above = j.checks
+    assert (above.what, above.count, above.op, at_or_above.what, at_or_above.count, at_or_above.op) == (
+        "samples > L", 40, "<=", "samples >= L", 60, ">")
+    assert above.interval == Interval(pytest.approx(beta.ppf(0.025, 40, 61)), pytest.approx(beta.ppf(0.975, 41, 60)))
+    assert at_or_above.interval == Interval(pytest.approx(beta.ppf(0.025, 60, 41)),
+                                            pytest.approx(beta.ppf(0.975, 61, 40)))
+
+
+def test_without_confidence_a_share_check_keeps_what_it_counted() -> None:
+    j = judge_rate("rate", ">=", 0.99, 1000, 10, confidence=0)
+    assert j.checks == (ShareCheck("successes", 990, 1000, ">=", 0.99, None, PASS, PASS),)
+
+
+def test_a_judged_percentile_carries_every_field_and_the_largest_samples_value() -> None:
+    # 59 samples, none at or above L: the 0.95 upper bound of 0 of 59 beyond is 1 - 0.05**(1/59) < 0.05,
+    # so the high rank is 59 itself (binom.ppf(0.95, 59, 0.95) + 1), and its value is the largest sample's.
+    n = 59
+    high = int(binom.ppf(0.95, n, 0.95)) + 1
+    low = int(binom.ppf(0.05, n, 0.95))
+    assert high == n
+    j = judge_percentile(95, "<", 800, n, at_or_above=0, value_at_rank=lambda r: 10.0 * r, design_effect=1.0)
+    check = ShareCheck("samples >= L", 0, n, "<=", 0.05, Interval(0.0, pytest.approx(1 - 0.05 ** (1 / n))), PASS,
+                       PASS)
+    assert j == Judgement("p", "<", 800.0, n, 0.95, PASS, PASS, (check,), (low, high),
+                          Interval(10.0 * low, 10.0 * n), design_effect=1.0, percentile=95.0)
+    assert type(j.limit) is float and type(j.percentile) is float
+    assert judge_percentile(95, "<", 800, n, at_or_above=0, design_effect=2.0).design_effect == 2.0
+
+
+def test_equality_at_an_intervals_end_and_on_a_point_interval() -> None:
+    # No failure in 100: the interval of the fail rate is [0, 0.0295]: it neither shows it is exactly 0
+    # (an interval is no point) nor refutes it (0 is its end): INCONCLUSIVE for == and for !=.
+    assert judge_rate("fail_rate", "==", 0.0, 100, 0).state == INC
+    assert judge_rate("fail_rate", "!=", 0.0, 100, 0).state == INC
+    assert judge_rate("rate", "==", 1.0, 100, 0).state == INC  # [0.97, 1]: 1 is its upper end
+    assert judge_rate("rate", "!=", 1.0, 100, 0).state == INC
+    # Ten identical latencies: the t interval of the mean is the point itself (no spread).
+    assert judge_avg("==", 100, 10, 100.0, 0.0).values == Interval(100.0, 100.0)
+    assert [judge_avg(op, 100, 10, 100.0, 0.0).state for op in ("==", "!=")] == [PASS, FAIL]
+    assert [judge_avg(op, 100, 10, 90.0, 0.0).state for op in ("==", "!=")] == [FAIL, PASS]
+
+
+@pytest.mark.parametrize("n", [10.5, True, 0])
+def test_a_judge_refuses_a_request_count_that_is_not_whole_by_value(n: object) -> None:
+    with pytest.raises(ValueError, match=_exactly(f"need at least one request to judge, got n={n!r}")):
+        judge_rate("rate", ">=", 0.9, n, 0)  # type: ignore[arg-type]
+
+
+def test_an_unknown_operator_is_refused_with_the_six_that_exist() -> None:
+    with pytest.raises(ValueError, match=_exactly("unknown operator '=<'; expected one of <, <=, >, >=, ==, !=")):
+        judge_rate("rate", "=<", 0.9, 10, 0)
+
+
+@pytest.mark.parametrize(("count", "n"), [(5, 3), (-1, 3), (0, 0), (0, -2)])
+def test_clopper_pearson_refuses_an_impossible_proportion_by_value(count: float, n: float) -> None:
+    with pytest.raises(ValueError, match=_exactly(f"need 0 <= count <= n and n > 0, got count={count!r}, n={n!r}")):
+        clopper_pearson(count, n, 0.95)

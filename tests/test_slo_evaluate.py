@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from osiris_load.core.slo.evaluate import abort_triggers, evaluate, plan_for
+from osiris_load.core.slo.evaluate import abort_triggers, attach_open_model, evaluate, plan_for
 from osiris_load.core.slo.formatting import format_observed, format_summary
 from osiris_load.core.slo.recorder import RequestRecorder as _Recorder
 from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, load_table, parse_table
-from osiris_load.core.slo.verdict import CSV_FIELDS, FAIL, NO_DATA, PASS, Verdict, csv_rows
+from osiris_load.core.slo.verdict import CSV_FIELDS, FAIL, NO_DATA, PASS, OpenModelSummary, Verdict, csv_rows
 
 TABLE = parse_table(
     """
@@ -256,3 +257,72 @@ def test_core_imports_nothing_of_locust() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)
     assert out.stdout.strip() == "[]"
+
+
+# --- the open model's verdict (attach_open_model), pure: two recorders judged by the same table ----
+
+OPEN_TABLE = parse_table('[[row]]\nname = "read"\nrequests = ["GET /r"]\nthresholds = ["rate>=0.9", "p(95)<800"]\n',
+                         "open.toml")
+
+
+def _open_verdict(step_ms: float) -> Verdict:
+    recorder = _Recorder(plan_for(OPEN_TABLE))
+    _fill(recorder, "GET", "/r", [step_ms * i for i in range(1, 21)])
+    return evaluate(OPEN_TABLE, recorder)
+
+
+def test_an_open_model_verdict_shows_the_measured_latency_beside_the_corrected_one() -> None:
+    corrected, measured = _open_verdict(20.0), _open_verdict(10.0)
+    summary = OpenModelSummary(arrivals="constant", target_rate=10.0, achieved_rate=9.5, due=50, started=47,
+                               late=2, dropped=3, max_vus=10)
+    verdict = attach_open_model(corrected, measured, summary)
+    rate, p95 = verdict.thresholds
+    # p(95) of 20 samples is the 19th smallest: 19 * 20 ms corrected, 19 * 10 ms as measured.
+    assert p95.observed == pytest.approx(380.0, rel=2e-3)
+    assert p95.uncorrected_observed == pytest.approx(190.0, rel=2e-3)
+    assert (rate.expression, rate.uncorrected_observed) == ("rate>=0.9", None)  # a rate has no corrected twin
+    assert verdict.open_model == summary
+    assert verdict.notes == corrected.notes + (
+        "open model: 3 of 50 due iterations were dropped (all --max-vus 10 users busy and the backlog full, or the "
+        "run ended): they are in no latency figure; raise --max-vus, or read it as overload",)
+    assert verdict.reasons == corrected.reasons and verdict.passed == corrected.passed
+    nothing_dropped = replace(summary, dropped=0, started=50)
+    assert attach_open_model(corrected, measured, nothing_dropped).notes == corrected.notes
+
+
+def test_an_open_model_verdict_refuses_an_uncorrected_verdict_of_another_table() -> None:
+    other = evaluate(TABLE, RequestRecorder())
+    summary = OpenModelSummary(arrivals="constant", target_rate=1.0, achieved_rate=1.0, due=1, started=1, late=0,
+                               dropped=0)
+    with pytest.raises(ValueError, match="^the uncorrected verdict judged another table$"):
+        attach_open_model(_open_verdict(20.0), other, summary)
+
+
+# --- avg with confidence: the t interval on the sample standard deviation (n - 1) ----------------
+
+AVG_TABLE = parse_table('[[row]]\nname = "read"\nrequests = ["GET /r"]\nthresholds = ["avg<1000"]\n', "avg.toml")
+
+
+def _avg_result(times: list[float]):
+    recorder = _Recorder(plan_for(AVG_TABLE))
+    _fill(recorder, "GET", "/r", times)
+    return evaluate(AVG_TABLE, recorder, confidence=0.95).thresholds[0]
+
+
+@pytest.mark.parametrize(("times", "stddev"), [([100.0, 200.0, 300.0], 100.0), ([100.0, 300.0], 2**0.5 * 100)])
+def test_avg_with_confidence_uses_the_sample_standard_deviation(times: list[float], stddev: float) -> None:
+    # Sample standard deviation by hand: 100 ms for 100/200/300, 141.4 ms for 100/300 (n - 1 in the divisor).
+    from scipy.stats import t as student_t
+
+    n, mean = len(times), sum(times) / len(times)
+    half = student_t.ppf(0.95, n - 1) * stddev / n**0.5
+    result = _avg_result(times)
+    assert result.interval is not None
+    low, high = result.interval
+    assert high == pytest.approx(mean + half, rel=2e-3)  # the histogram keeps the spread within 0.1 %
+    assert low == pytest.approx(max(mean - half, 0.0), abs=1.0)
+
+
+def test_avg_with_confidence_of_one_request_is_inconclusive_without_an_interval() -> None:
+    result = _avg_result([250.0])
+    assert (result.state, result.estimate, result.interval) == ("INCONCLUSIVE", PASS, (None, None))

@@ -1,9 +1,7 @@
 """Mutation testing of the pure core with mutmut: how many mutants the core's own tests kill.
 
-The configuration is ``[tool.mutmut]`` in pyproject.toml (mutated: ``slo/``, ``openmodel/``,
-``osiris_load/core/capacity/search.py``, ``osiris_load/core/report/model.py``,
-``osiris_load/core/report/charts.py``; tests: every test file of that
-core, none of which starts Locust).
+The configuration is ``[tool.mutmut]`` in pyproject.toml (mutated: the whole pure core,
+``osiris_load/core/``; tests: every test file of that core, none of which starts Locust).
 
     make mutation                                   # the whole run, then the figure
     python tools/mutation_test.py [--max-children N] [--target PCT]
@@ -69,7 +67,7 @@ def report(target: float) -> int:
     for module, status in found.values():
         per_module.setdefault(module, Counter())[status] += 1
     total: Counter[str] = Counter()
-    print(f"{'module':28} {'mutants':>7} " + " ".join(f"{c:>8}" for c in COLUMNS) + "   killed %")
+    print(f"{'module':40} {'mutants':>7} " + " ".join(f"{c:>8}" for c in COLUMNS) + "   killed %")
     for module, counts in sorted(per_module.items()):
         total.update(counts)
         _row(module, counts)
@@ -101,7 +99,7 @@ def _share(counts: Counter[str]) -> float:
 
 
 def _row(name: str, counts: Counter[str]) -> None:
-    print(f"{name:28} {sum(counts.values()):>7} " + " ".join(f"{counts[c]:>8}" for c in COLUMNS)
+    print(f"{name:40} {sum(counts.values()):>7} " + " ".join(f"{counts[c]:>8}" for c in COLUMNS)
           + f"   {_share(counts):6.1f}")
 
 
