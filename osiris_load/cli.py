@@ -9,7 +9,7 @@
     osiris-load bench NAME [options] | --list | --all                 the benchmarks (docs/benchmarks.md)
     osiris-load completion bash                                      a bash completion script
 
-``report`` and ``compare`` are ``python -m reports build|compare`` (the reports package's own entry
+``report`` and ``compare`` are ``python -m osiris_load.jobs.report build|compare`` (the report job's own entry
 point) behind one name; they need the ``reports`` extra (pandas), and say so when it is missing.
 ``sidecar`` needs the ``sidecar`` extra (torch, transformers). ``bench`` imports a benchmark's module only
 when that benchmark runs (:mod:`osiris_load.bench`). Exit codes are the subcommand's.
@@ -125,7 +125,8 @@ def completion_script() -> str:
 
 
 def _reports(command: str, rest: list[str]) -> int:
-    """``python -m reports build|compare`` under this program's name (its help and errors say ``osiris-load``)."""
+    """The report job's ``build|compare`` under this program's name (its help and errors say ``osiris-load``)."""
+    from osiris_load.jobs.report import PROG as REPORT_PROG
     from osiris_load.jobs.report import main as reports_main
 
     verb = "build" if command == "report" else "compare"
@@ -136,8 +137,7 @@ def _reports(command: str, rest: list[str]) -> int:
         except SystemExit as exc:  # argparse: --help, bad option
             code = exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     for text, stream in ((out.getvalue(), sys.stdout), (err.getvalue(), sys.stderr)):
-        stream.write(text.replace(f"python -m reports {verb}", f"{PROG} {command}")
-                     .replace("python -m reports", PROG))
+        stream.write(text.replace(f"{REPORT_PROG} {verb}", f"{PROG} {command}").replace(REPORT_PROG, PROG))
     return code
 
 

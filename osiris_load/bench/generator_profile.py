@@ -31,7 +31,7 @@ from osiris_load.testing.support import ROOT
 
 CLASSES = {"read-heavy": "ReadHeavyLean", "read-heavy-before": "ReadHeavyLocustHttp"}
 GROUPS = (  # first match wins: (group, substrings of "file:function")
-    ("SLO gate + recorder", ("osiris_load/adapter/gate/", "slo_locust/", "/slo/", "openmodel/")),
+    ("SLO gate + recorder", ("osiris_load/adapter/gate/", "/core/slo/", "/core/openmodel/")),
     ("checks (osiris_load.adapter.users)", ("osiris_load/adapter/users.py",)),
     ("lean path (osiris_load.adapter.lean_http)", ("osiris_load/adapter/lean_http.py",)),
     ("Locust stats", ("locust/stats.py",)),

@@ -1,7 +1,8 @@
-"""``python -m reports``: build a run folder's reports, or compare a run with a baseline.
+"""``osiris-load report|compare`` (``python -m osiris_load.jobs.report build|compare``): build a run folder's
+reports, or compare a run with a baseline.
 
-    python -m reports build RUN_DIR
-    python -m reports compare BASELINE CURRENT [--tolerance 10] [--error-tolerance 1] [--out FILE]
+    osiris-load report RUN_DIR
+    osiris-load compare BASELINE CURRENT [--tolerance 10] [--error-tolerance 1] [--out FILE]
 
 Exit codes: 0 done (``build`` succeeds whatever the SLO verdict: the verdict is in the reports and
 in the suite's exit code), 1 ``compare`` flagged a regression, 2 bad input (missing folder, no
@@ -22,7 +23,7 @@ from osiris_load.core.report.model import ReportError
 from osiris_load.reports.build import build_all, write_atomic
 from osiris_load.reports.compare import compare, load_summary, render_csv, render_markdown
 
-PROG = "python -m reports"
+PROG = "python -m osiris_load.jobs.report"
 
 
 class _Parser(argparse.ArgumentParser):

@@ -2,7 +2,7 @@
 
 Every metric per endpoint (counts, rates, exact latencies), every threshold with its observed
 value, limit and verdict, and the verdict per scenario and for the run. It is also what
-``python -m reports compare`` reads, so a baseline can be kept as one small file instead of a
+``osiris-load compare`` reads, so a baseline can be kept as one small file instead of a
 whole run folder. The format is versioned by ``schema``; values are plain JSON numbers (ms,
 ratios, requests per second) or ``null`` for "no value", never NaN, so any JSON parser reads it.
 """
