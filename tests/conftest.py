@@ -237,15 +237,21 @@ def _own_environments(redis_server: RedisServer, own: dict[str, OwnRedis]) -> di
 
 
 class OwnSidecars:
-    """The sidecars of ``OWN_SIDECARS`` a session needs, started one after another in a background thread."""
+    """The sidecars of ``OWN_SIDECARS`` a session needs, started one after another in a background thread;
+    or, with ``prestart=False`` (a pytest-xdist worker: it collects every test but runs only the files it is
+    sent, so starting them all ahead would load every sidecar in every worker), each when a test first asks."""
 
-    def __init__(self, envs: dict[str, dict[str, str]], logs: dict[str, Path], own_redis: dict[str, OwnRedis]) -> None:
+    def __init__(self, envs: dict[str, dict[str, str]], logs: dict[str, Path], own_redis: dict[str, OwnRedis],
+                 prestart: bool = True) -> None:
         self.own_redis = own_redis
         self.processes: dict[str, SidecarProcess] = {}
+        self._envs, self._logs = envs, logs
         self._started = {name: threading.Event() for name in envs}
         self._stopping = threading.Event()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._start_all, args=(envs, logs), name="own-sidecars", daemon=True)
-        self._thread.start()
+        if prestart:
+            self._thread.start()
 
     def _start_all(self, envs: dict[str, dict[str, str]], logs: dict[str, Path]) -> None:
         for name, env in envs.items():
@@ -259,6 +265,11 @@ class OwnSidecars:
                 continue
 
     def ready(self, name: str) -> SidecarProcess:
+        if not self._thread.is_alive() and not self._started[name].is_set():  # on demand (no prestart)
+            with self._lock:
+                if name not in self.processes:
+                    self.processes[name] = SidecarProcess(self._envs[name], self._logs[name])
+                    self._started[name].set()
         if not self._started[name].wait(600):
             raise AssertionError(f"{name} was not started within 600 s")
         process = self.processes[name]
@@ -267,7 +278,8 @@ class OwnSidecars:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._thread.join(30)
+        if self._thread.is_alive():
+            self._thread.join(30)
         for process in self.processes.values():  # all told at once: each takes a while to stop
             if process.proc.poll() is None:
                 process.proc.send_signal(signal.SIGTERM)
@@ -292,7 +304,8 @@ def _own_sidecars(request: pytest.FixtureRequest, redis_server: RedisServer,
                 own[name] = OwnRedis(RedisServer(data_dir=data_dir).start(), data_dir)
         envs = _own_environments(redis_server, own)
         logs = {name: tmp_path_factory.mktemp(name) / "sidecar.log" for name in wanted}  # mktemp: not thread-safe
-        sidecars = OwnSidecars({name: envs[name] for name in wanted}, logs, own)
+        sidecars = OwnSidecars({name: envs[name] for name in wanted}, logs, own,
+                               prestart="PYTEST_XDIST_WORKER" not in os.environ)
         yield sidecars
     finally:
         if sidecars is not None:
