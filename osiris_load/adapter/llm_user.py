@@ -304,22 +304,40 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
         _fail_startup(f"--max-tokens must be at least 1, got {options.max_tokens}")
     if not options.stream_timeout > 0:
         _fail_startup(f"--stream-timeout must be more than 0 seconds, got {options.stream_timeout}")
-    _STREAM_TIMEOUT[0] = float(options.stream_timeout)
     try:
-        if options.llm_prompts:
-            prompts = load_llm_prompts(options.llm_prompts)
-        elif options.input_tokens:
-            prompts = generated_prompts(options.input_tokens)
-        else:
-            prompts = load_llm_prompts(DEFAULT_PROMPTS_PATH)
+        _load_options(options)
     except LlmPromptsError as exc:
         _fail_startup(str(exc))
+
+
+def _load_options(options: Any) -> None:
+    """The stall timeout and the prompts the options say (LlmPromptsError when the prompts are wrong)."""
+    _STREAM_TIMEOUT[0] = float(options.stream_timeout)
+    source = (options.llm_prompts, options.input_tokens)
+    if source == _PROMPTS_SOURCE[0]:
         return
-    _PROMPTS[:] = prompts
+    if options.llm_prompts:
+        prompts = load_llm_prompts(options.llm_prompts)
+    elif options.input_tokens:
+        prompts = generated_prompts(options.input_tokens)
+    else:
+        prompts = load_llm_prompts(DEFAULT_PROMPTS_PATH)
+    _PROMPTS[:], _PROMPTS_SOURCE[0] = prompts, source
+
+
+_PROMPTS_SOURCE: list[tuple[str, int] | None] = [None]  # what _PROMPTS were loaded from
 
 
 def _on_test_start(environment: Any, **_kwargs: Any) -> None:
-    """Each test prepares its bodies anew (the web UI's form may have changed the model, length, endpoint)."""
+    """Each test prepares its bodies anew (the web UI's form may have changed the model, length, endpoint),
+    and takes the options again: a worker gets the master's (``--stream-timeout``, the prompts) only
+    with the first spawn, after its ``init``."""
+    options = environment.parsed_options
+    if options is not None and hasattr(options, "stream_timeout") and options.stream_timeout > 0:
+        try:
+            _load_options(options)
+        except LlmPromptsError as exc:  # the master read them at its start; here they are not readable
+            logger.error("the prompts the master was given cannot be read here: %s; keeping the ones loaded", exc)
     for cls in environment.user_classes or []:
         if issubclass(cls, LlmUser):
             cls.bodies = []
