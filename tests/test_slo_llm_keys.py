@@ -8,14 +8,19 @@ Pure: no Locust run."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 
 from osiris_load.adapter.llm_stream import measurement_names, token_names
 from osiris_load.core.openmodel.counts import GoodputPlan, Iteration
+from osiris_load.core.slo import llm_history
 from osiris_load.core.slo.answers import record_answer
 from osiris_load.core.slo.evaluate import evaluate, plan_for
 from osiris_load.core.slo.formatting import format_limit, format_observed
 from osiris_load.core.slo.k6_metrics import LLM_METHOD, parse_k6_key
+from osiris_load.core.slo.llm_history import COLUMNS, LlmHistory
 from osiris_load.core.slo.recorder import RequestRecorder
 from osiris_load.core.slo.table import LLM_TABLE_PATH, SloFileError, SloTable, load_table, parse_table
 from osiris_load.core.slo.verdict import FAIL, INCONCLUSIVE, NO_DATA, PASS
@@ -288,3 +293,26 @@ def test_the_chargeable_recorder_takes_each_sample_less_the_stalls() -> None:
     assert results[("llm_ttft", "max<1000")].observed == pytest.approx(75.0)
     assert (results[("llm_itl", "min>=0")].observed, results[("llm_itl", "max<1000")].observed) == (
         0.0, pytest.approx(15.0))
+
+
+def test_the_llm_history_ticks_each_entry_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate's history of the LLM entries (report.html's TTFT/ITL over time): per tick each entry's
+    count and exact percentiles since the start, in Locust's history columns; thinned past MAX_TICKS
+    with the last tick kept; nothing without LLM samples."""
+    rec = RequestRecorder(plan_for(load_table(LLM_TABLE_PATH)))
+    history = LlmHistory()
+    rec.record("POST", CHAT, 5.0, False)
+    history.observe(100.0, rec)
+    assert history.to_csv() == ""  # no LLM sample yet: no tick, no file
+    _answer(rec, 50.0, [10.0, 30.0])
+    history.observe(101.0, rec)
+    rows = list(csv.DictReader(io.StringIO(history.to_csv())))
+    assert tuple(rows[0]) == COLUMNS
+    itl = next(r for r in rows if r["Name"] == ITL)
+    assert (itl["Type"], itl["Total Request Count"], float(itl["50%"]), float(itl["99%"])) == (
+        "LLM", "2", 10.0, pytest.approx(30.0, rel=1e-3))
+    assert {r["Name"] for r in rows} == {TTFT, ITL, TPOT, E2EL}
+    monkeypatch.setattr(llm_history, "MAX_TICKS", 8)
+    for t in range(13):
+        history.observe(200.0 + t, rec)
+    assert len(history.ticks) <= 8 and history.ticks[-1][0][0] == 212.0
