@@ -51,7 +51,7 @@ __all__ = ["ITERATION_METHOD", "ITERATION_METRIC", "K6_METRICS", "LLM_METHOD", "
 #: key starting with NUL can never be a request's (and the overflow pools use the empty method).
 ITERATION_METHOD = "\x00ITERATION"
 ITERATION_METRIC = "iteration_duration"
-#: The Locust request type of the LLM measurement entries (``osiris_load.adapter.llm_user``).
+#: The recorder method of the LLM measurements (``osiris_load.core.slo.answers``): no Locust request type.
 LLM_METHOD = "LLM"
 #: The recorder's method for tokens per answer (never a request, as :data:`ITERATION_METHOD`).
 TOKENS_METHOD = "\x00TOKENS"

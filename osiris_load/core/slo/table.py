@@ -465,7 +465,7 @@ class _Loader:
             method, req_name = parts[0], parts[1].strip()
             if method.upper() not in HTTP_METHODS and method.upper() != LLM_METHOD:
                 raise self.error(f"unknown HTTP method {method!r} in request {item!r}; expected one of "
-                                 f"{', '.join(HTTP_METHODS)} (or {LLM_METHOD} for the LLM measurement entries, "
+                                 f"{', '.join(HTTP_METHODS)} (or {LLM_METHOD} for the LLM measurements, "
                                  "or an llm_* key)", index, name)
             if method.upper() == LLM_METHOD and SCENARIO_MARK not in req_name:
                 req_name += f"{SCENARIO_MARK}*"  # "LLM TTFT /v1/chat/completions": of any user class
