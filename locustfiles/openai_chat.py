@@ -1,9 +1,9 @@
 """Any OpenAI-compatible server under load: streamed chat completions, measured token by token.
 
 ``locust -f locustfiles/openai_chat.py --host URL`` (the bundled sidecar, vLLM, TGI, Ollama, a hosted
-API with ``OPENAI_API_KEY``). Each iteration streams one answer and records its end-to-end latency
-(``POST /v1/chat/completions``), TTFT, every inter-token gap and TPOT (``LLM TTFT ...``,
-``LLM ITL ...``, ``LLM TPOT ...``), see ``osiris_load/adapter/llm_user.py`` and ``docs/llm-metrics.md``.
+API with ``OPENAI_API_KEY``). Each iteration streams one answer: one Locust request
+(``POST /v1/chat/completions``, its end-to-end latency), and its TTFT, every inter-token gap and TPOT
+to the SLO gate (the ``llm_*`` keys), see ``osiris_load/adapter/llm_user.py`` and ``docs/llm-metrics.md``.
 Options: ``--model``, ``--max-tokens``, ``--endpoint chat|completions``, ``--llm-prompts FILE`` or
 ``--input-tokens N``, ``--ignore-eos``, ``--stream-timeout``. Judge with ``--slo-file osiris_load/core/slo/llm.toml``.
 

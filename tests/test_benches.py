@@ -43,6 +43,8 @@ SMOKE: dict[str, tuple[str, list[str], str]] = {
                           "SLO gate + recorder"),
     "generator_cases": ("generator_cases", ["--only", "d", "--seconds", "1"], "| d: clean"),
     "generator_overhead": ("generator_overhead", ["--skip-runs", "--listener-calls", "2000"], "loop watchers"),
+    "llm_answer_cost": ("llm_answer_cost", ["--tokens", "8", "--answers", "50", "--rounds", "1", "--open"],
+                        "events / gate"),
     "open_model_rate": ("open_model_rate", ["--seconds", "2", "--rate", "5", "--workers", "1"], "achieved"),
     "open_model_rate --listener": ("open_model_rate", ["--listener", "--calls", "500", "--rounds", "1"],
                                    "gate listener:"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ from osiris_load.testing.support import outcome, run_side_by_side
 from tests.conftest import ROOT
 
 PATH = "/v1/chat/completions"
+USER = "OpenAIChatUser"
 LLM_ROWS = ("llm_answers", "llm_ttft", "llm_itl", "llm_tpot", "llm_e2el", "llm_output_tokens")
 CAPACITY_TABLE = """
 [thresholds]
@@ -95,9 +97,16 @@ def test_run_judges_the_llm_keys_by_default_in_every_surface(jobs: dict[str, Any
         assert f"  {row} " in run["output"]
     assert "tokens/s" in run["output"]
     html = (out / "report.html").read_text(encoding="utf-8")
-    for entry in ("TTFT", "ITL"):  # TTFT and ITL over time: their entries' latency charts
-        assert f'data-chart="latency" data-scenario="openai_chat" data-endpoint="LLM {entry} {PATH}"' in html
+    for entry in ("TTFT", "ITL"):  # TTFT and ITL over time (the gate's llm_history.csv): their latency charts
+        assert f'data-chart="latency" data-scenario="openai_chat" data-endpoint="LLM {entry} {PATH} @{USER}"' in html
     assert 'data-chart="llm-chunks"' in html and "output tokens/s" in html
+    assert (out / "openai_chat_llm_history.csv").is_file()
+    stats = {(r["Type"], r["Name"]): r for r in csv.DictReader((out / "openai_chat_stats.csv").open())}
+    assert int(stats[("POST", PATH)]["Request Count"]) >= answers  # Locust: one request per answer
+    assert not [key for key in stats if key[0] == "LLM"]
+    requests_fact = re.search(r"requests: <b>([\d,]+)</b>", html)
+    assert requests_fact is not None  # report.html's request count is Locust's: the answers, not their gaps
+    assert int(requests_fact.group(1).replace(",", "")) == int(stats[("", "Aggregated")]["Request Count"])
     junit = (out / "junit.xml").read_text(encoding="utf-8")
     for row in LLM_ROWS:
         assert f'classname="openai_chat.{row}"' in junit

@@ -98,14 +98,15 @@ def test_generated_prompts_have_the_asked_length_and_differ() -> None:
 
 
 def test_the_llm_table_judges_every_measurement_of_both_endpoints() -> None:
-    from osiris_load.adapter.llm_stream import ENDPOINTS, LLM_REQUEST_TYPE, measurement_names, token_names
-    from osiris_load.core.slo.k6_metrics import TOKENS_METHOD
+    from osiris_load.adapter.llm_stream import ENDPOINTS, measurement_names, token_names
+    from osiris_load.core.slo.k6_metrics import LLM_METHOD, TOKENS_METHOD
     from osiris_load.core.slo.table import LLM_TABLE_PATH, load_table
 
     table = load_table(LLM_TABLE_PATH)
     for path in ENDPOINTS.values():
         assert [r.name for r in table.rows if r.matches("POST", path)] == ["llm_answers"]
-        for key, name in zip(("llm_ttft", "llm_itl", "llm_tpot", "llm_e2el"), measurement_names(path), strict=True):
-            assert [r.name for r in table.rows if r.matches_key((LLM_REQUEST_TYPE, name))] == [key]
-        output, _ = token_names(path)
+        for key, name in zip(("llm_ttft", "llm_itl", "llm_tpot", "llm_e2el"), measurement_names(path, "OpenAIChatUser"),
+                             strict=True):
+            assert [r.name for r in table.rows if r.matches_key((LLM_METHOD, name))] == [key]
+        output, _ = token_names(path, "OpenAIChatUser")
         assert [r.name for r in table.rows if r.matches_key((TOKENS_METHOD, output))] == ["llm_output_tokens"]

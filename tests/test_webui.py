@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import pytest
 
-from osiris_load.core.slo.table import DEFAULT_TABLE_PATH
+from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, LLM_TABLE_PATH
 from osiris_load.core.slo.verdict import CSV_FIELDS
 from osiris_load.jobs.supervisor import free_port
 from osiris_load.testing.support import stop_process
@@ -116,6 +116,24 @@ def _scenario_rows(env: InProcess, tmp: Path) -> Any:
     env.record("GET", "/health", 20, ms=12.0)
     env.record("GET", "/metrics", 10, ms=900.0)  # p(95)<400 fails
     return {"rows": env.slo_rows(), "table": [r.name for r in env.gate.table.rows for _ in r.thresholds]}
+
+
+def _scenario_llm_rows(env: InProcess, tmp: Path) -> Any:
+    """The LLM scenario's own table (llm.toml) in the tab: three answers of 5 tokens recorded as
+    ``LlmUser`` records them (the answer's request, then its measurements and tokens to the gate)."""
+    from osiris_load.adapter.llm_stream import measurement_names, token_names
+
+    env.environment.parsed_options.slo_file = str(LLM_TABLE_PATH)
+    env.start_test()
+    path, user = "/v1/chat/completions", "OpenAIChatUser"
+    for _ in range(3):
+        env.gate.recorder.record("POST", path, 90.0, False)
+        env.gate.recording.record_answer(measurement_names(path, user), 50.0, [10.0, 10.0, 10.0, 10.0], 10.0, 90.0,
+                                         None)
+        output, input_ = token_names(path, user)
+        env.gate.recording.record_tokens(output, 5, input_, 12, False)
+    env.gate.evaluate()
+    return {"rows": env.slo_rows(), "endpoints": env.get("/slo/endpoints.csv")["body"]}
 
 
 def _scenario_live_verdict(env: InProcess, tmp: Path) -> Any:
@@ -360,6 +378,24 @@ def test_stats_poll_carries_one_row_per_threshold_and_an_overall_row(seen: dict[
     assert overall["row"] == "OVERALL" and overall["verdict"] == "✗ FAIL"
     assert "metrics: p(95)<400 failed" in overall["expression"]
     assert str(DEFAULT_TABLE_PATH) in overall["requests"]
+
+
+def test_the_tab_shows_the_llm_rows_of_the_llm_table(seen: dict[str, Any]) -> None:
+    """The SLO tab's JSON (``/stats/requests``) carries every llm_* row of llm.toml with its samples:
+    one TTFT per answer, every gap one ITL sample, tokens per second; the answers are the requests."""
+    result = value(seen, "llm_rows")
+    found = by_threshold(result["rows"])
+    assert found[("llm_answers", "rate>=0.99")]["samples"] == 3
+    ttft = found[("llm_ttft", "p(95)<500")]
+    assert (ttft["samples"], ttft["observed"]) == (3, "50.00 ms")
+    assert found[("llm_itl", "p(99)<100")]["samples"] == 12  # 4 gaps an answer, each one sample
+    assert found[("llm_tpot", "p(95)<50")]["samples"] == found[("llm_e2el", "p(95)<20000")]["samples"] == 3
+    assert found[("llm_output_tokens", "rate>0")]["limit"] == "> 0 tokens/s"
+    assert found[("llm_output_tokens", "rate>0")]["verdict"] == "✓ PASS"
+    overall = result["rows"][-1]
+    assert overall["row"] == "OVERALL" and str(LLM_TABLE_PATH) in overall["requests"]
+    endpoints = {(r["method"], r["name"]): r for r in read_csv(result["endpoints"])}
+    assert endpoints[("LLM", "ITL /v1/chat/completions @OpenAIChatUser")]["count"] == "12"
 
 
 def test_the_tab_shows_the_latest_live_verdict_and_evaluates_on_demand_before_it(seen: dict[str, Any]) -> None:

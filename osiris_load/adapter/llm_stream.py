@@ -22,25 +22,27 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from osiris_load.core.slo.k6_metrics import LLM_METHOD, LLM_TOKENS, LLM_TRENDS
+from osiris_load.core.slo.k6_metrics import LLM_TOKENS, LLM_TRENDS, llm_entry_name
 
 ENDPOINTS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
-LLM_REQUEST_TYPE = LLM_METHOD  # the Locust request type of the measurement entries (the gate's llm_* keys)
 DATA = b"data:"
 DONE = b"[DONE]"
 _EXCERPT = 120
 
 
-def measurement_names(path: str) -> tuple[str, str, str, str]:
-    """The request names of the TTFT, ITL, TPOT and E2EL entries of ``path`` (request type ``LLM``), as
-    the ``llm_ttft``, ``llm_itl``, ``llm_tpot`` and ``llm_e2el`` keys select them."""
-    ttft, itl, tpot, e2el = (f"{LLM_TRENDS[key]} {path}" for key in ("llm_ttft", "llm_itl", "llm_tpot", "llm_e2el"))
+def measurement_names(path: str, scenario: str) -> tuple[str, str, str, str]:
+    """The recorder names (method ``LLM``) of the TTFT, ITL, TPOT and E2EL samples of ``path`` asked by
+    the user class ``scenario``, as the ``llm_ttft``, ``llm_itl``, ``llm_tpot`` and ``llm_e2el`` keys
+    select them (``{name:...}``, ``{scenario:...}``)."""
+    ttft, itl, tpot, e2el = (llm_entry_name(LLM_TRENDS[key], path, scenario)
+                             for key in ("llm_ttft", "llm_itl", "llm_tpot", "llm_e2el"))
     return ttft, itl, tpot, e2el
 
 
-def token_names(path: str) -> tuple[str, str]:
+def token_names(path: str, scenario: str) -> tuple[str, str]:
     """The recorder names of ``path``'s output and input tokens (``llm_output_tokens``, ``llm_input_tokens``)."""
-    return f"{LLM_TOKENS['llm_output_tokens']} {path}", f"{LLM_TOKENS['llm_input_tokens']} {path}"
+    return (llm_entry_name(LLM_TOKENS["llm_output_tokens"], path, scenario),
+            llm_entry_name(LLM_TOKENS["llm_input_tokens"], path, scenario))
 
 
 class StreamFailure(Exception):

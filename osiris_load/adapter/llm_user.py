@@ -7,24 +7,26 @@ process, by the one module ``osiris_load.adapter.llm_user``, even when Locust al
 Per request (the hot path): one pre-encoded body picked at random, the answer read line by line off
 the socket (``readline`` returns each SSE line as soon as it arrived), each line timed with one
 ``perf_counter`` call and fed to :class:`osiris_load.adapter.llm_stream.StreamMeter`, one gevent timer
-re-armed per line for the stall timeout. Then Locust's public request event, once for the request
-(``POST /v1/chat/completions``, its time the end-to-end latency) and, for a whole answer, for each
-measurement, with ``request_type`` ``LLM``, so the SLO gate judges them as it judges requests:
+re-armed per line for the stall timeout. Then **one** Locust request event for the answer
+(``POST /v1/chat/completions``, its time the end-to-end latency, a broken stream its failure): in
+Locust's statistics, CSVs and web UI one streamed answer is one request. The measurements of a whole
+answer go to the SLO gate of this process directly, through the typed run context
+(``RunContext.gate`` -> ``Recording.record_answer``; on a worker they travel to the master in the
+gate's own report, as every recorded request does):
 
-- ``LLM TTFT <path>``: one per answer, corrected for a late start under the open model (the user
-  waited for it), as the request itself is;
-- ``LLM ITL <path>``: one per inter-token gap, never corrected (a gap is not delayed by a late start);
-- ``LLM TPOT <path>``: one per answer of two or more tokens, never corrected;
-- ``LLM E2EL <path>``: one per whole answer (the request's time, without the broken streams),
-  corrected as the request is.
+- TTFT: one sample per answer, corrected for a late start under the open model (the user waited for
+  it), as the request itself is;
+- ITL: one sample per inter-token gap, never corrected (a gap is not delayed by a late start);
+- TPOT: one per answer of two or more tokens, never corrected;
+- E2EL: one per whole answer (the request's time, without the broken streams), corrected as the
+  request is.
 
-Under the open model the uncorrected ones (ITL, TPOT) carry an :class:`_AsMeasured` view of the
-iteration (lateness 0): the gate records them alike in the judged and the measured recorder, and
-a gap beyond a limit still makes its iteration not good (goodput).
-
-Output and input tokens (``usage``, else counted chunks) go in the request event's ``context``
-(``llm_tokens``), to the gate (``gate.recording.Recording.record_tokens``: ``llm_output_tokens``, ``llm_input_tokens``;
-no request event) and into a per-process total printed when the test stops.
+Recorded under the method ``LLM`` and names ``"TTFT <path> @<user class>"`` (``measurement_names``),
+which the ``llm_*`` keys select by ``{name:...}`` and ``{scenario:...}``. Output and input tokens
+(``usage``, else counted chunks) go in the request event's ``context`` (``llm_tokens``), to the gate
+(``Recording.record_tokens``: ``llm_output_tokens``, ``llm_input_tokens``) and into a per-process
+total printed when the test stops. Without a gate (plain ``locust`` with the plugin off) nothing but
+the answer's request is recorded.
 """
 
 from __future__ import annotations
@@ -51,7 +53,6 @@ from osiris_load.adapter.llm_prompts import (
 )
 from osiris_load.adapter.llm_stream import (
     ENDPOINTS,
-    LLM_REQUEST_TYPE,
     Measurement,
     StreamFailure,
     StreamMeter,
@@ -61,7 +62,6 @@ from osiris_load.adapter.llm_stream import (
 from osiris_load.adapter.scenario_options import DEFAULT_PROMPTS_PATH
 from osiris_load.adapter.users import API_KEY, OsirisUser, _status_failure
 from osiris_load.core.exit_codes import EXIT_BAD_INPUT
-from osiris_load.core.openmodel.counts import ITERATION_KEY, Iteration
 from osiris_load.core.slo.table import LLM_TABLE_PATH
 
 logger = logging.getLogger("osiris.llm")
@@ -121,6 +121,8 @@ class LlmUser(OsirisUser):
     bodies: list[bytes] = []  # pre-encoded, filled once the model is known (the test's first user's on_start)
     path = ENDPOINTS["chat"]
     chat = True
+    names: tuple[str, str, str, str] = ("", "", "", "")  # the gate's names of TTFT, ITL, TPOT, E2EL (``_prepare``)
+    token_names: tuple[str, str] = ("", "")  # of the output and input tokens
 
     def on_start(self) -> None:
         cls = type(self)
@@ -156,48 +158,20 @@ class LlmUser(OsirisUser):
                     "source": measured.token_source}}
         if measured is not None:
             TOTALS.add(measured, start, end)
-            self._report(path, measured)
+            self._report(measured)
 
-    def _report(self, path: str, m: Measurement) -> None:
-        fire = self.environment.events.request.fire
-        ttft, itl, tpot, e2el = measurement_names(path)
-        corrected = self.context()
-        measured = {ITERATION_KEY: _AsMeasured(self._osiris_iteration)} if self._osiris_open is not None else {}
-        fire(request_type=LLM_REQUEST_TYPE, name=ttft, response_time=m.ttft_ms, response_length=0, exception=None,
-             context=corrected)
-        for gap in m.gaps_ms:
-            fire(request_type=LLM_REQUEST_TYPE, name=itl, response_time=gap, response_length=0, exception=None,
-                 context=measured)
-        tpot_ms = m.tpot_ms
-        if tpot_ms is not None:
-            fire(request_type=LLM_REQUEST_TYPE, name=tpot, response_time=tpot_ms, response_length=0,
-                 exception=None, context=measured)
-        fire(request_type=LLM_REQUEST_TYPE, name=e2el, response_time=m.e2e_ms, response_length=0, exception=None,
-             context=corrected)
+    def _report(self, m: Measurement) -> None:
+        """The answer's measurements and tokens to the gate (no Locust event: they are samples of
+        the answer's one request)."""
         recording = self._osiris_recording
-        if recording is not None:
-            output, input_ = token_names(path)
-            recording.record_tokens(output, m.output_tokens, input_, m.input_tokens, self._osiris_open is not None)
-
-
-class _AsMeasured:
-    """An open-model iteration seen by a measurement that a late start does not delay (ITL, TPOT):
-    lateness 0, so the gate records it as measured in both recorders, while ``good`` is the
-    iteration's own (a gap beyond a limit makes the iteration not good)."""
-
-    __slots__ = ("iteration",)
-    lateness_ms = 0.0
-
-    def __init__(self, iteration: Iteration) -> None:
-        self.iteration = iteration
-
-    @property
-    def good(self) -> bool:
-        return self.iteration.good
-
-    @good.setter
-    def good(self, value: bool) -> None:
-        self.iteration.good = value
+        if recording is None:
+            return
+        cls = type(self)
+        open_model = self._osiris_open is not None
+        recording.record_answer(cls.names, m.ttft_ms, m.gaps_ms, m.tpot_ms, m.e2e_ms,
+                                self._osiris_iteration if open_model else None)
+        output, input_ = cls.token_names
+        recording.record_tokens(output, m.output_tokens, input_, m.input_tokens, open_model)
 
 
 _STREAM_TIMEOUT = [DEFAULT_STREAM_TIMEOUT_S]  # set at init from --stream-timeout
@@ -249,6 +223,7 @@ def _prepare(cls: type[LlmUser], user: LlmUser) -> None:
     options = user.environment.parsed_options
     endpoint = getattr(options, "endpoint", "chat")
     cls.path, cls.chat = ENDPOINTS[endpoint], endpoint == "chat"
+    cls.names, cls.token_names = measurement_names(cls.path, cls.__name__), token_names(cls.path, cls.__name__)
     model = getattr(options, "model", None) or _first_model(user)
     max_tokens = int(getattr(options, "max_tokens", DEFAULT_MAX_TOKENS) or DEFAULT_MAX_TOKENS)
     extra: dict[str, Any] = {"ignore_eos": True} if getattr(options, "ignore_eos", False) else {}
@@ -329,22 +304,40 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
         _fail_startup(f"--max-tokens must be at least 1, got {options.max_tokens}")
     if not options.stream_timeout > 0:
         _fail_startup(f"--stream-timeout must be more than 0 seconds, got {options.stream_timeout}")
-    _STREAM_TIMEOUT[0] = float(options.stream_timeout)
     try:
-        if options.llm_prompts:
-            prompts = load_llm_prompts(options.llm_prompts)
-        elif options.input_tokens:
-            prompts = generated_prompts(options.input_tokens)
-        else:
-            prompts = load_llm_prompts(DEFAULT_PROMPTS_PATH)
+        _load_options(options)
     except LlmPromptsError as exc:
         _fail_startup(str(exc))
+
+
+def _load_options(options: Any) -> None:
+    """The stall timeout and the prompts the options say (LlmPromptsError when the prompts are wrong)."""
+    _STREAM_TIMEOUT[0] = float(options.stream_timeout)
+    source = (options.llm_prompts, options.input_tokens)
+    if source == _PROMPTS_SOURCE[0]:
         return
-    _PROMPTS[:] = prompts
+    if options.llm_prompts:
+        prompts = load_llm_prompts(options.llm_prompts)
+    elif options.input_tokens:
+        prompts = generated_prompts(options.input_tokens)
+    else:
+        prompts = load_llm_prompts(DEFAULT_PROMPTS_PATH)
+    _PROMPTS[:], _PROMPTS_SOURCE[0] = prompts, source
+
+
+_PROMPTS_SOURCE: list[tuple[str, int] | None] = [None]  # what _PROMPTS were loaded from
 
 
 def _on_test_start(environment: Any, **_kwargs: Any) -> None:
-    """Each test prepares its bodies anew (the web UI's form may have changed the model, length, endpoint)."""
+    """Each test prepares its bodies anew (the web UI's form may have changed the model, length, endpoint),
+    and takes the options again: a worker gets the master's (``--stream-timeout``, the prompts) only
+    with the first spawn, after its ``init``."""
+    options = environment.parsed_options
+    if options is not None and hasattr(options, "stream_timeout") and options.stream_timeout > 0:
+        try:
+            _load_options(options)
+        except LlmPromptsError as exc:  # the master read them at its start; here they are not readable
+            logger.error("the prompts the master was given cannot be read here: %s; keeping the ones loaded", exc)
     for cls in environment.user_classes or []:
         if issubclass(cls, LlmUser):
             cls.bodies = []

@@ -5,9 +5,9 @@ master (or the local runner) this prints one line every N seconds instead of sil
 (``--only-summary``): elapsed of planned time, users, requests/s, in an open-model run the
 iterations started per second against the plan's and the late and dropped ones, and the state of
 each SLO row from the gate's latest live evaluation. In an LLM run (``locustfiles/openai_chat.py``)
-requests/s counts the answers (not the ``LLM`` measurement entries, one per inter-token gap), and
-the line adds the last ~10 s's TTFT p95, ITL p99 and streamed chunks per second (one token each
-where the server sends one per chunk: the sidecar, vLLM). A thin view: it reads what Locust and the gate already
+requests/s counts the answers (each streamed answer is one Locust request), and the line adds the
+gate's TTFT p95, ITL p99 and streamed chunks per second since the start (one token each where the
+server sends one per chunk: the sidecar, vLLM). A thin view: it reads what Locust and the gate already
 computed, judges nothing itself, and runs off the request path (one greenlet, every N seconds).
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gevent
 from locust import events
@@ -25,6 +25,9 @@ from osiris_load.adapter.context import context_of
 from osiris_load.core.slo.formatting import format_rate
 from osiris_load.core.slo.k6_metrics import LLM_METHOD, LLM_TRENDS
 from osiris_load.core.slo.verdict import NO_DATA, ThresholdResult, Verdict
+
+if TYPE_CHECKING:  # pragma: no cover - the type only
+    from osiris_load.adapter.gate.core import Gate
 
 ROW_LIMIT = 6
 """Rows named on a line; the rest are counted, so a line stays readable in a CI log."""
@@ -89,44 +92,35 @@ def slo_states(environment: Any) -> str:
     return "SLO: " + "; ".join(parts)
 
 
-def _current_percentile(entry: Any, fraction: float) -> float | None:
-    """The last ~10 s's percentile where Locust keeps that window, else since the start."""
-    if not entry.num_requests:
-        return None
-    if entry.use_response_times_cache:
-        return entry.get_current_response_time_percentile(fraction)
-    return entry.get_response_time_percentile(fraction)
-
-
-def llm_figures(stats: Any) -> tuple[float, str]:
-    """The requests/s of the ``LLM`` measurement entries (to leave out of requests/s) and, when there
-    are any, ``LLM: TTFT p95 212 ms, ITL p99 41 ms, 310.0 chunks/s`` (each the busiest path's)."""
-    llm = [e for (_, method), e in stats.entries.items() if method == LLM_METHOD]
-    if not llm:
-        return 0.0, ""
-
-    def busiest(key: str) -> Any:
-        prefix = LLM_TRENDS[key] + " "
-        found = [e for e in llm if e.name.startswith(prefix)]
-        return max(found, key=lambda e: e.num_requests) if found else None
-
+def llm_figures(gate: Gate | None) -> str:
+    """``LLM: TTFT p95 212 ms, ITL p99 41 ms, 310.0 chunks/s`` from the gate's recorder (the LLM
+    measurements are no Locust entries): since the start (or the last stats reset), each percentile
+    the busiest entry's (path and user class), chunks = first chunks + gaps. Empty without them."""
+    if gate is None:
+        return ""
+    recorder = gate.recorder
+    counts = {name: n for (method, name), n in recorder.key_counts().items() if method == LLM_METHOD}
+    if not counts:
+        return ""
     parts = []
-    for key, label, fraction in (("llm_ttft", "TTFT p95", 0.95), ("llm_itl", "ITL p99", 0.99)):
-        entry = busiest(key)
-        value = _current_percentile(entry, fraction) if entry is not None else None
-        if value is not None:
-            parts.append(f"{label} {value:.0f} ms")
-    chunk_entries = [e for e in llm if e.name.startswith((LLM_TRENDS["llm_ttft"] + " ", LLM_TRENDS["llm_itl"] + " "))]
-    parts.append(f"{sum(e.current_rps for e in chunk_entries):.1f} chunks/s")
-    return sum(e.current_rps for e in llm), "LLM: " + ", ".join(parts)
+    chunks = 0
+    for key, label, p in (("llm_ttft", "TTFT p95", 95.0), ("llm_itl", "ITL p99", 99.0)):
+        found = [name for name in counts if name.startswith(LLM_TRENDS[key] + " ")]
+        chunks += sum(counts[name] for name in found)
+        stats = recorder.stats(LLM_METHOD, max(found, key=counts.__getitem__)) if found else None
+        if stats is not None and stats.timed:
+            parts.append(f"{label} {stats.percentile(p):.0f} ms")
+    elapsed = gate.elapsed_s()
+    parts.append(f"{chunks / elapsed if elapsed > 0 else 0.0:.1f} chunks/s")
+    return "LLM: " + ", ".join(parts)
 
 
 def progress_line(environment: Any, elapsed_s: float) -> str:
     runner = environment.runner
     planned = planned_seconds(environment)
     clock = format_clock(elapsed_s) + (f"/{format_clock(planned)}" if planned else "")
-    llm_rps, llm = llm_figures(runner.stats) if runner is not None else (0.0, "")
-    rps = max(0.0, runner.stats.total.current_rps - llm_rps) if runner is not None else 0.0
+    llm = llm_figures(context_of(environment).gate)
+    rps = runner.stats.total.current_rps if runner is not None else 0.0
     users = runner.user_count if runner is not None else 0
     line = f"[progress] {clock} | {users} users | {rps:.1f} req/s" + (f" | {llm}" if llm else "")
     verdict = _latest_verdict(environment)

@@ -50,6 +50,8 @@ BENCHES: dict[str, Bench] = {
                                 (("--rounds", "5", "--seconds", "15", "--users", "20"),)),
     "generator_profile": Bench("where a request's generator CPU goes, by function (cProfile or py-spy)",
                                (("--client", "read-heavy"),)),
+    "llm_answer_cost": Bench("the client's cost of one streamed answer's measurements: a Locust event each vs "
+                             "the gate's record_answer", (("--tokens", "128"), ("--tokens", "128", "--open"))),
     "open_model_rate": Bench("the open model's achieved rate (one process, master + workers); --listener: the "
                              "gate's listener, closed vs open",
                              (("--seconds", "60", "--rate", "20", "--arrivals", "constant", "--workers", "2"),

@@ -298,7 +298,8 @@ def _throughput_chart(scenario: str, label: str, series: Series) -> str:
 
 
 def _llm_paths(s: Scenario) -> list[str]:
-    """The paths the LLM scenario streamed from (its ``LLM ITL <path>`` entries with a history)."""
+    """The paths (and user classes) the LLM scenario streamed from: its ``LLM ITL <path> @<user class>``
+    entries with a history (the gate's ``_llm_history.csv``)."""
     prefix = f"{LLM_METHOD} {LLM_TRENDS['llm_itl']} "
     return [key[len(prefix):] for key in s.endpoint_history if key.startswith(prefix)]
 

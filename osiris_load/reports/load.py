@@ -31,6 +31,7 @@ from osiris_load.core.report.model import (
     Series,
 )
 from osiris_load.core.scenarios import ALL_SCENARIOS
+from osiris_load.core.slo.k6_metrics import is_request
 from osiris_load.core.slo.verdict import VerdictFormatError, from_json
 
 __all__ = ["SUITE_ORDER", "find_scenarios", "load_run", "load_scenario"]
@@ -148,6 +149,11 @@ def load_scenario(run_dir: Path, name: str) -> Scenario:
             history, endpoint_history, started_at, duration = _history(frame, history_path)
             if not endpoint_history and endpoints:
                 notes.append("no per-endpoint history: run Locust with --csv-full-history for per-endpoint charts")
+    llm_path = Path(f"{prefix}_llm_history.csv")
+    llm_frame = _read_optional(llm_path, HISTORY_COLUMNS, "the SLO gate's LLM history CSV")
+    if llm_frame is not None and len(llm_frame):  # the gate's: LLM measurements since the start
+        t0 = started_at.timestamp() if started_at is not None else None
+        endpoint_history = {**endpoint_history, **_history(llm_frame, llm_path, t0=t0, window="cumulative")[1]}
     if history is None:
         notes.append("no history rows: charts over time are not available")
 
@@ -232,6 +238,7 @@ def _total(endpoints: list[Endpoint], row: dict[str, float | None] | None) -> En
     """The whole scenario: counts, mean, min and max from the endpoints (exact where they are),
     percentiles and rates per second from Locust's Aggregated row (percentiles of a union cannot
     be computed from per-endpoint percentiles)."""
+    endpoints = [e for e in endpoints if is_request(e.method)]  # an LLM measurement is no request
     count = sum(e.count for e in endpoints)
     failures = sum(e.failures for e in endpoints)
     weighted = [(e.avg_ms, e.count) for e in endpoints if e.avg_ms is not None and e.count]
@@ -263,10 +270,12 @@ def _gate(path: Path) -> Gate:
 
 # -- history ------------------------------------------------------------------------------------
 
-def _history(frame: pd.DataFrame, path: Path
+def _history(frame: pd.DataFrame, path: Path, *, t0: float | None = None, window: str | None = None
              ) -> tuple[Series | None, dict[str, Series], dt.datetime | None, float | None]:
     """Split ``_stats_history.csv`` into the Aggregated series and one series per endpoint, all
-    on the same time grid (every tick of the file) so that charts of one scenario line up."""
+    on the same time grid (every tick of the file) so that charts of one scenario line up. The
+    gate's ``_llm_history.csv`` (same columns) reads the same way, its times from Locust's ``t0``
+    and its percentiles since the start (``window="cumulative"``)."""
     ts = _numbers(frame, "Timestamp", path, required=True)
     users = _numbers(frame, "User Count", path).fillna(0)
     counts = _numbers(frame, "Total Request Count", path)
@@ -287,11 +296,12 @@ def _history(frame: pd.DataFrame, path: Path
     # Locust stamps rows with int(time): two writes in one second share a stamp; keep the last.
     data = data.drop_duplicates(subset=["ts", "key", "agg"], keep="last")
     grid = sorted(set(data["ts"]))
-    t0 = grid[0]
+    first = grid[0]
+    t0 = first if t0 is None else t0
     steps = [b - a for a, b in zip(grid, grid[1:], strict=False)]
     first_step = float(pd.Series(steps).median()) if steps else 1.0
-    full_history = bool((~data["agg"]).any())
-    window = "current" if full_history else "cumulative"
+    if window is None:
+        window = "current" if bool((~data["agg"]).any()) else "cumulative"
     user_by_ts = data[data["agg"]].set_index("ts")["users"] if data["agg"].any() else data.groupby("ts")["users"].max()
     user_by_ts = user_by_ts.reindex(grid).ffill().fillna(0)
 
@@ -302,7 +312,7 @@ def _history(frame: pd.DataFrame, path: Path
         if part["count"].notna().any():
             count = part["count"].ffill().fillna(0)
             fail = part["fails"].ffill().fillna(0)
-            prev_t, prev_c, prev_f = t0 - first_step, 0.0, 0.0
+            prev_t, prev_c, prev_f = first - first_step, 0.0, 0.0
             for t, c, f in zip(grid, count, fail, strict=True):
                 span = t - prev_t
                 dc = c - prev_c if c >= prev_c else c  # counters went back: stats were reset

@@ -10,8 +10,9 @@ gets one JSON answer) over HTTP/1.1 chunked encoding with keep-alive, on 127.0.0
 
 Each chunk is written and drained alone, so a client sees every gap. The schedule is absolute (token
 ``i`` is due at receipt + TTFT + the gaps before it), and ``--log FILE`` records when each token of a
-whole answer was really sent (``time.perf_counter``, the system-wide monotonic clock on Linux, so a
-client on the same machine can compare): on a starved machine the known answer is what was sent.
+whole answer was really sent and when its ``[DONE]`` was (``time.perf_counter``, the system-wide
+monotonic clock on Linux, so a client on the same machine can compare; each stamp taken just before
+its write, so no client can read it earlier): on a starved machine the known answer is what was sent.
 Input tokens are the prompt's whitespace-separated words (the known answer for ``usage.prompt_tokens``).
 ``--slots N`` serves N streams at once and queues the rest (their schedule starts when a slot frees):
 a server with a capacity, for the capacity search (N / (TTFT + gaps) answers per second at most).
@@ -124,11 +125,8 @@ class Target:
                 if i:
                     due += self.gaps_s[(i - 1) % len(self.gaps_s)]
                 await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                sent.append(time.perf_counter())  # before the write: no client can read the token earlier
                 await send(chunk(f" t{i}"))
-                sent.append(time.perf_counter())
-                if i + 1 == count and self.log is not None and model == "fixture":
-                    self.log.write(json.dumps({"received": received, "sent": sent}) + "\n")
-                    self.log.flush()
                 if model == "cut" and i == 1:
                     return False
                 if model == "error" and i == 1:
@@ -145,6 +143,10 @@ class Target:
                 await send(sse({"object": "chunk", "model": model, "choices": [], "usage": {
                     "prompt_tokens": len(prompt.split()), "completion_tokens": count,
                     "total_tokens": len(prompt.split()) + count}}))
+            done = time.perf_counter()  # before the write, as the tokens' stamps
+            if self.log is not None and model == "fixture" and count:
+                self.log.write(json.dumps({"received": received, "sent": sent, "done": done}) + "\n")
+                self.log.flush()
             await send(b"data: [DONE]\n\n")
             await send(b"")  # the chunked body's end
             return True
@@ -157,10 +159,13 @@ class Running:
     """This server started as its own process (``--port 0``: a free port), for a test to aim at."""
 
     def __init__(self, *args: str) -> None:
+        from osiris_load.testing.support import ahead_for_the_cpu  # the tests' helpers: not in the server
+
         root = Path(__file__).resolve().parents[2]
         self.process = subprocess.Popen([sys.executable, "-m", "osiris_load.testing.llm_stream_target", "--port", "0",
                                          *args],
-                                        cwd=root, stdout=subprocess.PIPE, text=True)
+                                        cwd=root, stdout=subprocess.PIPE, text=True,
+                                        preexec_fn=ahead_for_the_cpu)  # its schedule, not the machine's load
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         assert line.startswith("listening "), f"the target did not start: {line!r}"

@@ -10,13 +10,12 @@ Errors are OpenAI's error objects (see :mod:`sidecar.api.app` for the handlers).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from sidecar.api.openai_format import DONE, OWNER, SSE_HEADERS, Answer, finish_reason, stream_error, usage
+from sidecar.api.openai_format import OWNER, SSE_HEADERS, Answer, finish_reason, usage
 from sidecar.api.openai_schemas import ChatCompletionRequest, CompletionRequest, OpenAIErrorResponse
 from sidecar.api.routes import (
     POST_RESPONSES,
@@ -27,7 +26,8 @@ from sidecar.api.routes import (
     ready_runner,
     refusals_as_503,
 )
-from sidecar.engine.runner import ModelRunner, TokenStream
+from sidecar.api.sse_events import events
+from sidecar.engine.runner import ModelRunner
 from sidecar.infra.settings import MODEL_IDS, Settings
 
 # 401 and 413 come from the middlewares, before any route ({"detail"}, as POST_RESPONSES says); the
@@ -98,23 +98,3 @@ async def answer(runner: ModelRunner, body: CompletionRequest | ChatCompletionRe
         stream = runner.stream(prompt, limit, **options)
     return StreamingResponse(events(stream, shape, limit, body.include_usage), media_type="text/event-stream",
                              headers=SSE_HEADERS)
-
-
-async def events(stream: TokenStream, shape: Answer, limit: int, include_usage: bool) -> AsyncIterator[bytes]:
-    """The SSE body: (chat) the role chunk, one chunk per decoded piece, the finish chunk, usage, [DONE]."""
-    try:
-        if shape.chat:
-            yield shape.chunk(None, role=True)
-        async for piece in stream.pieces():
-            yield shape.chunk(piece)
-        try:
-            gen = stream.result()
-        except Exception as exc:  # the status line is sent: the failure goes into the stream, no [DONE]
-            yield stream_error(f"generation failed: {exc}")
-            return
-        yield shape.chunk(None, finish_reason(gen.completion_tokens, limit))
-        if include_usage:
-            yield shape.usage_chunk(usage(gen.prompt_tokens, gen.completion_tokens))
-        yield DONE
-    finally:
-        stream.close()

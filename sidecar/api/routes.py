@@ -12,10 +12,11 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from sidecar.api.faults import Faults
+from sidecar.api.openai_format import SSE_HEADERS, Answer
 from sidecar.api.schemas import (
     ErrorResponse,
     GenerateRequest,
@@ -25,6 +26,7 @@ from sidecar.api.schemas import (
     Usage,
 )
 from sidecar.api.security import API_KEY_HEADER
+from sidecar.api.sse_events import events
 from sidecar.engine.runner import ModelRunner, QueueFull, RunnerNotReady
 from sidecar.infra.bus import BusUnavailable, ProposalBus, redact_url
 from sidecar.infra.metrics import SidecarMetrics
@@ -138,10 +140,15 @@ async def generate(
     settings: SettingsDep,
     faults: FaultsDep,
     runners: RunnersDep,
-) -> GenerateResponse:
+) -> GenerateResponse | StreamingResponse:
     check_prompt(body.prompt, settings)
     await faults.apply("/generate")
     runner = ready_runner(runners, body.model_id)
+    if body.stream:  # each piece as it is decoded, as /v1/completions streams it (usage always, then [DONE])
+        with refusals_as_503(body.model_id):  # queue full: a 503 before the stream begins
+            stream = runner.stream(body.prompt, body.max_length)
+        return StreamingResponse(events(stream, Answer(body.model_id, chat=False), body.max_length, True),
+                                 media_type="text/event-stream", headers=SSE_HEADERS)
     result = await model_call(body.model_id, runner.generate(body.prompt, body.max_length))
     return GenerateResponse(
         generated_text=result.text, model_id=body.model_id,

@@ -14,6 +14,8 @@ class GenerateRequest(BaseModel):
     prompt: StrictStr
     model_id: ModelId = "hermes"
     max_length: int = Field(default=256, ge=1, le=MAX_LENGTH_LIMIT)
+    # true: server-sent events as /v1/completions streams them (text_completion chunks, usage, [DONE])
+    stream: bool = False
 
 
 class Usage(BaseModel):

@@ -163,3 +163,19 @@ def test_faults_can_target_the_openai_routes() -> None:
 
     settings = Settings(fault_latency_ms={"/v1/chat/completions": 5}, fault_error_rate={"/v1/completions": 0.5})
     assert settings.fault_latency_ms == {"/v1/chat/completions": 5}
+
+
+def test_generate_streams_when_asked_and_answers_whole_otherwise(url: str) -> None:
+    """``POST /generate`` with ``"stream": true`` streams as /v1/completions does (text_completion chunks,
+    the finish chunk, usage, [DONE]); without it the answer is the one it always was."""
+    body = {"prompt": "hello", "model_id": "phi3", "max_length": 8}
+    got = stream(url, "/generate", body)
+    assert got[-1] == "[DONE]"
+    pieces, finish, usage_chunk = got[:-3], got[-3], got[-2]
+    assert {c["object"] for c in got[:-1]} == {"text_completion"} and {c["model"] for c in got[:-1]} == {"phi3"}
+    assert pieces and all(c["choices"][0]["text"] and c["choices"][0]["finish_reason"] is None for c in pieces)
+    assert finish["choices"][0]["finish_reason"] in ("length", "stop") and usage_chunk["choices"] == []
+    assert 1 <= len(pieces) <= usage_chunk["usage"]["completion_tokens"] <= 8  # a piece per decoded token or more
+    whole = httpx.post(url + "/generate", json=body, timeout=60)
+    assert whole.status_code == 200 and whole.headers["content-type"] == "application/json"
+    assert set(whole.json()) == {"generated_text", "model_id", "usage"}

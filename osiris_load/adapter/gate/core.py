@@ -25,6 +25,7 @@ from osiris_load.adapter.selection import option
 from osiris_load.core.openmodel.counts import LATE_TOLERANCE_S, GoodputPlan
 from osiris_load.core.slo.confidence import check_confidence
 from osiris_load.core.slo.evaluate import attach_generator, attach_open_model, conclude, evaluate, plan_for
+from osiris_load.core.slo.llm_history import LlmHistory
 from osiris_load.core.slo.recorder import RequestRecorder
 from osiris_load.core.slo.table import SloTable, parse_duration
 from osiris_load.core.slo.verdict import Goodput, OpenModelSummary, Verdict
@@ -54,6 +55,7 @@ class Gate:
         self.live = LiveLooks(self)
         self.hold = HoldSteady(self)
         self.workers = WorkerLedger()
+        self.llm_history = LlmHistory()  # the LLM measurements over time (no Locust entry has them)
         self.settled = False  # the exit code is set: the verdict is final
         self.reset()
         if table is not None:
@@ -94,6 +96,7 @@ class Gate:
         self.live.reset()
         self.hold.reset()
         self.workers.reset()
+        self.llm_history.reset()
         self.verdict: Verdict | None = None
         self.aborted_by: list[str] = []
         self.bad_reports = 0
@@ -134,13 +137,15 @@ class Gate:
         self.role.finish()
         self.role.check_workers()
         self.evaluate(confidence=self.live.final_confidence(), looks=self.live.final_looks())
+        self.llm_history.observe(time.time(), self.recording.recorder)
 
     def settle_exit_code(self) -> None:
         """Last ``quitting`` listener (after every other plugin's): the exit code, then the files."""
         if self.table is None or self.verdict is None or self.settled:
             return
         self.settled = True
-        self.verdict = output.settle_exit_code(self.environment, self.verdict, self.recording.recorder)
+        self.verdict = output.settle_exit_code(self.environment, self.verdict, self.recording.recorder,
+                                               self.llm_history.to_csv())
 
     def on_quit(self, **_: Any) -> None:
         """Print the summary last, after Locust's own tables, where k6 prints its thresholds."""
@@ -234,4 +239,4 @@ class Gate:
 
     def write_files(self, prefix: str, verdict: Verdict) -> None:
         """``PREFIX_slo.json``, ``PREFIX_slo.csv`` and ``PREFIX_slo_endpoints.csv``."""
-        output.write_files(prefix, verdict, self.recording.recorder)
+        output.write_files(prefix, verdict, self.recording.recorder, self.llm_history.to_csv())

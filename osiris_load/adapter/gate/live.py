@@ -59,6 +59,7 @@ class LiveLooks:
                 gate.role.check_workers()
                 verdict: Verdict | None = gate.evaluate()
                 gate.windows.observe(verdict, time.monotonic())
+                gate.llm_history.observe(time.time(), gate.recorder)
                 if gate.sequential:
                     verdict = self.look(verdict)
                     if verdict is None:

@@ -59,12 +59,15 @@ def endpoint_csv(recorder: RequestRecorder) -> str:
     return out.getvalue()
 
 
-def write_files(prefix: str, verdict: Verdict, recorder: RequestRecorder) -> None:
-    """``PREFIX_slo.json`` (the verdict), ``PREFIX_slo.csv`` (its export), ``PREFIX_slo_endpoints.csv``."""
+def write_files(prefix: str, verdict: Verdict, recorder: RequestRecorder, llm_history: str = "") -> None:
+    """``PREFIX_slo.json`` (the verdict), ``PREFIX_slo.csv`` (its export), ``PREFIX_slo_endpoints.csv``,
+    and where streamed answers were measured ``PREFIX_llm_history.csv`` (``core.slo.llm_history``)."""
     Path(prefix).parent.mkdir(parents=True, exist_ok=True)
     Path(f"{prefix}_slo.json").write_text(to_json(verdict), encoding="utf-8")
     Path(f"{prefix}_slo.csv").write_text(to_csv(verdict), encoding="utf-8")
     Path(f"{prefix}_slo_endpoints.csv").write_text(endpoint_csv(recorder), encoding="utf-8")
+    if llm_history:
+        Path(f"{prefix}_llm_history.csv").write_text(llm_history, encoding="utf-8")
 
 
 def user_exceptions(runner: Runner | None) -> UserExceptions:
@@ -83,7 +86,8 @@ def user_exceptions(runner: Runner | None) -> UserExceptions:
     return UserExceptions(count=count, first=text)
 
 
-def settle_exit_code(environment: Environment, verdict: Verdict, recorder: RequestRecorder) -> Verdict:
+def settle_exit_code(environment: Environment, verdict: Verdict, recorder: RequestRecorder,
+                     llm_history: str = "") -> Verdict:
     """The run's exit code from the verdict and what Locust and the other plugins left (set on
     ``environment.process_exit_code``, Locust's own way), then the files; the verdict with its code."""
     code = choose_exit_code(slo_failed=not verdict.passed, inconclusive=verdict.inconclusive_exit,
@@ -95,7 +99,7 @@ def settle_exit_code(environment: Environment, verdict: Verdict, recorder: Reque
     verdict = verdict.with_exit_code(code)
     prefix = option(environment, "csv_prefix")
     if prefix:
-        write_files(prefix, verdict, recorder)
+        write_files(prefix, verdict, recorder, llm_history)
     return verdict
 
 

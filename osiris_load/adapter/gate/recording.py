@@ -13,6 +13,10 @@ the ``request`` listener that fills them: the per-request hot path.
   equal the judged recorder, so it is not kept (a clone of the judged one starts it).
 * **Iterations** (k6's ``iteration_duration``): ``OsirisUser`` times each run of a task and calls
   :meth:`Recording.record_iteration`: no Locust request event, a reserved recorder key.
+* **Streamed answers** (``LlmUser``): the answer is one Locust request (its event comes here as any);
+  its TTFT, every inter-token gap, TPOT and E2EL come through :meth:`Recording.record_answer` and
+  its tokens through :meth:`Recording.record_tokens`, straight into the recorders (no Locust event),
+  so a worker ships them with the rest of its report.
 
 On the master no user runs: the same recorders hold the workers' reports, merged
 (``osiris_load.adapter.gate.distributed``).
@@ -20,11 +24,12 @@ On the master no user runs: the same recorders hold the workers' reports, merged
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from osiris_load.adapter.generator_monitor import GeneratorMonitor
-from osiris_load.core.openmodel.counts import ITERATION_KEY, GoodputPlan
+from osiris_load.core.openmodel.counts import ITERATION_KEY, GoodputPlan, Iteration
+from osiris_load.core.slo.answers import record_answer
 from osiris_load.core.slo.recorder import RecorderPlan, RequestRecorder
 
 
@@ -89,13 +94,30 @@ class Recording:
         generator's stalls that overlapped it); a failure without an HTTP answer (connection error,
         client timeout) during a stall is excused. The first stall starts the recorder as a copy
         of the judged one (before this request), which it equalled until then."""
+        charged = judged if judged is None or not bound else max(0.0, judged - bound)
+        excused = failed and bound > 0 and not (getattr(response, "status_code", 0) or 0)
+        self._chargeable().record(request_type, name, charged, failed and not excused, status)
+
+    def _chargeable(self) -> RequestRecorder:
+        """The chargeable recorder, started at the first stall as a copy of the judged one."""
         chargeable = self.chargeable
         if chargeable is None:
             chargeable = self.chargeable = RequestRecorder(self.recorder.plan, self.recorder.max_keys)
             chargeable.merge_encoded(self.recorder.encode())
-        charged = judged if judged is None or not bound else max(0.0, judged - bound)
-        excused = failed and bound > 0 and not (getattr(response, "status_code", 0) or 0)
-        chargeable.record(request_type, name, charged, failed and not excused, status)
+        return chargeable
+
+    def record_answer(self, names: tuple[str, str, str, str], ttft_ms: float, gaps_ms: Sequence[float],
+                      tpot_ms: float | None, e2e_ms: float, iteration: Iteration | None) -> None:
+        """One whole streamed answer's TTFT, inter-token gaps, TPOT and E2EL (``names``: their recorder
+        names, method ``LLM``), from ``LlmUser`` after the answer's own request event: samples of that
+        one request, every gap one sample, corrected under the open model (``iteration``) and bounded
+        for the generator's stalls as ``osiris_load.core.slo.answers.record_answer`` says."""
+        monitor = self.monitor
+        bound = (monitor.health.share_ms(e2e_ms + (iteration.lateness_ms if iteration is not None else 0.0))
+                 if monitor is not None else 0.0)
+        record_answer(self.recorder, names, ttft_ms, gaps_ms, tpot_ms, e2e_ms, iteration=iteration,
+                      uncorrected=self.uncorrected, goodput=self.goodput,
+                      chargeable=self._chargeable() if bound or self.chargeable is not None else None, bound_ms=bound)
 
     def record_iteration(self, scenario: str, duration_ms: float, open_model: bool) -> None:
         """One iteration's wall time (k6's ``iteration_duration``), from ``OsirisUser``: measured,

@@ -42,9 +42,9 @@ from osiris_load.core.slo.formatting import (
     generator_bound_reason,
 )
 from osiris_load.core.slo.generator import CPU_SATURATED, worst_process
-from osiris_load.core.slo.k6_metrics import is_reserved
+from osiris_load.core.slo.k6_metrics import LLM_METHOD, SCENARIO_MARK, is_request, is_reserved
 from osiris_load.core.slo.recorder import EndpointStats, RecorderPlan, RequestRecorder, nearest_rank
-from osiris_load.core.slo.table import SloRow, SloTable, ThresholdSpec
+from osiris_load.core.slo.table import SloRow, SloTable, ThresholdSpec, request_matchers
 from osiris_load.core.slo.verdict import (
     FAIL,
     INCONCLUSIVE,
@@ -296,11 +296,17 @@ def _close_match(row: SloRow, recorded: Sequence[tuple[str, str]]) -> tuple[str,
     Every recorded request is a candidate, whichever rows judged it: a row ``GET /helth`` is a
     typo of ``GET /health`` just as much when a catch-all row pooled ``/health``. Only the row's own
     requests are not (a row with a status or outcome filter can lack data with its name right).
-    A k6 key's method is ``*``: its name is compared with the recorded names alone."""
+    A k6 key's method is ``*``: its name is compared with the recorded names alone; an ``llm_*``
+    key's ``{scenario:...}`` (``"LLM TTFT * @Chat"``) with the user classes of the recorded LLM samples."""
     others = [(m, n) for m, n in recorded if not row.matches(m, n)]
     for pattern in row.requests:
         method, _, name = pattern.partition(" ")
-        if method == "*":
+        entry, _, scenario = name.rpartition(SCENARIO_MARK) if method == LLM_METHOD else ("", "", "*")
+        if scenario != "*":  # the same measurement and path of another user class
+            same = request_matchers([f"{LLM_METHOD} {entry}{SCENARIO_MARK}*"])
+            by_text = {n.rpartition(SCENARIO_MARK)[2]: (m, n) for m, n in others if same(m, n)}
+            close = difflib.get_close_matches(scenario, list(by_text), n=1, cutoff=_TYPO_CUTOFF)
+        elif method == "*":
             by_text = {n: (m, n) for m, n in others}
             close = difflib.get_close_matches(name.strip(), list(by_text), n=1, cutoff=_TYPO_CUTOFF)
         else:
@@ -337,7 +343,7 @@ def evaluate(table: SloTable, recorder: RequestRecorder, *, strict: bool = False
         pooled.append((row, recorder.pooled(keys, row=None if row.needs_split or row.reserved_method else row.name)))
     unjudged_counts: dict[tuple[str, str], int] = {}
     for k, c in counts.items():
-        if k not in judged_keys and not is_reserved(k[0]):  # iterations and tokens are no requests
+        if k not in judged_keys and is_request(k[0]):  # iterations, tokens, LLM measurements: no requests
             unjudged_counts[(k[0], k[1])] = unjudged_counts.get((k[0], k[1]), 0) + c
     unjudged = [(m, n, c) for (m, n), c in unjudged_counts.items()]
     recorded = list(dict.fromkeys([(k[0], k[1]) for k in counts if not is_reserved(k[0])]
@@ -403,7 +409,7 @@ def _judged_once(recorder: RequestRecorder, pooled: list[tuple[SloRow, EndpointS
     counts = recorder.raw_key_counts()
     rows = {row.name for row, _ in pooled}
     in_pools = sum(recorder.pool_count(p) for p in recorder.pool_rows() if rows.intersection(p))
-    return sum(counts[k] for k in judged_keys if not is_reserved(k[0])) + in_pools
+    return sum(counts[k] for k in judged_keys if is_request(k[0])) + in_pools
 
 
 def conclude(verdict: Verdict, *, lost_workers: tuple[LostWorkerInfo, ...] = (), allow_lost: bool = False,

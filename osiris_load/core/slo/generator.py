@@ -227,6 +227,12 @@ class HealthMonitor:
             self.bounded += 1
         return bound
 
+    def share_ms(self, response_time_ms: float) -> float:
+        """:meth:`bound_ms` for measurements inside a request already counted (an LLM answer's TTFT
+        and gaps, whose request event fired just before): counts nothing."""
+        now = self.clock()
+        return self.log.bound_ms(now - response_time_ms / 1000.0, now) if response_time_ms > 0.0 else 0.0
+
     def summary(self) -> ProcessHealth:
         """What the verdict's ``generator`` section shows for this process."""
         duration = max(0.0, self.clock() - self.started)

@@ -13,16 +13,20 @@ status and outcome filters come from the tags, and whose expressions keep k6's m
   :data:`ITERATION_METHOD`, which no request row, count or listing ever takes (``avg min max med p(N)``,
   and ``count``: the number of iterations).
 * ``llm_ttft``, ``llm_itl``, ``llm_tpot``, ``llm_e2el`` (trends, ms: ``avg min max med p(N)``): the
-  streamed answers' measurements, which ``osiris_load.adapter.llm_user`` reports as request entries of
-  request type :data:`LLM_METHOD` named ``"TTFT <path>"``, ``"ITL <path>"`` (one per inter-token gap),
-  ``"TPOT <path>"`` and ``"E2EL <path>"``; the key selects those entries (:data:`LLM_TRENDS`);
+  streamed answers' measurements, which ``osiris_load.adapter.llm_user`` hands to the gate (no Locust
+  request event: one streamed answer is one Locust request) under the method :data:`LLM_METHOD`,
+  named by :func:`llm_entry_name` (``"TTFT /v1/chat/completions @OpenAIChatUser"``, ``"ITL ..."``: one
+  sample per inter-token gap, ``"TPOT ..."``, ``"E2EL ..."``); the key selects those (:data:`LLM_TRENDS`).
+  They are measurements, not requests (:func:`is_request`), and only rows that name the ``LLM``
+  method take them (a ``*`` method does not);
 * ``llm_output_tokens``, ``llm_input_tokens`` (counters: ``count`` = tokens, ``rate`` = tokens per
   second over the run): one sample per whole answer, its tokens as the value, recorded by the gate
-  under the reserved method :data:`TOKENS_METHOD` (no request event), named ``"output <path>"`` and
-  ``"input <path>"``.
+  under the reserved method :data:`TOKENS_METHOD`, named ``"output <path> @<user class>"`` and
+  ``"input <path> @<user class>"``.
 
-Tags: on the ``llm_*`` keys only ``name`` (the path the answers were asked at, e.g.
-``/v1/chat/completions``; ``*`` wildcards as in rows). Otherwise ``name`` (the Locust request name),
+Tags: on the ``llm_*`` keys ``name`` (the path the answers were asked at, e.g.
+``/v1/chat/completions``; ``*`` wildcards as in rows) and ``scenario`` (the user class, as on
+``iteration_duration``). Otherwise ``name`` (the Locust request name),
 ``method`` (``GET``, ``POST`` ...), ``status`` (the response code; 0 when no response came) and
 ``expected_response`` (``true``: successful requests only, ``false``: failed ones only); on
 ``iteration_duration`` only ``scenario`` (the user class). Pure: no Locust import; the message of every
@@ -40,14 +44,14 @@ from typing import Any
 from osiris_load.core.slo.expressions import Aggregation, ExpressionError, Threshold, parse_threshold
 
 __all__ = ["ITERATION_METHOD", "ITERATION_METRIC", "K6_METRICS", "LLM_METHOD", "LLM_TOKENS", "LLM_TRENDS",
-           "TOKENS_METHOD", "is_reserved", "K6_TAGS", "K6Key", "K6KeyError", "NOT_MEASURED",
-           "k6_seconds", "parse_k6_expression", "parse_k6_key", "sum_of_units"]
+           "SCENARIO_MARK", "TOKENS_METHOD", "is_request", "is_reserved", "llm_entry_name", "K6_TAGS", "K6Key",
+           "K6KeyError", "NOT_MEASURED", "k6_seconds", "parse_k6_expression", "parse_k6_key", "sum_of_units"]
 
 #: The recorder's method for iteration durations: Locust request types are printable names, so a
 #: key starting with NUL can never be a request's (and the overflow pools use the empty method).
 ITERATION_METHOD = "\x00ITERATION"
 ITERATION_METRIC = "iteration_duration"
-#: The Locust request type of the LLM measurement entries (``osiris_load.adapter.llm_user``).
+#: The recorder method of the LLM measurements (``osiris_load.core.slo.answers``): no Locust request type.
 LLM_METHOD = "LLM"
 #: The recorder's method for tokens per answer (never a request, as :data:`ITERATION_METHOD`).
 TOKENS_METHOD = "\x00TOKENS"
@@ -64,6 +68,23 @@ def is_reserved(method: str) -> bool:
     return method.startswith("\x00")
 
 
+def is_request(method: str) -> bool:
+    """Whether a recorder key counts as requests: not a reserved key, nor an LLM measurement (listed
+    with the endpoints, with its exact figures, but a sample of a request, not one)."""
+    return method != LLM_METHOD and not method.startswith("\x00")
+
+
+#: Between an LLM entry's path and its user class (:func:`llm_entry_name`).
+SCENARIO_MARK = " @"
+
+
+def llm_entry_name(prefix: str, path: str, scenario: str) -> str:
+    """The recorder name of one LLM measurement or token count: ``"TTFT /v1/chat/completions @OpenAIChatUser"``
+    (``prefix`` from :data:`LLM_TRENDS` or :data:`LLM_TOKENS`, the path asked, the user class), so that
+    ``{name:...}`` and ``{scenario:...}`` both select; ``"*"`` parts make a pattern."""
+    return f"{prefix} {path}{SCENARIO_MARK}{scenario}"
+
+
 # metric -> the aggregations k6 allows on it (in the order a message lists them)
 K6_METRICS: dict[str, tuple[str, ...]] = {
     "http_req_failed": ("rate",),
@@ -78,7 +99,7 @@ K6_METRICS: dict[str, tuple[str, ...]] = {
 NOT_MEASURED: dict[str, str] = {}
 K6_TAGS: tuple[str, ...] = ("name", "method", "status", "expected_response")
 _ITERATION_TAGS: tuple[str, ...] = ("scenario",)  # k6's scenario tag: here the user class
-_LLM_TAGS: tuple[str, ...] = ("name",)  # the path the answers were asked at
+_LLM_TAGS: tuple[str, ...] = ("name", "scenario")  # the path the answers were asked at, the user class
 _KNOWN_K6 = ("http_req_blocked", "http_req_connecting", "http_req_receiving", "http_req_sending",
              "http_req_tls_handshaking", "http_req_waiting", "iterations", "vus", "vus_max", "data_received",
              "data_sent", "dropped_iterations", "group_duration")
@@ -111,10 +132,11 @@ class K6Key:
         if self.metric == ITERATION_METRIC:
             return (f"ITERATION {self.scenario if self.scenario is not None else '*'}",)
         name = self.name if self.name is not None else "*"
+        scenario = self.scenario if self.scenario is not None else "*"
         if self.metric in LLM_TRENDS:
-            return (f"{LLM_METHOD} {LLM_TRENDS[self.metric]} {name}",)
+            return (f"{LLM_METHOD} {llm_entry_name(LLM_TRENDS[self.metric], name, scenario)}",)
         if self.metric in LLM_TOKENS:
-            return (f"TOKENS {LLM_TOKENS[self.metric]} {name}",)
+            return (f"TOKENS {llm_entry_name(LLM_TOKENS[self.metric], name, scenario)}",)
         return (f"{self.method or '*'} {self.name if self.name is not None else '*'}",)
 
 
@@ -154,10 +176,8 @@ def parse_k6_key(key: str) -> K6Key:
                                  "write tag:value, e.g. {name:/generate}")
             tags = _tags_of(metric)
             if tag not in tags:
-                why = ("; the LLM entries carry the request's name only" if metric in LLM_TRENDS or metric in LLM_TOKENS
-                       else "")
                 raise K6KeyError(f"threshold key {key!r}: tag {tag!r} at column {column} is not recorded here"
-                                 f"{' for ' + metric if tags is not K6_TAGS else ''}{why}; "
+                                 f"{' for ' + metric if tags is not K6_TAGS else ''}; "
                                  f"supported tags: {', '.join(tags)}")
             if tag in fields:
                 raise K6KeyError(f"threshold key {key!r}: tag {tag!r} given twice (column {column})")

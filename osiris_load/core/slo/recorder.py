@@ -39,7 +39,9 @@ Iterations. :meth:`RequestRecorder.record_iteration` records one iteration's wal
 ``iteration_duration``) under ``(ITERATION_METHOD, user class)``: it ships and merges like a
 request's key, never takes the key cap's overflow path, and is left out of everything that lists or
 counts *requests* (:meth:`RequestRecorder.key_counts`, :attr:`RequestRecorder.total_requests`,
-:meth:`RequestRecorder.requests_in`); only ``iteration_duration`` rows select it.
+:meth:`RequestRecorder.requests_in`); only ``iteration_duration`` rows select it. Tokens likewise.
+The LLM measurements (method ``LLM``: TTFT, every inter-token gap, TPOT, E2EL, recorded by
+:meth:`RequestRecorder.record_values`) are listed with the endpoints but counted as no requests.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from osiris_load.core.slo.expressions import Aggregation, exact_fraction
-from osiris_load.core.slo.k6_metrics import ITERATION_METHOD, TOKENS_METHOD, is_reserved
+from osiris_load.core.slo.k6_metrics import ITERATION_METHOD, TOKENS_METHOD, is_request, is_reserved
 from osiris_load.core.slo.table import request_matchers  # the table owns the "METHOD NAME" pattern rules
 
 __all__ = [
@@ -411,7 +413,7 @@ class RequestRecorder:
         """A new key's entry; past ``max_keys``, the overflow pool of the rows that name it, or
         ``None`` (and ``requests`` counted as unrecorded) when no row does. (An overflow pool
         does not split by status or outcome: rows that filter by them do not see it.)"""
-        if len(self._entries) < self.max_keys or is_reserved(raw_key[0]):  # one per user class or LLM path
+        if len(self._entries) < self.max_keys or not is_request(raw_key[0]):  # per user class (and LLM path)
             entry = self._entries[raw_key] = _Entry(len(self.limits))
             return entry
         method, name = raw_key[0], raw_key[1]
@@ -426,6 +428,12 @@ class RequestRecorder:
         if len(self.unrecorded_keys) < _UNRECORDED_KEYS_KEPT and key not in self.unrecorded_keys:
             self.unrecorded_keys.append(key)
         return None
+
+    def record_values(self, method: str, name: str, values: Iterable[float]) -> None:
+        """Record several samples of one key (an answer's inter-token gaps), none failed."""
+        record = self.record
+        for value in values:
+            record(method, name, value, False)
 
     def record_iteration(self, scenario: str, duration_ms: float) -> None:
         """Record one iteration's wall time (ms) of the user class ``scenario``: never a request."""
@@ -443,7 +451,8 @@ class RequestRecorder:
         return list(self.key_counts())
 
     def key_counts(self) -> dict[Key, int]:
-        """Requests per recorded (method, name) key (split keys folded together; no iterations)."""
+        """Samples per recorded (method, name) key (split keys folded together; no iterations or tokens;
+        the LLM measurements are listed, with the endpoints, though they are no requests)."""
         counts: dict[Key, int] = {}
         for key, entry in self._entries.items():
             if entry.count and not is_reserved(key[0]):
@@ -454,7 +463,8 @@ class RequestRecorder:
     def raw_key_counts(self) -> dict[RawKey, int]:
         """Requests per recorded key as recorded: ``(method, name)`` or, split, ``(method, name,
         status, failed)``; what rows select from (``SloRow.matches_key``). Iteration keys included:
-        callers that count requests must leave reserved keys (``is_reserved``: iterations, tokens) out."""
+        callers that count requests must leave the keys that are none (``is_request``: iterations,
+        tokens, LLM measurements) out."""
         return {key: entry.count for key, entry in self._entries.items() if entry.count}
 
     def pool_rows(self) -> list[tuple[str, ...]]:
@@ -468,7 +478,7 @@ class RequestRecorder:
     @property
     def total_requests(self) -> int:
         """Every request recorded (keys and overflow pools; not the unrecorded ones, nor iterations)."""
-        return (sum(e.count for k, e in self._entries.items() if not is_reserved(k[0]))
+        return (sum(e.count for k, e in self._entries.items() if is_request(k[0]))
                 + sum(e.count for e in self._pools.values()))
 
     def stats(self, method: str, name: str) -> EndpointStats | None:
@@ -567,7 +577,7 @@ class RequestRecorder:
     def requests_in(data: dict[str, Any]) -> int:
         """How many requests an encoded report carries (recorded and unrecorded; not iterations)."""
         return (sum(int(e.get("count", 0)) for e in data.get("entries", ())
-                    if e.get("rows") is not None or not is_reserved(str(e.get("method"))))
+                    if e.get("rows") is not None or is_request(str(e.get("method"))))
                 + int(data.get("unrecorded", 0)))
 
     def merge_encoded(self, data: dict[str, Any]) -> None:

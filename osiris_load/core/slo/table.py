@@ -25,6 +25,7 @@ from osiris_load.core.slo.k6_metrics import (
     LLM_TOKENS,
     LLM_TRENDS,
     NOT_MEASURED,
+    SCENARIO_MARK,
     TOKENS_METHOD,
     K6KeyError,
     k6_seconds,
@@ -95,14 +96,15 @@ def _compile_request(request: str) -> tuple[str, re.Pattern[str] | None, str]:
 def request_matchers(requests: tuple[str, ...] | list[str]) -> Callable[[str, str], bool]:
     """``(method, name) -> bool``: whether a request is one of ``requests`` (``"METHOD NAME"``).
 
-    The method compares case-insensitively (``*``: any method, for k6 metric keys), the name
-    exactly, or by ``*`` wildcards over the whole name (never as a prefix)."""
+    The method compares case-insensitively (``*``: any method, for k6 metric keys, but not the
+    ``LLM`` measurements: samples of requests, taken only by patterns that name their method), the
+    name exactly, or by ``*`` wildcards over the whole name (never as a prefix)."""
     compiled = tuple(_compile_request(r) for r in requests)
 
     def matches(method: str, name: str) -> bool:
         method = method.upper()
         for row_method, pattern, row_name in compiled:
-            if row_method != method and row_method != "*":
+            if row_method != method and (row_method != "*" or method == LLM_METHOD):
                 continue
             if name == row_name or (pattern is not None and pattern.fullmatch(name)):
                 return True
@@ -463,8 +465,10 @@ class _Loader:
             method, req_name = parts[0], parts[1].strip()
             if method.upper() not in HTTP_METHODS and method.upper() != LLM_METHOD:
                 raise self.error(f"unknown HTTP method {method!r} in request {item!r}; expected one of "
-                                 f"{', '.join(HTTP_METHODS)} (or {LLM_METHOD} for the LLM measurement entries, "
+                                 f"{', '.join(HTTP_METHODS)} (or {LLM_METHOD} for the LLM measurements, "
                                  "or an llm_* key)", index, name)
+            if method.upper() == LLM_METHOD and SCENARIO_MARK not in req_name:
+                req_name += f"{SCENARIO_MARK}*"  # "LLM TTFT /v1/chat/completions": of any user class
             normalised = f"{method.upper()} {req_name}"
             if normalised in out:
                 raise self.error(f"request {item!r} is listed twice", index, name)
