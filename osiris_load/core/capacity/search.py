@@ -84,6 +84,22 @@ and ``generator_rate`` becomes that lower rate; the bracket's upper end stays. W
 confirmation FAILs below the generator-bound rate, that failure is the bracket's upper end and
 the outcome is the server's (``capacity_found``, or ``fails_at_min_rate``).
 
+A probe whose load generator *stalled* is a weaker case: the generator went on (no threshold
+generator-bound), but what it could not send during the stall went out late, in a burst, and a
+server near its capacity queues that burst for many seconds after (a D/D/64 queue at 95 % of its
+capacity drains an 0.8 s stall's burst in about 15 s): requests sent on time after the stall are
+slow at the server, so the gate, which bounds only the delays the generator added to each request
+itself, charges them to the server. For a FIFO server, arrivals each at most ``L`` late leave every
+departure at most ``L`` later than punctual arrivals would have (by induction on the queue's
+recursion, ``D_n = max(A_n, D_(n-1)) + S_n``, and the same for k servers in order), so a latency
+percentile FAILed with confidence on the server's account only when its interval, less the
+generator's longest stall (its loop lag max, the bound on how late anything went out), is still
+beyond the limit. A probe whose every FAIL is such a latency FAIL the stall can explain
+(:func:`generator_disturbed`, ``disturbed`` in its record) is no evidence against its rate: it is
+rerun once at the same rate and duration, a fresh run, when that fits beside the reserve, and the
+rerun counts as it comes (its FAIL is a FAIL: one rerun, not retries until a PASS). Any other
+FAIL (a rate threshold, a latency beyond the limit by more than the stall) is the server's.
+
 A search cut short (the caller's stop signal, raised from inside a probe) keeps what it had:
 :meth:`Search.interrupted` gives the probes that ended and their bracket, with ``outcome`` and
 ``stopped_because`` both ``"interrupted"``; the probe that was running is not among them.
@@ -107,7 +123,7 @@ from osiris_load.core.capacity.model import (
 from osiris_load.core.capacity.plan import SampleNeed, deferral_notes, planned_duration
 
 __all__ = ["CONFIRM_MARGIN", "MAX_STEPS", "Probe", "Search", "SearchConfig", "SearchError", "SearchOutcome",
-           "generator_bound", "limiting_threshold", "report", "search", "settlement"]
+           "generator_bound", "generator_disturbed", "limiting_threshold", "report", "search", "settlement"]
 
 CONFIRM_MARGIN = 1.1
 """A confirmation probe lasts 10 % longer than the best case needs: a Poisson probe of 3000
@@ -233,6 +249,39 @@ def generator_bound(result: ProbeResult) -> bool:
     FAILs (or has NO_DATA) on the server's account. A threshold that still FAILs on what the server
     can be charged with is the server's failure (the gate's verdict is FAIL), whatever the others."""
     return bool(result.generator_bound) and not any(t.state in ("FAIL", "NO_DATA") for t in result.thresholds)
+
+
+_SHIFTABLE = ("<", "<=")  # latency limits a late burst can only push a FIFO server's times beyond
+
+
+def generator_disturbed(result: ProbeResult) -> tuple[str, ...]:
+    """The ``row expression`` of each threshold whose FAIL the load generator's longest stall could
+    explain, when that is every FAIL of ``result`` (else ``()``: the failure is the server's).
+
+    Why: a stall of ``L`` (the worst process's loop lag max) sends what fell due meanwhile up to
+    ``L`` late, in a burst; a FIFO server's every departure is then at most ``L`` later than with
+    punctual arrivals, so each request's time from its due time exceeds the server's own by at most
+    ``L``. A latency percentile (``<``/``<=`` limit, in ms) that FAILed is the server's only when its
+    interval's low end (the observed value without intervals) less ``L`` is still beyond the limit.
+    A FAIL of anything else (a rate, an average), NO_DATA, a run that failed without a failing
+    threshold, or a generator-bound probe (issue 17's own rule) is not explained by a stall."""
+    g = result.generator
+    if g is None or not g.lag_max_ms > 0 or result.state != "FAIL" or generator_bound(result):
+        return ()
+    explained = []
+    for t in result.thresholds:
+        if t.state == "NO_DATA":
+            return ()
+        if t.state != "FAIL":
+            continue
+        low = t.interval[0] if t.interval is not None and t.interval[0] is not None else t.observed
+        if t.percentile is None or t.op not in _SHIFTABLE or t.unit != "ms" or low is None:
+            return ()
+        server_low = low - g.lag_max_ms
+        if server_low > t.limit or (t.op == "<" and server_low >= t.limit):
+            return ()  # beyond the limit even had the generator been punctual
+        explained.append(f"{t.row} {t.expression}")
+    return tuple(explained)
 
 
 class Search:
@@ -437,7 +486,7 @@ class Search:
         """The confirmation probe(s) at ``rate``: its state, rerun twice as long while INCONCLUSIVE
         and the rerun fits beside ``reserve`` (the next candidate's confirmation)."""
         assert self._probe is not None
-        attempt = 1
+        attempt, rerun = 1, False
         while True:
             result = self._probe(rate, duration, attempt).model_copy(
                 update={"planned_duration_s": self.config.planned_s(rate), "role": "confirm"})
@@ -445,6 +494,11 @@ class Search:
             if generator_bound(result):
                 self._generator(rate, result)
                 return "GENERATOR"
+            disturbed = () if rerun else generator_disturbed(result)
+            if disturbed and self._fits(duration + self._overhead() + reserve):
+                self.probes.append(result.model_copy(update={"disturbed": disturbed}))  # no evidence: once more
+                attempt, rerun = attempt + 1, True
+                continue
             longer = 2 * duration
             if result.state == "INCONCLUSIVE" and self._fits(longer + self._overhead() + reserve):
                 self.probes.append(result)  # superseded by the longer rerun: counted_as stays None
@@ -518,6 +572,7 @@ class Search:
         duration, attempt = max(config.probe_duration_s, min(config.bracket_s(rate), left)), 1
         if not self._fits(duration + self._overhead() + reserve):
             raise _Budget
+        rerun = False
         while True:
             result = probe(rate, duration, attempt).model_copy(update={"planned_duration_s": planned})
             self.spent_s += result.elapsed_s
@@ -525,6 +580,11 @@ class Search:
             if state == "GENERATOR":
                 self._generator(rate, result)
                 raise _GeneratorBound
+            disturbed = () if rerun else generator_disturbed(result)
+            if disturbed and self._fits(duration + self._overhead() + reserve):
+                self.probes.append(result.model_copy(update={"disturbed": disturbed}))  # no evidence: once more
+                attempt, rerun = attempt + 1, True
+                continue
             longer = min(duration * 2, config.rerun_cap_s)
             if state != "INCONCLUSIVE" or longer <= duration or not self._fits(longer + self._overhead() + reserve):
                 counted = "pass" if state == "PASS" else "fail"
