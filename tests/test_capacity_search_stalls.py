@@ -4,7 +4,8 @@ tests/test_capacity_runs.py replayed (the default table, a D/D queue of capacity
 1.5, 6 s probes, precision 0.11, a 4 min budget), its confirmation at 101.25/s (95 % of the capacity)
 FAILed once by a queue that a stall's late burst built. Seen for real: the Locust process of that
 confirmation stopped for 0.8 s (SIGSTOP) FAILed it with p(95) 1149 ms (uncorrected 1119 ms: the
-server's queue, so not generator-bound), loop lag max 802 ms, and the search answered 91.2/s."""
+server's queue, so not generator-bound), loop lag max 802 ms, and the search answered 91.2/s. The
+bound used is the open model's dispatchers' own lateness (``dispatch_late_max_ms``)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,23 @@ from collections.abc import Callable
 import pytest
 
 from osiris_load.core.capacity.model import GeneratorProcess, ProbeResult, ProbeThreshold
-from osiris_load.core.capacity.search import SearchConfig, generator_disturbed, report, search
+from osiris_load.core.capacity.search import (
+    SearchConfig,
+    generator_disturbed,
+    generator_stall_ms,
+    report,
+    search,
+)
+from osiris_load.core.openmodel.counts import ArrivalCounts, CountsByWorker
+from osiris_load.core.slo.verdict import OpenModelSummary, Verdict, from_json, to_json
 from osiris_load.jobs.capacity import describe
+from osiris_load.jobs.capacity_probe import probe_result
 from tests.test_capacity_search import DEFAULT_NEEDS, judged
 
 TRUTH = 106.5
 E2E = SearchConfig(min_rate=45, max_rate=200, growth=1.5, precision=0.11, budget_s=240, probe_duration_s=6,
                    max_probe_duration_s=12, needs=DEFAULT_NEEDS)
-CALM_MS, STALL_MS = 80.0, 802.0  # loop lag max of a probe: start-up on a quiet machine; the stall seen
+CALM_MS, STALL_MS = 80.0, 802.0  # the dispatchers' lateness: a busy machine's usual; the stall seen
 
 
 def generator(lag_max_ms: float) -> GeneratorProcess:
@@ -65,8 +75,9 @@ def queue(stall: Callable[[float, float, int, int], float | None] = lambda *_: N
                 observed = 60.0 if need.row == "metrics" else 645.0
                 thresholds.append(latency(need.expression, need.row, "PASS" if enough else "INCONCLUSIVE",
                                           observed, (observed - 5, observed + 5), limit, q))
+        late = lag if lag is not None else CALM_MS
         return judged(rate, duration, attempt, thresholds).model_copy(
-            update={"generator": generator(lag if lag is not None else CALM_MS)})
+            update={"generator": generator(late), "dispatch_late_max_ms": late})
     return probe
 
 
@@ -143,7 +154,7 @@ def test_a_bracketing_probe_failed_by_a_stall_is_rerun_once_too() -> None:
 
 def _probe(*thresholds: ProbeThreshold, lag_ms: float = STALL_MS, state: str = "FAIL") -> ProbeResult:
     return ProbeResult(rate=100, duration_s=33, elapsed_s=35, state=state, thresholds=thresholds,
-                       generator=generator(lag_ms))
+                       generator=generator(lag_ms), dispatch_late_max_ms=lag_ms)
 
 
 def test_only_latency_failures_within_the_stall_are_explained() -> None:
@@ -166,7 +177,7 @@ def test_only_latency_failures_within_the_stall_are_explained() -> None:
     no_data = ProbeThreshold(row="metrics", expression="p(95)<400", unit="ms", limit=400.0, state="NO_DATA")
     assert generator_disturbed(_probe(p95, no_data)) == ()
     assert generator_disturbed(_probe(p95.model_copy(update={"state": "PASS"}), state="PASS")) == ()
-    assert generator_disturbed(_probe(p95).model_copy(update={"generator": None})) == ()  # nothing measured
+    assert generator_disturbed(_probe(p95).model_copy(update={"dispatch_late_max_ms": None})) == ()  # not measured
     bound = _probe(p95).model_copy(update={"generator_bound": ("generate p(95)<800",),
                                            "thresholds": (p95.model_copy(update={"state": "INCONCLUSIVE"}),),
                                            "state": "INCONCLUSIVE"})
@@ -176,6 +187,41 @@ def test_only_latency_failures_within_the_stall_are_explained() -> None:
 def test_the_console_line_names_the_stall_and_what_it_can_explain() -> None:
     p95 = latency("p(95)<800", "generate", "FAIL", 1149.0, (1090.0, 1210.0), 800.0, 95)
     line = describe(8, _probe(p95))
-    assert "the load generator stalled (local loop lag max 802 ms)" in line
+    assert "the load generator dispatched up to 802 ms late" in line
     assert "can explain the FAIL of generate p(95)<800 (no evidence: rerun once" in line
-    assert "stalled" not in describe(8, _probe(p95, lag_ms=CALM_MS))
+    assert "dispatched" not in describe(8, _probe(p95, lag_ms=CALM_MS))
+
+
+def test_a_stall_the_loop_monitor_missed_is_bounded_by_the_dispatchers_own_lateness() -> None:
+    """Seen: the confirmation's Locust process stopped for 0.8 s while it polled (SIGSTOP: not
+    waiting for a CPU, so the loop monitor's lag max stayed 134 ms); its dispatchers woke 0.8 s
+    after their due times. The dispatchers' lateness is the bound, not the loop lag (whose max is
+    often the users' spawn, before anything was due)."""
+    p95 = latency("p(95)<800", "generate", "FAIL", 1177.0, (1100.0, 1300.0), 800.0, 95)
+    seen = _probe(p95, lag_ms=134.0).model_copy(update={"dispatch_late_max_ms": 801.0})
+    assert generator_stall_ms(seen) == 801.0 and generator_disturbed(seen) == ("generate p(95)<800",)
+    spawn = _probe(p95, lag_ms=802.0).model_copy(update={"dispatch_late_max_ms": 40.0})
+    assert generator_stall_ms(spawn) == 40.0 and generator_disturbed(spawn) == ()
+
+
+def test_the_dispatch_lateness_travels_from_the_counts_to_the_probe() -> None:
+    """Workers report the longest since their last report (drained to 0), the master keeps the
+    largest, a worker of an older version (no field) counts 0; the verdict's open_model carries it
+    in ms and the probe copies it."""
+    worker = ArrivalCounts(due=3, dispatch_late_max_s=0.25)
+    report_ = worker.drain()
+    assert (report_.dispatch_late_max_s, worker.dispatch_late_max_s) == (0.25, 0.0)
+    master = CountsByWorker()
+    master.add("a", ArrivalCounts.from_data(report_.to_data()))
+    master.add("b", ArrivalCounts(due=2, dispatch_late_max_s=0.75))
+    old = {k: v for k, v in ArrivalCounts(due=1).to_data().items() if k != "dispatch_late_max_s"}
+    master.add("c", ArrivalCounts.from_data(old))
+    assert (master.total().due, master.total().dispatch_late_max_s) == (6, 0.75)
+    with pytest.raises(ValueError):
+        ArrivalCounts.from_data({**old, "dispatch_late_max_s": float("inf")})
+    model = OpenModelSummary(arrivals="constant", target_rate=100.0, achieved_rate=100.0, due=10, started=10, late=0,
+                             dropped=0, dispatch_late_max_ms=750.0)
+    verdict = Verdict(table="t.toml", thresholds=(), open_model=model)
+    probe = probe_result(from_json(to_json(verdict)), rate=100.0, duration_s=33, elapsed_s=35, attempt=1,
+                         files=None, exit_code=0)
+    assert probe.dispatch_late_max_ms == 750.0

@@ -35,6 +35,7 @@ from osiris_load.core.capacity.search import (
     SearchError,
     SearchOutcome,
     generator_disturbed,
+    generator_stall_ms,
     report,
 )
 from osiris_load.core.exit_codes import (
@@ -156,10 +157,10 @@ def describe(index: int, probe: ProbeResult) -> str:
         extra += (f", GENERATOR-BOUND: {g.process} CPU p95 {g.cpu_p95:.0f} %, loop lag p99 {g.lag_p99_ms:.0f} ms "
                   "(no evidence about the server at this rate)")
     disturbed = generator_disturbed(probe)
-    if disturbed and g is not None:
-        extra += (f", the load generator stalled ({g.process} loop lag max {g.lag_max_ms:.0f} ms): a queue its late "
-                  f"burst built can explain the FAIL of {', '.join(disturbed)} (no evidence: rerun once when the "
-                  "budget holds it)")
+    if disturbed:
+        extra += (f", the load generator dispatched up to {generator_stall_ms(probe):.0f} ms late: a queue its "
+                  f"late burst built can explain the FAIL of {', '.join(disturbed)} (no evidence: rerun once when "
+                  "the budget holds it)")
     return (f"  probe {index:>2}: {probe.rate:8.4g}/s for {format_duration(probe.duration_s)}"
             f"{f' (try {probe.attempt})' if probe.attempt > 1 else ''}: {probe.state}{extra}  [{'; '.join(parts)}]")
 

@@ -93,9 +93,10 @@ itself, charges them to the server. For a FIFO server, arrivals each at most ``L
 departure at most ``L`` later than punctual arrivals would have (by induction on the queue's
 recursion, ``D_n = max(A_n, D_(n-1)) + S_n``, and the same for k servers in order), so a latency
 percentile FAILed with confidence on the server's account only when its interval, less the
-generator's longest stall (its loop lag max, the bound on how late anything went out), is still
-beyond the limit. A probe whose every FAIL is such a latency FAIL the stall can explain
-(:func:`generator_disturbed`, ``disturbed`` in its record) is no evidence against its rate: it is
+generator's lateness (:func:`generator_stall_ms`: its dispatchers' own, how late what fell due
+went out), is still beyond the limit. A probe whose
+every FAIL is such a latency FAIL the stall can explain (:func:`generator_disturbed`,
+``disturbed`` in its record) is no evidence against its rate: it is
 rerun once at the same rate and duration, a fresh run, when that fits beside the reserve, and the
 rerun counts as it comes (its FAIL is a FAIL: one rerun, not retries until a PASS). Any other
 FAIL (a rate threshold, a latency beyond the limit by more than the stall) is the server's.
@@ -123,7 +124,8 @@ from osiris_load.core.capacity.model import (
 from osiris_load.core.capacity.plan import SampleNeed, deferral_notes, planned_duration
 
 __all__ = ["CONFIRM_MARGIN", "MAX_STEPS", "Probe", "Search", "SearchConfig", "SearchError", "SearchOutcome",
-           "generator_bound", "generator_disturbed", "limiting_threshold", "report", "search", "settlement"]
+           "generator_bound", "generator_disturbed", "generator_stall_ms", "limiting_threshold", "report", "search",
+           "settlement"]
 
 CONFIRM_MARGIN = 1.1
 """A confirmation probe lasts 10 % longer than the best case needs: a Poisson probe of 3000
@@ -254,19 +256,31 @@ def generator_bound(result: ProbeResult) -> bool:
 _SHIFTABLE = ("<", "<=")  # latency limits a late burst can only push a FIFO server's times beyond
 
 
+def generator_stall_ms(result: ProbeResult) -> float:
+    """How late the load generator sent what fell due, at worst, in ``result``: the open model's
+    dispatchers' own longest lateness (0 when not measured). Not the loop monitor's lag max: it
+    counts a stretch of work and, during a poll, only the time the process waited for a CPU, so a
+    process stopped or paging while it polled (seen: SIGSTOP for 0.8 s, loop lag max 134 ms) is
+    invisible to it; and its longest stretch is often the users' spawn (80-130 ms on a quiet
+    machine), before any iteration was due. A dispatcher that wakes after its due time sees every
+    delay of the process while the schedule runs. It bounds the lateness of the iteration's start,
+    not a stall between that and the send: an under-estimate, so it excuses less, never more."""
+    return result.dispatch_late_max_ms or 0.0
+
+
 def generator_disturbed(result: ProbeResult) -> tuple[str, ...]:
     """The ``row expression`` of each threshold whose FAIL the load generator's longest stall could
     explain, when that is every FAIL of ``result`` (else ``()``: the failure is the server's).
 
-    Why: a stall of ``L`` (the worst process's loop lag max) sends what fell due meanwhile up to
-    ``L`` late, in a burst; a FIFO server's every departure is then at most ``L`` later than with
+    Why: a stall of ``L`` (:func:`generator_stall_ms`) sends what fell due meanwhile up to ``L``
+    late, in a burst; a FIFO server's every departure is then at most ``L`` later than with
     punctual arrivals, so each request's time from its due time exceeds the server's own by at most
     ``L``. A latency percentile (``<``/``<=`` limit, in ms) that FAILed is the server's only when its
     interval's low end (the observed value without intervals) less ``L`` is still beyond the limit.
     A FAIL of anything else (a rate, an average), NO_DATA, a run that failed without a failing
     threshold, or a generator-bound probe (issue 17's own rule) is not explained by a stall."""
-    g = result.generator
-    if g is None or not g.lag_max_ms > 0 or result.state != "FAIL" or generator_bound(result):
+    stall = generator_stall_ms(result)
+    if not stall > 0 or result.state != "FAIL" or generator_bound(result):
         return ()
     explained = []
     for t in result.thresholds:
@@ -277,7 +291,7 @@ def generator_disturbed(result: ProbeResult) -> tuple[str, ...]:
         low = t.interval[0] if t.interval is not None and t.interval[0] is not None else t.observed
         if t.percentile is None or t.op not in _SHIFTABLE or t.unit != "ms" or low is None:
             return ()
-        server_low = low - g.lag_max_ms
+        server_low = low - stall
         if server_low > t.limit or (t.op == "<" and server_low >= t.limit):
             return ()  # beyond the limit even had the generator been punctual
         explained.append(f"{t.row} {t.expression}")
