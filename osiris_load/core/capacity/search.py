@@ -122,9 +122,11 @@ from osiris_load.core.capacity.model import (
     StoppedBecause,
 )
 from osiris_load.core.capacity.plan import SampleNeed, deferral_notes, planned_duration
+from osiris_load.core.slo.generator import CPU_SATURATED
 
 __all__ = ["CONFIRM_MARGIN", "MAX_STEPS", "Probe", "Search", "SearchConfig", "SearchError", "SearchOutcome",
-           "generator_bound", "generator_disturbed", "generator_stall_ms", "limiting_threshold", "report", "search",
+           "generator_bound", "generator_disturbed", "generator_saturated", "generator_stall_ms",
+           "limiting_threshold", "report", "search",
            "settlement"]
 
 CONFIRM_MARGIN = 1.1
@@ -236,6 +238,16 @@ class SearchOutcome:
     @property
     def limiting(self) -> LimitingThreshold | None:
         return limiting_threshold(self.probes, self.high)
+
+
+def generator_saturated(result: ProbeResult) -> bool:
+    """Whether the load generator of a generator-bound ``result`` was short of CPU of its own (its
+    worst process at or above 90 % of a core at p95, or any second saturated), or is unknown: then a
+    fresh run at the same rate would be as bound (the client's own work), so it is not rerun. A
+    process that was not saturated was kept waiting by the machine (another process, a CPU hog, a
+    stop): a fresh run may not be, so a generator-bound probe of it is rerun once."""
+    g = result.generator
+    return g is None or g.saturated_s > 0 or g.cpu_p95 >= CPU_SATURATED
 
 
 class _Budget(Exception):
@@ -505,14 +517,12 @@ class Search:
             result = self._probe(rate, duration, attempt).model_copy(
                 update={"planned_duration_s": self.config.planned_s(rate), "role": "confirm"})
             self.spent_s += result.elapsed_s
+            if self._rerun_once(result, rerun, duration + self._overhead() + reserve):
+                attempt, rerun = attempt + 1, True
+                continue
             if generator_bound(result):
                 self._generator(rate, result)
                 return "GENERATOR"
-            disturbed = () if rerun else generator_disturbed(result)
-            if disturbed and self._fits(duration + self._overhead() + reserve):
-                self.probes.append(result.model_copy(update={"disturbed": disturbed}))  # no evidence: once more
-                attempt, rerun = attempt + 1, True
-                continue
             longer = 2 * duration
             if result.state == "INCONCLUSIVE" and self._fits(longer + self._overhead() + reserve):
                 self.probes.append(result)  # superseded by the longer rerun: counted_as stays None
@@ -520,6 +530,20 @@ class Search:
                 continue
             self.probes.append(result.model_copy(update={"counted_as": "pass" if result.state == "PASS" else "fail"}))
             return result.state
+
+    def _rerun_once(self, result: ProbeResult, rerun: bool, cost_s: float) -> bool:
+        """Whether ``result`` is no evidence because of the machine, not the server nor the load
+        generator's own work, and is rerun as it was (``cost_s`` with the reserve fits, and it was
+        not a rerun already): a stall explains its every FAIL (:func:`generator_disturbed`), or it
+        is generator-bound without the generator being saturated (:func:`generator_saturated`). It
+        is recorded superseded (``counted_as`` None); the rerun counts as it comes."""
+        if rerun or not self._fits(cost_s):
+            return False
+        disturbed = generator_disturbed(result)
+        if not disturbed and not (generator_bound(result) and not generator_saturated(result)):
+            return False
+        self.probes.append(result.model_copy(update={"disturbed": disturbed}))
+        return True
 
     def interrupted(self) -> SearchOutcome:
         """What the search had when it was cut short: the probes that ended and their bracket."""
@@ -590,15 +614,13 @@ class Search:
         while True:
             result = probe(rate, duration, attempt).model_copy(update={"planned_duration_s": planned})
             self.spent_s += result.elapsed_s
+            if self._rerun_once(result, rerun, duration + self._overhead() + reserve):
+                attempt, rerun = attempt + 1, True
+                continue
             state, deferred = config.bracket_state(result, duration)
             if state == "GENERATOR":
                 self._generator(rate, result)
                 raise _GeneratorBound
-            disturbed = () if rerun else generator_disturbed(result)
-            if disturbed and self._fits(duration + self._overhead() + reserve):
-                self.probes.append(result.model_copy(update={"disturbed": disturbed}))  # no evidence: once more
-                attempt, rerun = attempt + 1, True
-                continue
             longer = min(duration * 2, config.rerun_cap_s)
             if state != "INCONCLUSIVE" or longer <= duration or not self._fits(longer + self._overhead() + reserve):
                 counted = "pass" if state == "PASS" else "fail"
