@@ -71,18 +71,20 @@ still fit; when none fits, the search stops with ``stopped_because == "budget"``
 bracket it has.
 
 A probe whose generator was the bottleneck says nothing about the server at its rate: when a
-threshold of it is generator-bound (the gate found it failing on the measured times but not on
-what the server can be charged with, docs/verdicts.md) and no threshold FAILs on the server's
-account, the probe is ``counted_as == "generator"``. It is neither a FAIL (the bracket's upper end
-is never lowered on it) nor a PASS, and it is not rerun (more requests do not remove the client's
-own delay). The search stops climbing there: ``outcome == "generator_bound"``, ``stopped_because
-== "generator"``, ``generator_rate`` that rate, and the answer is the highest rate shown to pass
-below it (confirmed as usual), a lower bound limited by the load generator; ``None`` when even
-``min_rate`` was generator-bound. A confirmation probe that is generator-bound is no evidence
-either: its rate is no longer the candidate, the next lower passing rate is (confirmed in turn),
-and ``generator_rate`` becomes that lower rate; the bracket's upper end stays. Where a
-confirmation FAILs below the generator-bound rate, that failure is the bracket's upper end and
-the outcome is the server's (``capacity_found``, or ``fails_at_min_rate``).
+threshold of it is generator-bound (the gate found it failing on the measured times but not on what
+the server can be charged with, docs/verdicts.md) and no threshold FAILs on the server's account,
+the probe is ``counted_as == "generator"``. It is neither a FAIL (the bracket's upper end is never
+lowered on it) nor a PASS, and it is not rerun longer (more requests do not remove the client's own
+delay); when its process was not saturated (:func:`generator_saturated`: the machine kept it
+waiting, a CPU hog beside it), it is rerun once as it was, since a fresh run may not be held up,
+and the rerun counts as it comes. The search stops climbing there: ``outcome ==
+"generator_bound"``, ``stopped_because == "generator"``, ``generator_rate`` that rate, and the
+answer is the highest rate shown to pass below it (confirmed as usual), a lower bound limited by
+the load generator; ``None`` when even ``min_rate`` was generator-bound. A confirmation probe that
+is generator-bound is no evidence either: its rate is no longer the candidate, the next lower
+passing rate is (confirmed in turn), and ``generator_rate`` becomes that lower rate; the bracket's
+upper end stays. Where a confirmation FAILs below the generator-bound rate, that failure is the
+bracket's upper end and the outcome is the server's (``capacity_found``, or ``fails_at_min_rate``).
 
 A probe whose load generator *stalled* is a weaker case: the generator went on (no threshold
 generator-bound), but what it could not send during the stall went out late, in a burst, and a
