@@ -255,7 +255,8 @@ def _every_field_verdict() -> Verdict:
                    open_model=OpenModelSummary(arrivals="constant", target_rate=20.0, achieved_rate=19.5, due=300,
                                                started=295, late=3, dropped=5, corrected=True,
                                                goodput=Goodput(iterations=300, good=290, share=290 / 300),
-                                               window_s=15.0, max_vus=80, late_tolerance_ms=10.0))
+                                               window_s=15.0, max_vus=80, late_tolerance_ms=10.0,
+                                               dispatch_late_max_ms=12.5))
 
 
 def test_every_field_survives_the_json_round_trip() -> None:
@@ -290,7 +291,7 @@ def test_csv_export_joins_patterns_and_uses_plain_newlines() -> None:
     assert text.splitlines()[3] == (
         "OPEN_MODEL,295,,,,19.5,iterations/s,20.0,300,5,,,,,,,arrivals=constant target_rate=20.0 achieved_rate=19.5 "
         "due=300 started=295 late=3 dropped=5 corrected=True window_s=15.0 max_vus=80 late_tolerance_ms=10.0 "
-        "goodput_iterations=300 goodput_good=290 goodput_share=0.9666666666666667,,,")
+        "dispatch_late_max_ms=12.5 goodput_iterations=300 goodput_good=290 goodput_share=0.9666666666666667,,,")
 
 
 def test_ledger_rates_and_estimates_use_the_right_clock() -> None:

@@ -241,6 +241,9 @@ class OpenModelRun:
                 sleep(delay)
             if self._stopped_at is not None:  # woken after the stop (a busy host): not issued
                 return
+            late = monotonic() - at  # the generator's own lateness: it waits for nothing else
+            if late > counts.dispatch_late_max_s:
+                counts.dispatch_late_max_s = late
             counts.due += 1
             if queue.qsize() >= max(pool.users, pool.backlog, 1):
                 counts.dropped += 1  # every user busy and the backlog full

@@ -29,7 +29,15 @@ from osiris_load.adapter.shape import STAGES_ENV
 from osiris_load.core.capacity.answer import headline, settlement_lines
 from osiris_load.core.capacity.model import CapacityReport, ProbeResult
 from osiris_load.core.capacity.plan import plan_needs, scenario_rows
-from osiris_load.core.capacity.search import Search, SearchConfig, SearchError, SearchOutcome, report
+from osiris_load.core.capacity.search import (
+    Search,
+    SearchConfig,
+    SearchError,
+    SearchOutcome,
+    generator_disturbed,
+    generator_stall_ms,
+    report,
+)
 from osiris_load.core.exit_codes import (
     EXIT_BAD_INPUT,
     EXIT_CAPACITY_ABOVE_MAX,
@@ -148,6 +156,11 @@ def describe(index: int, probe: ProbeResult) -> str:
     if probe.generator_bound and g is not None:
         extra += (f", GENERATOR-BOUND: {g.process} CPU p95 {g.cpu_p95:.0f} %, loop lag p99 {g.lag_p99_ms:.0f} ms "
                   "(no evidence about the server at this rate)")
+    disturbed = generator_disturbed(probe)
+    if disturbed:
+        extra += (f", the load generator dispatched up to {generator_stall_ms(probe):.0f} ms late: a queue its "
+                  f"late burst built can explain the FAIL of {', '.join(disturbed)} (no evidence: rerun once when "
+                  "the budget holds it)")
     return (f"  probe {index:>2}: {probe.rate:8.4g}/s for {format_duration(probe.duration_s)}"
             f"{f' (try {probe.attempt})' if probe.attempt > 1 else ''}: {probe.state}{extra}  [{'; '.join(parts)}]")
 

@@ -63,6 +63,7 @@ def probe_result(verdict: Verdict, *, rate: float, duration_s: float, elapsed_s:
                        achieved_rate=None if model is None else model.achieved_rate,
                        late=None if model is None else model.late, dropped=None if model is None else model.dropped,
                        goodput=None if model is None else model.goodput, exit_code=exit_code,
+                       dispatch_late_max_ms=None if model is None else model.dispatch_late_max_ms,
                        confidence=verdict.confidence, files=files,
                        generator_bound=tuple(f"{t.row} {t.expression}" for t in verdict.thresholds
                                              if t.generator_bound),

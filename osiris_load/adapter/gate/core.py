@@ -230,7 +230,8 @@ class Gate:
             late=counts.late, dropped=counts.dropped, corrected=True,
             goodput=Goodput(iterations=iterations, good=counts.good,
                             share=counts.good / iterations if iterations else None),
-            window_s=window, max_vus=run.config.max_vus, late_tolerance_ms=LATE_TOLERANCE_S * 1000)
+            window_s=window, max_vus=run.config.max_vus, late_tolerance_ms=LATE_TOLERANCE_S * 1000,
+            dispatch_late_max_ms=counts.dispatch_late_max_s * 1000)
 
     # -- what views ask for --
     def endpoint_csv(self) -> str:

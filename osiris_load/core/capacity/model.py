@@ -131,6 +131,15 @@ class ProbeResult(_Frozen):
     generator: GeneratorProcess | None = Field(
         default=None, description="the process whose own delays were worst (None: the verdict had no generator "
                                   "section)")
+    dispatch_late_max_ms: float | None = Field(
+        default=None, description="the open model's dispatchers' own longest lateness (the verdict's "
+                                  "open_model.dispatch_late_max_ms: the load generator's delay alone); None "
+                                  "without an open-model block")
+    disturbed: tuple[str, ...] = Field(
+        default=(), description="'row expression' of each latency threshold whose FAIL the load generator's "
+                                "longest stall could explain (its interval less the stall is not beyond the "
+                                "limit: a queue the stall's late burst built); set on a probe the search reran "
+                                "once at the same rate and duration (core.capacity.search.generator_disturbed)")
 
     @property
     def passed(self) -> bool:

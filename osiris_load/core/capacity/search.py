@@ -71,18 +71,37 @@ still fit; when none fits, the search stops with ``stopped_because == "budget"``
 bracket it has.
 
 A probe whose generator was the bottleneck says nothing about the server at its rate: when a
-threshold of it is generator-bound (the gate found it failing on the measured times but not on
-what the server can be charged with, docs/verdicts.md) and no threshold FAILs on the server's
-account, the probe is ``counted_as == "generator"``. It is neither a FAIL (the bracket's upper end
-is never lowered on it) nor a PASS, and it is not rerun (more requests do not remove the client's
-own delay). The search stops climbing there: ``outcome == "generator_bound"``, ``stopped_because
-== "generator"``, ``generator_rate`` that rate, and the answer is the highest rate shown to pass
-below it (confirmed as usual), a lower bound limited by the load generator; ``None`` when even
-``min_rate`` was generator-bound. A confirmation probe that is generator-bound is no evidence
-either: its rate is no longer the candidate, the next lower passing rate is (confirmed in turn),
-and ``generator_rate`` becomes that lower rate; the bracket's upper end stays. Where a
-confirmation FAILs below the generator-bound rate, that failure is the bracket's upper end and
-the outcome is the server's (``capacity_found``, or ``fails_at_min_rate``).
+threshold of it is generator-bound (the gate found it failing on the measured times but not on what
+the server can be charged with, docs/verdicts.md) and no threshold FAILs on the server's account,
+the probe is ``counted_as == "generator"``. It is neither a FAIL (the bracket's upper end is never
+lowered on it) nor a PASS, and it is not rerun longer (more requests do not remove the client's own
+delay); when its process was not saturated (:func:`generator_saturated`: the machine kept it
+waiting, a CPU hog beside it), it is rerun once as it was, since a fresh run may not be held up,
+and the rerun counts as it comes. The search stops climbing there: ``outcome ==
+"generator_bound"``, ``stopped_because == "generator"``, ``generator_rate`` that rate, and the
+answer is the highest rate shown to pass below it (confirmed as usual), a lower bound limited by
+the load generator; ``None`` when even ``min_rate`` was generator-bound. A confirmation probe that
+is generator-bound is no evidence either: its rate is no longer the candidate, the next lower
+passing rate is (confirmed in turn), and ``generator_rate`` becomes that lower rate; the bracket's
+upper end stays. Where a confirmation FAILs below the generator-bound rate, that failure is the
+bracket's upper end and the outcome is the server's (``capacity_found``, or ``fails_at_min_rate``).
+
+A probe whose load generator *stalled* is a weaker case: the generator went on (no threshold
+generator-bound), but what it could not send during the stall went out late, in a burst, and a
+server near its capacity queues that burst for many seconds after (a D/D/64 queue at 95 % of its
+capacity drains an 0.8 s stall's burst in about 15 s): requests sent on time after the stall are
+slow at the server, so the gate, which bounds only the delays the generator added to each request
+itself, charges them to the server. For a FIFO server, arrivals each at most ``L`` late leave every
+departure at most ``L`` later than punctual arrivals would have (by induction on the queue's
+recursion, ``D_n = max(A_n, D_(n-1)) + S_n``, and the same for k servers in order), so a latency
+percentile FAILed with confidence on the server's account only when its interval, less the
+generator's lateness (:func:`generator_stall_ms`: its dispatchers' own, how late what fell due
+went out), is still beyond the limit. A probe whose
+every FAIL is such a latency FAIL the stall can explain (:func:`generator_disturbed`,
+``disturbed`` in its record) is no evidence against its rate: it is
+rerun once at the same rate and duration, a fresh run, when that fits beside the reserve, and the
+rerun counts as it comes (its FAIL is a FAIL: one rerun, not retries until a PASS). Any other
+FAIL (a rate threshold, a latency beyond the limit by more than the stall) is the server's.
 
 A search cut short (the caller's stop signal, raised from inside a probe) keeps what it had:
 :meth:`Search.interrupted` gives the probes that ended and their bracket, with ``outcome`` and
@@ -105,9 +124,12 @@ from osiris_load.core.capacity.model import (
     StoppedBecause,
 )
 from osiris_load.core.capacity.plan import SampleNeed, deferral_notes, planned_duration
+from osiris_load.core.slo.generator import CPU_SATURATED
 
 __all__ = ["CONFIRM_MARGIN", "MAX_STEPS", "Probe", "Search", "SearchConfig", "SearchError", "SearchOutcome",
-           "generator_bound", "limiting_threshold", "report", "search", "settlement"]
+           "generator_bound", "generator_disturbed", "generator_saturated", "generator_stall_ms",
+           "limiting_threshold", "report", "search",
+           "settlement"]
 
 CONFIRM_MARGIN = 1.1
 """A confirmation probe lasts 10 % longer than the best case needs: a Poisson probe of 3000
@@ -220,6 +242,16 @@ class SearchOutcome:
         return limiting_threshold(self.probes, self.high)
 
 
+def generator_saturated(result: ProbeResult) -> bool:
+    """Whether the load generator of a generator-bound ``result`` was short of CPU of its own (its
+    worst process at or above 90 % of a core at p95, or any second saturated), or is unknown: then a
+    fresh run at the same rate would be as bound (the client's own work), so it is not rerun. A
+    process that was not saturated was kept waiting by the machine (another process, a CPU hog, a
+    stop): a fresh run may not be, so a generator-bound probe of it is rerun once."""
+    g = result.generator
+    return g is None or g.saturated_s > 0 or g.cpu_p95 >= CPU_SATURATED
+
+
 class _Budget(Exception):
     """No probe of the planned duration fits what is left of the budget."""
 
@@ -233,6 +265,51 @@ def generator_bound(result: ProbeResult) -> bool:
     FAILs (or has NO_DATA) on the server's account. A threshold that still FAILs on what the server
     can be charged with is the server's failure (the gate's verdict is FAIL), whatever the others."""
     return bool(result.generator_bound) and not any(t.state in ("FAIL", "NO_DATA") for t in result.thresholds)
+
+
+_SHIFTABLE = ("<", "<=")  # latency limits a late burst can only push a FIFO server's times beyond
+
+
+def generator_stall_ms(result: ProbeResult) -> float:
+    """How late the load generator sent what fell due, at worst, in ``result``: the open model's
+    dispatchers' own longest lateness (0 when not measured). Not the loop monitor's lag max: it
+    counts a stretch of work and, during a poll, only the time the process waited for a CPU, so a
+    process stopped or paging while it polled (seen: SIGSTOP for 0.8 s, loop lag max 134 ms) is
+    invisible to it; and its longest stretch is often the users' spawn (80-130 ms on a quiet
+    machine), before any iteration was due. A dispatcher that wakes after its due time sees every
+    delay of the process while the schedule runs. It bounds the lateness of the iteration's start,
+    not a stall between that and the send: an under-estimate, so it excuses less, never more."""
+    return result.dispatch_late_max_ms or 0.0
+
+
+def generator_disturbed(result: ProbeResult) -> tuple[str, ...]:
+    """The ``row expression`` of each threshold whose FAIL the load generator's longest stall could
+    explain, when that is every FAIL of ``result`` (else ``()``: the failure is the server's).
+
+    Why: a stall of ``L`` (:func:`generator_stall_ms`) sends what fell due meanwhile up to ``L``
+    late, in a burst; a FIFO server's every departure is then at most ``L`` later than with
+    punctual arrivals, so each request's time from its due time exceeds the server's own by at most
+    ``L``. A latency percentile (``<``/``<=`` limit, in ms) that FAILed is the server's only when its
+    interval's low end (the observed value without intervals) less ``L`` is still beyond the limit.
+    A FAIL of anything else (a rate, an average), NO_DATA, a run that failed without a failing
+    threshold, or a generator-bound probe (issue 17's own rule) is not explained by a stall."""
+    stall = generator_stall_ms(result)
+    if not stall > 0 or result.state != "FAIL" or generator_bound(result):
+        return ()
+    explained = []
+    for t in result.thresholds:
+        if t.state == "NO_DATA":
+            return ()
+        if t.state != "FAIL":
+            continue
+        low = t.interval[0] if t.interval is not None and t.interval[0] is not None else t.observed
+        if t.percentile is None or t.op not in _SHIFTABLE or t.unit != "ms" or low is None:
+            return ()
+        server_low = low - stall
+        if server_low > t.limit or (t.op == "<" and server_low >= t.limit):
+            return ()  # beyond the limit even had the generator been punctual
+        explained.append(f"{t.row} {t.expression}")
+    return tuple(explained)
 
 
 class Search:
@@ -437,11 +514,14 @@ class Search:
         """The confirmation probe(s) at ``rate``: its state, rerun twice as long while INCONCLUSIVE
         and the rerun fits beside ``reserve`` (the next candidate's confirmation)."""
         assert self._probe is not None
-        attempt = 1
+        attempt, rerun = 1, False
         while True:
             result = self._probe(rate, duration, attempt).model_copy(
                 update={"planned_duration_s": self.config.planned_s(rate), "role": "confirm"})
             self.spent_s += result.elapsed_s
+            if self._rerun_once(result, rerun, duration + self._overhead() + reserve):
+                attempt, rerun = attempt + 1, True
+                continue
             if generator_bound(result):
                 self._generator(rate, result)
                 return "GENERATOR"
@@ -452,6 +532,20 @@ class Search:
                 continue
             self.probes.append(result.model_copy(update={"counted_as": "pass" if result.state == "PASS" else "fail"}))
             return result.state
+
+    def _rerun_once(self, result: ProbeResult, rerun: bool, cost_s: float) -> bool:
+        """Whether ``result`` is no evidence because of the machine, not the server nor the load
+        generator's own work, and is rerun as it was (``cost_s`` with the reserve fits, and it was
+        not a rerun already): a stall explains its every FAIL (:func:`generator_disturbed`), or it
+        is generator-bound without the generator being saturated (:func:`generator_saturated`). It
+        is recorded superseded (``counted_as`` None); the rerun counts as it comes."""
+        if rerun or not self._fits(cost_s):
+            return False
+        disturbed = generator_disturbed(result)
+        if not disturbed and not (generator_bound(result) and not generator_saturated(result)):
+            return False
+        self.probes.append(result.model_copy(update={"disturbed": disturbed}))
+        return True
 
     def interrupted(self) -> SearchOutcome:
         """What the search had when it was cut short: the probes that ended and their bracket."""
@@ -518,9 +612,13 @@ class Search:
         duration, attempt = max(config.probe_duration_s, min(config.bracket_s(rate), left)), 1
         if not self._fits(duration + self._overhead() + reserve):
             raise _Budget
+        rerun = False
         while True:
             result = probe(rate, duration, attempt).model_copy(update={"planned_duration_s": planned})
             self.spent_s += result.elapsed_s
+            if self._rerun_once(result, rerun, duration + self._overhead() + reserve):
+                attempt, rerun = attempt + 1, True
+                continue
             state, deferred = config.bracket_state(result, duration)
             if state == "GENERATOR":
                 self._generator(rate, result)

@@ -80,6 +80,12 @@ class ArrivalCounts:
     good: int = 0
     window_s: float = 0.0
     share_s: float = 0.0  # the process's share of the plan integrated over the window (= window_s alone)
+    dispatch_late_max_s: float = 0.0
+    """The dispatchers' own longest lateness: how long after a due time a dispatcher, asleep until
+    then, was woken to issue it. The load generator's delay alone (its loop busy, the process
+    descheduled or stopped), never a wait for a free user; a bound on how late a stall sent what
+    fell due during it (``osiris_load.core.capacity.search.generator_disturbed``). Over workers, the
+    largest; a report carries the largest since the previous one."""
 
     def to_data(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,21 +97,25 @@ class ArrivalCounts:
             ints = {f: int(data[f]) for f in _COUNTS}
             window = float(data["window_s"])
             share_s = float(data["share_s"])
+            late_max = float(data.get("dispatch_late_max_s", 0.0))  # absent from a worker of an older version
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"malformed open-model counts: {exc!r}") from None
-        if min(ints.values()) < 0 or not all(math.isfinite(v) and v >= 0 for v in (window, share_s)):
+        if min(ints.values()) < 0 or not all(math.isfinite(v) and v >= 0 for v in (window, share_s, late_max)):
             raise ValueError("malformed open-model counts: negative or infinite")
-        return cls(**ints, window_s=window, share_s=share_s)
+        return cls(**ints, window_s=window, share_s=share_s, dispatch_late_max_s=late_max)
 
     def add(self, other: ArrivalCounts) -> None:
-        """Add another report's counts (not the window: see :class:`CountsByWorker`)."""
+        """Add another report's counts (not the window: see :class:`CountsByWorker`); the longest
+        dispatch lateness is the larger of the two."""
         add_counters(self, other, _COUNTS)
+        self.dispatch_late_max_s = max(self.dispatch_late_max_s, other.dispatch_late_max_s)
 
     def drain(self) -> ArrivalCounts:
         """A copy of the counts, which are then zeroed (a worker's report; the window is kept)."""
         copy = ArrivalCounts(**asdict(self))
         for name in _COUNTS:
             setattr(self, name, 0)
+        self.dispatch_late_max_s = 0.0
         return copy
 
 

@@ -152,7 +152,9 @@ class OpenModelSummary:
     """The open model's run (docs/open-model.md): rates in iterations/s over ``window_s`` (how long
     iterations were dispatched; over workers, their shares of the plan integrated over their
     times); ``late`` started more than ``late_tolerance_ms`` after due;
-    ``dropped`` never started. ``corrected``: the thresholds judge corrected latencies."""
+    ``dropped`` never started. ``corrected``: the thresholds judge corrected latencies.
+    ``dispatch_late_max_ms``: the dispatchers' own longest lateness (the load generator's alone,
+    never a wait for a free user; 0 in documents written before it)."""
 
     arrivals: str
     target_rate: float
@@ -166,6 +168,7 @@ class OpenModelSummary:
     window_s: float = 0.0
     max_vus: int | None = None
     late_tolerance_ms: float = 0.0
+    dispatch_late_max_ms: float = 0.0
 
 
 @dataclass(frozen=True)
