@@ -9,11 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from osiris_load.core.slo.evaluate import abort_triggers, attach_open_model, evaluate, plan_for
+from osiris_load.core.slo.evaluate import abort_triggers, attach_open_model, evaluate, plan_for, share_count
 from osiris_load.core.slo.formatting import format_observed, format_summary
 from osiris_load.core.slo.recorder import RequestRecorder as _Recorder
 from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, load_table, parse_table
-from osiris_load.core.slo.verdict import CSV_FIELDS, FAIL, NO_DATA, PASS, OpenModelSummary, Verdict, csv_rows
+from osiris_load.core.slo.verdict import (
+    CSV_FIELDS,
+    FAIL,
+    NO_DATA,
+    PASS,
+    OpenModelSummary,
+    ThresholdResult,
+    Verdict,
+    csv_rows,
+)
 
 TABLE = parse_table(
     """
@@ -326,3 +335,47 @@ def test_avg_with_confidence_uses_the_sample_standard_deviation(times: list[floa
 def test_avg_with_confidence_of_one_request_is_inconclusive_without_an_interval() -> None:
     result = _avg_result([250.0])
     assert (result.state, result.estimate, result.interval) == ("INCONCLUSIVE", PASS, (None, None))
+
+
+# --- what a time window counts (share_count) and the windows the marks delimit ---------------------
+
+def _result(kind: str, **values) -> ThresholdResult:
+    base = {"row": "r", "patterns": ("GET /r",), "expression": "e", "kind": kind, "arg": None, "op": "<",
+            "limit": 1.0, "unit": "ms", "state": PASS, "observed": None, "requests": 10, "n": 10}
+    return ThresholdResult(**{**base, **values})
+
+
+@pytest.mark.parametrize(("result", "count"), [
+    (_result("p", arg=95.0, below=7, at=1), 3.0),  # samples at or beyond the limit: 10 - 7
+    (_result("med", below=10, at=0), 0.0),
+    (_result("p", arg=95.0), None),  # no exact counts: nothing to count
+    (_result("rate", failures=4, below=2), 4.0),  # the failures, whatever else is set
+    (_result("fail_rate", failures=0), 0.0),
+    (_result("rate"), None),
+    (_result("avg", observed=2.5, n=4, failures=3), 10.0),  # the latency sum
+    (_result("avg"), None),
+    (_result("max", observed=5.0, below=1, failures=1), None),  # facts: no interval
+    (_result("count", observed=5.0), None),
+])
+def test_share_count_of_each_kind(result: ThresholdResult, count: float | None) -> None:
+    assert share_count(result) == count
+
+
+WINDOW_TABLE = parse_table('[[row]]\nname = "r"\nrequests = ["GET /r"]\nthresholds = ["p(95)<100"]\n', "w.toml")
+
+
+@pytest.mark.parametrize(("marks", "windows"), [
+    # cumulative (requests, samples at or beyond 100 ms) at each boundary -> per-window differences;
+    # a repeated mark is an empty window (left out), the last window runs to now (40, 10)
+    ([(1, 1.0), (1, 1.0), (11, 1.0), (25, 6.0)], [(1, 1), (10, 0), (14, 5), (15, 4)]),
+    ([(50, 3.0)], []),  # a mark beyond the present (the stats were reset): no windows
+    ([(20, 5.0), (10, 2.0)], []),  # marks going back: no windows
+])
+def test_the_marks_delimit_the_windows_of_the_design_effect(marks: list, windows: list) -> None:
+    from osiris_load.core.slo.confidence import design_effect
+
+    recorder = _Recorder(plan_for(WINDOW_TABLE))
+    _fill(recorder, "GET", "/r", [50.0] * 30 + [150.0] * 10)
+    result = evaluate(WINDOW_TABLE, recorder, confidence=0.95, marks={("r", "p(95)<100"): marks}).thresholds[0]
+    assert result.design_effect == design_effect(windows, 0.95)
+    assert (result.design_effect > 3.0) == bool(windows)  # 3.16 for the first: dependence shown

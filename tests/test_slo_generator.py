@@ -500,3 +500,44 @@ def test_health_from_data_reads_what_a_worker_shipped() -> None:
     with pytest.raises(ValueError) as caught:
         health_from_data([1], "w4")
     assert str(caught.value) == "generator health is not an object"
+
+
+# -- the rule's edges (attach_generator) -----------------------------------------------------------
+
+def test_the_rule_refuses_a_chargeable_verdict_of_another_table() -> None:
+    measured, _ = _verdicts([50.0] * 10, [50.0] * 10)
+    other = evaluate(load_table(DEFAULT_TABLE_PATH), RequestRecorder(plan_for(load_table(DEFAULT_TABLE_PATH))))
+    with pytest.raises(ValueError) as caught:
+        attach_generator(measured, other, [BUSY])
+    assert str(caught.value) == "the chargeable verdict judged another table"
+
+
+def test_a_confident_fail_that_becomes_unsure_keeps_its_failing_estimate() -> None:
+    # charged: 23 of 400 at 150 ms, so p(95) (the 380th smallest, 377 below 100 ms) fails by estimate,
+    # but 23 of 400 (5.75 %) is within the interval of a 5 % share: INCONCLUSIVE
+    measured, charged = _verdicts([200.0] * 400, [50.0] * 377 + [150.0] * 23)
+    m, c = measured.thresholds[1], charged.thresholds[1]
+    assert (m.state, c.state, c.estimate) == (FAIL, INCONCLUSIVE, FAIL)
+    latency = attach_generator(measured, charged, [BUSY]).thresholds[1]
+    assert (latency.state, latency.estimate, latency.generator_bound) == (INCONCLUSIVE, FAIL, True)
+
+
+def test_the_note_names_every_bound_threshold_and_a_rate_has_no_chargeable_value() -> None:
+    measured, charged = _verdicts([200.0] * 400, [50.0] * 400, failed=20, excused=18)
+    verdict = attach_generator(measured, charged, [BUSY])
+    assert [t.generator_bound for t in verdict.thresholds] == [True, True]
+    assert verdict.thresholds[0].chargeable_observed is None  # a rate: no chargeable time
+    note = next(n for n in verdict.notes if n.startswith("generator-bound"))
+    assert note.startswith("generator-bound: the load generator's own delays could change the outcome of "
+                           "health: rate>=0.99, health: p(95)<100; worst process local: CPU p50 80 %")
+
+
+@pytest.mark.parametrize(("cpu_p95", "noted"), [(90.0, True), (89.9, False)])
+def test_a_generator_at_90_percent_is_saturated(cpu_p95: float, noted: bool) -> None:
+    measured, charged = _verdicts([50.0] * 400, [50.0] * 400)
+    health = ProcessHealth(process="w1", cpu_p95=cpu_p95)
+    notes = attach_generator(measured, charged, [health]).notes
+    expected = (f"generator saturated: w1: CPU p50 0 % p95 {cpu_p95:.0f} % max 0 % (0 s saturated), loop lag p50 "
+                "0.0 ms p99 0.0 ms max 0.0 ms, 0 stalls (0.0 s), 0 users, 0.0 requests/s: latencies include the "
+                "client's own delay (the verdict charges the server only with what remains without it)")
+    assert notes == ((expected,) if noted else ())
