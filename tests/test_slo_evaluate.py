@@ -379,3 +379,115 @@ def test_the_marks_delimit_the_windows_of_the_design_effect(marks: list, windows
     result = evaluate(WINDOW_TABLE, recorder, confidence=0.95, marks={("r", "p(95)<100"): marks}).thresholds[0]
     assert result.design_effect == design_effect(windows, 0.95)
     assert (result.design_effect > 3.0) == bool(windows)  # 3.16 for the first: dependence shown
+
+
+# --- a row without data that is a typo of a recorded request ("did you mean") --------------------
+
+TYPO_TABLE = parse_table("""
+[thresholds]
+"http_req_duration{name:my helth}" = ["p(95)<100"]
+"http_req_duration{name:/abc}" = ["p(95)<100"]
+
+[[row]]
+name = "typo"
+requests = ["GET /helth"]
+thresholds = ["p(95)<100"]
+
+[[row]]
+name = "catch"
+requests = ["GET /*"]
+thresholds = ["p(95)<1000"]
+
+[[row]]
+name = "h"
+requests = ["GET /h*"]
+thresholds = ["p(95)<1000"]
+""", "typo.toml")
+
+
+def test_a_row_without_data_names_the_recorded_request_it_is_a_typo_of() -> None:
+    recorder = _Recorder(plan_for(TYPO_TABLE))
+    for method, name in (("GET", "my health"), ("GET", "/health"), ("POST", "/abd")):
+        recorder.record(method, name, 50.0, False)
+    verdict = evaluate(TYPO_TABLE, recorder)
+    # difflib ratios (2 * matches / total length): "/helth" in "GET /health" 0.95 and "my helth" vs
+    # "my health" (a k6 key's name alone) 0.94 are typos (>= 0.88); "/abc" vs "/abd" (0.75) is not
+    assert verdict.reasons == (
+        "typo: no data: none of GET /helth ran; did you mean 'GET /health'? (it was requested, judged by rows "
+        "'catch', 'h')",
+        "http_req_duration{name:my helth}: no data: none of * my helth ran; did you mean 'GET my health'? (it was "
+        "requested, and no row judges it)")
+    assert verdict.notes == ("http_req_duration{name:/abc}: no data: none of * /abc ran",)
+
+
+# --- what is shown and judged at the edges of a percentile ----------------------------------------
+
+def test_a_percentile_above_a_limit_fails_when_its_sample_is_below() -> None:
+    table = parse_table('[[row]]\nname = "r"\nrequests = ["GET /r"]\nthresholds = ["p(50)>100", "p(50)>=50"]\n')
+    recorder = _Recorder(plan_for(table))
+    _fill(recorder, "GET", "/r", [50.0] * 3)
+    above, at_least = evaluate(table, recorder).thresholds
+    assert (above.state, above.observed, at_least.state, at_least.observed) == (FAIL, 50.0, PASS, 50.0)
+
+
+def test_an_equality_that_fails_shows_the_side_its_sample_is_on() -> None:
+    # p(50) of 4 is the 2nd smallest (60 ms): below 100, so "== 100" fails and the value shown stays 60
+    table = parse_table('[[row]]\nname = "r"\nrequests = ["GET /r"]\nthresholds = ["p(50)==100", "p(50)!=100"]\n')
+    recorder = _Recorder(plan_for(table))
+    _fill(recorder, "GET", "/r", [50.0, 60.0, 150.0, 160.0])
+    equal, unequal = evaluate(table, recorder).thresholds
+    assert (equal.state, unequal.state) == (FAIL, PASS)
+    assert equal.observed == pytest.approx(60.0, rel=1e-3) and unequal.observed == pytest.approx(60.0, rel=1e-3)
+
+
+def _bucket_ms(ns: int) -> tuple[int, int]:
+    """The histogram bucket (ns) that holds ``ns``: what the recorder shows is its middle."""
+    from osiris_load.core.slo.recorder import new_histogram
+
+    hist = new_histogram()
+    return hist.get_lowest_equivalent_value(ns), hist.get_highest_equivalent_value(ns)
+
+
+@pytest.mark.parametrize(("op", "upper_half", "shown"), [
+    ("<", False, "below"),  # the estimate (the bucket's middle) is the limit: moved below it
+    ("<=", False, "limit"),  # at the limit is on the decided side of <=: shown as is
+    (">", True, "above"),
+    (">=", True, "limit"),
+])
+def test_an_estimate_equal_to_the_limit_is_shown_on_the_decided_side(op: str, upper_half: bool, shown: str) -> None:
+    low, high = _bucket_ms(1_000_000_000)  # 1 s: a bucket 2**19 ns wide (3 significant digits)
+    sample_ns = high - 1000 if upper_half else low + 1000
+    limit = (low + high) / 2 / 1e6  # the bucket's middle, in ms: the histogram's estimate of the sample
+    table = parse_table(f'[[row]]\nname = "r"\nrequests = ["GET /r"]\nthresholds = ["p(50){op}{limit!r}"]\n')
+    recorder = _Recorder(plan_for(table))
+    _fill(recorder, "GET", "/r", [1.0, sample_ns / 1e6, 5000.0])  # p(50) of 3: the 2nd smallest
+    result = evaluate(table, recorder).thresholds[0]
+    assert result.state == PASS  # the exact count decides: the sample is on the passing side
+    assert {"below": low / 1e6 <= result.observed < limit, "limit": result.observed == limit,
+            "above": limit < result.observed <= high / 1e6}[shown]
+
+
+# --- judge_threshold's own defaults and the time to settle ---------------------------------------
+
+def test_judge_threshold_without_a_confidence_judges_the_estimate() -> None:
+    from osiris_load.core.slo.evaluate import judge_threshold
+
+    recorder = _Recorder(plan_for(WINDOW_TABLE))
+    _fill(recorder, "GET", "/r", [50.0] * 40)
+    row = WINDOW_TABLE.rows[0]
+    result = judge_threshold(row, row.thresholds[0], recorder.pooled(recorder.keys()))
+    assert (result.state, result.interval, result.confidence) == (PASS, None, 0.0)
+    assert evaluate(WINDOW_TABLE, recorder).looks == 0
+
+
+def test_the_time_to_settle_counts_timed_requests_for_latency_and_all_for_rates() -> None:
+    table = parse_table('[[row]]\nname = "r"\nrequests = ["GET /r"]\nthresholds = ["p(95)<100", "rate>=0.9"]\n')
+    recorder = _Recorder(plan_for(table))
+    _fill(recorder, "GET", "/r", [50.0] * 60 + [150.0])
+    _fill(recorder, "GET", "/r", [float("nan")] * 3, failures=3)  # counted, not timed
+    latency, rate = evaluate(table, recorder, confidence=0.95, elapsed_s=10.0).thresholds
+    assert (latency.state, rate.state) == ("INCONCLUSIVE", "INCONCLUSIVE")
+    assert (latency.n, rate.n) == (61, 64) and latency.requests_needed and rate.requests_needed
+    # (requests needed - requests so far) / (the row's rate: 61 timed, resp. 64 requests in 10 s)
+    assert latency.seconds_needed == pytest.approx((latency.requests_needed - 61) / 6.1)
+    assert rate.seconds_needed == pytest.approx((rate.requests_needed - 64) / 6.4)
