@@ -491,3 +491,19 @@ def test_the_time_to_settle_counts_timed_requests_for_latency_and_all_for_rates(
     # (requests needed - requests so far) / (the row's rate: 61 timed, resp. 64 requests in 10 s)
     assert latency.seconds_needed == pytest.approx((latency.requests_needed - 61) / 6.1)
     assert rate.seconds_needed == pytest.approx((rate.requests_needed - 64) / 6.4)
+
+
+def test_avg_with_confidence_uses_the_histograms_spread_exactly() -> None:
+    # The spread is the histogram's (population) standard deviation in ns, in ms and times
+    # sqrt(n / (n - 1)); the interval is Student's t over it: to 1e-9, not just within the 0.1 %.
+    from scipy.stats import t as student_t
+
+    times = [100.0, 200.0, 300.0, 700.0]
+    recorder = _Recorder(plan_for(AVG_TABLE))
+    _fill(recorder, "GET", "/r", times)
+    hist = recorder.pooled(recorder.keys()).histogram
+    assert hist is not None
+    stddev = hist.get_stddev() / 1e6 * (4 / 3) ** 0.5
+    high = 325.0 + student_t.ppf(0.95, 3) * stddev / 2
+    result = evaluate(AVG_TABLE, recorder, confidence=0.95).thresholds[0]
+    assert result.interval is not None and result.interval[1] == pytest.approx(high, rel=1e-9)
