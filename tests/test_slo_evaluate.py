@@ -507,3 +507,35 @@ def test_avg_with_confidence_uses_the_histograms_spread_exactly() -> None:
     high = 325.0 + student_t.ppf(0.95, 3) * stddev / 2
     result = evaluate(AVG_TABLE, recorder, confidence=0.95).thresholds[0]
     assert result.interval is not None and result.interval[1] == pytest.approx(high, rel=1e-9)
+
+
+def test_every_interval_kind_takes_the_confidence_and_the_windows_design_effect() -> None:
+    """At a confidence other than the default (0.9), each kind's design effect is the one of its
+    windows (computed here with confidence.py from the windows written out) and its interval the one
+    confidence.py gives for those counts; ``med`` is ``p(50)``."""
+    from osiris_load.core.slo import confidence as conf
+
+    table = parse_table('[[row]]\nname = "r"\nrequests = ["GET /r"]\n'
+                        'thresholds = ["p(95)<100", "med<100", "p(50)<100", "rate>=0.5", "avg<1000"]\n')
+    recorder = _Recorder(plan_for(table))
+    _fill(recorder, "GET", "/r", [150.0] * 10, failures=4)
+    _fill(recorder, "GET", "/r", [50.0] * 30)
+    marks = {("r", "p(95)<100"): [(10, 2.0), (25, 6.0)], ("r", "med<100"): [(10, 2.0), (25, 6.0)],
+             ("r", "p(50)<100"): [(10, 2.0), (25, 6.0)], ("r", "rate>=0.5"): [(10, 1.0), (25, 3.0)],
+             ("r", "avg<1000"): [(10, 1000.0), (25, 2500.0)]}
+    p95, med, p50, rate, avg = evaluate(table, recorder, confidence=0.9, marks=marks).thresholds
+    share_windows = [(10, 2.0), (15, 4.0), (15, 4.0)]  # 10 samples at or beyond 100 ms in all
+    assert p95.design_effect == med.design_effect == conf.design_effect(share_windows, 0.9)
+    assert med.interval == p50.interval and med.requests_needed == p50.requests_needed
+    rate_deff = conf.design_effect([(10, 1.0), (15, 2.0), (15, 1.0)], 0.9)  # 4 failures in all
+    expected = conf.judge_rate("rate", ">=", 0.5, 40, 4, confidence=0.9, design_effect=rate_deff).values
+    assert expected is not None and rate.interval == (expected.low, expected.high)
+    assert rate.design_effect == rate_deff
+    hist = recorder.pooled(recorder.keys()).histogram
+    assert hist is not None
+    stddev = hist.get_stddev() / 1e6 * (40 / 39) ** 0.5
+    avg_deff = conf.mean_design_effect([(10, 1000.0), (15, 1500.0), (15, 500.0)], stddev, 0.9)  # 3000 ms in all
+    expected = conf.judge_avg("<", 1000.0, 40, 75.0, stddev, confidence=0.9, design_effect=avg_deff).values
+    assert expected is not None and avg.design_effect == pytest.approx(avg_deff, rel=1e-12)
+    assert avg.interval == pytest.approx((expected.low, expected.high), rel=1e-12)
+    assert p95.design_effect > 1 and rate_deff > 1 and avg_deff > 1  # the windows do widen each
