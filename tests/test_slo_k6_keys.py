@@ -333,3 +333,18 @@ def test_small_success_rate_limit_warns_once_with_a_suggestion() -> None:
         "k6.toml: row 'checks': 'rate<=0.1' asks for a success rate below 10%: a clean run fails it. If it is "
         "a failure rate, write 'fail_rate<=0.1' under http_req_failed",
     )
+
+
+def test_token_keys_count_tokens_and_their_rate_under_a_second() -> None:
+    """``llm_output_tokens``: count is the answers' tokens summed (60 + 40), rate is tokens per second
+    of the run, also over less than a second (100 tokens in 0.5 s: 200/s)."""
+    table = _table('[thresholds]\nllm_output_tokens = ["count>=100", "rate>=150", "count<3"]\n')
+    rec = _recorder(table)
+    rec.record_tokens("output /v1/chat/completions", 60)
+    rec.record_tokens("output /v1/chat/completions", 40)
+    count, rate, answers = evaluate(table, rec, elapsed_s=0.5).thresholds
+    assert (count.state, count.observed, count.unit, count.n) == (PASS, 100.0, "tokens", 2)
+    assert (rate.state, rate.observed, rate.unit, rate.n) == (PASS, 200.0, "tokens/s", 2)
+    assert (answers.state, answers.observed) == (FAIL, 100.0)  # tokens, not the 2 answers
+    no_time = evaluate(table, rec, elapsed_s=0.0).thresholds[1]
+    assert (no_time.state, no_time.observed, no_time.n, no_time.row) == (NO_DATA, None, 0, "llm_output_tokens")
