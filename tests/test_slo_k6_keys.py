@@ -348,3 +348,17 @@ def test_token_keys_count_tokens_and_their_rate_under_a_second() -> None:
     assert (answers.state, answers.observed) == (FAIL, 100.0)  # tokens, not the 2 answers
     no_time = evaluate(table, rec, elapsed_s=0.0).thresholds[1]
     assert (no_time.state, no_time.observed, no_time.n, no_time.row) == (NO_DATA, None, 0, "llm_output_tokens")
+
+
+def test_a_status_row_takes_no_overflow_pool_of_every_status() -> None:
+    """Past the key cap, requests named by rows are pooled per set of rows, without their status: a row
+    that filters by status cannot take that pool (3 of its 5 requests were 200s), a row without a
+    filter does."""
+    table = _table('[thresholds]\n"http_reqs{name:/x,status:503}" = ["count<100"]\n'
+                   '"http_reqs{name:/x}" = ["count<100"]\n')
+    rec = RequestRecorder(plan_for(table), max_keys=1)
+    rec.record("GET", "/a", 1.0, False, 200)  # takes the only key
+    for status in (200, 200, 200, 503, 503):
+        rec.record("GET", "/x", 1.0, status != 200, status)
+    filtered, unfiltered = evaluate(table, rec).thresholds
+    assert (filtered.observed, unfiltered.observed) == (0.0, 5.0)
