@@ -539,3 +539,13 @@ def test_every_interval_kind_takes_the_confidence_and_the_windows_design_effect(
     assert expected is not None and avg.design_effect == pytest.approx(avg_deff, rel=1e-12)
     assert avg.interval == pytest.approx((expected.low, expected.high), rel=1e-12)
     assert p95.design_effect > 1 and rate_deff > 1 and avg_deff > 1  # the windows do widen each
+
+
+def test_med_is_judged_as_p50_with_confidence() -> None:
+    # 10, 20, ..., 400 ms: the median (nearest rank 20 of 40) is 200 ms, under 205; the 21st (210) is not
+    table = parse_table('[[row]]\nname = "r"\nrequests = ["GET /r"]\nthresholds = ["med<205", "p(50)<205"]\n')
+    recorder = _Recorder(plan_for(table))
+    _fill(recorder, "GET", "/r", [10.0 * i for i in range(1, 41)])
+    med, p50 = evaluate(table, recorder, confidence=0.9).thresholds
+    assert (med.estimate, med.state, med.interval, med.requests_needed) == \
+        (p50.estimate, p50.state, p50.interval, p50.requests_needed) == (PASS, "INCONCLUSIVE", p50.interval, None)
