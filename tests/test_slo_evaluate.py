@@ -549,3 +549,9 @@ def test_med_is_judged_as_p50_with_confidence() -> None:
     med, p50 = evaluate(table, recorder, confidence=0.9).thresholds
     assert (med.estimate, med.state, med.interval, med.requests_needed) == \
         (p50.estimate, p50.state, p50.interval, p50.requests_needed) == (PASS, "INCONCLUSIVE", p50.interval, None)
+
+
+def test_no_data_is_judged_on_no_sample() -> None:
+    table = parse_table('[[row]]\nname = "r"\nrequests = ["GET /r"]\nthresholds = ["rate>0.5", "p(95)<100", "avg<1"]\n')
+    results = evaluate(table, _Recorder(plan_for(table))).thresholds
+    assert [(r.state, r.observed, r.n, r.estimate) for r in results] == [(NO_DATA, None, 0, None)] * 3

@@ -344,7 +344,7 @@ def test_token_keys_count_tokens_and_their_rate_under_a_second() -> None:
     rec.record_tokens("output /v1/chat/completions", 40)
     count, rate, answers = evaluate(table, rec, elapsed_s=0.5).thresholds
     assert (count.state, count.observed, count.unit, count.n) == (PASS, 100.0, "tokens", 2)
-    assert (rate.state, rate.observed, rate.unit, rate.n) == (PASS, 200.0, "tokens/s", 2)
+    assert (rate.state, rate.estimate, rate.observed, rate.unit, rate.n) == (PASS, PASS, 200.0, "tokens/s", 2)
     assert (answers.state, answers.observed) == (FAIL, 100.0)  # tokens, not the 2 answers
     no_time = evaluate(table, rec, elapsed_s=0.0).thresholds[1]
     assert (no_time.state, no_time.observed, no_time.n, no_time.row) == (NO_DATA, None, 0, "llm_output_tokens")
