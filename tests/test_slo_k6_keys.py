@@ -362,3 +362,20 @@ def test_a_status_row_takes_no_overflow_pool_of_every_status() -> None:
         rec.record("GET", "/x", 1.0, status != 200, status)
     filtered, unfiltered = evaluate(table, rec).thresholds
     assert (filtered.observed, unfiltered.observed) == (0.0, 5.0)
+
+
+def test_iterations_are_neither_unjudged_requests_nor_typo_candidates() -> None:
+    table = _table('[thresholds]\n"http_req_duration{name:Readr}" = ["p(95)<100"]\n')
+    rec = _recorder(table)
+    rec.record_iteration("Reader", 120.0)  # a user class called Reader: not a request named Reader
+    verdict = evaluate(table, rec)
+    assert verdict.tally.unjudged == ()
+    assert verdict.notes == ("http_req_duration{name:Readr}: no data: none of * Readr ran",)
+
+
+def test_unjudged_requests_are_summed_over_their_statuses() -> None:
+    table = _table('[thresholds]\n"http_reqs{name:/x,status:500}" = ["count<10"]\n')  # split by status
+    rec = _recorder(table)
+    for status in (200, 500, 200):
+        rec.record("GET", "/u", 1.0, status != 200, status)
+    assert evaluate(table, rec).tally.unjudged == (("GET", "/u", 3),)
