@@ -9,11 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from osiris_load.core.slo.evaluate import abort_triggers, attach_open_model, evaluate, plan_for
+from osiris_load.core.slo.evaluate import abort_triggers, attach_open_model, evaluate, plan_for, share_count
 from osiris_load.core.slo.formatting import format_observed, format_summary
 from osiris_load.core.slo.recorder import RequestRecorder as _Recorder
 from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, load_table, parse_table
-from osiris_load.core.slo.verdict import CSV_FIELDS, FAIL, NO_DATA, PASS, OpenModelSummary, Verdict, csv_rows
+from osiris_load.core.slo.verdict import (
+    CSV_FIELDS,
+    FAIL,
+    NO_DATA,
+    PASS,
+    OpenModelSummary,
+    ThresholdResult,
+    Verdict,
+    csv_rows,
+)
 
 TABLE = parse_table(
     """
@@ -326,3 +335,223 @@ def test_avg_with_confidence_uses_the_sample_standard_deviation(times: list[floa
 def test_avg_with_confidence_of_one_request_is_inconclusive_without_an_interval() -> None:
     result = _avg_result([250.0])
     assert (result.state, result.estimate, result.interval) == ("INCONCLUSIVE", PASS, (None, None))
+
+
+# --- what a time window counts (share_count) and the windows the marks delimit ---------------------
+
+def _result(kind: str, **values) -> ThresholdResult:
+    base = {"row": "r", "patterns": ("GET /r",), "expression": "e", "kind": kind, "arg": None, "op": "<",
+            "limit": 1.0, "unit": "ms", "state": PASS, "observed": None, "requests": 10, "n": 10}
+    return ThresholdResult(**{**base, **values})
+
+
+@pytest.mark.parametrize(("result", "count"), [
+    (_result("p", arg=95.0, below=7, at=1), 3.0),  # samples at or beyond the limit: 10 - 7
+    (_result("med", below=10, at=0), 0.0),
+    (_result("p", arg=95.0), None),  # no exact counts: nothing to count
+    (_result("rate", failures=4, below=2), 4.0),  # the failures, whatever else is set
+    (_result("fail_rate", failures=0), 0.0),
+    (_result("rate"), None),
+    (_result("avg", observed=2.5, n=4, failures=3), 10.0),  # the latency sum
+    (_result("avg"), None),
+    (_result("max", observed=5.0, below=1, failures=1), None),  # facts: no interval
+    (_result("count", observed=5.0), None),
+])
+def test_share_count_of_each_kind(result: ThresholdResult, count: float | None) -> None:
+    assert share_count(result) == count
+
+
+WINDOW_TABLE = parse_table('[[row]]\nname = "r"\nrequests = ["GET /r"]\nthresholds = ["p(95)<100"]\n', "w.toml")
+
+
+@pytest.mark.parametrize(("marks", "windows"), [
+    # cumulative (requests, samples at or beyond 100 ms) at each boundary -> per-window differences;
+    # a repeated mark is an empty window (left out), the last window runs to now (40, 10)
+    ([(1, 1.0), (1, 1.0), (11, 1.0), (25, 6.0)], [(1, 1), (10, 0), (14, 5), (15, 4)]),
+    ([(50, 3.0)], []),  # a mark beyond the present (the stats were reset): no windows
+    ([(20, 5.0), (10, 2.0)], []),  # marks going back: no windows
+])
+def test_the_marks_delimit_the_windows_of_the_design_effect(marks: list, windows: list) -> None:
+    from osiris_load.core.slo.confidence import design_effect
+
+    recorder = _Recorder(plan_for(WINDOW_TABLE))
+    _fill(recorder, "GET", "/r", [50.0] * 30 + [150.0] * 10)
+    result = evaluate(WINDOW_TABLE, recorder, confidence=0.95, marks={("r", "p(95)<100"): marks}).thresholds[0]
+    assert result.design_effect == design_effect(windows, 0.95)
+    assert (result.design_effect > 3.0) == bool(windows)  # 3.16 for the first: dependence shown
+
+
+# --- a row without data that is a typo of a recorded request ("did you mean") --------------------
+
+TYPO_TABLE = parse_table("""
+[thresholds]
+"http_req_duration{name:my helth}" = ["p(95)<100"]
+"http_req_duration{name:/abc}" = ["p(95)<100"]
+
+[[row]]
+name = "typo"
+requests = ["GET /helth"]
+thresholds = ["p(95)<100"]
+
+[[row]]
+name = "catch"
+requests = ["GET /*"]
+thresholds = ["p(95)<1000"]
+
+[[row]]
+name = "h"
+requests = ["GET /h*"]
+thresholds = ["p(95)<1000"]
+""", "typo.toml")
+
+
+def test_a_row_without_data_names_the_recorded_request_it_is_a_typo_of() -> None:
+    recorder = _Recorder(plan_for(TYPO_TABLE))
+    for method, name in (("GET", "my health"), ("GET", "/health"), ("POST", "/abd")):
+        recorder.record(method, name, 50.0, False)
+    verdict = evaluate(TYPO_TABLE, recorder)
+    # difflib ratios (2 * matches / total length): "/helth" in "GET /health" 0.95 and "my helth" vs
+    # "my health" (a k6 key's name alone) 0.94 are typos (>= 0.88); "/abc" vs "/abd" (0.75) is not
+    assert verdict.reasons == (
+        "typo: no data: none of GET /helth ran; did you mean 'GET /health'? (it was requested, judged by rows "
+        "'catch', 'h')",
+        "http_req_duration{name:my helth}: no data: none of * my helth ran; did you mean 'GET my health'? (it was "
+        "requested, and no row judges it)")
+    assert verdict.notes == ("http_req_duration{name:/abc}: no data: none of * /abc ran",)
+
+
+# --- what is shown and judged at the edges of a percentile ----------------------------------------
+
+def test_a_percentile_above_a_limit_fails_when_its_sample_is_below() -> None:
+    table = parse_table('[[row]]\nname = "r"\nrequests = ["GET /r"]\nthresholds = ["p(50)>100", "p(50)>=50"]\n')
+    recorder = _Recorder(plan_for(table))
+    _fill(recorder, "GET", "/r", [50.0] * 3)
+    above, at_least = evaluate(table, recorder).thresholds
+    assert (above.state, above.observed, at_least.state, at_least.observed) == (FAIL, 50.0, PASS, 50.0)
+
+
+def test_an_equality_that_fails_shows_the_side_its_sample_is_on() -> None:
+    # p(50) of 4 is the 2nd smallest (60 ms): below 100, so "== 100" fails and the value shown stays 60
+    table = parse_table('[[row]]\nname = "r"\nrequests = ["GET /r"]\nthresholds = ["p(50)==100", "p(50)!=100"]\n')
+    recorder = _Recorder(plan_for(table))
+    _fill(recorder, "GET", "/r", [50.0, 60.0, 150.0, 160.0])
+    equal, unequal = evaluate(table, recorder).thresholds
+    assert (equal.state, unequal.state) == (FAIL, PASS)
+    assert equal.observed == pytest.approx(60.0, rel=1e-3) and unequal.observed == pytest.approx(60.0, rel=1e-3)
+
+
+def _bucket_ms(ns: int) -> tuple[int, int]:
+    """The histogram bucket (ns) that holds ``ns``: what the recorder shows is its middle."""
+    from osiris_load.core.slo.recorder import new_histogram
+
+    hist = new_histogram()
+    return hist.get_lowest_equivalent_value(ns), hist.get_highest_equivalent_value(ns)
+
+
+@pytest.mark.parametrize(("op", "upper_half", "shown"), [
+    ("<", False, "below"),  # the estimate (the bucket's middle) is the limit: moved below it
+    ("<=", False, "limit"),  # at the limit is on the decided side of <=: shown as is
+    (">", True, "above"),
+    (">=", True, "limit"),
+])
+def test_an_estimate_equal_to_the_limit_is_shown_on_the_decided_side(op: str, upper_half: bool, shown: str) -> None:
+    low, high = _bucket_ms(1_000_000_000)  # 1 s: a bucket 2**19 ns wide (3 significant digits)
+    sample_ns = high - 1000 if upper_half else low + 1000
+    limit = (low + high) / 2 / 1e6  # the bucket's middle, in ms: the histogram's estimate of the sample
+    table = parse_table(f'[[row]]\nname = "r"\nrequests = ["GET /r"]\nthresholds = ["p(50){op}{limit!r}"]\n')
+    recorder = _Recorder(plan_for(table))
+    _fill(recorder, "GET", "/r", [1.0, sample_ns / 1e6, 5000.0])  # p(50) of 3: the 2nd smallest
+    result = evaluate(table, recorder).thresholds[0]
+    assert result.state == PASS  # the exact count decides: the sample is on the passing side
+    assert {"below": low / 1e6 <= result.observed < limit, "limit": result.observed == limit,
+            "above": limit < result.observed <= high / 1e6}[shown]
+
+
+# --- judge_threshold's own defaults and the time to settle ---------------------------------------
+
+def test_judge_threshold_without_a_confidence_judges_the_estimate() -> None:
+    from osiris_load.core.slo.evaluate import judge_threshold
+
+    recorder = _Recorder(plan_for(WINDOW_TABLE))
+    _fill(recorder, "GET", "/r", [50.0] * 40)
+    row = WINDOW_TABLE.rows[0]
+    result = judge_threshold(row, row.thresholds[0], recorder.pooled(recorder.keys()))
+    assert (result.state, result.interval, result.confidence) == (PASS, None, 0.0)
+    assert evaluate(WINDOW_TABLE, recorder).looks == 0
+
+
+def test_the_time_to_settle_counts_timed_requests_for_latency_and_all_for_rates() -> None:
+    table = parse_table('[[row]]\nname = "r"\nrequests = ["GET /r"]\nthresholds = ["p(95)<100", "rate>=0.9"]\n')
+    recorder = _Recorder(plan_for(table))
+    _fill(recorder, "GET", "/r", [50.0] * 60 + [150.0])
+    _fill(recorder, "GET", "/r", [float("nan")] * 3, failures=3)  # counted, not timed
+    latency, rate = evaluate(table, recorder, confidence=0.95, elapsed_s=10.0).thresholds
+    assert (latency.state, rate.state) == ("INCONCLUSIVE", "INCONCLUSIVE")
+    assert (latency.n, rate.n) == (61, 64) and latency.requests_needed and rate.requests_needed
+    # (requests needed - requests so far) / (the row's rate: 61 timed, resp. 64 requests in 10 s)
+    assert latency.seconds_needed == pytest.approx((latency.requests_needed - 61) / 6.1)
+    assert rate.seconds_needed == pytest.approx((rate.requests_needed - 64) / 6.4)
+
+
+def test_avg_with_confidence_uses_the_histograms_spread_exactly() -> None:
+    # The spread is the histogram's (population) standard deviation in ns, in ms and times
+    # sqrt(n / (n - 1)); the interval is Student's t over it: to 1e-9, not just within the 0.1 %.
+    from scipy.stats import t as student_t
+
+    times = [100.0, 200.0, 300.0, 700.0]
+    recorder = _Recorder(plan_for(AVG_TABLE))
+    _fill(recorder, "GET", "/r", times)
+    hist = recorder.pooled(recorder.keys()).histogram
+    assert hist is not None
+    stddev = hist.get_stddev() / 1e6 * (4 / 3) ** 0.5
+    high = 325.0 + student_t.ppf(0.95, 3) * stddev / 2
+    result = evaluate(AVG_TABLE, recorder, confidence=0.95).thresholds[0]
+    assert result.interval is not None and result.interval[1] == pytest.approx(high, rel=1e-9)
+
+
+def test_every_interval_kind_takes_the_confidence_and_the_windows_design_effect() -> None:
+    """At a confidence other than the default (0.9), each kind's design effect is the one of its
+    windows (computed here with confidence.py from the windows written out) and its interval the one
+    confidence.py gives for those counts; ``med`` is ``p(50)``."""
+    from osiris_load.core.slo import confidence as conf
+
+    table = parse_table('[[row]]\nname = "r"\nrequests = ["GET /r"]\n'
+                        'thresholds = ["p(95)<100", "med<100", "p(50)<100", "rate>=0.5", "avg<1000"]\n')
+    recorder = _Recorder(plan_for(table))
+    _fill(recorder, "GET", "/r", [150.0] * 10, failures=4)
+    _fill(recorder, "GET", "/r", [50.0] * 30)
+    marks = {("r", "p(95)<100"): [(10, 2.0), (25, 6.0)], ("r", "med<100"): [(10, 2.0), (25, 6.0)],
+             ("r", "p(50)<100"): [(10, 2.0), (25, 6.0)], ("r", "rate>=0.5"): [(10, 1.0), (25, 3.0)],
+             ("r", "avg<1000"): [(10, 1000.0), (25, 2500.0)]}
+    p95, med, p50, rate, avg = evaluate(table, recorder, confidence=0.9, marks=marks).thresholds
+    share_windows = [(10, 2.0), (15, 4.0), (15, 4.0)]  # 10 samples at or beyond 100 ms in all
+    assert p95.design_effect == med.design_effect == conf.design_effect(share_windows, 0.9)
+    assert med.interval == p50.interval and med.requests_needed == p50.requests_needed
+    rate_deff = conf.design_effect([(10, 1.0), (15, 2.0), (15, 1.0)], 0.9)  # 4 failures in all
+    expected = conf.judge_rate("rate", ">=", 0.5, 40, 4, confidence=0.9, design_effect=rate_deff).values
+    assert expected is not None and rate.interval == (expected.low, expected.high)
+    assert rate.design_effect == rate_deff
+    hist = recorder.pooled(recorder.keys()).histogram
+    assert hist is not None
+    stddev = hist.get_stddev() / 1e6 * (40 / 39) ** 0.5
+    avg_deff = conf.mean_design_effect([(10, 1000.0), (15, 1500.0), (15, 500.0)], stddev, 0.9)  # 3000 ms in all
+    expected = conf.judge_avg("<", 1000.0, 40, 75.0, stddev, confidence=0.9, design_effect=avg_deff).values
+    assert expected is not None and avg.design_effect == pytest.approx(avg_deff, rel=1e-12)
+    assert avg.interval == pytest.approx((expected.low, expected.high), rel=1e-12)
+    assert p95.design_effect > 1 and rate_deff > 1 and avg_deff > 1  # the windows do widen each
+
+
+def test_med_is_judged_as_p50_with_confidence() -> None:
+    # 10, 20, ..., 400 ms: the median (nearest rank 20 of 40) is 200 ms, under 205; the 21st (210) is not
+    table = parse_table('[[row]]\nname = "r"\nrequests = ["GET /r"]\nthresholds = ["med<205", "p(50)<205"]\n')
+    recorder = _Recorder(plan_for(table))
+    _fill(recorder, "GET", "/r", [10.0 * i for i in range(1, 41)])
+    med, p50 = evaluate(table, recorder, confidence=0.9).thresholds
+    assert (med.estimate, med.state, med.interval, med.requests_needed) == \
+        (p50.estimate, p50.state, p50.interval, p50.requests_needed) == (PASS, "INCONCLUSIVE", p50.interval, None)
+
+
+def test_no_data_is_judged_on_no_sample() -> None:
+    table = parse_table('[[row]]\nname = "r"\nrequests = ["GET /r"]\nthresholds = ["rate>0.5", "p(95)<100", "avg<1"]\n')
+    results = evaluate(table, _Recorder(plan_for(table))).thresholds
+    assert [(r.state, r.observed, r.n, r.estimate) for r in results] == [(NO_DATA, None, 0, None)] * 3

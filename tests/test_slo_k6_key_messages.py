@@ -13,6 +13,7 @@ from osiris_load.core.slo.k6_metrics import (
     K6_TAGS,
     K6Key,
     K6KeyError,
+    k6_seconds,
     parse_k6_expression,
     parse_k6_key,
 )
@@ -119,3 +120,60 @@ def test_an_aggregation_the_metric_lacks_is_refused(metric: str, text: str, mess
 ])
 def test_k6_meanings_of_the_expressions(metric: str, text: str, threshold: Threshold) -> None:
     assert parse_k6_expression(metric, text) == threshold
+
+
+@pytest.mark.parametrize(("key", "message"), [
+    # a close name is hinted: difflib's ratio 2*M/T, "http_req" in "http_reqs": 2*8/17 = 0.94 >= 0.75
+    ("http_req", f"threshold key 'http_req': 'http_req' is not a k6 built-in metric (custom metrics are not carried "
+                 f"over) (did you mean 'http_reqs'?); {SUPPORTED}"),
+    # "duration" in "http_req_duration": 2*8/25 = 0.64, under the 0.75 cutoff: no hint
+    ("duration", f"threshold key 'duration': 'duration' is not a k6 built-in metric (custom metrics are not carried "
+                 f"over); {SUPPORTED}"),
+    # an LLM-looking key, any case, compared lower-cased ("llm_ttft" itself: ratio 1)
+    ("LLM_TTFT", f"threshold key 'LLM_TTFT': 'LLM_TTFT' is not an LLM metric key (did you mean 'llm_ttft'?); "
+                 f"{SUPPORTED}"),
+    ("llm_ttft{method:GET}", "threshold key 'llm_ttft{method:GET}': tag 'method' at column 10 is not recorded here "
+                             "for llm_ttft; the LLM entries carry the request's name only; supported tags: name"),
+    ("llm_input_tokens{status:200}", "threshold key 'llm_input_tokens{status:200}': tag 'status' at column 18 is not "
+                                     "recorded here for llm_input_tokens; the LLM entries carry the request's name "
+                                     "only; supported tags: name"),
+])
+def test_misnamed_and_llm_keys_say_what_and_where(key: str, message: str) -> None:
+    with pytest.raises(K6KeyError) as caught:
+        parse_k6_key(key)
+    assert str(caught.value) == message
+
+
+def test_llm_keys_take_their_name_tag() -> None:
+    assert parse_k6_key("llm_itl{name:/v1/chat}").requests == ("LLM ITL /v1/chat",)
+    assert parse_k6_key("llm_output_tokens{name:/v1}").requests == ("TOKENS output /v1",)
+
+
+@pytest.mark.parametrize(("metric", "text", "message"), [  # no "in k6" for the LLM keys: k6 has none
+    ("llm_ttft", "rate<1", "rate<1: llm_ttft has no 'rate'; use avg or min or max or med or p(N)"),
+    ("llm_output_tokens", "p(95)<1", "p(95)<1: llm_output_tokens has no 'p(95)'; use count or rate"),
+])
+def test_an_aggregation_an_llm_key_lacks_is_refused(metric: str, text: str, message: str) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        parse_k6_expression(metric, text)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (True, "True is not a duration (a number of milliseconds or a string like '30s')"),
+    ([30], "[30] is not a duration (a number of milliseconds or a string like '30s')"),
+    ("1m30x", "'1m30x' is not a duration (e.g. '30s', '1m30s', '500ms', or a number of ms)"),
+    (-5, "-5 is not a duration >= 0"),
+])
+def test_k6_duration_refusals(value: object, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        k6_seconds(value)
+    assert str(caught.value) == message
+
+
+def test_k6_durations() -> None:
+    # ns, us and µs, ms, s, m, h, d summed by hand; "1m500ms": the longer suffix "ms" wins over "m"
+    assert k6_seconds("1m500ms") == 60.5
+    assert k6_seconds(" 30 ") == 0.03  # a string of digits is milliseconds, as a number is
+    assert [k6_seconds(v) for v in ("2d", "1h", "1.5s", "250us", "250µs", "100ns", 1500, 2.5)] == pytest.approx(
+        [172800.0, 3600.0, 1.5, 0.00025, 0.00025, 1e-7, 1.5, 0.0025])

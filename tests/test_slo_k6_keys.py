@@ -333,3 +333,49 @@ def test_small_success_rate_limit_warns_once_with_a_suggestion() -> None:
         "k6.toml: row 'checks': 'rate<=0.1' asks for a success rate below 10%: a clean run fails it. If it is "
         "a failure rate, write 'fail_rate<=0.1' under http_req_failed",
     )
+
+
+def test_token_keys_count_tokens_and_their_rate_under_a_second() -> None:
+    """``llm_output_tokens``: count is the answers' tokens summed (60 + 40), rate is tokens per second
+    of the run, also over less than a second (100 tokens in 0.5 s: 200/s)."""
+    table = _table('[thresholds]\nllm_output_tokens = ["count>=100", "rate>=150", "count<3"]\n')
+    rec = _recorder(table)
+    rec.record_tokens("output /v1/chat/completions", 60)
+    rec.record_tokens("output /v1/chat/completions", 40)
+    count, rate, answers = evaluate(table, rec, elapsed_s=0.5).thresholds
+    assert (count.state, count.observed, count.unit, count.n) == (PASS, 100.0, "tokens", 2)
+    assert (rate.state, rate.estimate, rate.observed, rate.unit, rate.n) == (PASS, PASS, 200.0, "tokens/s", 2)
+    assert (answers.state, answers.observed) == (FAIL, 100.0)  # tokens, not the 2 answers
+    no_time = evaluate(table, rec, elapsed_s=0.0).thresholds[1]
+    assert (no_time.state, no_time.observed, no_time.n, no_time.row) == (NO_DATA, None, 0, "llm_output_tokens")
+
+
+def test_a_status_row_takes_no_overflow_pool_of_every_status() -> None:
+    """Past the key cap, requests named by rows are pooled per set of rows, without their status: a row
+    that filters by status cannot take that pool (3 of its 5 requests were 200s), a row without a
+    filter does."""
+    table = _table('[thresholds]\n"http_reqs{name:/x,status:503}" = ["count<100"]\n'
+                   '"http_reqs{name:/x}" = ["count<100"]\n')
+    rec = RequestRecorder(plan_for(table), max_keys=1)
+    rec.record("GET", "/a", 1.0, False, 200)  # takes the only key
+    for status in (200, 200, 200, 503, 503):
+        rec.record("GET", "/x", 1.0, status != 200, status)
+    filtered, unfiltered = evaluate(table, rec).thresholds
+    assert (filtered.observed, unfiltered.observed) == (0.0, 5.0)
+
+
+def test_iterations_are_neither_unjudged_requests_nor_typo_candidates() -> None:
+    table = _table('[thresholds]\n"http_req_duration{name:Readr}" = ["p(95)<100"]\n')
+    rec = _recorder(table)
+    rec.record_iteration("Reader", 120.0)  # a user class called Reader: not a request named Reader
+    verdict = evaluate(table, rec)
+    assert verdict.tally.unjudged == ()
+    assert verdict.notes == ("http_req_duration{name:Readr}: no data: none of * Readr ran",)
+
+
+def test_unjudged_requests_are_summed_over_their_statuses() -> None:
+    table = _table('[thresholds]\n"http_reqs{name:/x,status:500}" = ["count<10"]\n')  # split by status
+    rec = _recorder(table)
+    for status in (200, 500, 200):
+        rec.record("GET", "/u", 1.0, status != 200, status)
+    assert evaluate(table, rec).tally.unjudged == (("GET", "/u", 3),)

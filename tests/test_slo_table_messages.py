@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from osiris_load.core.slo.gate_options import check_gate_env, check_gate_options, flag_value, requested_rows
 from osiris_load.core.slo.table import SloFileError, parse_duration, parse_table
 
 CASES = [
@@ -88,3 +89,75 @@ def test_durations_and_requests_that_load() -> None:
     assert row.latency_limits == (1.0,) and table.row("a") is row
     with pytest.raises(KeyError):
         table.row("b")
+
+
+# -- the gate's options (osiris_load.core.slo.gate_options): the checks a parser type cannot make ---------------
+
+_ACCEPTED = 'use e.g. "10s", "500ms", "1m" or a number of seconds'
+OPTION_CASES = [  # (values by option name, the message; the label is the flag)
+    ({"slo_window": "0.5"}, "--slo-window '0.5': a time window is 0 (off) or at least 1 s, got 0.5"),
+    ({"slo_confidence": "1"},
+     "--slo-confidence '1': confidence must be 0 (intervals off) or between 0.5 and 1 (exclusive), got '1'"),
+    ({"slo_confidence": "0.9", "slo_until_settled": "soon"}, f"--slo-until-settled 'soon': bad duration 'soon': {_ACCEPTED}"),
+]
+
+
+@pytest.mark.parametrize(("values", "message"), OPTION_CASES)
+def test_gate_option_messages_name_the_flag(values: dict, message: str) -> None:
+    with pytest.raises(SloFileError) as caught:
+        check_gate_options(values.get)
+    assert str(caught.value) == message
+
+
+def test_gate_options_that_pass() -> None:
+    check_gate_options({}.get)  # nothing given: nothing to check
+    check_gate_options({"slo_confidence": "0.9", "slo_until_settled": "1m30s", "slo_window": "10"}.get)
+    check_gate_options({"slo_confidence": 0, "slo_until_settled": "  ", "slo_window": 0}.get)  # blank: not set
+
+
+def test_a_gate_option_is_named_as_the_caller_calls_it() -> None:
+    values = {"slo_window": "0.5", "slo_confidence": "2"}
+    with pytest.raises(SloFileError) as caught:  # named by its variable when the caller names it
+        check_gate_options(values.get, {"slo_confidence": "OSIRIS_SLO_CONFIDENCE"})
+    assert str(caught.value).startswith("OSIRIS_SLO_CONFIDENCE '2': confidence must be 0")
+    with pytest.raises(SloFileError) as caught:  # else by its flag
+        check_gate_options({"slo_window": "0.5"}.get, {"slo_confidence": "OSIRIS_SLO_CONFIDENCE"})
+    assert str(caught.value).startswith("--slo-window '0.5': ")
+
+
+ENV_CASES = [  # one bad variable each: the message names it and what is wrong
+    ({"OSIRIS_SLO_FINAL_WAIT": "soon"}, "OSIRIS_SLO_FINAL_WAIT 'soon': not a number"),
+    ({"OSIRIS_SLO_STRICT": "maybe"},
+     "OSIRIS_SLO_STRICT 'maybe': 'maybe' is not one of true, false, yes, no, on, off, 1, 0"),
+    ({"OSIRIS_SLO_INCONCLUSIVE": "sometimes"}, "OSIRIS_SLO_INCONCLUSIVE 'sometimes': must be one of estimate, fail, pass"),
+    ({"OSIRIS_SLO_GENERATOR_MONITOR": "auto"}, "OSIRIS_SLO_GENERATOR_MONITOR 'auto': must be one of on, off"),
+    ({"OSIRIS_SLO_CONFIDENCE": "0.3"},
+     "OSIRIS_SLO_CONFIDENCE '0.3': confidence must be 0 (intervals off) or between 0.5 and 1 (exclusive), got '0.3'"),
+    ({"OSIRIS_SLO_WINDOW": "0.5"}, "OSIRIS_SLO_WINDOW '0.5': a time window is 0 (off) or at least 1 s, got 0.5"),
+]
+
+
+@pytest.mark.parametrize(("environ", "message"), ENV_CASES)
+def test_gate_env_messages_name_the_variable(environ: dict, message: str) -> None:
+    with pytest.raises(SloFileError) as caught:
+        check_gate_env(environ)
+    assert str(caught.value) == message
+
+
+def test_gate_env_that_passes() -> None:
+    check_gate_env({})
+    check_gate_env({"OSIRIS_SLO_FILE": "slo.toml", "OSIRIS_SLO_ROWS": "a,b", "OSIRIS_SLO_STRICT": "TRUE",
+                    "OSIRIS_SLO_ALLOW_LOST_WORKERS": "0", "OSIRIS_SLO_CONFIDENCE": "0.95",
+                    "OSIRIS_SLO_INCONCLUSIVE": "fail", "OSIRIS_SLO_UNTIL_SETTLED": "1m30s",
+                    "OSIRIS_SLO_WINDOW": "10", "OSIRIS_SLO_EVAL_INTERVAL": "1.5", "OSIRIS_SLO_FINAL_WAIT": "0",
+                    "OSIRIS_SLO_GENERATOR_MONITOR": "off", "PATH": "/bin"})
+
+
+def test_flags_and_row_lists_read_as_the_locust_parser_reads_them() -> None:
+    words = ["true", "Yes", "ON", "1", "false", "No", "off", "0"]
+    assert [flag_value(w) for w in words] == [True, True, True, True, False, False, False, False]
+    with pytest.raises(ValueError, match=r"^'maybe' is not one of true, false, yes, no, on, off, 1, 0$"):
+        flag_value("maybe")
+    assert requested_rows(" a , b,,c ") == ["a", "b", "c"]
+    assert requested_rows("a b") == ["a b"]
+    assert requested_rows(None) == [] and requested_rows("") == []

@@ -5,7 +5,7 @@ refused with its exact message, and the CSV export's empty cells and nulls."""
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import pytest
 
@@ -13,6 +13,7 @@ from osiris_load.core.slo.verdict import (
     CSV_FIELDS,
     Goodput,
     OpenModelSummary,
+    ProcessHealth,
     ThresholdResult,
     Verdict,
     VerdictFormatError,
@@ -77,3 +78,22 @@ def test_csv_rows_leave_cells_empty_and_write_null_for_missing_facts() -> None:
     assert (overall["row"], overall["expression"], overall["unit"], overall["limit"]) == ("OVERALL", "", "", "")
     assert (model["row"], model["expression"], model["interval_low"]) == ("OPEN_MODEL", "", "")
     assert "max_vus=null" in model["reason"] and "goodput_share=0.5" in model["reason"]
+
+
+def test_a_version_3_document_reads_without_a_generator_section() -> None:
+    doc = _doc(Verdict(table="t", thresholds=(THRESHOLD,)))
+    doc["version"] = 3
+    del doc["generator"]
+    assert from_json(json.dumps(doc)).generator == ()
+
+
+def test_a_process_without_a_timeline_reads_with_none() -> None:
+    doc = _doc(Verdict(table="t", thresholds=(THRESHOLD,), generator=(ProcessHealth(process="w1", users=4),)))
+    del doc["generator"][0]["timeline"]
+    assert from_json(json.dumps(doc)).generator == (ProcessHealth(process="w1", users=4, timeline=()),)
+
+
+def test_csv_rows_carry_the_chargeable_value() -> None:
+    row = csv_rows(Verdict(table="t", thresholds=(replace(THRESHOLD, chargeable_observed=512.25,
+                                                          generator_bound=True),)))[0]
+    assert (row["chargeable_observed"], row["generator_bound"]) == ("512.25", True)
