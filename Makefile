@@ -35,9 +35,10 @@ install: $(TEST_STAMP)
 run: $(RUN_STAMP)
 	$(VENV)/bin/osiris-load run $(RUN_ARGS)
 
-## The test suite (lint first: it is fast). Its files run on TEST_WORKERS processes (pytest-xdist; each file
-## whole in one, so a module's fixtures start once): most of the suite's time is spent waiting on real runs.
-TEST_WORKERS ?= 2
+## The test suite (lint first: it is fast). TEST_WORKERS=N spreads its files over N processes (pytest-xdist,
+## each file whole in one, so a module's fixtures start once): worth it on a machine with cores to spare; on
+## 2 cores beside a CPU hog it took 988 s against about 700 s in one process (the suite is CPU-bound there).
+TEST_WORKERS ?= 0
 test: $(TEST_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile

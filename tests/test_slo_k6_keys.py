@@ -340,8 +340,8 @@ def test_token_keys_count_tokens_and_their_rate_under_a_second() -> None:
     of the run, also over less than a second (100 tokens in 0.5 s: 200/s)."""
     table = _table('[thresholds]\nllm_output_tokens = ["count>=100", "rate>=150", "count<3"]\n')
     rec = _recorder(table)
-    rec.record_tokens("output /v1/chat/completions", 60)
-    rec.record_tokens("output /v1/chat/completions", 40)
+    rec.record_tokens("output /v1/chat/completions @ChatUser", 60)
+    rec.record_tokens("output /v1/chat/completions @ChatUser", 40)
     count, rate, answers = evaluate(table, rec, elapsed_s=0.5).thresholds
     assert (count.state, count.observed, count.unit, count.n) == (PASS, 100.0, "tokens", 2)
     assert (rate.state, rate.estimate, rate.observed, rate.unit, rate.n) == (PASS, PASS, 200.0, "tokens/s", 2)

@@ -19,6 +19,7 @@ from sidecar.api.openai_format import OWNER, SSE_HEADERS, Answer, finish_reason,
 from sidecar.api.openai_schemas import ChatCompletionRequest, CompletionRequest, OpenAIErrorResponse
 from sidecar.api.routes import (
     POST_RESPONSES,
+    STREAMED_200,
     FaultsDep,
     RunnersDep,
     SettingsDep,
@@ -33,6 +34,7 @@ from sidecar.infra.settings import MODEL_IDS, Settings
 # 401 and 413 come from the middlewares, before any route ({"detail"}, as POST_RESPONSES says); the
 # route's own errors are OpenAI's error object.
 OPENAI_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {**STREAMED_200, "content": {"application/json": {"schema": {"type": "object"}}, **STREAMED_200["content"]}},
     **POST_RESPONSES,
     400: {"model": OpenAIErrorResponse, "description": "A body that is not valid (OpenAI error object)"},
     404: {"model": OpenAIErrorResponse, "description": "Unknown model (OpenAI error object)"},

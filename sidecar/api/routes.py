@@ -44,6 +44,13 @@ POST_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "Request body larger than OSIRIS_MAX_BODY_BYTES"},
     503: {"model": ErrorResponse, "description": "Queue full (Retry-After), model not loaded or Redis unavailable"},
 }
+# A streamed answer ("stream": true): server-sent events, documented beside the JSON answer's schema.
+STREAMED_200: dict[str, Any] = {
+    "description": "The answer: JSON, or with \"stream\": true server-sent events (`data: {...}` chunks, then "
+                   "`data: [DONE]`)",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}
+GENERATE_RESPONSES: dict[int | str, dict[str, Any]] = {200: STREAMED_200, **POST_RESPONSES}
 PROPOSE_RESPONSES = {**POST_RESPONSES, 501: {"model": ErrorResponse,
                                              "description": "The phi3 model's tokenizer cannot be constrained"}}
 
@@ -133,8 +140,8 @@ async def model_call(model_id: str, call: Awaitable[T]) -> T:
 router = APIRouter()
 
 
-@router.post("/generate", response_model=GenerateResponse, responses=POST_RESPONSES)
-@router.post("/generate/", response_model=GenerateResponse, responses=POST_RESPONSES, include_in_schema=False)
+@router.post("/generate", response_model=GenerateResponse, responses=GENERATE_RESPONSES)
+@router.post("/generate/", response_model=GenerateResponse, responses=GENERATE_RESPONSES, include_in_schema=False)
 async def generate(
     body: GenerateRequest,
     settings: SettingsDep,
