@@ -48,7 +48,13 @@ POST_RESPONSES: dict[int | str, dict[str, Any]] = {
 STREAMED_200: dict[str, Any] = {
     "description": "The answer: JSON, or with \"stream\": true server-sent events (`data: {...}` chunks, then "
                    "`data: [DONE]`)",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    # the schema of one event (OpenAPI 3.1 tools read `schema` of text/event-stream per event): its data is
+    # a JSON chunk or the closing [DONE]
+    "content": {"text/event-stream": {"schema": {
+        "type": "object", "required": ["data"],
+        "properties": {"data": {"type": "string", "description": "A JSON chunk (contentMediaType application/json), "
+                                                                 "or [DONE]"},
+                       "event": {"type": "string"}, "id": {"type": "string"}}}}},
 }
 GENERATE_RESPONSES: dict[int | str, dict[str, Any]] = {200: STREAMED_200, **POST_RESPONSES}
 PROPOSE_RESPONSES = {**POST_RESPONSES, 501: {"model": ErrorResponse,
