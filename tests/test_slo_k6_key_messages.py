@@ -133,10 +133,9 @@ def test_k6_meanings_of_the_expressions(metric: str, text: str, threshold: Thres
     ("LLM_TTFT", f"threshold key 'LLM_TTFT': 'LLM_TTFT' is not an LLM metric key (did you mean 'llm_ttft'?); "
                  f"{SUPPORTED}"),
     ("llm_ttft{method:GET}", "threshold key 'llm_ttft{method:GET}': tag 'method' at column 10 is not recorded here "
-                             "for llm_ttft; the LLM entries carry the request's name only; supported tags: name"),
+                             "for llm_ttft; supported tags: name, scenario"),
     ("llm_input_tokens{status:200}", "threshold key 'llm_input_tokens{status:200}': tag 'status' at column 18 is not "
-                                     "recorded here for llm_input_tokens; the LLM entries carry the request's name "
-                                     "only; supported tags: name"),
+                                     "recorded here for llm_input_tokens; supported tags: name, scenario"),
 ])
 def test_misnamed_and_llm_keys_say_what_and_where(key: str, message: str) -> None:
     with pytest.raises(K6KeyError) as caught:
@@ -144,9 +143,12 @@ def test_misnamed_and_llm_keys_say_what_and_where(key: str, message: str) -> Non
     assert str(caught.value) == message
 
 
-def test_llm_keys_take_their_name_tag() -> None:
-    assert parse_k6_key("llm_itl{name:/v1/chat}").requests == ("LLM ITL /v1/chat",)
-    assert parse_k6_key("llm_output_tokens{name:/v1}").requests == ("TOKENS output /v1",)
+def test_llm_keys_take_their_name_and_scenario_tags() -> None:
+    """The entries are named "<prefix> <path> @<user class>": an absent tag is the pattern "*"."""
+    assert parse_k6_key("llm_itl{name:/v1/chat}").requests == ("LLM ITL /v1/chat @*",)
+    assert parse_k6_key("llm_output_tokens{name:/v1}").requests == ("TOKENS output /v1 @*",)
+    assert parse_k6_key("llm_tpot{scenario:Chat}").requests == ("LLM TPOT * @Chat",)
+    assert parse_k6_key("llm_input_tokens{scenario:Chat,name:/v1}").requests == ("TOKENS input /v1 @Chat",)
 
 
 @pytest.mark.parametrize(("metric", "text", "message"), [  # no "in k6" for the LLM keys: k6 has none
