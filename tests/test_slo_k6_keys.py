@@ -483,6 +483,10 @@ def test_record_answer_chargeable_takes_the_judged_samples_less_the_stalls() -> 
     record_answer(RequestRecorder(), NAMES, 100.0, [10.0, 40.0], 25.0, 150.0, chargeable=unbounded)
     assert _seen(unbounded) == {"T": (1, 100.0, 100.0, 100.0), "E": (1, 150.0, 150.0, 150.0),
                                 "I": (2, 10.0, 40.0, 50.0), "P": (1, 25.0, 25.0, 25.0)}
+    invalid = RequestRecorder()  # without a bound an invalid gap (NaN) stays invalid, not a 0 ms sample
+    record_answer(RequestRecorder(), NAMES, 100.0, [float("nan")], None, 150.0, chargeable=invalid)
+    gap = invalid.stats("LLM", "I")
+    assert gap is not None and (gap.count, gap.timed, gap.invalid) == (1, 0, 1)
 
 
 def test_llm_history_ticks_only_timed_llm_entries_as_locusts_history_csv() -> None:
