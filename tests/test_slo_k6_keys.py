@@ -543,3 +543,27 @@ def test_llm_history_thins_every_other_tick_past_2048_and_keeps_the_last() -> No
     full.observe(10000.0, rec)  # the 2049th: ticks 0, 2, .., 2046, then the last
     assert [tick[0][0] for tick in full.ticks] == [*map(float, range(0, 2047, 2)), 10000.0]
     assert len(full.ticks) == 1025
+
+
+def test_an_llm_keys_unknown_scenario_is_hinted_among_the_same_measurement_and_path() -> None:
+    """``{scenario:...}`` of an ``llm_*`` key is compared with the user classes of the same measurement
+    and path only (difflib ratio 2M/T by hand, cutoff 0.88): FastUsr/FastUser 14/15 = 0.93 (not the ITL
+    entry of FastUsr itself), Chat/Chats 8/9 = 0.89 (not /v2's Chat), the class after the last " @" of a
+    path that holds one (Chatt/Chat 0.89); Slow/Slower 8/10 = 0.8 is no typo."""
+    table = _table('[thresholds]\n"llm_ttft{scenario:FastUsr}" = ["max<100"]\n'
+                   '"llm_itl{name:/v1/chat,scenario:Chat}" = ["max<100"]\n'
+                   '"llm_e2el{name:/a @b,scenario:Chatt}" = ["max<100"]\n"llm_tpot{scenario:Slow}" = ["max<100"]\n')
+    rec = _recorder(table)
+    for name in ("ITL /v1/chat @FastUsr", "TTFT /v1/chat @FastUser", "ITL /v2/chat @Chat", "ITL /v1/chat @Chats",
+                 "E2EL /a @b @Chat", "TPOT /v1/chat @Slower"):
+        rec.record("LLM", name, 5.0, False)
+    verdict = evaluate(table, rec)
+    assert verdict.reasons[:3] == (
+        "llm_ttft{scenario:FastUsr}: no data: none of LLM TTFT * @FastUsr ran; did you mean "
+        "'LLM TTFT /v1/chat @FastUser'? (it was requested, and no row judges it)",
+        "llm_itl{name:/v1/chat,scenario:Chat}: no data: none of LLM ITL /v1/chat @Chat ran; did you mean "
+        "'LLM ITL /v1/chat @Chats'? (it was requested, and no row judges it)",
+        "llm_e2el{name:/a @b,scenario:Chatt}: no data: none of LLM E2EL /a @b @Chatt ran; did you mean "
+        "'LLM E2EL /a @b @Chat'? (it was requested, and no row judges it)")
+    assert not any("llm_tpot" in reason for reason in verdict.reasons)
+    assert "llm_tpot{scenario:Slow}: no data: none of LLM TPOT * @Slow ran" in verdict.notes
