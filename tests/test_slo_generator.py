@@ -113,6 +113,11 @@ def test_health_counts_lag_cpu_stalls_and_requests() -> None:
         assert monitor.tick(users=3) is not None
     monitor.log.polled(clock.now)
     clock.now += 0.03  # an event fires 30 ms into a stretch
+    # an LLM answer's measurements inside that request: the same bounds, no request counted
+    assert monitor.share_ms(100.0) == pytest.approx(30.0 + 45.0)
+    assert monitor.share_ms(20.0) == pytest.approx(20.0) and monitor.share_ms(0.5) == pytest.approx(0.5)
+    assert monitor.share_ms(0.0) == 0.0 and monitor.share_ms(-1.0) == 0.0
+    assert (monitor.requests, monitor.bounded) == (0, 0)
     assert monitor.bound_ms(100.0) == pytest.approx(30.0 + 45.0)  # and the stretch before (not twice)
     assert monitor.bound_ms(20.0) == pytest.approx(20.0) and monitor.bound_ms(None) == 0.0
     health = monitor.summary()

@@ -144,9 +144,11 @@ def test_misnamed_and_llm_keys_say_what_and_where(key: str, message: str) -> Non
 
 
 def test_llm_keys_take_their_name_and_scenario_tags() -> None:
+    """The entries are named "<prefix> <path> @<user class>": an absent tag is the pattern "*"."""
     assert parse_k6_key("llm_itl{name:/v1/chat}").requests == ("LLM ITL /v1/chat @*",)
     assert parse_k6_key("llm_output_tokens{name:/v1}").requests == ("TOKENS output /v1 @*",)
-    assert parse_k6_key("llm_ttft{scenario:ChatUser}").requests == ("LLM TTFT * @ChatUser",)
+    assert parse_k6_key("llm_tpot{scenario:Chat}").requests == ("LLM TPOT * @Chat",)
+    assert parse_k6_key("llm_input_tokens{scenario:Chat,name:/v1}").requests == ("TOKENS input /v1 @Chat",)
 
 
 @pytest.mark.parametrize(("metric", "text", "message"), [  # no "in k6" for the LLM keys: k6 has none

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from osiris_load.core.openmodel.counts import GoodputPlan
+from osiris_load.core.openmodel.counts import GoodputPlan, Iteration
+from osiris_load.core.slo import llm_history
+from osiris_load.core.slo.answers import record_answer
 from osiris_load.core.slo.evaluate import abort_triggers, evaluate, plan_for
 from osiris_load.core.slo.expressions import ExpressionError, parse_threshold
 from osiris_load.core.slo.formatting import format_limit, format_observed
 from osiris_load.core.slo.k6_metrics import K6KeyError, parse_k6_key
+from osiris_load.core.slo.llm_history import LlmHistory
 from osiris_load.core.slo.recorder import RecorderPlan, RequestRecorder
 from osiris_load.core.slo.table import SloFileError, SloTable, parse_table
 from osiris_load.core.slo.verdict import FAIL, NO_DATA, PASS, Verdict
@@ -340,8 +343,8 @@ def test_token_keys_count_tokens_and_their_rate_under_a_second() -> None:
     of the run, also over less than a second (100 tokens in 0.5 s: 200/s)."""
     table = _table('[thresholds]\nllm_output_tokens = ["count>=100", "rate>=150", "count<3"]\n')
     rec = _recorder(table)
-    rec.record_tokens("output /v1/chat/completions @ChatUser", 60)
-    rec.record_tokens("output /v1/chat/completions @ChatUser", 40)
+    rec.record_tokens("output /v1/chat/completions @OpenAIChatUser", 60)
+    rec.record_tokens("output /v1/chat/completions @OpenAIChatUser", 40)
     count, rate, answers = evaluate(table, rec, elapsed_s=0.5).thresholds
     assert (count.state, count.observed, count.unit, count.n) == (PASS, 100.0, "tokens", 2)
     assert (rate.state, rate.estimate, rate.observed, rate.unit, rate.n) == (PASS, PASS, 200.0, "tokens/s", 2)
@@ -379,3 +382,188 @@ def test_unjudged_requests_are_summed_over_their_statuses() -> None:
     for status in (200, 500, 200):
         rec.record("GET", "/u", 1.0, status != 200, status)
     assert evaluate(table, rec).tally.unjudged == (("GET", "/u", 3),)
+
+
+# -- one streamed answer into the recorders (slo/answers.py) and the LLM history (slo/llm_history.py) --------
+# Pure tests of the two LLM modules in the mutation selection (tests/test_slo_llm_keys.py, which judges them
+# through evaluate(), is not in it). Entry names are plain strings: record_answer takes any four names.
+
+NAMES = ("T", "I", "P", "E")  # TTFT, ITL, TPOT, E2EL
+
+
+def _seen(rec: RequestRecorder) -> dict[str, tuple[int, float, float, float]]:
+    """Per LLM entry: (samples, exact min, exact max, exact sum) in ms, as recorded."""
+    out = {}
+    for (method, name) in rec.key_counts():
+        assert method == "LLM"
+        s = rec.stats(method, name)
+        assert s is not None
+        out[name] = (s.timed, s.min_ms, s.max_ms, s.sum_ms)
+    return out
+
+
+def test_record_answer_closed_model_records_each_value_as_measured() -> None:
+    rec = RequestRecorder()
+    record_answer(rec, NAMES, 100.0, [10.0, 40.0], 25.0, 150.0)
+    assert _seen(rec) == {"T": (1, 100.0, 100.0, 100.0), "E": (1, 150.0, 150.0, 150.0),
+                          "I": (2, 10.0, 40.0, 50.0), "P": (1, 25.0, 25.0, 25.0)}
+    # an answer of one chunk: no gap, no TPOT; the entries after an empty one are still recorded
+    one = RequestRecorder()
+    record_answer(one, NAMES, 7.0, [], None, 9.0)
+    assert _seen(one) == {"T": (1, 7.0, 7.0, 7.0), "E": (1, 9.0, 9.0, 9.0)}
+    no_gap = RequestRecorder()
+    record_answer(no_gap, NAMES, 7.0, (), 3.0, 9.0)
+    assert _seen(no_gap) == {"T": (1, 7.0, 7.0, 7.0), "E": (1, 9.0, 9.0, 9.0), "P": (1, 3.0, 3.0, 3.0)}
+
+
+def test_record_answer_open_model_corrects_ttft_and_e2el_only() -> None:
+    """An iteration 30 ms late: TTFT 100 -> 130 and E2EL 150 -> 180 judged, the gaps and TPOT as
+    measured; ``uncorrected`` gets every value as measured. Limits (goodput): TTFT < 120 fails only
+    corrected (130), so the iteration is not good."""
+    judged, measured = RequestRecorder(), RequestRecorder()
+    iteration = Iteration()
+    iteration.lateness_ms = 30.0
+    record_answer(judged, NAMES, 100.0, [10.0, 40.0], 25.0, 150.0, iteration=iteration, uncorrected=measured,
+                  goodput=GoodputPlan([("t", ("LLM T",), 1000.0, 1000.0)]))
+    assert iteration.good is True  # 130 < 1000
+    assert _seen(judged) == {"T": (1, 130.0, 130.0, 130.0), "E": (1, 180.0, 180.0, 180.0),
+                             "I": (2, 10.0, 40.0, 50.0), "P": (1, 25.0, 25.0, 25.0)}
+    assert _seen(measured) == {"T": (1, 100.0, 100.0, 100.0), "E": (1, 150.0, 150.0, 150.0),
+                               "I": (2, 10.0, 40.0, 50.0), "P": (1, 25.0, 25.0, 25.0)}
+    late = Iteration()
+    late.lateness_ms = 30.0
+    record_answer(RequestRecorder(), NAMES, 100.0, [10.0], 10.0, 150.0, iteration=late, uncorrected=RequestRecorder(),
+                  goodput=GoodputPlan([("t", ("LLM T",), 120.0, float("inf"))]))
+    assert late.good is False  # judged 130, not the measured 100, against < 120
+    on_time = Iteration()  # lateness 0: judged as measured, 100 < 120
+    record_answer(RequestRecorder(), NAMES, 100.0, [10.0], 10.0, 150.0, iteration=on_time,
+                  uncorrected=RequestRecorder(), goodput=GoodputPlan([("t", ("LLM T",), 120.0, float("inf"))]))
+    assert on_time.good is True
+
+
+@pytest.mark.parametrize(("rows", "good"), [
+    ([("i", ("LLM I",), 50.0, float("inf"))], False),   # the larger gap (60) is judged: 60 < 50 fails
+    ([("i", ("LLM I",), 61.0, float("inf"))], True),    # 60 < 61
+    ([("i", ("LLM I",), float("inf"), 60.0)], True),    # 60 <= 60
+    ([("i", ("LLM I",), float("inf"), 59.0)], False),
+    ([("p", ("LLM P",), 35.0, float("inf"))], False),   # TPOT 35 < 35 fails
+    ([("e", ("LLM E",), 171.0, float("inf"))], True),   # E2EL 170 (no lateness)
+    ([("e", ("LLM E",), 170.0, float("inf"))], False),
+])
+def test_record_answer_goodput_judges_each_entrys_largest_sample(rows: list, good: bool) -> None:
+    iteration = Iteration()
+    record_answer(RequestRecorder(), NAMES, 100.0, [10.0, 60.0], 35.0, 170.0, iteration=iteration,
+                  uncorrected=RequestRecorder(), goodput=GoodputPlan(rows))
+    assert iteration.good is good
+
+
+def test_record_answer_a_bad_iteration_stays_bad_and_needs_its_recorders() -> None:
+    iteration = Iteration()
+    iteration.good = False
+    record_answer(RequestRecorder(), NAMES, 1.0, [1.0], 1.0, 2.0, iteration=iteration, uncorrected=RequestRecorder(),
+                  goodput=GoodputPlan())  # every sample meets (no limit): stays not good
+    assert iteration.good is False
+    for uncorrected, goodput in ((None, GoodputPlan()), (RequestRecorder(), None)):
+        with pytest.raises(AssertionError):
+            record_answer(RequestRecorder(), NAMES, 1.0, [1.0], 1.0, 2.0, iteration=Iteration(),
+                          uncorrected=uncorrected, goodput=goodput)
+
+
+def test_record_answer_chargeable_takes_the_judged_samples_less_the_stalls() -> None:
+    """Stalls of 25 ms: TTFT 100 + 30 late = 130 -> 105, E2EL 150 + 30 -> 155, gaps 10 -> 0 (never
+    below 0) and 40 -> 15, TPOT 25 -> 0. No bound (the default): charged as judged."""
+    iteration = Iteration()
+    iteration.lateness_ms = 30.0
+    charged = RequestRecorder()
+    record_answer(RequestRecorder(), NAMES, 100.0, [10.0, 40.0], 25.0, 150.0, iteration=iteration,
+                  uncorrected=RequestRecorder(), goodput=GoodputPlan(), chargeable=charged, bound_ms=25.0)
+    assert _seen(charged) == {"T": (1, 105.0, 105.0, 105.0), "E": (1, 155.0, 155.0, 155.0),
+                              "I": (2, 0.0, 15.0, 15.0), "P": (1, 0.0, 0.0, 0.0)}
+    unbounded = RequestRecorder()
+    record_answer(RequestRecorder(), NAMES, 100.0, [10.0, 40.0], 25.0, 150.0, chargeable=unbounded)
+    assert _seen(unbounded) == {"T": (1, 100.0, 100.0, 100.0), "E": (1, 150.0, 150.0, 150.0),
+                                "I": (2, 10.0, 40.0, 50.0), "P": (1, 25.0, 25.0, 25.0)}
+    invalid = RequestRecorder()  # without a bound an invalid gap (NaN) stays invalid, not a 0 ms sample
+    record_answer(RequestRecorder(), NAMES, 100.0, [float("nan")], None, 150.0, chargeable=invalid)
+    gap = invalid.stats("LLM", "I")
+    assert gap is not None and (gap.count, gap.timed, gap.invalid) == (1, 0, 1)
+
+
+def test_llm_history_ticks_only_timed_llm_entries_as_locusts_history_csv() -> None:
+    """Two ticks: entry "A" (10 and 30 ms: p50 is the 1st of 2 = 10, p95 and p99 the 2nd = 30, exact),
+    "B" (one sample 7.12345: every percentile, rounded to 3 decimals 7.123); a request and an LLM entry
+    without a timed sample (a NaN, an untimed count) are no rows; the time rounded to 3 decimals."""
+    rec = RequestRecorder()
+    rec.record("POST", "/v1/chat", 5.0, False)  # a request, first: skipped, not the end of the tick
+    rec.record("LLM", "U", None, False)         # counted, no timed sample: skipped
+    rec.record("LLM", "N", float("nan"), False)
+    history = LlmHistory()
+    assert history.to_csv() == ""
+    history.observe(1.0, rec)
+    assert history.ticks == [] and history.to_csv() == ""  # no timed LLM sample: no tick
+    rec.record_values("LLM", "A", [10.0, 30.0])
+    rec.record("LLM", "B", 7.12345, False)
+    history.observe(1700000000.12345, rec)
+    rec.record("LLM", "A", 20.0, False)  # 10, 20, 30: p50 = 2nd (bucket middle, within 0.1 %), p95 = p99 = 30
+    history.observe(1700000001.5, rec)
+    header = "Timestamp,User Count,Type,Name,50%,95%,99%,Total Request Count,Total Failure Count\n"
+    lines = history.to_csv().split("\n")
+    assert lines[0] + "\n" == header and lines[-1] == ""
+    assert lines[1:3] == ["1700000000.123,0,LLM,A,10.0,30.0,30.0,2,0", "1700000000.123,0,LLM,B,7.123,7.123,7.123,1,0"]
+    time, kind, name, p50, p95, p99, count = lines[3].split(",")[0], *lines[3].split(",")[2:8]
+    assert (time, kind, name, p95, p99, count) == ("1700000001.5", "LLM", "A", "30.0", "30.0", "3")
+    assert float(p50) == pytest.approx(20.0, rel=1e-3)
+    assert lines[4] == "1700000001.5,0,LLM,B,7.123,7.123,7.123,1,0" and len(lines) == 6
+    history.reset()
+    assert history.to_csv() == ""
+    history.observe(2.0, rec)
+    assert len(history.ticks) == 1
+
+
+def test_llm_history_p50_p95_p99_are_those_ranks() -> None:
+    """100 samples 1..100 ms: the p-th percentile is the p-th smallest (nearest rank), to within 0.1 %."""
+    rec = RequestRecorder()
+    rec.record_values("LLM", "A", [float(v) for v in range(1, 101)])
+    history = LlmHistory()
+    history.observe(5.0, rec)
+    [[(now, name, count, p50, p95, p99)]] = history.ticks
+    assert (now, name, count) == (5.0, "A", 100)
+    assert (p50, p95, p99) == (pytest.approx(50.0, rel=1e-3), pytest.approx(95.0, rel=1e-3),
+                               pytest.approx(99.0, rel=1e-3))
+
+
+def test_llm_history_thins_every_other_tick_past_2048_and_keeps_the_last() -> None:
+    assert llm_history.MAX_TICKS == 2048
+    rec = RequestRecorder()
+    rec.record("LLM", "A", 1.0, False)
+    full = LlmHistory()
+    full.ticks = [[(float(t), "A", 1, 1.0, 1.0, 1.0)] for t in range(2047)]
+    full.observe(9999.0, rec)  # the 2048th tick: kept, nothing dropped
+    assert [tick[0][0] for tick in full.ticks] == [*map(float, range(2047)), 9999.0]
+    full.observe(10000.0, rec)  # the 2049th: ticks 0, 2, .., 2046, then the last
+    assert [tick[0][0] for tick in full.ticks] == [*map(float, range(0, 2047, 2)), 10000.0]
+    assert len(full.ticks) == 1025
+
+
+def test_an_llm_keys_unknown_scenario_is_hinted_among_the_same_measurement_and_path() -> None:
+    """``{scenario:...}`` of an ``llm_*`` key is compared with the user classes of the same measurement
+    and path only (difflib ratio 2M/T by hand, cutoff 0.88): FastUsr/FastUser 14/15 = 0.93 (not the ITL
+    entry of FastUsr itself), Chat/Chats 8/9 = 0.89 (not /v2's Chat), the class after the last " @" of a
+    path that holds one (Chatt/Chat 0.89); Slow/Slower 8/10 = 0.8 is no typo."""
+    table = _table('[thresholds]\n"llm_ttft{scenario:FastUsr}" = ["max<100"]\n'
+                   '"llm_itl{name:/v1/chat,scenario:Chat}" = ["max<100"]\n'
+                   '"llm_e2el{name:/a @b,scenario:Chatt}" = ["max<100"]\n"llm_tpot{scenario:Slow}" = ["max<100"]\n')
+    rec = _recorder(table)
+    for name in ("ITL /v1/chat @FastUsr", "TTFT /v1/chat @FastUser", "ITL /v2/chat @Chat", "ITL /v1/chat @Chats",
+                 "E2EL /a @b @Chat", "TPOT /v1/chat @Slower"):
+        rec.record("LLM", name, 5.0, False)
+    verdict = evaluate(table, rec)
+    assert verdict.reasons[:3] == (
+        "llm_ttft{scenario:FastUsr}: no data: none of LLM TTFT * @FastUsr ran; did you mean "
+        "'LLM TTFT /v1/chat @FastUser'? (it was requested, and no row judges it)",
+        "llm_itl{name:/v1/chat,scenario:Chat}: no data: none of LLM ITL /v1/chat @Chat ran; did you mean "
+        "'LLM ITL /v1/chat @Chats'? (it was requested, and no row judges it)",
+        "llm_e2el{name:/a @b,scenario:Chatt}: no data: none of LLM E2EL /a @b @Chatt ran; did you mean "
+        "'LLM E2EL /a @b @Chat'? (it was requested, and no row judges it)")
+    assert not any("llm_tpot" in reason for reason in verdict.reasons)
+    assert "llm_tpot{scenario:Slow}: no data: none of LLM TPOT * @Slow ran" in verdict.notes
