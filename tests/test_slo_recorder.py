@@ -488,8 +488,9 @@ def test_one_hour_is_in_range_and_merged_unrecorded_keys_stay_ten_distinct() -> 
     recorder = RequestRecorder()
     recorder.record("GET", "/x", 3_600_000.0, False)  # exactly HIGHEST_NS: in range
     recorder.record("GET", "/x", 3_600_000.000001, False)  # 1 ns beyond
+    recorder.record("GET", "/x", 7_200_000.0, False)  # 2 h: beyond too, kept exactly as the max
     stats = recorder.pooled([("GET", "/x")])
-    assert (stats.timed, stats.beyond_range, stats.max_ms) == (2, 1, 3_600_000.000001)
+    assert (stats.timed, stats.beyond_range, stats.max_ms) == (3, 2, 7_200_000.0)
     worker = RequestRecorder(max_keys=1)
     worker.record("GET", "/a", 1.0, False)
     for name in ["/u11", *(f"/u{i}" for i in range(10))]:
@@ -611,3 +612,38 @@ def test_pools_of_nothing_and_two_pools_read_side_by_side() -> None:
     assert first.histogram is not second.histogram
     assert (first.histogram.get_total_count(), second.histogram.get_total_count()) == (2, 4)
     assert second.value_at_rank(2) == pytest.approx(6.0, rel=TOLERANCE) and first.bins == (1, 0, 1)
+
+
+def test_an_overflow_pool_of_two_rows_is_keyed_by_both_names() -> None:
+    """The wire format of a pool (module docstring): method "" and the row names joined by NUL."""
+    table = parse_table('[[row]]\nname = "a"\nrequests = ["GET /p*"]\nthresholds = ["p(95)<100"]\n'
+                        '[[row]]\nname = "b"\nrequests = ["GET /p/*"]\nthresholds = ["p(99)<100"]\n')
+    recorder = RequestRecorder(plan_for(table), max_keys=1)
+    recorder.record("GET", "/first", 1.0, False)
+    recorder.record("GET", "/p/1", 2.0, True)
+    [pool] = [e for e in recorder.encode()["entries"] if e["rows"] is not None]
+    assert (pool["method"], pool["name"], pool["rows"]) == ("", "a\x00b", ["a", "b"])
+    assert (pool["count"], pool["failures"]) == (1, 1)
+
+
+def test_a_zero_counter_in_a_report_is_harmless_and_a_negative_one_is_refused() -> None:
+    """The merge refuses counts out of range (negative), not an explicit zero: a sparse pair (index, 0) adds
+    nothing, so the merged numbers are those of the report without it."""
+    worker = RequestRecorder()
+    for x in (1.0, 2.0):
+        worker.record("GET", "/x", x, False)
+    data = worker.encode()
+    padded = json.loads(json.dumps(data))
+    padded["entries"][0]["index"].append(5)
+    padded["entries"][0]["counts"].append(0)
+    plain, with_zero = RequestRecorder(), RequestRecorder()
+    plain.merge_encoded(data)
+    with_zero.merge_encoded(padded)
+    a, b = plain.pooled([("GET", "/x")]), with_zero.pooled([("GET", "/x")])
+    assert (b.count, b.timed, b.min_ms, b.max_ms) == (a.count, a.timed, a.min_ms, a.max_ms) == (2, 2, 1.0, 2.0)
+    assert b.value_at_rank(1) == 1.0 and b.histogram.get_total_count() == 2
+    padded["entries"][0]["counts"][-1] = -1
+    padded["entries"][0]["counts"][0] += 1  # still adds up to timed, but one count is negative
+    with pytest.raises(ValueError) as caught:
+        RequestRecorder().merge_encoded(padded)
+    assert str(caught.value) == "malformed recorder entry: counts do not add up (index or count out of range)"
