@@ -67,3 +67,32 @@ def test_numbers_and_aggregations() -> None:
     assert parse_threshold("avg<800 ms").value == 800.0 and parse_threshold("rate>=99.9%").value == 0.999
     error = ExpressionError("detail")
     assert (str(error), error.expression, error.column) == ("detail", None, None)
+
+
+MORE_CASES = [
+    # an upper-case P before the number is the same slip as p95
+    ('P95<1', 1, "P95<1: unknown aggregation 'P95' at column 1; expected one of p(N), avg, med, min, max, rate, fail_rate, count; did you mean p(95)?"),
+    # nothing close: no hint at all
+    ('zzz<1', 1, "zzz<1: unknown aggregation 'zzz' at column 1; expected one of p(N), avg, med, min, max, rate, fail_rate, count"),
+    # a letter glued to the number is a unit, unless it is an exponent's e/E without digits
+    ('avg<1X', 6, "avg<1X: unknown unit 'X' at column 6: avg is a latency; write milliseconds (800 or 800ms) or seconds (0.8s)"),
+    ('avg<1E', 5, "avg<1E: bad number '1E' at column 5"),
+]
+
+
+@pytest.mark.parametrize(("text", "column", "message"), MORE_CASES)
+def test_more_parser_messages(text: str, column: int, message: str) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        parse_threshold(text)
+    assert str(caught.value) == message
+    assert (caught.value.expression, caught.value.column) == (text, column)
+
+
+def test_throughput_reads_rate_per_second() -> None:
+    throughput = parse_threshold("rate>50/s", rate_is_throughput=True)
+    assert (throughput.aggregation.kind, throughput.value, throughput.canonical()) == ("throughput", 50.0, "rate>50")
+    assert Aggregation("throughput").label() == "rate" and parse_threshold("rate>=0.5").canonical() == "rate>=0.5"
+    with pytest.raises(ExpressionError) as caught:
+        parse_threshold("rate>50ms", rate_is_throughput=True)
+    assert str(caught.value) == "rate>50ms: unit 'ms' not allowed on http_reqs' rate at column 8: it is requests per second (e.g. rate>50 or rate>50/s)"
+    assert (caught.value.expression, caught.value.column) == ("rate>50ms", 8)

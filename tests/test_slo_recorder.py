@@ -431,3 +431,219 @@ def test_a_report_after_a_read_ships_everything_once() -> None:
     worker.record("GET", "/x", 9.0, False)
     again = worker.drain()
     assert [e["counts"] for e in again["entries"]] == [[1]]  # the first report's values were cleared
+
+
+def test_refusals_word_for_word() -> None:
+    """Every refusal of the statistics and the recorder's constructor, exact (the mutation test counts on it)."""
+    with pytest.raises(ValueError) as caught:
+        RequestRecorder(max_keys=0)
+    assert str(caught.value) == "max_keys must be at least 1"
+    assert RequestRecorder(max_keys=1).max_keys == 1
+    recorder = RequestRecorder(RecorderPlan(limits=(800.0,)))
+    for x in (1.0, 2.0, 3.0):
+        recorder.record("GET", "/x", x, False)
+    stats = recorder.pooled([("GET", "/x")])
+    with pytest.raises(KeyError) as missing:
+        stats.limit_counts(400.0)
+    assert missing.value.args == ("limit 400.0 ms is not in the recorder's plan",)
+    for bad in (0, 4):
+        with pytest.raises(ValueError) as caught:
+            stats.bucket_at_rank(bad)
+        assert str(caught.value) == f"rank must be between 1 and 3, got {bad}"
+    for p in (-0.5, 100.5):
+        with pytest.raises(ValueError) as caught:
+            stats.percentile(p)
+        assert str(caught.value) == f"percentile must be between 0 and 100, got {p}"
+    with pytest.raises(ValueError) as caught:
+        EndpointStats().percentile(50)
+    assert str(caught.value) == "no samples: a percentile of nothing is undefined"
+    bare = EndpointStats(count=3, timed=3, min_ms=1.0, max_ms=3.0)
+    assert bare.bucket_at_rank(1) == (1.0, 1.0) and bare.bucket_at_rank(3) == (3.0, 3.0)  # exact without a histogram
+    with pytest.raises(ValueError) as caught:
+        bare.bucket_at_rank(2)
+    assert str(caught.value) == "these statistics carry no histogram"
+
+
+def test_buckets_at_ranks_by_hand() -> None:
+    """HdrHistogram at 3 significant figures counts 2 ms (2,000,000 ns, between 2**20 and 2**21 ns) in buckets
+    of 2**(21 - 11) = 1024 ns: 1953 * 1024 = 1,999,872 .. 1,999,872 + 1023 = 2,000,895 ns."""
+    recorder = RequestRecorder(RecorderPlan(limits=(2.0,)))
+    for x in (3.0, 2.0, 1.0, 2.0):
+        recorder.record("GET", "/x", x, False)
+    stats = recorder.pooled([("GET", "/x")])
+    assert stats.bucket_at_rank(1) == (1.0, 1.0) and stats.bucket_at_rank(4) == (3.0, 3.0)
+    assert stats.bucket_at_rank(2) == stats.bucket_at_rank(3) == (1.999872, 2.000895)
+    assert stats.value_at_rank(2) == (1.999872 + 2.000895) / 2
+    assert stats.percentile(0) == 1.0 and stats.percentile(100) == 3.0
+    assert stats.percentile(50) == stats.value_at_rank(2)
+    assert (stats.limit_counts(2.0).below, stats.limit_counts(2.0).at, stats.limit_counts(2.0).at_or_below) == (1, 2, 3)
+    # a bucket wider than the samples' range is clamped into [min, max]
+    narrow = RequestRecorder()
+    for x in (2.0003, 2.0001, 2.0002):
+        narrow.record("GET", "/x", x, False)
+    assert narrow.pooled([("GET", "/x")]).bucket_at_rank(2) == (2.0001, 2.0003)
+
+
+def test_one_hour_is_in_range_and_merged_unrecorded_keys_stay_ten_distinct() -> None:
+    recorder = RequestRecorder()
+    recorder.record("GET", "/x", 3_600_000.0, False)  # exactly HIGHEST_NS: in range
+    recorder.record("GET", "/x", 3_600_000.000001, False)  # 1 ns beyond
+    recorder.record("GET", "/x", 7_200_000.0, False)  # 2 h: beyond too, kept exactly as the max
+    stats = recorder.pooled([("GET", "/x")])
+    assert (stats.timed, stats.beyond_range, stats.max_ms) == (3, 2, 7_200_000.0)
+    worker = RequestRecorder(max_keys=1)
+    worker.record("GET", "/a", 1.0, False)
+    for name in ["/u11", *(f"/u{i}" for i in range(10))]:
+        worker.record("GET", name, 1.0, False)
+    assert worker.unrecorded == 11
+    assert worker.unrecorded_keys == [("GET", "/u11"), *(("GET", f"/u{i}") for i in range(9))]
+    master = RequestRecorder(max_keys=1)
+    for name in ("/m", "/u10", "/u11"):
+        master.record("GET", name, 1.0, False)
+    master.merge_encoded(worker.encode())
+    assert master.unrecorded == 2 + 11 + 1  # its own two, the worker's 11, and the worker's /a: no room, no row
+    assert master.unrecorded_keys == [("GET", "/u10"), ("GET", "/u11"), *(("GET", f"/u{i}") for i in range(8))]
+
+
+def test_iterations_and_tokens_are_recorded_apart_from_requests() -> None:
+    from osiris_load.core.slo.k6_metrics import ITERATION_METHOD, TOKENS_METHOD
+
+    recorder = RequestRecorder()
+    recorder.record("GET", "/x", 5.0, True)
+    recorder.record_iteration("Caller", 40.0)
+    recorder.record_tokens("output /a", 12)
+    recorder.record_tokens("output /a", 30)
+    iterations = recorder.pooled([(ITERATION_METHOD, "Caller")])
+    assert (iterations.count, iterations.failures, iterations.timed, iterations.sum_ms) == (1, 0, 1, 40.0)
+    tokens = recorder.pooled([(TOKENS_METHOD, "output /a")])
+    assert (tokens.count, tokens.failures, tokens.timed, tokens.sum_ms, tokens.max_ms) == (2, 0, 2, 42.0, 30.0)
+    assert recorder.key_counts() == {("GET", "/x"): 1} and recorder.total_requests == 1
+    assert RequestRecorder.requests_in(recorder.encode()) == 1
+
+
+def test_merging_reports_edge_by_edge() -> None:
+    """Untimed keys before timed ones, a 0 ms sample (histogram index 0), the same overflow pool twice, and a
+    report without the optional fields: each merges into the exact counts."""
+    worker = RequestRecorder(RecorderPlan(limits=(1.0,)))
+    worker.record("GET", "/untimed", None, False)  # an entry with no histogram values, before a timed one
+    worker.record("GET", "/zero", 0.0, False)  # index 0 of the histogram
+    worker.record("GET", "/zero", 2.0, True)
+    master = RequestRecorder(RecorderPlan(limits=(1.0,)))
+    master.merge_encoded(worker.encode())
+    zero = master.pooled([("GET", "/zero")])
+    assert (zero.count, zero.failures, zero.timed, zero.min_ms, zero.max_ms, zero.bins) == (2, 1, 2, 0.0, 2.0, (1, 1))
+    assert master.pooled([("GET", "/untimed")]).count == 1
+
+    table = parse_table('[[row]]\nname = "items"\nrequests = ["GET /items/*"]\nthresholds = ["p(95)<100"]\n')
+    capped = RequestRecorder(plan_for(table), max_keys=1)
+    capped.record("GET", "/a", 1.0, False)
+    for i in range(3):
+        capped.record("GET", f"/items/{i}", 50.0, False)
+    report = capped.encode()
+    pools = RequestRecorder(plan_for(table), max_keys=1)
+    pools.merge_encoded(report)
+    pools.merge_encoded(report)  # the same pool twice adds up
+    assert pools.pool_count(("items",)) == 6 and pools.pooled([], row="items").sum_ms == 300.0
+
+    bare = RequestRecorder()
+    bare.merge_encoded({"version": 2, "unit": "ns", "entries": []})  # no limits, unrecorded, keys
+    assert (bare.unrecorded, bare.unrecorded_keys, bare.total_requests) == (0, [], 0)
+    assert RequestRecorder.requests_in({"entries": [{"method": "GET"}], "unrecorded": 2}) == 2  # no count: 0
+    assert RecorderPlan.from_data({"limits": [2, 1], "rows": []}) == RecorderPlan(limits=(1.0, 2.0))  # split: False
+
+
+def test_a_report_with_no_pending_value_still_ships_every_count() -> None:
+    worker = RequestRecorder()
+    worker.record("GET", "/untimed", None, True)  # nothing pending in any histogram
+    data = worker.encode()
+    assert [(e["name"], e["count"], e["failures"], e["timed"], e["index"], e["counts"]) for e in data["entries"]] == [
+        ("/untimed", 1, 1, 0, [], [])]
+    worker.record("GET", "/timed", 3.0, False)
+    worker.pooled([("GET", "/timed")])  # a read flushes the pending value into the histogram
+    master = RequestRecorder()
+    master.merge_encoded(worker.drain())
+    timed = master.pooled([("GET", "/timed")])
+    assert (timed.count, timed.timed, timed.min_ms, timed.max_ms, timed.percentile(50)) == (1, 1, 3.0, 3.0, 3.0)
+    assert master.pooled([("GET", "/untimed")]).failures == 1 and worker.total_requests == 0
+
+
+def test_a_snapshot_keeps_its_histogram_after_later_records_are_flushed() -> None:
+    recorder = RequestRecorder()
+    for x in (1.0, 2.0, 3.0):
+        recorder.record("GET", "/x", x, False)
+    snapshot = recorder.stats("GET", "/x")
+    assert snapshot is not None
+    for _ in range(3):
+        recorder.record("GET", "/x", 500.0, False)
+    assert recorder.pooled([("GET", "/x")]).histogram.get_total_count() == 6  # the read flushed the new values
+    assert snapshot.histogram is not None and snapshot.histogram.get_total_count() == 3
+    assert snapshot.value_at_rank(2) == pytest.approx(2.0, rel=TOLERANCE)
+
+
+def test_a_reset_clears_the_counters_at_both_ends_of_a_bucket() -> None:
+    """A reset zeroes the histogram window from the exact min's to the exact max's bucket. 1.999872 ms and
+    2.000895 ms are the lowest and highest values of one bucket (1024 ns wide there): a window rounded 1 ns too
+    low or too high would leave that bucket's counter behind, and the next samples' ranks would count it."""
+    recorder = RequestRecorder()
+    recorder.record("GET", "/low", 1.999872, False)
+    recorder.record("GET", "/high", 2.000895, False)
+    for key in (("GET", "/low"), ("GET", "/high")):
+        assert recorder.pooled([key]).histogram.get_total_count() == 1  # flushed into the histogram
+    recorder.reset()
+    for name in ("/low", "/high"):
+        for x in (1.0, 1.5, 2.5, 3.0):
+            recorder.record("GET", name, x, False)
+        stats = recorder.pooled([("GET", name)])
+        assert stats.histogram.get_total_count() == 4
+        assert stats.value_at_rank(3) == pytest.approx(2.5, rel=TOLERANCE)  # not the old sample's ~2.0
+
+
+def test_pools_of_nothing_and_two_pools_read_side_by_side() -> None:
+    from osiris_load.core.slo.recorder import LimitCounts
+
+    recorder = RequestRecorder(RecorderPlan(limits=(1.0, 2.0)))
+    nothing = recorder.pooled([("GET", "/none")])
+    assert (nothing.bins, nothing.equal, nothing.limit_counts(2.0)) == ((0, 0, 0), (0, 0), LimitCounts(0, 0))
+    for name, values in (("/a", (1.0,)), ("/b", (3.0,)), ("/c", (5.0, 6.0)), ("/d", (7.0, 8.0))):
+        for x in values:
+            recorder.record("GET", name, x, False)
+    first = recorder.pooled([("GET", "/a"), ("GET", "/b")])
+    second = recorder.pooled([("GET", "/c"), ("GET", "/d")])  # another set: its own scratch histogram
+    assert first.histogram is not second.histogram
+    assert (first.histogram.get_total_count(), second.histogram.get_total_count()) == (2, 4)
+    assert second.value_at_rank(2) == pytest.approx(6.0, rel=TOLERANCE) and first.bins == (1, 0, 1)
+
+
+def test_an_overflow_pool_of_two_rows_is_keyed_by_both_names() -> None:
+    """The wire format of a pool (module docstring): method "" and the row names joined by NUL."""
+    table = parse_table('[[row]]\nname = "a"\nrequests = ["GET /p*"]\nthresholds = ["p(95)<100"]\n'
+                        '[[row]]\nname = "b"\nrequests = ["GET /p/*"]\nthresholds = ["p(99)<100"]\n')
+    recorder = RequestRecorder(plan_for(table), max_keys=1)
+    recorder.record("GET", "/first", 1.0, False)
+    recorder.record("GET", "/p/1", 2.0, True)
+    [pool] = [e for e in recorder.encode()["entries"] if e["rows"] is not None]
+    assert (pool["method"], pool["name"], pool["rows"]) == ("", "a\x00b", ["a", "b"])
+    assert (pool["count"], pool["failures"]) == (1, 1)
+
+
+def test_a_zero_counter_in_a_report_is_harmless_and_a_negative_one_is_refused() -> None:
+    """The merge refuses counts out of range (negative), not an explicit zero: a sparse pair (index, 0) adds
+    nothing, so the merged numbers are those of the report without it."""
+    worker = RequestRecorder()
+    for x in (1.0, 2.0):
+        worker.record("GET", "/x", x, False)
+    data = worker.encode()
+    padded = json.loads(json.dumps(data))
+    padded["entries"][0]["index"].append(5)
+    padded["entries"][0]["counts"].append(0)
+    plain, with_zero = RequestRecorder(), RequestRecorder()
+    plain.merge_encoded(data)
+    with_zero.merge_encoded(padded)
+    a, b = plain.pooled([("GET", "/x")]), with_zero.pooled([("GET", "/x")])
+    assert (b.count, b.timed, b.min_ms, b.max_ms) == (a.count, a.timed, a.min_ms, a.max_ms) == (2, 2, 1.0, 2.0)
+    assert b.value_at_rank(1) == 1.0 and b.histogram.get_total_count() == 2
+    padded["entries"][0]["counts"][-1] = -1
+    padded["entries"][0]["counts"][0] += 1  # still adds up to timed, but one count is negative
+    with pytest.raises(ValueError) as caught:
+        RequestRecorder().merge_encoded(padded)
+    assert str(caught.value) == "malformed recorder entry: counts do not add up (index or count out of range)"
