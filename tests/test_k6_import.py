@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from osiris_load.cli import main as front_door
-from osiris_load.core.k6.importer import K6ImportError, convert, load_options
+from osiris_load.core.k6.importer import K6ImportError, convert, load_options, read_k6_options
 from osiris_load.core.k6.js_literal import JsLiteralError, extract_options
 from osiris_load.core.slo.evaluate import evaluate, plan_for
 from osiris_load.core.slo.recorder import RequestRecorder
@@ -420,3 +420,120 @@ def test_a_scenario_that_is_not_there_is_refused() -> None:
         convert({"vus": 1, "duration": "1s"}, scenario="x")
     with pytest.raises(K6ImportError, match=r"^--scenario 'c': the options' scenarios are a, b$"):
         convert({"scenarios": {"a": STEADY, "b": STEADY}}, scenario="c")
+
+
+HEADER = ("# Imported from a k6 options object by `osiris-load import-k6` (see docs/k6-migration.md).\n"
+          "# Keys and expressions are k6's and keep k6's meaning (http_req_failed: rate = share failed).\n\n"
+          "[thresholds]\n")
+
+
+def test_thresholds_in_every_form_k6_takes_are_written_or_named() -> None:
+    """k6's threshold forms (a lone string, a list, ``{threshold, abortOnFail, delayAbortEval}``) in the
+    file as written, the delay with its unit (a number is ms in k6); whatever cannot load is named, and
+    a key whose every expression is refused is left out."""
+    imported = convert({"vus": 1, "duration": "1s", "thresholds": {
+        "http_req_duration": "p(95)<500",
+        "http_req_failed": [{"threshold": "rate<0.01", "abortOnFail": True, "delayAbortEval": 10000},
+                            {"threshold": "rate<0.05", "abortOnFail": "yes", "delayAbortEval": "soon",
+                             "abortOnfail": True}],
+        "checks": [5, "rate>0.9", "rate>>1"],
+        "http_reqs{method:GET}": [{"abortOnFail": False}],
+        "my_metric": ["avg<1"],
+    }})
+    assert imported.toml == HEADER + (
+        '"http_req_duration" = ["p(95)<500"]\n'
+        '"http_req_failed" = [{ threshold = "rate<0.01", abortOnFail = true, delayAbortEval = "10s" }, '
+        '{ threshold = "rate<0.05" }]\n'
+        '"checks" = ["rate>0.9"]\n')
+    assert imported.threshold_keys == 3
+    warnings = imported.warnings
+    assert warnings[:5] == [
+        "thresholds: 'http_req_failed': abortOnfail (did you mean 'abortOnFail'?) not carried over (only threshold, "
+        "abortOnFail, delayAbortEval are)",
+        "thresholds: 'http_req_failed': abortOnFail 'yes' is not true or false: not carried over",
+        "thresholds: 'http_req_failed': delayAbortEval: 'soon' is not a duration (e.g. '30s', '1m30s', '500ms', or "
+        "a number of ms): not carried over",
+        "thresholds: 'checks': 5 is not an expression string: not carried over",
+        "thresholds: 'checks': rate>>1: unknown operator '>>' at column 5; expected one of <, <=, >, >=, ==, !=, ===: "
+        "not carried over"]
+    assert warnings[5] == "thresholds: 'http_reqs{method:GET}': {'abortOnFail': False} is not an expression string: " \
+                          "not carried over"
+    assert warnings[6].startswith("thresholds: threshold key 'my_metric': 'my_metric' is not a k6 built-in metric")
+    assert warnings[6].endswith(": not carried over") and len(warnings) == 7
+    abort = parse_table(imported.toml).row("http_req_failed").thresholds
+    assert [(s.abort_on_fail, s.delay_abort_eval_s) for s in abort] == [(True, 10.0), (False, 0.0)]
+
+
+def test_none_carried_over_writes_the_row_that_always_holds() -> None:
+    imported = convert({"vus": 1, "duration": "1s", "thresholds": {"my_metric": ["avg<1"], "errors": ["rate<1"]}})
+    assert imported.toml == HEADER + (
+        "# none of the 2 threshold keys carried over (listed above): this row always holds (k6 passes a run without "
+        "thresholds); replace it with yours\n"
+        '"http_reqs" = ["count>=0"]\n')
+    assert imported.threshold_keys == 0
+    assert imported.warnings[-1] == (
+        "no threshold carried over (none of the 2 threshold keys carried over (listed above)): the SLO file has one "
+        "row, http_reqs count>=0, which always holds, so the run passes as k6 passes a script without thresholds; "
+        "add yours to it")
+    listed = convert({"vus": 1, "duration": "1s", "thresholds": ["rate<0.01"]})
+    assert listed.warnings[0] == "thresholds: must be an object of metric -> list of expressions: not carried over"
+    assert "(the options have no thresholds)" in listed.warnings[1] and listed.threshold_keys == 0
+
+
+def test_a_scenarios_own_threshold_is_found_whatever_the_spacing() -> None:
+    """``{ scenario : b , name:/x }`` names scenario ``b`` as ``{scenario:b,name:/x}`` does (k6 trims the
+    tag); a name that needs quoting is quoted in the command given; two scenario tags name none."""
+    options = {"scenarios": {"my run": STEADY, "b": STEADY}, "thresholds": {
+        "http_req_duration{ scenario : b , name:/x }": ["p(95)<100"], "http_reqs{scenario:my run}": ["count>0"],
+        "http_reqs{scenario:b,scenario:b}": ["count>0"]}}
+    first = convert(options)
+    assert first.toml == HEADER + '"http_reqs" = ["count>0"]\n'
+    assert [w for w in first.warnings if w.startswith("thresholds:")][:3] == [
+        "thresholds: http_req_duration{ scenario : b , name:/x }: judges k6 scenario 'b', not the one imported "
+        "('my run'): not carried over (it comes with --scenario b)",
+        "thresholds: http_reqs{scenario:my run}: the imported scenario's own, so the whole run's: written as "
+        "http_reqs",
+        "thresholds: threshold key 'http_reqs{scenario:b,scenario:b}': tag 'scenario' at column 11 is not recorded "
+        "here; supported tags: name, method, status, expected_response: not carried over"]
+    second = convert(options, scenario="b")
+    assert second.toml == HEADER + '"http_req_duration{name:/x}" = ["p(95)<100"]\n'
+    assert [w for w in second.warnings if w.startswith("thresholds:")][:2] == [
+        "thresholds: http_req_duration{ scenario : b , name:/x }: the imported scenario's own, so the whole run's: "
+        "written as http_req_duration{name:/x}",
+        "thresholds: http_reqs{scenario:my run}: judges k6 scenario 'my run', not the one imported ('b'): not "
+        "carried over (it comes with --scenario 'my run')"]
+
+
+def test_options_files_are_read_by_their_name_or_refused_saying_why(tmp_path: Path) -> None:
+    for suffix in (".js", ".mjs", ".cjs", ".ts", ".mts"):  # k6 scripts: the options literal is read
+        script = tmp_path / f"s{suffix}"
+        script.write_text("export const options = { vus: 2, vus: 3 };\n")
+        assert read_k6_options(script) == ({"vus": 3}, ["line 1: key 'vus' given twice: the last value is kept, as "
+                                                       "in k6"])
+    wrapped = tmp_path / "wrapped.json"  # {"options": {...}} as some exports wrap it
+    wrapped.write_text('{"options": {"vus": 4}}')
+    assert load_options(wrapped) == {"vus": 4}
+    for kept in ('{"options": {"vus": 4}, "thresholds": {}}', '{"options": 4}'):
+        wrapped.write_text(kept)
+        assert "options" in load_options(wrapped)
+    refused = {
+        "script.json": ("export const options = {};", "line 1, column 1: not valid JSON: Expecting value (a k6 script "
+                                                      "is read when its name ends in .js or .ts)"),
+        "latin.json": (b'{"name": "caf\xe9"}', "not UTF-8 text (byte 13)"),
+        "number.json": ("5", "the options must be an object {...}, got int"),
+        "bad.js": ("export const options = { vus: N };", "line 1, column 31: 'N' is computed, not a literal value: "
+                                                       "write the value out (or export the options as JSON)"),
+    }
+    for name, (content, why) in refused.items():
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        with pytest.raises(K6ImportError) as info:
+            read_k6_options(path)
+        assert str(info.value) == f"{path}: {why}"
+    with pytest.raises(K6ImportError) as info:
+        read_k6_options(tmp_path)
+    assert str(info.value) == f"{tmp_path}: is a directory, not a k6 options file"
+    inside_a_file = tmp_path / "number.json" / "o.json"
+    with pytest.raises(K6ImportError) as info:
+        read_k6_options(inside_a_file)
+    assert str(info.value) == f"{inside_a_file}: cannot read: Not a directory"
