@@ -295,6 +295,10 @@ EXECUTOR_CASES = [
      ["rate 1 per timeUnit '0s' is not a rate: not carried over"]),
     ({"executor": "constant-arrival-rate", "rate": 1, "timeUnit": "never", "duration": "1m"}, [], [],
      ["rate 1 per timeUnit 'never' is not a rate: not carried over"]),
+    ({"executor": "constant-arrival-rate", "rate": 0, "duration": "1m"}, [], [],  # k6: "should be more than 0"
+     ["rate 0 per timeUnit '1s' is no arrival rate above 0 (k6 refuses a rate of 0): not carried over"]),
+    ({"executor": "constant-arrival-rate", "rate": 1, "timeUnit": "1000000h", "duration": "1m"}, [], [],
+     ["rate 1 per timeUnit '1000000h' is no arrival rate above 0 (k6 refuses a rate of 0): not carried over"]),
     ({"executor": "constant-arrival-rate", "rate": 1, "duration": 0}, [], [],
      ["duration: a duration of 0: not carried over (give the run a length with -t)"]),
     # ramping-arrival-rate: startRate (default 0) and stage targets per timeUnit; the stages set the length

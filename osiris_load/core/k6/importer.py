@@ -431,6 +431,10 @@ def _arrival_rate(where: str, executor: str, sc: dict[str, Any], result: K6Impor
     unit = sc.get("timeUnit", "1s")
     if executor == "constant-arrival-rate":
         rate = _per_second(sc.get("rate"), unit, where, warnings)
+        if rate == 0:  # k6 refuses it ("the iteration rate should be more than 0"), and so does --arrival-rate
+            warnings.append(f"{where}: rate {sc.get('rate')!r} per timeUnit {unit!r} is no arrival rate above 0 "
+                            "(k6 refuses a rate of 0): not carried over")
+            rate = None
         seconds = _seconds(sc["duration"], f"{where}: duration", warnings) if "duration" in sc else None
         if "duration" not in sc:
             warnings.append(f"{where}: constant-arrival-rate needs a duration: not carried over")
