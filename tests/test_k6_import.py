@@ -120,7 +120,8 @@ def test_what_cannot_carry_over_is_listed() -> None:
     assert imported.locust_args == ["--stages", "0s:2,5s:1"]  # vus: the ramp's start (k6's startVUs)
     assert "not measured" not in text  # iteration_duration is measured now: carried over as is
     scenario = convert({"thresholds": {"iteration_duration{scenario:browse}": ["p(95)<1000"]}})
-    assert "names a Locust user class here" in "\n".join(scenario.warnings)
+    assert ("thresholds: iteration_duration{scenario:browse}: {scenario:...} names a Locust user class here (e.g. "
+            "ReadHeavyUser), not a k6 scenario: check that the name is one") in scenario.warnings
     assert parse_table(scenario.toml).rows[0].requests == ("ITERATION browse",)
     table = parse_table(imported.toml)
     assert [r.name for r in table.rows] == ["iteration_duration", "http_req_failed"] and not table.notes
@@ -262,6 +263,15 @@ EXECUTOR_CASES = [
      ["stages must be a non-empty list of {duration, target}: not carried over"]),
     ({"executor": "ramping-vus", "stages": [{"duration": "30s", "target": -2}]}, [], [],
      ["stage 1: target must be a whole number >= 0, got -2: not carried over"]),
+    ({"executor": "ramping-vus", "stages": [{"duration": "soon", "target": 2}]}, [], [],
+     ["stage 1: duration: 'soon' is not a duration (e.g. '30s', '1m30s', '500ms', or a number of ms): not carried "
+      "over"]),
+    ({"executor": "ramping-vus", "stages": [{"duration": "0s", "target": 2}]}, [], [],  # k6 ramps over no time
+     ["stages '0s:1,0s:2' last 0s in total; at least one stage needs a duration: stages not carried over"]),
+    ({"executor": "ramping-vus", "startVUs": 0, "stages": [{"duraton": "1s", "duration": "2s", "target": 2}]},
+     ["--stages", "2s:2"], ["--stages", "2s:2"],
+     ["stage 1: duraton (did you mean 'duration'?) is not a stage key (k6 reads duration and target): not carried "
+      "over"]),
     ({"executor": "ramping-vus", "stages": [{"duration": "30s", "target": 2}, {"target": 1}]}, [], [],
      ["stage 2 needs duration and target: stages not carried over"]),
     # constant-arrival-rate: rate per timeUnit (default 1s), duration (required), maxVUs (default preAllocatedVUs)
@@ -299,6 +309,8 @@ EXECUTOR_CASES = [
      ["rate 0 per timeUnit '1s' is no arrival rate above 0 (k6 refuses a rate of 0): not carried over"]),
     ({"executor": "constant-arrival-rate", "rate": 1, "timeUnit": "1000000h", "duration": "1m"}, [], [],
      ["rate 1 per timeUnit '1000000h' is no arrival rate above 0 (k6 refuses a rate of 0): not carried over"]),
+    ({"executor": "constant-arrival-rate", "rate": 1, "duration": "2 minutes"}, [], [],
+     ["duration: '2 minutes' is not a duration (e.g. '30s', '1m30s', '500ms', or a number of ms): not carried over"]),
     ({"executor": "constant-arrival-rate", "rate": 1, "duration": 0}, [], [],
      ["duration: a duration of 0: not carried over (give the run a length with -t)"]),
     # ramping-arrival-rate: startRate (default 0) and stage targets per timeUnit; the stages set the length
@@ -309,6 +321,9 @@ EXECUTOR_CASES = [
       "stages": [{"duration": "10s", "target": 30}]},
      ["--rate-stages", "0s:2,10s:0.5", "--arrivals", "constant", "--max-vus", "3"], CLOSED,
      [PRE_ALLOCATED.format(n=3)]),
+    ({"executor": "ramping-arrival-rate", "maxVUs": 0, "stages": [{"duration": "10s", "target": 3}]},
+     ["--rate-stages", "10s:3", "--arrivals", "constant"], CLOSED,
+     ["maxVUs must be a whole number >= 1, got 0: not carried over"]),
     ({"executor": "ramping-arrival-rate", "startRate": -1, "stages": [{"duration": "10s", "target": 3}]}, [], [],
      ["rate -1 per timeUnit '1s' is not a rate: not carried over"]),
     ({"executor": "ramping-arrival-rate", "stages": [{"duration": "10s", "target": -3}]}, [], [],
@@ -339,6 +354,13 @@ EXECUTOR_CASES = [
      ["-u", "2", "-r", "2", "-t", "10m"], CLOSED, [EXTERNAL.format(cap=" (up to maxVUs 50)")]),
     ({"executor": "externally-controlled", "duration": 2500}, ["-u", "1", "-r", "1", "-t", "3s"], CLOSED,
      [EXTERNAL.format(cap=""), "duration: 2500ms rounded up to 3s (-t takes whole seconds)"]),
+    ({"executor": "externally-controlled", "vus": 2}, [], [],  # k6 requires its duration
+     [EXTERNAL.format(cap=""), "externally-controlled needs a duration: not carried over"]),
+    ({"executor": "externally-controlled", "duration": 0}, [], [],
+     [EXTERNAL.format(cap=""), "duration: a duration of 0: not carried over (give the run a length with -t)"]),
+    ({"executor": "externally-controlled", "duration": "ever"}, [], [],
+     [EXTERNAL.format(cap=""),
+      "duration: 'ever' is not a duration (e.g. '30s', '1m30s', '500ms', or a number of ms): not carried over"]),
     ({"executor": "externally-controlled", "vus": 0, "duration": "1m"}, [], [],
      [EXTERNAL.format(cap=""), "vus must be a whole number >= 1, got 0: not carried over"]),
 ]
@@ -488,22 +510,24 @@ def test_a_scenarios_own_threshold_is_found_whatever_the_spacing() -> None:
     """``{ scenario : b , name:/x }`` names scenario ``b`` as ``{scenario:b,name:/x}`` does (k6 trims the
     tag); a name that needs quoting is quoted in the command given; two scenario tags name none."""
     options = {"scenarios": {"my run": STEADY, "b": STEADY}, "thresholds": {
-        "http_req_duration{ scenario : b , name:/x }": ["p(95)<100"], "http_reqs{scenario:my run}": ["count>0"],
+        "http_req_duration{ scenario : b , name:/x,method:GET }": ["p(95)<100"],
+        "http_reqs{scenario:my run}": ["count>0"],
         "http_reqs{scenario:b,scenario:b}": ["count>0"]}}
     first = convert(options)
     assert first.toml == HEADER + '"http_reqs" = ["count>0"]\n'
     assert [w for w in first.warnings if w.startswith("thresholds:")][:3] == [
-        "thresholds: http_req_duration{ scenario : b , name:/x }: judges k6 scenario 'b', not the one imported "
+        "thresholds: http_req_duration{ scenario : b , name:/x,method:GET }: judges k6 scenario 'b', not the one "
+        "imported "
         "('my run'): not carried over (it comes with --scenario b)",
         "thresholds: http_reqs{scenario:my run}: the imported scenario's own, so the whole run's: written as "
         "http_reqs",
         "thresholds: threshold key 'http_reqs{scenario:b,scenario:b}': tag 'scenario' at column 11 is not recorded "
         "here; supported tags: name, method, status, expected_response: not carried over"]
     second = convert(options, scenario="b")
-    assert second.toml == HEADER + '"http_req_duration{name:/x}" = ["p(95)<100"]\n'
+    assert second.toml == HEADER + '"http_req_duration{name:/x,method:GET}" = ["p(95)<100"]\n'
     assert [w for w in second.warnings if w.startswith("thresholds:")][:2] == [
-        "thresholds: http_req_duration{ scenario : b , name:/x }: the imported scenario's own, so the whole run's: "
-        "written as http_req_duration{name:/x}",
+        "thresholds: http_req_duration{ scenario : b , name:/x,method:GET }: the imported scenario's own, so the "
+        "whole run's: written as http_req_duration{name:/x,method:GET}",
         "thresholds: http_reqs{scenario:my run}: judges k6 scenario 'my run', not the one imported ('b'): not "
         "carried over (it comes with --scenario 'my run')"]
 
