@@ -342,3 +342,49 @@ def test_an_unknown_key_in_a_stage_is_named() -> None:
     assert imported.locust_args == ["--stages", "0s:1,10s:5"]
     assert ("stages: stage 1: tagret (did you mean 'target'?) is not a stage key (k6 reads duration and target): "
             "not carried over") in imported.warnings
+
+
+def test_every_executor_of_one_script_imports_as_k6_runs_it() -> None:
+    """``every_executor.js``, one scenario per executor, each imported with ``--scenario``: k6's meaning of
+    each one's options (rate per timeUnit, maxVUs else preAllocatedVUs, maxDuration's 10m default, startVUs 0:
+    no jump stage), and each scenario key that does not carry over named with what to do instead."""
+    pre = "users are started as needed up to --max-vus (k6's maxVUs, else preAllocatedVUs)"
+    ends = ("k6 ends the run when they are done; Locust has no iteration count, so the run lasts -t {} (k6's "
+            "maxDuration{}, its upper bound): shorten -t to the time the iterations take")
+    expected = {
+        "browse": (["-u", "5", "-r", "5", "-t", "1m"], [
+            "exec 'browse': choose the matching locustfile with -f (or its user class)",
+            "tags not carried over (no run-wide tags here: rows select requests by name and method)",
+            "env not carried over (set the variables in the environment of the command)"]),
+        "ramp": (["--stages", "30s:10,30s:0"], [
+            "gracefulRampDown not carried over (k6 lets a ramped-down VU finish its iteration; Locust's "
+            "--stop-timeout does)",
+            "startTime not carried over (the run starts at once here)"]),
+        "rate": (["--arrival-rate", "2", "--arrivals", "constant", "--max-vus", "4", "-t", "1m"], [
+            f"preAllocatedVUs 4: {pre}", "startTime not carried over (the run starts at once here)"]),
+        "ramp_rate": (["--rate-stages", "20s:5", "--arrivals", "constant", "--max-vus", "2"],
+                      [f"preAllocatedVUs 2: {pre}"]),
+        "shared": (["-u", "2", "-r", "2", "-t", "30s"], ["20 iterations shared by 2 VUs: " + ends.format("30s", "")]),
+        "per_vu": (["-u", "2", "-r", "2", "-t", "10m"],
+                   ["3 iterations for each of 2 VUs: " + ends.format("10m", ", 10m by default")]),
+        "manual": (["-u", "1", "-r", "1", "-t", "1m"], [
+            "externally-controlled: k6 changes its VUs while it runs (k6 scale) (up to maxVUs 5); here, run without "
+            "--headless and change the users in Locust's web UI"]),
+    }
+    for name, (locust_args, warnings) in expected.items():
+        imported = _import("every_executor.js", scenario=name)
+        assert imported.scenario == name
+        assert imported.locust_args == locust_args, name
+        assert [w.removeprefix(f"scenarios.{name}: ") for w in imported.warnings
+                if w.startswith("scenarios.")] == warnings, name
+        others = ", ".join(n for n in expected if n != name)
+        assert (f"scenarios: 7 scenarios ({', '.join(expected)}); one run carries one load shape: {name!r} is "
+                f"imported; import each other one with --scenario NAME (and its own --out), e.g. --scenario "
+                f"{others.split(', ')[0]}, or run them together as user classes with weights in one "
+                "locustfile") in imported.warnings
+        # the browse scenario's own thresholds judge the whole run when it is imported, and only then
+        rows = [r.name for r in parse_table(imported.toml).rows]
+        assert rows == (["http_req_duration", "iteration_duration", "http_req_failed"] if name == "browse"
+                        else ["http_req_failed"]), name
+    assert [w.split(": ", 1)[0] for w in _import("every_executor.js").warnings if w.startswith("scenarios.")] == [
+        "scenarios.browse"] * 3  # the first scenario by default, and only its keys are judged

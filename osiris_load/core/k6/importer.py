@@ -300,6 +300,16 @@ def _run_time(seconds: float, where: str, warnings: list[str]) -> str | None:
     return format_duration(whole)
 
 
+def _required_run_time(sc: dict[str, Any], executor: str, where: str, warnings: list[str]) -> str | None:
+    """``-t`` from the ``duration`` k6 requires of ``executor`` (constant-vus, constant-arrival-rate,
+    externally-controlled), or ``None`` with a warning: missing, not a duration, or 0."""
+    if "duration" not in sc:
+        warnings.append(f"{where}: {executor} needs a duration: not carried over")
+        return None
+    seconds = _seconds(sc["duration"], f"{where}: duration", warnings)
+    return None if seconds is None else _run_time(seconds, f"{where}: duration", warnings)
+
+
 def _k6_stages(stages: Any, where: str, warnings: list[str],
                target: Callable[[Any, str], float | None]) -> list[tuple[float, float]] | None:
     """``[(duration_s, target), ...]`` from k6 stages; ``None`` (with a warning) if one is bad."""
@@ -394,12 +404,8 @@ def _executor(where: str, executor: str, sc: dict[str, Any], result: K6Import) -
     """One executor's options -> load options (or warnings). ``sc`` holds k6's defaults filled in."""
     warnings = result.warnings
     if executor == "constant-vus":
-        vus, seconds = _count(sc.get("vus", 1), where, "vus", warnings, least=1), None
-        if "duration" not in sc:
-            warnings.append(f"{where}: constant-vus needs a duration: not carried over")
-        else:
-            seconds = _seconds(sc["duration"], f"{where}: duration", warnings)
-        run_time = None if seconds is None else _run_time(seconds, f"{where}: duration", warnings)
+        vus = _count(sc.get("vus", 1), where, "vus", warnings, least=1)
+        run_time = _required_run_time(sc, executor, where, warnings)
         if vus is not None and run_time is not None:
             _closed(result, vus, run_time)
     elif executor == "ramping-vus":
@@ -419,8 +425,7 @@ def _executor(where: str, executor: str, sc: dict[str, Any], result: K6Import) -
         warnings.append(f"{where}: externally-controlled: k6 changes its VUs while it runs (k6 scale){cap}; here, "
                         "run without --headless and change the users in Locust's web UI")
         vus = _count(sc.get("vus", 1), where, "vus", warnings, least=1)
-        seconds = _seconds(sc.get("duration", 0), f"{where}: duration", warnings)
-        run_time = None if not seconds else _run_time(seconds, f"{where}: duration", warnings)
+        run_time = _required_run_time(sc, executor, where, warnings)
         if vus is not None and run_time is not None:
             _closed(result, vus, run_time)
 
@@ -431,10 +436,11 @@ def _arrival_rate(where: str, executor: str, sc: dict[str, Any], result: K6Impor
     unit = sc.get("timeUnit", "1s")
     if executor == "constant-arrival-rate":
         rate = _per_second(sc.get("rate"), unit, where, warnings)
-        seconds = _seconds(sc["duration"], f"{where}: duration", warnings) if "duration" in sc else None
-        if "duration" not in sc:
-            warnings.append(f"{where}: constant-arrival-rate needs a duration: not carried over")
-        run_time = None if seconds is None else _run_time(seconds, f"{where}: duration", warnings)
+        if rate == 0:  # k6 refuses it ("the iteration rate should be more than 0"), and so does --arrival-rate
+            warnings.append(f"{where}: rate {sc.get('rate')!r} per timeUnit {unit!r} is no arrival rate above 0 "
+                            "(k6 refuses a rate of 0): not carried over")
+            rate = None
+        run_time = _required_run_time(sc, executor, where, warnings)
         if rate is None or run_time is None:
             return
         load = ["--arrival-rate", format_number(rate), "--arrivals", "constant", *_max_vus(sc, where, warnings),
