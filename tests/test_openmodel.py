@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -23,6 +24,14 @@ from osiris_load.core.openmodel import (
     parse_arrival_rate,
     parse_rate_stages,
     worker_share,
+)
+from osiris_load.core.openmodel.config import (
+    OPTION_ENV,
+    OPTION_NAMES,
+    OpenModelConfig,
+    OpenModelError,
+    check_stages,
+    configure,
 )
 from osiris_load.core.slo.table import parse_table
 from tests.conftest import ROOT
@@ -229,3 +238,100 @@ def test_the_pure_part_imports_no_locust_or_gevent() -> None:
             "print('ok')\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+# --- which open-model run the options ask for (config.py) ------------------------------------------------------
+
+
+def options(**given: object) -> SimpleNamespace:
+    """Parsed options holding only what is ``given``: an option Locust never parsed is not even an attribute."""
+    return SimpleNamespace(**given)
+
+
+def test_the_options_and_their_environment_variables() -> None:
+    assert OPTION_NAMES == ("arrival_rate", "rate_stages", "arrivals", "max_vus", "arrival_seed")
+    assert OPTION_ENV == {"arrival_rate": "OSIRIS_ARRIVAL_RATE", "rate_stages": "OSIRIS_RATE_STAGES",
+                          "arrivals": "OSIRIS_ARRIVALS", "max_vus": "OSIRIS_MAX_VUS",
+                          "arrival_seed": "OSIRIS_ARRIVAL_SEED"}
+    assert issubclass(OpenModelError, ValueError)
+    bare = OpenModelConfig(plan=RatePlan.constant(1.0), arrivals="poisson", max_vus=10, duration_s=None)
+    assert bare.seed is None and bare.rate_stages is False
+
+
+def test_no_rate_is_the_closed_model() -> None:
+    for closed in (options(), options(arrival_rate=None, rate_stages=None, run_time=30),
+                   options(arrival_rate="  ", rate_stages="", max_vus="x", arrival_seed="x")):
+        assert configure(closed) is None
+
+
+def test_a_constant_rate_with_every_default() -> None:
+    config = configure(options(arrival_rate=" 2.5 "))
+    assert config is not None
+    assert (config.arrivals, config.max_vus, config.duration_s, config.seed, config.rate_stages) == (
+        "poisson", 10, None, None, False)
+    assert config.plan.text == "2.5/s" and config.plan.peak_rate == 2.5 and config.plan.duration_s == math.inf
+    # the defaults of a parser that knows the options: None and empty strings
+    config = configure(options(arrival_rate="20", rate_stages=None, arrivals=None, max_vus="", arrival_seed="",
+                               run_time=None))
+    assert config is not None
+    assert (config.arrivals, config.max_vus, config.duration_s, config.seed) == ("poisson", 80, None, None)
+    config = configure(options(arrival_rate="20", max_vus=None, arrival_seed=None, run_time=0))
+    assert config is not None and config.max_vus == 80 and config.duration_s is None and config.seed is None
+
+
+def test_a_constant_rate_with_every_option_given() -> None:
+    config = configure(options(arrival_rate=20, arrivals="constant", max_vus="3", arrival_seed="7", run_time=90))
+    assert config is not None
+    assert (config.arrivals, config.max_vus, config.duration_s, config.seed, config.rate_stages) == (
+        "constant", 3, 90.0, 7, False)
+    assert config.plan.text == "20/s"
+    config = configure(options(arrival_rate="1", max_vus=1, arrival_seed=0, run_time="12.5"))
+    assert config is not None and (config.max_vus, config.seed, config.duration_s) == (1, 0, 12.5)
+
+
+def test_rate_stages_set_the_duration() -> None:
+    config = configure(options(rate_stages=" 10s:2,30s:5,5s:0 ", arrivals="constant"))
+    assert config is not None
+    assert (config.duration_s, config.rate_stages, config.max_vus, config.arrivals) == (45.0, True, 20, "constant")
+    assert config.plan.text == "10s:2,30s:5,5s:0" and config.plan.peak_rate == 5.0
+    for same in (45, "45", 45.0000001):  # -t saying the same duration is accepted
+        config = configure(options(rate_stages="10s:2,30s:5,5s:0", run_time=same))
+        assert config is not None and config.duration_s == 45.0
+    assert configure(options(rate_stages="10s:2", run_time=0)) is not None  # -t 0: no -t
+
+
+@pytest.mark.parametrize(("given", "message"), [
+    ({"arrivals": "burst"}, "--arrivals must be one of poisson, constant, got 'burst'"),
+    ({"arrival_rate": "5", "arrivals": "Poisson"}, "--arrivals must be one of poisson, constant, got 'Poisson'"),
+    ({"arrival_rate": "5", "rate_stages": "10s:2"},
+     r"^--arrival-rate and --rate-stages both given: use one \(a constant rate, or its ramps\)$"),
+    ({"rate_stages": "10s:2,30s:5,5s:0", "run_time": 46},
+     r"^--rate-stages 10s:2,30s:5,5s:0 last 45 s and -t says 46 s: the rate stages set the duration; drop -t$"),
+    ({"rate_stages": "1500ms:2", "run_time": "2"}, "last 1.5 s and -t says 2 s"),
+    ({"rate_stages": "10s:2", "run_time": 9.5}, "last 10 s and -t says 9.5 s"),
+    ({"rate_stages": "10s:x"}, r"^bad --rate-stages value '10s:x': rate stage 1 '10s:x': target must be"),
+    ({"arrival_rate": "0"}, r"^bad --arrival-rate value '0': arrival rate must be > 0 iterations per second"),
+    ({"arrival_rate": " fast "}, r"^bad --arrival-rate value 'fast': arrival rate must be a number"),
+    ({"arrival_rate": "5", "max_vus": "0"}, r"^--max-vus must be a whole number of users >= 1, got '0'$"),
+    ({"arrival_rate": "5", "max_vus": -2}, r"^--max-vus must be a whole number of users >= 1, got -2$"),
+    ({"arrival_rate": "5", "max_vus": "many"}, r"^--max-vus must be a whole number of users >= 1, got 'many'$"),
+    ({"arrival_rate": "5", "max_vus": [3]}, r"^--max-vus must be a whole number of users >= 1, got \[3\]$"),
+    ({"arrival_rate": "5", "arrival_seed": "x7"}, r"^--arrival-seed must be a whole number, got 'x7'$"),
+    ({"arrival_rate": "5", "arrival_seed": [7]}, r"^--arrival-seed must be a whole number, got \[7\]$"),
+])
+def test_conflicting_or_bad_options_say_which(given: dict[str, object], message: str) -> None:
+    with pytest.raises(OpenModelError, match=message):
+        configure(options(**given))
+
+
+def test_stages_of_users_are_refused_beside_an_open_model_plan() -> None:
+    config = configure(options(arrival_rate="5"))
+    check_stages(None, "10s:5", None)  # the closed model: --stages is its own
+    check_stages(config, "", None)
+    check_stages(config, None, "1m:10")
+    check_stages(config, "1m:10", "1m:10")  # the scenario's own default, as the web UI's form shows it
+    for given, default in (("10s:5", None), ("10s:5", "1m:10")):
+        with pytest.raises(OpenModelError, match=r"^--stages 10s:5 ramps users \(the closed model\); with "
+                           r"--arrival-rate or --rate-stages the users are --max-vus: ramp the rate with "
+                           r"--rate-stages instead$"):
+            check_stages(config, given, default)

@@ -27,6 +27,20 @@ def test_negative_or_infinite_counts_are_refused(bad: dict[str, float]) -> None:
     assert str(caught.value) == "malformed open-model counts: negative or infinite"
 
 
+def test_the_dispatchers_longest_lateness_travels_and_the_larger_is_kept() -> None:
+    counts = ArrivalCounts(due=3, window_s=2.0, share_s=2.0, dispatch_late_max_s=0.25)
+    assert ArrivalCounts.from_data(counts.to_data()).dispatch_late_max_s == 0.25
+    assert ArrivalCounts.from_data(ZERO).dispatch_late_max_s == 0.0  # a worker of an older version: none
+    with pytest.raises(ValueError, match="negative or infinite"):
+        ArrivalCounts.from_data({**ZERO, "dispatch_late_max_s": -0.1})
+    counts.add(ArrivalCounts(dispatch_late_max_s=0.125))
+    assert counts.dispatch_late_max_s == 0.25
+    counts.add(ArrivalCounts(dispatch_late_max_s=0.5))
+    assert counts.dispatch_late_max_s == 0.5
+    sent = counts.drain()  # a report carries the largest since the previous one
+    assert (sent.dispatch_late_max_s, counts.dispatch_late_max_s) == (0.5, 0.0)
+
+
 def test_a_fresh_span_covers_up_to_now_and_never_below_zero() -> None:
     span = IssuedSpan()
     assert (span.weight, span.pending_s) == (1.0, math.inf)

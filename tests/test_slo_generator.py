@@ -77,6 +77,20 @@ def test_a_loop_that_never_catches_up_bounds_the_whole_run_of_stalls() -> None:
     assert log.bound_ms(0.9, 1.3035) == 0.0
 
 
+@pytest.mark.parametrize("origin", [0.0, -1024.0, 4096.0])
+def test_the_bound_reads_only_time_differences_whatever_the_clocks_origin(origin: float) -> None:
+    """``time.perf_counter()``'s reference point is undefined (only differences are valid): the same
+    loop at another origin, negative included, bounds the same requests by the same milliseconds."""
+    log = StallLog(now=origin)
+    _loop(log, *((origin + 1.0 + 0.0101 * i, origin + 1.0 + 0.0101 * i + 0.01) for i in range(30)))
+    log.polled(origin + 1.3031)  # a run of 30 stalls of 10 ms since 1.0, the loop never caught up
+    assert log.bound_ms(origin + 0.9, origin + 1.3035) == pytest.approx(303.5)  # 1.3035 - 1.0 s
+    assert log.bound_ms(origin + 1.2, origin + 1.3035) == pytest.approx(103.5)  # at most what it lasted
+    _loop(log, (origin + 1.3031, origin + 1.3032))  # a short stretch: caught up
+    log.polled(origin + 1.3033)
+    assert log.bound_ms(origin + 0.9, origin + 1.3035) == 0.0
+
+
 def test_a_stall_in_progress_counts() -> None:
     log = StallLog(now=0.0)
     _loop(log, (0.99, 0.9901))

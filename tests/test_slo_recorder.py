@@ -521,6 +521,17 @@ def test_iterations_and_tokens_are_recorded_apart_from_requests() -> None:
     assert RequestRecorder.requests_in(recorder.encode()) == 1
 
 
+def test_several_values_of_one_key_are_samples_none_failed() -> None:
+    from osiris_load.core.slo.k6_metrics import LLM_METHOD
+
+    recorder = RequestRecorder()
+    recorder.record_values(LLM_METHOD, "ITL /v1/chat", [10.0, 30.0, 20.0])  # an answer's inter-token gaps
+    recorder.record_values(LLM_METHOD, "ITL /v1/chat", [])
+    gaps = recorder.pooled([(LLM_METHOD, "ITL /v1/chat")])
+    assert (gaps.count, gaps.failures, gaps.timed, gaps.sum_ms, gaps.min_ms, gaps.max_ms) == (3, 0, 3, 60.0, 10.0, 30.0)
+    assert recorder.raw_key_counts() == {(LLM_METHOD, "ITL /v1/chat"): 3}
+
+
 def test_merging_reports_edge_by_edge() -> None:
     """Untimed keys before timed ones, a 0 ms sample (histogram index 0), the same overflow pool twice, and a
     report without the optional fields: each merges into the exact counts."""

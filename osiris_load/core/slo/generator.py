@@ -205,7 +205,8 @@ class HealthMonitor:
 
     def _add_point(self, point: tuple[float, float, float]) -> None:
         timeline = self.timeline
-        if timeline and point[0] - timeline[-1][0] < self.step * 0.5 and len(timeline) > 1:
+        # (a merge needs a step of 2 s or more: ticks are >= 0.5 s apart, so the timeline has >= 150 points then)
+        if timeline and point[0] - timeline[-1][0] < self.step * 0.5:
             last = timeline[-1]  # within the current (coarser) step: keep the worst
             timeline[-1] = (point[0], max(last[1], point[1]), max(last[2], point[2]))
         else:
