@@ -8,7 +8,16 @@ from __future__ import annotations
 import pytest
 
 from osiris_load.core.capacity.model import ProbeResult, ProbeThreshold
-from osiris_load.core.capacity.search import Search, SearchConfig, SearchError, limiting_threshold, report, search
+from osiris_load.core.capacity.plan import SampleNeed
+from osiris_load.core.capacity.search import (
+    Search,
+    SearchConfig,
+    SearchError,
+    limiting_threshold,
+    report,
+    search,
+    settlement,
+)
 
 
 def _result(rate: float, duration: float, state: str, attempt: int = 1, row: str = "echo",
@@ -86,3 +95,33 @@ def test_the_report_carries_the_callers_facts() -> None:
                  arrivals="poisson", interrupted_by=None)
     assert (doc.url, doc.confidence, doc.arrivals, doc.max_rate, doc.outcome) == (
         "http://127.0.0.1:1", 0.9, "poisson", 4, "passes_at_highest_rate")
+
+
+def _judged(at: float, counted: str | None, role: str, **states: str) -> ProbeResult:
+    """A probe at ``at`` /s whose thresholds (``p95=``, ``rate=``) have these states."""
+    names = {"p95": "p(95)<100", "rate": "rate>=0.999"}
+    thresholds = tuple(ProbeThreshold(row="echo", expression=names[k], unit="ms", limit=100.0, state=state,
+                                      observed=1.0) for k, state in states.items())
+    return ProbeResult(rate=at, duration_s=1, elapsed_s=1, state="PASS", counted_as=counted, role=role,
+                       thresholds=thresholds)
+
+
+def test_each_threshold_is_settled_by_the_first_probe_at_the_answer_that_showed_its_final_state() -> None:
+    """Probes 1-based in run order: at 10/s the bracketing probe (2) PASSed p(95) and deferred the
+    rate; a superseded confirmation (3, not counted) did not settle it; the longer one (4) did."""
+    probes = [_judged(8, "pass", "bracket", p95="PASS", rate="PASS"),
+              _judged(10, "pass", "bracket", p95="PASS", rate="INCONCLUSIVE"),
+              _judged(10, None, "confirm", p95="PASS", rate="PASS"),
+              _judged(10, "pass", "confirm", p95="PASS", rate="PASS"),
+              _judged(12, "fail", "bracket", p95="FAIL", rate="INCONCLUSIVE")]
+    needs = (SampleNeed("echo", "rate>=0.999", 2995, 1.0),)
+    assert [(s.expression, s.state, s.rate, s.probe, s.role, s.requests_needed)
+            for s in settlement(probes, 10, needs)] == [("p(95)<100", "PASS", 10, 2, "bracket", None),
+                                                         ("rate>=0.999", "PASS", 10, 4, "confirm", 2995)]
+    # the deciding probe left the rate INCONCLUSIVE: not settled by any probe; a FAIL is settled where shown
+    assert [(s.expression, s.state, s.probe, s.role) for s in settlement(probes[:2], 10)] == [
+        ("p(95)<100", "PASS", 2, "bracket"), ("rate>=0.999", "INCONCLUSIVE", None, None)]
+    assert [(s.expression, s.state, s.probe, s.role) for s in settlement(probes, 12)] == [
+        ("p(95)<100", "FAIL", 5, "bracket"), ("rate>=0.999", "INCONCLUSIVE", None, None)]
+    assert settlement(probes, None) == () and settlement(probes, 11) == ()
+    assert settlement([_judged(10, None, "confirm", p95="PASS")], 10) == ()  # nothing counted at 10/s

@@ -17,6 +17,7 @@ from osiris_load.core.capacity.model import GeneratorProcess, ProbeResult, Probe
 from osiris_load.core.capacity.search import (
     SearchConfig,
     generator_disturbed,
+    generator_saturated,
     generator_stall_ms,
     report,
     search,
@@ -265,3 +266,19 @@ def test_a_generator_bound_rerun_or_a_saturated_generator_stops_the_climb_as_bef
         found = search(_bound_at_101(cpu, saturated), E2E)
         assert [p.counted_as for p in found.probes if p.rate == 101.25][0] == "generator", (cpu, saturated)
         assert (found.outcome, found.low) == ("generator_bound", 67.5)
+
+
+@pytest.mark.parametrize(("cpu_p95", "saturated_s", "saturated"), [
+    (89.9, 0.0, False),  # kept waiting by the machine: rerun once
+    (90.0, 0.0, True),  # 90 % of a core at p95 is saturated (the generator's own rule)
+    (10.0, 0.5, True),  # any second at or above 90 %
+    (0.0, 0.0, False),
+])
+def test_a_generator_is_saturated_at_90_percent_of_a_core_at_p95_or_any_saturated_second(
+        cpu_p95: float, saturated_s: float, saturated: bool) -> None:
+    g = GeneratorProcess(process="local", cpu_p95=cpu_p95, cpu_max=100.0, saturated_s=saturated_s, lag_p99_ms=1.0,
+                         lag_max_ms=2.0)
+    bound = ProbeResult(rate=10, duration_s=5, elapsed_s=6, state="INCONCLUSIVE", generator=g,
+                        generator_bound=("generate p(99)<1200",))
+    assert generator_saturated(bound) is saturated
+    assert generator_saturated(bound.model_copy(update={"generator": None})) is True  # unknown: not rerun
