@@ -62,6 +62,9 @@ def test_json_round_trip_and_documented_top_level(capacity_report: CapacityRepor
         assert key in probe
     assert set(probe["thresholds"][0]) >= {"state", "observed", "interval", "uncorrected_observed"}
     assert CapacityReport.from_json(text) == capacity_report
+    # one field a line (a diff of two searches reads line by line), schema and version first
+    assert text.startswith('{\n "schema": "osiris-load/capacity",\n "version": 1,\n "scenario": "echo",\n')
+    assert text.endswith('\n}\n')
 
 
 def test_reading_rejects_another_schema(capacity_report: CapacityReport) -> None:

@@ -125,3 +125,154 @@ def test_each_threshold_is_settled_by_the_first_probe_at_the_answer_that_showed_
         ("p(95)<100", "FAIL", 5, "bracket"), ("rate>=0.999", "INCONCLUSIVE", None, None)]
     assert settlement(probes, None) == () and settlement(probes, 11) == ()
     assert settlement([_judged(10, None, "confirm", p95="PASS")], 10) == ()  # nothing counted at 10/s
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    (SearchConfig(min_rate=0), "--min-rate 0: must be a positive number of iterations/s"),
+    (SearchConfig(min_rate=float("inf")), "--min-rate inf: must be a positive number of iterations/s"),
+    (SearchConfig(min_rate=5, max_rate=2), "--max-rate 2: must be at least --min-rate (5)"),
+    (SearchConfig(max_rate=float("inf")), "--max-rate inf: must be at least --min-rate (1)"),
+    (SearchConfig(growth=1), "--growth 1: must be above 1"),
+    (SearchConfig(precision=0), "--precision 0: must be a positive fraction (0.1: 10 %)"),
+    (SearchConfig(precision=float("inf")), "--precision inf: must be a positive fraction (0.1: 10 %)"),
+    (SearchConfig(probe_duration_s=0, max_probe_duration_s=10), "--probe-duration 0s: must be positive"),
+    (SearchConfig(probe_duration_s=10, max_probe_duration_s=5),
+     "--max-probe-duration 5s: must be at least --probe-duration (10s)"),
+    (SearchConfig(probe_duration_s=10, budget_s=5), "--budget 5s: must fit at least one probe (--probe-duration 10s)"),
+])
+def test_a_setting_that_cannot_work_is_refused_with_its_value_and_the_rule(config: SearchConfig, message: str) -> None:
+    with pytest.raises(SearchError) as refused:
+        config.check()
+    assert str(refused.value) == message
+
+
+# --- a scripted target: bracketing probes (20 s) defer rate>=0.999, a confirmation (longer) settles it ---------
+
+NEEDS = (SampleNeed("echo", "rate>=0.999", 2995, 1.0),)
+INF = float("inf")
+
+
+def _deferring(capacity: float, *, short_capacity: float | None = None, bound_from: float = INF,
+               bound_confirm_from: float = INF, inconclusive_first_confirm: bool = False):
+    """PASS below ``capacity`` and FAIL at or above it (a bracketing probe: below ``short_capacity``,
+    a short probe's optimism); a bracketing probe leaves rate>=0.999 INCONCLUSIVE (too short: deferred),
+    a confirmation settles it. Generator-bound (an unknown process: never rerun) from ``bound_from``
+    (bracketing) or ``bound_confirm_from`` (confirmation); the first confirmation attempt INCONCLUSIVE
+    with ``inconclusive_first_confirm``."""
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        long = duration > 20
+        ok = rate < (capacity if long or short_capacity is None else short_capacity)
+        rate_state = ("PASS" if ok else "FAIL") if long else "INCONCLUSIVE"
+        if long and inconclusive_first_confirm and attempt == 1:
+            rate_state = "INCONCLUSIVE"
+        latency = ProbeThreshold(row="echo", expression="p(95)<100", unit="ms", limit=100.0, op="<",
+                                 percentile=95.0, state="PASS" if ok else "FAIL", observed=90.0 if ok else 150.0)
+        success = ProbeThreshold(row="echo", expression="rate>=0.999", unit="ratio", limit=0.999, op=">=",
+                                 state=rate_state, observed=1.0)
+        if rate >= (bound_confirm_from if long else bound_from):
+            return ProbeResult(rate=rate, duration_s=duration, elapsed_s=duration, state="INCONCLUSIVE",
+                               attempt=attempt, thresholds=(success, latency.model_copy(update={"state": "PASS"})),
+                               generator_bound=("echo p(95)<100",))
+        state = "FAIL" if "FAIL" in (rate_state, latency.state) else "INCONCLUSIVE" if rate_state == "INCONCLUSIVE" \
+            else "PASS"
+        return ProbeResult(rate=rate, duration_s=duration, elapsed_s=duration, state=state, attempt=attempt,
+                           thresholds=(success, latency))
+    return probe
+
+
+def _run(probe, **config: float) -> tuple[list[tuple], object]:
+    settings = {"min_rate": 1, "max_rate": 16, "growth": 2, "precision": 0.1, "budget_s": 100_000,
+                "probe_duration_s": 20, **config}
+    found = search(probe, SearchConfig(**settings, needs=NEEDS))
+    return [(p.rate, p.role, p.counted_as) for p in found.probes], found
+
+
+def test_a_failed_confirmation_at_the_max_rate_brackets_the_answer_one_step_below() -> None:
+    """Every short probe passes up to --max-rate 16, its confirmation FAILs: 16/s is the lowest
+    failing rate after all, and one precision step below it (16 / 1.1) is confirmed: capacity found."""
+    probes, found = _run(_deferring(15, short_capacity=INF))
+    assert probes == [(1, "bracket", "pass"), (2, "bracket", "pass"), (4, "bracket", "pass"), (8, "bracket", "pass"),
+                      (16, "bracket", "pass"), (16, "confirm", "fail"), (pytest.approx(16 / 1.1), "confirm", "pass")]
+    assert (found.outcome, found.stopped_because, found.high, found.confirmed) == ("capacity_found", "precision", 16,
+                                                                                   True)
+    assert found.low == pytest.approx(16 / 1.1)
+
+
+def test_a_failed_confirmation_below_the_generator_bound_rate_makes_the_answer_the_servers() -> None:
+    """The climb stops where the generator is the bottleneck (16/s); the confirmation at 8/s FAILs, so
+    the server's own failure bounds the answer: one step below 8/s is confirmed, capacity found."""
+    probes, found = _run(_deferring(7.5, short_capacity=INF, bound_from=16))
+    assert probes == [(1, "bracket", "pass"), (2, "bracket", "pass"), (4, "bracket", "pass"), (8, "bracket", "pass"),
+                      (16, "bracket", "generator"), (8, "confirm", "fail"), (pytest.approx(8 / 1.1), "confirm", "pass")]
+    assert (found.outcome, found.stopped_because, found.high, found.generator_rate) == ("capacity_found", "precision",
+                                                                                        8, 16)
+
+
+def test_a_generator_bound_confirmation_at_the_only_passing_rate_leaves_no_answer_but_the_generators() -> None:
+    probes, found = _run(_deferring(INF, short_capacity=2, bound_confirm_from=1), precision=1.0)
+    assert probes == [(1, "bracket", "pass"), (2, "bracket", "fail"), (1, "confirm", "generator")]
+    assert (found.outcome, found.stopped_because, found.low, found.high, found.generator_rate) == (
+        "generator_bound", "generator", None, 2, 1)
+
+
+def test_the_generator_bound_rate_is_the_lowest_where_the_generator_was_the_bottleneck() -> None:
+    probes, found = _run(_deferring(INF, bound_from=16, bound_confirm_from=8))
+    assert probes[4:] == [(16, "bracket", "generator"), (8, "confirm", "generator"), (4, "confirm", "pass")]
+    assert (found.outcome, found.low, found.high, found.generator_rate) == ("generator_bound", 4, None, 8)
+
+
+def test_an_inconclusive_confirmation_is_rerun_twice_as_long_as_the_next_attempt() -> None:
+    found = search(_deferring(INF, inconclusive_first_confirm=True),
+                   SearchConfig(min_rate=1, max_rate=4, budget_s=100_000, probe_duration_s=20, needs=NEEDS))
+    # the confirmation at 4/s: 1.1 x 2995 / 4 = 823.6, rounded up to 824 s
+    assert [(p.rate, p.role, p.duration_s, p.attempt, p.counted_as) for p in found.probes[3:]] == [
+        (4, "confirm", 824, 1, None), (4, "confirm", 1648, 2, "pass")]
+    assert found.confirmed is True and found.low == 4
+
+
+def test_the_report_of_an_unconfirmed_answer_says_what_would_settle_it() -> None:
+    """Three 20 s probes spend 60 s of 100; the confirmation at 4/s (824 s) does not fit: 784 s more."""
+    config = SearchConfig(min_rate=1, max_rate=4, budget_s=100, probe_duration_s=20, needs=NEEDS)
+    doc = report(search(_deferring(INF), config), config, scenario="echo")
+    assert (doc.max_rate, doc.confirmed, doc.to_settle_s, doc.spent_s) == (4, False, 784, 60)
+    assert [(s.expression, s.state, s.probe, s.requests_needed) for s in doc.settlement] == [
+        ("rate>=0.999", "INCONCLUSIVE", None, 2995), ("p(95)<100", "PASS", 3, None)]
+
+
+def _threshold(expression: str, state: str) -> ProbeThreshold:
+    return ProbeThreshold(row="echo", expression=expression, unit="ms", limit=100.0, state=state, observed=1.0)
+
+
+@pytest.mark.parametrize(("rate", "state", "thresholds", "expected"), [
+    (3, "FAIL", [("rate>=0.999", "INCONCLUSIVE"), ("p(95)<100", "FAIL")], ("FAIL", ())),
+    (3, "NO_DATA", [("p(95)<100", "NO_DATA")], ("FAIL", ())),
+    # 60 requests at 3/s need exactly the 20 s probe: not too short, so INCONCLUSIVE counts against the rate
+    (3, "INCONCLUSIVE", [("p(95)<100", "PASS"), ("p(99)<100", "INCONCLUSIVE")], ("INCONCLUSIVE", ())),
+    (2.9, "INCONCLUSIVE", [("p(95)<100", "PASS"), ("p(99)<100", "INCONCLUSIVE")], ("PASS", ("echo p(99)<100",))),
+    (3, "INCONCLUSIVE", [("p(95)<100", "PASS")], ("INCONCLUSIVE", ())),  # the run itself, no threshold to defer
+    (3, "PASS", [("p(95)<100", "PASS")], ("PASS", ())),
+])
+def test_a_bracketing_probe_defers_only_what_it_was_too_short_for(rate: float, state: str,
+                                                                  thresholds: list[tuple[str, str]],
+                                                                  expected: tuple[str, tuple[str, ...]]) -> None:
+    config = SearchConfig(probe_duration_s=20, needs=(SampleNeed("echo", "p(99)<100", 60, 1.0),))
+    result = ProbeResult(rate=rate, duration_s=20, elapsed_s=20, state=state,
+                         thresholds=tuple(_threshold(e, s) for e, s in thresholds))
+    assert config.bracket_state(result, 20) == expected
+
+
+@pytest.mark.parametrize(("high", "wide", "narrow"), [
+    (None, False, True),  # no upper end: nothing to bisect
+    (8 * 1.1 ** 2 * (1 + 1e-9), False, False),  # two precision steps, to the last bit of the tolerance: not wide
+    (9.7, True, False),  # beyond two steps (9.68)
+    (9.6, False, False),
+    (8.8, False, True),  # one step exactly
+    (8.81, False, False),
+    (17.0, True, False),
+])
+def test_the_brackets_width_against_the_precision(high: float | None, wide: bool, narrow: bool) -> None:
+    state = Search(SearchConfig(precision=0.1))
+    state.low, state.high = 8.0, high
+    assert (state._wide(), state._narrow()) == (wide, narrow)
+    state.low, state.high = 10.0, 11.000000001  # (high - low) / low is 0.1 x (1 + 1e-9) to the last bit: narrow
+    assert state._narrow()
