@@ -9,7 +9,14 @@ import pytest
 
 from osiris_load.core.capacity.estimate import crossing_estimates
 from osiris_load.core.capacity.model import CapacityReport, ProbeResult, ProbeThreshold
-from osiris_load.core.capacity.plan import SampleNeed, plan_needs, planned_duration, samples_to_pass, scenario_rows
+from osiris_load.core.capacity.plan import (
+    SampleNeed,
+    deferral_notes,
+    plan_needs,
+    planned_duration,
+    samples_to_pass,
+    scenario_rows,
+)
 from osiris_load.core.capacity.search import Search, SearchConfig, SearchError, limiting_threshold, report, search
 from osiris_load.core.slo.confidence import State, judge_percentile, judge_rate
 from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, load_table
@@ -204,6 +211,9 @@ def test_the_default_table_plans_sidecar_load_by_its_strictest_threshold() -> No
     ("rate", "<=", 0.01, None, 0.95, 299),  # 0.99^299 = 0.0495 <= 0.05 < 0.99^298
     ("fail_rate", ">", 0.99, None, 0.95, 299),
     ("rate", ">", 0.999, None, 0.95, 2995),
+    # at 99 %: 0.999^n <= 0.01 from n = 4603 (ln 0.01 / ln 0.999 = 4602.9); 0.99^n from n = 459 (458.2)
+    ("rate", ">=", 0.999, None, 0.99, 4603),
+    ("fail_rate", "<", 0.01, None, 0.99, 459),
 ])
 def test_samples_to_pass_take_the_best_case_at_either_end(kind: str, op: str, limit: float, arg: float | None,
                                                            confidence: float, samples: int) -> None:
@@ -217,6 +227,17 @@ def test_planned_rows_skip_what_no_iteration_makes_and_count_one_per_iteration_w
         ("metrics", "rate>=0.999", 2995, 2.0), ("metrics", "p(95)<400", 59, 2.0)]
     assert {n.per_iteration for n in plan_needs(table, None, 0.95)} == {1.0}
     assert plan_needs(table, None, 0) == ()  # no interval: nothing to plan
+
+
+def test_only_a_need_longer_than_the_probe_is_noted_and_no_need_plans_nothing() -> None:
+    """At 3/s a 20 s probe makes 60 requests: a need of 60 fits exactly (no note), one of 62 (20.7 s)
+    does not; the note says so for it alone."""
+    needs = (SampleNeed("echo", "p(99)<100", 60, 1.0), SampleNeed("echo", "rate>=0.999", 62, 1.0))
+    notes = deferral_notes(needs, 3, 20, 600, 1.1)
+    assert len(notes) == 1 and notes[0].startswith("echo rate>=0.999 needs 62 requests to PASS with confidence: "
+                                                   "21 s at 3/s (1 per iteration), longer than a 20 s probe below "
+                                                   "3.1/s.")
+    assert planned_duration((), 3) == 0.0 and planned_duration(needs, 3) == pytest.approx(62 / 3)
 
 
 def _write(folder, name: str, text: str):
@@ -402,6 +423,13 @@ def _at(rate: float, counted: str | None, *thresholds: tuple[str, str, float, fl
     ([_at(10, "pass", ("p(95)<100", "<", 100, 95, 50)), _at(15, "generator", ("p(95)<100", "<", 100, 95, 500)),
       _at(17, None, ("p(95)<100", "<", 100, 95, 500)), _at(20, "fail", ("p(95)<100", "<", 100, 95, 150))],
      [("p(95)<100", 15.0, (10, 50), (20, 150))]),
+    # within again above the first rate beyond it (noise): the straddle is still the first beyond and the rate below
+    ([_at(10, "pass", ("p(95)<100", "<", 100, 95, 50)), _at(20, "fail", ("p(95)<100", "<", 100, 95, 150)),
+      _at(30, "pass", ("p(95)<100", "<", 100, 95, 80))], [("p(95)<100", 15.0, (10, 50), (20, 150))]),
+    # a threshold never observed (NO_DATA at every rate) has no estimate; the others still do
+    ([_at(10, "pass", ("p(90)<100", "<", 100, 90, None), ("p(99)<300", "<", 300, 99, 200)),
+      _at(20, "fail", ("p(90)<100", "<", 100, 90, None), ("p(99)<300", "<", 300, 99, 400))],
+     [("p(99)<300", 15.0, (10, 200), (20, 400))]),
     # each threshold once, in the order first seen (over the probes sorted by rate)
     ([_at(20, "fail", ("p(99)<300", "<", 300, 99, 400), ("p(90)<100", "<", 100, 90, 150)),
       _at(10, "pass", ("p(90)<100", "<", 100, 90, 50), ("p(99)<300", "<", 300, 99, 200))],

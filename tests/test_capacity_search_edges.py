@@ -276,3 +276,17 @@ def test_the_brackets_width_against_the_precision(high: float | None, wide: bool
     assert (state._wide(), state._narrow()) == (wide, narrow)
     state.low, state.high = 10.0, 11.000000001  # (high - low) / low is 0.1 x (1 + 1e-9) to the last bit: narrow
     assert state._narrow()
+
+
+def test_what_would_settle_an_unconfirmed_answer_counts_a_probes_median_start_up() -> None:
+    """Four 20 s probes whose start-up cost 2, 7, 3 and 5 s spend 97 s of 120; the confirmation at 8/s
+    (1.1 x 2995 / 8 = 411.8: 412 s) and a probe's start-up (the upper median of 2, 3, 5, 7: 5 s) need 394 s more."""
+    startup = {1: 2.0, 2: 7.0, 4: 3.0, 8: 5.0}
+    inner = _deferring(INF)
+
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        result = inner(rate, duration, attempt)
+        return result.model_copy(update={"elapsed_s": duration + startup[rate]})
+
+    found = search(probe, SearchConfig(min_rate=1, max_rate=8, budget_s=120, probe_duration_s=20, needs=NEEDS))
+    assert (found.low, found.confirmed, found.spent_s, found.to_settle_s) == (8, False, 97, 394)

@@ -126,3 +126,14 @@ def test_capacity_json_validates_each_kept_field_on_read(model: type[BaseModel],
     else:
         with pytest.raises(ValidationError):
             model.model_validate(values)
+
+
+def test_capacity_fields_take_the_verdicts_types_and_only_a_none_default_makes_one_optional() -> None:
+    """What the capacity models are built from (at import, so checked here on the helper itself):
+    each field's type is the verdict's, a ``state`` one of the gate's four, a field with a default
+    may be missing (a ``None`` default adds ``None`` to its type), the others are required (``...``)."""
+    assert capacity._fields_of(v.ThresholdResult, ("row", "state", "observed", "op", "limit"), {"op": None}) == {
+        "row": (str, ...), "state": (capacity.State, ...), "observed": (float | None, ...), "op": (str | None, None),
+        "limit": (float, ...)}
+    assert capacity._fields_of(v.ProcessHealth, ("process", "users"), {"users": 0}) == {
+        "process": (str, ...), "users": (int, 0)}
