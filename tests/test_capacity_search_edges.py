@@ -290,3 +290,49 @@ def test_what_would_settle_an_unconfirmed_answer_counts_a_probes_median_start_up
 
     found = search(probe, SearchConfig(min_rate=1, max_rate=8, budget_s=120, probe_duration_s=20, needs=NEEDS))
     assert (found.low, found.confirmed, found.spent_s, found.to_settle_s) == (8, False, 97, 394)
+
+
+def _refining(twist: str):
+    """Capacity 12/s; a 980 s budget: 1, 2, 4, 8/s pass their 20 s probes (8/s keeps its 412 s
+    confirmation and the 453 s one a step below in reserve: 945 s fit), 16/s fails, and the bisection
+    at 11.3/s does not fit beside that reserve (985 s). 8/s is confirmed (512 s spent); the refinement
+    then probes the midpoint 11.31/s (its 20 s probe and 292 s confirmation fit: 824 s). ``twist``:
+    that midpoint's short probe is generator-bound, or costs 400 s more than it lasted, or its
+    confirmation is generator-bound."""
+    inner = _deferring(12, bound_confirm_from=11 if twist == "bound confirmation" else INF)
+
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        result = inner(rate, duration, attempt)
+        if 11 < rate < 12 and duration <= 20 and twist == "bound probe":
+            return result.model_copy(update={"state": "INCONCLUSIVE", "generator_bound": ("echo p(95)<100",)})
+        if 11 < rate < 12 and duration <= 20 and twist == "slow start":
+            return result.model_copy(update={"elapsed_s": duration + 400})
+        return result
+    return probe
+
+
+MID = 8 * 2 ** 0.5
+
+
+@pytest.mark.parametrize(("twist", "tail", "expected"), [
+    ("none", [(MID, "bracket", "pass"), (MID, "confirm", "pass")], ("capacity_found", "budget", MID, 16, None, 824)),
+    ("bound probe", [(MID, "bracket", "generator")], ("generator_bound", "generator", 8, 16, MID, 532)),
+    ("slow start", [(MID, "bracket", "pass")], ("capacity_found", "budget", 8, 16, None, 932)),
+    ("bound confirmation", [(MID, "bracket", "pass"), (MID, "confirm", "generator")],
+     ("generator_bound", "generator", 8, 16, MID, 824)),
+])
+def test_the_refinement_above_a_confirmed_answer_stops_where_the_budget_or_the_generator_does(
+        twist: str, tail: list[tuple], expected: tuple) -> None:
+    probes, found = _run(_refining(twist), max_rate=64, budget_s=980)
+    assert probes == [(1, "bracket", "pass"), (2, "bracket", "pass"), (4, "bracket", "pass"), (8, "bracket", "pass"),
+                      (16, "bracket", "fail"), (8, "confirm", "pass"),
+                      *[(pytest.approx(rate), role, counted) for rate, role, counted in tail]]
+    assert (found.outcome, found.stopped_because, pytest.approx(found.low), found.high, found.generator_rate,
+            found.spent_s) == expected
+    assert found.confirmed is True
+
+
+def test_a_confirmation_lasts_the_plan_with_its_margin_and_at_least_a_probe() -> None:
+    assert SearchConfig(probe_duration_s=1).confirm_s(5) == 1  # nothing planned: one probe
+    assert SearchConfig(probe_duration_s=1, needs=NEEDS).confirm_s(5) == 659  # 1.1 x 2995 / 5 = 658.9
+    assert SearchConfig(probe_duration_s=700, needs=NEEDS).confirm_s(5) == 700
