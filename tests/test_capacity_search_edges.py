@@ -336,3 +336,19 @@ def test_a_confirmation_lasts_the_plan_with_its_margin_and_at_least_a_probe() ->
     assert SearchConfig(probe_duration_s=1).confirm_s(5) == 1  # nothing planned: one probe
     assert SearchConfig(probe_duration_s=1, needs=NEEDS).confirm_s(5) == 659  # 1.1 x 2995 / 5 = 658.9
     assert SearchConfig(probe_duration_s=700, needs=NEEDS).confirm_s(5) == 700
+
+
+@pytest.mark.parametrize(("probe", "expected"), [
+    # INCONCLUSIVE: its 1648 s rerun does not fit (884 s spent), nor a lower candidate's confirmation
+    (_deferring(INF, inconclusive_first_confirm=True), ("passes_at_highest_rate", 4, None, 1532)),
+    # FAIL: 4/s is the lowest failing rate; the step below (3.64/s, 907 s) does not fit, so the candidate is the
+    # next lower passing rate, 2/s, whose 1648 s confirmation does not fit either: 2/s, not confirmed
+    (_deferring(3.9, short_capacity=INF), ("capacity_found", 2, 4, 1532)),
+])
+def test_a_confirmation_the_budget_cannot_follow_up_leaves_the_answer_unconfirmed_with_what_it_lacked(
+        probe, expected: tuple) -> None:
+    """1, 2, 4/s pass their 20 s probes (60 s of 1000); the confirmation at 4/s lasts 824 s (884 s spent)."""
+    probes, found = _run(probe, max_rate=4, budget_s=1000)
+    assert probes == [(1, "bracket", "pass"), (2, "bracket", "pass"), (4, "bracket", "pass"), (4, "confirm", "fail")]
+    assert (found.outcome, found.low, found.high, found.to_settle_s) == expected
+    assert (found.confirmed, found.spent_s) == (False, 884)
