@@ -238,6 +238,7 @@ def test_only_a_need_longer_than_the_probe_is_noted_and_no_need_plans_nothing() 
                                                    "21 s at 3/s (1 per iteration), longer than a 20 s probe below "
                                                    "3.1/s.")
     assert planned_duration((), 3) == 0.0 and planned_duration(needs, 3) == pytest.approx(62 / 3)
+    assert SampleNeed("echo", "p(95)<100", 60, 2.0).seconds(3) == 10  # 3 iterations/s of 2 requests: 6/s
 
 
 def _write(folder, name: str, text: str):
@@ -251,8 +252,8 @@ def _write(folder, name: str, text: str):
     ("class A:\n    slo_rows = ('a', 'b')\n    weight = 3\nclass B:\n    slo_rows = ['b']\n",
      {"a": 0.75, "b": 1.0}),
     # a class without rows, or whose rows or weight are no literal, makes no declared request
-    ("class A:\n    slo_rows = ('a',)\nclass Empty:\n    slo_rows = []\n    weight = 5\n"
-     "class Computed:\n    slo_rows = ROWS\nclass Odd:\n    slo_rows = ('x',)\n    weight = pick()\n", {"a": 1.0}),
+    ("class Empty:\n    slo_rows = []\n    weight = 5\nclass Computed:\n    slo_rows = ROWS\n"
+     "class Odd:\n    slo_rows = ('x',)\n    weight = pick()\nclass A:\n    slo_rows = ('a',)\n", {"a": 1.0}),
     ("class A:\n    slo_rows = (1, 'b')\n    x, y = 1, 2\n", {"1": 1.0, "b": 1.0}),  # rows are names
     ("class A:\n    slo_rows = ('a',)\n    weight = 0\nclass B:\n    slo_rows = ('b',)\n", {"a": 0.0, "b": 1.0}),
     ("class A(\n", None),  # not Python
