@@ -352,3 +352,44 @@ def test_a_confirmation_the_budget_cannot_follow_up_leaves_the_answer_unconfirme
     assert probes == [(1, "bracket", "pass"), (2, "bracket", "pass"), (4, "bracket", "pass"), (4, "confirm", "fail")]
     assert (found.outcome, found.low, found.high, found.to_settle_s) == expected
     assert (found.confirmed, found.spent_s) == (False, 884)
+
+
+def _starting(state_of, startup_s: float = 3.0):
+    """Each probe costs its duration and ``startup_s`` of start-up; ``state_of(rate, attempt)``."""
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        return _result(rate, duration, state_of(rate, attempt), attempt).model_copy(
+            update={"elapsed_s": duration + startup_s})
+    return probe
+
+
+def test_a_probe_starts_only_when_its_duration_and_a_probes_start_up_fit_the_budget() -> None:
+    # 1/s and 2/s cost 23 s each (46 of 65); 4/s would need 20 s and the 3 s start-up seen: 69 > 65
+    found = search(_starting(lambda rate, attempt: "PASS"), SearchConfig(min_rate=1, max_rate=100, budget_s=65,
+                                                                          probe_duration_s=20))
+    assert ([p.rate for p in found.probes], found.stopped_because, found.spent_s) == ([1, 2], "budget", 46)
+    # 2/s INCONCLUSIVE: its 40 s rerun and the 3 s start-up seen (43 s) do not fit beside the 46 s spent of 87, so
+    # it counts against 2/s; the bisection's 1.41/s fits (69 s), the next midpoint not (92 s)
+    found = search(_starting(lambda rate, attempt: "INCONCLUSIVE" if rate == 2 and attempt == 1 else "PASS"),
+                   SearchConfig(min_rate=1, max_rate=100, budget_s=87, probe_duration_s=20))
+    assert [(p.rate, p.attempt, p.counted_as) for p in found.probes] == [(1, 1, "pass"), (2, 1, "fail"),
+                                                                         (pytest.approx(2 ** 0.5), 1, "pass")]
+    assert (found.outcome, found.stopped_because, found.spent_s) == ("capacity_found", "budget", 69)
+    # a budget of exactly one probe runs it (nothing seen yet: no start-up to add)
+    found = search(_below(100), SearchConfig(min_rate=1, max_rate=100, budget_s=5, probe_duration_s=5))
+    assert ([p.rate for p in found.probes], found.stopped_because) == ([1], "budget")
+
+
+def test_a_search_run_again_after_its_budget_is_spent_stops_at_once() -> None:
+    """Search.run on a Search whose budget is spent (a misuse: one run per Search) must not loop nor
+    probe: the lowest rate does not fit, and it says so."""
+    calls: list[float] = []
+
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        calls.append(rate)
+        return _result(rate, duration, "PASS", attempt)
+
+    state = Search(SearchConfig(min_rate=1, max_rate=100, budget_s=10, probe_duration_s=5))
+    first = state.run(probe)
+    again = state.run(probe)
+    assert calls == [1, 2] and (first.stopped_because, first.low) == ("budget", 2)
+    assert (again.outcome, again.stopped_because, len(again.probes)) == ("fails_at_min_rate", "budget", 2)
