@@ -216,6 +216,10 @@ def test_the_headline_says_the_answer_and_what_it_rests_on_for_each_outcome(answ
     (_answer("generator_bound", None, (None, None), "generator", **_BOUND_AT_1), _BUSY_NOTE),
     (_answer("capacity_found", 10, (10, 20), "precision", confirmed=True, **_BOUND_AT_1), ""),  # not what stopped it
     (_answer("generator_bound", 10, (10, None), "generator", confirmed=True), ""),  # no generator-bound rate known
+    (_answer("generator_bound", 10, (10, None), "generator", confirmed=True, generator_bound_rate=20, probes=(
+        _probe(20, "generator", generator_bound=("echo p(95)<100", "echo p(99)<200")),)),
+     f"at 20/s the load generator was the bottleneck: that rate says nothing about the server, for or against; "
+     f"generator-bound: echo p(95)<100, echo p(99)<200; {ADVICE}"),
 ])
 def test_the_generator_note_names_the_bound_rate_its_process_and_what_to_add(answer: CapacityReport,
                                                                               expected: str) -> None:

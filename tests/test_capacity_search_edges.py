@@ -393,3 +393,21 @@ def test_a_search_run_again_after_its_budget_is_spent_stops_at_once() -> None:
     again = state.run(probe)
     assert calls == [1, 2] and (first.stopped_because, first.low) == ("budget", 2)
     assert (again.outcome, again.stopped_because, len(again.probes)) == ("fails_at_min_rate", "budget", 2)
+
+
+def test_the_generator_bound_rate_stays_the_lowest_when_a_higher_rate_is_bound_later() -> None:
+    """Capacity 12/s. The bisection brackets [8 x 2^0.5, 12.34]; the confirmation at 8 x 2^0.5 = 11.31/s
+    is generator-bound, so 8/s is confirmed and the refinement climbs (9.94, 11.07/s) until its short
+    probe at 11.69/s is generator-bound too: the generator-bound rate stays 11.31/s, the lowest."""
+    inner = _deferring(12)
+
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        result = inner(rate, duration, attempt)
+        if (duration > 20 and abs(rate - 8 * 2 ** 0.5) < 1e-9) or (duration <= 20 and 11.5 <= rate < 12):
+            return result.model_copy(update={"state": "INCONCLUSIVE", "generator_bound": ("echo p(95)<100",)})
+        return result
+
+    probes, found = _run(probe, max_rate=64)
+    bound = [rate for rate, _, counted in probes if counted == "generator"]
+    assert bound[0] == pytest.approx(8 * 2 ** 0.5) and len(bound) == 2 and 11.5 <= bound[1] < 12
+    assert found.generator_rate == pytest.approx(8 * 2 ** 0.5) and found.outcome == "generator_bound"
