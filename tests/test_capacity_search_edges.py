@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from osiris_load.core.capacity.model import ProbeResult, ProbeThreshold
+from osiris_load.core.capacity.model import GeneratorProcess, ProbeResult, ProbeThreshold
 from osiris_load.core.capacity.plan import SampleNeed
 from osiris_load.core.capacity.search import (
     Search,
@@ -411,3 +411,33 @@ def test_the_generator_bound_rate_stays_the_lowest_when_a_higher_rate_is_bound_l
     bound = [rate for rate, _, counted in probes if counted == "generator"]
     assert bound[0] == pytest.approx(8 * 2 ** 0.5) and len(bound) == 2 and 11.5 <= bound[1] < 12
     assert found.generator_rate == pytest.approx(8 * 2 ** 0.5) and found.outcome == "generator_bound"
+
+
+WAITING = GeneratorProcess(process="local", cpu_p95=10.0, cpu_max=12.0, saturated_s=0.0, lag_p99_ms=40.0,
+                           lag_max_ms=591.0)
+
+
+def _kept_waiting(inner, *, long: bool):
+    """``inner``, but the first attempt of each short (``long`` False) or long probe above 1/s is
+    generator-bound with a process at 10 % CPU (the machine kept it waiting: rerun once if it fits);
+    every probe costs 3 s of start-up."""
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        result = inner(rate, duration, attempt).model_copy(update={"elapsed_s": duration + 3})
+        if rate > 1 and attempt == 1 and (duration > 20) == long:
+            return result.model_copy(update={"state": "INCONCLUSIVE", "generator_bound": ("echo p(95)<100",),
+                                             "generator": WAITING})
+        return result
+    return probe
+
+
+def test_a_probe_held_up_by_the_machine_is_rerun_only_when_the_rerun_and_its_start_up_fit() -> None:
+    # bracketing: 1/s and 2/s spend 46 s of 66; 2/s's rerun would cost 20 + 3 s: 69 > 66, so it counts as it came
+    probes, found = _run(_kept_waiting(_deferring(INF), long=False), budget_s=66)
+    assert probes == [(1, "bracket", "pass"), (2, "bracket", "generator")]
+    assert (found.outcome, found.generator_rate, found.spent_s) == ("generator_bound", 2, 46)
+    # confirmation at 4/s: 69 s of bracketing and 827 s (824 s and 3 s of start-up) spent of 1720; its rerun
+    # would end at 1723 s: not rerun, generator-bound; 2/s's confirmation (1651 s) does not fit: not confirmed
+    probes, found = _run(_kept_waiting(_deferring(INF), long=True), max_rate=4, budget_s=1720)
+    assert probes == [(1, "bracket", "pass"), (2, "bracket", "pass"), (4, "bracket", "pass"),
+                      (4, "confirm", "generator")]
+    assert (found.outcome, found.low, found.confirmed, found.spent_s) == ("generator_bound", 2, False, 896)
