@@ -443,12 +443,14 @@ def test_a_probe_held_up_by_the_machine_is_rerun_only_when_the_rerun_and_its_sta
     assert (found.outcome, found.low, found.confirmed, found.spent_s) == ("generator_bound", 2, False, 896)
 
 
-@pytest.mark.parametrize(("budget_s", "tail", "confirmed"), [
-    (2501, [(4, "confirm", None), (4, "confirm", "pass")], True),  # 850 + 1648 + 3 = 2501: the rerun fits exactly
-    (2500, [(4, "confirm", "fail")], False),  # one second short: INCONCLUSIVE counts against 4/s
+@pytest.mark.parametrize(("budget_s", "tail", "confirmed", "to_settle_s"), [
+    # 850 + 1648 + 3 = 2501: the rerun fits exactly
+    (2501, [(4, "confirm", None), (4, "confirm", "pass")], True, None),
+    # half a second short: INCONCLUSIVE counts against 4/s, and half a second more would have settled it
+    (2500.5, [(4, "confirm", "fail")], False, 0.5),
 ])
 def test_an_inconclusive_confirmation_at_the_lowest_rate_is_rerun_when_it_and_a_start_up_fit(
-        budget_s: float, tail: list[tuple], confirmed: bool) -> None:
+        budget_s: float, tail: list[tuple], confirmed: bool, to_settle_s: float | None) -> None:
     """--min-rate = --max-rate = 4/s, 3 s of start-up a probe: 23 s bracketing, 827 s confirmation (850 s
     spent), nothing below 4/s to keep in reserve; the rerun lasts 1648 s."""
     inner = _deferring(INF, inconclusive_first_confirm=True)
@@ -458,3 +460,4 @@ def test_an_inconclusive_confirmation_at_the_lowest_rate_is_rerun_when_it_and_a_
 
     probes, found = _run(probe, min_rate=4, max_rate=4, budget_s=budget_s)
     assert probes == [(4, "bracket", "pass"), *tail] and found.confirmed is confirmed
+    assert found.to_settle_s == to_settle_s
