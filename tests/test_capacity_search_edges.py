@@ -430,17 +430,27 @@ def _kept_waiting(inner, *, long: bool):
     return probe
 
 
-def test_a_probe_held_up_by_the_machine_is_rerun_only_when_the_rerun_and_its_start_up_fit() -> None:
+@pytest.mark.parametrize(("long", "budget_s", "max_rate", "probes", "expected"), [
     # bracketing: 1/s and 2/s spend 46 s of 66; 2/s's rerun would cost 20 + 3 s: 69 > 66, so it counts as it came
-    probes, found = _run(_kept_waiting(_deferring(INF), long=False), budget_s=66)
-    assert probes == [(1, "bracket", "pass"), (2, "bracket", "generator")]
-    assert (found.outcome, found.generator_rate, found.spent_s) == ("generator_bound", 2, 46)
+    (False, 66, 16, [(1, "bracket", "pass"), (2, "bracket", "generator")], (2, 1, False, 46)),
+    # 2/s is rerun (reserving nothing), then 1651 s for its confirmation are kept: 4/s starts (1743 of 1760) but
+    # its rerun would not fit beside that reserve (1766): generator-bound; 2/s is confirmed
+    (False, 1760, 4, [(1, "bracket", "pass"), (2, "bracket", None), (2, "bracket", "pass"),
+                      (4, "bracket", "generator"), (2, "confirm", "pass")], (4, 2, True, 1743)),
     # confirmation at 4/s: 69 s of bracketing and 827 s (824 s and 3 s of start-up) spent of 1720; its rerun
     # would end at 1723 s: not rerun, generator-bound; 2/s's confirmation (1651 s) does not fit: not confirmed
-    probes, found = _run(_kept_waiting(_deferring(INF), long=True), max_rate=4, budget_s=1720)
-    assert probes == [(1, "bracket", "pass"), (2, "bracket", "pass"), (4, "bracket", "pass"),
-                      (4, "confirm", "generator")]
-    assert (found.outcome, found.low, found.confirmed, found.spent_s) == ("generator_bound", 2, False, 896)
+    (True, 1720, 4, [(1, "bracket", "pass"), (2, "bracket", "pass"), (4, "bracket", "pass"),
+                     (4, "confirm", "generator")], (4, 2, False, 896)),
+    # with 2000 s the 910 s confirmation one step below 4/s is kept beside it: the rerun (827 s) does not fit
+    (True, 2000, 4, [(1, "bracket", "pass"), (2, "bracket", "pass"), (4, "bracket", "pass"),
+                     (4, "confirm", "generator")], (4, 2, False, 896)),
+])
+def test_a_probe_held_up_by_the_machine_is_rerun_only_when_the_rerun_its_start_up_and_the_reserve_fit(
+        long: bool, budget_s: float, max_rate: float, probes: list[tuple], expected: tuple) -> None:
+    run, found = _run(_kept_waiting(_deferring(INF), long=long), max_rate=max_rate, budget_s=budget_s)
+    assert run == probes
+    assert (found.outcome, found.generator_rate, found.low, found.confirmed, found.spent_s) == (
+        "generator_bound", *expected)
 
 
 @pytest.mark.parametrize(("budget_s", "tail", "confirmed", "to_settle_s"), [
