@@ -471,3 +471,31 @@ def test_an_inconclusive_confirmation_at_the_lowest_rate_is_rerun_when_it_and_a_
     probes, found = _run(probe, min_rate=4, max_rate=4, budget_s=budget_s)
     assert probes == [(4, "bracket", "pass"), *tail] and found.confirmed is confirmed
     assert found.to_settle_s == to_settle_s
+
+
+@pytest.mark.parametrize(("budget_s", "tail", "low", "spent_s"), [
+    # 493 + 250 + 500 = 1243: the rerun fits exactly, without keeping 4/s's 824 s (which would not fit beside it)
+    (1243, [(16 / 1.1 ** 2, "confirm", None), (16 / 1.1 ** 2, "confirm", "fail")], 4, 1243),
+    (1242, [(16 / 1.1 ** 2, "confirm", "fail")], 16 / 1.1 ** 2, 743),  # a second short: no rerun
+])
+def test_after_two_failed_steps_the_next_passing_rates_confirmation_is_kept_only_where_it_fits(
+        budget_s: float, tail: list[tuple], low: float, spent_s: float) -> None:
+    """Growth 4: 1, 4, 16/s pass their 20 s probes (60 s); capacity 11/s. The confirmations at 16/s (206 s) and
+    one step below, 14.55/s (227 s), FAIL; two steps below, 13.22/s (250 s, 493 s spent before it), is
+    INCONCLUSIVE once; after two steps the fallback is the next passing rate, 4/s (824 s), which does not fit
+    beside 13.22/s's confirmation, so nothing is kept for it and the 500 s rerun is judged on its own."""
+    inner = _deferring(11, short_capacity=INF)
+
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        result = inner(rate, duration, attempt)
+        if duration > 20 and rate == pytest.approx(16 / 1.1 ** 2) and attempt == 1:
+            success, latency = result.thresholds
+            return result.model_copy(update={"state": "INCONCLUSIVE", "thresholds": (
+                success.model_copy(update={"state": "INCONCLUSIVE"}), latency)})
+        return result
+
+    probes, found = _run(probe, growth=4, budget_s=budget_s)
+    assert probes == [(1, "bracket", "pass"), (4, "bracket", "pass"), (16, "bracket", "pass"), (16, "confirm", "fail"),
+                      (pytest.approx(16 / 1.1), "confirm", "fail"),
+                      *[(pytest.approx(rate), role, counted) for rate, role, counted in tail]]
+    assert (found.low, found.confirmed, found.spent_s) == (pytest.approx(low), False, spent_s)
