@@ -499,3 +499,12 @@ def test_after_two_failed_steps_the_next_passing_rates_confirmation_is_kept_only
                       (pytest.approx(16 / 1.1), "confirm", "fail"),
                       *[(pytest.approx(rate), role, counted) for rate, role, counted in tail]]
     assert (found.low, found.confirmed, found.spent_s) == (pytest.approx(low), False, spent_s)
+
+
+def test_a_passing_rate_exactly_one_step_below_is_the_next_candidate_not_a_further_step() -> None:
+    """Precision 1 (a step halves the rate), growth 4: 1, 4, 16/s pass their short probes; capacity 1.5/s.
+    16/s fails its confirmation: the step, 8/s, is confirmed (one step down); it fails: 4/s, a rate that
+    passed and lies exactly one step below, is next (no step of its own); it fails: the step 2/s, then 1/s."""
+    probes, found = _run(_deferring(1.5, short_capacity=INF), growth=4, precision=1.0)
+    assert [rate for rate, role, _ in probes if role == "confirm"] == [16, 8, 4, 2, 1]
+    assert (found.low, found.high, found.confirmed) == (1, 2, True)
