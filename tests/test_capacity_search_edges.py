@@ -508,3 +508,34 @@ def test_a_passing_rate_exactly_one_step_below_is_the_next_candidate_not_a_furth
     probes, found = _run(_deferring(1.5, short_capacity=INF), growth=4, precision=1.0)
     assert [rate for rate, role, _ in probes if role == "confirm"] == [16, 8, 4, 2, 1]
     assert (found.low, found.high, found.confirmed) == (1, 2, True)
+
+
+def _two_steps_down(*inconclusive_once: float):
+    """The target of the test above: capacity 11/s, and the first long attempt at each rate of
+    ``inconclusive_once`` INCONCLUSIVE on rate>=0.999."""
+    inner = _deferring(11, short_capacity=INF)
+
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        result = inner(rate, duration, attempt)
+        if duration > 20 and attempt == 1 and any(rate == pytest.approx(r) for r in inconclusive_once):
+            success, latency = result.thresholds
+            return result.model_copy(update={"state": "INCONCLUSIVE", "thresholds": (
+                success.model_copy(update={"state": "INCONCLUSIVE"}), latency)})
+        return result
+    return probe
+
+
+@pytest.mark.parametrize(("inconclusive_once", "budget_s", "confirmed_rates", "low"), [
+    # refinement of [4, 13.22] (2067 s spent): 7.27/s (20 + 453 s) and 9.81/s (20 + 336 s) pass, 11.39/s fails its
+    # confirmation (3206 s); in [9.81, 11.39] the midpoint 10.57/s (20 + 312 s) fits exactly in 3538 s, not in 3537 s
+    ((16 / 1.1 ** 2,), 3538, [4, 7.273, 9.807, 11.387, 10.567], 10.567),
+    ((16 / 1.1 ** 2,), 3537, [4, 7.273, 9.807, 11.387], 9.807),
+    # 7.27/s's confirmation INCONCLUSIVE once (2540 s spent): its 906 s rerun fits exactly in 3446 s and PASSes
+    ((16 / 1.1 ** 2, 8 / 1.1), 3446, [4, 7.273, 7.273], 7.273),
+])
+def test_the_refinement_after_a_fallback_spends_the_budget_to_the_second(
+        inconclusive_once: tuple[float, ...], budget_s: float, confirmed_rates: list[float], low: float) -> None:
+    probes, found = _run(_two_steps_down(*inconclusive_once), growth=4, budget_s=budget_s)
+    after_fallback = [rate for rate, role, _ in probes[7:] if role == "confirm"]
+    assert after_fallback == pytest.approx(confirmed_rates, abs=1e-3)
+    assert found.low == pytest.approx(low, abs=1e-3) and found.confirmed is True
