@@ -539,3 +539,17 @@ def test_the_refinement_after_a_fallback_spends_the_budget_to_the_second(
     after_fallback = [rate for rate, role, _ in probes[7:] if role == "confirm"]
     assert after_fallback == pytest.approx(confirmed_rates, abs=1e-3)
     assert found.low == pytest.approx(low, abs=1e-3) and found.confirmed is True
+
+
+@pytest.mark.parametrize(("budget_s", "spent_s", "low"), [(3586, 3586, 10.567), (3585, 3248, 9.807)])
+def test_the_refinement_starts_a_midpoint_only_when_its_probe_its_confirmation_and_two_start_ups_fit(
+        budget_s: float, spent_s: float, low: float) -> None:
+    """The target above with 3 s of start-up a probe: before the midpoint 10.57/s 3248 s are spent; its short
+    probe (23 s) and confirmation (312 + 3 s) need 3586 s. One second short, it is not started at all."""
+    inner = _two_steps_down(16 / 1.1 ** 2)
+
+    def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
+        return inner(rate, duration, attempt).model_copy(update={"elapsed_s": duration + 3})
+
+    _, found = _run(probe, growth=4, budget_s=budget_s)
+    assert (found.spent_s, found.low) == (spent_s, pytest.approx(low, abs=1e-3))
