@@ -9,7 +9,14 @@ import pytest
 
 from osiris_load.core.capacity.estimate import crossing_estimates
 from osiris_load.core.capacity.model import CapacityReport, ProbeResult, ProbeThreshold
-from osiris_load.core.capacity.plan import SampleNeed, plan_needs, planned_duration, samples_to_pass, scenario_rows
+from osiris_load.core.capacity.plan import (
+    SampleNeed,
+    deferral_notes,
+    plan_needs,
+    planned_duration,
+    samples_to_pass,
+    scenario_rows,
+)
 from osiris_load.core.capacity.search import Search, SearchConfig, SearchError, limiting_threshold, report, search
 from osiris_load.core.slo.confidence import State, judge_percentile, judge_rate
 from osiris_load.core.slo.table import DEFAULT_TABLE_PATH, load_table
@@ -192,6 +199,91 @@ def test_the_default_table_plans_sidecar_load_by_its_strictest_threshold() -> No
     assert {n.row for n in every_row} == {"generate", "health", "metrics", "propose"}
 
 
+@pytest.mark.parametrize(("kind", "op", "limit", "arg", "confidence", "samples"), [
+    # all below the limit: P(n samples below | the true p(50) at the limit) = 0.5^n <= 0.001 from n = 10
+    ("med", "<", 800, None, 0.999, 10),
+    ("med", "<", 800, None, 0.95, 5),  # 0.5^5 = 0.031 <= 0.05 < 0.5^4
+    # all above the limit: P(n above | the true p(5) at the limit) = 0.95^n <= 0.05 from n = 59; p(95): one
+    ("p", ">", 100, 5, 0.95, 59),
+    ("p", ">", 100, 95, 0.95, 1),
+    ("p", "<=", 800, 95, 0.95, 59),
+    # a success rate that must stay low, a failure rate that must stay high: their best case is all failures
+    ("rate", "<=", 0.01, None, 0.95, 299),  # 0.99^299 = 0.0495 <= 0.05 < 0.99^298
+    ("fail_rate", ">", 0.99, None, 0.95, 299),
+    ("rate", ">", 0.999, None, 0.95, 2995),
+    # at 99 %: 0.999^n <= 0.01 from n = 4603 (ln 0.01 / ln 0.999 = 4602.9); 0.99^n from n = 459 (458.2)
+    ("rate", ">=", 0.999, None, 0.99, 4603),
+    ("fail_rate", "<", 0.01, None, 0.99, 459),
+])
+def test_samples_to_pass_take_the_best_case_at_either_end(kind: str, op: str, limit: float, arg: float | None,
+                                                           confidence: float, samples: int) -> None:
+    assert samples_to_pass(kind, op, limit, arg, confidence) == samples
+
+
+def test_planned_rows_skip_what_no_iteration_makes_and_count_one_per_iteration_when_unknown() -> None:
+    table = load_table(DEFAULT_TABLE_PATH)
+    needs = plan_needs(table, {"metrics": 2.0, "health": 0.0, "nowhere": 1.0}, 0.95)  # health: weight 0
+    assert [(n.row, n.expression, n.samples, n.per_iteration) for n in needs] == [
+        ("metrics", "rate>=0.999", 2995, 2.0), ("metrics", "p(95)<400", 59, 2.0)]
+    assert {n.per_iteration for n in plan_needs(table, None, 0.95)} == {1.0}
+    assert plan_needs(table, None, 0) == ()  # no interval: nothing to plan
+
+
+def test_only_a_need_longer_than_the_probe_is_noted_and_no_need_plans_nothing() -> None:
+    """At 3/s a 20 s probe makes 60 requests: a need of 60 fits exactly (no note), one of 62 (20.7 s)
+    does not; the note says so for it alone."""
+    needs = (SampleNeed("echo", "p(99)<100", 60, 1.0), SampleNeed("echo", "rate>=0.999", 62, 1.0))
+    notes = deferral_notes(needs, 3, 20, 600, 1.1)
+    assert len(notes) == 1 and notes[0].startswith("echo rate>=0.999 needs 62 requests to PASS with confidence: "
+                                                   "21 s at 3/s (1 per iteration), longer than a 20 s probe below "
+                                                   "3.1/s.")
+    assert planned_duration((), 3) == 0.0 and planned_duration(needs, 3) == pytest.approx(62 / 3)
+    assert SampleNeed("echo", "p(95)<100", 60, 2.0).seconds(3) == 10  # 3 iterations/s of 2 requests: 6/s
+
+
+def _write(folder, name: str, text: str):
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("text", "rows"), [
+    # weights split the iterations; a class's rows each count once per iteration of it
+    ("class A:\n    slo_rows = ('a', 'b')\n    weight = 3\nclass B:\n    slo_rows = ['b']\n",
+     {"a": 0.75, "b": 1.0}),
+    # a class without rows, or whose rows or weight are no literal, makes no declared request
+    ("class Empty:\n    slo_rows = []\n    weight = 5\nclass Computed:\n    slo_rows = ROWS\n"
+     "class Odd:\n    slo_rows = ('x',)\n    weight = pick()\nclass A:\n    slo_rows = ('a',)\n", {"a": 1.0}),
+    ("class A:\n    slo_rows = (1, 'b')\n    x, y = 1, 2\n", {"1": 1.0, "b": 1.0}),  # rows are names
+    ("class A:\n    slo_rows = ('a',)\n    weight = 0\nclass B:\n    slo_rows = ('b',)\n", {"a": 0.0, "b": 1.0}),
+    ("class A(\n", None),  # not Python
+    ("def a():\n    slo_rows = ('a',)\n", None),  # no class
+])
+def test_scenario_rows_read_only_literal_declarations(tmp_path, text: str, rows: dict[str, float] | None) -> None:
+    assert scenario_rows(_write(tmp_path, "scenario.py", text)) == rows
+
+
+def test_scenario_rows_follow_imports_of_sibling_modules_only(tmp_path, monkeypatch) -> None:
+    """A locustfile that imports User classes of its folder's modules (as mixed.py does) runs those
+    classes: their rows count, by the name they are declared under; a module elsewhere, a relative
+    import, or what a sibling imports in turn is not followed."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _write(tmp_path, "cap18_sibling.py", "from cap18_third import Third\n"
+           "class Used:\n    slo_rows = ('s',)\n    weight = 2\nclass Unused:\n    slo_rows = ('u',)\n")
+    _write(tmp_path, "cap18_third.py", "class Third:\n    slo_rows = ('t',)\n")
+    (tmp_path / "cap18_pkg").mkdir()
+    _write(tmp_path / "cap18_pkg", "__init__.py", "")
+    _write(tmp_path / "cap18_pkg", "far.py", "class Far:\n    slo_rows = ('f',)\n")
+    main = _write(tmp_path, "cap18_main.py", "from cap18_sibling import Used as Renamed, Third\n"
+                  "from cap18_pkg.far import Far\nfrom .cap18_third import Third\nfrom . import cap18_third\n"
+                  "class Own:\n    slo_rows = ('o',)\n")
+    assert scenario_rows(main) == {"s": 2 / 3, "o": 1 / 3}
+    assert scenario_rows(_write(tmp_path, "cap18_bare.py", "from cap18_sibling import Used\n")) == {"s": 1.0}
+    assert scenario_rows(_write(tmp_path, "cap18_empty.py", "")) is None  # no class
+    (tmp_path / "cap18_binary.py").write_bytes(b"\xff\xfeclass A:\n    slo_rows = ('a',)\n")
+    assert scenario_rows(tmp_path / "cap18_binary.py") is None  # not UTF-8
+
+
 def recording_probe(capacity: float, durations: list[float]):
     def probe(rate: float, duration: float, attempt: int) -> ProbeResult:
         durations.append(duration)
@@ -301,6 +393,55 @@ def test_crossing_estimate_joins_the_highest_rate_within_and_the_lowest_beyond()
     (never,) = crossing_estimates([probe(10, 50), probe(20, 60)])
     assert never.rate is None and never.beyond is None
 
+
+
+def _at(rate: float, counted: str | None, *thresholds: tuple[str, str, float, float | None, float | None]
+        ) -> ProbeResult:
+    """A decided probe at ``rate`` with thresholds ``(expression, op, limit, percentile, observed)``."""
+    kept = tuple(ProbeThreshold(row="echo", expression=e, unit="ms", limit=limit, op=op, percentile=q, observed=o,
+                                state="PASS") for e, op, limit, q, o in thresholds)
+    return ProbeResult(rate=rate, duration_s=1, elapsed_s=1, state="PASS", counted_as=counted, thresholds=kept)
+
+
+@pytest.mark.parametrize(("probes", "expected"), [
+    # an upper limit reached exactly: within for <=, beyond for <
+    ([_at(10, "pass", ("p(95)<=100", "<=", 100, 95, 100)), _at(20, "fail", ("p(95)<=100", "<=", 100, 95, 200))],
+     [("p(95)<=100", 10.0, (10, 100), (20, 200))]),
+    ([_at(10, "fail", ("p(95)<100", "<", 100, 95, 100)), _at(20, "fail", ("p(95)<100", "<", 100, 95, 200))],
+     [("p(95)<100", None, None, (10, 100))]),
+    # a lower limit: p(5)>10 falls from 20 at 10/s to 5 at 20/s, through 10 two thirds of the way: 16.67/s
+    ([_at(10, "pass", ("p(5)>10", ">", 10, 5, 20)), _at(20, "fail", ("p(5)>10", ">", 10, 5, 5))],
+     [("p(5)>10", 10 + 10 * 10 / 15, (10, 20), (20, 5))]),
+    ([_at(10, "pass", ("med>=10", ">=", 10, 50, 10)), _at(20, "fail", ("med>=10", ">=", 10, 50, 4))],
+     [("med>=10", 10.0, (10, 10), (20, 4))]),
+    # a rate whose short probe passed and whose confirmation failed: only rates below it are within
+    ([_at(8, "pass", ("p(95)<100", "<", 100, 95, 60)), _at(16, "pass", ("p(95)<100", "<", 100, 95, 90)),
+      _at(16, "fail", ("p(95)<100", "<", 100, 95, 120))],
+     [("p(95)<100", 8 + 40 / 60 * 8, (8, 60), (16, 120))]),
+    # no ordering limit or no percentile: nothing to cross; a generator-bound or superseded probe is no reading
+    ([_at(10, "pass", ("p(95)==100", "==", 100, 95, 50), ("p(95)!=100", "!=", 100, 95, 50),
+          ("avg<100", "<", 100, None, 50)), _at(20, "fail", ("p(95)==100", "==", 100, 95, 150))], []),
+    ([_at(10, "pass", ("p(95)<100", "<", 100, 95, 50)), _at(15, "generator", ("p(95)<100", "<", 100, 95, 500)),
+      _at(17, None, ("p(95)<100", "<", 100, 95, 500)), _at(20, "fail", ("p(95)<100", "<", 100, 95, 150))],
+     [("p(95)<100", 15.0, (10, 50), (20, 150))]),
+    # within again above the first rate beyond it (noise): the straddle is still the first beyond and the rate below
+    ([_at(10, "pass", ("p(95)<100", "<", 100, 95, 50)), _at(20, "fail", ("p(95)<100", "<", 100, 95, 150)),
+      _at(30, "pass", ("p(95)<100", "<", 100, 95, 80))], [("p(95)<100", 15.0, (10, 50), (20, 150))]),
+    # a threshold never observed (NO_DATA at every rate) has no estimate; the others still do
+    ([_at(10, "pass", ("p(90)<100", "<", 100, 90, None), ("p(99)<300", "<", 300, 99, 200)),
+      _at(20, "fail", ("p(90)<100", "<", 100, 90, None), ("p(99)<300", "<", 300, 99, 400))],
+     [("p(99)<300", 15.0, (10, 200), (20, 400))]),
+    # each threshold once, in the order first seen (over the probes sorted by rate)
+    ([_at(20, "fail", ("p(99)<300", "<", 300, 99, 400), ("p(90)<100", "<", 100, 90, 150)),
+      _at(10, "pass", ("p(90)<100", "<", 100, 90, 50), ("p(99)<300", "<", 300, 99, 200))],
+     [("p(90)<100", 15.0, (10, 50), (20, 150)), ("p(99)<300", 15.0, (10, 200), (20, 400))]),
+])
+def test_crossing_estimates_per_limit_direction_and_probe(probes: list[ProbeResult], expected: list[tuple]) -> None:
+    found = crossing_estimates(probes)
+    assert [(e.expression, e.rate, e.within and (e.within.rate, e.within.observed),
+             e.beyond and (e.beyond.rate, e.beyond.observed)) for e in found] == [
+        (x, pytest.approx(r) if r is not None else None, w, b) for x, r, w, b in expected]
+    assert all((e.row, e.unit) == ("echo", "ms") for e in found)
 
 # --- every threshold of the user's own table: bracket on what settles, confirm the rest -----------
 

@@ -16,7 +16,9 @@ import pytest
 from osiris_load.core.capacity.model import GeneratorProcess, ProbeResult, ProbeThreshold
 from osiris_load.core.capacity.search import (
     SearchConfig,
+    generator_bound,
     generator_disturbed,
+    generator_saturated,
     generator_stall_ms,
     report,
     search,
@@ -265,3 +267,49 @@ def test_a_generator_bound_rerun_or_a_saturated_generator_stops_the_climb_as_bef
         found = search(_bound_at_101(cpu, saturated), E2E)
         assert [p.counted_as for p in found.probes if p.rate == 101.25][0] == "generator", (cpu, saturated)
         assert (found.outcome, found.low) == ("generator_bound", 67.5)
+
+
+@pytest.mark.parametrize(("cpu_p95", "saturated_s", "saturated"), [
+    (89.9, 0.0, False),  # kept waiting by the machine: rerun once
+    (90.0, 0.0, True),  # 90 % of a core at p95 is saturated (the generator's own rule)
+    (10.0, 0.5, True),  # any second at or above 90 %
+    (0.0, 0.0, False),
+])
+def test_a_generator_is_saturated_at_90_percent_of_a_core_at_p95_or_any_saturated_second(
+        cpu_p95: float, saturated_s: float, saturated: bool) -> None:
+    g = GeneratorProcess(process="local", cpu_p95=cpu_p95, cpu_max=100.0, saturated_s=saturated_s, lag_p99_ms=1.0,
+                         lag_max_ms=2.0)
+    bound = ProbeResult(rate=10, duration_s=5, elapsed_s=6, state="INCONCLUSIVE", generator=g,
+                        generator_bound=("generate p(99)<1200",))
+    assert generator_saturated(bound) is saturated
+    assert generator_saturated(bound.model_copy(update={"generator": None})) is True  # unknown: not rerun
+
+
+@pytest.mark.parametrize(("threshold", "stall_ms", "state", "explained"), [
+    # half a millisecond of stall explains a FAIL half a millisecond beyond the limit
+    (dict(interval=(100.3, 120.0)), 0.5, "FAIL", True),
+    # beyond the largest sample (no high end): the low end still bounds it
+    (dict(interval=(105.0, None), observed=120.0), 10.0, "FAIL", True),
+    # '<=' allows the limit itself: 110 - 10 = 100 could PASS p(95)<=100, not p(95)<100
+    (dict(interval=(110.0, 130.0), op="<=", expression="p(95)<=100"), 10.0, "FAIL", True),
+    (dict(interval=(110.0, 130.0)), 10.0, "FAIL", False),
+    (dict(interval=(101.0, 130.0), unit="s"), 10.0, "FAIL", False),  # not in ms: not a late burst's delay
+    (dict(interval=(101.0, 130.0)), 10.0, "INCONCLUSIVE", False),  # the run did not FAIL
+])
+def test_a_stall_explains_only_a_failed_runs_latency_fail_within_it(threshold: dict, stall_ms: float, state: str,
+                                                                    explained: bool) -> None:
+    fields = {"row": "echo", "expression": "p(95)<100", "unit": "ms", "limit": 100.0, "state": "FAIL",
+              "observed": 125.0, "percentile": 95.0, "op": "<", **threshold}
+    result = _probe(ProbeThreshold(**fields), lag_ms=stall_ms, state=state)
+    assert generator_disturbed(result) == ((f"echo {fields['expression']}",) if explained else ())
+
+
+def test_no_dispatch_lateness_measured_is_no_stall_and_a_no_data_threshold_is_the_servers() -> None:
+    assert generator_stall_ms(ProbeResult(rate=1, duration_s=1, elapsed_s=1, state="PASS")) == 0.0
+    no_data = ProbeThreshold(row="echo", expression="p(95)<100", unit="ms", limit=100.0, state="NO_DATA")
+    bound = ProbeThreshold(row="echo", expression="p(99)<100", unit="ms", limit=100.0, state="INCONCLUSIVE",
+                           observed=150.0)
+    result = ProbeResult(rate=1, duration_s=1, elapsed_s=1, state="NO_DATA", thresholds=(bound, no_data),
+                         generator_bound=("echo p(99)<100",))
+    assert generator_bound(result) is False
+    assert generator_bound(result.model_copy(update={"thresholds": (bound,), "state": "INCONCLUSIVE"})) is True

@@ -98,7 +98,7 @@ def _declared(path: Path, names: set[str] | None = None) -> list[tuple[tuple[str
         elif isinstance(node, ast.ImportFrom) and node.module and names is None:
             spec = importlib.util.find_spec(node.module) if node.level == 0 else None
             if spec is not None and spec.origin and Path(spec.origin).resolve().parent == path.resolve().parent:
-                found += _declared(Path(spec.origin), {a.asname or a.name for a in node.names})
+                found += _declared(Path(spec.origin), {a.name for a in node.names})  # as declared there
     return found
 
 
