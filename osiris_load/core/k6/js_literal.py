@@ -40,7 +40,9 @@ _TYPE_AFTER = re.compile(r"(?:as|satisfies)\s+(?:const\b|[A-Za-z_$][\w$.]*(?:\s*
 # one) and strings/templates; each replaced by spaces, so positions and line numbers stay the same.
 _NOT_CODE = re.compile(r"//[^\n]*|/\*.*?(?:\*/|\Z)|'(?:\\.|[^'\\\n])*'?|\"(?:\\.|[^\"\\\n])*\"?|`(?:\\.|[^`\\])*`?",
                        re.DOTALL)
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
+# (a backslash before a newline is JavaScript's line continuation: it and the newline read as nothing; the
+# importer reads the file with universal newlines, so a CRLF or CR line end arrives here as ``\n``)
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0", "\n": ""}
 
 
 class JsLiteralError(ValueError):
