@@ -93,11 +93,14 @@ def test_no_options_export() -> None:
 def test_template_strings_without_substitutions_are_plain_strings(literal: str, value: str) -> None:
     assert extract_options(HEAD + "{a:" + literal + ",b:1}") == {"a": value, "b": 1}
     assert extract_options(HEAD + "{a: [" + literal + "]}") == {"a": [value]}
+    # each template ends at its own closing backquote
+    assert extract_options(HEAD + "{a: " + literal + ", b: `b`}") == {"a": value, "b": "b"}
 
 
 @pytest.mark.parametrize(("text", "message", "line", "column"), [
     (HEAD + "{a: `${x}`}", "template strings with ${...} are computed: write the value out", 1, 29),
     (HEAD + "{a: `ab${x}`}", "template strings with ${...} are computed: write the value out", 1, 31),
+    (HEAD + "{a: `ab${x}${y}`}", "template strings with ${...} are computed: write the value out", 1, 31),
     (HEAD + "{a: `a\nb${x}`}", "template strings with ${...} are computed: write the value out", 2, 2),
     (HEAD + "{a: `abc}", "unterminated template string", 1, 28),
     (HEAD + "{a: `", "unterminated template string", 1, 28),
@@ -187,6 +190,8 @@ def test_a_key_given_twice_keeps_its_last_value_in_its_first_place() -> None:
     assert notes == ["line 3: key 'a' given twice: the last value is kept, as in k6",
                      "line 4: key 'd' given twice: the last value is kept, as in k6"]
     assert read_options(HEAD + "{a: 1, b: {a: 2}}") == ({"a": 1, "b": {"a": 2}}, [])  # another object's key
+    assert read_options("\n" + HEAD + "{a: 1, a: 2}")[1] == [
+        "line 2: key 'a' given twice: the last value is kept, as in k6"]  # a first empty line counts
 
 
 def test_options_nested_too_deeply_are_refused_not_a_crash() -> None:
@@ -228,3 +233,11 @@ def test_literal_words_and_unicode_keys() -> None:
                                   " 'with space': 4, \"dq\": 5, ü$1: 6}") == {
         "a": None, "b": None, "c": True, "d": False, "lecture_élevée": 1, "$": 2, "_x": 3, "with space": 4, "dq": 5,
         "ü$1": 6}
+
+
+def test_a_number_too_long_to_read_is_refused_with_its_place() -> None:
+    digits = "9" * 5000  # JavaScript reads it (as Infinity); Python's int() refuses more than 4,300 digits
+    with pytest.raises(JsLiteralError) as caught:
+        extract_options(HEAD + "{a: " + digits + "}")
+    assert (str(caught.value), caught.value.line, caught.value.column) == (
+        f"line 1, column 28: '{digits}' is not a number literal", 1, 28)
