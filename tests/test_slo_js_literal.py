@@ -12,6 +12,13 @@ HEAD = "export const options = "  # 23 characters: the object starts at column 2
 COMPUTED = "is computed, not a literal value: write the value out (or export the options as JSON)"
 
 
+def _refusal(text: str) -> tuple[str, int | None, int | None]:
+    """The message, line and column of the error that reading ``text`` raises."""
+    with pytest.raises(JsLiteralError) as caught:
+        extract_options(text)
+    return str(caught.value), caught.value.line, caught.value.column
+
+
 def test_every_literal_form() -> None:
     options = extract_options(HEAD + "{a: 1, b: -2.5, c: 1e3, d: .5, e: -.25, f: 0, g: true, h: false, i: null, "
                                       "'j k': \"x\", \"l\": [1, 'two', [], {}], m: {n: {o: []}}, $p_1: 2E-1,}")
@@ -65,18 +72,12 @@ def test_comments_and_whitespace_anywhere() -> None:
     ("x\n\n" + HEAD + "{\n  a: 1,\n    b: q\n}", f"'q' {COMPUTED}", 5, 8),
 ])
 def test_refusals_say_what_and_where(text: str, message: str, line: int, column: int) -> None:
-    with pytest.raises(JsLiteralError) as caught:
-        extract_options(text)
-    assert (str(caught.value), caught.value.line, caught.value.column) == (
-        f"line {line}, column {column}: {message}", line, column)
+    assert _refusal(text) == (f"line {line}, column {column}: {message}", line, column)
 
 
 def test_no_options_export() -> None:
     for text in ("export default function () {}", "const options = {}", "export const opts = {}"):
-        with pytest.raises(JsLiteralError) as caught:
-            extract_options(text)
-        assert (str(caught.value), caught.value.line, caught.value.column) == (
-            "no 'export const options = {...}' in the script", None, None)
+        assert _refusal(text) == ("no 'export const options = {...}' in the script", None, None)
 
 
 @pytest.mark.parametrize(("literal", "value"), [
@@ -106,10 +107,7 @@ def test_template_strings_without_substitutions_are_plain_strings(literal: str, 
     (HEAD + "{a: `", "unterminated template string", 1, 28),
 ])
 def test_template_refusals_point_at_the_substitution(text: str, message: str, line: int, column: int) -> None:
-    with pytest.raises(JsLiteralError) as caught:
-        extract_options(text)
-    assert (str(caught.value), caught.value.line, caught.value.column) == (
-        f"line {line}, column {column}: {message}", line, column)
+    assert _refusal(text) == (f"line {line}, column {column}: {message}", line, column)
 
 
 @pytest.mark.parametrize(("literal", "value"), [
@@ -139,10 +137,8 @@ def test_typescript_type_assertions_after_a_value_are_dropped(literal: str, valu
 
 def test_a_word_after_a_value_that_is_no_type_assertion_is_refused() -> None:
     for text, found in ((HEAD + "{a: 1 asx}", "a"), (HEAD + "{a: 1 sat}", "s")):
-        with pytest.raises(JsLiteralError) as caught:
-            extract_options(text)
-        assert str(caught.value) == (f"line 1, column 30: expected ',' or '}}' after the value of 'a', found {found!r} "
-                                     "(only literal values are read)")
+        assert _refusal(text) == (f"line 1, column 30: expected ',' or '}}' after the value of 'a', found {found!r} "
+                                  "(only literal values are read)", 1, 30)
 
 
 @pytest.mark.parametrize(("script", "options"), [
@@ -179,9 +175,7 @@ def test_every_way_a_script_exports_its_options(script: str, options: dict[str, 
     "const s = 'export const options = {vus: 1}';",
 ])
 def test_what_is_not_the_exported_options(script: str) -> None:
-    with pytest.raises(JsLiteralError) as caught:
-        extract_options(script)
-    assert str(caught.value) == "no 'export const options = {...}' in the script"
+    assert _refusal(script) == ("no 'export const options = {...}' in the script", None, None)
 
 
 def test_a_key_given_twice_keeps_its_last_value_in_its_first_place() -> None:
@@ -195,10 +189,8 @@ def test_a_key_given_twice_keeps_its_last_value_in_its_first_place() -> None:
 
 
 def test_options_nested_too_deeply_are_refused_not_a_crash() -> None:
-    with pytest.raises(JsLiteralError) as caught:
-        extract_options(HEAD + "{a: " + "[" * 100_000 + "]" * 100_000 + "}")
-    assert str(caught.value).endswith(": the options are nested too deeply to read")
-    assert caught.value.line == 1
+    message, line, _ = _refusal(HEAD + "{a: " + "[" * 100_000 + "]" * 100_000 + "}")
+    assert message.endswith(": the options are nested too deeply to read") and line == 1
 
 
 @pytest.mark.parametrize(("text", "message", "column"), [
@@ -222,10 +214,7 @@ def test_options_nested_too_deeply_are_refused_not_a_crash() -> None:
     (HEAD + "{a: [1}", "expected ',' or ']' in an array, found '}'", 30),
 ])
 def test_more_refusals_say_what_and_where(text: str, message: str, column: int) -> None:
-    with pytest.raises(JsLiteralError) as caught:
-        extract_options(text)
-    assert (str(caught.value), caught.value.line, caught.value.column) == (
-        f"line 1, column {column}: {message}", 1, column)
+    assert _refusal(text) == (f"line 1, column {column}: {message}", 1, column)
 
 
 def test_literal_words_and_unicode_keys() -> None:
@@ -237,7 +226,4 @@ def test_literal_words_and_unicode_keys() -> None:
 
 def test_a_number_too_long_to_read_is_refused_with_its_place() -> None:
     digits = "9" * 5000  # JavaScript reads it (as Infinity); Python's int() refuses more than 4,300 digits
-    with pytest.raises(JsLiteralError) as caught:
-        extract_options(HEAD + "{a: " + digits + "}")
-    assert (str(caught.value), caught.value.line, caught.value.column) == (
-        f"line 1, column 28: '{digits}' is not a number literal", 1, 28)
+    assert _refusal(HEAD + "{a: " + digits + "}") == (f"line 1, column 28: '{digits}' is not a number literal", 1, 28)
