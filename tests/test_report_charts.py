@@ -159,6 +159,8 @@ def test_non_finite_values_are_gaps() -> None:
     (0, 10, 2, [0, 5, 10]),
     (0, 0.03, 5, [0, 0.01, 0.02, 0.03]),
     (123456.7, 123457.3, 5, [123456.6, 123456.8, 123457.0, 123457.2, 123457.4]),  # no float noise left
+    (0, 4 + 1e-9, 5, [0, 1, 2, 3, 4]),  # a billionth of a step past a tick is float noise: no tick more
+    (0, 4 + 3e-9, 5, [0, 1, 2, 3, 4, 5]),  # three billionths is not
     (0, math.inf, 5, [0.0, 1.0]),
     (math.nan, 1, 5, [0.0, 1.0]),
 ])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from osiris_load.core.exit_codes import EXIT_SLO_FAILED
+from osiris_load.core.exit_codes import EXIT_SLO_FAILED, signal_exit_code
 from osiris_load.core.slo.evaluate import conclude, evaluate, plan_for
 from osiris_load.core.slo.formatting import format_limit, format_observed, format_summary
 from osiris_load.core.slo.recorder import RequestRecorder
@@ -237,6 +237,11 @@ def test_exit_code_is_never_lowered() -> None:
     assert choose_exit_code(slo_failed=False, preset=None, user_exceptions=0, unhandled=False, code_on_error=1) == 0
     assert choose_exit_code(slo_failed=True, preset=1, user_exceptions=2, unhandled=True, code_on_error=1) == 99
     assert EXIT_SLO_FAILED == 99
+
+
+def test_a_job_stopped_by_a_signal_exits_as_a_shell_reports_it() -> None:
+    """128 + the signal's number, as bash's ``$?`` after a process killed by it (README's exit codes)."""
+    assert [signal_exit_code(signum) for signum in (1, 2, 15)] == [129, 130, 143]  # SIGHUP, SIGINT, SIGTERM
 
 
 def test_json_round_trip_is_lossless() -> None:

@@ -40,7 +40,9 @@ _TYPE_AFTER = re.compile(r"(?:as|satisfies)\s+(?:const\b|[A-Za-z_$][\w$.]*(?:\s*
 # one) and strings/templates; each replaced by spaces, so positions and line numbers stay the same.
 _NOT_CODE = re.compile(r"//[^\n]*|/\*.*?(?:\*/|\Z)|'(?:\\.|[^'\\\n])*'?|\"(?:\\.|[^\"\\\n])*\"?|`(?:\\.|[^`\\])*`?",
                        re.DOTALL)
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
+# (a backslash before a newline is JavaScript's line continuation: it and the newline read as nothing; the
+# importer reads the file with universal newlines, so a CRLF or CR line end arrives here as ``\n``)
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0", "\n": ""}
 
 
 class JsLiteralError(ValueError):
@@ -93,12 +95,12 @@ class _Reader:
             return self.string()
         m = _NUMBER.match(self.text, self.pos)
         if m and (c.isdigit() or c in "-+."):
-            number = m.group().replace("_", "")
+            number = m.group()  # int() and float() read the 1_000 separators _NUMBER lets through (PEP 515)
             try:
                 if number.lstrip("+-")[1:2] in ("x", "X", "o", "O", "b", "B"):
                     value: float = int(number, 0)
                 else:
-                    value = float(number) if any(ch in number for ch in ".eE") else int(number, 10)
+                    value = float(number) if any(ch in number for ch in ".eE") else int(number)
             except ValueError:
                 raise self.fail(f"{m.group()!r} is not a number literal") from None
             self.pos = m.end()
@@ -156,7 +158,7 @@ class _Reader:
         start = self.pos
         end = self.text.find("`", start + 1)
         if end < 0:
-            raise self.fail("unterminated template string", start)
+            raise self.fail("unterminated template string")  # at its backquote: self.pos is still start
         body = self.text[start + 1:end]
         hole = body.find("${")
         if hole >= 0:

@@ -18,7 +18,7 @@ from osiris_load.core.slo.formatting import (
     format_open_model,
     format_value,
 )
-from osiris_load.core.slo.table import SloRow  # the gate's own matching rules (exact names, ``*`` wildcards)
+from osiris_load.core.slo.table import request_matchers  # the gate's own rules (exact names, ``*`` wildcards)
 from osiris_load.core.slo.verdict import ThresholdResult, Verdict
 
 __all__ = [
@@ -243,13 +243,7 @@ class Scenario:
         """The thresholds whose SLO row pools this endpoint (the row's ``requests`` column)."""
         if self.gate is None:
             return ()
-        rows: dict[tuple[str, ...], SloRow] = {}
-        found = []
-        for threshold in self.gate.thresholds:
-            row = rows.setdefault(threshold.patterns, SloRow(threshold.row, threshold.patterns, ()))
-            if row.matches(endpoint.method, endpoint.name):
-                found.append(threshold)
-        return tuple(found)
+        return tuple(t for t in self.gate.thresholds if request_matchers(t.patterns)(endpoint.method, endpoint.name))
 
 
 @dataclass(frozen=True)
