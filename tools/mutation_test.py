@@ -7,6 +7,7 @@ The configuration is ``[tool.mutmut]`` in pyproject.toml (mutated: the whole pur
     python tools/mutation_test.py [--max-children N] [--target PCT]
     python tools/mutation_test.py --report-only       # the figure of the last run, per module
     python tools/mutation_test.py --rerun-not-killed  # after adding tests: re-run what was not killed
+    python tools/mutation_test.py --report-only --unnamed  # and every not-killed mutant docs/ do not name
 
 The figure is killed / ALL mutants: a mutant that no selected test reaches ("no tests"), a skipped
 one, a suspicious one or one left unchecked counts as NOT killed, so that adding code without tests
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -93,6 +95,41 @@ def rerun_not_killed(mutmut: str, max_children: int, only: list[str]) -> None:
     subprocess.run([mutmut, "run", "--max-children", str(max_children), *names], cwd=ROOT, check=False)
 
 
+def _bullets(paths: list[Path]) -> list[str]:
+    """The docs' bullets and table rows, each one string (a bullet's continuation lines joined)."""
+    items: list[str] = []
+    for path in paths:
+        current: list[str] = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith(("- ", "| ", "#")) or not line.strip():
+                items.append(" ".join(current))
+                current = []
+            current.append(line)
+        items.append(" ".join(current))
+    return items
+
+
+def _named(name: str, items: list[str]) -> bool:
+    """A bullet or row names the mutant: its function's mangled name with its number (``..._mutmut_12``,
+    or a following `` `_12` ``), or a range `` `_10` to `_14` `` after it."""
+    function, _, number = name.rpartition(".")[2].rpartition("__mutmut_")
+    n = int(number)
+    for item in items:
+        if function + "__mutmut_" not in item:
+            continue
+        if re.search(rf"(?:mutmut_|`_){n}\b", item) or any(
+                int(a) <= n <= int(b) for a, b in re.findall(r"_(\d+)`? to `?_?(\d+)", item)):
+            return True
+    return False
+
+
+def unnamed() -> list[str]:
+    """The mutants the last run did not kill that no ``docs/mutation*.md`` names (each one must be
+    killed or justified there, one by one)."""
+    items = _bullets(sorted((ROOT / "docs").glob("mutation*.md")))
+    return sorted(k for k, (_, status) in statuses().items() if status not in KILLED and not _named(k, items))
+
+
 def _share(counts: Counter[str]) -> float:
     all_mutants = sum(counts.values())
     return 100.0 * sum(counts[c] for c in KILLED) / all_mutants if all_mutants else 0.0
@@ -110,6 +147,8 @@ def main() -> int:
     parser.add_argument("--report-only", action="store_true", help="only print the figure of the last run")
     parser.add_argument("--rerun-not-killed", action="store_true",
                         help="re-run only what the last run did not kill, after adding tests (see rerun_not_killed)")
+    parser.add_argument("--unnamed", action="store_true",
+                        help="also list the not-killed mutants no docs/mutation*.md names; exit 1 if any")
     parser.add_argument("--only", action="append", default=[], metavar="GLOB",
                         help="with --rerun-not-killed: only the mutants of these modules (e.g. osiris_load/core/k6/*)")
     args = parser.parse_args()
@@ -119,7 +158,12 @@ def main() -> int:
     elif not args.report_only:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)
         subprocess.run([mutmut, "run", "--max-children", str(args.max_children)], cwd=ROOT, check=False)
-    return report(args.target)
+    code = report(args.target)
+    if args.unnamed:
+        missing = unnamed()
+        print(f"mutation: {len(missing)} not-killed mutants not named in docs/mutation*.md", *missing, sep="\n  ")
+        code = code or int(bool(missing))
+    return code
 
 
 if __name__ == "__main__":
