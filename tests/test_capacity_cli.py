@@ -19,6 +19,7 @@ from osiris_load.core.exit_codes import (
     EXIT_TARGET_DOWN,
 )
 from osiris_load.jobs.capacity import EXIT_CODES_HELP, _settings, default_capacity_dir, resolve_locustfile
+from osiris_load.jobs.capacity_probe import LocustProbe
 from tests.test_run_preflight import SHARED_BAD_INPUTS, Door, open_door, typo_table
 
 
@@ -114,6 +115,25 @@ def test_the_search_s_own_gate_options_win_over_the_environment(monkeypatch: pyt
     planned_80 = _settings(args, {"OSIRIS_SLO_CONFIDENCE": "0.8"})[0].needs
     planned_99 = _settings(args, {"OSIRIS_SLO_CONFIDENCE": "0.99"})[0].needs
     assert planned_80 != planned_99
+
+
+def test_every_probe_lets_its_last_iterations_finish_as_k6_s_graceful_stop_does() -> None:
+    """Each probe's Locust run gets ``--stop-timeout`` (default 30 s, k6's ``gracefulStop``; whole
+    seconds, as Locust reads it): what runs at a probe's end is judged, and served before the next
+    probe starts (tests/test_capacity_runs.py shows both). ``0`` cuts at once, as Locust does."""
+    def command(*extra: str) -> list[str]:
+        args = _parser().parse_args(["capacity", "--scenario", "read_heavy", "--out", "x", *extra])
+        settings = _settings(args, {})[1]
+        return LocustProbe(settings, lambda *_: 0).command(2.0, 5, Path("x/probe"))
+
+    default = command()
+    assert default[default.index("--stop-timeout") + 1] == "30"
+    assert command("--stop-timeout", "2.5s")[command("--stop-timeout", "2.5s").index("--stop-timeout") + 1] == "3"
+    assert command("--stop-timeout", "45")[default.index("--stop-timeout") + 1] == "45"  # Locust's bare seconds
+    assert "--stop-timeout" not in command("--stop-timeout", "0")
+    with pytest.raises(SystemExit) as refused:
+        _parser().parse_args(["capacity", "--scenario", "read_heavy", "--stop-timeout", "soon"])
+    assert refused.value.code == 2
 
 
 def test_locust_s_own_inputs_are_asked_of_locust_s_parser_with_a_probe_s_command_line(

@@ -103,6 +103,11 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _stop_timeout(text: str) -> float:
+    """Locust's ``--stop-timeout``: whole seconds (``30``) or a duration (``30s``, ``1m``)."""
+    return float(text) if text.strip().isdigit() else _duration(text)
+
+
 def add_capacity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", required=True, metavar="NAME",
                         help=f"a scenario ({', '.join(SCENARIO_NAMES)}) or the path of a locustfile")
@@ -123,6 +128,9 @@ def add_capacity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arrivals", choices=("poisson", "constant"), default="poisson")
     parser.add_argument("--max-vus", type=int, help="users available to run iterations (default: the scenario's)")
     parser.add_argument("--workers", type=int, help="Locust worker processes per probe (default: one process)")
+    parser.add_argument("--stop-timeout", type=_stop_timeout, default=30.0, metavar="SECONDS",
+                        help="how long a probe lets the iterations running at its end finish, judged, before the "
+                             "next probe (Locust's --stop-timeout, k6's gracefulStop; default 30, 0: cut at once)")
     parser.add_argument("--slo-confidence",
                         help="confidence of the gate's intervals (default: $OSIRIS_SLO_CONFIDENCE, else the gate's, "
                              "0.95)")
@@ -253,7 +261,8 @@ def _settings(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[Sea
             raise ValueError(f"--{name.replace('_', '-')} {value}: must be at least 1")
     settings = ProbeSettings(locustfile=locustfile, url="", out=args.out, arrivals=args.arrivals,
                              max_vus=args.max_vus, workers=args.workers, slo_file=slo_file,
-                             confidence=args.slo_confidence, window=args.slo_window)
+                             confidence=args.slo_confidence, window=args.slo_window,
+                             stop_timeout_s=args.stop_timeout)
     probe_env = probe_environment(settings, environ)  # the flags above win over their OSIRIS_SLO_* variables
     check_gate_environment(probe_env)
     confidence_text = probe_env.get(ENV_VAR["slo_confidence"])
