@@ -55,7 +55,7 @@ from osiris_load.core.slo.confidence import DEFAULT_CONFIDENCE, check_confidence
 from osiris_load.core.slo.formatting import format_duration, format_observed, format_value
 from osiris_load.core.slo.gate_options import ENV_VAR
 from osiris_load.core.slo.windows import WindowMarks
-from osiris_load.jobs.capacity_probe import LocustProbe, ProbeError, ProbeSettings, probe_environment
+from osiris_load.jobs.capacity_probe import STOP_TIMEOUT_S, LocustProbe, ProbeError, ProbeSettings, probe_environment
 from osiris_load.jobs.locust_config import check_locust_config
 from osiris_load.jobs.preflight import (
     check_gate_environment,
@@ -128,9 +128,10 @@ def add_capacity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arrivals", choices=("poisson", "constant"), default="poisson")
     parser.add_argument("--max-vus", type=int, help="users available to run iterations (default: the scenario's)")
     parser.add_argument("--workers", type=int, help="Locust worker processes per probe (default: one process)")
-    parser.add_argument("--stop-timeout", type=_stop_timeout, default=30.0, metavar="SECONDS",
+    parser.add_argument("--stop-timeout", type=_stop_timeout, default=STOP_TIMEOUT_S, metavar="SECONDS",
                         help="how long a probe lets the iterations running at its end finish, judged, before the "
-                             "next probe (Locust's --stop-timeout, k6's gracefulStop; default 30, 0: cut at once)")
+                             "next probe (Locust's --stop-timeout, k6's gracefulStop; "
+                             f"default {STOP_TIMEOUT_S:g}, 0: cut at once)")
     parser.add_argument("--slo-confidence",
                         help="confidence of the gate's intervals (default: $OSIRIS_SLO_CONFIDENCE, else the gate's, "
                              "0.95)")

@@ -24,7 +24,10 @@ from osiris_load.core.slo.generator import worst_process
 from osiris_load.core.slo.verdict import Verdict, VerdictFormatError, from_json
 from osiris_load.jobs.supervisor import free_port
 
-__all__ = ["LocustProbe", "ProbeError", "ProbeSettings", "probe_environment", "probe_result"]
+__all__ = ["STOP_TIMEOUT_S", "LocustProbe", "ProbeError", "ProbeSettings", "probe_environment", "probe_result"]
+
+STOP_TIMEOUT_S = 30.0
+"""A probe's default ``--stop-timeout``, k6's default ``gracefulStop``: see :attr:`ProbeSettings.stop_timeout_s`."""
 
 _TAIL_LINES = 12
 
@@ -48,7 +51,7 @@ class ProbeSettings:
     slo_file: Path | None = None
     confidence: str | None = None
     window: str | None = None
-    stop_timeout_s: float = 0.0
+    stop_timeout_s: float = STOP_TIMEOUT_S
     """Locust's ``--stop-timeout`` for each probe: the iterations running at its end finish and are
     judged, and the target has served what the probe sent before the next probe starts (cut at
     once, an overloaded probe left its queue to the next one: the confirmation after three probes
